@@ -1,0 +1,51 @@
+# Makefile for procflow (PGXS)
+
+EXTENSION = procflow
+MODULE_big = procflow
+OBJS = \
+	src/procflow.o \
+	src/shmem.o \
+	src/catalog.o \
+	src/cache.o \
+	src/action.o \
+	src/capture.o \
+	src/queue.o \
+	src/executor.o \
+	src/launcher.o \
+	src/process_api.o \
+	src/job_api.o \
+	src/api.o \
+	src/entity.o \
+	src/runner.o
+
+DATA = $(wildcard sql/procflow--*.sql)
+PGFILEDESC = "procflow - business processes inside PostgreSQL"
+
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers -Wno-cast-function-type
+
+# pg_regress: deterministic SQL output, on a temporary instance that
+# preloads the library (no executors there, so output does not race them).
+REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
+REGRESS_OPTS = --inputdir=test --load-extension=$(EXTENSION) \
+	--temp-config=test/procflow.conf --temp-instance=tmp_check
+
+# Isolation tests: concurrent claims and per-row ordering.
+ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test --load-extension=$(EXTENSION) \
+	--temp-config=test/procflow.conf --temp-instance=tmp_check_iso
+
+# Perl TAP tests with PostgreSQL::Test::Cluster: workers, crashes, standbys.
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# pgTAP suites, run with pg_prove against a throwaway cluster.
+.PHONY: pgtap test demo
+pgtap:
+	test/pgtap/run
+
+# The whole suite: regression, isolation, Perl TAP and pgTAP.
+test: installcheck pgtap

@@ -1,0 +1,271 @@
+/* procflow--0.1.sql: catalog, views and SQL interface of procflow 0.1 */
+
+\echo Use "CREATE EXTENSION procflow" to load this file. \quit
+
+/*
+ * Catalog tables.  Ordinary roles have no direct access to them: they read
+ * the views below, which show each role only its own rows, and change
+ * definitions only through the functions, which check ownership.
+ */
+
+CREATE TABLE procflow.process (
+	id				serial PRIMARY KEY,
+	name			text NOT NULL UNIQUE
+		CONSTRAINT process_name_check CHECK (name <> '' AND length(name) <= 200),
+	label			text,
+	entity			regclass,
+	action			text NOT NULL CONSTRAINT process_action_check CHECK (action <> ''),
+	condition		text,
+	execution_order int NOT NULL DEFAULT 0,
+	enabled			boolean NOT NULL DEFAULT true,
+	max_attempts	int NOT NULL DEFAULT 5
+		CONSTRAINT process_max_attempts_check CHECK (max_attempts BETWEEN 1 AND 1000),
+	timeout			interval
+		CONSTRAINT process_timeout_check CHECK (timeout > interval '0'),
+	exclude			text[],
+	owner			regrole NOT NULL,
+	search_path		text NOT NULL,
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	updated_at		timestamptz NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE procflow.process IS 'process definitions: one row per process';
+
+CREATE TABLE procflow.trigger (
+	id				bigserial PRIMARY KEY,
+	process_id		int NOT NULL REFERENCES procflow.process (id) ON DELETE CASCADE,
+	event			text
+		CONSTRAINT trigger_event_check CHECK (event IN ('create', 'update', 'delete')),
+	fields			text[]
+		CONSTRAINT trigger_fields_check CHECK (fields IS NULL OR event = 'update'),
+	queued			boolean NOT NULL DEFAULT false,
+	delay			interval
+		CONSTRAINT trigger_delay_check CHECK (delay >= interval '0'),
+	priority		int NOT NULL DEFAULT 0,
+	cron			text,
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	CONSTRAINT trigger_kind_check CHECK ((event IS NULL) <> (cron IS NULL)),
+	CONSTRAINT trigger_delay_queued_check CHECK (delay IS NULL OR queued)
+);
+
+CREATE INDEX trigger_process_id_idx ON procflow.trigger (process_id);
+
+COMMENT ON TABLE procflow.trigger IS 'when a process runs: entity events and schedules';
+
+/*
+ * The queue and the run history share one table: a job row is inserted as
+ * 'pending' and becomes its own history row when it finishes, so a run costs
+ * one row write besides the action's own.  "ord" folds execution order and
+ * priority into one sortable key; "row_hash" identifies the entity row for
+ * per-row ordering and for cancelling a deleted row's jobs.
+ */
+CREATE TABLE procflow.job (
+	id				bigserial PRIMARY KEY,
+	process_id		int NOT NULL,
+	trigger_id		bigint,
+	event			text NOT NULL
+		CONSTRAINT job_event_check CHECK (event IN ('create', 'update', 'delete', 'run')),
+	ord				bigint NOT NULL,
+	row_hash		bigint,
+	key				text[],
+	old_row			text,
+	changed			text[],
+	depth			int NOT NULL DEFAULT 0,
+	status			text NOT NULL DEFAULT 'pending'
+		CONSTRAINT job_status_check
+		CHECK (status IN ('pending', 'succeeded', 'failed', 'skipped', 'cancelled')),
+	run_at			timestamptz NOT NULL,
+	attempts		int NOT NULL DEFAULT 0,
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	started_at		timestamptz,
+	finished_at		timestamptz,
+	error_code		text,
+	error_message	text,
+	error_detail	text
+);
+
+CREATE INDEX job_claim_idx ON procflow.job (ord, run_at, id)
+	WHERE status = 'pending';
+CREATE INDEX job_row_idx ON procflow.job (process_id, row_hash, id)
+	WHERE status = 'pending';
+
+COMMENT ON TABLE procflow.job IS 'queued jobs (status pending) and their history';
+
+REVOKE ALL ON procflow.process, procflow.trigger, procflow.job FROM PUBLIC;
+
+-- Definitions and pending jobs survive pg_dump and restore.
+SELECT pg_catalog.pg_extension_config_dump('procflow.process', '');
+SELECT pg_catalog.pg_extension_config_dump('procflow.process_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('procflow.trigger', '');
+SELECT pg_catalog.pg_extension_config_dump('procflow.trigger_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('procflow.job', $$WHERE status = 'pending'$$);
+SELECT pg_catalog.pg_extension_config_dump('procflow.job_id_seq', '');
+
+/*
+ * Cache invalidation: any change of a definition, through the functions or
+ * directly, tells every session to rebuild its rule cache.
+ */
+CREATE FUNCTION procflow.definitions_changed() RETURNS trigger
+	LANGUAGE C AS 'MODULE_PATHNAME', 'procflow_definitions_changed';
+
+CREATE TRIGGER process_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON procflow.process
+	FOR EACH STATEMENT EXECUTE FUNCTION procflow.definitions_changed();
+CREATE TRIGGER trigger_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON procflow.trigger
+	FOR EACH STATEMENT EXECUTE FUNCTION procflow.definitions_changed();
+
+/* The row trigger that procflow installs on entity tables. */
+CREATE FUNCTION procflow.capture() RETURNS trigger
+	LANGUAGE C AS 'MODULE_PATHNAME', 'procflow_capture';
+
+/*
+ * Definitions (light processes).
+ */
+CREATE FUNCTION procflow.create_process(
+	name text,
+	entity regclass,
+	action text,
+	execution_order int DEFAULT 0,
+	label text DEFAULT NULL,
+	condition text DEFAULT NULL,
+	enabled boolean DEFAULT true,
+	max_attempts int DEFAULT 5,
+	timeout interval DEFAULT NULL,
+	exclude text[] DEFAULT NULL)
+RETURNS void
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'procflow_create_process';
+
+CREATE FUNCTION procflow.add_trigger(
+	process text,
+	event text DEFAULT NULL,
+	fields text[] DEFAULT NULL,
+	queued boolean DEFAULT false,
+	delay interval DEFAULT NULL,
+	priority int DEFAULT 0,
+	cron text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'procflow_add_trigger';
+
+CREATE FUNCTION procflow.drop_trigger(id bigint) RETURNS void
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'procflow_drop_trigger';
+
+CREATE FUNCTION procflow.drop_process(name text) RETURNS void
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'procflow_drop_process';
+
+CREATE FUNCTION procflow.enable_process(name text) RETURNS void
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'procflow_enable_process';
+
+CREATE FUNCTION procflow.disable_process(name text, cancel_pending boolean DEFAULT false)
+RETURNS void
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'procflow_disable_process';
+
+/*
+ * Jobs.
+ */
+CREATE FUNCTION procflow.run_process(name text, key jsonb DEFAULT NULL,
+									 delay interval DEFAULT NULL)
+RETURNS bigint
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'procflow_run_process';
+
+CREATE FUNCTION procflow.retry_job(id bigint) RETURNS bigint
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'procflow_retry_job';
+
+CREATE FUNCTION procflow.cancel_job(id bigint) RETURNS void
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'procflow_cancel_job';
+
+CREATE FUNCTION procflow.run_jobs(max_jobs int DEFAULT NULL) RETURNS int
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'procflow_run_jobs';
+
+/*
+ * Views: the back-office pages, as SQL.  Each role sees the rows of the
+ * processes it owns (or whose owner it is a member of); superusers see all.
+ */
+CREATE VIEW procflow.processes WITH (security_barrier) AS
+SELECT p.name,
+	   p.label,
+	   p.entity AS related_entity,
+	   p.execution_order,
+	   p.enabled,
+	   p.created_at,
+	   p.updated_at,
+	   p.owner,
+	   p.action,
+	   p.condition,
+	   p.max_attempts,
+	   p.timeout,
+	   p.exclude
+  FROM procflow.process p
+ WHERE pg_catalog.pg_has_role(p.owner, 'USAGE');
+
+CREATE VIEW procflow.process_triggers WITH (security_barrier) AS
+SELECT t.id,
+	   p.name AS process,
+	   t.event,
+	   t.fields,
+	   t.queued,
+	   t.delay,
+	   t.priority,
+	   t.cron,
+	   NULL::timestamptz AS next_run_at
+  FROM procflow.trigger t
+  JOIN procflow.process p ON p.id = t.process_id
+ WHERE pg_catalog.pg_has_role(p.owner, 'USAGE');
+
+CREATE FUNCTION procflow.key_to_jsonb(entity regclass, key text[]) RETURNS jsonb
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'procflow_key_to_jsonb';
+
+CREATE VIEW procflow.jobs WITH (security_barrier) AS
+SELECT j.id,
+	   p.name AS process,
+	   j.event,
+	   p.entity,
+	   procflow.key_to_jsonb(p.entity, j.key) AS key,
+	   j.run_at,
+	   j.attempts,
+	   CASE WHEN j.attempts = 0 THEN 'pending' ELSE 'retrying' END AS state,
+	   j.error_message AS last_error,
+	   j.created_at
+  FROM procflow.job j
+  JOIN procflow.process p ON p.id = j.process_id
+ WHERE j.status = 'pending'
+   AND pg_catalog.pg_has_role(p.owner, 'USAGE');
+
+CREATE VIEW procflow.job_history WITH (security_barrier) AS
+SELECT j.id,
+	   p.name AS process,
+	   j.event,
+	   p.entity,
+	   procflow.key_to_jsonb(p.entity, j.key) AS key,
+	   j.attempts,
+	   j.created_at,
+	   j.started_at,
+	   j.finished_at,
+	   j.status,
+	   j.error_message AS error,
+	   j.error_code,
+	   j.error_detail
+  FROM procflow.job j
+  JOIN procflow.process p ON p.id = j.process_id
+ WHERE j.status <> 'pending'
+   AND pg_catalog.pg_has_role(p.owner, 'USAGE');
+
+GRANT USAGE ON SCHEMA procflow TO PUBLIC;
+GRANT SELECT ON procflow.processes, procflow.process_triggers,
+	procflow.jobs, procflow.job_history TO PUBLIC;
+
+/* Says, when the library is not preloaded, that queued jobs will not run. */
+CREATE FUNCTION procflow.check_installation() RETURNS void
+LANGUAGE C AS 'MODULE_PATHNAME', 'procflow_check_installation';
+SELECT procflow.check_installation();

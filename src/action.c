@@ -1,0 +1,338 @@
+/*-------------------------------------------------------------------------
+ *
+ * action.c
+ *	  Running a process's condition and action as its owner.
+ *
+ * An action is SQL text prepared once per backend with three typed
+ * parameters: $1 the entity row, $2 the row before the change, $3 a jsonb
+ * context.  It always runs as the process owner, with the search_path that
+ * was in effect when the process was defined (temporary schemas last), as a
+ * security-restricted operation: like a SECURITY DEFINER function it cannot
+ * SET ROLE or RESET ROLE its way to the session user, and like maintenance
+ * code it cannot create temporary objects that would outlive it.  Settings
+ * it changes are restored when it returns, so nothing leaks from one
+ * owner's action into another's.
+ *
+ * This file also keeps the stack of running actions, from which the row
+ * trigger learns the nesting depth of an event and the processes that the
+ * running actions exclude.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/pg_list.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+#include "utils/plancache.h"
+
+#include "action.h"
+#include "entity.h"
+#include "procflow.h"
+
+/* One running action. */
+typedef struct RunningAction
+{
+	ProcessInfo *process;
+	int			depth;
+	int			nest_level;		/* transaction nesting level it runs in */
+} RunningAction;
+
+static List *running = NIL;		/* of RunningAction *, innermost last */
+
+static void action_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+									SubTransactionId parentSubid, void *arg);
+static void action_xact_callback(XactEvent event, void *arg);
+
+/* Register the callbacks that unwind the stack on abort (from _PG_init). */
+void
+action_init(void)
+{
+	RegisterSubXactCallback(action_subxact_callback, NULL);
+	RegisterXactCallback(action_xact_callback, NULL);
+}
+
+/*
+ * Become the process owner: current user, security-restricted context and
+ * the process's search_path, until action_leave_owner.  Transaction or
+ * subtransaction abort undoes all of it as well.
+ */
+void
+action_enter_owner(Oid owner, const char *search_path, OwnerScope *scope)
+{
+	GetUserIdAndSecContext(&scope->save_userid, &scope->save_sec_context);
+	SetUserIdAndSecContext(owner,
+						   scope->save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	scope->guc_nest_level = NewGUCNestLevel();
+	if (search_path != NULL)
+		(void) set_config_option("search_path", search_path,
+								 PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/* Restore the identity and every setting changed since action_enter_owner. */
+void
+action_leave_owner(OwnerScope *scope)
+{
+	AtEOXact_GUC(false, scope->guc_nest_level);
+	SetUserIdAndSecContext(scope->save_userid, scope->save_sec_context);
+}
+
+/*
+ * Prepare an action (any SQL statements) or a condition (one boolean
+ * expression) with the three action parameters; rowtype is the entity's
+ * row type, or RECORDOID for an entity-less process.  Errors are those of
+ * the parser and planner, so a mistake is reported where it is.  The plan
+ * is not kept.
+ */
+SPIPlanPtr
+action_prepare(const char *sql, bool is_condition, Oid rowtype)
+{
+	Oid			argtypes[ACTION_NARGS] = {rowtype, rowtype, JSONBOID};
+	SPIPlanPtr	plan;
+	char	   *text = is_condition ? psprintf("SELECT (%s)", sql) : (char *) sql;
+
+	plan = SPI_prepare(text, ACTION_NARGS, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+
+	if (is_condition)
+	{
+		List	   *sources = SPI_plan_get_plan_sources(plan);
+		CachedPlanSource *source;
+
+		if (list_length(sources) != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_SYNTAX_ERROR),
+					 errmsg("condition must be a single boolean expression")));
+		source = linitial(sources);
+		if (source->resultDesc == NULL || source->resultDesc->natts != 1 ||
+			TupleDescAttr(source->resultDesc, 0)->atttypid != BOOLOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("condition must be a single boolean expression")));
+	}
+	else if (list_length(SPI_plan_get_plan_sources(plan)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("action must contain at least one SQL statement")));
+	return plan;
+}
+
+/* The process's plan for its action or condition, prepared on first use. */
+static SPIPlanPtr
+process_plan(ProcessInfo *process, bool is_condition)
+{
+	SPIPlanPtr *slot = is_condition ? &process->condition_plan : &process->action_plan;
+
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan;
+
+		plan = action_prepare(is_condition ? process->condition : process->action,
+							  is_condition,
+							  process->entity ? process->entity->rowtype : RECORDOID);
+		cache_keep_plan(process->generation, plan);
+		*slot = plan;
+	}
+	return *slot;
+}
+
+/*
+ * Evaluate the process's condition (true when it has none).  The caller
+ * acts as the owner and holds an SPI connection.
+ */
+bool
+action_condition_holds(ProcessInfo *process, Datum *args, const char *nulls)
+{
+	bool		isnull;
+	Datum		result;
+	int			ret;
+
+	if (process->condition == NULL)
+		return true;
+	ret = SPI_execute_plan(process_plan(process, true), args, nulls, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "evaluating the condition of process \"%s\" failed: %s",
+			 process->name, SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		return false;
+	result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return !isnull && DatumGetBool(result);
+}
+
+/* Run the process's action.  Same conventions as action_condition_holds. */
+void
+action_execute(ProcessInfo *process, Datum *args, const char *nulls)
+{
+	int			ret;
+
+	ret = SPI_execute_plan(process_plan(process, false), args, nulls, false, 0);
+	if (ret < 0)
+		elog(ERROR, "running the action of process \"%s\" failed: %s",
+			 process->name, SPI_result_code_string(ret));
+}
+
+/*
+ * The jsonb context ($3) of a run: process, event, trigger and job ids,
+ * attempt number, the row's key and the changed columns.
+ */
+Datum
+action_context(ProcessInfo *process, const char *event, int64 trigger_id,
+			   int64 job_id, int attempt, Datum key, Datum changed)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"process\": ");
+	escape_json(&buf, process->name);
+	appendStringInfoString(&buf, ", \"event\": ");
+	escape_json(&buf, event);
+	if (trigger_id != 0)
+		appendStringInfo(&buf, ", \"trigger_id\": " INT64_FORMAT, trigger_id);
+	else
+		appendStringInfoString(&buf, ", \"trigger_id\": null");
+	if (job_id != 0)
+		appendStringInfo(&buf, ", \"job_id\": " INT64_FORMAT, job_id);
+	else
+		appendStringInfoString(&buf, ", \"job_id\": null");
+	appendStringInfo(&buf, ", \"attempt\": %d, \"key\": ", attempt);
+	if (key != 0 && process->entity != NULL)
+		entity_key_to_json(&buf, process->entity, key);
+	else
+		appendStringInfoString(&buf, "null");
+	appendStringInfoString(&buf, ", \"changed\": ");
+	if (changed != 0)
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		deconstruct_array(DatumGetArrayTypeP(changed), TEXTOID, -1, false,
+						  TYPALIGN_INT, &elems, &nulls, &n);
+		appendStringInfoChar(&buf, '[');
+		for (int i = 0; i < n; i++)
+		{
+			if (i > 0)
+				appendStringInfoString(&buf, ", ");
+			escape_json(&buf, TextDatumGetCString(elems[i]));
+		}
+		appendStringInfoChar(&buf, ']');
+	}
+	else
+		appendStringInfoString(&buf, "null");
+	appendStringInfoChar(&buf, '}');
+
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+}
+
+/*
+ * Note that an action of "process" runs at nesting depth "depth" (1 for an
+ * action fired by a top-level statement), if that is allowed.
+ */
+void
+action_push(ProcessInfo *process, int depth)
+{
+	MemoryContext old;
+	RunningAction *r;
+
+	action_check_depth(process, depth);
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	r = palloc(sizeof(RunningAction));
+	r->process = process;
+	r->depth = depth;
+	r->nest_level = GetCurrentTransactionNestLevel();
+	running = lappend(running, r);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Refuse to run an action of "process" at nesting depth "depth" when that
+ * is deeper than procflow.max_depth: processes that fire each other in a
+ * cycle stop here with a clear error.
+ */
+void
+action_check_depth(ProcessInfo *process, int depth)
+{
+	if (depth > procflow_max_depth)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("process \"%s\" would run at nesting depth %d, deeper than procflow.max_depth (%d)",
+						process->name, depth, procflow_max_depth),
+				 errdetail("Actions of processes fire other processes in a chain that does not end."),
+				 errhint("Name the processes an action must not trigger in the \"exclude\" argument of create_process.")));
+}
+
+/* The innermost action has returned. */
+void
+action_pop(void)
+{
+	RunningAction *r = llast(running);
+
+	running = list_delete_last(running);
+	pfree(r);
+}
+
+/* Nesting depth of the innermost running action; 0 when none runs. */
+int
+action_current_depth(void)
+{
+	if (running == NIL)
+		return 0;
+	return ((RunningAction *) llast(running))->depth;
+}
+
+/* Does a running action exclude the named process? */
+bool
+action_excluded(const char *process_name)
+{
+	ListCell   *lc;
+
+	foreach(lc, running)
+	{
+		RunningAction *r = lfirst(lc);
+		ListCell   *lc2;
+
+		foreach(lc2, r->process->exclude)
+		{
+			if (strcmp((char *) lfirst(lc2), process_name) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Forget all running actions. */
+static void
+clear_running(int min_nest_level)
+{
+	while (running != NIL &&
+		   ((RunningAction *) llast(running))->nest_level >= min_nest_level)
+		action_pop();
+}
+
+/* Subtransaction abort: the actions that ran inside it are gone. */
+static void
+action_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		clear_running(GetCurrentTransactionNestLevel());
+}
+
+/* Transaction end: nothing runs any more. */
+static void
+action_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PARALLEL_COMMIT)
+		clear_running(0);
+}

@@ -1,0 +1,141 @@
+/*-------------------------------------------------------------------------
+ *
+ * api.c
+ *	  Helpers shared by procflow's SQL-callable functions.
+ *
+ * The functions run as the calling role.  They check arguments here,
+ * refusing bad ones with a SQLSTATE before anything is written, and find
+ * processes only among those the caller owns (or has the privileges of):
+ * to any other role, another's process does not exist.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "api.h"
+#include "capture.h"
+#include "catalog.h"
+
+/* Refuse a NULL for an argument that must have a value. */
+void
+api_require_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument \"%s\" must not be null", argname)));
+}
+
+/*
+ * A text argument as a C string; NULL when it is NULL and not required.
+ * Empty or blank strings are refused either way.
+ */
+char *
+api_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
+			 bool required)
+{
+	char	   *value;
+	const char *p;
+
+	if (required)
+		api_require_arg(fcinfo, argno, argname);
+	if (PG_ARGISNULL(argno))
+		return NULL;
+	value = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	for (p = value; *p && isspace((unsigned char) *p); p++)
+		;
+	if (*p == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("argument \"%s\" must not be empty", argname)));
+	return value;
+}
+
+/*
+ * Find the caller's process by name, locking its row.  Another role's
+ * process is reported as not existing.
+ */
+void
+api_find_process(const char *name, OwnedProcess *process)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	bool		isnull;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	Datum		d;
+
+	args[0] = CStringGetTextDatum(name);
+	catalog_exec("SELECT id, entity::oid, owner::oid, execution_order"
+				 "  FROM procflow.process WHERE name = $1 FOR UPDATE",
+				 1, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+	{
+		tup = SPI_tuptable->vals[0];
+		desc = SPI_tuptable->tupdesc;
+		process->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+		if (has_privs_of_role(GetUserId(), process->owner))
+		{
+			process->id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+			d = SPI_getbinval(tup, desc, 2, &isnull);
+			process->entity = isnull ? InvalidOid : DatumGetObjectId(d);
+			process->execution_order = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+			return;
+		}
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("process \"%s\" does not exist", name)));
+}
+
+/*
+ * Install procflow's row trigger on an entity table that has event
+ * triggers, and remove it from one that has none left.
+ */
+void
+api_sync_capture_trigger(Oid entity)
+{
+	Oid			argtypes[2] = {OIDOID, TEXTOID};
+	Datum		args[2];
+	bool		wanted;
+	bool		present;
+	char	   *relname;
+
+	if (!OidIsValid(entity) || get_rel_name(entity) == NULL)
+		return;
+	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(entity)),
+										 get_rel_name(entity));
+
+	args[0] = ObjectIdGetDatum(entity);
+	args[1] = CStringGetTextDatum(CAPTURE_TRIGGER_NAME);
+	catalog_exec("SELECT EXISTS (SELECT 1 FROM procflow.trigger t"
+				 "                 JOIN procflow.process p ON p.id = t.process_id"
+				 "                WHERE p.entity = $1 AND t.event IS NOT NULL),"
+				 "       EXISTS (SELECT 1 FROM pg_catalog.pg_trigger"
+				 "                WHERE tgrelid = $1 AND tgname = $2)",
+				 2, argtypes, args, NULL, SPI_OK_SELECT);
+	{
+		bool		isnull;
+
+		wanted = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+											SPI_tuptable->tupdesc, 1, &isnull));
+		present = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 2, &isnull));
+	}
+
+	if (wanted && !present)
+		catalog_exec(psprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE ON %s"
+							  " FOR EACH ROW EXECUTE FUNCTION procflow.capture()",
+							  CAPTURE_TRIGGER_NAME, relname),
+					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	else if (!wanted && present)
+		catalog_exec(psprintf("DROP TRIGGER %s ON %s", CAPTURE_TRIGGER_NAME, relname),
+					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+}

@@ -1,0 +1,29 @@
+/*-------------------------------------------------------------------------
+ *
+ * api.h
+ *	  Helpers shared by the SQL-callable functions: argument checks and
+ *	  lookups of the caller's own processes.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROCFLOW_API_H
+#define PROCFLOW_API_H
+
+#include "fmgr.h"
+
+/* A process as the functions see it. */
+typedef struct OwnedProcess
+{
+	int32		id;
+	Oid			entity;			/* InvalidOid when entity-less */
+	Oid			owner;
+	int32		execution_order;
+} OwnedProcess;
+
+extern char *api_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
+						  bool required);
+extern void api_require_arg(FunctionCallInfo fcinfo, int argno, const char *argname);
+extern void api_find_process(const char *name, OwnedProcess *process);
+extern void api_sync_capture_trigger(Oid entity);
+
+#endif							/* PROCFLOW_API_H */

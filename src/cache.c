@@ -1,0 +1,577 @@
+/*-------------------------------------------------------------------------
+ *
+ * cache.c
+ *	  Per-backend cache of process definitions and entity-table rules.
+ *
+ * The row trigger must not query procflow's tables for every row, so each
+ * backend keeps what it read of them in a "generation": one memory context
+ * holding the rules of each entity table it has seen, the processes it has
+ * used and the primary-key shape of their entity tables, plus the SPI plans
+ * prepared for them.  Any relcache invalidation of procflow.process (sent
+ * by every change of a definition, see catalog.c) or of a cached entity
+ * table marks the generation stale; the next lookup starts a new one.
+ *
+ * A caller that keeps pointers into the cache across code that may run
+ * queries (an action can change definitions, or fire a nested trigger)
+ * pins it: a stale generation is then only retired, and freed once nothing
+ * pins the cache any more.  Transaction end drops forgotten pins.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/typcache.h"
+
+#include "cache.h"
+#include "catalog.h"
+#include "queue.h"
+
+typedef struct CacheGeneration
+{
+	MemoryContext cxt;
+	HTAB	   *relations;		/* Oid -> RelationRules */
+	HTAB	   *processes;		/* int32 -> ProcessInfo */
+	HTAB	   *entities;		/* Oid -> EntityShape */
+	List	   *plans;			/* SPI plans kept for this generation */
+	Oid			process_relid;	/* procflow.process when it was built */
+	Oid			trigger_relid;	/* procflow.trigger when it was built */
+} CacheGeneration;
+
+typedef struct RelationEntry
+{
+	Oid			relid;
+	RelationRules rules;
+} RelationEntry;
+
+typedef struct ProcessEntry
+{
+	int32		id;
+	bool		found;
+	ProcessInfo info;
+} ProcessEntry;
+
+typedef struct EntityEntry
+{
+	Oid			relid;
+	EntityShape shape;
+} EntityEntry;
+
+static CacheGeneration *current = NULL;
+static bool stale = false;
+static int	pins = 0;
+static List *retired = NIL;		/* in TopMemoryContext */
+
+static void cache_relcache_callback(Datum arg, Oid relid);
+static void cache_xact_callback(XactEvent event, void *arg);
+static CacheGeneration *generation(void);
+static void free_generation(CacheGeneration *gen);
+static void free_retired(void);
+
+/* Register the invalidation and transaction callbacks (from _PG_init). */
+void
+cache_init(void)
+{
+	CacheRegisterRelcacheCallback(cache_relcache_callback, (Datum) 0);
+	RegisterXactCallback(cache_xact_callback, NULL);
+}
+
+/*
+ * Relcache invalidation: mark the cache stale if it concerns procflow's
+ * definitions or an entity table we know.  Only a flag is set here; the
+ * callback may run in the middle of anything.
+ */
+static void
+cache_relcache_callback(Datum arg, Oid relid)
+{
+	catalog_invalidate(relid);
+	if (current == NULL || stale)
+		return;
+	if (relid == InvalidOid || relid == current->process_relid ||
+		relid == current->trigger_relid ||
+		hash_search(current->entities, &relid, HASH_FIND, NULL) != NULL)
+		stale = true;
+}
+
+/* Transaction end: no code runs with pointers into the cache any more. */
+static void
+cache_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		pins = 0;
+}
+
+/* Keep pointers obtained from the cache valid until cache_unpin. */
+void
+cache_pin(void)
+{
+	pins++;
+}
+
+/* Release a pin; free retired generations once none is left. */
+void
+cache_unpin(void)
+{
+	Assert(pins > 0);
+	if (--pins == 0)
+		free_retired();
+}
+
+/* Free a generation and the plans prepared for it. */
+static void
+free_generation(CacheGeneration *gen)
+{
+	ListCell   *lc;
+
+	foreach(lc, gen->plans)
+		SPI_freeplan((SPIPlanPtr) lfirst(lc));
+	MemoryContextDelete(gen->cxt);
+}
+
+/* Free every retired generation (nothing points into them any more). */
+static void
+free_retired(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, retired)
+		free_generation((CacheGeneration *) lfirst(lc));
+	list_free(retired);
+	retired = NIL;
+}
+
+/*
+ * The current generation, started anew when it is stale.  The old one is
+ * freed at once when unpinned, retired otherwise.
+ */
+static CacheGeneration *
+generation(void)
+{
+	const CatalogOids *c;
+	MemoryContext cxt;
+	CacheGeneration *gen;
+	HASHCTL		ctl;
+
+	if (current != NULL && !stale)
+		return current;
+
+	if (current != NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		retired = lappend(retired, current);
+		MemoryContextSwitchTo(old);
+		current = NULL;
+	}
+	if (pins == 0)
+		free_retired();
+
+	c = catalog_oids();
+	cxt = AllocSetContextCreate(TopMemoryContext, "procflow rule cache",
+								ALLOCSET_SMALL_SIZES);
+	gen = MemoryContextAllocZero(cxt, sizeof(CacheGeneration));
+	gen->cxt = cxt;
+	gen->process_relid = c->process;
+	gen->trigger_relid = c->trigger;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(RelationEntry);
+	ctl.hcxt = cxt;
+	gen->relations = hash_create("procflow relation rules", 32, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.keysize = sizeof(int32);
+	ctl.entrysize = sizeof(ProcessEntry);
+	gen->processes = hash_create("procflow processes", 32, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(EntityEntry);
+	gen->entities = hash_create("procflow entities", 32, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	current = gen;
+	stale = false;
+	return gen;
+}
+
+/* Keep an SPI plan for as long as the generation lives. */
+void
+cache_keep_plan(CacheGeneration *gen, SPIPlanPtr plan)
+{
+	MemoryContext old;
+
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	old = MemoryContextSwitchTo(gen->cxt);
+	gen->plans = lappend(gen->plans, plan);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Read an entity table's row type and primary key.  An entity table must
+ * have a primary key: procflow identifies rows by it.
+ */
+static void
+build_entity(CacheGeneration *gen, EntityShape *shape, Oid relid)
+{
+	Relation	rel;
+	Oid			pkoid;
+	Relation	pkrel;
+	TupleDesc	desc;
+
+	rel = table_open(relid, AccessShareLock);
+	pkoid = RelationGetPrimaryKeyIndex(rel);
+	if (!OidIsValid(pkoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("table \"%s\" has no primary key",
+						RelationGetRelationName(rel)),
+				 errdetail("procflow identifies the rows of an entity table by their primary key."),
+				 errhint("Add a primary key with ALTER TABLE ... ADD PRIMARY KEY.")));
+
+	desc = RelationGetDescr(rel);
+	shape->relid = relid;
+	shape->rowtype = RelationGetForm(rel)->reltype;
+	shape->fetch_plan = NULL;
+	shape->generation = gen;
+
+	pkrel = index_open(pkoid, AccessShareLock);
+	shape->nkeys = pkrel->rd_index->indnkeyatts;
+	for (int i = 0; i < shape->nkeys; i++)
+	{
+		AttrNumber	attnum = pkrel->rd_index->indkey.values[i];
+		Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+		TypeCacheEntry *tc;
+		Oid			outfunc;
+		bool		isvarlena;
+
+		shape->keyattnums[i] = attnum;
+		shape->keytypes[i] = att->atttypid;
+		shape->keycollations[i] = att->attcollation;
+		shape->keynames[i] = MemoryContextStrdup(gen->cxt, NameStr(att->attname));
+		getTypeOutputInfo(att->atttypid, &outfunc, &isvarlena);
+		fmgr_info_cxt(outfunc, &shape->keyout[i], gen->cxt);
+		tc = lookup_type_cache(att->atttypid, TYPECACHE_HASH_EXTENDED_PROC);
+		if (OidIsValid(tc->hash_extended_proc))
+			fmgr_info_cxt(tc->hash_extended_proc, &shape->keyhash[i], gen->cxt);
+		else
+			shape->keyhash[i].fn_oid = InvalidOid;
+	}
+	index_close(pkrel, AccessShareLock);
+	table_close(rel, AccessShareLock);
+}
+
+/* The shape of an entity table, read on first use. */
+EntityShape *
+cache_entity(Oid relid)
+{
+	CacheGeneration *gen = generation();
+	EntityEntry *entry;
+	bool		found;
+
+	entry = hash_search(gen->entities, &relid, HASH_FIND, NULL);
+	if (entry != NULL)
+		return &entry->shape;
+
+	/* build first, so that an error leaves no half-built entry */
+	{
+		EntityShape shape;
+
+		build_entity(gen, &shape, relid);
+		if (stale || gen != current)		/* invalidated while building */
+			return cache_entity(relid);
+		entry = hash_search(gen->entities, &relid, HASH_ENTER, &found);
+		entry->shape = shape;
+	}
+	return &entry->shape;
+}
+
+/* Text value of column "col" of the current SPI row, copied into cxt. */
+static char *
+spi_text(int col, MemoryContext cxt)
+{
+	char	   *value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col);
+
+	return value ? MemoryContextStrdup(cxt, value) : NULL;
+}
+
+/*
+ * Read one process definition into "info"; false when it does not exist.
+ * The caller holds an SPI connection and acts as the extension owner.
+ */
+static bool
+read_process(CacheGeneration *gen, int32 process_id, ProcessInfo *info)
+{
+	static const char *sql =
+		"SELECT name, entity::oid, owner::oid, execution_order, enabled, max_attempts,"
+		" (extract(epoch FROM timeout) * 1000)::int8, search_path, action, condition, exclude"
+		" FROM procflow.process WHERE id = $1";
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1];
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+	Oid			entity;
+
+	args[0] = Int32GetDatum(process_id);
+	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read process %d", process_id);
+	if (SPI_processed == 0)
+		return false;
+
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+
+	info->id = process_id;
+	info->name = spi_text(1, gen->cxt);
+	d = SPI_getbinval(tup, desc, 2, &isnull);
+	entity = isnull ? InvalidOid : DatumGetObjectId(d);
+	info->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+	info->execution_order = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+	info->enabled = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+	info->max_attempts = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+	d = SPI_getbinval(tup, desc, 7, &isnull);
+	info->timeout_ms = isnull ? 0 : Max(DatumGetInt64(d), 1);
+	info->search_path = spi_text(8, gen->cxt);
+	/* temporary objects of the session never shadow the owner's */
+	if (strstr(info->search_path, "pg_temp") == NULL)
+		info->search_path = MemoryContextStrdup(gen->cxt,
+												psprintf("%s, pg_temp", info->search_path));
+	info->action = spi_text(9, gen->cxt);
+	info->condition = spi_text(10, gen->cxt);
+	info->exclude = NIL;
+	d = SPI_getbinval(tup, desc, 11, &isnull);
+	if (!isnull)
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(d);
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+		MemoryContext old;
+
+		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+		old = MemoryContextSwitchTo(gen->cxt);
+		for (int i = 0; i < n; i++)
+			if (!nulls[i])
+				info->exclude = lappend(info->exclude, TextDatumGetCString(elems[i]));
+		MemoryContextSwitchTo(old);
+	}
+	info->action_plan = NULL;
+	info->condition_plan = NULL;
+	info->generation = gen;
+	info->entity = OidIsValid(entity) ? cache_entity(entity) : NULL;
+	return true;
+}
+
+/* A process definition by id, or NULL when there is none. */
+ProcessInfo *
+cache_process(int32 process_id)
+{
+	CacheGeneration *gen = generation();
+	ProcessEntry *entry;
+	ProcessInfo info;
+	bool		exists;
+	bool		found;
+	PrivilegedScope scope;
+
+	entry = hash_search(gen->processes, &process_id, HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry->found ? &entry->info : NULL;
+
+	memset(&info, 0, sizeof(info));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	catalog_enter_privileged(&scope);
+	exists = read_process(gen, process_id, &info);
+	catalog_leave_privileged(&scope);
+	SPI_finish();
+
+	if (stale || gen != current)			/* invalidated while reading */
+		return cache_process(process_id);
+
+	entry = hash_search(gen->processes, &process_id, HASH_ENTER, &found);
+	entry->found = exists;
+	entry->info = info;
+	return exists ? &entry->info : NULL;
+}
+
+/* Attribute numbers of the named columns of relid (unknown ones skipped). */
+static Bitmapset *
+field_set(Oid relid, Datum fields, MemoryContext cxt)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(fields);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	Bitmapset  *set = NULL;
+	MemoryContext old;
+
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	old = MemoryContextSwitchTo(cxt);
+	for (int i = 0; i < n; i++)
+	{
+		AttrNumber	attnum;
+
+		if (nulls[i])
+			continue;
+		attnum = get_attnum(relid, TextDatumGetCString(elems[i]));
+		if (attnum > 0)
+			set = bms_add_member(set, attnum);
+	}
+	MemoryContextSwitchTo(old);
+	return set;
+}
+
+/*
+ * Read the triggers of the processes bound to relid: the rules of enabled
+ * processes, in execution order, and the processes whose queued create and
+ * update jobs a deletion cancels.
+ */
+static int32 *
+read_relation_rules(CacheGeneration *gen, Oid relid, RelationRules *rules)
+{
+	static const char *sql =
+		"SELECT t.id, t.event, t.fields, t.queued, t.delay, t.priority,"
+		"       t.process_id, p.enabled"
+		"  FROM procflow.trigger t JOIN procflow.process p ON p.id = t.process_id"
+		" WHERE p.entity = $1 AND t.event IS NOT NULL"
+		" ORDER BY p.execution_order, p.id, t.id";
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1];
+	int			n = 0;
+	Datum	   *cancel_ids;
+	int			ncancel = 0;
+	int32	   *process_ids;
+
+	args[0] = ObjectIdGetDatum(relid);
+	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the triggers of relation %u", relid);
+
+	rules->relid = relid;
+	rules->rules = MemoryContextAllocZero(gen->cxt,
+										  sizeof(TriggerRule) * Max(SPI_processed, 1));
+	cancel_ids = palloc(sizeof(Datum) * Max(SPI_processed, 1));
+	process_ids = SPI_palloc(sizeof(int32) * Max(SPI_processed, 1));
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		TriggerRule *rule = &rules->rules[n];
+		char	   *event = SPI_getvalue(tup, desc, 2);
+		int32		process_id = DatumGetInt32(SPI_getbinval(tup, desc, 7, &isnull));
+		bool		enabled = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
+		bool		queued = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		Datum		d;
+
+		if (queued && event[0] != 'd')
+		{
+			bool		seen = false;
+
+			for (int k = 0; k < ncancel; k++)
+				seen |= DatumGetInt32(cancel_ids[k]) == process_id;
+			if (!seen)
+				cancel_ids[ncancel++] = Int32GetDatum(process_id);
+		}
+		if (!enabled)
+			continue;
+
+		rule->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		rule->event = event[0];
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		rule->fields = isnull ? NULL : field_set(relid, d, gen->cxt);
+		rule->queued = queued;
+		d = SPI_getbinval(tup, desc, 5, &isnull);
+		if (isnull)
+			rule->delay = NULL;
+		else
+		{
+			rule->delay = MemoryContextAlloc(gen->cxt, sizeof(Interval));
+			memcpy(rule->delay, DatumGetIntervalP(d), sizeof(Interval));
+		}
+		rule->priority = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+		process_ids[n] = process_id;
+		rules->has_immediate |= !queued;
+		n++;
+	}
+	rules->nrules = n;
+
+	if (ncancel > 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(gen->cxt);
+
+		rules->cancel_process_ids =
+			PointerGetDatum(construct_array(cancel_ids, ncancel, INT4OID,
+											sizeof(int32), true, TYPALIGN_INT));
+		MemoryContextSwitchTo(old);
+	}
+	return process_ids;
+}
+
+/*
+ * The rules of an entity table's row trigger, read on first use.  For a
+ * table that no process uses, an empty rule set.
+ */
+RelationRules *
+cache_relation_rules(Oid relid)
+{
+	CacheGeneration *gen = generation();
+	RelationEntry *entry;
+	RelationRules rules;
+	bool		found;
+	PrivilegedScope scope;
+	int32	   *process_ids;
+
+	entry = hash_search(gen->relations, &relid, HASH_FIND, NULL);
+	if (entry != NULL)
+		return &entry->rules;
+
+	memset(&rules, 0, sizeof(rules));
+	rules.generation = gen;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	catalog_enter_privileged(&scope);
+	process_ids = read_relation_rules(gen, relid, &rules);
+	catalog_leave_privileged(&scope);
+	SPI_finish();
+
+	for (int i = 0; i < rules.nrules; i++)
+	{
+		TriggerRule *rule = &rules.rules[i];
+
+		rule->process = cache_process(process_ids[i]);
+		if (rule->process == NULL)
+			elog(ERROR, "process %d of trigger " INT64_FORMAT " vanished",
+				 process_ids[i], rule->id);
+		rule->ord = queue_order_key(rule->process->execution_order, rule->priority);
+	}
+	pfree(process_ids);
+	if (rules.nrules > 0 || rules.cancel_process_ids != 0)
+		rules.entity = cache_entity(relid);
+
+	if (stale || gen != current)			/* invalidated while reading */
+		return cache_relation_rules(relid);
+
+	entry = hash_search(gen->relations, &relid, HASH_ENTER, &found);
+	entry->rules = rules;
+	return &entry->rules;
+}

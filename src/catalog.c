@@ -1,0 +1,163 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *	  Locating procflow's catalog tables and acting on them.
+ *
+ * Ordinary roles have no privileges on procflow.process, procflow.trigger
+ * and procflow.job.  procflow's functions check what the calling role may
+ * do, then read and write those tables as the extension's owner, switching
+ * the current user only for that (as a SECURITY DEFINER function would,
+ * but keeping the caller's identity at hand for the checks).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "catalog.h"
+
+PG_FUNCTION_INFO_V1(procflow_definitions_changed);
+
+static CatalogOids oids;
+static bool oids_valid = false;
+
+/* Owner of a relation, from the syscache. */
+static Oid
+relation_owner(Oid relid)
+{
+	HeapTuple	tup;
+	Oid			owner;
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * Look up the catalog tables, or return NULL when the extension is not
+ * installed in this database.  The result is cached until one of the tables
+ * is invalidated (which DROP EXTENSION does).
+ */
+const CatalogOids *
+catalog_oids_if_installed(void)
+{
+	if (oids_valid)
+		return &oids;
+
+	oids.namespace = get_namespace_oid("procflow", true);
+	if (!OidIsValid(oids.namespace))
+		return NULL;
+	oids.process = get_relname_relid("process", oids.namespace);
+	oids.trigger = get_relname_relid("trigger", oids.namespace);
+	oids.job = get_relname_relid("job", oids.namespace);
+	oids.job_id_seq = get_relname_relid("job_id_seq", oids.namespace);
+	if (!OidIsValid(oids.process) || !OidIsValid(oids.trigger) ||
+		!OidIsValid(oids.job) || !OidIsValid(oids.job_id_seq))
+		return NULL;
+	oids.owner = relation_owner(oids.process);
+	oids_valid = true;
+	return &oids;
+}
+
+/* Like catalog_oids_if_installed, but an error when not installed. */
+const CatalogOids *
+catalog_oids(void)
+{
+	const CatalogOids *result = catalog_oids_if_installed();
+
+	if (result == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"procflow\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION procflow.")));
+	return result;
+}
+
+/* Relcache callback hook: forget the OIDs when a catalog table changes. */
+void
+catalog_invalidate(Oid relid)
+{
+	if (!oids_valid)
+		return;
+	if (relid == InvalidOid || relid == oids.process || relid == oids.trigger ||
+		relid == oids.job)
+		oids_valid = false;
+}
+
+/*
+ * Act as the owner of procflow's tables until catalog_leave_privileged.
+ * An error in between is fine: transaction abort restores the user.
+ */
+void
+catalog_enter_privileged(PrivilegedScope *scope)
+{
+	const CatalogOids *c = catalog_oids();
+
+	GetUserIdAndSecContext(&scope->save_userid, &scope->save_sec_context);
+	SetUserIdAndSecContext(c->owner,
+						   scope->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+/* Return to the identity saved by catalog_enter_privileged. */
+void
+catalog_leave_privileged(PrivilegedScope *scope)
+{
+	SetUserIdAndSecContext(scope->save_userid, scope->save_sec_context);
+}
+
+/*
+ * Tell every session that definitions changed: a relcache invalidation of
+ * procflow.process, sent at commit, makes each session's relcache callback
+ * mark its rule cache stale.
+ */
+void
+catalog_announce_change(void)
+{
+	CacheInvalidateRelcacheByRelid(catalog_oids()->process);
+}
+
+/*
+ * Run one statement on procflow's tables as the extension owner; it must
+ * return the SPI code "expected".  The caller holds an SPI connection.
+ */
+int
+catalog_exec(const char *sql, int nargs, Oid *argtypes, Datum *args,
+			 const char *nulls, int expected)
+{
+	PrivilegedScope scope;
+	int			ret;
+
+	catalog_enter_privileged(&scope);
+	ret = SPI_execute_with_args(sql, nargs, argtypes, args, nulls, false, 0);
+	catalog_leave_privileged(&scope);
+	if (ret != expected)
+		elog(ERROR, "procflow catalog statement failed: %s: %s",
+			 SPI_result_code_string(ret), sql);
+	return ret;
+}
+
+/*
+ * Statement trigger on the definition tables: whatever changed them
+ * (procflow's functions, a restore, a superuser's UPDATE), announce it.
+ */
+Datum
+procflow_definitions_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "procflow_definitions_changed: not called by trigger manager");
+	catalog_announce_change();
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,38 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.h
+ *	  Where procflow's own tables are, and how to act on them with the
+ *	  rights of the extension's owner.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROCFLOW_CATALOG_H
+#define PROCFLOW_CATALOG_H
+
+typedef struct CatalogOids
+{
+	Oid			namespace;		/* schema procflow */
+	Oid			process;		/* procflow.process */
+	Oid			trigger;		/* procflow.trigger */
+	Oid			job;			/* procflow.job */
+	Oid			job_id_seq;		/* procflow.job_id_seq */
+	Oid			owner;			/* owner of the catalog tables */
+} CatalogOids;
+
+/* Saved identity while acting as the extension's owner. */
+typedef struct PrivilegedScope
+{
+	Oid			save_userid;
+	int			save_sec_context;
+} PrivilegedScope;
+
+extern const CatalogOids *catalog_oids(void);
+extern const CatalogOids *catalog_oids_if_installed(void);
+extern void catalog_invalidate(Oid relid);
+extern void catalog_enter_privileged(PrivilegedScope *scope);
+extern void catalog_leave_privileged(PrivilegedScope *scope);
+extern void catalog_announce_change(void);
+extern int	catalog_exec(const char *sql, int nargs, Oid *argtypes, Datum *args,
+						 const char *nulls, int expected);
+
+#endif							/* PROCFLOW_CATALOG_H */

@@ -1,0 +1,24 @@
+/*-------------------------------------------------------------------------
+ *
+ * entity.h
+ *	  Identity of entity rows: primary-key values, row hashes, re-reading
+ *	  a row by its key.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROCFLOW_ENTITY_H
+#define PROCFLOW_ENTITY_H
+
+#include "access/htup.h"
+#include "lib/stringinfo.h"
+#include "utils/jsonb.h"
+
+#include "cache.h"
+
+extern Datum entity_key_of_tuple(EntityShape *entity, HeapTuple tuple,
+								 TupleDesc desc, int64 *row_hash);
+extern Datum entity_key_of_jsonb(EntityShape *entity, Jsonb *key, int64 *row_hash);
+extern void entity_key_to_json(StringInfo buf, EntityShape *entity, Datum key);
+extern bool entity_fetch_row(EntityShape *entity, Datum key, Datum *row);
+
+#endif							/* PROCFLOW_ENTITY_H */

@@ -1,0 +1,232 @@
+/*-------------------------------------------------------------------------
+ *
+ * executor.c
+ *	  The executor background worker.
+ *
+ * The launcher starts procflow.workers executors for each database in
+ * procflow.database.  An executor connects to its database as the
+ * bootstrap superuser, then loops: claim a batch of due jobs and run them
+ * in one transaction (see runner.c) until a claim finds nothing, then sleep
+ * until the earliest future run_at, or until a commit that queued earlier
+ * work sets its latch (see shmem.c), or at most procflow.max_sleep.  The
+ * first executor of a database also prunes the job history at that pace.
+ *
+ * An error outside a job (a job's own errors are handled by the runner)
+ * aborts the batch, which is then retried: its jobs' work was rolled back
+ * with it.  If the extension is gone from the database, the executor says
+ * so once in the log and exits; the launcher tries again later.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "catalog.h"
+#include "executor.h"
+#include "procflow.h"
+#include "queue.h"
+#include "runner.h"
+#include "shmem.h"
+
+/* Pause after an unexpected error, so that a persistent one cannot spin. */
+#define ERROR_PAUSE_MS	1000
+
+static int	my_slot;
+static int	my_worker;
+
+/* Is the extension installed in this database?  Own transaction. */
+static bool
+extension_installed(void)
+{
+	bool		installed;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	installed = OidIsValid(get_extension_oid("procflow", true)) &&
+		catalog_oids_if_installed() != NULL;
+	CommitTransactionCommand();
+	return installed;
+}
+
+/* One batch in its own transaction; returns the number of jobs run. */
+static int
+run_batch(void)
+{
+	int			n;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	n = runner_run_due(procflow_batch_size, InvalidOid, true);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return n;
+}
+
+/*
+ * Read-only look at the queue: when is the next job due?  Prunes the
+ * history first when it is time.
+ */
+static TimestampTz
+next_due(bool prune)
+{
+	TimestampTz due;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	{
+		PrivilegedScope scope;
+
+		catalog_enter_privileged(&scope);
+		if (prune)
+		{
+			pgstat_report_activity(STATE_RUNNING, "procflow: pruning job history");
+			queue_prune(procflow_history_retention);
+		}
+		due = queue_next_due();
+		catalog_leave_privileged(&scope);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return due;
+}
+
+/* Milliseconds from now until "until", at least 0 and at most max_sleep. */
+static long
+sleep_ms(TimestampTz until)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (until <= now)
+		return 0;
+	return Min(TimestampDifferenceMilliseconds(now, until), (long) procflow_max_sleep);
+}
+
+/*
+ * Main entry point of an executor.
+ */
+void
+procflow_executor_main(Datum main_arg)
+{
+	char		dbname[NAMEDATALEN];
+	volatile TimestampTz last_prune = 0;
+	sigjmp_buf	local_sigjmp_buf;
+	MemoryContext loop_cxt;
+
+	my_slot = DatumGetInt32(main_arg) / PROCFLOW_MAX_WORKERS;
+	my_worker = DatumGetInt32(main_arg) % PROCFLOW_MAX_WORKERS;
+	strlcpy(dbname, MyBgworkerEntry->bgw_extra, NAMEDATALEN);
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
+	pgstat_report_appname("procflow executor");
+
+	if (!extension_installed())
+	{
+		if (!shmem_slot_missing_extension(my_slot))
+			ereport(LOG,
+					(errmsg("procflow: extension \"procflow\" is not installed in database \"%s\", which procflow.database names",
+							dbname),
+					 errhint("Run CREATE EXTENSION procflow in that database, or remove it from procflow.database.")));
+		shmem_set_missing_extension(my_slot, true);
+		proc_exit(0);
+	}
+	shmem_set_missing_extension(my_slot, false);
+	shmem_executor_attach(my_slot, my_worker);
+
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "procflow executor loop",
+									 ALLOCSET_DEFAULT_SIZES);
+
+	/*
+	 * Errors outside a job land here, as in bgwriter.c: report, clean up the
+	 * transaction, pause, and go on with the loop.
+	 */
+	if (sigsetjmp(local_sigjmp_buf, 1) != 0)
+	{
+		HOLD_INTERRUPTS();
+		disable_all_timeouts(false);
+		EmitErrorReport();
+		AbortOutOfAnyTransaction();
+		FlushErrorState();
+		MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContextReset(loop_cxt);
+		RESUME_INTERRUPTS();
+
+		if (!extension_installed())
+		{
+			ereport(LOG,
+					(errmsg("procflow: extension \"procflow\" was dropped from database \"%s\"; executor exits",
+							dbname)));
+			shmem_set_missing_extension(my_slot, true);
+			proc_exit(0);
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 ERROR_PAUSE_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+	PG_exception_stack = &local_sigjmp_buf;
+
+	for (;;)
+	{
+		TimestampTz wake_at;
+		bool		prune;
+
+		MemoryContextSwitchTo(loop_cxt);
+		MemoryContextReset(loop_cxt);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		/* from here on, every commit of due work sets our latch */
+		(void) shmem_prepare_sleep(my_slot);
+
+		if (procflow_enabled)
+		{
+			while (run_batch() > 0)
+			{
+				CHECK_FOR_INTERRUPTS();
+				MemoryContextReset(loop_cxt);
+			}
+		}
+
+		prune = my_worker == 0 &&
+			TimestampDifferenceExceeds(last_prune, GetCurrentTimestamp(),
+									   procflow_max_sleep);
+		if (prune)
+			last_prune = GetCurrentTimestamp();
+		wake_at = procflow_enabled ? next_due(prune) : DT_NOEND;
+		wake_at = shmem_settle_wakeup(my_slot, wake_at);
+		pgstat_report_activity(STATE_IDLE, NULL);
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 sleep_ms(wake_at), PG_WAIT_EXTENSION);
+	}
+}

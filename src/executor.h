@@ -1,0 +1,18 @@
+/*-------------------------------------------------------------------------
+ *
+ * executor.h
+ *	  The executor background worker: runs one database's due jobs.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROCFLOW_EXECUTOR_H
+#define PROCFLOW_EXECUTOR_H
+
+#include "fmgr.h"
+
+/* bgw_main_arg of an executor: slot * PROCFLOW_MAX_WORKERS + worker. */
+#define EXECUTOR_ARG(slot, worker) ((slot) * PROCFLOW_MAX_WORKERS + (worker))
+
+extern PGDLLEXPORT void procflow_executor_main(Datum main_arg);
+
+#endif							/* PROCFLOW_EXECUTOR_H */

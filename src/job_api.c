@@ -1,0 +1,278 @@
+/*-------------------------------------------------------------------------
+ *
+ * job_api.c
+ *	  SQL functions on jobs: run_process, retry_job, cancel_job, run_jobs,
+ *	  and the helpers behind the views and the installation check.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "action.h"
+#include "api.h"
+#include "cache.h"
+#include "catalog.h"
+#include "entity.h"
+#include "queue.h"
+#include "runner.h"
+#include "shmem.h"
+
+PG_FUNCTION_INFO_V1(procflow_run_process);
+PG_FUNCTION_INFO_V1(procflow_retry_job);
+PG_FUNCTION_INFO_V1(procflow_cancel_job);
+PG_FUNCTION_INFO_V1(procflow_run_jobs);
+PG_FUNCTION_INFO_V1(procflow_key_to_jsonb);
+PG_FUNCTION_INFO_V1(procflow_check_installation);
+
+/*
+ * procflow.run_process(name, key, delay): queue a run of the process for
+ * the entity row with this primary key (or for no row), now or after the
+ * delay.  Returns the job id.
+ */
+Datum
+procflow_run_process(PG_FUNCTION_ARGS)
+{
+	char	   *name = api_text_arg(fcinfo, 0, "name", true);
+	OwnedProcess process;
+	NewJob		job;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	int64		job_id;
+
+	if (!PG_ARGISNULL(2))
+	{
+		Interval   *delay = PG_GETARG_INTERVAL_P(2);
+		Interval	zero = {0, 0, 0};
+
+		if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(delay),
+											 IntervalPGetDatum(&zero))))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("delay must not be negative")));
+		now = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													  TimestampTzGetDatum(now),
+													  IntervalPGetDatum(delay)));
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	api_find_process(name, &process);
+
+	memset(&job, 0, sizeof(job));
+	job.process_id = process.id;
+	job.event = "run";
+	job.ord = queue_order_key(process.execution_order, 0);
+	job.depth = action_current_depth();
+	job.run_at = now;
+	if (!PG_ARGISNULL(1))
+	{
+		EntityShape *entity;
+
+		if (!OidIsValid(process.entity))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("process \"%s\" has no entity, so it takes no key", name)));
+		cache_pin();
+		entity = cache_entity(process.entity);
+		job.key = entity_key_of_jsonb(entity, PG_GETARG_JSONB_P(1), &job.row_hash);
+		job.has_row = true;
+		cache_unpin();
+	}
+	job_id = queue_insert(&job);
+
+	SPI_finish();
+	PG_RETURN_INT64(job_id);
+}
+
+/*
+ * Lock the caller's job and return its status (palloc'd); another role's
+ * job is reported as not existing.
+ */
+static char *
+find_job(int64 job_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(job_id)};
+	bool		isnull;
+
+	catalog_exec("SELECT j.status, p.owner::oid"
+				 "  FROM procflow.job j JOIN procflow.process p ON p.id = j.process_id"
+				 " WHERE j.id = $1 FOR UPDATE OF j",
+				 1, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 1 &&
+		has_privs_of_role(GetUserId(),
+						  DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc, 2,
+														 &isnull))))
+		return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("job " INT64_FORMAT " does not exist", job_id)));
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * procflow.retry_job(id): queue a failed or cancelled job again, as a new
+ * job (the old one stays in the history); a pending job is made due now.
+ * Returns the id of the job that will run.
+ */
+Datum
+procflow_retry_job(PG_FUNCTION_ARGS)
+{
+	int64		job_id;
+	int64		result = 0;
+	char	   *status;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1];
+	bool		isnull;
+
+	api_require_arg(fcinfo, 0, "id");
+	job_id = PG_GETARG_INT64(0);
+	args[0] = Int64GetDatum(job_id);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	status = find_job(job_id);
+
+	if (strcmp(status, "pending") == 0)
+	{
+		catalog_exec("UPDATE procflow.job SET run_at = now() WHERE id = $1",
+					 1, argtypes, args, NULL, SPI_OK_UPDATE);
+		result = job_id;
+	}
+	else if (strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0)
+	{
+		catalog_exec("INSERT INTO procflow.job (process_id, trigger_id, event, ord,"
+					 "  row_hash, key, old_row, changed, depth, run_at)"
+					 " SELECT process_id, trigger_id, event, ord, row_hash, key,"
+					 "        old_row, changed, depth, now()"
+					 "   FROM procflow.job WHERE id = $1 RETURNING id",
+					 1, argtypes, args, NULL, SPI_OK_INSERT_RETURNING);
+		result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("job " INT64_FORMAT " has %s", job_id, status),
+				 errhint("Only failed, cancelled or pending jobs can be retried; run_process starts a new run.")));
+	queue_note_due(GetCurrentTimestamp());
+
+	SPI_finish();
+	PG_RETURN_INT64(result);
+}
+
+/*
+ * procflow.cancel_job(id): a pending job becomes a cancelled one.  A job an
+ * executor is running is waited for; if it then has finished, it cannot be
+ * cancelled any more.
+ */
+Datum
+procflow_cancel_job(PG_FUNCTION_ARGS)
+{
+	int64		job_id;
+	char	   *status;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1];
+
+	api_require_arg(fcinfo, 0, "id");
+	job_id = PG_GETARG_INT64(0);
+	args[0] = Int64GetDatum(job_id);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	status = find_job(job_id);
+	if (strcmp(status, "pending") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("job " INT64_FORMAT " is not pending: it has %s", job_id, status)));
+	catalog_exec("UPDATE procflow.job"
+				 "   SET status = 'cancelled', finished_at = pg_catalog.clock_timestamp(),"
+				 "       error_message = 'cancelled by ' || session_user"
+				 " WHERE id = $1",
+				 1, argtypes, args, NULL, SPI_OK_UPDATE);
+
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * procflow.run_jobs(max_jobs): run due jobs now, in this session and
+ * transaction, as an executor would (each as its process owner, in its own
+ * subtransaction).  A superuser runs every role's jobs, other roles the
+ * jobs of their own processes.  Returns the number of jobs run.
+ */
+Datum
+procflow_run_jobs(PG_FUNCTION_ARGS)
+{
+	int64		max_jobs = PG_ARGISNULL(0) ? PG_INT64_MAX : PG_GETARG_INT32(0);
+	Oid			as_role = superuser() ? InvalidOid : GetUserId();
+	int64		total = 0;
+
+	if (max_jobs < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_jobs must not be negative")));
+	(void) catalog_oids();
+
+	while (total < max_jobs)
+	{
+		int			n = runner_run_due((int) Min(max_jobs - total, 1000), as_role, false);
+
+		if (n == 0)
+			break;
+		total += n;
+		CHECK_FOR_INTERRUPTS();
+	}
+	PG_RETURN_INT32((int32) Min(total, PG_INT32_MAX));
+}
+
+/*
+ * procflow.key_to_jsonb(entity, key): a job's text[] key as a jsonb object
+ * naming the primary key columns; NULL when the table is gone.
+ */
+Datum
+procflow_key_to_jsonb(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	StringInfoData buf;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	relid = PG_GETARG_OID(0);
+	if (get_rel_name(relid) == NULL)
+		PG_RETURN_NULL();
+
+	initStringInfo(&buf);
+	cache_pin();
+	entity_key_to_json(&buf, cache_entity(relid), PG_GETARG_DATUM(1));
+	cache_unpin();
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/*
+ * Run by CREATE EXTENSION: warn when the library is not preloaded (queued
+ * jobs would never run), and otherwise have the launcher start executors
+ * for this database once the extension is committed.
+ */
+Datum
+procflow_check_installation(PG_FUNCTION_ARGS)
+{
+	if (!shmem_available())
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("procflow is not in shared_preload_libraries, so queued and delayed jobs will not run"),
+				 errhint("Add procflow to shared_preload_libraries and restart the server. Immediate processes run without it.")));
+	else
+		queue_wake_launcher_at_commit();
+	PG_RETURN_VOID();
+}

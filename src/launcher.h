@@ -1,0 +1,16 @@
+/*-------------------------------------------------------------------------
+ *
+ * launcher.h
+ *	  The launcher background worker: starts and watches the executors.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROCFLOW_LAUNCHER_H
+#define PROCFLOW_LAUNCHER_H
+
+#include "fmgr.h"
+
+extern void launcher_register(void);
+extern PGDLLEXPORT void procflow_launcher_main(Datum main_arg);
+
+#endif							/* PROCFLOW_LAUNCHER_H */

@@ -1,0 +1,489 @@
+/*-------------------------------------------------------------------------
+ *
+ * process_api.c
+ *	  SQL functions that define processes and their triggers:
+ *	  create_process, add_trigger, drop_trigger, drop_process,
+ *	  enable_process and disable_process.
+ *
+ * Everything is checked before anything is written, and each function is
+ * one statement, so a refusal leaves nothing behind.  A role may bind a
+ * process only to a table it owns; the process is owned by that role and
+ * its actions always run as it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "action.h"
+#include "api.h"
+#include "catalog.h"
+#include "queue.h"
+
+PG_FUNCTION_INFO_V1(procflow_create_process);
+PG_FUNCTION_INFO_V1(procflow_add_trigger);
+PG_FUNCTION_INFO_V1(procflow_drop_trigger);
+PG_FUNCTION_INFO_V1(procflow_drop_process);
+PG_FUNCTION_INFO_V1(procflow_enable_process);
+PG_FUNCTION_INFO_V1(procflow_disable_process);
+
+#define MAX_NAME_LENGTH 200
+
+/* What an error context callback says while checking SQL text. */
+typedef struct CheckContext
+{
+	const char *what;			/* "action" or "condition" */
+	const char *process;
+} CheckContext;
+
+/* Error context: which part of which process was being checked. */
+static void
+check_error_context(void *arg)
+{
+	CheckContext *c = arg;
+
+	errcontext("checking the %s of process \"%s\"", c->what, c->process);
+}
+
+/*
+ * Check an entity table: a table (not a view or the like), owned by the
+ * caller, with a primary key.  Returns its row type.
+ */
+static Oid
+check_entity(Oid relid)
+{
+	Relation	rel;
+	Oid			rowtype;
+
+	rel = relation_open(relid, AccessShareLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION &&
+		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
+				 errdetail("Processes are bound to ordinary or partitioned tables.")));
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of table %s", RelationGetRelationName(rel)),
+				 errdetail("A role may bind processes only to tables it owns.")));
+	if (!OidIsValid(RelationGetPrimaryKeyIndex(rel)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("table \"%s\" has no primary key", RelationGetRelationName(rel)),
+				 errdetail("procflow identifies the rows of an entity table by their primary key."),
+				 errhint("Add a primary key with ALTER TABLE ... ADD PRIMARY KEY.")));
+	rowtype = rel->rd_rel->reltype;
+	relation_close(rel, AccessShareLock);
+	return rowtype;
+}
+
+/*
+ * Parse and plan the action or condition as the caller would run it, with
+ * the caller's search_path, so that mistakes are refused now.
+ */
+static void
+check_sql(const char *process, const char *what, const char *sql, Oid rowtype)
+{
+	OwnerScope	scope;
+	CheckContext ctx = {what, process};
+	ErrorContextCallback errcb;
+	SPIPlanPtr	plan;
+
+	errcb.callback = check_error_context;
+	errcb.arg = &ctx;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	action_enter_owner(GetUserId(), NULL, &scope);
+	plan = action_prepare(sql, strcmp(what, "condition") == 0, rowtype);
+	SPI_freeplan(plan);
+	action_leave_owner(&scope);
+
+	error_context_stack = errcb.previous;
+}
+
+/* A text[] argument without NULL or empty elements. */
+static void
+check_name_array(ArrayType *arr, const char *argname)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("argument \"%s\" must be a one-dimensional array", argname)));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("argument \"%s\" must not be an empty array", argname),
+				 errhint("Pass NULL instead.")));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument \"%s\" must not contain nulls", argname)));
+		if (VARSIZE_ANY_EXHDR(DatumGetPointer(elems[i])) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("argument \"%s\" must not contain empty names", argname)));
+	}
+}
+
+/* Does interval a compare below zero? */
+static bool
+interval_negative(Interval *a)
+{
+	Interval	zero = {0, 0, 0};
+
+	return DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(a),
+											IntervalPGetDatum(&zero)));
+}
+
+/*
+ * procflow.create_process(name, entity, action, execution_order, label,
+ *						   condition, enabled, max_attempts, timeout, exclude)
+ */
+Datum
+procflow_create_process(PG_FUNCTION_ARGS)
+{
+	char	   *name = api_text_arg(fcinfo, 0, "name", true);
+	Oid			entity = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
+	char	   *action = api_text_arg(fcinfo, 2, "action", true);
+	char	   *label;
+	char	   *condition;
+	int32		max_attempts;
+	Oid			rowtype = RECORDOID;
+	Oid			argtypes[12] = {TEXTOID, TEXTOID, OIDOID, TEXTOID, TEXTOID, INT4OID,
+	BOOLOID, INT4OID, INTERVALOID, TEXTARRAYOID, OIDOID, TEXTOID};
+	Datum		args[12];
+	char		nulls[12];
+
+	api_require_arg(fcinfo, 3, "execution_order");
+	label = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	condition = api_text_arg(fcinfo, 5, "condition", false);
+	api_require_arg(fcinfo, 6, "enabled");
+	api_require_arg(fcinfo, 7, "max_attempts");
+
+	if (strlen(name) > MAX_NAME_LENGTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("process name is too long"),
+				 errdetail("Names have at most %d bytes.", MAX_NAME_LENGTH)));
+	max_attempts = PG_GETARG_INT32(7);
+	if (max_attempts < 1 || max_attempts > 1000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_attempts must be between 1 and 1000")));
+	if (!PG_ARGISNULL(8))
+	{
+		Interval   *timeout = PG_GETARG_INTERVAL_P(8);
+		Interval	zero = {0, 0, 0};
+
+		if (!DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(timeout),
+											  IntervalPGetDatum(&zero))))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("timeout must be positive")));
+	}
+	if (!PG_ARGISNULL(9))
+		check_name_array(PG_GETARG_ARRAYTYPE_P(9), "exclude");
+
+	if (OidIsValid(entity))
+		rowtype = check_entity(entity);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	check_sql(name, "action", action, rowtype);
+	if (condition != NULL)
+		check_sql(name, "condition", condition, rowtype);
+
+	args[0] = CStringGetTextDatum(name);
+	catalog_exec("SELECT 1 FROM procflow.process WHERE name = $1",
+				 1, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("process \"%s\" already exists", name),
+				 errhint("Choose another name, or drop the existing process first.")));
+
+	memset(nulls, ' ', sizeof(nulls));
+	args[1] = label ? CStringGetTextDatum(label) : (Datum) 0;
+	nulls[1] = label ? ' ' : 'n';
+	args[2] = ObjectIdGetDatum(entity);
+	nulls[2] = OidIsValid(entity) ? ' ' : 'n';
+	args[3] = CStringGetTextDatum(action);
+	args[4] = condition ? CStringGetTextDatum(condition) : (Datum) 0;
+	nulls[4] = condition ? ' ' : 'n';
+	args[5] = PG_GETARG_DATUM(3);
+	args[6] = PG_GETARG_DATUM(6);
+	args[7] = Int32GetDatum(max_attempts);
+	args[8] = PG_ARGISNULL(8) ? (Datum) 0 : PG_GETARG_DATUM(8);
+	nulls[8] = PG_ARGISNULL(8) ? 'n' : ' ';
+	args[9] = PG_ARGISNULL(9) ? (Datum) 0 : PG_GETARG_DATUM(9);
+	nulls[9] = PG_ARGISNULL(9) ? 'n' : ' ';
+	args[10] = ObjectIdGetDatum(GetUserId());
+	args[11] = CStringGetTextDatum(namespace_search_path);
+	catalog_exec("INSERT INTO procflow.process (name, label, entity, action, condition,"
+				 "  execution_order, enabled, max_attempts, timeout, exclude, owner, search_path)"
+				 " VALUES ($1, $2, $3::regclass, $4, $5, $6, $7, $8, $9, $10, $11::regrole, $12)",
+				 12, argtypes, args, nulls, SPI_OK_INSERT);
+
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * procflow.add_trigger(process, event, fields, queued, delay, priority, cron)
+ */
+Datum
+procflow_add_trigger(PG_FUNCTION_ARGS)
+{
+	char	   *process_name = api_text_arg(fcinfo, 0, "process", true);
+	char	   *event;
+	bool		queued;
+	OwnedProcess process;
+	Oid			argtypes[6] = {INT4OID, TEXTOID, TEXTARRAYOID, BOOLOID, INTERVALOID, INT4OID};
+	Datum		args[6];
+	char		nulls[6] = {' ', ' ', 'n', ' ', 'n', ' '};
+	bool		isnull;
+	int64		trigger_id;
+
+	if (!PG_ARGISNULL(6))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cron triggers are not supported yet"),
+				 errhint("Start the process with procflow.run_process() from a scheduler until cron triggers are available.")));
+	event = api_text_arg(fcinfo, 1, "event", true);
+	if (strcmp(event, "create") != 0 && strcmp(event, "update") != 0 &&
+		strcmp(event, "delete") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid event \"%s\"", event),
+				 errhint("The events are create, update and delete.")));
+	api_require_arg(fcinfo, 3, "queued");
+	api_require_arg(fcinfo, 5, "priority");
+	queued = PG_GETARG_BOOL(3);
+
+	if (!PG_ARGISNULL(4))
+	{
+		if (interval_negative(PG_GETARG_INTERVAL_P(4)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("delay must not be negative")));
+		queued = true;			/* a delayed run is a queued one */
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	api_find_process(process_name, &process);
+
+	if (!OidIsValid(process.entity))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("process \"%s\" has no entity, so it has no %s events",
+						process_name, event),
+				 errhint("Start it with procflow.run_process().")));
+	(void) check_entity(process.entity);
+
+	if (!PG_ARGISNULL(2))
+	{
+		ArrayType  *fields = PG_GETARG_ARRAYTYPE_P(2);
+		Datum	   *elems;
+		bool	   *elemnulls;
+		int			n;
+
+		if (strcmp(event, "update") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("fields apply only to update triggers")));
+		check_name_array(fields, "fields");
+		deconstruct_array(fields, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elemnulls, &n);
+		for (int i = 0; i < n; i++)
+		{
+			char	   *field = TextDatumGetCString(elems[i]);
+
+			if (get_attnum(process.entity, field) <= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("column \"%s\" of relation \"%s\" does not exist",
+								field, get_rel_name(process.entity))));
+		}
+		args[2] = PointerGetDatum(fields);
+		nulls[2] = ' ';
+	}
+
+	args[0] = Int32GetDatum(process.id);
+	args[1] = CStringGetTextDatum(event);
+	args[3] = BoolGetDatum(queued);
+	if (!PG_ARGISNULL(4))
+	{
+		args[4] = PG_GETARG_DATUM(4);
+		nulls[4] = ' ';
+	}
+	args[5] = PG_GETARG_DATUM(5);
+	catalog_exec("INSERT INTO procflow.trigger (process_id, event, fields, queued, delay, priority)"
+				 " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+				 6, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
+	trigger_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+	catalog_exec("UPDATE procflow.process SET updated_at = now() WHERE id = $1",
+				 1, argtypes, args, NULL, SPI_OK_UPDATE);
+	api_sync_capture_trigger(process.entity);
+
+	SPI_finish();
+	PG_RETURN_INT64(trigger_id);
+}
+
+/*
+ * procflow.drop_trigger(id)
+ */
+Datum
+procflow_drop_trigger(PG_FUNCTION_ARGS)
+{
+	int64		trigger_id;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1];
+	bool		isnull;
+	Oid			owner = InvalidOid;
+	Oid			entity = InvalidOid;
+	int32		process_id = 0;
+
+	api_require_arg(fcinfo, 0, "id");
+	trigger_id = PG_GETARG_INT64(0);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	args[0] = Int64GetDatum(trigger_id);
+	catalog_exec("SELECT p.owner::oid, p.entity::oid, p.id"
+				 "  FROM procflow.trigger t JOIN procflow.process p ON p.id = t.process_id"
+				 " WHERE t.id = $1 FOR UPDATE OF t",
+				 1, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Datum		d;
+
+		owner = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+		d = SPI_getbinval(tup, desc, 2, &isnull);
+		entity = isnull ? InvalidOid : DatumGetObjectId(d);
+		process_id = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+	}
+	if (!OidIsValid(owner) || !has_privs_of_role(GetUserId(), owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("trigger " INT64_FORMAT " does not exist", trigger_id)));
+
+	catalog_exec("DELETE FROM procflow.trigger WHERE id = $1",
+				 1, argtypes, args, NULL, SPI_OK_DELETE);
+	{
+		Oid			argtypes2[1] = {INT4OID};
+		Datum		args2[1] = {Int32GetDatum(process_id)};
+
+		catalog_exec("UPDATE procflow.process SET updated_at = now() WHERE id = $1",
+					 1, argtypes2, args2, NULL, SPI_OK_UPDATE);
+	}
+	api_sync_capture_trigger(entity);
+
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * procflow.drop_process(name): the process, its triggers, its pending jobs
+ * and its history.
+ */
+Datum
+procflow_drop_process(PG_FUNCTION_ARGS)
+{
+	char	   *name = api_text_arg(fcinfo, 0, "name", true);
+	OwnedProcess process;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1];
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	api_find_process(name, &process);
+
+	args[0] = Int32GetDatum(process.id);
+	catalog_exec("DELETE FROM procflow.job WHERE process_id = $1",
+				 1, argtypes, args, NULL, SPI_OK_DELETE);
+	catalog_exec("DELETE FROM procflow.process WHERE id = $1",
+				 1, argtypes, args, NULL, SPI_OK_DELETE);
+	api_sync_capture_trigger(process.entity);
+
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/* Set a process's enabled flag. */
+static void
+set_enabled(const char *name, bool enabled, bool cancel_pending)
+{
+	OwnedProcess process;
+	Oid			argtypes[2] = {INT4OID, BOOLOID};
+	Datum		args[2];
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	api_find_process(name, &process);
+
+	args[0] = Int32GetDatum(process.id);
+	args[1] = BoolGetDatum(enabled);
+	catalog_exec("UPDATE procflow.process SET enabled = $2, updated_at = now()"
+				 " WHERE id = $1 AND enabled <> $2",
+				 2, argtypes, args, NULL, SPI_OK_UPDATE);
+	if (cancel_pending)
+		catalog_exec("UPDATE procflow.job"
+					 "   SET status = 'cancelled', finished_at = pg_catalog.clock_timestamp(),"
+					 "       error_message = 'cancelled when the process was disabled'"
+					 " WHERE process_id = $1 AND status = 'pending'",
+					 1, argtypes, args, NULL, SPI_OK_UPDATE);
+	if (enabled)
+		queue_note_due(GetCurrentTimestamp());	/* held jobs may be due */
+
+	SPI_finish();
+}
+
+/*
+ * procflow.enable_process(name)
+ */
+Datum
+procflow_enable_process(PG_FUNCTION_ARGS)
+{
+	set_enabled(api_text_arg(fcinfo, 0, "name", true), true, false);
+	PG_RETURN_VOID();
+}
+
+/*
+ * procflow.disable_process(name, cancel_pending): stop new events and hold
+ * the pending jobs, or cancel them.
+ */
+Datum
+procflow_disable_process(PG_FUNCTION_ARGS)
+{
+	char	   *name = api_text_arg(fcinfo, 0, "name", true);
+
+	api_require_arg(fcinfo, 1, "cancel_pending");
+	set_enabled(name, false, PG_GETARG_BOOL(1));
+	PG_RETURN_VOID();
+}

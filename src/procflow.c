@@ -1,0 +1,130 @@
+/*-------------------------------------------------------------------------
+ *
+ * procflow.c
+ *	  Module entry point: settings (GUCs), shared memory hooks and the
+ *	  registration of the launcher background worker.
+ *
+ * procflow must be in shared_preload_libraries for its background workers
+ * to run.  Loaded later (by CREATE EXTENSION or a function call), it still
+ * defines its settings and captures events, but nothing drains the queue.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "procflow.h"
+#include "launcher.h"
+#include "queue.h"
+#include "shmem.h"
+#include "action.h"
+#include "cache.h"
+
+PG_MODULE_MAGIC;
+
+char	   *procflow_database = NULL;
+int			procflow_workers = 2;
+int			procflow_batch_size = 100;
+int			procflow_max_sleep = 60000;
+int			procflow_history_retention = 7 * 24 * 3600;
+bool		procflow_enabled = true;
+int			procflow_max_depth = 16;
+int			procflow_retry_delay = 1000;
+
+void		_PG_init(void);
+
+/*
+ * Define the settings, and when preloaded, request shared memory and
+ * register the launcher.
+ */
+void
+_PG_init(void)
+{
+	DefineCustomStringVariable("procflow.database",
+							   "Databases whose queued jobs procflow runs (comma-separated).",
+							   "One launcher serves them all; each gets procflow.workers executors.",
+							   &procflow_database,
+							   "postgres",
+							   PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("procflow.workers",
+							"Number of executors per database.",
+							NULL,
+							&procflow_workers,
+							2, 0, PROCFLOW_MAX_WORKERS,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("procflow.batch_size",
+							"Maximum number of jobs an executor runs in one transaction.",
+							"Each job runs in its own subtransaction.",
+							&procflow_batch_size,
+							100, 1, 10000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("procflow.max_sleep",
+							"Longest time an idle executor sleeps before it looks at the queue again.",
+							"Executors are woken at commit and at the earliest run_at; this is only a safety net. "
+							"Finished jobs are pruned at the same interval.",
+							&procflow_max_sleep,
+							60000, 10, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("procflow.history_retention",
+							"How long finished jobs are kept in procflow.job_history.",
+							NULL,
+							&procflow_history_retention,
+							7 * 24 * 3600, 0, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("procflow.enabled",
+							 "Whether executors run queued jobs.",
+							 "When off, events are still captured and jobs queued; executors hold them.",
+							 &procflow_enabled,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("procflow.max_depth",
+							"Deepest chain of processes that trigger other processes.",
+							"An action whose writes fire processes nested deeper than this fails.",
+							&procflow_max_depth,
+							16, 1, 1000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("procflow.retry_delay",
+							"Delay before the first retry of a failed job; it doubles with each attempt.",
+							NULL,
+							&procflow_retry_delay,
+							1000, 0, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("procflow");
+
+	action_init();
+	cache_init();
+	queue_init();
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	shmem_init();
+	launcher_register();
+}

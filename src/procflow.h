@@ -1,0 +1,25 @@
+/*-------------------------------------------------------------------------
+ *
+ * procflow.h
+ *	  Settings and limits shared by all of procflow's source files.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROCFLOW_H
+#define PROCFLOW_H
+
+/* Upper bounds of the shared state, fixed at server start. */
+#define PROCFLOW_MAX_DATABASES	32
+#define PROCFLOW_MAX_WORKERS	16
+
+/* GUC variables (see procflow.c for their meaning). */
+extern char *procflow_database;
+extern int	procflow_workers;
+extern int	procflow_batch_size;
+extern int	procflow_max_sleep;
+extern int	procflow_history_retention;
+extern bool procflow_enabled;
+extern int	procflow_max_depth;
+extern int	procflow_retry_delay;
+
+#endif							/* PROCFLOW_H */

@@ -1,0 +1,511 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue.c
+ *	  The job queue in procflow.job.
+ *
+ * Enqueueing is on the hot path of every captured row, so it bypasses SPI
+ * and the executor: the row is formed here and inserted with the table AM
+ * and the index machinery directly, the relation and its indexes staying
+ * open for the rest of the transaction.  Claiming, completing and failing
+ * jobs run once per job in an executor, through SPI plans prepared once.
+ *
+ * A transaction that queued work remembers the earliest run_at it queued;
+ * at commit it wakes the executors if that is before their next wake-up
+ * (see shmem.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+
+#include "catalog.h"
+#include "queue.h"
+#include "shmem.h"
+
+/* Columns of procflow.job, in table order. */
+enum
+{
+	JOB_ID,
+	JOB_PROCESS_ID,
+	JOB_TRIGGER_ID,
+	JOB_EVENT,
+	JOB_ORD,
+	JOB_ROW_HASH,
+	JOB_KEY,
+	JOB_OLD_ROW,
+	JOB_CHANGED,
+	JOB_DEPTH,
+	JOB_STATUS,
+	JOB_RUN_AT,
+	JOB_ATTEMPTS,
+	JOB_CREATED_AT,
+	JOB_STARTED_AT,
+	JOB_FINISHED_AT,
+	JOB_ERROR_CODE,
+	JOB_ERROR_MESSAGE,
+	JOB_ERROR_DETAIL,
+	JOB_NATTS
+};
+
+/* procflow.job opened for inserting, for the rest of the transaction. */
+typedef struct InsertState
+{
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	Oid			sequence;
+	Datum		pending;		/* 'pending' as text */
+} InsertState;
+
+static InsertState *insert_state = NULL;
+static bool due_noted = false;
+static bool wake_launcher = false;
+static TimestampTz earliest_due = 0;
+
+static SPIPlanPtr claim_plan = NULL;
+static SPIPlanPtr finish_plan = NULL;
+static SPIPlanPtr fail_plan = NULL;
+static SPIPlanPtr next_due_plan = NULL;
+static SPIPlanPtr prune_plan = NULL;
+
+static void queue_xact_callback(XactEvent event, void *arg);
+
+/* Register the transaction callback (from _PG_init). */
+void
+queue_init(void)
+{
+	RegisterXactCallback(queue_xact_callback, NULL);
+}
+
+/*
+ * One sortable key for "execution order ascending, then priority
+ * descending": the execution order in the high 32 bits, the priority
+ * inverted in the low 32 bits.
+ */
+int64
+queue_order_key(int32 execution_order, int32 priority)
+{
+	uint32		inverted = (uint32) ((int64) PG_INT32_MAX - priority);
+
+	return (int64) (((uint64) (int64) execution_order << 32) | inverted);
+}
+
+/* Open procflow.job and its indexes for inserting until transaction end. */
+static InsertState *
+open_insert_state(void)
+{
+	const CatalogOids *c = catalog_oids();
+	ResourceOwner save_owner = CurrentResourceOwner;
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	InsertState *st = palloc0(sizeof(InsertState));
+
+	/* keep the relation references past any subtransaction's end */
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	st->rel = table_open(c->job, RowExclusiveLock);
+	if (RelationGetDescr(st->rel)->natts != JOB_NATTS)
+		elog(ERROR, "procflow.job has %d columns, expected %d",
+			 RelationGetDescr(st->rel)->natts, JOB_NATTS);
+	st->estate = CreateExecutorState();
+	st->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(st->rri, st->rel, 1, NULL, 0);
+	ExecOpenIndices(st->rri, false);
+	st->slot = MakeSingleTupleTableSlot(RelationGetDescr(st->rel), &TTSOpsVirtual);
+	st->sequence = c->job_id_seq;
+	st->pending = CStringGetTextDatum("pending");
+	CurrentResourceOwner = save_owner;
+	MemoryContextSwitchTo(old);
+	return st;
+}
+
+/* Close what open_insert_state opened (before commit). */
+static void
+close_insert_state(void)
+{
+	ResourceOwner save_owner = CurrentResourceOwner;
+
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	ExecDropSingleTupleTableSlot(insert_state->slot);
+	ExecCloseIndices(insert_state->rri);
+	table_close(insert_state->rel, NoLock);
+	FreeExecutorState(insert_state->estate);
+	CurrentResourceOwner = save_owner;
+	insert_state = NULL;
+}
+
+/*
+ * Insert one pending job and return its id.  The caller has checked the
+ * rights to do so; no permission is checked here.
+ */
+int64
+queue_insert(const NewJob *job)
+{
+	TupleTableSlot *slot;
+	Datum	   *values;
+	bool	   *nulls;
+	int64		id;
+
+	if (insert_state == NULL)
+		insert_state = open_insert_state();
+	slot = insert_state->slot;
+
+	id = nextval_internal(insert_state->sequence, false);
+
+	ExecClearTuple(slot);
+	values = slot->tts_values;
+	nulls = slot->tts_isnull;
+	memset(nulls, true, sizeof(bool) * JOB_NATTS);
+
+	values[JOB_ID] = Int64GetDatum(id);
+	values[JOB_PROCESS_ID] = Int32GetDatum(job->process_id);
+	if (job->trigger_id != 0)
+	{
+		values[JOB_TRIGGER_ID] = Int64GetDatum(job->trigger_id);
+		nulls[JOB_TRIGGER_ID] = false;
+	}
+	values[JOB_EVENT] = CStringGetTextDatum(job->event);
+	values[JOB_ORD] = Int64GetDatum(job->ord);
+	if (job->has_row)
+	{
+		values[JOB_ROW_HASH] = Int64GetDatum(job->row_hash);
+		values[JOB_KEY] = job->key;
+		nulls[JOB_ROW_HASH] = nulls[JOB_KEY] = false;
+	}
+	if (job->old_row != 0)
+	{
+		values[JOB_OLD_ROW] = job->old_row;
+		nulls[JOB_OLD_ROW] = false;
+	}
+	if (job->changed != 0)
+	{
+		values[JOB_CHANGED] = job->changed;
+		nulls[JOB_CHANGED] = false;
+	}
+	values[JOB_DEPTH] = Int32GetDatum(job->depth);
+	values[JOB_STATUS] = insert_state->pending;
+	values[JOB_RUN_AT] = TimestampTzGetDatum(job->run_at);
+	values[JOB_ATTEMPTS] = Int32GetDatum(0);
+	values[JOB_CREATED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	nulls[JOB_ID] = nulls[JOB_PROCESS_ID] = nulls[JOB_EVENT] = nulls[JOB_ORD] = false;
+	nulls[JOB_DEPTH] = nulls[JOB_STATUS] = nulls[JOB_RUN_AT] = false;
+	nulls[JOB_ATTEMPTS] = nulls[JOB_CREATED_AT] = false;
+	ExecStoreVirtualTuple(slot);
+
+	table_tuple_insert(insert_state->rel, slot, GetCurrentCommandId(true), 0, NULL);
+	ExecInsertIndexTuples(insert_state->rri, slot, insert_state->estate,
+						  false, false, NULL, NIL);
+	ResetPerTupleExprContext(insert_state->estate);
+
+	queue_note_due(job->run_at);
+	return id;
+}
+
+/* Remember that this transaction queued work due at "due". */
+void
+queue_note_due(TimestampTz due)
+{
+	if (!due_noted || due < earliest_due)
+		earliest_due = due;
+	due_noted = true;
+}
+
+/* At commit, have the launcher look for this database again. */
+void
+queue_wake_launcher_at_commit(void)
+{
+	wake_launcher = true;
+}
+
+/*
+ * Close the insert state before commit; at commit, wake the executors for
+ * the work this transaction queued.
+ */
+static void
+queue_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			if (insert_state != NULL)
+				close_insert_state();
+			break;
+		case XACT_EVENT_COMMIT:
+			if (due_noted)
+				shmem_wake_executors(MyDatabaseId, earliest_due);
+			if (wake_launcher)
+				shmem_wake_launcher();
+			due_noted = wake_launcher = false;
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			/* abort released the relation; its memory goes with the transaction */
+			insert_state = NULL;
+			due_noted = wake_launcher = false;
+			break;
+		default:
+			break;
+	}
+}
+
+/* Prepare and keep a plan for the life of the backend. */
+static SPIPlanPtr
+keep_plan(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+/*
+ * The pending jobs of enabled processes, one group per order key in key
+ * order; within a group the due jobs by run_at and id.  A job waits while
+ * an older job of the same process and entity row is pending, so that one
+ * row's jobs run one at a time in creation order.  The recursive part
+ * walks the distinct order keys through the index, so that neither many
+ * future jobs nor many due ones make a claim slow.
+ */
+#define GROUPS_CTE \
+	"WITH RECURSIVE grp(ord) AS (" \
+	"  (SELECT j.ord FROM procflow.job j WHERE j.status = 'pending'" \
+	"    ORDER BY j.ord LIMIT 1)" \
+	"  UNION ALL" \
+	"  SELECT (SELECT j.ord FROM procflow.job j" \
+	"           WHERE j.status = 'pending' AND j.ord > g.ord" \
+	"           ORDER BY j.ord LIMIT 1)" \
+	"    FROM grp g WHERE g.ord IS NOT NULL) "
+
+#define RUNNABLE(alias, role) \
+	" " alias ".status = 'pending' AND " alias ".ord = g.ord" \
+	" AND EXISTS (SELECT 1 FROM procflow.process p" \
+	"              WHERE p.id = " alias ".process_id AND p.enabled" \
+	"                AND (" role "::oid IS NULL" \
+	"                     OR pg_catalog.pg_has_role(" role "::oid, p.owner, 'USAGE')))" \
+	" AND NOT EXISTS (SELECT 1 FROM procflow.job e" \
+	"                  WHERE e.status = 'pending' AND e.process_id = " alias ".process_id" \
+	"                    AND e.row_hash = " alias ".row_hash AND e.id < " alias ".id) "
+
+/*
+ * Claim up to max_jobs due jobs, locking them; jobs locked by another
+ * executor are skipped.  With as_role set, only jobs of processes whose
+ * owner that role has the privileges of.  The result is allocated in the
+ * caller's memory context.
+ */
+ClaimedJob *
+queue_claim(int max_jobs, Oid as_role, int *njobs)
+{
+	Datum		args[2];
+	char		nulls[2] = {' ', ' '};
+	ClaimedJob *jobs;
+	int			ret;
+
+	if (claim_plan == NULL)
+	{
+		Oid			argtypes[2] = {INT4OID, OIDOID};
+
+		claim_plan = keep_plan(GROUPS_CTE
+							   "SELECT c.id, c.process_id, c.trigger_id, c.event, c.key,"
+							   "       c.old_row, c.changed, c.depth, c.attempts"
+							   "  FROM grp g, LATERAL ("
+							   "    SELECT j.* FROM procflow.job j"
+							   "     WHERE j.run_at <= pg_catalog.statement_timestamp() AND"
+							   RUNNABLE("j", "$2")
+							   "     ORDER BY j.run_at, j.id LIMIT $1"
+							   "     FOR UPDATE OF j SKIP LOCKED) c"
+							   " WHERE g.ord IS NOT NULL"
+							   " LIMIT $1",
+							   2, argtypes);
+	}
+
+	args[0] = Int32GetDatum(max_jobs);
+	args[1] = ObjectIdGetDatum(as_role);
+	if (!OidIsValid(as_role))
+		nulls[1] = 'n';
+	ret = SPI_execute_plan(claim_plan, args, nulls, false, max_jobs);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "claiming jobs failed: %s", SPI_result_code_string(ret));
+
+	*njobs = (int) SPI_processed;
+	jobs = SPI_palloc(sizeof(ClaimedJob) * Max(*njobs, 1));
+	for (int i = 0; i < *njobs; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		ClaimedJob *job = &jobs[i];
+		bool		isnull;
+		Datum		d;
+		char	   *event;
+
+		job->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		job->process_id = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+		d = SPI_getbinval(tup, desc, 3, &isnull);
+		job->trigger_id = isnull ? 0 : DatumGetInt64(d);
+		event = SPI_getvalue(tup, desc, 4);
+		strlcpy(job->event, event, sizeof(job->event));
+		d = SPI_getbinval(tup, desc, 5, &isnull);
+		job->key = isnull ? 0 : SPI_datumTransfer(d, false, -1);
+		job->old_row = SPI_getvalue(tup, desc, 6);
+		if (job->old_row != NULL)
+		{
+			char	   *copy = SPI_palloc(strlen(job->old_row) + 1);
+
+			strcpy(copy, job->old_row);
+			job->old_row = copy;
+		}
+		d = SPI_getbinval(tup, desc, 7, &isnull);
+		job->changed = isnull ? 0 : SPI_datumTransfer(d, false, -1);
+		job->depth = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
+		job->attempts = DatumGetInt32(SPI_getbinval(tup, desc, 9, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return jobs;
+}
+
+/*
+ * Record a finished run: succeeded, or skipped with the reason in "note".
+ * The job row becomes its history row.
+ */
+void
+queue_finish(int64 job_id, const char *status, TimestampTz started_at,
+			 const char *note)
+{
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	int			ret;
+
+	if (finish_plan == NULL)
+	{
+		Oid			argtypes[4] = {INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID};
+
+		finish_plan = keep_plan("UPDATE procflow.job"
+								"   SET status = $2, attempts = attempts + 1,"
+								"       started_at = $3, finished_at = pg_catalog.clock_timestamp(),"
+								"       error_code = NULL, error_message = $4, error_detail = NULL"
+								" WHERE id = $1",
+								4, argtypes);
+	}
+	args[0] = Int64GetDatum(job_id);
+	args[1] = CStringGetTextDatum(status);
+	args[2] = TimestampTzGetDatum(started_at);
+	if (note)
+		args[3] = CStringGetTextDatum(note);
+	else
+		nulls[3] = 'n';
+	ret = SPI_execute_plan(finish_plan, args, nulls, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "recording job " INT64_FORMAT " failed: %s", job_id,
+			 SPI_result_code_string(ret));
+}
+
+/*
+ * Record a failed run: either the job waits for its retry at retry_at, or
+ * ("final") it is kept as failed.  The error is kept in both cases.
+ */
+void
+queue_fail(int64 job_id, bool final, TimestampTz retry_at,
+		   TimestampTz started_at, ErrorData *edata)
+{
+	Datum		args[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	int			ret;
+
+	if (fail_plan == NULL)
+	{
+		Oid			argtypes[7] = {INT8OID, BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+		TEXTOID, TEXTOID, TEXTOID};
+
+		fail_plan = keep_plan("UPDATE procflow.job"
+							  "   SET attempts = attempts + 1, started_at = $4,"
+							  "       status = CASE WHEN $2 THEN 'failed' ELSE 'pending' END,"
+							  "       finished_at = CASE WHEN $2 THEN pg_catalog.clock_timestamp() END,"
+							  "       run_at = CASE WHEN $2 THEN run_at ELSE $3 END,"
+							  "       error_code = $5, error_message = $6, error_detail = $7"
+							  " WHERE id = $1",
+							  7, argtypes);
+	}
+	args[0] = Int64GetDatum(job_id);
+	args[1] = BoolGetDatum(final);
+	args[2] = TimestampTzGetDatum(retry_at);
+	args[3] = TimestampTzGetDatum(started_at);
+	args[4] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
+	args[5] = CStringGetTextDatum(edata->message ? edata->message : "");
+	if (edata->detail)
+		args[6] = CStringGetTextDatum(edata->detail);
+	else
+		nulls[6] = 'n';
+	ret = SPI_execute_plan(fail_plan, args, nulls, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "recording the failure of job " INT64_FORMAT " failed: %s",
+			 job_id, SPI_result_code_string(ret));
+}
+
+/*
+ * The earliest future run_at of a runnable job, or DT_NOEND.  Due jobs are
+ * not looked at: an executor asks only after a claim found nothing, so any
+ * due job is locked by another executor, which goes on claiming after it.
+ */
+TimestampTz
+queue_next_due(void)
+{
+	int			ret;
+	bool		isnull;
+	Datum		d;
+
+	if (next_due_plan == NULL)
+		next_due_plan = keep_plan(GROUPS_CTE
+								  "SELECT min(n.run_at) FROM grp g, LATERAL ("
+								  "    SELECT j.run_at FROM procflow.job j"
+								  "     WHERE j.run_at > pg_catalog.statement_timestamp() AND"
+								  RUNNABLE("j", "NULL")
+								  "     ORDER BY j.run_at, j.id LIMIT 1) n"
+								  " WHERE g.ord IS NOT NULL",
+								  0, NULL);
+
+	ret = SPI_execute_plan(next_due_plan, NULL, NULL, true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading the next due time failed: %s", SPI_result_code_string(ret));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? DT_NOEND : DatumGetTimestampTz(d);
+}
+
+/* Delete finished jobs older than the retention; returns how many. */
+uint64
+queue_prune(int retention_seconds)
+{
+	Datum		args[1];
+	int			ret;
+
+	if (prune_plan == NULL)
+	{
+		Oid			argtypes[1] = {INT4OID};
+
+		prune_plan = keep_plan("DELETE FROM procflow.job"
+							   " WHERE status <> 'pending'"
+							   "   AND finished_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1)",
+							   1, argtypes);
+	}
+	args[0] = Int32GetDatum(retention_seconds);
+	ret = SPI_execute_plan(prune_plan, args, NULL, false, 0);
+	if (ret != SPI_OK_DELETE)
+		elog(ERROR, "pruning job history failed: %s", SPI_result_code_string(ret));
+	return SPI_processed;
+}

@@ -1,0 +1,60 @@
+/*-------------------------------------------------------------------------
+ *
+ * queue.h
+ *	  The job queue: enqueueing from the row trigger, claiming, completing
+ *	  and failing jobs, and the wake-up of executors at commit.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROCFLOW_QUEUE_H
+#define PROCFLOW_QUEUE_H
+
+#include "utils/elog.h"
+#include "utils/timestamp.h"
+
+/* A job to insert. */
+typedef struct NewJob
+{
+	int32		process_id;
+	int64		trigger_id;		/* 0 when started by run_process */
+	const char *event;			/* create, update, delete or run */
+	int64		ord;			/* queue_order_key() */
+	bool		has_row;		/* row_hash and key are set */
+	int64		row_hash;
+	Datum		key;			/* text[] of primary-key values */
+	Datum		old_row;		/* text (record_out), or 0 */
+	Datum		changed;		/* text[] of changed columns, or 0 */
+	int32		depth;			/* nesting of the action that queued it */
+	TimestampTz run_at;
+} NewJob;
+
+/* A job claimed for running. */
+typedef struct ClaimedJob
+{
+	int64		id;
+	int32		process_id;
+	int64		trigger_id;		/* 0 when none */
+	char		event[8];
+	Datum		key;			/* text[], or 0 */
+	char	   *old_row;		/* record text, or NULL */
+	Datum		changed;		/* text[], or 0 */
+	int32		depth;
+	int32		attempts;		/* runs before this one */
+} ClaimedJob;
+
+extern void queue_init(void);
+extern int64 queue_order_key(int32 execution_order, int32 priority);
+extern int64 queue_insert(const NewJob *job);
+extern void queue_note_due(TimestampTz due);
+extern void queue_wake_launcher_at_commit(void);
+
+/* These need an SPI connection and act as the extension owner. */
+extern ClaimedJob *queue_claim(int max_jobs, Oid as_role, int *njobs);
+extern void queue_finish(int64 job_id, const char *status, TimestampTz started_at,
+						 const char *note);
+extern void queue_fail(int64 job_id, bool final, TimestampTz retry_at,
+					   TimestampTz started_at, ErrorData *edata);
+extern TimestampTz queue_next_due(void);
+extern uint64 queue_prune(int retention_seconds);
+
+#endif							/* PROCFLOW_QUEUE_H */

@@ -1,0 +1,220 @@
+/*-------------------------------------------------------------------------
+ *
+ * runner.c
+ *	  Claiming due jobs and running them.
+ *
+ * Executors (and procflow.run_jobs() in a session) claim a batch of due
+ * jobs and run each in a subtransaction of their transaction.  A job's
+ * action, the re-read of its entity row and the update that makes the job
+ * row its own history row all happen inside that subtransaction, so they
+ * commit together: a job that touches only the database runs exactly once.
+ * A failing job is rolled back alone; its error is then recorded outside
+ * the subtransaction with the next retry time, or as a final failure after
+ * max_attempts, and the batch goes on.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+
+#include "action.h"
+#include "cache.h"
+#include "catalog.h"
+#include "entity.h"
+#include "procflow.h"
+#include "queue.h"
+#include "runner.h"
+
+/* Longest wait before a retry. */
+#define MAX_RETRY_DELAY_MS	(3600 * 1000)
+
+/*
+ * Run the action of one claimed job as the process owner.  Returns the
+ * job's status: "succeeded", or "skipped" with the reason in *note when the
+ * row is gone or the condition no longer holds.
+ */
+static const char *
+run_action(ProcessInfo *p, ClaimedJob *job, bool use_timeouts, const char **note)
+{
+	Datum		args[ACTION_NARGS] = {0, 0, 0};
+	char		nulls[ACTION_NARGS] = {'n', 'n', ' '};
+	OwnerScope	scope;
+	const char *status = "succeeded";
+
+	action_enter_owner(p->owner, p->search_path, &scope);
+	action_push(p, job->depth + 1);
+
+	if (p->entity != NULL && job->old_row != NULL)
+	{
+		args[1] = OidInputFunctionCall(F_RECORD_IN, job->old_row,
+									   p->entity->rowtype, -1);
+		nulls[1] = ' ';
+	}
+	if (strcmp(job->event, "delete") == 0)
+	{
+		args[0] = args[1];
+		nulls[0] = nulls[1];
+	}
+	else if (p->entity != NULL && job->key != 0)
+	{
+		if (entity_fetch_row(p->entity, job->key, &args[0]))
+			nulls[0] = ' ';
+		else
+		{
+			status = "skipped";
+			*note = "the entity row no longer exists";
+		}
+	}
+
+	if (nulls[0] == ' ' || job->key == 0)
+	{
+		args[2] = action_context(p, job->event, job->trigger_id, job->id,
+								 job->attempts + 1, job->key, job->changed);
+		if (!action_condition_holds(p, args, nulls))
+		{
+			status = "skipped";
+			*note = "the condition no longer holds";
+		}
+		else
+		{
+			if (use_timeouts && p->timeout_ms > 0)
+				enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(p->timeout_ms, INT_MAX));
+			action_execute(p, args, nulls);
+			if (use_timeouts && p->timeout_ms > 0)
+				disable_timeout(STATEMENT_TIMEOUT, false);
+		}
+	}
+
+	action_pop();
+	action_leave_owner(&scope);
+	return status;
+}
+
+/* Delay before retry number "attempts": procflow.retry_delay, doubling. */
+static int64
+retry_delay_ms(int attempts)
+{
+	int64		delay = procflow_retry_delay;
+
+	for (int i = 1; i < attempts && delay < MAX_RETRY_DELAY_MS; i++)
+		delay *= 2;
+	return Min(delay, MAX_RETRY_DELAY_MS);
+}
+
+/* Record a failed run of a job: retry later, or keep it as failed. */
+static void
+record_failure(ProcessInfo *p, ClaimedJob *job, TimestampTz started_at,
+			   ErrorData *edata)
+{
+	int			attempts = job->attempts + 1;
+	bool		final = p == NULL || attempts >= p->max_attempts;
+	TimestampTz retry_at;
+	PrivilegedScope scope;
+
+	retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										   retry_delay_ms(attempts));
+	catalog_enter_privileged(&scope);
+	queue_fail(job->id, final, retry_at, started_at, edata);
+	catalog_leave_privileged(&scope);
+
+	ereport(LOG,
+			(errmsg("procflow: job " INT64_FORMAT " of process \"%s\" failed (attempt %d of %d)%s: %s",
+					job->id, p ? p->name : "?", attempts,
+					p ? p->max_attempts : attempts,
+					final ? ", giving up" : "", edata->message)));
+}
+
+/* Run one claimed job in a subtransaction and record its outcome. */
+static void
+run_job(ClaimedJob *job, bool use_timeouts)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	TimestampTz started_at = GetCurrentTimestamp();
+	ProcessInfo *p;
+
+	cache_pin();
+	p = cache_process(job->process_id);
+	if (use_timeouts)
+		pgstat_report_activity(STATE_RUNNING,
+							   psprintf("procflow job " INT64_FORMAT " (process %s, %s)",
+										job->id, p ? p->name : "?", job->event));
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		const char *note = NULL;
+		const char *status;
+		PrivilegedScope scope;
+
+		if (p == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("process %d does not exist", job->process_id)));
+		status = run_action(p, job, use_timeouts, &note);
+
+		catalog_enter_privileged(&scope);
+		queue_finish(job->id, status, started_at, note);
+		catalog_leave_privileged(&scope);
+
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		if (use_timeouts)
+			disable_timeout(STATEMENT_TIMEOUT, false);
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+
+		record_failure(p, job, started_at, edata);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	cache_unpin();
+}
+
+/*
+ * Claim up to max_jobs due jobs (of processes whose owner as_role has the
+ * privileges of, when as_role is valid) and run them in the current
+ * transaction.  use_timeouts arms each process's timeout as the statement
+ * timeout (executors only: a session keeps its own statement_timeout).
+ * Returns the number of jobs run.
+ */
+int
+runner_run_due(int max_jobs, Oid as_role, bool use_timeouts)
+{
+	ClaimedJob *jobs;
+	int			njobs;
+	PrivilegedScope scope;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	catalog_enter_privileged(&scope);
+	jobs = queue_claim(max_jobs, as_role, &njobs);
+	catalog_leave_privileged(&scope);
+
+	for (int i = 0; i < njobs; i++)
+		run_job(&jobs[i], use_timeouts);
+
+	SPI_finish();
+	return njobs;
+}

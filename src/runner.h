@@ -1,0 +1,13 @@
+/*-------------------------------------------------------------------------
+ *
+ * runner.h
+ *	  Claiming due jobs and running them, each in its own subtransaction.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROCFLOW_RUNNER_H
+#define PROCFLOW_RUNNER_H
+
+extern int	runner_run_due(int max_jobs, Oid as_role, bool use_timeouts);
+
+#endif							/* PROCFLOW_RUNNER_H */

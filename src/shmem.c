@@ -1,0 +1,325 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.c
+ *	  Shared state and wake-ups.
+ *
+ * The launcher gives each database in procflow.database a slot.  Executors
+ * of that database publish their PGPROC numbers in it, so that a backend
+ * committing new work can set their latches, and keep in "next_wakeup" the
+ * earliest time one of them will look at the queue.  A commit whose work is
+ * due before that time moves it forward and wakes them; any other commit
+ * leaves them asleep.  This is what lets executors sleep exactly until the
+ * next run_at instead of polling.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+
+#include "procflow.h"
+#include "shmem.h"
+
+#define NO_WAKEUP	PG_INT64_MAX
+
+typedef struct DatabaseSlot
+{
+	bool		in_use;
+	bool		missing_extension;	/* executor found no extension there */
+	Oid			dboid;			/* set once an executor has connected */
+	char		dbname[NAMEDATALEN];
+	int			executor_procno[PROCFLOW_MAX_WORKERS];	/* -1 when none */
+	pg_atomic_uint64 next_wakeup;	/* TimestampTz; NO_WAKEUP when none */
+} DatabaseSlot;
+
+typedef struct ProcflowShared
+{
+	slock_t		mutex;			/* protects everything but next_wakeup */
+	int			launcher_procno;	/* -1 when not running */
+	bool		launcher_recheck;	/* look at missing extensions again */
+	DatabaseSlot slots[PROCFLOW_MAX_DATABASES];
+} ProcflowShared;
+
+static ProcflowShared *shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static int	attached_slot = -1;
+static int	attached_worker = -1;
+
+static void shmem_request(void);
+static void shmem_startup(void);
+static void shmem_executor_detach(int code, Datum arg);
+static void set_latch_of(int procno);
+
+/* Install the hooks; called from _PG_init while preloading. */
+void
+shmem_init(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = shmem_startup;
+}
+
+/* Reserve our share of shared memory. */
+static void
+shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(ProcflowShared)));
+}
+
+/* Create or attach to the shared state; initialise it only when new. */
+static void
+shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	shared = ShmemInitStruct("procflow", sizeof(ProcflowShared), &found);
+	if (!found)
+	{
+		SpinLockInit(&shared->mutex);
+		shared->launcher_procno = -1;
+		shared->launcher_recheck = false;
+		for (int i = 0; i < PROCFLOW_MAX_DATABASES; i++)
+		{
+			DatabaseSlot *s = &shared->slots[i];
+
+			s->in_use = false;
+			s->missing_extension = false;
+			s->dboid = InvalidOid;
+			s->dbname[0] = '\0';
+			for (int w = 0; w < PROCFLOW_MAX_WORKERS; w++)
+				s->executor_procno[w] = -1;
+			pg_atomic_init_u64(&s->next_wakeup, NO_WAKEUP);
+		}
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* True when the library was preloaded, so executors can exist. */
+bool
+shmem_available(void)
+{
+	return shared != NULL;
+}
+
+/* Publish (or withdraw) the launcher's latch. */
+void
+shmem_set_launcher(bool running)
+{
+	SpinLockAcquire(&shared->mutex);
+	shared->launcher_procno = running ? MyProc->pgprocno : -1;
+	SpinLockRelease(&shared->mutex);
+}
+
+/* Give a slot to a database by name; its executors fill in the rest. */
+void
+shmem_assign_slot(int slot, const char *dbname)
+{
+	DatabaseSlot *s = &shared->slots[slot];
+
+	SpinLockAcquire(&shared->mutex);
+	s->in_use = true;
+	s->missing_extension = false;
+	s->dboid = InvalidOid;
+	strlcpy(s->dbname, dbname, NAMEDATALEN);
+	SpinLockRelease(&shared->mutex);
+	pg_atomic_write_u64(&s->next_wakeup, NO_WAKEUP);
+}
+
+/* Free a slot whose database is no longer served. */
+void
+shmem_clear_slot(int slot)
+{
+	DatabaseSlot *s = &shared->slots[slot];
+
+	SpinLockAcquire(&shared->mutex);
+	s->in_use = false;
+	s->missing_extension = false;
+	s->dboid = InvalidOid;
+	s->dbname[0] = '\0';
+	SpinLockRelease(&shared->mutex);
+}
+
+/* Did an executor of this slot report that the extension is missing? */
+bool
+shmem_slot_missing_extension(int slot)
+{
+	bool		missing;
+
+	SpinLockAcquire(&shared->mutex);
+	missing = shared->slots[slot].missing_extension;
+	SpinLockRelease(&shared->mutex);
+	return missing;
+}
+
+/*
+ * Register the calling executor in its slot, so that commits can wake it;
+ * it is removed again when the process exits.
+ */
+void
+shmem_executor_attach(int slot, int worker)
+{
+	DatabaseSlot *s = &shared->slots[slot];
+
+	SpinLockAcquire(&shared->mutex);
+	s->dboid = MyDatabaseId;
+	s->executor_procno[worker] = MyProc->pgprocno;
+	SpinLockRelease(&shared->mutex);
+
+	attached_slot = slot;
+	attached_worker = worker;
+	before_shmem_exit(shmem_executor_detach, (Datum) 0);
+}
+
+/* Exit callback: withdraw the executor's latch from its slot. */
+static void
+shmem_executor_detach(int code, Datum arg)
+{
+	DatabaseSlot *s = &shared->slots[attached_slot];
+
+	SpinLockAcquire(&shared->mutex);
+	if (s->executor_procno[attached_worker] == MyProc->pgprocno)
+		s->executor_procno[attached_worker] = -1;
+	SpinLockRelease(&shared->mutex);
+}
+
+/* Record whether the slot's database lacks the extension. */
+void
+shmem_set_missing_extension(int slot, bool missing)
+{
+	SpinLockAcquire(&shared->mutex);
+	shared->slots[slot].missing_extension = missing;
+	SpinLockRelease(&shared->mutex);
+}
+
+/*
+ * Called by an executor after resetting its latch and before reading the
+ * queue: from now on every commit of due work wakes it, so nothing that
+ * commits while it reads can be missed.
+ */
+TimestampTz
+shmem_prepare_sleep(int slot)
+{
+	return (TimestampTz) pg_atomic_exchange_u64(&shared->slots[slot].next_wakeup,
+												NO_WAKEUP);
+}
+
+/*
+ * Called by an executor once it knows the earliest due time in the queue
+ * (or none, as DT_NOEND): lower the shared wake-up time to it, and return
+ * the time to sleep until, which may be earlier when a commit moved it.
+ */
+TimestampTz
+shmem_settle_wakeup(int slot, TimestampTz next_due)
+{
+	pg_atomic_uint64 *next = &shared->slots[slot].next_wakeup;
+	uint64		current = pg_atomic_read_u64(next);
+
+	while ((TimestampTz) current > next_due)
+	{
+		if (pg_atomic_compare_exchange_u64(next, &current, (uint64) next_due))
+			return next_due;
+	}
+	return (TimestampTz) current;
+}
+
+/* Set the latch of the process with this PGPROC number. */
+static void
+set_latch_of(int procno)
+{
+	SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+}
+
+/*
+ * A transaction that queued work due at "due" has committed in database
+ * "dboid": if that is earlier than the executors planned to wake up, move
+ * their wake-up forward and set their latches.
+ */
+void
+shmem_wake_executors(Oid dboid, TimestampTz due)
+{
+	int			procnos[PROCFLOW_MAX_WORKERS];
+	int			n = 0;
+	DatabaseSlot *s = NULL;
+
+	if (shared == NULL)
+		return;
+
+	SpinLockAcquire(&shared->mutex);
+	for (int i = 0; i < PROCFLOW_MAX_DATABASES; i++)
+	{
+		if (shared->slots[i].in_use && shared->slots[i].dboid == dboid)
+		{
+			s = &shared->slots[i];
+			break;
+		}
+	}
+	if (s != NULL)
+	{
+		for (int w = 0; w < PROCFLOW_MAX_WORKERS; w++)
+			if (s->executor_procno[w] >= 0)
+				procnos[n++] = s->executor_procno[w];
+	}
+	SpinLockRelease(&shared->mutex);
+
+	if (s == NULL)
+		return;
+
+	{
+		pg_atomic_uint64 *next = &s->next_wakeup;
+		uint64		current = pg_atomic_read_u64(next);
+
+		for (;;)
+		{
+			if ((TimestampTz) current <= due)
+				return;			/* they wake up early enough already */
+			if (pg_atomic_compare_exchange_u64(next, &current, (uint64) due))
+				break;
+		}
+	}
+
+	for (int i = 0; i < n; i++)
+		set_latch_of(procnos[i]);
+}
+
+/* Ask the launcher to look at its databases again (CREATE EXTENSION). */
+void
+shmem_wake_launcher(void)
+{
+	int			procno;
+
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	procno = shared->launcher_procno;
+	shared->launcher_recheck = true;
+	SpinLockRelease(&shared->mutex);
+	if (procno >= 0)
+		set_latch_of(procno);
+}
+
+/* Launcher: was it asked to look again since the last call? */
+bool
+shmem_take_launcher_recheck(void)
+{
+	bool		recheck;
+
+	SpinLockAcquire(&shared->mutex);
+	recheck = shared->launcher_recheck;
+	shared->launcher_recheck = false;
+	SpinLockRelease(&shared->mutex);
+	return recheck;
+}
