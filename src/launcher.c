@@ -217,10 +217,11 @@ reconcile_databases(void)
 
 /*
  * Start the executors that should run and do not; returns the time of the
- * earliest delayed restart, or DT_NOEND.
+ * earliest delayed restart, or DT_NOEND.  "recheck" (CREATE EXTENSION
+ * somewhere) starts them at once, whatever their restart delay.
  */
 static TimestampTz
-tend_executors(bool recheck_missing)
+tend_executors(bool recheck)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz next = DT_NOEND;
@@ -258,7 +259,7 @@ tend_executors(bool recheck_missing)
 					ex->restart_delay_ms = 0;
 				ex->restart_at = TimestampTzPlusMilliseconds(now, ex->restart_delay_ms);
 			}
-			if (recheck_missing && shmem_slot_missing_extension(s))
+			if (recheck)
 				ex->restart_at = now;
 
 			if (ex->restart_at <= now)

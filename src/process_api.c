@@ -16,6 +16,7 @@
 
 #include "access/relation.h"
 #include "access/table.h"
+#include "catalog/catalog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -75,6 +76,12 @@ check_entity(Oid relid)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
 				 errdetail("Processes are bound to ordinary or partitioned tables.")));
+	if (IsCatalogRelation(rel) ||
+		RelationGetNamespace(rel) == catalog_oids()->namespace)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("\"%s\" is a system table", RelationGetRelationName(rel)),
+				 errdetail("Processes cannot be bound to system catalogs or to procflow's own tables.")));
 	if (!pg_class_ownercheck(relid, GetUserId()))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

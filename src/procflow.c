@@ -112,7 +112,7 @@ _PG_init(void)
 							NULL,
 							&procflow_retry_delay,
 							1000, 0, 3600 * 1000,
-							PGC_SIGHUP,
+							PGC_SUSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 

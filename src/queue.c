@@ -327,7 +327,7 @@ queue_claim(int max_jobs, Oid as_role, int *njobs)
 							   "       c.old_row, c.changed, c.depth, c.attempts"
 							   "  FROM grp g, LATERAL ("
 							   "    SELECT j.* FROM procflow.job j"
-							   "     WHERE j.run_at <= pg_catalog.statement_timestamp() AND"
+							   "     WHERE j.run_at <= pg_catalog.clock_timestamp() AND"
 							   RUNNABLE("j", "$2")
 							   "     ORDER BY j.run_at, j.id LIMIT $1"
 							   "     FOR UPDATE OF j SKIP LOCKED) c"
@@ -474,7 +474,7 @@ queue_next_due(void)
 		next_due_plan = keep_plan(GROUPS_CTE
 								  "SELECT min(n.run_at) FROM grp g, LATERAL ("
 								  "    SELECT j.run_at FROM procflow.job j"
-								  "     WHERE j.run_at > pg_catalog.statement_timestamp() AND"
+								  "     WHERE j.run_at > pg_catalog.clock_timestamp() AND"
 								  RUNNABLE("j", "NULL")
 								  "     ORDER BY j.run_at, j.id LIMIT 1) n"
 								  " WHERE g.ord IS NOT NULL",
