@@ -1,0 +1,40 @@
+-- drop_process, enable_process, disable_process: good and bad.
+BEGIN;
+SELECT plan(19);
+
+CREATE TABLE cust (id int PRIMARY KEY);
+CREATE TABLE log (id int);
+SELECT procflow.create_process('p', 'cust', 'INSERT INTO log VALUES (($1).id)');
+SELECT procflow.add_trigger('p', 'create', queued => true);
+CREATE ROLE pgtap_other;
+
+SELECT throws_ok($$SELECT procflow.enable_process(NULL)$$, '22004', NULL, 'enable: NULL name');
+SELECT throws_ok($$SELECT procflow.enable_process('nosuch')$$, '42704', 'process "nosuch" does not exist', 'enable: unknown');
+SELECT throws_ok($$SELECT procflow.disable_process(NULL)$$, '22004', NULL, 'disable: NULL name');
+SELECT throws_ok($$SELECT procflow.disable_process('p', NULL)$$, '22004', 'argument "cancel_pending" must not be null', 'disable: NULL cancel_pending');
+SELECT throws_ok($$SELECT procflow.drop_process(NULL)$$, '22004', NULL, 'drop: NULL name');
+SELECT throws_ok($$SELECT procflow.drop_process('')$$, '22023', NULL, 'drop: empty name');
+SELECT throws_ok($$SELECT procflow.drop_process('nosuch')$$, '42704', NULL, 'drop: unknown');
+SET ROLE pgtap_other;
+SELECT throws_ok($$SELECT procflow.disable_process('p')$$, '42704', NULL, 'disable: another role''s process');
+SELECT throws_ok($$SELECT procflow.drop_process('p')$$, '42704', NULL, 'drop: another role''s process');
+RESET ROLE;
+
+-- disabled: no events, jobs held; enabled: released
+SELECT lives_ok($$SELECT procflow.disable_process('p')$$, 'disable');
+SELECT lives_ok($$SELECT procflow.disable_process('p')$$, 'disabling twice is fine');
+INSERT INTO cust VALUES (1);
+SELECT is((SELECT count(*)::int FROM procflow.jobs), 0, 'a disabled process takes no events');
+SELECT lives_ok($$SELECT procflow.run_process('p', '{"id": 1}')$$, 'run_process still queues');
+SELECT is(procflow.run_jobs(), 0, 'its job is held');
+SELECT lives_ok($$SELECT procflow.enable_process('p')$$, 'enable');
+SELECT is(procflow.run_jobs(), 1, 'the held job runs');
+
+-- drop removes the definition, its triggers, jobs and history
+INSERT INTO cust VALUES (2);
+SELECT lives_ok($$SELECT procflow.drop_process('p')$$, 'drop');
+SELECT is((SELECT count(*)::int FROM procflow.job), 0, 'jobs and history went with it');
+SELECT is((SELECT count(*)::int FROM procflow.trigger), 0, 'triggers went with it');
+
+SELECT * FROM finish();
+ROLLBACK;
