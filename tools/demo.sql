@@ -1,0 +1,54 @@
+-- procflow demo: the example procflow started from.  A new customer gets an
+-- account at once (an immediate process, inside the inserting transaction)
+-- and a welcome record a moment later (a delayed process, run by an
+-- executor in the background).
+\pset footer off
+CREATE EXTENSION procflow;
+
+CREATE TABLE customer (id bigserial PRIMARY KEY, name text NOT NULL, email text);
+CREATE TABLE account (id bigserial PRIMARY KEY, customer_id bigint REFERENCES customer, name text);
+CREATE TABLE welcome (id bigserial PRIMARY KEY, customer_id bigint REFERENCES customer,
+                      message text, created_at timestamptz DEFAULT clock_timestamp());
+
+\o /dev/null
+SELECT procflow.create_process('create_account', 'customer',
+    $$INSERT INTO account (customer_id, name) VALUES (($1).id, ($1).name)$$,
+    label => 'Create an account for a new customer');
+SELECT procflow.add_trigger('create_account', 'create');
+
+SELECT procflow.create_process('welcome_customer', 'customer',
+    $$INSERT INTO welcome (customer_id, message) VALUES (($1).id, 'Welcome, ' || ($1).name || '!')$$,
+    execution_order => 10, label => 'Welcome a new customer');
+SELECT procflow.add_trigger('welcome_customer', 'create', delay => '2 seconds');
+\o
+
+\echo
+\echo '== System > Processes (procflow.processes)'
+SELECT name, label, related_entity, execution_order, enabled, created_at::timestamp(0) AS created_at
+  FROM procflow.processes ORDER BY execution_order;
+\echo '== Process triggers (procflow.process_triggers)'
+SELECT id, process, event, queued, delay, priority FROM procflow.process_triggers ORDER BY id;
+
+\echo '== INSERT INTO customer (name) VALUES (''Ann''), (''Bob'')'
+INSERT INTO customer (name, email) VALUES ('Ann', 'ann@example.com'), ('Bob', 'bob@example.com');
+\echo '== accounts, created in the same transaction'
+SELECT id, customer_id, name FROM account ORDER BY id;
+\echo '== queued jobs (procflow.jobs)'
+SELECT id, process, event, key, run_at::timestamp(3) AS run_at, state FROM procflow.jobs ORDER BY id;
+
+-- wait for the executor (a poll with a deadline)
+DO $$
+BEGIN
+    FOR i IN 1..300 LOOP
+        EXIT WHEN (SELECT count(*) FROM procflow.job_history) >= 2;
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END
+$$;
+
+\echo '== welcome records, written by an executor about two seconds later'
+SELECT customer_id, message FROM welcome ORDER BY id;
+\echo '== job history (procflow.job_history)'
+SELECT id, process, event, key, status, attempts,
+       round(extract(epoch FROM started_at - created_at)::numeric, 3) AS seconds_after_insert
+  FROM procflow.job_history ORDER BY id;
