@@ -49,3 +49,6 @@ pgtap:
 
 # The whole suite: regression, isolation, Perl TAP and pgTAP.
 test: installcheck pgtap
+
+# Rebuild every object when a header changes (PGXS tracks no dependencies).
+$(OBJS): $(wildcard src/*.h)

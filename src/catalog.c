@@ -20,6 +20,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -98,8 +99,11 @@ catalog_invalidate(Oid relid)
 }
 
 /*
- * Act as the owner of procflow's tables until catalog_leave_privileged.
- * An error in between is fine: transaction abort restores the user.
+ * Act as the owner of procflow's tables until catalog_leave_privileged,
+ * with search_path fixed to pg_catalog (then pg_temp), as a SECURITY
+ * DEFINER function with SET search_path would: the caller's search_path
+ * must not resolve a name in a statement that runs with the owner's rights.
+ * An error in between is fine: (sub)transaction abort restores both.
  */
 void
 catalog_enter_privileged(PrivilegedScope *scope)
@@ -109,12 +113,17 @@ catalog_enter_privileged(PrivilegedScope *scope)
 	GetUserIdAndSecContext(&scope->save_userid, &scope->save_sec_context);
 	SetUserIdAndSecContext(c->owner,
 						   scope->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	scope->guc_nest_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 }
 
-/* Return to the identity saved by catalog_enter_privileged. */
+/* Return to the identity and search_path saved by catalog_enter_privileged. */
 void
 catalog_leave_privileged(PrivilegedScope *scope)
 {
+	AtEOXact_GUC(true, scope->guc_nest_level);
 	SetUserIdAndSecContext(scope->save_userid, scope->save_sec_context);
 }
 

@@ -24,6 +24,7 @@ typedef struct PrivilegedScope
 {
 	Oid			save_userid;
 	int			save_sec_context;
+	int			guc_nest_level;
 } PrivilegedScope;
 
 extern const CatalogOids *catalog_oids(void);
