@@ -21,7 +21,8 @@ OBJS = \
 DATA = $(wildcard sql/procflow--*.sql)
 PGFILEDESC = "procflow - business processes inside PostgreSQL"
 
-PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -Wno-missing-field-initializers -Wno-cast-function-type
+# -Wunused-parameter: PostgreSQL's own headers and callback signatures trip it
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter
 
 # pg_regress: deterministic SQL output, on a temporary instance that
 # preloads the library (no executors there, so output does not race them).

@@ -114,7 +114,7 @@ entity_key_of_jsonb(EntityShape *entity, Jsonb *key, int64 *row_hash)
 	for (int i = 0; i < entity->nkeys; i++)
 		appendStringInfo(&names, "%s%s", i > 0 ? ", " : "", entity->keynames[i]);
 
-	if (!JB_ROOT_IS_OBJECT(key) || JB_ROOT_COUNT(key) != entity->nkeys)
+	if (!JB_ROOT_IS_OBJECT(key) || JB_ROOT_COUNT(key) != (uint32) entity->nkeys)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("key must be a JSON object naming the primary key columns of \"%s\"",
