@@ -26,7 +26,9 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
@@ -77,8 +79,7 @@ static bool wake_launcher = false;
 static TimestampTz earliest_due = 0;
 
 static SPIPlanPtr claim_plan = NULL;
-static SPIPlanPtr finish_plan = NULL;
-static SPIPlanPtr fail_plan = NULL;
+static SPIPlanPtr outcome_plan = NULL;
 static SPIPlanPtr next_due_plan = NULL;
 static SPIPlanPtr prune_plan = NULL;
 
@@ -380,82 +381,87 @@ queue_claim(int max_jobs, Oid as_role, int *njobs)
 	return jobs;
 }
 
-/*
- * Record a finished run: succeeded, or skipped with the reason in "note".
- * The job row becomes its history row.
- */
-void
-queue_finish(int64 job_id, const char *status, TimestampTz started_at,
-			 const char *note)
+/* A one-dimensional array of n datums, NULL where isnull says so. */
+static Datum
+outcome_array(Datum *values, bool *isnull, int n, Oid elemtype)
 {
-	Datum		args[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
-	int			ret;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
 
-	if (finish_plan == NULL)
-	{
-		Oid			argtypes[4] = {INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID};
-
-		finish_plan = keep_plan("UPDATE procflow.job"
-								"   SET status = $2, attempts = attempts + 1,"
-								"       started_at = $3, finished_at = pg_catalog.clock_timestamp(),"
-								"       error_code = NULL, error_message = $4, error_detail = NULL"
-								" WHERE id = $1",
-								4, argtypes);
-	}
-	args[0] = Int64GetDatum(job_id);
-	args[1] = CStringGetTextDatum(status);
-	args[2] = TimestampTzGetDatum(started_at);
-	if (note)
-		args[3] = CStringGetTextDatum(note);
-	else
-		nulls[3] = 'n';
-	ret = SPI_execute_plan(finish_plan, args, nulls, false, 0);
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "recording job " INT64_FORMAT " failed: %s", job_id,
-			 SPI_result_code_string(ret));
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(values, isnull, 1, dims, lbs, elemtype,
+											  typlen, typbyval, typalign));
 }
 
 /*
- * Record a failed run: either the job waits for its retry at retry_at, or
- * ("final") it is kept as failed.  The error is kept in both cases.
+ * Record the outcomes of a batch of runs with one statement: each job row
+ * becomes its own history row (succeeded, skipped, failed), or waits for
+ * its retry (pending, with the retry time), keeping its error.
  */
 void
-queue_fail(int64 job_id, bool final, TimestampTz retry_at,
-		   TimestampTz started_at, ErrorData *edata)
+queue_record_outcomes(const JobOutcome *outcomes, int n)
 {
-	Datum		args[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum	   *values[8];
+	bool	   *isnull[8];
+	Datum		args[8];
+	Oid			elemtypes[8] = {INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID};
 	int			ret;
 
-	if (fail_plan == NULL)
+	if (n == 0)
+		return;
+	if (outcome_plan == NULL)
 	{
-		Oid			argtypes[7] = {INT8OID, BOOLOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-		TEXTOID, TEXTOID, TEXTOID};
+		Oid			argtypes[8] = {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID,
+		TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
 
-		fail_plan = keep_plan("UPDATE procflow.job"
-							  "   SET attempts = attempts + 1, started_at = $4,"
-							  "       status = CASE WHEN $2 THEN 'failed' ELSE 'pending' END,"
-							  "       finished_at = CASE WHEN $2 THEN pg_catalog.clock_timestamp() END,"
-							  "       run_at = CASE WHEN $2 THEN run_at ELSE $3 END,"
-							  "       error_code = $5, error_message = $6, error_detail = $7"
-							  " WHERE id = $1",
-							  7, argtypes);
+		outcome_plan = keep_plan("UPDATE procflow.job j"
+								 "   SET status = o.status, attempts = j.attempts + 1,"
+								 "       started_at = o.started_at, finished_at = o.finished_at,"
+								 "       run_at = coalesce(o.retry_at, j.run_at),"
+								 "       error_code = o.error_code, error_message = o.message,"
+								 "       error_detail = o.detail"
+								 "  FROM unnest($1, $2, $3, $4, $5, $6, $7, $8)"
+								 "       AS o(id, status, started_at, finished_at, retry_at,"
+								 "            error_code, message, detail)"
+								 " WHERE j.id = o.id",
+								 8, argtypes);
 	}
-	args[0] = Int64GetDatum(job_id);
-	args[1] = BoolGetDatum(final);
-	args[2] = TimestampTzGetDatum(retry_at);
-	args[3] = TimestampTzGetDatum(started_at);
-	args[4] = CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode));
-	args[5] = CStringGetTextDatum(edata->message ? edata->message : "");
-	if (edata->detail)
-		args[6] = CStringGetTextDatum(edata->detail);
-	else
-		nulls[6] = 'n';
-	ret = SPI_execute_plan(fail_plan, args, nulls, false, 0);
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "recording the failure of job " INT64_FORMAT " failed: %s",
-			 job_id, SPI_result_code_string(ret));
+
+	for (int c = 0; c < 8; c++)
+	{
+		values[c] = palloc(sizeof(Datum) * n);
+		isnull[c] = palloc0(sizeof(bool) * n);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		const JobOutcome *o = &outcomes[i];
+		const char *texts[4] = {o->status, o->error_code, o->message, o->detail};
+		int			textcols[4] = {1, 5, 6, 7};
+
+		values[0][i] = Int64GetDatum(o->id);
+		values[2][i] = TimestampTzGetDatum(o->started_at);
+		values[3][i] = TimestampTzGetDatum(o->finished_at);
+		isnull[3][i] = o->finished_at == 0;
+		values[4][i] = TimestampTzGetDatum(o->retry_at);
+		isnull[4][i] = o->retry_at == 0;
+		for (int t = 0; t < 4; t++)
+		{
+			isnull[textcols[t]][i] = texts[t] == NULL;
+			if (texts[t] != NULL)
+				values[textcols[t]][i] = CStringGetTextDatum(texts[t]);
+		}
+	}
+	for (int c = 0; c < 8; c++)
+		args[c] = outcome_array(values[c], isnull[c], n, elemtypes[c]);
+
+	ret = SPI_execute_plan(outcome_plan, args, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE || SPI_processed != (uint64) n)
+		elog(ERROR, "recording the outcome of %d jobs failed: %s", n,
+			 SPI_result_code_string(ret));
 }
 
 /*

@@ -42,6 +42,20 @@ typedef struct ClaimedJob
 	int32		attempts;		/* runs before this one */
 } ClaimedJob;
 
+/* The outcome of one run of a claimed job. */
+typedef struct JobOutcome
+{
+	int64		id;
+	const char *status;			/* succeeded, skipped, failed, or pending
+								 * again for a retry */
+	TimestampTz started_at;
+	TimestampTz finished_at;	/* 0 when pending again */
+	TimestampTz retry_at;		/* when pending again */
+	const char *error_code;		/* SQLSTATE of a failure, or NULL */
+	const char *message;		/* the error, or why the job was skipped */
+	const char *detail;
+} JobOutcome;
+
 extern void queue_init(void);
 extern int64 queue_order_key(int32 execution_order, int32 priority);
 extern int64 queue_insert(const NewJob *job);
@@ -50,10 +64,7 @@ extern void queue_wake_launcher_at_commit(void);
 
 /* These need an SPI connection and act as the extension owner. */
 extern ClaimedJob *queue_claim(int max_jobs, Oid as_role, int *njobs);
-extern void queue_finish(int64 job_id, const char *status, TimestampTz started_at,
-						 const char *note);
-extern void queue_fail(int64 job_id, bool final, TimestampTz retry_at,
-					   TimestampTz started_at, ErrorData *edata);
+extern void queue_record_outcomes(const JobOutcome *outcomes, int n);
 extern TimestampTz queue_next_due(void);
 extern uint64 queue_prune(int retention_seconds);
 

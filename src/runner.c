@@ -5,11 +5,11 @@
  *
  * Executors (and procflow.run_jobs() in a session) claim a batch of due
  * jobs and run each in a subtransaction of their transaction.  A job's
- * action, the re-read of its entity row and the update that makes the job
- * row its own history row all happen inside that subtransaction, so they
- * commit together: a job that touches only the database runs exactly once.
- * A failing job is rolled back alone; its error is then recorded outside
- * the subtransaction with the next retry time, or as a final failure after
+ * action runs inside that subtransaction; the update that makes the job row
+ * its own history row follows it in the same transaction, so they commit
+ * together: a job that touches only the database runs exactly once.  A
+ * failing job's subtransaction is rolled back alone; its error is then
+ * recorded with the next retry time, or as a final failure after
  * max_attempts, and the batch goes on.
  *
  *-------------------------------------------------------------------------
@@ -111,21 +111,31 @@ retry_delay_ms(int attempts)
 	return Min(delay, MAX_RETRY_DELAY_MS);
 }
 
-/* Record a failed run of a job: retry later, or keep it as failed. */
+/*
+ * The outcome of a failed run: retry later, or keep the job as failed.
+ * The error is logged as well.
+ */
 static void
-record_failure(ProcessInfo *p, ClaimedJob *job, TimestampTz started_at,
-			   ErrorData *edata)
+failure_outcome(ProcessInfo *p, ClaimedJob *job, ErrorData *edata,
+				JobOutcome *outcome)
 {
 	int			attempts = job->attempts + 1;
 	bool		final = p == NULL || attempts >= p->max_attempts;
-	TimestampTz retry_at;
-	PrivilegedScope scope;
 
-	retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-										   retry_delay_ms(attempts));
-	catalog_enter_privileged(&scope);
-	queue_fail(job->id, final, retry_at, started_at, edata);
-	catalog_leave_privileged(&scope);
+	outcome->error_code = pstrdup(unpack_sql_state(edata->sqlerrcode));
+	outcome->message = pstrdup(edata->message ? edata->message : "");
+	outcome->detail = edata->detail ? pstrdup(edata->detail) : NULL;
+	if (final)
+	{
+		outcome->status = "failed";
+		outcome->finished_at = GetCurrentTimestamp();
+	}
+	else
+	{
+		outcome->status = "pending";
+		outcome->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														retry_delay_ms(attempts));
+	}
 
 	ereport(LOG,
 			(errmsg("procflow: job " INT64_FORMAT " of process \"%s\" failed (attempt %d of %d)%s: %s",
@@ -134,14 +144,23 @@ record_failure(ProcessInfo *p, ClaimedJob *job, TimestampTz started_at,
 					final ? ", giving up" : "", edata->message)));
 }
 
-/* Run one claimed job in a subtransaction and record its outcome. */
+/*
+ * Run one claimed job in a subtransaction and fill in its outcome.  The
+ * outcomes are written by the batch's transaction itself, which holds the
+ * jobs' row locks: updating a row from the subtransaction would turn that
+ * lock into a MultiXact that every later claim would have to look into.
+ */
 static void
-run_job(ClaimedJob *job, bool use_timeouts)
+run_job(ClaimedJob *job, bool use_timeouts, JobOutcome *outcome)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	TimestampTz started_at = GetCurrentTimestamp();
 	ProcessInfo *p;
+	ErrorData  *volatile edata = NULL;
+
+	memset(outcome, 0, sizeof(JobOutcome));
+	outcome->id = job->id;
+	outcome->started_at = GetCurrentTimestamp();
 
 	cache_pin();
 	p = cache_process(job->process_id);
@@ -154,28 +173,17 @@ run_job(ClaimedJob *job, bool use_timeouts)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		const char *note = NULL;
-		const char *status;
-		PrivilegedScope scope;
-
 		if (p == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("process %d does not exist", job->process_id)));
-		status = run_action(p, job, use_timeouts, &note);
-
-		catalog_enter_privileged(&scope);
-		queue_finish(job->id, status, started_at, note);
-		catalog_leave_privileged(&scope);
-
+		outcome->status = run_action(p, job, use_timeouts, &outcome->message);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
 		if (use_timeouts)
 			disable_timeout(STATEMENT_TIMEOUT, false);
 		MemoryContextSwitchTo(cxt);
@@ -184,11 +192,16 @@ run_job(ClaimedJob *job, bool use_timeouts)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-
-		record_failure(p, job, started_at, edata);
-		FreeErrorData(edata);
 	}
 	PG_END_TRY();
+
+	if (edata == NULL)
+		outcome->finished_at = GetCurrentTimestamp();
+	else
+	{
+		failure_outcome(p, job, edata, outcome);
+		FreeErrorData(edata);
+	}
 	cache_unpin();
 }
 
@@ -203,6 +216,7 @@ int
 runner_run_due(int max_jobs, Oid as_role, bool use_timeouts)
 {
 	ClaimedJob *jobs;
+	JobOutcome *outcomes;
 	int			njobs;
 	PrivilegedScope scope;
 
@@ -212,8 +226,13 @@ runner_run_due(int max_jobs, Oid as_role, bool use_timeouts)
 	jobs = queue_claim(max_jobs, as_role, &njobs);
 	catalog_leave_privileged(&scope);
 
+	outcomes = palloc(sizeof(JobOutcome) * Max(njobs, 1));
 	for (int i = 0; i < njobs; i++)
-		run_job(&jobs[i], use_timeouts);
+		run_job(&jobs[i], use_timeouts, &outcomes[i]);
+
+	catalog_enter_privileged(&scope);
+	queue_record_outcomes(outcomes, njobs);
+	catalog_leave_privileged(&scope);
 
 	SPI_finish();
 	return njobs;
