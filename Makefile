@@ -44,7 +44,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # pgTAP suites, run with pg_prove against a throwaway cluster.
-.PHONY: pgtap test demo
+.PHONY: pgtap test bench
 pgtap:
 	test/pgtap/run
 
@@ -53,3 +53,7 @@ test: installcheck pgtap
 
 # Rebuild every object when a header changes (PGXS tracks no dependencies).
 $(OBJS): $(wildcard src/*.h)
+
+# Benchmarks side by side with PgQ and hand-written triggers (bench/RESULTS.md).
+bench:
+	bench/run

@@ -4,10 +4,13 @@
  *	  Identity of entity rows.
  *
  * A job names its entity row by the text form of its primary-key values
- * (a text[] in key column order) and carries a 64-bit hash of the key, the
- * "row hash", by which the queue keeps one row's jobs in order.  Both are
- * computed the same way from a captured tuple and from the jsonb key given
- * to run_process.  A queued job re-reads its row by key when it runs.
+ * (a text[] in key column order) and carries a 64-bit "row hash" of the
+ * key, by which the queue keeps one row's jobs in order.  For the common
+ * single integer key the row hash is the key itself: no collisions, and
+ * rows inserted in key order add their jobs at the end of the queue's
+ * row index instead of all over it.  Both are computed the same way from a
+ * captured tuple and from the jsonb key given to run_process.  A queued job
+ * re-reads its row by key when it runs.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,6 +41,31 @@ key_value_hash(EntityShape *entity, int i, Datum value, const char *value_text)
 							   strlen(value_text), 0);
 }
 
+/* The row hash of a key, from its values and their text forms. */
+static int64
+row_hash(EntityShape *entity, Datum *values, char **texts)
+{
+	uint64		hash = 0;
+
+	if (entity->nkeys == 1)
+	{
+		switch (entity->keytypes[0])
+		{
+			case INT2OID:
+				return DatumGetInt16(values[0]);
+			case INT4OID:
+				return DatumGetInt32(values[0]);
+			case INT8OID:
+				return DatumGetInt64(values[0]);
+			default:
+				break;
+		}
+	}
+	for (int i = 0; i < entity->nkeys; i++)
+		hash = hash_combine64(hash, key_value_hash(entity, i, values[i], texts[i]));
+	return (int64) hash;
+}
+
 /* Build the text[] key from the key values' text forms. */
 static Datum
 key_array(EntityShape *entity, char **texts)
@@ -56,22 +84,21 @@ key_array(EntityShape *entity, char **texts)
  */
 Datum
 entity_key_of_tuple(EntityShape *entity, HeapTuple tuple, TupleDesc desc,
-					int64 *row_hash)
+					int64 *hash)
 {
 	char	   *texts[INDEX_MAX_KEYS];
-	uint64		hash = 0;
+	Datum		values[INDEX_MAX_KEYS];
 
 	for (int i = 0; i < entity->nkeys; i++)
 	{
 		bool		isnull;
-		Datum		value = heap_getattr(tuple, entity->keyattnums[i], desc, &isnull);
 
+		values[i] = heap_getattr(tuple, entity->keyattnums[i], desc, &isnull);
 		if (isnull)
 			elog(ERROR, "primary key column \"%s\" is null", entity->keynames[i]);
-		texts[i] = OutputFunctionCall(&entity->keyout[i], value);
-		hash = hash_combine64(hash, key_value_hash(entity, i, value, texts[i]));
+		texts[i] = OutputFunctionCall(&entity->keyout[i], values[i]);
 	}
-	*row_hash = (int64) hash;
+	*hash = row_hash(entity, values, texts);
 	return key_array(entity, texts);
 }
 
@@ -104,10 +131,10 @@ key_scalar_text(EntityShape *entity, int i, JsonbValue *v)
  * text is the same as a captured row's.
  */
 Datum
-entity_key_of_jsonb(EntityShape *entity, Jsonb *key, int64 *row_hash)
+entity_key_of_jsonb(EntityShape *entity, Jsonb *key, int64 *hash)
 {
 	char	   *texts[INDEX_MAX_KEYS];
-	uint64		hash = 0;
+	Datum		values[INDEX_MAX_KEYS];
 	StringInfoData names;
 
 	initStringInfo(&names);
@@ -127,7 +154,6 @@ entity_key_of_jsonb(EntityShape *entity, Jsonb *key, int64 *row_hash)
 		JsonbValue *v;
 		Oid			infunc;
 		Oid			ioparam;
-		Datum		value;
 
 		v = getKeyJsonValueFromContainer(&key->root, name, strlen(name), NULL);
 		if (v == NULL)
@@ -136,11 +162,10 @@ entity_key_of_jsonb(EntityShape *entity, Jsonb *key, int64 *row_hash)
 					 errmsg("key has no value for primary key column \"%s\"", name),
 					 errhint("The primary key columns are: %s.", names.data)));
 		getTypeInputInfo(entity->keytypes[i], &infunc, &ioparam);
-		value = OidInputFunctionCall(infunc, key_scalar_text(entity, i, v), ioparam, -1);
-		texts[i] = OutputFunctionCall(&entity->keyout[i], value);
-		hash = hash_combine64(hash, key_value_hash(entity, i, value, texts[i]));
+		values[i] = OidInputFunctionCall(infunc, key_scalar_text(entity, i, v), ioparam, -1);
+		texts[i] = OutputFunctionCall(&entity->keyout[i], values[i]);
 	}
-	*row_hash = (int64) hash;
+	*hash = row_hash(entity, values, texts);
 	return key_array(entity, texts);
 }
 

@@ -16,8 +16,8 @@
 #include "cache.h"
 
 extern Datum entity_key_of_tuple(EntityShape *entity, HeapTuple tuple,
-								 TupleDesc desc, int64 *row_hash);
-extern Datum entity_key_of_jsonb(EntityShape *entity, Jsonb *key, int64 *row_hash);
+								 TupleDesc desc, int64 *hash);
+extern Datum entity_key_of_jsonb(EntityShape *entity, Jsonb *key, int64 *hash);
 extern void entity_key_to_json(StringInfo buf, EntityShape *entity, Datum key);
 extern bool entity_fetch_row(EntityShape *entity, Datum key, Datum *row);
 

@@ -224,6 +224,7 @@ procflow_executor_main(Datum main_arg)
 			last_prune = GetCurrentTimestamp();
 		wake_at = procflow_enabled ? next_due(prune) : DT_NOEND;
 		wake_at = shmem_settle_wakeup(my_slot, wake_at);
+		pgstat_report_stat(true);
 		pgstat_report_activity(STATE_IDLE, NULL);
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -314,31 +314,32 @@ keep_plan(const char *sql, int nargs, Oid *argtypes)
 ClaimedJob *
 queue_claim(int max_jobs, Oid as_role, int *njobs)
 {
-	Datum		args[2];
-	char		nulls[2] = {' ', ' '};
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
 	ClaimedJob *jobs;
 	int			ret;
 
 	if (claim_plan == NULL)
 	{
-		Oid			argtypes[2] = {INT4OID, OIDOID};
+		Oid			argtypes[3] = {INT4OID, OIDOID, TIMESTAMPTZOID};
 
 		claim_plan = keep_plan(GROUPS_CTE
 							   "SELECT c.id, c.process_id, c.trigger_id, c.event, c.key,"
 							   "       c.old_row, c.changed, c.depth, c.attempts"
 							   "  FROM grp g, LATERAL ("
 							   "    SELECT j.* FROM procflow.job j"
-							   "     WHERE j.run_at <= pg_catalog.clock_timestamp() AND"
+							   "     WHERE j.run_at <= $3 AND"
 							   RUNNABLE("j", "$2")
 							   "     ORDER BY j.run_at, j.id LIMIT $1"
 							   "     FOR UPDATE OF j SKIP LOCKED) c"
 							   " WHERE g.ord IS NOT NULL"
 							   " LIMIT $1",
-							   2, argtypes);
+							   3, argtypes);
 	}
 
 	args[0] = Int32GetDatum(max_jobs);
 	args[1] = ObjectIdGetDatum(as_role);
+	args[2] = TimestampTzGetDatum(GetCurrentTimestamp());
 	if (!OidIsValid(as_role))
 		nulls[1] = 'n';
 	ret = SPI_execute_plan(claim_plan, args, nulls, false, max_jobs);
@@ -475,18 +476,24 @@ queue_next_due(void)
 	int			ret;
 	bool		isnull;
 	Datum		d;
+	Datum		args[1];
 
 	if (next_due_plan == NULL)
+	{
+		Oid			argtypes[1] = {TIMESTAMPTZOID};
+
 		next_due_plan = keep_plan(GROUPS_CTE
 								  "SELECT min(n.run_at) FROM grp g, LATERAL ("
 								  "    SELECT j.run_at FROM procflow.job j"
-								  "     WHERE j.run_at > pg_catalog.clock_timestamp() AND"
+								  "     WHERE j.run_at > $1 AND"
 								  RUNNABLE("j", "NULL")
 								  "     ORDER BY j.run_at, j.id LIMIT 1) n"
 								  " WHERE g.ord IS NOT NULL",
-								  0, NULL);
+								  1, argtypes);
+	}
 
-	ret = SPI_execute_plan(next_due_plan, NULL, NULL, true, 1);
+	args[0] = TimestampTzGetDatum(GetCurrentTimestamp());
+	ret = SPI_execute_plan(next_due_plan, args, NULL, true, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "reading the next due time failed: %s", SPI_result_code_string(ret));
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
