@@ -102,6 +102,7 @@ next_due(bool prune)
 			pgstat_report_activity(STATE_RUNNING, "procflow: pruning job history");
 			queue_prune(procflow_history_retention);
 		}
+		pgstat_report_activity(STATE_RUNNING, "procflow: reading the next due time");
 		due = queue_next_due();
 		catalog_leave_privileged(&scope);
 	}
