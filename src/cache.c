@@ -510,7 +510,6 @@ read_relation_rules(CacheGeneration *gen, Oid relid, RelationRules *rules)
 		}
 		rule->priority = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
 		process_ids[n] = process_id;
-		rules->has_immediate |= !queued;
 		n++;
 	}
 	rules->nrules = n;

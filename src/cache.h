@@ -74,7 +74,6 @@ typedef struct RelationRules
 	EntityShape *entity;		/* NULL when no process uses the table */
 	int			nrules;
 	TriggerRule *rules;			/* in execution order */
-	bool		has_immediate;	/* some rule runs inside the transaction */
 	Datum		cancel_process_ids; /* int4[] of processes with queued
 									 * create/update triggers, or 0 */
 	SPIPlanPtr	cancel_plan;	/* prepared lazily, see capture.c */

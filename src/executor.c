@@ -207,7 +207,7 @@ procflow_executor_main(Datum main_arg)
 		}
 
 		/* from here on, every commit of due work sets our latch */
-		(void) shmem_prepare_sleep(my_slot);
+		shmem_prepare_sleep(my_slot);
 
 		if (procflow_enabled)
 		{

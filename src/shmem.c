@@ -210,11 +210,11 @@ shmem_set_missing_extension(int slot, bool missing)
  * queue: from now on every commit of due work wakes it, so nothing that
  * commits while it reads can be missed.
  */
-TimestampTz
+void
 shmem_prepare_sleep(int slot)
 {
-	return (TimestampTz) pg_atomic_exchange_u64(&shared->slots[slot].next_wakeup,
-												NO_WAKEUP);
+	/* an exchange, for its full barrier before the executor reads the queue */
+	(void) pg_atomic_exchange_u64(&shared->slots[slot].next_wakeup, NO_WAKEUP);
 }
 
 /*

@@ -24,7 +24,7 @@ extern bool shmem_take_launcher_recheck(void);
 /* Executor side. */
 extern void shmem_executor_attach(int slot, int worker);
 extern void shmem_set_missing_extension(int slot, bool missing);
-extern TimestampTz shmem_prepare_sleep(int slot);
+extern void shmem_prepare_sleep(int slot);
 extern TimestampTz shmem_settle_wakeup(int slot, TimestampTz next_due);
 
 /* Any backend. */
