@@ -115,6 +115,17 @@ CREATE TRIGGER trigger_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON procflow.trigger
 	FOR EACH STATEMENT EXECUTE FUNCTION procflow.definitions_changed();
 
+/*
+ * Jobs inserted other than by the row trigger (a restore, retry_job) wake
+ * the executors at commit, so that they look at the queue again.
+ */
+CREATE FUNCTION procflow.jobs_inserted() RETURNS trigger
+	LANGUAGE C AS 'MODULE_PATHNAME', 'procflow_jobs_inserted';
+
+CREATE TRIGGER job_inserted
+	AFTER INSERT ON procflow.job
+	FOR EACH STATEMENT EXECUTE FUNCTION procflow.jobs_inserted();
+
 /* The row trigger that procflow installs on entity tables. */
 CREATE FUNCTION procflow.capture() RETURNS trigger
 	LANGUAGE C AS 'MODULE_PATHNAME', 'procflow_capture';

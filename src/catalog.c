@@ -24,8 +24,10 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "queue.h"
 
 PG_FUNCTION_INFO_V1(procflow_definitions_changed);
 
@@ -160,7 +162,9 @@ catalog_exec(const char *sql, int nargs, Oid *argtypes, Datum *args,
 
 /*
  * Statement trigger on the definition tables: whatever changed them
- * (procflow's functions, a restore, a superuser's UPDATE), announce it.
+ * (procflow's functions, a restore, a superuser's UPDATE), announce it, and
+ * wake the executors at commit: an enabled or restored process can make
+ * held jobs runnable.
  */
 Datum
 procflow_definitions_changed(PG_FUNCTION_ARGS)
@@ -168,5 +172,6 @@ procflow_definitions_changed(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "procflow_definitions_changed: not called by trigger manager");
 	catalog_announce_change();
+	queue_note_due(GetCurrentTimestamp());
 	return PointerGetDatum(NULL);
 }

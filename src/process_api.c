@@ -32,7 +32,6 @@
 #include "action.h"
 #include "api.h"
 #include "catalog.h"
-#include "queue.h"
 
 PG_FUNCTION_INFO_V1(procflow_create_process);
 PG_FUNCTION_INFO_V1(procflow_add_trigger);
@@ -465,9 +464,6 @@ set_enabled(const char *name, bool enabled, bool cancel_pending)
 					 "       error_message = 'cancelled when the process was disabled'"
 					 " WHERE process_id = $1 AND status = 'pending'",
 					 1, argtypes, args, NULL, SPI_OK_UPDATE);
-	if (enabled)
-		queue_note_due(GetCurrentTimestamp());	/* held jobs may be due */
-
 	SPI_finish();
 }
 

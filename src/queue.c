@@ -21,6 +21,8 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
 #include "commands/sequence.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -84,6 +86,8 @@ static SPIPlanPtr next_due_plan = NULL;
 static SPIPlanPtr prune_plan = NULL;
 
 static void queue_xact_callback(XactEvent event, void *arg);
+
+PG_FUNCTION_INFO_V1(procflow_jobs_inserted);
 
 /* Register the transaction callback (from _PG_init). */
 void
@@ -221,6 +225,20 @@ queue_note_due(TimestampTz due)
 	if (!due_noted || due < earliest_due)
 		earliest_due = due;
 	due_noted = true;
+}
+
+/*
+ * Statement trigger on procflow.job: rows inserted by SQL (a restore of
+ * pending jobs, retry_job) were not noted by queue_insert; wake the
+ * executors at commit so that they read the queue again.
+ */
+Datum
+procflow_jobs_inserted(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "procflow_jobs_inserted: not called by trigger manager");
+	queue_note_due(GetCurrentTimestamp());
+	return PointerGetDatum(NULL);
 }
 
 /* At commit, have the launcher look for this database again. */
