@@ -43,6 +43,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# after PGXS, which sets PROVE_FLAGS empty: the tests' shared Perl helpers
+PROVE_FLAGS += -I test/perl
+
 # pgTAP suites, run with pg_prove against a throwaway cluster.
 .PHONY: pgtap test bench
 pgtap:

@@ -18,6 +18,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 
 #include "api.h"
 #include "capture.h"
@@ -56,6 +57,26 @@ api_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("argument \"%s\" must not be empty", argname)));
 	return value;
+}
+
+/* Compare an interval with zero: negative, zero or positive. */
+int
+api_interval_sign(Interval *value)
+{
+	Interval	zero = {0, 0, 0};
+
+	return DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(value),
+											 IntervalPGetDatum(&zero)));
+}
+
+/* Refuse a negative delay. */
+void
+api_check_delay(Interval *delay)
+{
+	if (api_interval_sign(delay) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("delay must not be negative")));
 }
 
 /*

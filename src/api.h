@@ -10,6 +10,7 @@
 #define PROCFLOW_API_H
 
 #include "fmgr.h"
+#include "datatype/timestamp.h"
 
 /* A process as the functions see it. */
 typedef struct OwnedProcess
@@ -23,6 +24,8 @@ typedef struct OwnedProcess
 extern char *api_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
 						  bool required);
 extern void api_require_arg(FunctionCallInfo fcinfo, int argno, const char *argname);
+extern int	api_interval_sign(Interval *value);
+extern void api_check_delay(Interval *delay);
 extern void api_find_process(const char *name, OwnedProcess *process);
 extern void api_sync_capture_trigger(Oid entity);
 

@@ -50,13 +50,8 @@ procflow_run_process(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(2))
 	{
 		Interval   *delay = PG_GETARG_INTERVAL_P(2);
-		Interval	zero = {0, 0, 0};
 
-		if (DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(delay),
-											 IntervalPGetDatum(&zero))))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("delay must not be negative")));
+		api_check_delay(delay);
 		now = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 													  TimestampTzGetDatum(now),
 													  IntervalPGetDatum(delay)));

@@ -153,16 +153,6 @@ check_name_array(ArrayType *arr, const char *argname)
 	}
 }
 
-/* Does interval a compare below zero? */
-static bool
-interval_negative(Interval *a)
-{
-	Interval	zero = {0, 0, 0};
-
-	return DatumGetBool(DirectFunctionCall2(interval_lt, IntervalPGetDatum(a),
-											IntervalPGetDatum(&zero)));
-}
-
 /*
  * procflow.create_process(name, entity, action, execution_order, label,
  *						   condition, enabled, max_attempts, timeout, exclude)
@@ -198,17 +188,10 @@ procflow_create_process(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_attempts must be between 1 and 1000")));
-	if (!PG_ARGISNULL(8))
-	{
-		Interval   *timeout = PG_GETARG_INTERVAL_P(8);
-		Interval	zero = {0, 0, 0};
-
-		if (!DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(timeout),
-											  IntervalPGetDatum(&zero))))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("timeout must be positive")));
-	}
+	if (!PG_ARGISNULL(8) && api_interval_sign(PG_GETARG_INTERVAL_P(8)) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout must be positive")));
 	if (!PG_ARGISNULL(9))
 		check_name_array(PG_GETARG_ARRAYTYPE_P(9), "exclude");
 
@@ -291,10 +274,7 @@ procflow_add_trigger(PG_FUNCTION_ARGS)
 
 	if (!PG_ARGISNULL(4))
 	{
-		if (interval_negative(PG_GETARG_INTERVAL_P(4)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("delay must not be negative")));
+		api_check_delay(PG_GETARG_INTERVAL_P(4));
 		queued = true;			/* a delayed run is a queued one */
 	}
 

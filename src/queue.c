@@ -64,6 +64,9 @@ enum
 	JOB_NATTS
 };
 
+/* The events a job can have. */
+static const char *const job_events[] = {"create", "update", "delete", "run"};
+
 /* procflow.job opened for inserting, for the rest of the transaction. */
 typedef struct InsertState
 {
@@ -73,6 +76,7 @@ typedef struct InsertState
 	TupleTableSlot *slot;
 	Oid			sequence;
 	Datum		pending;		/* 'pending' as text */
+	Datum		events[lengthof(job_events)];	/* job_events as text */
 } InsertState;
 
 static InsertState *insert_state = NULL;
@@ -131,6 +135,8 @@ open_insert_state(void)
 	st->slot = MakeSingleTupleTableSlot(RelationGetDescr(st->rel), &TTSOpsVirtual);
 	st->sequence = c->job_id_seq;
 	st->pending = CStringGetTextDatum("pending");
+	for (size_t i = 0; i < lengthof(job_events); i++)
+		st->events[i] = CStringGetTextDatum(job_events[i]);
 	CurrentResourceOwner = save_owner;
 	MemoryContextSwitchTo(old);
 	return st;
@@ -149,6 +155,17 @@ close_insert_state(void)
 	FreeExecutorState(insert_state->estate);
 	CurrentResourceOwner = save_owner;
 	insert_state = NULL;
+}
+
+/* The event name as text, from the insert state. */
+static Datum
+event_datum(const char *event)
+{
+	for (size_t i = 0; i < lengthof(job_events); i++)
+		if (strcmp(event, job_events[i]) == 0)
+			return insert_state->events[i];
+	elog(ERROR, "unknown job event \"%s\"", event);
+	return (Datum) 0;			/* keep compiler quiet */
 }
 
 /*
@@ -181,7 +198,7 @@ queue_insert(const NewJob *job)
 		values[JOB_TRIGGER_ID] = Int64GetDatum(job->trigger_id);
 		nulls[JOB_TRIGGER_ID] = false;
 	}
-	values[JOB_EVENT] = CStringGetTextDatum(job->event);
+	values[JOB_EVENT] = event_datum(job->event);
 	values[JOB_ORD] = Int64GetDatum(job->ord);
 	if (job->has_row)
 	{

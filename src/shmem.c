@@ -56,6 +56,8 @@ static void shmem_request(void);
 static void shmem_startup(void);
 static void shmem_executor_detach(int code, Datum arg);
 static void set_latch_of(int procno);
+static bool lower_next_wakeup(pg_atomic_uint64 *next, TimestampTz t,
+							  TimestampTz *result);
 
 /* Install the hooks; called from _PG_init while preloading. */
 void
@@ -225,15 +227,31 @@ shmem_prepare_sleep(int slot)
 TimestampTz
 shmem_settle_wakeup(int slot, TimestampTz next_due)
 {
-	pg_atomic_uint64 *next = &shared->slots[slot].next_wakeup;
+	TimestampTz result;
+
+	(void) lower_next_wakeup(&shared->slots[slot].next_wakeup, next_due, &result);
+	return result;
+}
+
+/*
+ * Lower a slot's wake-up time to t unless it is already at or before t.
+ * Returns whether it was lowered; *result is the wake-up time afterwards.
+ */
+static bool
+lower_next_wakeup(pg_atomic_uint64 *next, TimestampTz t, TimestampTz *result)
+{
 	uint64		current = pg_atomic_read_u64(next);
 
-	while ((TimestampTz) current > next_due)
+	while ((TimestampTz) current > t)
 	{
-		if (pg_atomic_compare_exchange_u64(next, &current, (uint64) next_due))
-			return next_due;
+		if (pg_atomic_compare_exchange_u64(next, &current, (uint64) t))
+		{
+			*result = t;
+			return true;
+		}
 	}
-	return (TimestampTz) current;
+	*result = (TimestampTz) current;
+	return false;
 }
 
 /* Set the latch of the process with this PGPROC number. */
@@ -254,6 +272,7 @@ shmem_wake_executors(Oid dboid, TimestampTz due)
 	int			procnos[PROCFLOW_MAX_WORKERS];
 	int			n = 0;
 	DatabaseSlot *s = NULL;
+	TimestampTz wake_at;
 
 	if (shared == NULL)
 		return;
@@ -275,21 +294,9 @@ shmem_wake_executors(Oid dboid, TimestampTz due)
 	}
 	SpinLockRelease(&shared->mutex);
 
-	if (s == NULL)
+	/* nothing to do when they wake up early enough already */
+	if (s == NULL || !lower_next_wakeup(&s->next_wakeup, due, &wake_at))
 		return;
-
-	{
-		pg_atomic_uint64 *next = &s->next_wakeup;
-		uint64		current = pg_atomic_read_u64(next);
-
-		for (;;)
-		{
-			if ((TimestampTz) current <= due)
-				return;			/* they wake up early enough already */
-			if (pg_atomic_compare_exchange_u64(next, &current, (uint64) due))
-				break;
-		}
-	}
 
 	for (int i = 0; i < n; i++)
 		set_latch_of(procnos[i]);

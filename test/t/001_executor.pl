@@ -5,12 +5,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use ProcflowTest;
 
-my $node = PostgreSQL::Test::Cluster->new('main');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'procflow'
-procflow.database = 'postgres'
+my $node = procflow_node('main', 'postgres', conf => q{
 procflow.workers = 2
 procflow.retry_delay = '100ms'
 restart_after_crash = on
@@ -27,9 +24,8 @@ SELECT procflow.add_trigger('welcome', 'create', queued => true);
 });
 
 # the launcher and the executors show up with their own backend_type
-$node->poll_query_until('postgres',
-	"SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'procflow executor'")
-  or die "executors did not start";
+wait_until($node, "SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'procflow executor'",
+	"executors did not start");
 is($node->safe_psql('postgres',
 	"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'procflow launcher'"),
 	'1', 'one launcher');
@@ -37,9 +33,8 @@ is($node->safe_psql('postgres',
 # queued jobs run, woken at commit
 $node->safe_psql('postgres',
 	"INSERT INTO customer (name) SELECT 'c' || g FROM generate_series(1, 200) g");
-$node->poll_query_until('postgres',
-	"SELECT count(*) = 200 FROM procflow.job_history WHERE status = 'succeeded'")
-  or die "queued jobs did not run";
+wait_until($node, "SELECT count(*) = 200 FROM procflow.job_history WHERE status = 'succeeded'",
+	"queued jobs did not run");
 is($node->safe_psql('postgres', 'SELECT count(*) FROM welcome'), '200', 'every queued job ran once');
 
 # a delayed job does not run early, and runs on time
@@ -50,9 +45,8 @@ SELECT procflow.run_process('later', delay => '2 seconds');
 });
 is($node->safe_psql('postgres', "SELECT count(*) FROM procflow.jobs WHERE process = 'later'"),
 	'1', 'the delayed job is pending');
-$node->poll_query_until('postgres',
-	"SELECT count(*) = 1 FROM procflow.job_history WHERE process = 'later'")
-  or die "delayed job did not run";
+wait_until($node, "SELECT count(*) = 1 FROM procflow.job_history WHERE process = 'later'",
+	"delayed job did not run");
 my ($early, $late) = split /\|/, $node->safe_psql('postgres', q{
 SELECT j.started_at < j.run_at, j.started_at > j.run_at + interval '5 seconds'
   FROM procflow.job j JOIN procflow.process p ON p.id = j.process_id WHERE p.name = 'later'});
@@ -64,9 +58,8 @@ $node->safe_psql('postgres', q{
 SELECT procflow.create_process('poison', NULL, 'SELECT 1 / 0', max_attempts => 3);
 SELECT procflow.run_process('poison');
 });
-$node->poll_query_until('postgres',
-	"SELECT count(*) = 1 FROM procflow.job_history WHERE process = 'poison'")
-  or die "poison job did not fail";
+wait_until($node, "SELECT count(*) = 1 FROM procflow.job_history WHERE process = 'poison'",
+	"poison job did not fail");
 is($node->safe_psql('postgres',
 	"SELECT status || ' ' || attempts || ' ' || error_code || ' ' || error FROM procflow.job_history WHERE process = 'poison'"),
 	'failed 3 22012 division by zero', 'retries end in failed, with the error');
@@ -86,9 +79,8 @@ SELECT procflow.create_process('whoami', NULL,
 SELECT procflow.run_process('escape');
 SELECT procflow.run_process('whoami');
 });
-$node->poll_query_until('postgres',
-	"SELECT count(*) = 2 FROM procflow.job_history WHERE process IN ('escape', 'whoami')")
-  or die "alice's jobs did not run";
+wait_until($node, "SELECT count(*) = 2 FROM procflow.job_history WHERE process IN ('escape', 'whoami')",
+	"alice's jobs did not run");
 like($node->safe_psql('postgres',
 	"SELECT status || ': ' || error FROM procflow.job_history WHERE process = 'escape'"),
 	qr/^failed: cannot set parameter "role"/, 'RESET ROLE in an action fails');
@@ -99,22 +91,19 @@ is($node->safe_psql('postgres', 'SELECT string_agg(who, \',\') FROM alice_log'),
 # finished, and nothing runs twice
 $node->safe_psql('postgres',
 	"INSERT INTO customer (name) SELECT 'k' || g FROM generate_series(1, 3000) g");
-$node->poll_query_until('postgres',
-	"SELECT count(*) > 50 FROM welcome WHERE customer_id > 200")
-  or die "drain did not start";
+wait_until($node, "SELECT count(*) > 50 FROM welcome WHERE customer_id > 200",
+	"drain did not start");
 my $pid = $node->safe_psql('postgres',
 	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'procflow executor' LIMIT 1");
 kill 'KILL', $pid;
-$node->poll_query_until('postgres',
-	"SELECT count(*) = 0 FROM procflow.jobs WHERE process = 'welcome'")
-  or die "queue was not finished after the kill";
+wait_until($node, "SELECT count(*) = 0 FROM procflow.jobs WHERE process = 'welcome'",
+	"queue was not finished after the kill");
 is($node->safe_psql('postgres',
 	"SELECT count(*) || ' ' || count(DISTINCT customer_id) || ' ' || count(DISTINCT job_id) FROM welcome WHERE customer_id > 0"),
 	'3200 3200 3200', 'after SIGKILL every job ran exactly once');
 ok($node->log_contains(qr/terminated by signal 9/), 'the executor was killed');
-$node->poll_query_until('postgres',
-	"SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'procflow executor'")
-  or die "executors did not come back";
+wait_until($node, "SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'procflow executor'",
+	"executors did not come back");
 pass('executors came back');
 
 # pg_cancel_backend of a running job: recorded, retried, the executor stays
@@ -122,14 +111,12 @@ $node->safe_psql('postgres', q{
 SELECT procflow.create_process('sleepy', NULL, 'SELECT pg_sleep(3600)', max_attempts => 2);
 SELECT procflow.run_process('sleepy');
 });
-$node->poll_query_until('postgres',
-	"SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE 'procflow job % (process sleepy%'")
-  or die "sleepy job did not start";
+wait_until($node, "SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE 'procflow job % (process sleepy%'",
+	"sleepy job did not start");
 $node->safe_psql('postgres',
 	"SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'procflow job % (process sleepy%'");
-$node->poll_query_until('postgres',
-	"SELECT attempts = 1 AND last_error LIKE 'canceling statement%' FROM procflow.jobs WHERE process = 'sleepy'")
-  or die "cancelled job was not recorded for a retry";
+wait_until($node, "SELECT attempts = 1 AND last_error LIKE 'canceling statement%' FROM procflow.jobs WHERE process = 'sleepy'",
+	"cancelled job was not recorded for a retry");
 $node->safe_psql('postgres', q{
 SELECT procflow.cancel_job(id) FROM procflow.jobs WHERE process = 'sleepy' AND attempts = 1});
 pass('a cancelled action is recorded and retried');
@@ -139,26 +126,23 @@ $node->safe_psql('postgres', q{
 SELECT procflow.create_process('runaway', NULL, 'SELECT pg_sleep(3600)', max_attempts => 1, timeout => '200ms');
 SELECT procflow.run_process('runaway');
 });
-$node->poll_query_until('postgres',
-	"SELECT count(*) = 1 FROM procflow.job_history WHERE process = 'runaway'")
-  or die "runaway job was not stopped";
+wait_until($node, "SELECT count(*) = 1 FROM procflow.job_history WHERE process = 'runaway'",
+	"runaway job was not stopped");
 is($node->safe_psql('postgres', "SELECT status || ': ' || error FROM procflow.job_history WHERE process = 'runaway'"),
 	'failed: canceling statement due to statement timeout', 'the timeout stops a runaway action');
 
 # SIGHUP reloads settings: fewer executors
 $node->append_conf('postgresql.conf', "procflow.workers = 1\n");
 $node->reload;
-$node->poll_query_until('postgres',
-	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'procflow executor'")
-  or die "workers setting was not applied";
+wait_until($node, "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'procflow executor'",
+	"workers setting was not applied");
 pass('procflow.workers is applied on reload');
 
 # history older than procflow.history_retention is pruned
 $node->append_conf('postgresql.conf', "procflow.history_retention = 1\nprocflow.max_sleep = '200ms'\n");
 $node->reload;
-$node->poll_query_until('postgres',
-	"SELECT count(*) = 0 FROM procflow.job_history")
-  or die "history was not pruned";
+wait_until($node, "SELECT count(*) = 0 FROM procflow.job_history",
+	"history was not pruned");
 pass('old history is pruned');
 
 $node->stop;

@@ -4,13 +4,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use ProcflowTest;
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'procflow'
-procflow.database = 'postgres'
-});
+my $primary = procflow_node('primary', 'postgres', allows_streaming => 1);
 $primary->start;
 $primary->safe_psql('postgres', q{
 CREATE EXTENSION procflow;
@@ -35,9 +31,8 @@ is($standby->safe_psql('postgres',
 	'0', 'no launcher or executor on a standby');
 
 $standby->promote;
-$standby->poll_query_until('postgres',
-	"SELECT count(*) = 20 FROM procflow.job_history WHERE status = 'succeeded'")
-  or die "jobs did not run after promotion";
+wait_until($standby, "SELECT count(*) = 20 FROM procflow.job_history WHERE status = 'succeeded'",
+	"jobs did not run after promotion");
 is($standby->safe_psql('postgres', 'SELECT count(*), count(DISTINCT job_id) FROM done'),
 	'20|20', 'every delayed job ran once on the promoted standby');
 is($standby->safe_psql('postgres',

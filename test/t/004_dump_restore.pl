@@ -4,13 +4,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use ProcflowTest;
 
-my $node = PostgreSQL::Test::Cluster->new('dump');
-$node->init;
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'procflow'
-procflow.database = 'restored'
-});
+my $node = procflow_node('dump', 'restored');
 $node->start;
 
 $node->safe_psql('postgres', q{
