@@ -9,6 +9,9 @@ OBJS = \
 	src/cache.o \
 	src/action.o \
 	src/capture.o \
+	src/collect.o \
+	src/batch.o \
+	src/direct_insert.o \
 	src/queue.o \
 	src/executor.o \
 	src/launcher.o \

@@ -91,7 +91,46 @@ CREATE INDEX job_row_idx ON procflow.job (process_id, row_hash, id)
 
 COMMENT ON TABLE procflow.job IS 'queued jobs (status pending) and their history';
 
-REVOKE ALL ON procflow.process, procflow.trigger, procflow.job FROM PUBLIC;
+/*
+ * A statement that queues many jobs of one trigger stores them as one batch
+ * row instead of one job row each: arrays of the rows' hashes, keys, old
+ * rows and changed columns.  Item i (from 1) is the pending job with id
+ * first_id + i - 1; items before next_item have been taken by an executor,
+ * which writes each one's job row when it has run it (see batch.c).  A
+ * single integer key is its row hash and is not stored again (key_columns
+ * 0); another single-column key is stored as its text, a composite one as
+ * the text of its text[].
+ */
+CREATE TABLE procflow.job_batch (
+	first_id		bigint PRIMARY KEY,
+	process_id		int NOT NULL,
+	trigger_id		bigint,
+	event			text NOT NULL
+		CONSTRAINT job_batch_event_check CHECK (event IN ('create', 'update', 'delete')),
+	ord				bigint NOT NULL,
+	depth			int NOT NULL,
+	run_at			timestamptz NOT NULL,
+	created_at		timestamptz NOT NULL,
+	key_columns		int NOT NULL,
+	items			int NOT NULL,
+	next_item		int NOT NULL DEFAULT 1,
+	row_hashes		bigint[] NOT NULL,
+	keys			text[],
+	old_rows		text[],
+	changed			text[]
+);
+
+COMMENT ON TABLE procflow.job_batch IS 'pending jobs queued together by one statement';
+
+-- compressing large arrays would cost the writing statement more than the
+-- bytes it saves
+ALTER TABLE procflow.job_batch
+	ALTER row_hashes SET STORAGE EXTERNAL,
+	ALTER keys SET STORAGE EXTERNAL,
+	ALTER old_rows SET STORAGE EXTERNAL,
+	ALTER changed SET STORAGE EXTERNAL;
+
+REVOKE ALL ON procflow.process, procflow.trigger, procflow.job, procflow.job_batch FROM PUBLIC;
 
 -- Definitions and pending jobs survive pg_dump and restore.
 SELECT pg_catalog.pg_extension_config_dump('procflow.process', '');
@@ -100,6 +139,7 @@ SELECT pg_catalog.pg_extension_config_dump('procflow.trigger', '');
 SELECT pg_catalog.pg_extension_config_dump('procflow.trigger_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('procflow.job', $$WHERE status = 'pending'$$);
 SELECT pg_catalog.pg_extension_config_dump('procflow.job_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('procflow.job_batch', '');
 
 /*
  * Cache invalidation: any change of a definition, through the functions or
@@ -125,8 +165,15 @@ CREATE FUNCTION procflow.jobs_inserted() RETURNS trigger
 CREATE TRIGGER job_inserted
 	AFTER INSERT ON procflow.job
 	FOR EACH STATEMENT EXECUTE FUNCTION procflow.jobs_inserted();
+CREATE TRIGGER job_batch_inserted
+	AFTER INSERT ON procflow.job_batch
+	FOR EACH STATEMENT EXECUTE FUNCTION procflow.jobs_inserted();
 
-/* The row trigger that procflow installs on entity tables. */
+/*
+ * The trigger function that procflow installs on entity tables, as a row
+ * trigger and as a statement trigger (which writes what the row trigger
+ * collected).
+ */
 CREATE FUNCTION procflow.capture() RETURNS trigger
 	LANGUAGE C AS 'MODULE_PATHNAME', 'procflow_capture';
 
@@ -251,6 +298,26 @@ SELECT j.id,
   FROM procflow.job j
   JOIN procflow.process p ON p.id = j.process_id
  WHERE j.status = 'pending'
+   AND pg_catalog.pg_has_role(p.owner, 'USAGE')
+UNION ALL
+SELECT b.first_id + k.i - 1,
+	   p.name,
+	   b.event,
+	   p.entity,
+	   procflow.key_to_jsonb(p.entity,
+							 CASE b.key_columns WHEN 0 THEN ARRAY[k.hash::text]
+												WHEN 1 THEN ARRAY[k.key]
+												ELSE k.key::text[] END),
+	   b.run_at,
+	   0,
+	   'pending',
+	   NULL,
+	   b.created_at
+  FROM procflow.job_batch b
+  JOIN procflow.process p ON p.id = b.process_id
+ CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(b.row_hashes), pg_catalog.unnest(b.keys))
+	   WITH ORDINALITY AS k(hash, key, i)
+ WHERE k.i >= b.next_item
    AND pg_catalog.pg_has_role(p.owner, 'USAGE');
 
 CREATE VIEW procflow.job_history WITH (security_barrier) AS

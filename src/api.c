@@ -152,11 +152,22 @@ api_sync_capture_trigger(Oid entity)
 	}
 
 	if (wanted && !present)
+	{
 		catalog_exec(psprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE ON %s"
 							  " FOR EACH ROW EXECUTE FUNCTION procflow.capture()",
 							  CAPTURE_TRIGGER_NAME, relname),
 					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+		catalog_exec(psprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE ON %s"
+							  " FOR EACH STATEMENT EXECUTE FUNCTION procflow.capture()",
+							  CAPTURE_FLUSH_TRIGGER_NAME, relname),
+					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	}
 	else if (!wanted && present)
+	{
 		catalog_exec(psprintf("DROP TRIGGER %s ON %s", CAPTURE_TRIGGER_NAME, relname),
 					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+		catalog_exec(psprintf("DROP TRIGGER IF EXISTS %s ON %s",
+							  CAPTURE_FLUSH_TRIGGER_NAME, relname),
+					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	}
 }

@@ -10,9 +10,11 @@
  * inside the writing transaction, as the process owner, or queues a job.
  *
  * Queued rules without a condition are the common case and the hot path:
- * they cost a key extraction and one direct insert into procflow.job, with
- * no SPI and no change of user.  Deleting a row also cancels the pending
- * create and update jobs of that row, which would only find it gone.
+ * they cost a key extraction and an append to the statement's list of
+ * queued jobs (collect.c), with no SPI and no change of user; the same
+ * function, fired as a statement trigger, writes that list at the end of
+ * the statement.  Deleting a row also cancels the pending create and update
+ * jobs of that row, which would only find it gone.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,9 +34,11 @@
 #include "utils/timestamp.h"
 
 #include "action.h"
+#include "batch.h"
 #include "cache.h"
 #include "capture.h"
 #include "catalog.h"
+#include "collect.h"
 #include "entity.h"
 #include "procflow.h"
 #include "queue.h"
@@ -52,6 +56,7 @@ typedef struct RowEvent
 	HeapTuple	old_row;		/* update and delete */
 	bool		have_key;
 	Datum		key;
+	bool		have_hash;
 	int64		row_hash;
 	bool		have_changed;
 	Bitmapset  *changed_cols;	/* update */
@@ -73,7 +78,26 @@ ensure_key(RowEvent *ev)
 	ev->key = entity_key_of_tuple(ev->rules->entity, ev->row,
 								  RelationGetDescr(ev->trigdata->tg_relation),
 								  &ev->row_hash);
-	ev->have_key = true;
+	ev->have_key = ev->have_hash = true;
+}
+
+/*
+ * The row hash of the event's row, and its key unless the key is the hash
+ * (then a queued job is written without it, see entity.c).
+ */
+static void
+ensure_hash(RowEvent *ev)
+{
+	if (ev->have_hash)
+		return;
+	if (!entity_key_is_hash(ev->rules->entity))
+	{
+		ensure_key(ev);
+		return;
+	}
+	ev->row_hash = entity_hash_of_tuple(ev->rules->entity, ev->row,
+										RelationGetDescr(ev->trigdata->tg_relation));
+	ev->have_hash = true;
 }
 
 /* The columns whose values an update changed (binary comparison). */
@@ -193,14 +217,15 @@ enqueue(RowEvent *ev, TriggerRule *rule)
 	NewJob		job;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
-	ensure_key(ev);
+	ensure_hash(ev);
+	memset(&job, 0, sizeof(job));
 	job.process_id = rule->process->id;
 	job.trigger_id = rule->id;
 	job.event = ev->event_name;
 	job.ord = rule->ord;
 	job.has_row = true;
 	job.row_hash = ev->row_hash;
-	job.key = ev->key;
+	job.key = ev->have_key ? ev->key : (Datum) 0;
 	job.old_row = ev->old_row != NULL ? old_row_text(ev) : 0;
 	ensure_changed(ev);
 	job.changed = ev->event == 'u' ? ev->changed : 0;
@@ -212,12 +237,14 @@ enqueue(RowEvent *ev, TriggerRule *rule)
 															 IntervalPGetDatum(rule->delay)));
 	else
 		job.run_at = now;
-	queue_insert(&job);
+	collect_job(&job);
 }
 
 /*
- * Deleting a row cancels the pending create and update jobs of its row;
- * jobs that an executor is running right now are left to find the row gone.
+ * Deleting a row cancels the pending create and update jobs of its row:
+ * those still collected are written first, and batches that may hold the
+ * row are turned into job rows.  Jobs and batches that an executor is
+ * running right now are left to find the row gone.
  */
 static void
 cancel_row_jobs(RowEvent *ev)
@@ -234,7 +261,9 @@ cancel_row_jobs(RowEvent *ev)
 			elog(ERROR, "SPI_connect failed");
 		ev->spi_connected = true;
 	}
+	collect_flush_processes(rules->cancel_process_ids);
 	catalog_enter_privileged(&scope);
+	batch_materialize_processes(rules->cancel_process_ids, true);
 	if (rules->cancel_plan == NULL)
 	{
 		Oid			argtypes[3] = {INT4ARRAYOID, INT8OID, TEXTARRAYOID};
@@ -297,7 +326,8 @@ capture_row(RowEvent *ev)
 }
 
 /*
- * procflow.capture(): AFTER ROW trigger on entity tables.
+ * procflow.capture(): AFTER ROW trigger on entity tables, and AFTER
+ * STATEMENT trigger that writes the jobs the row trigger collected.
  */
 Datum
 procflow_capture(PG_FUNCTION_ARGS)
@@ -307,11 +337,15 @@ procflow_capture(PG_FUNCTION_ARGS)
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "procflow_capture: not called by trigger manager");
-	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("procflow.capture() must be fired AFTER ... FOR EACH ROW")));
+				 errmsg("procflow.capture() must be fired AFTER the event")));
+	if (TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+	{
+		collect_flush();
+		return PointerGetDatum(NULL);
+	}
 
 	memset(&ev, 0, sizeof(ev));
 	ev.trigdata = trigdata;

@@ -8,7 +8,8 @@
 #ifndef PROCFLOW_CAPTURE_H
 #define PROCFLOW_CAPTURE_H
 
-/* Name of the trigger procflow installs on entity tables. */
+/* Names of the row and statement triggers procflow installs on entity tables. */
 #define CAPTURE_TRIGGER_NAME "procflow_capture"
+#define CAPTURE_FLUSH_TRIGGER_NAME "procflow_capture_flush"
 
 #endif							/* PROCFLOW_CAPTURE_H */

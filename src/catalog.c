@@ -3,8 +3,8 @@
  * catalog.c
  *	  Locating procflow's catalog tables and acting on them.
  *
- * Ordinary roles have no privileges on procflow.process, procflow.trigger
- * and procflow.job.  procflow's functions check what the calling role may
+ * Ordinary roles have no privileges on procflow.process, procflow.trigger,
+ * procflow.job and procflow.job_batch.  procflow's functions check what the calling role may
  * do, then read and write those tables as the extension's owner, switching
  * the current user only for that (as a SECURITY DEFINER function would,
  * but keeping the caller's identity at hand for the checks).
@@ -67,8 +67,10 @@ catalog_oids_if_installed(void)
 	oids.trigger = get_relname_relid("trigger", oids.namespace);
 	oids.job = get_relname_relid("job", oids.namespace);
 	oids.job_id_seq = get_relname_relid("job_id_seq", oids.namespace);
+	oids.job_batch = get_relname_relid("job_batch", oids.namespace);
 	if (!OidIsValid(oids.process) || !OidIsValid(oids.trigger) ||
-		!OidIsValid(oids.job) || !OidIsValid(oids.job_id_seq))
+		!OidIsValid(oids.job) || !OidIsValid(oids.job_id_seq) ||
+		!OidIsValid(oids.job_batch))
 		return NULL;
 	oids.owner = relation_owner(oids.process);
 	oids_valid = true;
@@ -96,7 +98,7 @@ catalog_invalidate(Oid relid)
 	if (!oids_valid)
 		return;
 	if (relid == InvalidOid || relid == oids.process || relid == oids.trigger ||
-		relid == oids.job)
+		relid == oids.job || relid == oids.job_batch)
 		oids_valid = false;
 }
 

@@ -16,6 +16,7 @@ typedef struct CatalogOids
 	Oid			trigger;		/* procflow.trigger */
 	Oid			job;			/* procflow.job */
 	Oid			job_id_seq;		/* procflow.job_id_seq */
+	Oid			job_batch;		/* procflow.job_batch */
 	Oid			owner;			/* owner of the catalog tables */
 } CatalogOids;
 

@@ -102,6 +102,44 @@ entity_key_of_tuple(EntityShape *entity, HeapTuple tuple, TupleDesc desc,
 	return key_array(entity, texts);
 }
 
+/*
+ * True when the entity's row hash is its key: a single integer column.
+ * The key's text then follows from the hash, and capture can skip it.
+ */
+bool
+entity_key_is_hash(EntityShape *entity)
+{
+	return entity->nkeys == 1 &&
+		(entity->keytypes[0] == INT2OID || entity->keytypes[0] == INT4OID ||
+		 entity->keytypes[0] == INT8OID);
+}
+
+/* The row hash of a captured row whose key is its hash. */
+int64
+entity_hash_of_tuple(EntityShape *entity, HeapTuple tuple, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		value = heap_getattr(tuple, entity->keyattnums[0], desc, &isnull);
+
+	Assert(entity_key_is_hash(entity));
+	if (isnull)
+		elog(ERROR, "primary key column \"%s\" is null", entity->keynames[0]);
+	return row_hash(entity, &value, NULL);
+}
+
+/* The text[] key of a row whose key is its hash. */
+Datum
+entity_key_of_hash(int64 hash)
+{
+	char		text[MAXINT8LEN + 1];
+	char	   *texts[1] = {text};
+	Datum		elem;
+
+	pg_lltoa(hash, text);
+	elem = CStringGetTextDatum(texts[0]);
+	return PointerGetDatum(construct_array(&elem, 1, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
 /* The text of a scalar jsonb value given as a key value. */
 static char *
 key_scalar_text(EntityShape *entity, int i, JsonbValue *v)

@@ -17,6 +17,9 @@
 
 extern Datum entity_key_of_tuple(EntityShape *entity, HeapTuple tuple,
 								 TupleDesc desc, int64 *hash);
+extern bool entity_key_is_hash(EntityShape *entity);
+extern int64 entity_hash_of_tuple(EntityShape *entity, HeapTuple tuple, TupleDesc desc);
+extern Datum entity_key_of_hash(int64 hash);
 extern Datum entity_key_of_jsonb(EntityShape *entity, Jsonb *key, int64 *hash);
 extern void entity_key_to_json(StringInfo buf, EntityShape *entity, Datum key);
 extern bool entity_fetch_row(EntityShape *entity, Datum key, Datum *row);

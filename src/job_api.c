@@ -19,6 +19,7 @@
 
 #include "action.h"
 #include "api.h"
+#include "batch.h"
 #include "cache.h"
 #include "catalog.h"
 #include "entity.h"
@@ -89,7 +90,8 @@ procflow_run_process(PG_FUNCTION_ARGS)
 
 /*
  * Lock the caller's job and return its status (palloc'd); another role's
- * job is reported as not existing.
+ * job is reported as not existing.  A job that is an item of a batch is
+ * made a job row first.
  */
 static char *
 find_job(int64 job_id)
@@ -97,7 +99,11 @@ find_job(int64 job_id)
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(job_id)};
 	bool		isnull;
+	PrivilegedScope scope;
 
+	catalog_enter_privileged(&scope);
+	batch_materialize_job(job_id);
+	catalog_leave_privileged(&scope);
 	catalog_exec("SELECT j.status, p.owner::oid"
 				 "  FROM procflow.job j JOIN procflow.process p ON p.id = j.process_id"
 				 " WHERE j.id = $1 FOR UPDATE OF j",
@@ -146,12 +152,15 @@ procflow_retry_job(PG_FUNCTION_ARGS)
 	}
 	else if (strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0)
 	{
-		catalog_exec("INSERT INTO procflow.job (process_id, trigger_id, event, ord,"
+		Oid			insert_argtypes[2] = {INT8OID, INT8OID};
+		Datum		insert_args[2] = {args[0], Int64GetDatum(queue_allocate_ids(1))};
+
+		catalog_exec("INSERT INTO procflow.job (id, process_id, trigger_id, event, ord,"
 					 "  row_hash, key, old_row, changed, depth, run_at)"
-					 " SELECT process_id, trigger_id, event, ord, row_hash, key,"
+					 " SELECT $2, process_id, trigger_id, event, ord, row_hash, key,"
 					 "        old_row, changed, depth, now()"
 					 "   FROM procflow.job WHERE id = $1 RETURNING id",
-					 1, argtypes, args, NULL, SPI_OK_INSERT_RETURNING);
+					 2, insert_argtypes, insert_args, NULL, SPI_OK_INSERT_RETURNING);
 		result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 											 SPI_tuptable->tupdesc, 1, &isnull));
 	}

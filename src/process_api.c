@@ -31,6 +31,7 @@
 
 #include "action.h"
 #include "api.h"
+#include "batch.h"
 #include "catalog.h"
 
 PG_FUNCTION_INFO_V1(procflow_create_process);
@@ -413,6 +414,8 @@ procflow_drop_process(PG_FUNCTION_ARGS)
 	args[0] = Int32GetDatum(process.id);
 	catalog_exec("DELETE FROM procflow.job WHERE process_id = $1",
 				 1, argtypes, args, NULL, SPI_OK_DELETE);
+	catalog_exec("DELETE FROM procflow.job_batch WHERE process_id = $1",
+				 1, argtypes, args, NULL, SPI_OK_DELETE);
 	catalog_exec("DELETE FROM procflow.process WHERE id = $1",
 				 1, argtypes, args, NULL, SPI_OK_DELETE);
 	api_sync_capture_trigger(process.entity);
@@ -438,6 +441,16 @@ set_enabled(const char *name, bool enabled, bool cancel_pending)
 	catalog_exec("UPDATE procflow.process SET enabled = $2, updated_at = now()"
 				 " WHERE id = $1 AND enabled <> $2",
 				 2, argtypes, args, NULL, SPI_OK_UPDATE);
+	if (cancel_pending)
+	{
+		PrivilegedScope scope;
+		Datum		ids = PointerGetDatum(construct_array(&args[0], 1, INT4OID, 4, true,
+														  TYPALIGN_INT));
+
+		catalog_enter_privileged(&scope);
+		batch_materialize_processes(ids, false);
+		catalog_leave_privileged(&scope);
+	}
 	if (cancel_pending)
 		catalog_exec("UPDATE procflow.job"
 					 "   SET status = 'cancelled', finished_at = pg_catalog.clock_timestamp(),"

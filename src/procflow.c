@@ -19,6 +19,7 @@
 #include "procflow.h"
 #include "launcher.h"
 #include "queue.h"
+#include "collect.h"
 #include "shmem.h"
 #include "action.h"
 #include "cache.h"
@@ -121,6 +122,7 @@ _PG_init(void)
 	action_init();
 	cache_init();
 	queue_init();
+	collect_init();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

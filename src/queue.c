@@ -3,11 +3,10 @@
  * queue.c
  *	  The job queue in procflow.job.
  *
- * Enqueueing is on the hot path of every captured row, so it bypasses SPI
- * and the executor: the row is formed here and inserted with the table AM
- * and the index machinery directly, the relation and its indexes staying
- * open for the rest of the transaction.  Claiming, completing and failing
- * jobs run once per job in an executor, through SPI plans prepared once.
+ * Job rows are inserted directly (see direct_insert.c): pending jobs from
+ * the row trigger and run_process, and the history rows of batch items
+ * (batch.c) that executors have run.  Claiming, completing and failing jobs
+ * run in executors through SPI plans prepared once.
  *
  * A transaction that queued work remembers the earliest run_at it queued;
  * at commit it wakes the executors if that is before their next wake-up
@@ -17,9 +16,8 @@
  */
 #include "postgres.h"
 
-#include "access/table.h"
-#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
@@ -27,15 +25,16 @@
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "nodes/execnodes.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
-#include "utils/resowner.h"
 
 #include "catalog.h"
+#include "collect.h"
+#include "direct_insert.h"
+#include "entity.h"
 #include "queue.h"
 #include "shmem.h"
 
@@ -64,22 +63,13 @@ enum
 	JOB_NATTS
 };
 
-/* The events a job can have. */
-static const char *const job_events[] = {"create", "update", "delete", "run"};
+/* Job statuses and events as text, made once per transaction. */
+static const char *const job_words[] = {
+	"pending", "succeeded", "failed", "skipped", "cancelled",
+	"create", "update", "delete", "run"
+};
+static Datum *job_word_datums = NULL;
 
-/* procflow.job opened for inserting, for the rest of the transaction. */
-typedef struct InsertState
-{
-	Relation	rel;
-	EState	   *estate;
-	ResultRelInfo *rri;
-	TupleTableSlot *slot;
-	Oid			sequence;
-	Datum		pending;		/* 'pending' as text */
-	Datum		events[lengthof(job_events)];	/* job_events as text */
-} InsertState;
-
-static InsertState *insert_state = NULL;
 static bool due_noted = false;
 static bool wake_launcher = false;
 static TimestampTz earliest_due = 0;
@@ -113,126 +103,132 @@ queue_order_key(int32 execution_order, int32 priority)
 	return (int64) (((uint64) (int64) execution_order << 32) | inverted);
 }
 
-/* Open procflow.job and its indexes for inserting until transaction end. */
-static InsertState *
-open_insert_state(void)
+/*
+ * Reserve n consecutive job ids and return the first.  Every id procflow
+ * hands out comes from here: a batch of queued jobs needs a range, which is
+ * one nextval and one setval of procflow.job_id_seq, made atomic by a lock
+ * that every allocation takes and releases at once.  Ids increase in the
+ * order jobs are queued, which is what per-row ordering relies on.
+ */
+int64
+queue_allocate_ids(int64 n)
 {
 	const CatalogOids *c = catalog_oids();
-	ResourceOwner save_owner = CurrentResourceOwner;
-	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
-	InsertState *st = palloc0(sizeof(InsertState));
+	int64		first;
 
-	/* keep the relation references past any subtransaction's end */
-	CurrentResourceOwner = TopTransactionResourceOwner;
-	st->rel = table_open(c->job, RowExclusiveLock);
-	if (RelationGetDescr(st->rel)->natts != JOB_NATTS)
-		elog(ERROR, "procflow.job has %d columns, expected %d",
-			 RelationGetDescr(st->rel)->natts, JOB_NATTS);
-	st->estate = CreateExecutorState();
-	st->rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(st->rri, st->rel, 1, NULL, 0);
-	ExecOpenIndices(st->rri, false);
-	st->slot = MakeSingleTupleTableSlot(RelationGetDescr(st->rel), &TTSOpsVirtual);
-	st->sequence = c->job_id_seq;
-	st->pending = CStringGetTextDatum("pending");
-	for (size_t i = 0; i < lengthof(job_events); i++)
-		st->events[i] = CStringGetTextDatum(job_events[i]);
-	CurrentResourceOwner = save_owner;
-	MemoryContextSwitchTo(old);
-	return st;
+	Assert(n >= 1);
+	LockDatabaseObject(RelationRelationId, c->job_id_seq, 0, ExclusiveLock);
+	first = nextval_internal(c->job_id_seq, false);
+	if (n > 1)
+	{
+		Oid			save_userid;
+		int			save_sec_context;
+
+		/* setval checks the privileges of the current user */
+		GetUserIdAndSecContext(&save_userid, &save_sec_context);
+		SetUserIdAndSecContext(c->owner,
+							   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+		DirectFunctionCall3(setval3_oid, ObjectIdGetDatum(c->job_id_seq),
+							Int64GetDatum(first + n - 1), BoolGetDatum(true));
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	UnlockDatabaseObject(RelationRelationId, c->job_id_seq, 0, ExclusiveLock);
+	return first;
 }
 
-/* Close what open_insert_state opened (before commit). */
-static void
-close_insert_state(void)
-{
-	ResourceOwner save_owner = CurrentResourceOwner;
-
-	CurrentResourceOwner = TopTransactionResourceOwner;
-	ExecDropSingleTupleTableSlot(insert_state->slot);
-	ExecCloseIndices(insert_state->rri);
-	table_close(insert_state->rel, NoLock);
-	FreeExecutorState(insert_state->estate);
-	CurrentResourceOwner = save_owner;
-	insert_state = NULL;
-}
-
-/* The event name as text, from the insert state. */
+/* A status or event name as a text datum that lasts the transaction. */
 static Datum
-event_datum(const char *event)
+job_word(const char *word)
 {
-	for (size_t i = 0; i < lengthof(job_events); i++)
-		if (strcmp(event, job_events[i]) == 0)
-			return insert_state->events[i];
-	elog(ERROR, "unknown job event \"%s\"", event);
+	if (job_word_datums == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		job_word_datums = palloc(sizeof(Datum) * lengthof(job_words));
+		for (size_t i = 0; i < lengthof(job_words); i++)
+			job_word_datums[i] = CStringGetTextDatum(job_words[i]);
+		MemoryContextSwitchTo(old);
+	}
+	for (size_t i = 0; i < lengthof(job_words); i++)
+		if (strcmp(word, job_words[i]) == 0)
+			return job_word_datums[i];
+	elog(ERROR, "unknown job status or event \"%s\"", word);
 	return (Datum) 0;			/* keep compiler quiet */
 }
 
+/* Set a nullable column of a job row. */
+static inline void
+set_column(Datum *values, bool *nulls, int col, Datum value, bool isnull)
+{
+	values[col] = value;
+	nulls[col] = isnull;
+}
+
 /*
- * Insert one pending job and return its id.  The caller has checked the
+ * Insert one job row and return its id: a pending job (status NULL), or
+ * the history row of a batch item's run.  The caller has checked the
  * rights to do so; no permission is checked here.
  */
 int64
 queue_insert(const NewJob *job)
 {
-	TupleTableSlot *slot;
-	Datum	   *values;
-	bool	   *nulls;
-	int64		id;
+	Datum		values[JOB_NATTS];
+	bool		nulls[JOB_NATTS];
+	int64		id = job->id != 0 ? job->id : queue_allocate_ids(1);
+	const char *status = job->status != NULL ? job->status : "pending";
+	const char *texts[3] = {job->error_code, job->error_message, job->error_detail};
 
-	if (insert_state == NULL)
-		insert_state = open_insert_state();
-	slot = insert_state->slot;
+	set_column(values, nulls, JOB_ID, Int64GetDatum(id), false);
+	set_column(values, nulls, JOB_PROCESS_ID, Int32GetDatum(job->process_id), false);
+	set_column(values, nulls, JOB_TRIGGER_ID, Int64GetDatum(job->trigger_id),
+			   job->trigger_id == 0);
+	set_column(values, nulls, JOB_EVENT, job_word(job->event), false);
+	set_column(values, nulls, JOB_ORD, Int64GetDatum(job->ord), false);
+	set_column(values, nulls, JOB_ROW_HASH, Int64GetDatum(job->row_hash), !job->has_row);
+	set_column(values, nulls, JOB_KEY,
+			   job->key != 0 ? job->key : entity_key_of_hash(job->row_hash),
+			   !job->has_row);
+	set_column(values, nulls, JOB_OLD_ROW, job->old_row, job->old_row == 0);
+	set_column(values, nulls, JOB_CHANGED, job->changed, job->changed == 0);
+	set_column(values, nulls, JOB_DEPTH, Int32GetDatum(job->depth), false);
+	set_column(values, nulls, JOB_STATUS, job_word(status), false);
+	set_column(values, nulls, JOB_RUN_AT, TimestampTzGetDatum(job->run_at), false);
+	set_column(values, nulls, JOB_ATTEMPTS, Int32GetDatum(job->attempts), false);
+	set_column(values, nulls, JOB_CREATED_AT,
+			   TimestampTzGetDatum(job->created_at != 0 ? job->created_at :
+								   GetCurrentTransactionStartTimestamp()), false);
+	set_column(values, nulls, JOB_STARTED_AT, TimestampTzGetDatum(job->started_at),
+			   job->started_at == 0);
+	set_column(values, nulls, JOB_FINISHED_AT, TimestampTzGetDatum(job->finished_at),
+			   job->finished_at == 0);
+	for (int i = 0; i < 3; i++)
+		set_column(values, nulls, JOB_ERROR_CODE + i,
+				   texts[i] != NULL ? CStringGetTextDatum(texts[i]) : (Datum) 0,
+				   texts[i] == NULL);
 
-	id = nextval_internal(insert_state->sequence, false);
+	direct_insert(catalog_oids()->job, JOB_NATTS, values, nulls);
 
-	ExecClearTuple(slot);
-	values = slot->tts_values;
-	nulls = slot->tts_isnull;
-	memset(nulls, true, sizeof(bool) * JOB_NATTS);
-
-	values[JOB_ID] = Int64GetDatum(id);
-	values[JOB_PROCESS_ID] = Int32GetDatum(job->process_id);
-	if (job->trigger_id != 0)
-	{
-		values[JOB_TRIGGER_ID] = Int64GetDatum(job->trigger_id);
-		nulls[JOB_TRIGGER_ID] = false;
-	}
-	values[JOB_EVENT] = event_datum(job->event);
-	values[JOB_ORD] = Int64GetDatum(job->ord);
-	if (job->has_row)
-	{
-		values[JOB_ROW_HASH] = Int64GetDatum(job->row_hash);
-		values[JOB_KEY] = job->key;
-		nulls[JOB_ROW_HASH] = nulls[JOB_KEY] = false;
-	}
-	if (job->old_row != 0)
-	{
-		values[JOB_OLD_ROW] = job->old_row;
-		nulls[JOB_OLD_ROW] = false;
-	}
-	if (job->changed != 0)
-	{
-		values[JOB_CHANGED] = job->changed;
-		nulls[JOB_CHANGED] = false;
-	}
-	values[JOB_DEPTH] = Int32GetDatum(job->depth);
-	values[JOB_STATUS] = insert_state->pending;
-	values[JOB_RUN_AT] = TimestampTzGetDatum(job->run_at);
-	values[JOB_ATTEMPTS] = Int32GetDatum(0);
-	values[JOB_CREATED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
-	nulls[JOB_ID] = nulls[JOB_PROCESS_ID] = nulls[JOB_EVENT] = nulls[JOB_ORD] = false;
-	nulls[JOB_DEPTH] = nulls[JOB_STATUS] = nulls[JOB_RUN_AT] = false;
-	nulls[JOB_ATTEMPTS] = nulls[JOB_CREATED_AT] = false;
-	ExecStoreVirtualTuple(slot);
-
-	table_tuple_insert(insert_state->rel, slot, GetCurrentCommandId(true), 0, NULL);
-	ExecInsertIndexTuples(insert_state->rri, slot, insert_state->estate,
-						  false, false, NULL, NIL);
-	ResetPerTupleExprContext(insert_state->estate);
-
-	queue_note_due(job->run_at);
+	if (strcmp(status, "pending") == 0)
+		queue_note_due(job->run_at);
 	return id;
+}
+
+/*
+ * Make a job row the record of one run: its outcome, or (pending again)
+ * the retry it waits for.
+ */
+void
+queue_set_outcome(NewJob *job, const JobOutcome *outcome)
+{
+	job->status = outcome->status;
+	job->attempts++;
+	job->started_at = outcome->started_at;
+	job->finished_at = outcome->finished_at;
+	if (outcome->retry_at != 0)
+		job->run_at = outcome->retry_at;
+	job->error_code = outcome->error_code;
+	job->error_message = outcome->message;
+	job->error_detail = outcome->detail;
 }
 
 /* Remember that this transaction queued work due at "due". */
@@ -266,8 +262,10 @@ queue_wake_launcher_at_commit(void)
 }
 
 /*
- * Close the insert state before commit; at commit, wake the executors for
- * the work this transaction queued.
+ * Before commit, write what the statements collected (normally done at
+ * each statement's end already) and close the relations opened for
+ * inserting; at commit, wake the executors for the work this transaction
+ * queued.
  */
 static void
 queue_xact_callback(XactEvent event, void *arg)
@@ -277,8 +275,9 @@ queue_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PARALLEL_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
-			if (insert_state != NULL)
-				close_insert_state();
+			collect_flush();
+			direct_insert_close_all();
+			job_word_datums = NULL;
 			break;
 		case XACT_EVENT_COMMIT:
 			if (due_noted)
@@ -290,8 +289,9 @@ queue_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
-			/* abort released the relation; its memory goes with the transaction */
-			insert_state = NULL;
+			collect_forget();
+			direct_insert_forget_all();
+			job_word_datums = NULL;
 			due_noted = wake_launcher = false;
 			break;
 		default:
@@ -316,7 +316,8 @@ keep_plan(const char *sql, int nargs, Oid *argtypes)
  * The pending jobs of enabled processes, one group per order key in key
  * order; within a group the due jobs by run_at and id.  A job waits while
  * an older job of the same process and entity row is pending, so that one
- * row's jobs run one at a time in creation order.  The recursive part
+ * row's jobs run one at a time in creation order; and while a batch of the
+ * same process has older items left (batch.c), which may hold its row.  The recursive part
  * walks the distinct order keys through the index, so that neither many
  * future jobs nor many due ones make a claim slow.
  */
@@ -338,25 +339,29 @@ keep_plan(const char *sql, int nargs, Oid *argtypes)
 	"                     OR pg_catalog.pg_has_role(" role "::oid, p.owner, 'USAGE')))" \
 	" AND NOT EXISTS (SELECT 1 FROM procflow.job e" \
 	"                  WHERE e.status = 'pending' AND e.process_id = " alias ".process_id" \
-	"                    AND e.row_hash = " alias ".row_hash AND e.id < " alias ".id) "
+	"                    AND e.row_hash = " alias ".row_hash AND e.id < " alias ".id)" \
+	" AND NOT EXISTS (SELECT 1 FROM procflow.job_batch b" \
+	"                  WHERE b.process_id = " alias ".process_id" \
+	"                    AND b.first_id + b.next_item - 1 < " alias ".id) "
 
 /*
  * Claim up to max_jobs due jobs, locking them; jobs locked by another
  * executor are skipped.  With as_role set, only jobs of processes whose
- * owner that role has the privileges of.  The result is allocated in the
- * caller's memory context.
+ * owner that role has the privileges of; with below_ord, only jobs whose
+ * order key is below ord_bound.  The result is allocated in the caller's
+ * memory context.
  */
 ClaimedJob *
-queue_claim(int max_jobs, Oid as_role, int *njobs)
+queue_claim(int max_jobs, Oid as_role, bool below_ord, int64 ord_bound, int *njobs)
 {
-	Datum		args[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 	ClaimedJob *jobs;
 	int			ret;
 
 	if (claim_plan == NULL)
 	{
-		Oid			argtypes[3] = {INT4OID, OIDOID, TIMESTAMPTZOID};
+		Oid			argtypes[4] = {INT4OID, OIDOID, TIMESTAMPTZOID, INT8OID};
 
 		claim_plan = keep_plan(GROUPS_CTE
 							   "SELECT c.id, c.process_id, c.trigger_id, c.event, c.key,"
@@ -367,16 +372,19 @@ queue_claim(int max_jobs, Oid as_role, int *njobs)
 							   RUNNABLE("j", "$2")
 							   "     ORDER BY j.run_at, j.id LIMIT $1"
 							   "     FOR UPDATE OF j SKIP LOCKED) c"
-							   " WHERE g.ord IS NOT NULL"
+							   " WHERE g.ord IS NOT NULL AND ($4::int8 IS NULL OR g.ord < $4)"
 							   " LIMIT $1",
-							   3, argtypes);
+							   4, argtypes);
 	}
 
 	args[0] = Int32GetDatum(max_jobs);
 	args[1] = ObjectIdGetDatum(as_role);
 	args[2] = TimestampTzGetDatum(GetCurrentTimestamp());
+	args[3] = Int64GetDatum(ord_bound);
 	if (!OidIsValid(as_role))
 		nulls[1] = 'n';
+	if (!below_ord)
+		nulls[3] = 'n';
 	ret = SPI_execute_plan(claim_plan, args, nulls, false, max_jobs);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "claiming jobs failed: %s", SPI_result_code_string(ret));
@@ -501,9 +509,10 @@ queue_record_outcomes(const JobOutcome *outcomes, int n)
 }
 
 /*
- * The earliest future run_at of a runnable job, or DT_NOEND.  Due jobs are
- * not looked at: an executor asks only after a claim found nothing, so any
- * due job is locked by another executor, which goes on claiming after it.
+ * The earliest future run_at of a runnable job or batch, or DT_NOEND.  Due
+ * ones are not looked at: an executor asks only after a claim found
+ * nothing, so any due job is locked by another executor, which goes on
+ * claiming after it.
  */
 TimestampTz
 queue_next_due(void)
@@ -518,7 +527,11 @@ queue_next_due(void)
 		Oid			argtypes[1] = {TIMESTAMPTZOID};
 
 		next_due_plan = keep_plan(GROUPS_CTE
-								  "SELECT min(n.run_at) FROM grp g, LATERAL ("
+								  "SELECT least(min(n.run_at),"
+								  "             (SELECT min(b.run_at) FROM procflow.job_batch b"
+								  "               JOIN procflow.process p ON p.id = b.process_id"
+								  "              WHERE b.run_at > $1 AND p.enabled))"
+								  "  FROM grp g, LATERAL ("
 								  "    SELECT j.run_at FROM procflow.job j"
 								  "     WHERE j.run_at > $1 AND"
 								  RUNNABLE("j", "NULL")

@@ -12,20 +12,34 @@
 #include "utils/elog.h"
 #include "utils/timestamp.h"
 
-/* A job to insert. */
+/*
+ * A job row to insert: a pending job, or (with status set) the finished
+ * run of a batch item, which is its history row.
+ */
 typedef struct NewJob
 {
+	int64		id;				/* 0: allocate one */
 	int32		process_id;
 	int64		trigger_id;		/* 0 when started by run_process */
 	const char *event;			/* create, update, delete or run */
 	int64		ord;			/* queue_order_key() */
 	bool		has_row;		/* row_hash and key are set */
 	int64		row_hash;
-	Datum		key;			/* text[] of primary-key values */
+	Datum		key;			/* text[] of primary-key values, or 0 when
+								 * the key is the row hash (see entity.c) */
 	Datum		old_row;		/* text (record_out), or 0 */
 	Datum		changed;		/* text[] of changed columns, or 0 */
 	int32		depth;			/* nesting of the action that queued it */
 	TimestampTz run_at;
+	TimestampTz created_at;		/* 0: the transaction's start */
+	/* the outcome of a run; status NULL for a job not run yet */
+	const char *status;
+	int32		attempts;
+	TimestampTz started_at;
+	TimestampTz finished_at;
+	const char *error_code;
+	const char *error_message;
+	const char *error_detail;
 } NewJob;
 
 /* A job claimed for running. */
@@ -58,12 +72,15 @@ typedef struct JobOutcome
 
 extern void queue_init(void);
 extern int64 queue_order_key(int32 execution_order, int32 priority);
+extern int64 queue_allocate_ids(int64 n);
 extern int64 queue_insert(const NewJob *job);
+extern void queue_set_outcome(NewJob *job, const JobOutcome *outcome);
 extern void queue_note_due(TimestampTz due);
 extern void queue_wake_launcher_at_commit(void);
 
 /* These need an SPI connection and act as the extension owner. */
-extern ClaimedJob *queue_claim(int max_jobs, Oid as_role, int *njobs);
+extern ClaimedJob *queue_claim(int max_jobs, Oid as_role, bool below_ord,
+							   int64 ord_bound, int *njobs);
 extern void queue_record_outcomes(const JobOutcome *outcomes, int n);
 extern TimestampTz queue_next_due(void);
 extern uint64 queue_prune(int retention_seconds);

@@ -3,8 +3,9 @@
  * runner.c
  *	  Claiming due jobs and running them.
  *
- * Executors (and procflow.run_jobs() in a session) claim a batch of due
- * jobs and run each in a subtransaction of their transaction.  A job's
+ * Executors (and procflow.run_jobs() in a session) claim a set of due
+ * jobs, or the next items of a due batch (batch.c), and run each in a
+ * subtransaction of their transaction.  A job's
  * action runs inside that subtransaction; the update that makes the job row
  * its own history row follows it in the same transaction, so they commit
  * together: a job that touches only the database runs exactly once.  A
@@ -28,6 +29,7 @@
 #include "utils/timestamp.h"
 
 #include "action.h"
+#include "batch.h"
 #include "cache.h"
 #include "catalog.h"
 #include "entity.h"
@@ -206,25 +208,90 @@ run_job(ClaimedJob *job, bool use_timeouts, JobOutcome *outcome)
 }
 
 /*
- * Claim up to max_jobs due jobs (of processes whose owner as_role has the
- * privileges of, when as_role is valid) and run them in the current
- * transaction.  use_timeouts arms each process's timeout as the statement
- * timeout (executors only: a session keeps its own statement_timeout).
- * Returns the number of jobs run.
+ * Run the next items of a claimed batch, at most max_items, and write the
+ * job row of each: its run's outcome, or a pending job when it waits for
+ * an older job of its row (or for an item of its row that is to be
+ * retried).  Returns the number of items taken.
+ */
+static int
+run_batch_items(Batch *batch, int max_items, bool use_timeouts)
+{
+	int			from = batch->next_item;
+	int			to = Min(batch->items, from + max_items - 1);
+	int			n = to - from + 1;
+	bool	   *waits = palloc(sizeof(bool) * n);
+	NewJob	   *rows = palloc(sizeof(NewJob) * n);
+	int64	   *held = palloc(sizeof(int64) * n);
+	int			nheld = 0;
+	PrivilegedScope scope;
+
+	catalog_enter_privileged(&scope);
+	batch_find_waiting(batch, from, to, waits);
+	catalog_leave_privileged(&scope);
+
+	for (int i = 0; i < n; i++)
+	{
+		int			item = from + i;
+		int64		hash = batch->row_hashes[item - 1];
+		bool		wait = waits[i];
+
+		for (int h = 0; h < nheld && !wait; h++)
+			wait = held[h] == hash;
+		batch_item_job(batch, item, &rows[i]);
+		if (!wait)
+		{
+			ClaimedJob	job;
+			JobOutcome	outcome;
+
+			batch_item_claimed(batch, item, &job);
+			run_job(&job, use_timeouts, &outcome);
+			queue_set_outcome(&rows[i], &outcome);
+			wait = strcmp(outcome.status, "pending") == 0;
+		}
+		if (wait)
+			held[nheld++] = hash;
+	}
+
+	for (int i = 0; i < n; i++)
+		(void) queue_insert(&rows[i]);
+	catalog_enter_privileged(&scope);
+	batch_advance(batch, to + 1);
+	catalog_leave_privileged(&scope);
+	return n;
+}
+
+/*
+ * Claim due work (of processes whose owner as_role has the privileges of,
+ * when as_role is valid) and run it in the current transaction: up to
+ * max_jobs jobs, or as many items of the first due batch, whichever comes
+ * first in execution order.  use_timeouts arms each process's timeout as
+ * the statement timeout (executors only: a session keeps its own
+ * statement_timeout).  Returns the number of jobs run or items taken.
  */
 int
 runner_run_due(int max_jobs, Oid as_role, bool use_timeouts)
 {
 	ClaimedJob *jobs;
 	JobOutcome *outcomes;
+	Batch	   *batch;
 	int			njobs;
 	PrivilegedScope scope;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	catalog_enter_privileged(&scope);
-	jobs = queue_claim(max_jobs, as_role, &njobs);
+	batch_materialize_blocking();
+	batch = batch_claim(as_role);
+	jobs = queue_claim(max_jobs, as_role, batch != NULL, batch ? batch->ord : 0,
+					   &njobs);
 	catalog_leave_privileged(&scope);
+
+	if (njobs == 0 && batch != NULL)
+	{
+		njobs = run_batch_items(batch, max_jobs, use_timeouts);
+		SPI_finish();
+		return njobs;
+	}
 
 	outcomes = palloc(sizeof(JobOutcome) * Max(njobs, 1));
 	for (int i = 0; i < njobs; i++)

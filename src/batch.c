@@ -1,0 +1,557 @@
+/*-------------------------------------------------------------------------
+ *
+ * batch.c
+ *	  Batches: the pending jobs of one bulk statement, stored as one row.
+ *
+ * A statement that queues many jobs of one trigger (collect.c) writes them
+ * as one row of procflow.job_batch: the rows' hashes, keys, old rows and
+ * changed columns as arrays, and a range of job ids, item i having id
+ * first_id + i - 1.  (A single integer key is its row hash, see entity.c,
+ * and is not stored twice.)  That costs the writing statement one row instead of a
+ * job row and three index entries per captured row.
+ *
+ * An executor claims a due batch (locking its row), takes the next items,
+ * runs each in a subtransaction like a job, and writes the job row of each
+ * run with its outcome: the run's history row is the only row it writes.
+ * Item order is kept as for jobs: a batch waits for older batches of its
+ * process; an item whose row has an older pending job is not run but
+ * written as a pending job (it "materializes") and waits for that job; and
+ * jobs of the process newer than the batch's untaken items wait for the
+ * batch (see the claim in queue.c).
+ *
+ * A batch also materializes as a whole, its untaken items becoming pending
+ * job rows with their own ids, where single jobs are needed: when a row is
+ * deleted (to cancel its jobs), when a job of it is cancelled or retried,
+ * when its process's pending jobs are cancelled, and when it is not due but
+ * holds back due work of its process.
+ *
+ * An executor keeps the arrays of the batch it works on in memory: they do
+ * not change while the batch exists, only next_item does.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "batch.h"
+#include "catalog.h"
+#include "direct_insert.h"
+#include "entity.h"
+
+/* Columns of procflow.job_batch, in table order. */
+enum
+{
+	BATCH_FIRST_ID,
+	BATCH_PROCESS_ID,
+	BATCH_TRIGGER_ID,
+	BATCH_EVENT,
+	BATCH_ORD,
+	BATCH_DEPTH,
+	BATCH_RUN_AT,
+	BATCH_CREATED_AT,
+	BATCH_KEY_COLUMNS,
+	BATCH_ITEMS,
+	BATCH_NEXT_ITEM,
+	BATCH_ROW_HASHES,
+	BATCH_KEYS,
+	BATCH_OLD_ROWS,
+	BATCH_CHANGED,
+	BATCH_NATTS
+};
+
+static MemoryContext batch_cxt = NULL;
+static Batch *loaded = NULL;
+
+static SPIPlanPtr claim_plan = NULL;
+static SPIPlanPtr load_plan = NULL;
+static SPIPlanPtr waiting_plan = NULL;
+static SPIPlanPtr advance_plan = NULL;
+static SPIPlanPtr delete_plan = NULL;
+static SPIPlanPtr by_process_plan = NULL;
+static SPIPlanPtr by_process_skip_plan = NULL;
+static SPIPlanPtr by_job_plan = NULL;
+static SPIPlanPtr blocking_plan = NULL;
+
+/* Prepare and keep a plan for the life of the backend. */
+static SPIPlanPtr
+keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*plan = p;
+	}
+	return *plan;
+}
+
+/* A one-dimensional array of n datums of a type, with NULLs where null[i]. */
+static Datum
+make_array(Datum *values, bool *nulls, int n, Oid elemtype)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, elemtype,
+											  typlen, typbyval, typalign));
+}
+
+/* The text form of an array datum, as text. */
+static Datum
+array_as_text(Datum array)
+{
+	return CStringGetTextDatum(OidOutputFunctionCall(F_ARRAY_OUT, array));
+}
+
+/*
+ * Write n collected jobs of one trigger, one depth and one run_at as a
+ * batch row.  The caller has checked the rights to queue them.
+ */
+void
+batch_write(const NewJob *jobs, int n)
+{
+	Datum		values[BATCH_NATTS];
+	bool		nulls[BATCH_NATTS];
+	Datum	   *hashes = palloc(sizeof(Datum) * n);
+	Datum	   *keys = palloc(sizeof(Datum) * n);
+	Datum	   *old_rows = NULL;
+	Datum	   *changed = NULL;
+	int			key_columns = 0;
+
+	/* 0 key columns: the keys are the row hashes (see entity.c) */
+	if (jobs[0].key != 0)
+	{
+		ArrayType  *first_key = DatumGetArrayTypeP(jobs[0].key);
+
+		key_columns = ArrayGetNItems(ARR_NDIM(first_key), ARR_DIMS(first_key));
+	}
+
+	if (jobs[0].old_row != 0)
+		old_rows = palloc(sizeof(Datum) * n);
+	if (jobs[0].changed != 0)
+		changed = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+	{
+		hashes[i] = Int64GetDatum(jobs[i].row_hash);
+		/* a single-column key's text is its only element, stored as is */
+		if (key_columns == 0)
+			keys[i] = (Datum) 0;
+		else if (key_columns == 1)
+		{
+			ArrayType  *key = DatumGetArrayTypeP(jobs[i].key);
+
+			Assert(ARR_NDIM(key) == 1 && !ARR_HASNULL(key));
+			keys[i] = PointerGetDatum((char *) key + ARR_OVERHEAD_NONULLS(1));
+		}
+		else
+			keys[i] = array_as_text(jobs[i].key);
+		if (old_rows != NULL)
+			old_rows[i] = jobs[i].old_row;
+		if (changed != NULL)
+			changed[i] = array_as_text(jobs[i].changed);
+	}
+
+	memset(nulls, false, sizeof(nulls));
+	values[BATCH_FIRST_ID] = Int64GetDatum(queue_allocate_ids(n));
+	values[BATCH_PROCESS_ID] = Int32GetDatum(jobs[0].process_id);
+	values[BATCH_TRIGGER_ID] = Int64GetDatum(jobs[0].trigger_id);
+	nulls[BATCH_TRIGGER_ID] = jobs[0].trigger_id == 0;
+	values[BATCH_EVENT] = CStringGetTextDatum(jobs[0].event);
+	values[BATCH_ORD] = Int64GetDatum(jobs[0].ord);
+	values[BATCH_DEPTH] = Int32GetDatum(jobs[0].depth);
+	values[BATCH_RUN_AT] = TimestampTzGetDatum(jobs[0].run_at);
+	values[BATCH_CREATED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	values[BATCH_KEY_COLUMNS] = Int32GetDatum(key_columns);
+	values[BATCH_ITEMS] = Int32GetDatum(n);
+	values[BATCH_NEXT_ITEM] = Int32GetDatum(1);
+	values[BATCH_ROW_HASHES] = make_array(hashes, NULL, n, INT8OID);
+	values[BATCH_KEYS] = key_columns > 0 ? make_array(keys, NULL, n, TEXTOID) : (Datum) 0;
+	nulls[BATCH_KEYS] = key_columns == 0;
+	values[BATCH_OLD_ROWS] = old_rows ? make_array(old_rows, NULL, n, TEXTOID) : (Datum) 0;
+	nulls[BATCH_OLD_ROWS] = old_rows == NULL;
+	values[BATCH_CHANGED] = changed ? make_array(changed, NULL, n, TEXTOID) : (Datum) 0;
+	nulls[BATCH_CHANGED] = changed == NULL;
+
+	direct_insert(catalog_oids()->job_batch, BATCH_NATTS, values, nulls);
+	queue_note_due(jobs[0].run_at);
+}
+
+/* Take apart a text[] column of the load query's result into batch_cxt. */
+static Datum *
+text_elements(HeapTuple tup, TupleDesc desc, int col, int expected)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+	Datum	   *elems;
+	int			n;
+
+	if (isnull)
+		return NULL;
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, NULL, &n);
+	if (n != expected)
+		elog(ERROR, "procflow batch has %d elements where %d items were expected",
+			 n, expected);
+	return elems;
+}
+
+/*
+ * The batch with this first id, its arrays read once and kept while the
+ * backend works on it; next_item is set by the caller.
+ */
+static Batch *
+load_batch(int64 first_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(first_id)};
+	MemoryContext old;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	Batch	   *b;
+	bool		isnull;
+	Datum		d;
+	Datum	   *hashes;
+	int			n;
+
+	if (loaded != NULL && loaded->first_id == first_id)
+		return loaded;
+
+	if (batch_cxt == NULL)
+		batch_cxt = AllocSetContextCreate(TopMemoryContext, "procflow batch",
+										  ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(batch_cxt);
+	loaded = NULL;
+
+	keep_plan(&load_plan,
+			  "SELECT process_id, trigger_id, event, ord, depth, run_at, created_at,"
+			  "       key_columns, items, row_hashes, keys, old_rows, changed"
+			  "  FROM procflow.job_batch WHERE first_id = $1",
+			  1, argtypes);
+	if (SPI_execute_plan(load_plan, args, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "procflow batch " INT64_FORMAT " is gone", first_id);
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+
+	old = MemoryContextSwitchTo(batch_cxt);
+	b = palloc0(sizeof(Batch));
+	b->first_id = first_id;
+	b->process_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+	d = SPI_getbinval(tup, desc, 2, &isnull);
+	b->trigger_id = isnull ? 0 : DatumGetInt64(d);
+	strlcpy(b->event, TextDatumGetCString(SPI_getbinval(tup, desc, 3, &isnull)),
+			sizeof(b->event));
+	b->ord = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+	b->depth = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+	b->run_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 6, &isnull));
+	b->created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 7, &isnull));
+	b->key_columns = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
+	b->items = DatumGetInt32(SPI_getbinval(tup, desc, 9, &isnull));
+	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 10, &isnull)),
+					  INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &hashes, NULL, &n);
+	if (n != b->items)
+		elog(ERROR, "procflow batch has %d row hashes for %d items", n, b->items);
+	b->row_hashes = palloc(sizeof(int64) * n);
+	for (int i = 0; i < n; i++)
+		b->row_hashes[i] = DatumGetInt64(hashes[i]);
+	b->keys = text_elements(tup, desc, 11, b->items);
+	b->old_rows = text_elements(tup, desc, 12, b->items);
+	b->changed = text_elements(tup, desc, 13, b->items);
+	MemoryContextSwitchTo(old);
+	SPI_freetuptable(SPI_tuptable);
+
+	loaded = b;
+	return b;
+}
+
+/* The first id and next item of each row a locking query returned. */
+static int
+locked_batches(int64 **first_ids, int **next_items)
+{
+	int			n = (int) SPI_processed;
+	bool		isnull;
+
+	*first_ids = palloc(sizeof(int64) * Max(n, 1));
+	*next_items = palloc(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+
+		(*first_ids)[i] = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		(*next_items)[i] = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return n;
+}
+
+/*
+ * Claim the first due batch (in order key, run_at and id order) of an
+ * enabled process with no older batch, locking it; batches locked by
+ * another executor are skipped.  With as_role set, only batches of
+ * processes whose owner that role has the privileges of.  NULL when none.
+ */
+Batch *
+batch_claim(Oid as_role)
+{
+	Oid			argtypes[2] = {OIDOID, TIMESTAMPTZOID};
+	Datum		args[2];
+	char		nulls[2] = {' ', ' '};
+	int64	   *first_ids;
+	int		   *next_items;
+	Batch	   *b;
+
+	keep_plan(&claim_plan,
+			  "SELECT b.first_id, b.next_item FROM procflow.job_batch b"
+			  " WHERE b.run_at <= $2"
+			  "   AND EXISTS (SELECT 1 FROM procflow.process p"
+			  "                WHERE p.id = b.process_id AND p.enabled"
+			  "                  AND ($1::oid IS NULL"
+			  "                       OR pg_catalog.pg_has_role($1::oid, p.owner, 'USAGE')))"
+			  "   AND NOT EXISTS (SELECT 1 FROM procflow.job_batch e"
+			  "                    WHERE e.process_id = b.process_id"
+			  "                      AND e.first_id < b.first_id)"
+			  " ORDER BY b.ord, b.run_at, b.first_id"
+			  " LIMIT 1 FOR UPDATE OF b SKIP LOCKED",
+			  2, argtypes);
+	args[0] = ObjectIdGetDatum(as_role);
+	args[1] = TimestampTzGetDatum(GetCurrentTimestamp());
+	if (!OidIsValid(as_role))
+		nulls[0] = 'n';
+	if (SPI_execute_plan(claim_plan, args, nulls, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "claiming a batch failed");
+	if (locked_batches(&first_ids, &next_items) == 0)
+		return NULL;
+	b = load_batch(first_ids[0]);
+	b->next_item = next_items[0];
+	return b;
+}
+
+/*
+ * Mark the items from..to (inclusive) of a claimed batch whose row has an
+ * older pending job: they must wait for it.
+ */
+void
+batch_find_waiting(Batch *batch, int from, int to, bool *waits)
+{
+	Oid			argtypes[3] = {INT8ARRAYOID, INT4OID, INT8OID};
+	Datum		args[3];
+	Datum	   *hashes = palloc(sizeof(Datum) * (to - from + 1));
+	bool		isnull;
+
+	for (int i = from; i <= to; i++)
+		hashes[i - from] = Int64GetDatum(batch->row_hashes[i - 1]);
+	keep_plan(&waiting_plan,
+			  "SELECT u.i::int4 FROM pg_catalog.unnest($1) WITH ORDINALITY AS u(h, i)"
+			  " WHERE EXISTS (SELECT 1 FROM procflow.job e"
+			  "                WHERE e.status = 'pending' AND e.process_id = $2"
+			  "                  AND e.row_hash = u.h AND e.id < $3 + u.i - 1)",
+			  3, argtypes);
+	args[0] = make_array(hashes, NULL, to - from + 1, INT8OID);
+	args[1] = Int32GetDatum(batch->process_id);
+	args[2] = Int64GetDatum(batch->first_id + from - 1);
+	if (SPI_execute_plan(waiting_plan, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "looking for older jobs of a batch's rows failed");
+	memset(waits, false, sizeof(bool) * (to - from + 1));
+	for (uint64 r = 0; r < SPI_processed; r++)
+		waits[DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
+										  SPI_tuptable->tupdesc, 1, &isnull)) - 1] = true;
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/* Record that a batch's items before next_item are taken; drop it when all are. */
+void
+batch_advance(Batch *batch, int next_item)
+{
+	Oid			argtypes[2] = {INT8OID, INT4OID};
+	Datum		args[2] = {Int64GetDatum(batch->first_id), Int32GetDatum(next_item)};
+
+	if (next_item > batch->items)
+	{
+		keep_plan(&delete_plan, "DELETE FROM procflow.job_batch WHERE first_id = $1",
+				  1, argtypes);
+		if (SPI_execute_plan(delete_plan, args, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "removing a finished batch failed");
+	}
+	else
+	{
+		keep_plan(&advance_plan,
+				  "UPDATE procflow.job_batch SET next_item = $2 WHERE first_id = $1",
+				  2, argtypes);
+		if (SPI_execute_plan(advance_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "advancing a batch failed");
+	}
+	batch->next_item = next_item;
+}
+
+/* The key of an item as a text[] datum. */
+static Datum
+item_key(Batch *batch, int item)
+{
+	Datum		key;
+
+	if (batch->key_columns == 0)
+		return entity_key_of_hash(batch->row_hashes[item - 1]);
+	key = batch->keys[item - 1];
+	if (batch->key_columns == 1)
+		return make_array(&key, NULL, 1, TEXTOID);
+	return OidInputFunctionCall(F_ARRAY_IN, TextDatumGetCString(key), TEXTOID, -1);
+}
+
+/* The changed columns of an item as a text[] datum, or 0. */
+static Datum
+item_changed(Batch *batch, int item)
+{
+	if (batch->changed == NULL)
+		return (Datum) 0;
+	return OidInputFunctionCall(F_ARRAY_IN,
+								TextDatumGetCString(batch->changed[item - 1]),
+								TEXTOID, -1);
+}
+
+/* An item (from 1) as the pending job it stands for. */
+void
+batch_item_job(Batch *batch, int item, NewJob *job)
+{
+	memset(job, 0, sizeof(NewJob));
+	job->id = batch->first_id + item - 1;
+	job->process_id = batch->process_id;
+	job->trigger_id = batch->trigger_id;
+	job->event = batch->event;
+	job->ord = batch->ord;
+	job->has_row = true;
+	job->row_hash = batch->row_hashes[item - 1];
+	job->key = item_key(batch, item);
+	job->old_row = batch->old_rows ? batch->old_rows[item - 1] : (Datum) 0;
+	job->changed = item_changed(batch, item);
+	job->depth = batch->depth;
+	job->run_at = batch->run_at;
+	job->created_at = batch->created_at;
+}
+
+/* An item (from 1) as a claimed job, to be run. */
+void
+batch_item_claimed(Batch *batch, int item, ClaimedJob *job)
+{
+	memset(job, 0, sizeof(ClaimedJob));
+	job->id = batch->first_id + item - 1;
+	job->process_id = batch->process_id;
+	job->trigger_id = batch->trigger_id;
+	strlcpy(job->event, batch->event, sizeof(job->event));
+	job->key = item_key(batch, item);
+	job->old_row = batch->old_rows ? TextDatumGetCString(batch->old_rows[item - 1]) : NULL;
+	job->changed = item_changed(batch, item);
+	job->depth = batch->depth;
+	job->attempts = 0;
+}
+
+/*
+ * Turn the untaken items of the batches a locking query returned into
+ * pending job rows, and remove the batches.
+ */
+static void
+materialize_locked(void)
+{
+	int64	   *first_ids;
+	int		   *next_items;
+	int			n = locked_batches(&first_ids, &next_items);
+
+	for (int i = 0; i < n; i++)
+	{
+		Batch	   *b = load_batch(first_ids[i]);
+
+		for (int item = next_items[i]; item <= b->items; item++)
+		{
+			NewJob		job;
+
+			batch_item_job(b, item, &job);
+			(void) queue_insert(&job);
+		}
+		batch_advance(b, b->items + 1);
+	}
+}
+
+/*
+ * Materialize the batches of these processes (int4[]); with skip_locked,
+ * not those an executor is working on.
+ */
+void
+batch_materialize_processes(Datum process_ids, bool skip_locked)
+{
+	Oid			argtypes[1] = {INT4ARRAYOID};
+	Datum		args[1] = {process_ids};
+	SPIPlanPtr	plan;
+
+	if (skip_locked)
+		plan = keep_plan(&by_process_skip_plan,
+						 "SELECT first_id, next_item FROM procflow.job_batch"
+						 " WHERE process_id = ANY ($1)"
+						 " ORDER BY first_id FOR UPDATE SKIP LOCKED",
+						 1, argtypes);
+	else
+		plan = keep_plan(&by_process_plan,
+						 "SELECT first_id, next_item FROM procflow.job_batch"
+						 " WHERE process_id = ANY ($1)"
+						 " ORDER BY first_id FOR UPDATE",
+						 1, argtypes);
+	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading the batches of processes failed");
+	materialize_locked();
+}
+
+/* Materialize the batch that holds this job id, if any. */
+void
+batch_materialize_job(int64 job_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(job_id)};
+
+	keep_plan(&by_job_plan,
+			  "SELECT first_id, next_item FROM procflow.job_batch"
+			  " WHERE first_id <= $1 AND $1 < first_id + items"
+			  " FOR UPDATE",
+			  1, argtypes);
+	if (SPI_execute_plan(by_job_plan, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading the batch of a job failed");
+	materialize_locked();
+}
+
+/*
+ * Materialize the batches that are not due but hold back due work of
+ * their process: a due job queued after them, or a due batch.
+ */
+void
+batch_materialize_blocking(void)
+{
+	Oid			argtypes[1] = {TIMESTAMPTZOID};
+	Datum		args[1] = {TimestampTzGetDatum(GetCurrentTimestamp())};
+
+	keep_plan(&blocking_plan,
+			  "SELECT b.first_id, b.next_item FROM procflow.job_batch b"
+			  " WHERE b.run_at > $1"
+			  "   AND (EXISTS (SELECT 1 FROM procflow.job j"
+			  "                 WHERE j.status = 'pending' AND j.process_id = b.process_id"
+			  "                   AND j.id > b.first_id AND j.run_at <= $1)"
+			  "        OR EXISTS (SELECT 1 FROM procflow.job_batch n"
+			  "                    WHERE n.process_id = b.process_id"
+			  "                      AND n.first_id > b.first_id AND n.run_at <= $1))"
+			  " ORDER BY b.first_id FOR UPDATE OF b SKIP LOCKED",
+			  1, argtypes);
+	if (SPI_execute_plan(blocking_plan, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "looking for batches that hold back due work failed");
+	materialize_locked();
+}

@@ -1,0 +1,46 @@
+/*-------------------------------------------------------------------------
+ *
+ * batch.h
+ *	  Batches: the pending jobs of one bulk statement, stored as one row.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROCFLOW_BATCH_H
+#define PROCFLOW_BATCH_H
+
+#include "queue.h"
+
+/* A batch row, its arrays taken apart. */
+typedef struct Batch
+{
+	int64		first_id;		/* id of item 1 */
+	int32		process_id;
+	int64		trigger_id;		/* 0 when the trigger is gone */
+	char		event[8];
+	int64		ord;
+	int32		depth;
+	TimestampTz run_at;
+	TimestampTz created_at;
+	int			key_columns;
+	int			items;
+	int			next_item;		/* first item not taken yet, as claimed */
+	int64	   *row_hashes;
+	Datum	   *keys;			/* text, or NULL when the keys are the hashes */
+	Datum	   *old_rows;		/* text, or NULL for none */
+	Datum	   *changed;		/* text of a text[], or NULL for none */
+} Batch;
+
+extern void batch_write(const NewJob *jobs, int n);
+
+/* These need an SPI connection and act as the extension owner. */
+extern Batch *batch_claim(Oid as_role);
+extern void batch_find_waiting(Batch *batch, int from, int to, bool *waits);
+extern void batch_advance(Batch *batch, int next_item);
+extern void batch_materialize_processes(Datum process_ids, bool skip_locked);
+extern void batch_materialize_job(int64 job_id);
+extern void batch_materialize_blocking(void);
+
+extern void batch_item_job(Batch *batch, int item, NewJob *job);
+extern void batch_item_claimed(Batch *batch, int item, ClaimedJob *job);
+
+#endif							/* PROCFLOW_BATCH_H */

@@ -1,0 +1,124 @@
+/*-------------------------------------------------------------------------
+ *
+ * direct_insert.c
+ *	  Inserting rows into procflow's queue tables without SPI.
+ *
+ * Queueing a job is on the hot path of every captured row, and an executor
+ * writes one history row per run, so these inserts bypass SPI and the
+ * executor: the row is formed by the caller and inserted with the table AM
+ * and the index machinery directly (partial-index predicates included).
+ * A relation opened for this stays open, with its indexes, for the rest of
+ * the transaction; it is closed just before commit.  No permission is
+ * checked here: callers have checked what the current user may do.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "executor/executor.h"
+#include "nodes/execnodes.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/resowner.h"
+
+#include "direct_insert.h"
+
+/* A relation open for inserting until the end of the transaction. */
+typedef struct InsertTarget
+{
+	Oid			relid;
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	struct InsertTarget *next;
+} InsertTarget;
+
+static InsertTarget *targets = NULL;
+
+/* Open relid and its indexes for inserting until transaction end. */
+static InsertTarget *
+open_target(Oid relid, int natts)
+{
+	ResourceOwner save_owner = CurrentResourceOwner;
+	MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+	InsertTarget *t = palloc0(sizeof(InsertTarget));
+
+	/* keep the relation references past any subtransaction's end */
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	t->relid = relid;
+	t->rel = table_open(relid, RowExclusiveLock);
+	if (RelationGetDescr(t->rel)->natts != natts)
+		elog(ERROR, "relation \"%s\" has %d columns, expected %d",
+			 RelationGetRelationName(t->rel), RelationGetDescr(t->rel)->natts, natts);
+	t->estate = CreateExecutorState();
+	t->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(t->rri, t->rel, 1, NULL, 0);
+	ExecOpenIndices(t->rri, false);
+	t->slot = MakeSingleTupleTableSlot(RelationGetDescr(t->rel), &TTSOpsVirtual);
+	t->next = targets;
+	targets = t;
+	CurrentResourceOwner = save_owner;
+	MemoryContextSwitchTo(old);
+	return t;
+}
+
+/*
+ * Insert one row of natts columns into relid, with its index entries.  The
+ * values are copied into the row before this returns.
+ */
+void
+direct_insert(Oid relid, int natts, Datum *values, bool *nulls)
+{
+	InsertTarget *t;
+	TupleTableSlot *slot;
+
+	for (t = targets; t != NULL; t = t->next)
+		if (t->relid == relid)
+			break;
+	if (t == NULL)
+		t = open_target(relid, natts);
+	slot = t->slot;
+
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, values, sizeof(Datum) * natts);
+	memcpy(slot->tts_isnull, nulls, sizeof(bool) * natts);
+	ExecStoreVirtualTuple(slot);
+
+	table_tuple_insert(t->rel, slot, GetCurrentCommandId(true), 0, NULL);
+	ExecInsertIndexTuples(t->rri, slot, t->estate, false, false, NULL, NIL);
+	ResetPerTupleExprContext(t->estate);
+}
+
+/* Close what direct_insert opened; called just before commit. */
+void
+direct_insert_close_all(void)
+{
+	ResourceOwner save_owner = CurrentResourceOwner;
+
+	CurrentResourceOwner = TopTransactionResourceOwner;
+	while (targets != NULL)
+	{
+		InsertTarget *t = targets;
+
+		targets = t->next;
+		ExecDropSingleTupleTableSlot(t->slot);
+		ExecCloseIndices(t->rri);
+		table_close(t->rel, NoLock);
+		FreeExecutorState(t->estate);
+	}
+	CurrentResourceOwner = save_owner;
+}
+
+/*
+ * Forget the open relations at transaction abort, which has released them;
+ * their memory goes with the transaction.
+ */
+void
+direct_insert_forget_all(void)
+{
+	targets = NULL;
+}

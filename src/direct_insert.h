@@ -1,0 +1,17 @@
+/*-------------------------------------------------------------------------
+ *
+ * direct_insert.h
+ *	  Inserting rows into procflow's queue tables without SPI.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROCFLOW_DIRECT_INSERT_H
+#define PROCFLOW_DIRECT_INSERT_H
+
+#include "utils/relcache.h"
+
+extern void direct_insert(Oid relid, int natts, Datum *values, bool *nulls);
+extern void direct_insert_close_all(void);
+extern void direct_insert_forget_all(void);
+
+#endif							/* PROCFLOW_DIRECT_INSERT_H */
