@@ -202,7 +202,8 @@ text_elements(HeapTuple tup, TupleDesc desc, int col, int expected)
 
 	if (isnull)
 		return NULL;
-	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+	/* a copy: a small array points into the SPI result, which goes away */
+	deconstruct_array(DatumGetArrayTypePCopy(d), TEXTOID, -1, false, TYPALIGN_INT,
 					  &elems, NULL, &n);
 	if (n != expected)
 		elog(ERROR, "procflow batch has %d elements where %d items were expected",

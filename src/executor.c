@@ -64,16 +64,20 @@ extension_installed(void)
 	return installed;
 }
 
-/* One batch in its own transaction; returns the number of jobs run. */
+/*
+ * One round of due work in its own transaction; returns the number of jobs
+ * and batch items taken (0 when nothing was due).
+ */
 static int
 run_batch(void)
 {
 	int			n;
+	int			ran;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	n = runner_run_due(procflow_batch_size, InvalidOid, true);
+	n = runner_run_due(procflow_batch_size, InvalidOid, true, &ran);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	return n;

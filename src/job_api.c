@@ -221,6 +221,7 @@ procflow_run_jobs(PG_FUNCTION_ARGS)
 	int64		max_jobs = PG_ARGISNULL(0) ? PG_INT64_MAX : PG_GETARG_INT32(0);
 	Oid			as_role = superuser() ? InvalidOid : GetUserId();
 	int64		total = 0;
+	int64		ran = 0;
 
 	if (max_jobs < 0)
 		ereport(ERROR,
@@ -230,14 +231,17 @@ procflow_run_jobs(PG_FUNCTION_ARGS)
 
 	while (total < max_jobs)
 	{
-		int			n = runner_run_due((int) Min(max_jobs - total, 1000), as_role, false);
+		int			n_ran;
+		int			n = runner_run_due((int) Min(max_jobs - total, 1000), as_role,
+									   false, &n_ran);
 
 		if (n == 0)
 			break;
 		total += n;
+		ran += n_ran;
 		CHECK_FOR_INTERRUPTS();
 	}
-	PG_RETURN_INT32((int32) Min(total, PG_INT32_MAX));
+	PG_RETURN_INT32((int32) Min(ran, PG_INT32_MAX));
 }
 
 /*

@@ -211,10 +211,10 @@ run_job(ClaimedJob *job, bool use_timeouts, JobOutcome *outcome)
  * Run the next items of a claimed batch, at most max_items, and write the
  * job row of each: its run's outcome, or a pending job when it waits for
  * an older job of its row (or for an item of its row that is to be
- * retried).  Returns the number of items taken.
+ * retried).  Returns the number of items taken; *ran says how many ran.
  */
 static int
-run_batch_items(Batch *batch, int max_items, bool use_timeouts)
+run_batch_items(Batch *batch, int max_items, bool use_timeouts, int *ran)
 {
 	int			from = batch->next_item;
 	int			to = Min(batch->items, from + max_items - 1);
@@ -246,6 +246,7 @@ run_batch_items(Batch *batch, int max_items, bool use_timeouts)
 			batch_item_claimed(batch, item, &job);
 			run_job(&job, use_timeouts, &outcome);
 			queue_set_outcome(&rows[i], &outcome);
+			(*ran)++;
 			wait = strcmp(outcome.status, "pending") == 0;
 		}
 		if (wait)
@@ -266,10 +267,12 @@ run_batch_items(Batch *batch, int max_items, bool use_timeouts)
  * max_jobs jobs, or as many items of the first due batch, whichever comes
  * first in execution order.  use_timeouts arms each process's timeout as
  * the statement timeout (executors only: a session keeps its own
- * statement_timeout).  Returns the number of jobs run or items taken.
+ * statement_timeout).  Returns the number of jobs and items taken, 0 when
+ * nothing was due; *ran says how many of them ran (batch items that wait
+ * for an older job of their row are taken without running).
  */
 int
-runner_run_due(int max_jobs, Oid as_role, bool use_timeouts)
+runner_run_due(int max_jobs, Oid as_role, bool use_timeouts, int *ran)
 {
 	ClaimedJob *jobs;
 	JobOutcome *outcomes;
@@ -286,12 +289,14 @@ runner_run_due(int max_jobs, Oid as_role, bool use_timeouts)
 					   &njobs);
 	catalog_leave_privileged(&scope);
 
+	*ran = 0;
 	if (njobs == 0 && batch != NULL)
 	{
-		njobs = run_batch_items(batch, max_jobs, use_timeouts);
+		njobs = run_batch_items(batch, max_jobs, use_timeouts, ran);
 		SPI_finish();
 		return njobs;
 	}
+	*ran = njobs;
 
 	outcomes = palloc(sizeof(JobOutcome) * Max(njobs, 1));
 	for (int i = 0; i < njobs; i++)

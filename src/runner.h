@@ -8,6 +8,6 @@
 #ifndef PROCFLOW_RUNNER_H
 #define PROCFLOW_RUNNER_H
 
-extern int	runner_run_due(int max_jobs, Oid as_role, bool use_timeouts);
+extern int	runner_run_due(int max_jobs, Oid as_role, bool use_timeouts, int *ran);
 
 #endif							/* PROCFLOW_RUNNER_H */

@@ -19,7 +19,11 @@ SELECT procflow.add_trigger('create_account', 'create');
 SELECT procflow.add_trigger('create_account', 'update', fields => '{name}', queued => true, delay => '1 second');
 INSERT INTO customer (name) VALUES ('Ann');
 UPDATE customer SET name = 'Ann B.';
+INSERT INTO customer (name) SELECT 'bulk ' || g FROM generate_series(1, 10) g;
+UPDATE customer SET name = name || '.' WHERE name LIKE 'bulk %';
 });
+is($node->safe_psql('postgres', 'SELECT items FROM procflow.job_batch'), '10',
+	'a bulk update queued a batch');
 
 my $dump = $node->basedir . '/dump.sql';
 command_ok([ 'pg_dump', '-d', $node->connstr('postgres'), '-f', $dump ], 'pg_dump');
@@ -32,13 +36,15 @@ my $defs = q{SELECT name, label, related_entity, execution_order FROM procflow.p
 is($node->safe_psql('restored', $defs), $node->safe_psql('postgres', $defs),
 	'definitions are restored');
 
-# the pending delayed job was restored too, and the restored database's
-# executors run it
+# the pending delayed job and batch were restored too, and the restored
+# database's executors run them
 $node->poll_query_until('restored',
-	"SELECT count(*) = 1 FROM procflow.job_history WHERE status = 'succeeded'")
-  or die "restored job did not run";
-is($node->safe_psql('restored', 'SELECT name FROM account ORDER BY name'),
+	"SELECT count(*) = 11 FROM procflow.job_history WHERE status = 'succeeded'")
+  or die "restored jobs did not run";
+is($node->safe_psql('restored', "SELECT name FROM account WHERE name LIKE 'Ann%' ORDER BY name"),
 	"Ann\nAnn B.", 'the restored pending job ran');
+is($node->safe_psql('restored', "SELECT count(*) FROM account WHERE name LIKE 'bulk %.'"),
+	'10', 'the restored batch ran');
 
 # capture works in the restored database
 $node->safe_psql('restored', "INSERT INTO customer (name) VALUES ('Bob')");
