@@ -95,8 +95,9 @@ COMMENT ON TABLE procflow.job IS 'queued jobs (status pending) and their history
  * A statement that queues many jobs of one trigger stores them as one batch
  * row instead of one job row each: arrays of the rows' hashes, keys, old
  * rows and changed columns.  Item i (from 1) is the pending job with id
- * first_id + i - 1; items before next_item have been taken by an executor,
- * which writes each one's job row when it has run it (see batch.c).  A
+ * first_id + i - 1.  An executor takes items in order and writes the job row
+ * of each when it has run it, so the items taken are those up to the
+ * highest job id in the range; the batch goes when all are (see batch.c).  A
  * single integer key is its row hash and is not stored again (key_columns
  * 0); another single-column key is stored as its text, a composite one as
  * the text of its text[].
@@ -113,7 +114,6 @@ CREATE TABLE procflow.job_batch (
 	created_at		timestamptz NOT NULL,
 	key_columns		int NOT NULL,
 	items			int NOT NULL,
-	next_item		int NOT NULL DEFAULT 1,
 	row_hashes		bigint[] NOT NULL,
 	keys			text[],
 	old_rows		text[],
@@ -315,9 +315,12 @@ SELECT b.first_id + k.i - 1,
 	   b.created_at
   FROM procflow.job_batch b
   JOIN procflow.process p ON p.id = b.process_id
+ CROSS JOIN LATERAL (SELECT coalesce(max(j.id) - b.first_id + 1, 0) AS items
+					   FROM procflow.job j
+					  WHERE j.id >= b.first_id AND j.id < b.first_id + b.items) taken
  CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(b.row_hashes), pg_catalog.unnest(b.keys))
 	   WITH ORDINALITY AS k(hash, key, i)
- WHERE k.i >= b.next_item
+ WHERE k.i > taken.items
    AND pg_catalog.pg_has_role(p.owner, 'USAGE');
 
 CREATE VIEW procflow.job_history WITH (security_barrier) AS

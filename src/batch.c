@@ -13,6 +13,10 @@
  * An executor claims a due batch (locking its row), takes the next items,
  * runs each in a subtransaction like a job, and writes the job row of each
  * run with its outcome: the run's history row is the only row it writes.
+ * Every item taken gets its job row, so the items taken so far are those
+ * up to the highest job id in the batch's range; the batch row itself is
+ * not updated, and is deleted once all its items are taken.  (Pruning the
+ * history spares the job rows of a batch that still exists.)
  * Item order is kept as for jobs: a batch waits for older batches of its
  * process; an item whose row has an older pending job is not run but
  * written as a pending job (it "materializes") and waits for that job; and
@@ -26,7 +30,7 @@
  * holds back due work of its process.
  *
  * An executor keeps the arrays of the batch it works on in memory: they do
- * not change while the batch exists, only next_item does.
+ * not change while the batch exists.
  *
  *-------------------------------------------------------------------------
  */
@@ -58,7 +62,6 @@ enum
 	BATCH_CREATED_AT,
 	BATCH_KEY_COLUMNS,
 	BATCH_ITEMS,
-	BATCH_NEXT_ITEM,
 	BATCH_ROW_HASHES,
 	BATCH_KEYS,
 	BATCH_OLD_ROWS,
@@ -71,8 +74,8 @@ static Batch *loaded = NULL;
 
 static SPIPlanPtr claim_plan = NULL;
 static SPIPlanPtr load_plan = NULL;
+static SPIPlanPtr taken_plan = NULL;
 static SPIPlanPtr waiting_plan = NULL;
-static SPIPlanPtr advance_plan = NULL;
 static SPIPlanPtr delete_plan = NULL;
 static SPIPlanPtr by_process_plan = NULL;
 static SPIPlanPtr by_process_skip_plan = NULL;
@@ -178,7 +181,6 @@ batch_write(const NewJob *jobs, int n)
 	values[BATCH_CREATED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	values[BATCH_KEY_COLUMNS] = Int32GetDatum(key_columns);
 	values[BATCH_ITEMS] = Int32GetDatum(n);
-	values[BATCH_NEXT_ITEM] = Int32GetDatum(1);
 	values[BATCH_ROW_HASHES] = make_array(hashes, NULL, n, INT8OID);
 	values[BATCH_KEYS] = key_columns > 0 ? make_array(keys, NULL, n, TEXTOID) : (Datum) 0;
 	nulls[BATCH_KEYS] = key_columns == 0;
@@ -280,23 +282,54 @@ load_batch(int64 first_id)
 	return b;
 }
 
-/* The first id and next item of each row a locking query returned. */
+/*
+ * The first untaken item of a locked batch: one after the item with the
+ * highest job id in its range.  Asked after the lock is held, so that the
+ * snapshot sees the job rows of whoever held it before.
+ */
 static int
-locked_batches(int64 **first_ids, int **next_items)
+next_untaken_item(int64 first_id, int items)
+{
+	Oid			argtypes[2] = {INT8OID, INT4OID};
+	Datum		args[2] = {Int64GetDatum(first_id), Int32GetDatum(items)};
+	bool		isnull;
+	Datum		d;
+
+	keep_plan(&taken_plan,
+			  "SELECT max(id) FROM procflow.job WHERE id >= $1 AND id < $1 + $2",
+			  2, argtypes);
+	if (SPI_execute_plan(taken_plan, args, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "reading the progress of a batch failed");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	SPI_freetuptable(SPI_tuptable);
+	return isnull ? 1 : (int) (DatumGetInt64(d) - first_id + 2);
+}
+
+/*
+ * The batches a locking query returned, with the first untaken item of
+ * each; returns how many.
+ */
+static int
+locked_batches(Batch ***batches)
 {
 	int			n = (int) SPI_processed;
+	int64	   *first_ids = palloc(sizeof(int64) * Max(n, 1));
 	bool		isnull;
 
-	*first_ids = palloc(sizeof(int64) * Max(n, 1));
-	*next_items = palloc(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		first_ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+												   SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+
+	*batches = palloc(sizeof(Batch *) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
+		Batch	   *b = load_batch(first_ids[i]);
 
-		(*first_ids)[i] = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-		(*next_items)[i] = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		b->next_item = next_untaken_item(b->first_id, b->items);
+		(*batches)[i] = b;
 	}
-	SPI_freetuptable(SPI_tuptable);
 	return n;
 }
 
@@ -312,12 +345,10 @@ batch_claim(Oid as_role)
 	Oid			argtypes[2] = {OIDOID, TIMESTAMPTZOID};
 	Datum		args[2];
 	char		nulls[2] = {' ', ' '};
-	int64	   *first_ids;
-	int		   *next_items;
-	Batch	   *b;
+	Batch	  **batches;
 
 	keep_plan(&claim_plan,
-			  "SELECT b.first_id, b.next_item FROM procflow.job_batch b"
+			  "SELECT b.first_id FROM procflow.job_batch b"
 			  " WHERE b.run_at <= $2"
 			  "   AND EXISTS (SELECT 1 FROM procflow.process p"
 			  "                WHERE p.id = b.process_id AND p.enabled"
@@ -335,11 +366,9 @@ batch_claim(Oid as_role)
 		nulls[0] = 'n';
 	if (SPI_execute_plan(claim_plan, args, nulls, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "claiming a batch failed");
-	if (locked_batches(&first_ids, &next_items) == 0)
+	if (locked_batches(&batches) == 0)
 		return NULL;
-	b = load_batch(first_ids[0]);
-	b->next_item = next_items[0];
-	return b;
+	return batches[0];
 }
 
 /*
@@ -374,12 +403,15 @@ batch_find_waiting(Batch *batch, int from, int to, bool *waits)
 	SPI_freetuptable(SPI_tuptable);
 }
 
-/* Record that a batch's items before next_item are taken; drop it when all are. */
+/*
+ * Record that a batch's items before next_item are taken (their job rows
+ * say so); drop the batch when all are.
+ */
 void
 batch_advance(Batch *batch, int next_item)
 {
-	Oid			argtypes[2] = {INT8OID, INT4OID};
-	Datum		args[2] = {Int64GetDatum(batch->first_id), Int32GetDatum(next_item)};
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(batch->first_id)};
 
 	if (next_item > batch->items)
 	{
@@ -387,14 +419,6 @@ batch_advance(Batch *batch, int next_item)
 				  1, argtypes);
 		if (SPI_execute_plan(delete_plan, args, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "removing a finished batch failed");
-	}
-	else
-	{
-		keep_plan(&advance_plan,
-				  "UPDATE procflow.job_batch SET next_item = $2 WHERE first_id = $1",
-				  2, argtypes);
-		if (SPI_execute_plan(advance_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "advancing a batch failed");
 	}
 	batch->next_item = next_item;
 }
@@ -467,15 +491,14 @@ batch_item_claimed(Batch *batch, int item, ClaimedJob *job)
 static void
 materialize_locked(void)
 {
-	int64	   *first_ids;
-	int		   *next_items;
-	int			n = locked_batches(&first_ids, &next_items);
+	Batch	  **batches;
+	int			n = locked_batches(&batches);
 
 	for (int i = 0; i < n; i++)
 	{
-		Batch	   *b = load_batch(first_ids[i]);
+		Batch	   *b = batches[i];
 
-		for (int item = next_items[i]; item <= b->items; item++)
+		for (int item = b->next_item; item <= b->items; item++)
 		{
 			NewJob		job;
 
@@ -499,13 +522,13 @@ batch_materialize_processes(Datum process_ids, bool skip_locked)
 
 	if (skip_locked)
 		plan = keep_plan(&by_process_skip_plan,
-						 "SELECT first_id, next_item FROM procflow.job_batch"
+						 "SELECT first_id FROM procflow.job_batch"
 						 " WHERE process_id = ANY ($1)"
 						 " ORDER BY first_id FOR UPDATE SKIP LOCKED",
 						 1, argtypes);
 	else
 		plan = keep_plan(&by_process_plan,
-						 "SELECT first_id, next_item FROM procflow.job_batch"
+						 "SELECT first_id FROM procflow.job_batch"
 						 " WHERE process_id = ANY ($1)"
 						 " ORDER BY first_id FOR UPDATE",
 						 1, argtypes);
@@ -522,7 +545,7 @@ batch_materialize_job(int64 job_id)
 	Datum		args[1] = {Int64GetDatum(job_id)};
 
 	keep_plan(&by_job_plan,
-			  "SELECT first_id, next_item FROM procflow.job_batch"
+			  "SELECT first_id FROM procflow.job_batch"
 			  " WHERE first_id <= $1 AND $1 < first_id + items"
 			  " FOR UPDATE",
 			  1, argtypes);
@@ -542,7 +565,7 @@ batch_materialize_blocking(void)
 	Datum		args[1] = {TimestampTzGetDatum(GetCurrentTimestamp())};
 
 	keep_plan(&blocking_plan,
-			  "SELECT b.first_id, b.next_item FROM procflow.job_batch b"
+			  "SELECT b.first_id FROM procflow.job_batch b"
 			  " WHERE b.run_at > $1"
 			  "   AND (EXISTS (SELECT 1 FROM procflow.job j"
 			  "                 WHERE j.status = 'pending' AND j.process_id = b.process_id"

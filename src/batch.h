@@ -23,7 +23,7 @@ typedef struct Batch
 	TimestampTz created_at;
 	int			key_columns;
 	int			items;
-	int			next_item;		/* first item not taken yet, as claimed */
+	int			next_item;		/* first item not taken yet, when locked */
 	int64	   *row_hashes;
 	Datum	   *keys;			/* text, or NULL when the keys are the hashes */
 	Datum	   *old_rows;		/* text, or NULL for none */

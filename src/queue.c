@@ -317,7 +317,7 @@ keep_plan(const char *sql, int nargs, Oid *argtypes)
  * order; within a group the due jobs by run_at and id.  A job waits while
  * an older job of the same process and entity row is pending, so that one
  * row's jobs run one at a time in creation order; and while a batch of the
- * same process has older items left (batch.c), which may hold its row.  The recursive part
+ * same process older than it is not finished (batch.c): it may hold its row.  The recursive part
  * walks the distinct order keys through the index, so that neither many
  * future jobs nor many due ones make a claim slow.
  */
@@ -342,7 +342,7 @@ keep_plan(const char *sql, int nargs, Oid *argtypes)
 	"                    AND e.row_hash = " alias ".row_hash AND e.id < " alias ".id)" \
 	" AND NOT EXISTS (SELECT 1 FROM procflow.job_batch b" \
 	"                  WHERE b.process_id = " alias ".process_id" \
-	"                    AND b.first_id + b.next_item - 1 < " alias ".id) "
+	"                    AND b.first_id < " alias ".id) "
 
 /*
  * Claim up to max_jobs due jobs, locking them; jobs locked by another
@@ -548,7 +548,10 @@ queue_next_due(void)
 	return isnull ? DT_NOEND : DatumGetTimestampTz(d);
 }
 
-/* Delete finished jobs older than the retention; returns how many. */
+/*
+ * Delete finished jobs older than the retention, but not those of an
+ * unfinished batch: they tell how far it got.  Returns how many.
+ */
 uint64
 queue_prune(int retention_seconds)
 {
@@ -559,9 +562,11 @@ queue_prune(int retention_seconds)
 	{
 		Oid			argtypes[1] = {INT4OID};
 
-		prune_plan = keep_plan("DELETE FROM procflow.job"
-							   " WHERE status <> 'pending'"
-							   "   AND finished_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1)",
+		prune_plan = keep_plan("DELETE FROM procflow.job j"
+							   " WHERE j.status <> 'pending'"
+							   "   AND j.finished_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1)"
+							   "   AND NOT EXISTS (SELECT 1 FROM procflow.job_batch b"
+							   "                    WHERE j.id >= b.first_id AND j.id < b.first_id + b.items)",
 							   1, argtypes);
 	}
 	args[0] = Int32GetDatum(retention_seconds);

@@ -12,7 +12,7 @@ SELECT procflow.add_trigger('book', 'update', fields => '{balance}', queued => t
 
 -- a bulk insert is one batch; its items are pending jobs with consecutive ids
 INSERT INTO wallet SELECT g, 100 FROM generate_series(1, 20) g;
-SELECT event, key_columns, items, next_item FROM procflow.job_batch;
+SELECT event, key_columns, items FROM procflow.job_batch;
 SELECT count(*) AS job_rows FROM procflow.job;
 SELECT count(*) AS pending, count(DISTINCT id) AS ids, max(id) - min(id) + 1 AS id_span,
        min(key::text) FILTER (WHERE id = (SELECT min(id) FROM procflow.jobs)) AS first_key
