@@ -13,6 +13,8 @@ OBJS = \
 	src/batch.o \
 	src/direct_insert.o \
 	src/queue.o \
+	src/cron.o \
+	src/scheduler.o \
 	src/executor.o \
 	src/launcher.o \
 	src/process_api.o \

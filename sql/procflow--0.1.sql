@@ -43,6 +43,7 @@ CREATE TABLE procflow.trigger (
 		CONSTRAINT trigger_delay_check CHECK (delay >= interval '0'),
 	priority		int NOT NULL DEFAULT 0,
 	cron			text,
+	next_run_at		timestamptz,	-- cron: when the schedule fires next
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	CONSTRAINT trigger_kind_check CHECK ((event IS NULL) <> (cron IS NULL)),
 	CONSTRAINT trigger_delay_queued_check CHECK (delay IS NULL OR queued)
@@ -64,7 +65,7 @@ CREATE TABLE procflow.job (
 	process_id		int NOT NULL,
 	trigger_id		bigint,
 	event			text NOT NULL
-		CONSTRAINT job_event_check CHECK (event IN ('create', 'update', 'delete', 'run')),
+		CONSTRAINT job_event_check CHECK (event IN ('create', 'update', 'delete', 'run', 'cron')),
 	ord				bigint NOT NULL,
 	row_hash		bigint,
 	key				text[],
@@ -152,7 +153,12 @@ CREATE TRIGGER process_changed
 	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON procflow.process
 	FOR EACH STATEMENT EXECUTE FUNCTION procflow.definitions_changed();
 CREATE TRIGGER trigger_changed
-	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON procflow.trigger
+	AFTER INSERT OR DELETE OR TRUNCATE ON procflow.trigger
+	FOR EACH STATEMENT EXECUTE FUNCTION procflow.definitions_changed();
+-- a schedule moving to its next time (next_run_at) is not a definition change
+CREATE TRIGGER trigger_updated
+	AFTER UPDATE OF process_id, event, fields, queued, delay, priority, cron
+	ON procflow.trigger
 	FOR EACH STATEMENT EXECUTE FUNCTION procflow.definitions_changed();
 
 /*
@@ -195,6 +201,21 @@ RETURNS void
 LANGUAGE C CALLED ON NULL INPUT VOLATILE
 AS 'MODULE_PATHNAME', 'procflow_create_process';
 
+CREATE FUNCTION procflow.alter_process(
+	name text,
+	entity regclass,
+	action text,
+	execution_order int DEFAULT 0,
+	label text DEFAULT NULL,
+	condition text DEFAULT NULL,
+	enabled boolean DEFAULT NULL,
+	max_attempts int DEFAULT 5,
+	timeout interval DEFAULT NULL,
+	exclude text[] DEFAULT NULL)
+RETURNS void
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'procflow_alter_process';
+
 CREATE FUNCTION procflow.add_trigger(
 	process text,
 	event text DEFAULT NULL,
@@ -206,6 +227,12 @@ CREATE FUNCTION procflow.add_trigger(
 RETURNS bigint
 LANGUAGE C CALLED ON NULL INPUT VOLATILE
 AS 'MODULE_PATHNAME', 'procflow_add_trigger';
+
+CREATE FUNCTION procflow.cron_next(schedule text, after timestamptz DEFAULT now(),
+								   timezone text DEFAULT NULL)
+RETURNS timestamptz
+LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'procflow_cron_next';
 
 CREATE FUNCTION procflow.drop_trigger(id bigint) RETURNS void
 LANGUAGE C CALLED ON NULL INPUT VOLATILE
@@ -275,7 +302,7 @@ SELECT t.id,
 	   t.delay,
 	   t.priority,
 	   t.cron,
-	   NULL::timestamptz AS next_run_at
+	   CASE WHEN p.enabled THEN t.next_run_at END AS next_run_at
   FROM procflow.trigger t
   JOIN procflow.process p ON p.id = t.process_id
  WHERE pg_catalog.pg_has_role(p.owner, 'USAGE');
@@ -345,6 +372,311 @@ SELECT j.id,
 GRANT USAGE ON SCHEMA procflow TO PUBLIC;
 GRANT SELECT ON procflow.processes, procflow.process_triggers,
 	procflow.jobs, procflow.job_history TO PUBLIC;
+
+/*
+ * Processes as code.  A document is
+ *   {"processes": {"<name>": {"label", "entity", "action", "condition",
+ *     "execution_order", "enabled", "max_attempts", "timeout", "exclude",
+ *     "triggers": [{"event", "fields", "queued", "delay", "priority", "cron"}]}}}
+ * with the argument names of create_process and add_trigger as keys.  These
+ * functions only check the document's shape and call the SQL functions
+ * above, which check the caller's rights as for any other call.
+ */
+
+/* Refuse a value of a definition document that is not of the expected kind. */
+CREATE FUNCTION procflow.definition_check(process text, key text, value jsonb, kind text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	ok boolean;
+	expected text;
+BEGIN
+	IF value IS NULL OR jsonb_typeof(value) = 'null' THEN
+		IF kind LIKE '%?' THEN
+			RETURN;
+		END IF;
+		RAISE EXCEPTION 'process "%": key "%" must not be null', process, key
+			USING ERRCODE = '22004';
+	END IF;
+	kind := rtrim(kind, '?');
+	CASE kind
+		WHEN 'string' THEN
+			ok := jsonb_typeof(value) = 'string';
+			expected := 'a string';
+		WHEN 'boolean' THEN
+			ok := jsonb_typeof(value) = 'boolean';
+			expected := 'true or false';
+		WHEN 'integer' THEN
+			ok := jsonb_typeof(value) = 'number' AND value::text ~ '^-?[0-9]{1,10}$'
+				AND value::text::numeric BETWEEN -2147483648 AND 2147483647;
+			expected := 'an integer';
+		WHEN 'interval' THEN
+			ok := jsonb_typeof(value) = 'string' AND procflow.is_interval(value #>> '{}');
+			expected := 'an interval as a string, such as "5 minutes"';
+		WHEN 'strings' THEN
+			ok := jsonb_typeof(value) = 'array'
+				AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(value) e
+								 WHERE jsonb_typeof(e) <> 'string');
+			expected := 'an array of strings';
+		WHEN 'objects' THEN
+			ok := jsonb_typeof(value) = 'array'
+				AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(value) e
+								 WHERE jsonb_typeof(e) <> 'object');
+			expected := 'an array of objects';
+		ELSE
+			RAISE EXCEPTION 'unknown kind of definition value "%"', kind;
+	END CASE;
+	IF NOT ok THEN
+		RAISE EXCEPTION 'process "%": key "%" must be %', process, key, expected
+			USING ERRCODE = '22023';
+	END IF;
+END
+$$;
+
+/* Whether text is a valid interval (PostgreSQL 15 has no pg_input_is_valid). */
+CREATE FUNCTION procflow.is_interval(value text) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM value::interval;
+	RETURN true;
+EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow
+			   OR interval_field_overflow OR invalid_parameter_value THEN
+	RETURN false;
+END
+$$;
+
+/*
+ * Not run with a fixed search_path: entity names in the document resolve,
+ * and the processes it creates keep, the caller's search_path, as with
+ * create_process.  (pg_catalog comes first unless the caller says
+ * otherwise, and everything else here is schema-qualified.)
+ */
+CREATE FUNCTION procflow.load_definitions(doc jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+	pname text;
+	def jsonb;
+	k text;
+	trig jsonb;
+	keep bigint[];
+	to_add jsonb;
+	tid bigint;
+	entity regclass;
+	current_entity regclass;
+	exists_already boolean;
+	msg text;
+	state text;
+	detail text;
+	hint text;
+BEGIN
+	IF doc IS NULL THEN
+		RAISE EXCEPTION 'doc must not be null' USING ERRCODE = '22004';
+	END IF;
+	IF jsonb_typeof(doc) <> 'object' OR jsonb_typeof(doc->'processes') IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'a definition document is an object with the key "processes" holding an object'
+			USING ERRCODE = '22023',
+				  HINT = 'See procflow.export_definitions() for the format.';
+	END IF;
+	FOR k IN SELECT jsonb_object_keys(doc) LOOP
+		IF k <> 'processes' THEN
+			RAISE EXCEPTION 'unknown key "%" in the definition document', k USING ERRCODE = '22023';
+		END IF;
+	END LOOP;
+
+	-- the whole document is checked before anything is changed
+	FOR pname, def IN SELECT key, value FROM jsonb_each(doc->'processes') LOOP
+		IF jsonb_typeof(def) <> 'object' THEN
+			RAISE EXCEPTION 'process "%": its definition must be an object', pname
+				USING ERRCODE = '22023';
+		END IF;
+		FOR k IN SELECT jsonb_object_keys(def) LOOP
+			IF k NOT IN ('label', 'entity', 'action', 'condition', 'execution_order', 'enabled',
+						 'max_attempts', 'timeout', 'exclude', 'triggers') THEN
+				RAISE EXCEPTION 'process "%": unknown key "%"', pname, k USING ERRCODE = '22023';
+			END IF;
+		END LOOP;
+		PERFORM procflow.definition_check(pname, 'label', def->'label', 'string?');
+		PERFORM procflow.definition_check(pname, 'entity', def->'entity', 'string?');
+		PERFORM procflow.definition_check(pname, 'action', def->'action', 'string');
+		PERFORM procflow.definition_check(pname, 'condition', def->'condition', 'string?');
+		IF def ? 'execution_order' THEN
+			PERFORM procflow.definition_check(pname, 'execution_order', def->'execution_order', 'integer');
+		END IF;
+		IF def ? 'enabled' THEN
+			PERFORM procflow.definition_check(pname, 'enabled', def->'enabled', 'boolean');
+		END IF;
+		IF def ? 'max_attempts' THEN
+			PERFORM procflow.definition_check(pname, 'max_attempts', def->'max_attempts', 'integer');
+		END IF;
+		PERFORM procflow.definition_check(pname, 'timeout', def->'timeout', 'interval?');
+		PERFORM procflow.definition_check(pname, 'exclude', def->'exclude', 'strings?');
+		PERFORM procflow.definition_check(pname, 'triggers', def->'triggers', 'objects?');
+		FOR trig IN SELECT value FROM jsonb_array_elements(coalesce(def->'triggers', '[]')) LOOP
+			FOR k IN SELECT jsonb_object_keys(trig) LOOP
+				IF k NOT IN ('event', 'fields', 'queued', 'delay', 'priority', 'cron') THEN
+					RAISE EXCEPTION 'process "%": unknown key "%" in a trigger', pname, k
+						USING ERRCODE = '22023';
+				END IF;
+			END LOOP;
+			PERFORM procflow.definition_check(pname, 'triggers.event', trig->'event', 'string?');
+			PERFORM procflow.definition_check(pname, 'triggers.fields', trig->'fields', 'strings?');
+			IF trig ? 'queued' THEN
+				PERFORM procflow.definition_check(pname, 'triggers.queued', trig->'queued', 'boolean');
+			END IF;
+			PERFORM procflow.definition_check(pname, 'triggers.delay', trig->'delay', 'interval?');
+			IF trig ? 'priority' THEN
+				PERFORM procflow.definition_check(pname, 'triggers.priority', trig->'priority', 'integer');
+			END IF;
+			PERFORM procflow.definition_check(pname, 'triggers.cron', trig->'cron', 'string?');
+		END LOOP;
+	END LOOP;
+
+	FOR pname, def IN SELECT key, value FROM jsonb_each(doc->'processes') ORDER BY key LOOP
+		-- checked above: a null left is one of a key that may be absent
+		def := jsonb_strip_nulls(def);
+		BEGIN
+			entity := (def->>'entity')::regclass;
+			SELECT true, p.related_entity INTO exists_already, current_entity
+			  FROM procflow.processes p WHERE p.name = pname;
+			exists_already := coalesce(exists_already, false);
+			keep := '{}';
+			to_add := '[]';
+
+			-- the triggers the process keeps, and those to add
+			IF NOT exists_already OR current_entity IS NOT DISTINCT FROM entity THEN
+				FOR trig IN SELECT value FROM jsonb_array_elements(coalesce(def->'triggers', '[]')) LOOP
+					tid := NULL;
+					IF exists_already THEN
+						SELECT t.id INTO tid
+						  FROM procflow.process_triggers t
+						 WHERE t.process = pname AND t.id <> ALL (keep)
+						   AND t.event IS NOT DISTINCT FROM trig->>'event'
+						   AND t.fields IS NOT DISTINCT FROM
+							   (SELECT array_agg(f ORDER BY n)
+								  FROM jsonb_array_elements_text(trig->'fields') WITH ORDINALITY AS x(f, n))
+						   AND t.queued = (coalesce((trig->>'queued')::boolean, false)
+										   OR trig->>'delay' IS NOT NULL OR trig->>'cron' IS NOT NULL)
+						   AND t.delay IS NOT DISTINCT FROM (trig->>'delay')::interval
+						   AND t.priority = coalesce((trig->>'priority')::int, 0)
+						   AND t.cron IS NOT DISTINCT FROM trig->>'cron'
+						 ORDER BY t.id LIMIT 1;
+					END IF;
+					IF tid IS NULL THEN
+						to_add := to_add || jsonb_build_array(trig);
+					ELSE
+						keep := keep || tid;
+					END IF;
+				END LOOP;
+			ELSE
+				to_add := coalesce(def->'triggers', '[]');
+			END IF;
+
+			IF exists_already THEN
+				PERFORM procflow.drop_trigger(t.id)
+				   FROM procflow.process_triggers t
+				  WHERE t.process = pname AND t.id <> ALL (keep);
+				PERFORM procflow.alter_process(
+					name => pname,
+					entity => entity,
+					action => def->>'action',
+					execution_order => coalesce((def->>'execution_order')::int, 0),
+					label => def->>'label',
+					condition => def->>'condition',
+					enabled => NULL,
+					max_attempts => coalesce((def->>'max_attempts')::int, 5),
+					timeout => (def->>'timeout')::interval,
+					exclude => (SELECT array_agg(e ORDER BY n)
+								  FROM jsonb_array_elements_text(def->'exclude') WITH ORDINALITY AS x(e, n)));
+			ELSE
+				PERFORM procflow.create_process(
+					name => pname,
+					entity => entity,
+					action => def->>'action',
+					execution_order => coalesce((def->>'execution_order')::int, 0),
+					label => def->>'label',
+					condition => def->>'condition',
+					enabled => coalesce((def->>'enabled')::boolean, true),
+					max_attempts => coalesce((def->>'max_attempts')::int, 5),
+					timeout => (def->>'timeout')::interval,
+					exclude => (SELECT array_agg(e ORDER BY n)
+								  FROM jsonb_array_elements_text(def->'exclude') WITH ORDINALITY AS x(e, n)));
+			END IF;
+
+			FOR trig IN SELECT value FROM jsonb_array_elements(to_add) LOOP
+				PERFORM procflow.add_trigger(
+					process => pname,
+					event => trig->>'event',
+					fields => (SELECT array_agg(f ORDER BY n)
+								 FROM jsonb_array_elements_text(trig->'fields') WITH ORDINALITY AS x(f, n)),
+					queued => coalesce((trig->>'queued')::boolean, false),
+					delay => (trig->>'delay')::interval,
+					priority => coalesce((trig->>'priority')::int, 0),
+					cron => trig->>'cron');
+			END LOOP;
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE,
+									detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+			-- the callee's error, naming the process (RAISE takes no empty options)
+			msg := format('process "%s": %s', pname, msg);
+			IF detail = '' AND hint = '' THEN
+				RAISE EXCEPTION USING ERRCODE = state, MESSAGE = msg;
+			ELSIF detail = '' THEN
+				RAISE EXCEPTION USING ERRCODE = state, MESSAGE = msg, HINT = hint;
+			ELSIF hint = '' THEN
+				RAISE EXCEPTION USING ERRCODE = state, MESSAGE = msg, DETAIL = detail;
+			ELSE
+				RAISE EXCEPTION USING ERRCODE = state, MESSAGE = msg, DETAIL = detail, HINT = hint;
+			END IF;
+		END;
+	END LOOP;
+END
+$$;
+
+CREATE FUNCTION procflow.export_definitions(processes text[] DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	missing text;
+BEGIN
+	SELECT n INTO missing
+	  FROM unnest(processes) AS n
+	 WHERE NOT EXISTS (SELECT 1 FROM procflow.processes p WHERE p.name = n)
+	 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'process "%" does not exist', missing USING ERRCODE = '42704';
+	END IF;
+	RETURN jsonb_build_object('processes', coalesce(jsonb_object_agg(p.name, jsonb_build_object(
+		'label', p.label,
+		'entity', CASE WHEN c.oid IS NOT NULL THEN format('%I.%I', n.nspname, c.relname) END,
+		'action', p.action,
+		'condition', p.condition,
+		'execution_order', p.execution_order,
+		'enabled', p.enabled,
+		'max_attempts', p.max_attempts,
+		'timeout', p.timeout::text,
+		'exclude', to_jsonb(p.exclude),
+		'triggers', coalesce((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+									'event', t.event,
+									'fields', to_jsonb(t.fields),
+									'queued', t.queued,
+									'delay', t.delay::text,
+									'priority', t.priority,
+									'cron', t.cron)) ORDER BY t.id)
+								FROM procflow.process_triggers t
+							   WHERE t.process = p.name), '[]'))
+		ORDER BY p.name), '{}'))
+	  FROM procflow.processes p
+	  LEFT JOIN pg_class c ON c.oid = p.related_entity
+	  LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
+	 WHERE export_definitions.processes IS NULL OR p.name = ANY (export_definitions.processes);
+END
+$$;
 
 /* Says, when the library is not preloaded, that queued jobs will not run. */
 CREATE FUNCTION procflow.check_installation() RETURNS void

@@ -32,9 +32,11 @@
 #include "action.h"
 #include "api.h"
 #include "batch.h"
+#include "cron.h"
 #include "catalog.h"
 
 PG_FUNCTION_INFO_V1(procflow_create_process);
+PG_FUNCTION_INFO_V1(procflow_alter_process);
 PG_FUNCTION_INFO_V1(procflow_add_trigger);
 PG_FUNCTION_INFO_V1(procflow_drop_trigger);
 PG_FUNCTION_INFO_V1(procflow_drop_process);
@@ -155,11 +157,36 @@ check_name_array(ArrayType *arr, const char *argname)
 }
 
 /*
- * procflow.create_process(name, entity, action, execution_order, label,
- *						   condition, enabled, max_attempts, timeout, exclude)
+ * A process can move to another entity table (or none) only when nothing
+ * refers to rows of the old one: no event triggers, no pending jobs.
  */
-Datum
-procflow_create_process(PG_FUNCTION_ARGS)
+static void
+check_entity_change(const char *name, int32 process_id)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(process_id)};
+
+	catalog_exec("SELECT 1 FROM procflow.trigger WHERE process_id = $1 AND event IS NOT NULL"
+				 " UNION ALL SELECT 1 FROM procflow.job WHERE process_id = $1 AND status = 'pending'"
+				 " UNION ALL SELECT 1 FROM procflow.job_batch WHERE process_id = $1"
+				 " LIMIT 1",
+				 1, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("the entity of process \"%s\" cannot change while it has event triggers or pending jobs",
+						name),
+				 errhint("Drop its event triggers, and cancel or run its pending jobs, first.")));
+}
+
+/*
+ * Check the arguments of create_process or alter_process (which have the
+ * same ones; alter_process's enabled may be NULL, to keep it) and write the
+ * process: insert it as the caller's, or update the caller's process of
+ * that name in place, keeping its owner, triggers and jobs.
+ */
+static void
+define_process(FunctionCallInfo fcinfo, bool alter)
 {
 	char	   *name = api_text_arg(fcinfo, 0, "name", true);
 	Oid			entity = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
@@ -168,15 +195,17 @@ procflow_create_process(PG_FUNCTION_ARGS)
 	char	   *condition;
 	int32		max_attempts;
 	Oid			rowtype = RECORDOID;
-	Oid			argtypes[12] = {TEXTOID, TEXTOID, OIDOID, TEXTOID, TEXTOID, INT4OID,
-	BOOLOID, INT4OID, INTERVALOID, TEXTARRAYOID, OIDOID, TEXTOID};
-	Datum		args[12];
-	char		nulls[12];
+	OwnedProcess existing;
+	Oid			argtypes[13] = {TEXTOID, TEXTOID, OIDOID, TEXTOID, TEXTOID, INT4OID,
+	BOOLOID, INT4OID, INTERVALOID, TEXTARRAYOID, OIDOID, TEXTOID, INT4OID};
+	Datum		args[13];
+	char		nulls[13];
 
 	api_require_arg(fcinfo, 3, "execution_order");
 	label = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
 	condition = api_text_arg(fcinfo, 5, "condition", false);
-	api_require_arg(fcinfo, 6, "enabled");
+	if (!alter)
+		api_require_arg(fcinfo, 6, "enabled");
 	api_require_arg(fcinfo, 7, "max_attempts");
 
 	if (strlen(name) > MAX_NAME_LENGTH)
@@ -202,18 +231,28 @@ procflow_create_process(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
+	if (alter)
+	{
+		api_find_process(name, &existing);
+		if (existing.entity != entity)
+			check_entity_change(name, existing.id);
+	}
+
 	check_sql(name, "action", action, rowtype);
 	if (condition != NULL)
 		check_sql(name, "condition", condition, rowtype);
 
 	args[0] = CStringGetTextDatum(name);
-	catalog_exec("SELECT 1 FROM procflow.process WHERE name = $1",
-				 1, argtypes, args, NULL, SPI_OK_SELECT);
-	if (SPI_processed > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("process \"%s\" already exists", name),
-				 errhint("Choose another name, or drop the existing process first.")));
+	if (!alter)
+	{
+		catalog_exec("SELECT 1 FROM procflow.process WHERE name = $1",
+					 1, argtypes, args, NULL, SPI_OK_SELECT);
+		if (SPI_processed > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("process \"%s\" already exists", name),
+					 errhint("Choose another name, drop the existing process first, or change it with procflow.alter_process().")));
+	}
 
 	memset(nulls, ' ', sizeof(nulls));
 	args[1] = label ? CStringGetTextDatum(label) : (Datum) 0;
@@ -224,7 +263,8 @@ procflow_create_process(PG_FUNCTION_ARGS)
 	args[4] = condition ? CStringGetTextDatum(condition) : (Datum) 0;
 	nulls[4] = condition ? ' ' : 'n';
 	args[5] = PG_GETARG_DATUM(3);
-	args[6] = PG_GETARG_DATUM(6);
+	args[6] = PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6);
+	nulls[6] = PG_ARGISNULL(6) ? 'n' : ' ';
 	args[7] = Int32GetDatum(max_attempts);
 	args[8] = PG_ARGISNULL(8) ? (Datum) 0 : PG_GETARG_DATUM(8);
 	nulls[8] = PG_ARGISNULL(8) ? 'n' : ' ';
@@ -232,13 +272,105 @@ procflow_create_process(PG_FUNCTION_ARGS)
 	nulls[9] = PG_ARGISNULL(9) ? 'n' : ' ';
 	args[10] = ObjectIdGetDatum(GetUserId());
 	args[11] = CStringGetTextDatum(namespace_search_path);
-	catalog_exec("INSERT INTO procflow.process (name, label, entity, action, condition,"
-				 "  execution_order, enabled, max_attempts, timeout, exclude, owner, search_path)"
-				 " VALUES ($1, $2, $3::regclass, $4, $5, $6, $7, $8, $9, $10, $11::regrole, $12)",
-				 12, argtypes, args, nulls, SPI_OK_INSERT);
+	if (!alter)
+		catalog_exec("INSERT INTO procflow.process (name, label, entity, action, condition,"
+					 "  execution_order, enabled, max_attempts, timeout, exclude, owner, search_path)"
+					 " VALUES ($1, $2, $3::regclass, $4, $5, $6, $7, $8, $9, $10, $11::regrole, $12)",
+					 12, argtypes, args, nulls, SPI_OK_INSERT);
+	else
+	{
+		args[12] = Int32GetDatum(existing.id);
+		catalog_exec("UPDATE procflow.process"
+					 "   SET label = $2, entity = $3::regclass, action = $4, condition = $5,"
+					 "       execution_order = $6, enabled = coalesce($7, enabled),"
+					 "       max_attempts = $8, timeout = $9, exclude = $10,"
+					 "       search_path = $12, updated_at = now()"
+					 " WHERE id = $13"
+					 "   AND (label, entity, action, condition, execution_order, enabled,"
+					 "        max_attempts, timeout, exclude, search_path)"
+					 "       IS DISTINCT FROM ($2, $3::regclass, $4, $5, $6, coalesce($7, enabled),"
+					 "                         $8, $9, $10, $12)",
+					 13, argtypes, args, nulls, SPI_OK_UPDATE);
+	}
 
 	SPI_finish();
+}
+
+/*
+ * procflow.create_process(name, entity, action, execution_order, label,
+ *						   condition, enabled, max_attempts, timeout, exclude)
+ */
+Datum
+procflow_create_process(PG_FUNCTION_ARGS)
+{
+	define_process(fcinfo, false);
 	PG_RETURN_VOID();
+}
+
+/*
+ * procflow.alter_process(name, entity, action, execution_order, label,
+ *						  condition, enabled, max_attempts, timeout, exclude):
+ * the caller's process takes these attributes; a NULL enabled keeps its
+ * flag.  Nothing is written when nothing changes.
+ */
+Datum
+procflow_alter_process(PG_FUNCTION_ARGS)
+{
+	define_process(fcinfo, true);
+	PG_RETURN_VOID();
+}
+
+/*
+ * add_trigger with a cron schedule: the process (with or without an entity)
+ * runs at the schedule's times, as queued jobs without a row.
+ */
+static Datum
+add_cron_trigger(FunctionCallInfo fcinfo, const char *process_name)
+{
+	char	   *cron = api_text_arg(fcinfo, 6, "cron", true);
+	OwnedProcess process;
+	CronSchedule schedule;
+	Oid			argtypes[4] = {INT4OID, INT4OID, TEXTOID, TIMESTAMPTZOID};
+	Datum		args[4];
+	bool		isnull;
+	int64		trigger_id;
+
+	if (!PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a trigger has an event or a cron schedule, not both"),
+				 errhint("Add two triggers.")));
+	if (!PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("fields apply only to update triggers")));
+	if (!PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a cron trigger takes no delay"),
+				 errhint("Shift the schedule instead.")));
+	api_require_arg(fcinfo, 3, "queued");
+	api_require_arg(fcinfo, 5, "priority");
+	cron_parse(cron, &schedule);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	api_find_process(process_name, &process);
+
+	args[0] = Int32GetDatum(process.id);
+	args[1] = PG_GETARG_DATUM(5);
+	args[2] = CStringGetTextDatum(cron);
+	args[3] = TimestampTzGetDatum(cron_next(&schedule, GetCurrentTimestamp(), NULL));
+	catalog_exec("INSERT INTO procflow.trigger (process_id, queued, priority, cron, next_run_at)"
+				 " VALUES ($1, true, $2, $3, $4) RETURNING id",
+				 4, argtypes, args, NULL, SPI_OK_INSERT_RETURNING);
+	trigger_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+	catalog_exec("UPDATE procflow.process SET updated_at = now() WHERE id = $1",
+				 1, argtypes, args, NULL, SPI_OK_UPDATE);
+
+	SPI_finish();
+	PG_RETURN_INT64(trigger_id);
 }
 
 /*
@@ -258,10 +390,7 @@ procflow_add_trigger(PG_FUNCTION_ARGS)
 	int64		trigger_id;
 
 	if (!PG_ARGISNULL(6))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cron triggers are not supported yet"),
-				 errhint("Start the process with procflow.run_process() from a scheduler until cron triggers are available.")));
+		return add_cron_trigger(fcinfo, process_name);
 	event = api_text_arg(fcinfo, 1, "event", true);
 	if (strcmp(event, "create") != 0 && strcmp(event, "update") != 0 &&
 		strcmp(event, "delete") != 0)
@@ -441,6 +570,12 @@ set_enabled(const char *name, bool enabled, bool cancel_pending)
 	catalog_exec("UPDATE procflow.process SET enabled = $2, updated_at = now()"
 				 " WHERE id = $1 AND enabled <> $2",
 				 2, argtypes, args, NULL, SPI_OK_UPDATE);
+	/* an enabled schedule resumes at its next time, skipping what it missed */
+	if (enabled && SPI_processed > 0)
+		catalog_exec("UPDATE procflow.trigger"
+					 "   SET next_run_at = procflow.cron_next(cron, pg_catalog.clock_timestamp())"
+					 " WHERE process_id = $1 AND cron IS NOT NULL",
+					 1, argtypes, args, NULL, SPI_OK_UPDATE);
 	if (cancel_pending)
 	{
 		PrivilegedScope scope;

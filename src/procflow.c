@@ -14,6 +14,7 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "pgtime.h"
 #include "utils/guc.h"
 
 #include "procflow.h"
@@ -34,8 +35,25 @@ int			procflow_history_retention = 7 * 24 * 3600;
 bool		procflow_enabled = true;
 int			procflow_max_depth = 16;
 int			procflow_retry_delay = 1000;
+char	   *procflow_timezone = NULL;
 
 void		_PG_init(void);
+
+static bool check_timezone(char **newval, void **extra, GucSource source);
+
+/* procflow.timezone: empty, or a time zone PostgreSQL knows. */
+static bool
+check_timezone(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	if (pg_tzset(*newval) == NULL)
+	{
+		GUC_check_errmsg("time zone \"%s\" is not recognized", *newval);
+		return false;
+	}
+	return true;
+}
 
 /*
  * Define the settings, and when preloaded, request shared memory and
@@ -116,6 +134,15 @@ _PG_init(void)
 							PGC_SUSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("procflow.timezone",
+							   "Time zone in which cron schedules are computed.",
+							   "Empty means the server's TimeZone setting.",
+							   &procflow_timezone,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   check_timezone, NULL, NULL);
 
 	MarkGUCPrefixReserved("procflow");
 

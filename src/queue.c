@@ -66,7 +66,7 @@ enum
 /* Job statuses and events as text, made once per transaction. */
 static const char *const job_words[] = {
 	"pending", "succeeded", "failed", "skipped", "cancelled",
-	"create", "update", "delete", "run"
+	"create", "update", "delete", "run", "cron"
 };
 static Datum *job_word_datums = NULL;
 
@@ -509,7 +509,8 @@ queue_record_outcomes(const JobOutcome *outcomes, int n)
 }
 
 /*
- * The earliest future run_at of a runnable job or batch, or DT_NOEND.  Due
+ * The earliest future run_at of a runnable job or batch, or next time of a
+ * cron trigger, or DT_NOEND.  Due
  * ones are not looked at: an executor asks only after a claim found
  * nothing, so any due job is locked by another executor, which goes on
  * claiming after it.
@@ -530,7 +531,11 @@ queue_next_due(void)
 								  "SELECT least(min(n.run_at),"
 								  "             (SELECT min(b.run_at) FROM procflow.job_batch b"
 								  "               JOIN procflow.process p ON p.id = b.process_id"
-								  "              WHERE b.run_at > $1 AND p.enabled))"
+								  "              WHERE b.run_at > $1 AND p.enabled),"
+								  "             (SELECT min(t.next_run_at) FROM procflow.trigger t"
+								  "               JOIN procflow.process p ON p.id = t.process_id"
+								  "              WHERE t.next_run_at > $1 AND t.cron IS NOT NULL"
+								  "                AND p.enabled))"
 								  "  FROM grp g, LATERAL ("
 								  "    SELECT j.run_at FROM procflow.job j"
 								  "     WHERE j.run_at > $1 AND"

@@ -36,6 +36,7 @@
 #include "procflow.h"
 #include "queue.h"
 #include "runner.h"
+#include "scheduler.h"
 
 /* Longest wait before a retry. */
 #define MAX_RETRY_DELAY_MS	(3600 * 1000)
@@ -262,8 +263,9 @@ run_batch_items(Batch *batch, int max_items, bool use_timeouts, int *ran)
 }
 
 /*
- * Claim due work (of processes whose owner as_role has the privileges of,
- * when as_role is valid) and run it in the current transaction: up to
+ * Fire the due cron triggers, then claim due work (of processes whose owner
+ * as_role has the privileges of, when as_role is valid) and run it in the
+ * current transaction: up to
  * max_jobs jobs, or as many items of the first due batch, whichever comes
  * first in execution order.  use_timeouts arms each process's timeout as
  * the statement timeout (executors only: a session keeps its own
@@ -283,6 +285,7 @@ runner_run_due(int max_jobs, Oid as_role, bool use_timeouts, int *ran)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	catalog_enter_privileged(&scope);
+	scheduler_fire_due(as_role);
 	batch_materialize_blocking();
 	batch = batch_claim(as_role);
 	jobs = queue_claim(max_jobs, as_role, batch != NULL, batch ? batch->ord : 0,

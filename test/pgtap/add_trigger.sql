@@ -27,7 +27,7 @@ SELECT throws_ok($$SELECT procflow.add_trigger('nosuch', 'create')$$, '42704', '
 SELECT throws_ok($$SELECT procflow.add_trigger('p', NULL)$$, '22004', 'argument "event" must not be null', 'NULL event');
 SELECT throws_ok($$SELECT procflow.add_trigger('p', 'insert')$$, '22023', 'invalid event "insert"', 'unknown event');
 SELECT throws_ok($$SELECT procflow.add_trigger('p', 'CREATE')$$, '22023', NULL, 'events are lower case');
-SELECT throws_ok($$SELECT procflow.add_trigger('p', cron => '* * * * *')$$, '0A000', 'cron triggers are not supported yet', 'cron is refused for now');
+SELECT throws_ok($$SELECT procflow.add_trigger('p', 'create', cron => '* * * * *')$$, '22023', 'a trigger has an event or a cron schedule, not both', 'event and cron');
 SELECT throws_ok($$SELECT procflow.add_trigger('p', 'create', fields => '{name}')$$, '22023', 'fields apply only to update triggers', 'fields on create');
 SELECT throws_ok($$SELECT procflow.add_trigger('p', 'update', fields => '{nosuch}')$$, '42703', 'column "nosuch" of relation "cust" does not exist', 'unknown field');
 SELECT throws_ok($$SELECT procflow.add_trigger('p', 'update', fields => '{name, NULL}')$$, '22004', NULL, 'NULL field');

@@ -1,4 +1,6 @@
-# Definitions and pending jobs survive pg_dump and restore into a new database.
+# Definitions and pending jobs survive pg_dump and restore into a new
+# database; definitions exported to a file load into another database with
+# psql.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -17,6 +19,8 @@ SELECT procflow.create_process('create_account', 'customer',
     $$INSERT INTO account VALUES (($1).id, ($1).name)$$, label => 'Account', execution_order => 3);
 SELECT procflow.add_trigger('create_account', 'create');
 SELECT procflow.add_trigger('create_account', 'update', fields => '{name}', queued => true, delay => '1 second');
+SELECT procflow.create_process('nightly', NULL, 'SELECT 1', label => 'Nightly');
+SELECT procflow.add_trigger('nightly', cron => '0 3 * * *', priority => 2);
 INSERT INTO customer (name) VALUES ('Ann');
 UPDATE customer SET name = 'Ann B.';
 INSERT INTO customer (name) SELECT 'bulk ' || g FROM generate_series(1, 10) g;
@@ -31,8 +35,8 @@ $node->safe_psql('postgres', 'CREATE DATABASE restored');
 command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('restored'), '-f', $dump ],
 	'restore');
 
-my $defs = q{SELECT name, label, related_entity, execution_order FROM procflow.processes;
-             SELECT process, event, fields, queued, delay FROM procflow.process_triggers ORDER BY id};
+my $defs = q{SELECT name, label, related_entity, execution_order, enabled, action FROM procflow.processes ORDER BY name;
+             SELECT process, event, fields, queued, delay, priority, cron FROM procflow.process_triggers ORDER BY process, id};
 is($node->safe_psql('restored', $defs), $node->safe_psql('postgres', $defs),
 	'definitions are restored');
 
@@ -50,6 +54,34 @@ is($node->safe_psql('restored', "SELECT count(*) FROM account WHERE name LIKE 'b
 $node->safe_psql('restored', "INSERT INTO customer (name) VALUES ('Bob')");
 is($node->safe_psql('restored', "SELECT count(*) FROM account WHERE name = 'Bob'"), '1',
 	'the restored row trigger fires');
+
+my $next = q{SELECT next_run_at FROM procflow.process_triggers WHERE process = 'nightly'};
+is($node->safe_psql('restored', $next), $node->safe_psql('postgres', $next),
+	'the schedule keeps its next time');
+
+# processes as code: export to a file, load the file with psql elsewhere
+my $file = $node->basedir . '/processes.json';
+open(my $fh, '>', $file) or die $!;
+print $fh $node->safe_psql('postgres', 'SELECT jsonb_pretty(procflow.export_definitions())');
+close $fh;
+my $script = $node->basedir . '/load.sql';
+open($fh, '>', $script) or die $!;
+print $fh "\\set doc `cat $file`\nSELECT procflow.load_definitions(:'doc');\n";
+close $fh;
+$node->safe_psql('postgres', 'CREATE DATABASE loaded');
+$node->safe_psql('loaded', q{
+CREATE EXTENSION procflow;
+CREATE TABLE customer (id bigserial PRIMARY KEY, name text);
+CREATE TABLE account (customer_id bigint, name text);
+});
+command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('loaded'), '-f', $script ],
+	'load_definitions of a file read by psql');
+is($node->safe_psql('loaded', $defs), $node->safe_psql('postgres', $defs),
+	'the loaded definitions are the exported ones');
+command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('loaded'), '-f', $script ],
+	'loading the same file again');
+is($node->safe_psql('loaded', 'SELECT count(*) FROM procflow.process_triggers'), '3',
+	'and nothing is doubled');
 
 $node->stop;
 done_testing();
