@@ -678,6 +678,39 @@ BEGIN
 END
 $$;
 
+/*
+ * An entity table cannot be dropped while a process uses it, as a table
+ * cannot while a view uses it: its pending jobs could never run.  (Run as
+ * the extension owner, to read the definitions; it reads nothing else.)
+ */
+CREATE FUNCTION procflow.entity_dropped() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	process text;
+	entity text;
+BEGIN
+	IF to_regclass('procflow.process') IS NULL THEN
+		RETURN;					-- the extension itself is being dropped
+	END IF;
+	SELECT p.name, d.object_identity INTO process, entity
+	  FROM pg_event_trigger_dropped_objects() d
+	  JOIN procflow.process p ON p.entity::oid = d.objid
+	 WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+	 ORDER BY p.name
+	 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot drop table % because process "%" uses it', entity, process
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  HINT = 'Drop the process first (procflow.drop_process), or move it to another table (procflow.alter_process).';
+	END IF;
+END
+$$;
+
+CREATE EVENT TRIGGER procflow_entity_dropped ON sql_drop
+	EXECUTE FUNCTION procflow.entity_dropped();
+
 /* Says, when the library is not preloaded, that queued jobs will not run. */
 CREATE FUNCTION procflow.check_installation() RETURNS void
 LANGUAGE C AS 'MODULE_PATHNAME', 'procflow_check_installation';

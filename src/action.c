@@ -31,6 +31,7 @@
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
+#include "utils/syscache.h"
 
 #include "action.h"
 #include "entity.h"
@@ -66,6 +67,12 @@ action_init(void)
 void
 action_enter_owner(Oid owner, const char *search_path, OwnerScope *scope)
 {
+	/* a process whose owner was dropped runs as no one */
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the owner of the process (role %u) no longer exists", owner),
+				 errhint("Drop the process, or create it again as another role.")));
 	GetUserIdAndSecContext(&scope->save_userid, &scope->save_sec_context);
 	SetUserIdAndSecContext(owner,
 						   scope->save_sec_context |

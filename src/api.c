@@ -24,6 +24,9 @@
 #include "capture.h"
 #include "catalog.h"
 
+/* Longest delay of a trigger or run_process. */
+#define MAX_DELAY_YEARS 100
+
 /* Refuse a NULL for an argument that must have a value. */
 void
 api_require_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
@@ -69,14 +72,26 @@ api_interval_sign(Interval *value)
 											 IntervalPGetDatum(&zero)));
 }
 
-/* Refuse a negative delay. */
+/*
+ * Refuse a negative delay, and one so long that the run time could leave
+ * the timestamp range (which would fail the writing statements instead).
+ */
 void
 api_check_delay(Interval *delay)
 {
+	Interval	longest;
+
 	if (api_interval_sign(delay) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("delay must not be negative")));
+	memset(&longest, 0, sizeof(longest));
+	longest.month = MAX_DELAY_YEARS * MONTHS_PER_YEAR;
+	if (DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(delay),
+										 IntervalPGetDatum(&longest))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("delay must be at most %d years", MAX_DELAY_YEARS)));
 }
 
 /*

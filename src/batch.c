@@ -71,6 +71,7 @@ enum
 
 static MemoryContext batch_cxt = NULL;
 static Batch *loaded = NULL;
+static Oid	loaded_from = InvalidOid;	/* procflow.job_batch it was read from */
 
 static SPIPlanPtr claim_plan = NULL;
 static SPIPlanPtr load_plan = NULL;
@@ -231,7 +232,9 @@ load_batch(int64 first_id)
 	Datum	   *hashes;
 	int			n;
 
-	if (loaded != NULL && loaded->first_id == first_id)
+	/* ids start again when the extension is created again: mind the table */
+	if (loaded != NULL && loaded->first_id == first_id &&
+		loaded_from == catalog_oids()->job_batch)
 		return loaded;
 
 	if (batch_cxt == NULL)
@@ -279,6 +282,7 @@ load_batch(int64 first_id)
 	SPI_freetuptable(SPI_tuptable);
 
 	loaded = b;
+	loaded_from = catalog_oids()->job_batch;
 	return b;
 }
 

@@ -236,7 +236,12 @@ build_entity(CacheGeneration *gen, EntityShape *shape, Oid relid)
 	Relation	pkrel;
 	TupleDesc	desc;
 
-	rel = table_open(relid, AccessShareLock);
+	rel = try_table_open(relid, AccessShareLock);
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the entity table of the process (relation %u) no longer exists", relid),
+				 errhint("Drop the process, or give it another table with procflow.alter_process().")));
 	pkoid = RelationGetPrimaryKeyIndex(rel);
 	if (!OidIsValid(pkoid))
 		ereport(ERROR,

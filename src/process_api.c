@@ -225,18 +225,16 @@ define_process(FunctionCallInfo fcinfo, bool alter)
 	if (!PG_ARGISNULL(9))
 		check_name_array(PG_GETARG_ARRAYTYPE_P(9), "exclude");
 
-	if (OidIsValid(entity))
-		rowtype = check_entity(entity);
-
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
+	/* another role's process does not exist for the caller, whatever else */
 	if (alter)
-	{
 		api_find_process(name, &existing);
-		if (existing.entity != entity)
-			check_entity_change(name, existing.id);
-	}
+	if (OidIsValid(entity))
+		rowtype = check_entity(entity);
+	if (alter && existing.entity != entity)
+		check_entity_change(name, existing.id);
 
 	check_sql(name, "action", action, rowtype);
 	if (condition != NULL)

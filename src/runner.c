@@ -158,7 +158,7 @@ run_job(ClaimedJob *job, bool use_timeouts, JobOutcome *outcome)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	ProcessInfo *p;
+	ProcessInfo *volatile p = NULL;
 	ErrorData  *volatile edata = NULL;
 
 	memset(outcome, 0, sizeof(JobOutcome));
@@ -166,20 +166,20 @@ run_job(ClaimedJob *job, bool use_timeouts, JobOutcome *outcome)
 	outcome->started_at = GetCurrentTimestamp();
 
 	cache_pin();
-	p = cache_process(job->process_id);
-	if (use_timeouts)
-		pgstat_report_activity(STATE_RUNNING,
-							   psprintf("procflow job " INT64_FORMAT " (process %s, %s)",
-										job->id, p ? p->name : "?", job->event));
-
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
+		/* inside: a process that cannot be read (its table dropped) fails the job */
+		p = cache_process(job->process_id);
 		if (p == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("process %d does not exist", job->process_id)));
+		if (use_timeouts)
+			pgstat_report_activity(STATE_RUNNING,
+								   psprintf("procflow job " INT64_FORMAT " (process %s, %s)",
+											job->id, p->name, job->event));
 		outcome->status = run_action(p, job, use_timeouts, &outcome->message);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);

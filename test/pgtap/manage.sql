@@ -1,6 +1,6 @@
 -- drop_process, enable_process, disable_process: good and bad.
 BEGIN;
-SELECT plan(19);
+SELECT plan(31);
 
 CREATE TABLE cust (id int PRIMARY KEY);
 CREATE TABLE log (id int);
@@ -29,6 +29,28 @@ SELECT lives_ok($$SELECT procflow.run_process('p', '{"id": 1}')$$, 'run_process 
 SELECT is(procflow.run_jobs(), 0, 'its job is held');
 SELECT lives_ok($$SELECT procflow.enable_process('p')$$, 'enable');
 SELECT is(procflow.run_jobs(), 1, 'the held job runs');
+
+-- an entity table cannot be dropped under its process
+SELECT throws_ok($$DROP TABLE cust$$, '2BP01', 'cannot drop table public.cust because process "p" uses it',
+    'drop of an entity table refused');
+SELECT throws_ok($$DROP TABLE log, cust$$, '2BP01', NULL, 'also among other tables');
+SELECT lives_ok($$DROP TABLE log$$, 'other tables drop as usual');
+CREATE TABLE log (id int);
+
+-- delays are bounded, so that a run time stays a timestamp
+SELECT throws_ok($$SELECT procflow.run_process('p', delay => '101 years')$$, '22023', 'delay must be at most 100 years', 'run_process: delay too long');
+SELECT throws_ok($$SELECT procflow.add_trigger('p', 'create', delay => '1000000 years')$$, '22023', 'delay must be at most 100 years', 'add_trigger: delay too long');
+
+-- alter_process: good and bad
+SELECT lives_ok($$SELECT procflow.alter_process('p', 'cust', 'INSERT INTO log VALUES (($1).id + 1)', label => 'Changed')$$, 'alter');
+SELECT is((SELECT label FROM procflow.processes WHERE name = 'p'), 'Changed', 'altered in place');
+SELECT throws_ok($$SELECT procflow.alter_process('nosuch', 'cust', 'SELECT 1')$$, '42704', NULL, 'alter: unknown');
+SELECT throws_ok($$SELECT procflow.alter_process('p', 'cust', 'SELEC 1')$$, '42601', NULL, 'alter: bad action');
+SELECT throws_ok($$SELECT procflow.alter_process('p', NULL, 'SELECT 1')$$, '55006', NULL, 'alter: no entity change under event triggers');
+SELECT is((SELECT label FROM procflow.processes WHERE name = 'p'), 'Changed', 'refusals changed nothing');
+SET ROLE pgtap_other;
+SELECT throws_ok($$SELECT procflow.alter_process('p', 'cust', 'SELECT 1')$$, '42704', NULL, 'alter: another role''s process');
+RESET ROLE;
 
 -- drop removes the definition, its triggers, jobs and history
 INSERT INTO cust VALUES (2);

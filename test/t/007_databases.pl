@@ -1,0 +1,79 @@
+# Several databases: each served database runs its own processes with its
+# own executors; a database without the extension is reported once and
+# skipped until the extension is created; dropping the extension or the
+# database under running executors is survived.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use ProcflowTest;
+
+# executors look again at a database without the extension every max_sleep
+my $node = procflow_node('databases', '', conf => "procflow.workers = 1\nprocflow.max_sleep = '1s'\n");
+$node->start;
+
+my $setup = q{
+CREATE EXTENSION procflow;
+CREATE TABLE item (id int PRIMARY KEY);
+CREATE TABLE done (db text, item_id int);
+SELECT procflow.create_process('note', 'item',
+    $$INSERT INTO done VALUES (current_database(), ($1).id)$$);
+SELECT procflow.add_trigger('note', 'create', queued => true);
+};
+for my $db (qw(db1 db2 plain))
+{
+	$node->safe_psql('postgres', "CREATE DATABASE $db");
+}
+$node->safe_psql($_, $setup) for qw(db1 db2);
+$node->safe_psql('plain', 'CREATE TABLE item (id int PRIMARY KEY)');
+
+$node->safe_psql('postgres', "ALTER SYSTEM SET procflow.database = 'db1,db2,plain'");
+$node->reload;
+wait_until($node, "SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'procflow executor'",
+	'an executor in db1 and one in db2');
+is($node->safe_psql('postgres',
+	"SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_stat_activity WHERE backend_type = 'procflow executor'"),
+	'db1,db2', 'each database has its own executor');
+
+$node->safe_psql($_, 'INSERT INTO item SELECT g FROM generate_series(1, 100) g') for qw(db1 db2);
+$node->poll_query_until($_, "SELECT count(*) = 100 FROM done WHERE db = current_database()")
+  or die "jobs of $_ did not run" for qw(db1 db2);
+pass('both databases ran their jobs');
+
+# the database without the extension: said once, not retried in a loop
+my $missing = qr/extension "procflow" is not installed in database "plain"/;
+$node->wait_for_log($missing);
+my $t0 = $node->safe_psql('postgres', 'SELECT now()');
+wait_until($node, "SELECT now() > '$t0'::timestamptz + interval '3 seconds'", 'several max_sleep periods');
+is(scalar(() = slurp_file($node->logfile) =~ /$missing/g), 1, 'a database without the extension is reported once');
+
+# creating the extension there starts its executor
+$node->safe_psql('plain', 'DROP TABLE item');
+$node->safe_psql('plain', $setup);
+wait_until($node, "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'procflow executor' AND datname = 'plain'",
+	'an executor in the database that got the extension');
+$node->safe_psql('plain', 'INSERT INTO item VALUES (1)');
+$node->poll_query_until('plain', 'SELECT count(*) = 1 FROM done') or die 'plain did not run its job';
+pass('and it runs its jobs');
+
+# dropping the extension under a running executor: it leaves, the others stay
+$node->safe_psql('db2', 'DROP EXTENSION procflow CASCADE');
+wait_until($node, "SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'procflow executor' AND datname = 'db2'",
+	'the executor of db2 left');
+$node->wait_for_log(qr/extension "procflow" (was dropped from|is not installed in) database "db2"/);
+pass('and said why');
+
+# dropping a served database with its executor connected (FORCE)
+$node->safe_psql('postgres', 'DROP DATABASE plain WITH (FORCE)');
+$node->safe_psql('db1', 'INSERT INTO item SELECT g FROM generate_series(111, 120) g');
+$node->poll_query_until('db1', 'SELECT count(*) = 110 FROM done') or die 'db1 stopped after the drop';
+pass('db1 keeps running after another served database was dropped');
+is($node->safe_psql('postgres',
+	"SELECT string_agg(coalesce(datname, '-') || ' ' || backend_type, ', ' ORDER BY backend_type, datname)
+	   FROM pg_stat_activity WHERE backend_type IN ('procflow executor', 'procflow launcher')"),
+	'db1 procflow executor, - procflow launcher', 'the launcher and db1\'s executor are up');
+ok(!$node->log_contains(qr/server process .* was terminated|terminated by signal/), 'nothing crashed');
+
+$node->stop;
+done_testing();
