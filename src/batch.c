@@ -69,9 +69,15 @@ enum
 	BATCH_NATTS
 };
 
-static MemoryContext batch_cxt = NULL;
+/*
+ * The batch read last, kept for the next call (an executor takes a batch's
+ * items over many transactions), and the batch the executor is taking
+ * items from now, which reading another one (a delete in an action
+ * materializes batches) must not free.  Each lives in its own memory.
+ */
 static Batch *loaded = NULL;
 static Oid	loaded_from = InvalidOid;	/* procflow.job_batch it was read from */
+static Batch *pinned = NULL;
 
 static SPIPlanPtr claim_plan = NULL;
 static SPIPlanPtr load_plan = NULL;
@@ -82,23 +88,6 @@ static SPIPlanPtr by_process_plan = NULL;
 static SPIPlanPtr by_process_skip_plan = NULL;
 static SPIPlanPtr by_job_plan = NULL;
 static SPIPlanPtr blocking_plan = NULL;
-
-/* Prepare and keep a plan for the life of the backend. */
-static SPIPlanPtr
-keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
-{
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		*plan = p;
-	}
-	return *plan;
-}
 
 /* A one-dimensional array of n datums of a type, with NULLs where null[i]. */
 static Datum
@@ -194,7 +183,15 @@ batch_write(const NewJob *jobs, int n)
 	queue_note_due(jobs[0].run_at);
 }
 
-/* Take apart a text[] column of the load query's result into batch_cxt. */
+/* Free a batch's memory unless it is still kept or pinned. */
+static void
+free_batch(Batch *b)
+{
+	if (b != NULL && b != loaded && b != pinned)
+		MemoryContextDelete(b->cxt);
+}
+
+/* Take apart a text[] column of the load query's result, in its memory. */
 static Datum *
 text_elements(HeapTuple tup, TupleDesc desc, int col, int expected)
 {
@@ -233,17 +230,18 @@ load_batch(int64 first_id)
 	int			n;
 
 	/* ids start again when the extension is created again: mind the table */
+	MemoryContext cxt;
+	Batch	   *previous = loaded;
+
 	if (loaded != NULL && loaded->first_id == first_id &&
 		loaded_from == catalog_oids()->job_batch)
 		return loaded;
 
-	if (batch_cxt == NULL)
-		batch_cxt = AllocSetContextCreate(TopMemoryContext, "procflow batch",
-										  ALLOCSET_DEFAULT_SIZES);
-	MemoryContextReset(batch_cxt);
-	loaded = NULL;
+	/* in transaction memory until read whole: an error frees it */
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "procflow batch",
+								ALLOCSET_DEFAULT_SIZES);
 
-	keep_plan(&load_plan,
+	catalog_keep_plan(&load_plan,
 			  "SELECT process_id, trigger_id, event, ord, depth, run_at, created_at,"
 			  "       key_columns, items, row_hashes, keys, old_rows, changed"
 			  "  FROM procflow.job_batch WHERE first_id = $1",
@@ -254,8 +252,9 @@ load_batch(int64 first_id)
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 
-	old = MemoryContextSwitchTo(batch_cxt);
+	old = MemoryContextSwitchTo(cxt);
 	b = palloc0(sizeof(Batch));
+	b->cxt = cxt;
 	b->first_id = first_id;
 	b->process_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
 	d = SPI_getbinval(tup, desc, 2, &isnull);
@@ -281,8 +280,10 @@ load_batch(int64 first_id)
 	MemoryContextSwitchTo(old);
 	SPI_freetuptable(SPI_tuptable);
 
+	MemoryContextSetParent(cxt, TopMemoryContext);
 	loaded = b;
 	loaded_from = catalog_oids()->job_batch;
+	free_batch(previous);
 	return b;
 }
 
@@ -299,7 +300,8 @@ next_untaken_item(int64 first_id, int items)
 	bool		isnull;
 	Datum		d;
 
-	keep_plan(&taken_plan,
+	catalog_prefer_indexes();
+	catalog_keep_plan(&taken_plan,
 			  "SELECT max(id) FROM procflow.job WHERE id >= $1 AND id < $1 + $2",
 			  2, argtypes);
 	if (SPI_execute_plan(taken_plan, args, NULL, false, 1) != SPI_OK_SELECT ||
@@ -310,31 +312,29 @@ next_untaken_item(int64 first_id, int items)
 	return isnull ? 1 : (int) (DatumGetInt64(d) - first_id + 2);
 }
 
-/*
- * The batches a locking query returned, with the first untaken item of
- * each; returns how many.
- */
+/* The first ids of the batches a locking query returned; returns how many. */
 static int
-locked_batches(Batch ***batches)
+locked_batch_ids(int64 **first_ids)
 {
 	int			n = (int) SPI_processed;
-	int64	   *first_ids = palloc(sizeof(int64) * Max(n, 1));
 	bool		isnull;
 
+	*first_ids = palloc(sizeof(int64) * Max(n, 1));
 	for (int i = 0; i < n; i++)
-		first_ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
-												   SPI_tuptable->tupdesc, 1, &isnull));
+		(*first_ids)[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													  SPI_tuptable->tupdesc, 1, &isnull));
 	SPI_freetuptable(SPI_tuptable);
-
-	*batches = palloc(sizeof(Batch *) * Max(n, 1));
-	for (int i = 0; i < n; i++)
-	{
-		Batch	   *b = load_batch(first_ids[i]);
-
-		b->next_item = next_untaken_item(b->first_id, b->items);
-		(*batches)[i] = b;
-	}
 	return n;
+}
+
+/* A locked batch, read, with its first untaken item. */
+static Batch *
+locked_batch(int64 first_id)
+{
+	Batch	   *b = load_batch(first_id);
+
+	b->next_item = next_untaken_item(b->first_id, b->items);
+	return b;
 }
 
 /*
@@ -342,6 +342,7 @@ locked_batches(Batch ***batches)
  * enabled process with no older batch, locking it; batches locked by
  * another executor are skipped.  With as_role set, only batches of
  * processes whose owner that role has the privileges of.  NULL when none.
+ * The batch stays in memory until batch_release (or the next claim).
  */
 Batch *
 batch_claim(Oid as_role)
@@ -349,9 +350,10 @@ batch_claim(Oid as_role)
 	Oid			argtypes[2] = {OIDOID, TIMESTAMPTZOID};
 	Datum		args[2];
 	char		nulls[2] = {' ', ' '};
-	Batch	  **batches;
+	int64	   *first_ids;
 
-	keep_plan(&claim_plan,
+	batch_release();
+	catalog_keep_plan(&claim_plan,
 			  "SELECT b.first_id FROM procflow.job_batch b"
 			  " WHERE b.run_at <= $2"
 			  "   AND EXISTS (SELECT 1 FROM procflow.process p"
@@ -370,9 +372,20 @@ batch_claim(Oid as_role)
 		nulls[0] = 'n';
 	if (SPI_execute_plan(claim_plan, args, nulls, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "claiming a batch failed");
-	if (locked_batches(&batches) == 0)
+	if (locked_batch_ids(&first_ids) == 0)
 		return NULL;
-	return batches[0];
+	pinned = locked_batch(first_ids[0]);
+	return pinned;
+}
+
+/* The executor is done with the batch it claimed. */
+void
+batch_release(void)
+{
+	Batch	   *b = pinned;
+
+	pinned = NULL;
+	free_batch(b);
 }
 
 /*
@@ -389,7 +402,8 @@ batch_find_waiting(Batch *batch, int from, int to, bool *waits)
 
 	for (int i = from; i <= to; i++)
 		hashes[i - from] = Int64GetDatum(batch->row_hashes[i - 1]);
-	keep_plan(&waiting_plan,
+	catalog_prefer_indexes();
+	catalog_keep_plan(&waiting_plan,
 			  "SELECT u.i::int4 FROM pg_catalog.unnest($1) WITH ORDINALITY AS u(h, i)"
 			  " WHERE EXISTS (SELECT 1 FROM procflow.job e"
 			  "                WHERE e.status = 'pending' AND e.process_id = $2"
@@ -408,23 +422,22 @@ batch_find_waiting(Batch *batch, int from, int to, bool *waits)
 }
 
 /*
- * Record that a batch's items before next_item are taken (their job rows
- * say so); drop the batch when all are.
+ * Record that the items of a batch before next_item are taken (their job
+ * rows say so); drop the batch when all are.
  */
 void
-batch_advance(Batch *batch, int next_item)
+batch_advance(int64 first_id, int items, int next_item)
 {
 	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(batch->first_id)};
+	Datum		args[1] = {Int64GetDatum(first_id)};
 
-	if (next_item > batch->items)
+	if (next_item > items)
 	{
-		keep_plan(&delete_plan, "DELETE FROM procflow.job_batch WHERE first_id = $1",
-				  1, argtypes);
+		catalog_keep_plan(&delete_plan, "DELETE FROM procflow.job_batch WHERE first_id = $1",
+						  1, argtypes);
 		if (SPI_execute_plan(delete_plan, args, NULL, false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "removing a finished batch failed");
 	}
-	batch->next_item = next_item;
 }
 
 /* The key of an item as a text[] datum. */
@@ -495,12 +508,13 @@ batch_item_claimed(Batch *batch, int item, ClaimedJob *job)
 static void
 materialize_locked(void)
 {
-	Batch	  **batches;
-	int			n = locked_batches(&batches);
+	int64	   *first_ids;
+	int			n = locked_batch_ids(&first_ids);
 
+	/* one at a time: reading a batch may free the one read before */
 	for (int i = 0; i < n; i++)
 	{
-		Batch	   *b = batches[i];
+		Batch	   *b = locked_batch(first_ids[i]);
 
 		for (int item = b->next_item; item <= b->items; item++)
 		{
@@ -509,7 +523,7 @@ materialize_locked(void)
 			batch_item_job(b, item, &job);
 			(void) queue_insert(&job);
 		}
-		batch_advance(b, b->items + 1);
+		batch_advance(b->first_id, b->items, b->items + 1);
 	}
 }
 
@@ -525,13 +539,13 @@ batch_materialize_processes(Datum process_ids, bool skip_locked)
 	SPIPlanPtr	plan;
 
 	if (skip_locked)
-		plan = keep_plan(&by_process_skip_plan,
+		plan = catalog_keep_plan(&by_process_skip_plan,
 						 "SELECT first_id FROM procflow.job_batch"
 						 " WHERE process_id = ANY ($1)"
 						 " ORDER BY first_id FOR UPDATE SKIP LOCKED",
 						 1, argtypes);
 	else
-		plan = keep_plan(&by_process_plan,
+		plan = catalog_keep_plan(&by_process_plan,
 						 "SELECT first_id FROM procflow.job_batch"
 						 " WHERE process_id = ANY ($1)"
 						 " ORDER BY first_id FOR UPDATE",
@@ -548,7 +562,7 @@ batch_materialize_job(int64 job_id)
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(job_id)};
 
-	keep_plan(&by_job_plan,
+	catalog_keep_plan(&by_job_plan,
 			  "SELECT first_id FROM procflow.job_batch"
 			  " WHERE first_id <= $1 AND $1 < first_id + items"
 			  " FOR UPDATE",
@@ -568,7 +582,8 @@ batch_materialize_blocking(void)
 	Oid			argtypes[1] = {TIMESTAMPTZOID};
 	Datum		args[1] = {TimestampTzGetDatum(GetCurrentTimestamp())};
 
-	keep_plan(&blocking_plan,
+	catalog_prefer_indexes();
+	catalog_keep_plan(&blocking_plan,
 			  "SELECT b.first_id FROM procflow.job_batch b"
 			  " WHERE b.run_at > $1"
 			  "   AND (EXISTS (SELECT 1 FROM procflow.job j"

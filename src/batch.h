@@ -13,6 +13,7 @@
 /* A batch row, its arrays taken apart. */
 typedef struct Batch
 {
+	MemoryContext cxt;			/* where it and its arrays live */
 	int64		first_id;		/* id of item 1 */
 	int32		process_id;
 	int64		trigger_id;		/* 0 when the trigger is gone */
@@ -35,7 +36,8 @@ extern void batch_write(const NewJob *jobs, int n);
 /* These need an SPI connection and act as the extension owner. */
 extern Batch *batch_claim(Oid as_role);
 extern void batch_find_waiting(Batch *batch, int from, int to, bool *waits);
-extern void batch_advance(Batch *batch, int next_item);
+extern void batch_release(void);
+extern void batch_advance(int64 first_id, int items, int next_item);
 extern void batch_materialize_processes(Datum process_ids, bool skip_locked);
 extern void batch_materialize_job(int64 job_id);
 extern void batch_materialize_blocking(void);

@@ -337,7 +337,12 @@ read_process(CacheGeneration *gen, int32 process_id, ProcessInfo *info)
 	Oid			entity;
 
 	args[0] = Int32GetDatum(process_id);
-	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+
+	/*
+	 * Not read-only, so with a new snapshot: an executor's transaction may
+	 * have begun before the process of the job it claimed was committed.
+	 */
+	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read process %d", process_id);
 	if (SPI_processed == 0)
 		return false;

@@ -263,6 +263,7 @@ cancel_row_jobs(RowEvent *ev)
 	}
 	collect_flush_processes(rules->cancel_process_ids);
 	catalog_enter_privileged(&scope);
+	catalog_prefer_indexes();
 	batch_materialize_processes(rules->cancel_process_ids, true);
 	if (rules->cancel_plan == NULL)
 	{

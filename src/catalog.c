@@ -107,7 +107,9 @@ catalog_invalidate(Oid relid)
  * with search_path fixed to pg_catalog (then pg_temp), as a SECURITY
  * DEFINER function with SET search_path would: the caller's search_path
  * must not resolve a name in a statement that runs with the owner's rights.
- * An error in between is fine: (sub)transaction abort restores both.
+ * JIT is off: these statements are short, and compiling one costs more than
+ * running it.  An error in between is fine: (sub)transaction abort restores
+ * all of it.
  */
 void
 catalog_enter_privileged(PrivilegedScope *scope)
@@ -119,6 +121,23 @@ catalog_enter_privileged(PrivilegedScope *scope)
 						   scope->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	scope->guc_nest_level = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("jit", "off",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
+ * In a privileged scope, plan without sequential scans.  For the queue's
+ * statements that find jobs through an index: their plans are kept for the
+ * life of a backend, and one made while the queue was nearly empty must not
+ * scan the whole table once it holds a million jobs.
+ */
+void
+catalog_prefer_indexes(void)
+{
+	(void) set_config_option("enable_seqscan", "off",
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 }
@@ -160,6 +179,27 @@ catalog_exec(const char *sql, int nargs, Oid *argtypes, Datum *args,
 		elog(ERROR, "procflow catalog statement failed: %s: %s",
 			 SPI_result_code_string(ret), sql);
 	return ret;
+}
+
+/*
+ * Prepare a statement on procflow's tables once and keep it for the life of
+ * the backend, in *plan.  It is to be run as the extension owner, see
+ * catalog_enter_privileged.
+ */
+SPIPlanPtr
+catalog_keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*plan = p;
+	}
+	return *plan;
 }
 
 /*

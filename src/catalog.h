@@ -9,6 +9,8 @@
 #ifndef PROCFLOW_CATALOG_H
 #define PROCFLOW_CATALOG_H
 
+#include "executor/spi.h"
+
 typedef struct CatalogOids
 {
 	Oid			namespace;		/* schema procflow */
@@ -33,7 +35,10 @@ extern const CatalogOids *catalog_oids_if_installed(void);
 extern void catalog_invalidate(Oid relid);
 extern void catalog_enter_privileged(PrivilegedScope *scope);
 extern void catalog_leave_privileged(PrivilegedScope *scope);
+extern void catalog_prefer_indexes(void);
 extern void catalog_announce_change(void);
+extern SPIPlanPtr catalog_keep_plan(SPIPlanPtr *plan, const char *sql, int nargs,
+									Oid *argtypes);
 extern int	catalog_exec(const char *sql, int nargs, Oid *argtypes, Datum *args,
 						 const char *nulls, int expected);
 

@@ -171,6 +171,8 @@ procflow_executor_main(Datum main_arg)
 	 */
 	if (sigsetjmp(local_sigjmp_buf, 1) != 0)
 	{
+		/* not using PG_TRY, so the error context stack is reset by hand */
+		error_context_stack = NULL;
 		HOLD_INTERRUPTS();
 		disable_all_timeouts(false);
 		EmitErrorReport();

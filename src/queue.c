@@ -299,19 +299,6 @@ queue_xact_callback(XactEvent event, void *arg)
 	}
 }
 
-/* Prepare and keep a plan for the life of the backend. */
-static SPIPlanPtr
-keep_plan(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
-
 /*
  * The pending jobs of enabled processes, one group per order key in key
  * order; within a group the due jobs by run_at and id.  A job waits while
@@ -359,11 +346,11 @@ queue_claim(int max_jobs, Oid as_role, bool below_ord, int64 ord_bound, int *njo
 	ClaimedJob *jobs;
 	int			ret;
 
-	if (claim_plan == NULL)
+	catalog_prefer_indexes();
 	{
 		Oid			argtypes[4] = {INT4OID, OIDOID, TIMESTAMPTZOID, INT8OID};
 
-		claim_plan = keep_plan(GROUPS_CTE
+		catalog_keep_plan(&claim_plan, GROUPS_CTE
 							   "SELECT c.id, c.process_id, c.trigger_id, c.event, c.key,"
 							   "       c.old_row, c.changed, c.depth, c.attempts"
 							   "  FROM grp g, LATERAL ("
@@ -457,12 +444,11 @@ queue_record_outcomes(const JobOutcome *outcomes, int n)
 
 	if (n == 0)
 		return;
-	if (outcome_plan == NULL)
 	{
 		Oid			argtypes[8] = {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID,
 		TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
 
-		outcome_plan = keep_plan("UPDATE procflow.job j"
+		catalog_keep_plan(&outcome_plan, "UPDATE procflow.job j"
 								 "   SET status = o.status, attempts = j.attempts + 1,"
 								 "       started_at = o.started_at, finished_at = o.finished_at,"
 								 "       run_at = coalesce(o.retry_at, j.run_at),"
@@ -523,11 +509,11 @@ queue_next_due(void)
 	Datum		d;
 	Datum		args[1];
 
-	if (next_due_plan == NULL)
+	catalog_prefer_indexes();
 	{
 		Oid			argtypes[1] = {TIMESTAMPTZOID};
 
-		next_due_plan = keep_plan(GROUPS_CTE
+		catalog_keep_plan(&next_due_plan, GROUPS_CTE
 								  "SELECT least(min(n.run_at),"
 								  "             (SELECT min(b.run_at) FROM procflow.job_batch b"
 								  "               JOIN procflow.process p ON p.id = b.process_id"
@@ -563,11 +549,10 @@ queue_prune(int retention_seconds)
 	Datum		args[1];
 	int			ret;
 
-	if (prune_plan == NULL)
 	{
 		Oid			argtypes[1] = {INT4OID};
 
-		prune_plan = keep_plan("DELETE FROM procflow.job j"
+		catalog_keep_plan(&prune_plan, "DELETE FROM procflow.job j"
 							   " WHERE j.status <> 'pending'"
 							   "   AND j.finished_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1)"
 							   "   AND NOT EXISTS (SELECT 1 FROM procflow.job_batch b"

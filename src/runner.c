@@ -257,8 +257,9 @@ run_batch_items(Batch *batch, int max_items, bool use_timeouts, int *ran)
 	for (int i = 0; i < n; i++)
 		(void) queue_insert(&rows[i]);
 	catalog_enter_privileged(&scope);
-	batch_advance(batch, to + 1);
+	batch_advance(batch->first_id, batch->items, to + 1);
 	catalog_leave_privileged(&scope);
+	batch_release();
 	return n;
 }
 

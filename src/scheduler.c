@@ -24,29 +24,13 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
 #include "cron.h"
 #include "queue.h"
 #include "scheduler.h"
 
 static SPIPlanPtr due_plan = NULL;
 static SPIPlanPtr advance_plan = NULL;
-
-/* Prepare and keep a plan for the life of the backend. */
-static SPIPlanPtr
-keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
-{
-	if (*plan == NULL)
-	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
-
-		if (p == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(p) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		*plan = p;
-	}
-	return *plan;
-}
 
 /*
  * Queue a job for each due cron trigger of an enabled process (of
@@ -64,7 +48,7 @@ scheduler_fire_due(Oid as_role)
 	SPITupleTable *due;
 	int			n;
 
-	keep_plan(&due_plan,
+	catalog_keep_plan(&due_plan,
 			  "SELECT t.id, t.process_id, t.cron, t.next_run_at, t.priority, p.execution_order"
 			  "  FROM procflow.trigger t JOIN procflow.process p ON p.id = t.process_id"
 			  " WHERE t.cron IS NOT NULL AND t.next_run_at <= $2 AND p.enabled"
@@ -99,7 +83,7 @@ scheduler_fire_due(Oid as_role)
 								  DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull)));
 		(void) queue_insert(&job);
 
-		keep_plan(&advance_plan,
+		catalog_keep_plan(&advance_plan,
 				  "UPDATE procflow.trigger SET next_run_at = $2 WHERE id = $1",
 				  2, advance_types);
 		advance_args[0] = Int64GetDatum(job.trigger_id);

@@ -122,3 +122,19 @@ SELECT p.name, b.key_columns, b.items FROM procflow.job_batch b JOIN procflow.pr
 SELECT process, key FROM procflow.jobs WHERE process IN ('tags', 'stock') ORDER BY id LIMIT 20 OFFSET 8;
 SELECT procflow.run_jobs();
 SELECT count(*) AS seen, min(k), max(k) FROM seen_keys;
+
+-- an item's action that materializes another batch (by deleting rows that
+-- another pending batch holds) leaves the batch being run intact
+CREATE TABLE inbox (id int PRIMARY KEY);
+CREATE TABLE outbox_later (id int PRIMARY KEY);
+SELECT procflow.create_process('send_later', 'outbox_later', 'SELECT 1');
+SELECT procflow.add_trigger('send_later', 'create', delay => '1 hour') > 0 AS created;
+SELECT procflow.create_process('take_back', 'inbox', $$DELETE FROM outbox_later WHERE id = ($1).id$$);
+SELECT procflow.add_trigger('take_back', 'create', queued => true) > 0 AS created;
+INSERT INTO outbox_later SELECT g FROM generate_series(1, 10) g;
+INSERT INTO inbox SELECT g FROM generate_series(1, 10) g;
+SELECT p.name, b.items FROM procflow.job_batch b JOIN procflow.process p ON p.id = b.process_id ORDER BY 1;
+SELECT procflow.run_jobs();
+SELECT process, status, count(*) FROM procflow.job_history
+ WHERE process IN ('send_later', 'take_back') GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT count(*) AS left_over FROM outbox_later;
