@@ -5,10 +5,10 @@
  *
  * Executors (and procflow.run_jobs() in a session) claim a set of due
  * jobs, or the next items of a due batch (batch.c), and run each in a
- * subtransaction of their transaction.  A job's
- * action runs inside that subtransaction; the update that makes the job row
- * its own history row follows it in the same transaction, so they commit
- * together: a job that touches only the database runs exactly once.  A
+ * subtransaction of their transaction.  A job's action runs inside that
+ * subtransaction; the write that makes the job row its own history row
+ * follows it in the same transaction, so they commit together: a job that
+ * touches only the database runs exactly once.  A
  * failing job's subtransaction is rolled back alone; its error is then
  * recorded with the next retry time, or as a final failure after
  * max_attempts, and the batch goes on.
@@ -266,13 +266,13 @@ run_batch_items(Batch *batch, int max_items, bool use_timeouts, int *ran)
 /*
  * Fire the due cron triggers, then claim due work (of processes whose owner
  * as_role has the privileges of, when as_role is valid) and run it in the
- * current transaction: up to
- * max_jobs jobs, or as many items of the first due batch, whichever comes
- * first in execution order.  use_timeouts arms each process's timeout as
- * the statement timeout (executors only: a session keeps its own
- * statement_timeout).  Returns the number of jobs and items taken, 0 when
- * nothing was due; *ran says how many of them ran (batch items that wait
- * for an older job of their row are taken without running).
+ * current transaction: up to max_jobs jobs, or as many items of the first
+ * due batch, whichever comes first in execution order.  use_timeouts arms
+ * each process's timeout as the statement timeout (executors only: a
+ * session keeps its own statement_timeout).  Returns the number of jobs and
+ * items taken, 0 when nothing was due; *ran says how many of them ran
+ * (batch items that wait for an older job of their row are taken without
+ * running).
  */
 int
 runner_run_due(int max_jobs, Oid as_role, bool use_timeouts, int *ran)
