@@ -580,32 +580,22 @@ BEGIN
 				PERFORM procflow.drop_trigger(t.id)
 				   FROM procflow.process_triggers t
 				  WHERE t.process = pname AND t.id <> ALL (keep);
-				PERFORM procflow.alter_process(
-					name => pname,
-					entity => entity,
-					action => def->>'action',
-					execution_order => coalesce((def->>'execution_order')::int, 0),
-					label => def->>'label',
-					condition => def->>'condition',
-					enabled => NULL,
-					max_attempts => coalesce((def->>'max_attempts')::int, 5),
-					timeout => (def->>'timeout')::interval,
-					exclude => (SELECT array_agg(e ORDER BY n)
-								  FROM jsonb_array_elements_text(def->'exclude') WITH ORDINALITY AS x(e, n)));
-			ELSE
-				PERFORM procflow.create_process(
-					name => pname,
-					entity => entity,
-					action => def->>'action',
-					execution_order => coalesce((def->>'execution_order')::int, 0),
-					label => def->>'label',
-					condition => def->>'condition',
-					enabled => coalesce((def->>'enabled')::boolean, true),
-					max_attempts => coalesce((def->>'max_attempts')::int, 5),
-					timeout => (def->>'timeout')::interval,
-					exclude => (SELECT array_agg(e ORDER BY n)
-								  FROM jsonb_array_elements_text(def->'exclude') WITH ORDINALITY AS x(e, n)));
 			END IF;
+			-- a new process is created, an existing one changed in place,
+			-- keeping its enabled flag (NULL to alter_process)
+			EXECUTE format('SELECT procflow.%I(name => $1, entity => $2, action => $3,'
+						   ' execution_order => $4, label => $5, condition => $6, enabled => $7,'
+						   ' max_attempts => $8, timeout => $9, exclude => $10)',
+						   CASE WHEN exists_already THEN 'alter_process' ELSE 'create_process' END)
+			USING pname, entity, def->>'action',
+				  coalesce((def->>'execution_order')::int, 0),
+				  def->>'label', def->>'condition',
+				  CASE WHEN exists_already THEN NULL
+					   ELSE coalesce((def->>'enabled')::boolean, true) END,
+				  coalesce((def->>'max_attempts')::int, 5),
+				  (def->>'timeout')::interval,
+				  (SELECT array_agg(e ORDER BY n)
+					 FROM jsonb_array_elements_text(def->'exclude') WITH ORDINALITY AS x(e, n));
 
 			FOR trig IN SELECT value FROM jsonb_array_elements(to_add) LOOP
 				PERFORM procflow.add_trigger(

@@ -89,21 +89,6 @@ static SPIPlanPtr by_process_skip_plan = NULL;
 static SPIPlanPtr by_job_plan = NULL;
 static SPIPlanPtr blocking_plan = NULL;
 
-/* A one-dimensional array of n datums of a type, with NULLs where null[i]. */
-static Datum
-make_array(Datum *values, bool *nulls, int n, Oid elemtype)
-{
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, elemtype,
-											  typlen, typbyval, typalign));
-}
-
 /* The text form of an array datum, as text. */
 static Datum
 array_as_text(Datum array)
@@ -171,12 +156,12 @@ batch_write(const NewJob *jobs, int n)
 	values[BATCH_CREATED_AT] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	values[BATCH_KEY_COLUMNS] = Int32GetDatum(key_columns);
 	values[BATCH_ITEMS] = Int32GetDatum(n);
-	values[BATCH_ROW_HASHES] = make_array(hashes, NULL, n, INT8OID);
-	values[BATCH_KEYS] = key_columns > 0 ? make_array(keys, NULL, n, TEXTOID) : (Datum) 0;
+	values[BATCH_ROW_HASHES] = queue_array(hashes, NULL, n, INT8OID);
+	values[BATCH_KEYS] = key_columns > 0 ? queue_array(keys, NULL, n, TEXTOID) : (Datum) 0;
 	nulls[BATCH_KEYS] = key_columns == 0;
-	values[BATCH_OLD_ROWS] = old_rows ? make_array(old_rows, NULL, n, TEXTOID) : (Datum) 0;
+	values[BATCH_OLD_ROWS] = old_rows ? queue_array(old_rows, NULL, n, TEXTOID) : (Datum) 0;
 	nulls[BATCH_OLD_ROWS] = old_rows == NULL;
-	values[BATCH_CHANGED] = changed ? make_array(changed, NULL, n, TEXTOID) : (Datum) 0;
+	values[BATCH_CHANGED] = changed ? queue_array(changed, NULL, n, TEXTOID) : (Datum) 0;
 	nulls[BATCH_CHANGED] = changed == NULL;
 
 	direct_insert(catalog_oids()->job_batch, BATCH_NATTS, values, nulls);
@@ -409,7 +394,7 @@ batch_find_waiting(Batch *batch, int from, int to, bool *waits)
 			  "                WHERE e.status = 'pending' AND e.process_id = $2"
 			  "                  AND e.row_hash = u.h AND e.id < $3 + u.i - 1)",
 			  3, argtypes);
-	args[0] = make_array(hashes, NULL, to - from + 1, INT8OID);
+	args[0] = queue_array(hashes, NULL, to - from + 1, INT8OID);
 	args[1] = Int32GetDatum(batch->process_id);
 	args[2] = Int64GetDatum(batch->first_id + from - 1);
 	if (SPI_execute_plan(waiting_plan, args, NULL, true, 0) != SPI_OK_SELECT)
@@ -450,7 +435,7 @@ item_key(Batch *batch, int item)
 		return entity_key_of_hash(batch->row_hashes[item - 1]);
 	key = batch->keys[item - 1];
 	if (batch->key_columns == 1)
-		return make_array(&key, NULL, 1, TEXTOID);
+		return queue_array(&key, NULL, 1, TEXTOID);
 	return OidInputFunctionCall(F_ARRAY_IN, TextDatumGetCString(key), TEXTOID, -1);
 }
 
@@ -538,18 +523,15 @@ batch_materialize_processes(Datum process_ids, bool skip_locked)
 	Datum		args[1] = {process_ids};
 	SPIPlanPtr	plan;
 
+#define BATCHES_OF_PROCESSES \
+	"SELECT first_id FROM procflow.job_batch WHERE process_id = ANY ($1)" \
+	" ORDER BY first_id FOR UPDATE"
+
 	if (skip_locked)
-		plan = catalog_keep_plan(&by_process_skip_plan,
-						 "SELECT first_id FROM procflow.job_batch"
-						 " WHERE process_id = ANY ($1)"
-						 " ORDER BY first_id FOR UPDATE SKIP LOCKED",
-						 1, argtypes);
+		plan = catalog_keep_plan(&by_process_skip_plan, BATCHES_OF_PROCESSES " SKIP LOCKED",
+								 1, argtypes);
 	else
-		plan = catalog_keep_plan(&by_process_plan,
-						 "SELECT first_id FROM procflow.job_batch"
-						 " WHERE process_id = ANY ($1)"
-						 " ORDER BY first_id FOR UPDATE",
-						 1, argtypes);
+		plan = catalog_keep_plan(&by_process_plan, BATCHES_OF_PROCESSES, 1, argtypes);
 	if (SPI_execute_plan(plan, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading the batches of processes failed");
 	materialize_locked();

@@ -412,9 +412,9 @@ queue_claim(int max_jobs, Oid as_role, bool below_ord, int64 ord_bound, int *njo
 	return jobs;
 }
 
-/* A one-dimensional array of n datums, NULL where isnull says so. */
-static Datum
-outcome_array(Datum *values, bool *isnull, int n, Oid elemtype)
+/* A one-dimensional array of n datums of a type, NULL where isnull says so. */
+Datum
+queue_array(Datum *values, bool *isnull, int n, Oid elemtype)
 {
 	int16		typlen;
 	bool		typbyval;
@@ -486,7 +486,7 @@ queue_record_outcomes(const JobOutcome *outcomes, int n)
 		}
 	}
 	for (int c = 0; c < 8; c++)
-		args[c] = outcome_array(values[c], isnull[c], n, elemtypes[c]);
+		args[c] = queue_array(values[c], isnull[c], n, elemtypes[c]);
 
 	ret = SPI_execute_plan(outcome_plan, args, NULL, false, 0);
 	if (ret != SPI_OK_UPDATE || SPI_processed != (uint64) n)
