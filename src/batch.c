@@ -470,22 +470,6 @@ batch_item_job(Batch *batch, int item, NewJob *job)
 	job->created_at = batch->created_at;
 }
 
-/* An item (from 1) as a claimed job, to be run. */
-void
-batch_item_claimed(Batch *batch, int item, ClaimedJob *job)
-{
-	memset(job, 0, sizeof(ClaimedJob));
-	job->id = batch->first_id + item - 1;
-	job->process_id = batch->process_id;
-	job->trigger_id = batch->trigger_id;
-	strlcpy(job->event, batch->event, sizeof(job->event));
-	job->key = item_key(batch, item);
-	job->old_row = batch->old_rows ? TextDatumGetCString(batch->old_rows[item - 1]) : NULL;
-	job->changed = item_changed(batch, item);
-	job->depth = batch->depth;
-	job->attempts = 0;
-}
-
 /*
  * Turn the untaken items of the batches a locking query returned into
  * pending job rows, and remove the batches.

@@ -43,6 +43,5 @@ extern void batch_materialize_job(int64 job_id);
 extern void batch_materialize_blocking(void);
 
 extern void batch_item_job(Batch *batch, int item, NewJob *job);
-extern void batch_item_claimed(Batch *batch, int item, ClaimedJob *job);
 
 #endif							/* PROCFLOW_BATCH_H */

@@ -319,6 +319,25 @@ procflow_alter_process(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Insert a trigger row with this statement ($1 is the process id, the
+ * first argument of both kinds) and mark its process updated; returns the
+ * trigger id.
+ */
+static int64
+insert_trigger(const char *sql, int nargs, Oid *argtypes, Datum *args, const char *nulls)
+{
+	bool		isnull;
+	int64		trigger_id;
+
+	catalog_exec(sql, nargs, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
+	trigger_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											 SPI_tuptable->tupdesc, 1, &isnull));
+	catalog_exec("UPDATE procflow.process SET updated_at = now() WHERE id = $1",
+				 1, argtypes, args, NULL, SPI_OK_UPDATE);
+	return trigger_id;
+}
+
+/*
  * add_trigger with a cron schedule: the process (with or without an entity)
  * runs at the schedule's times, as queued jobs without a row.
  */
@@ -330,7 +349,6 @@ add_cron_trigger(FunctionCallInfo fcinfo, const char *process_name)
 	CronSchedule schedule;
 	Oid			argtypes[4] = {INT4OID, INT4OID, TEXTOID, TIMESTAMPTZOID};
 	Datum		args[4];
-	bool		isnull;
 	int64		trigger_id;
 
 	if (!PG_ARGISNULL(1))
@@ -359,13 +377,9 @@ add_cron_trigger(FunctionCallInfo fcinfo, const char *process_name)
 	args[1] = PG_GETARG_DATUM(5);
 	args[2] = CStringGetTextDatum(cron);
 	args[3] = TimestampTzGetDatum(cron_next(&schedule, GetCurrentTimestamp(), NULL));
-	catalog_exec("INSERT INTO procflow.trigger (process_id, queued, priority, cron, next_run_at)"
-				 " VALUES ($1, true, $2, $3, $4) RETURNING id",
-				 4, argtypes, args, NULL, SPI_OK_INSERT_RETURNING);
-	trigger_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-											 SPI_tuptable->tupdesc, 1, &isnull));
-	catalog_exec("UPDATE procflow.process SET updated_at = now() WHERE id = $1",
-				 1, argtypes, args, NULL, SPI_OK_UPDATE);
+	trigger_id = insert_trigger("INSERT INTO procflow.trigger (process_id, queued, priority, cron, next_run_at)"
+								" VALUES ($1, true, $2, $3, $4) RETURNING id",
+								4, argtypes, args, NULL);
 
 	SPI_finish();
 	PG_RETURN_INT64(trigger_id);
@@ -384,7 +398,6 @@ procflow_add_trigger(PG_FUNCTION_ARGS)
 	Oid			argtypes[6] = {INT4OID, TEXTOID, TEXTARRAYOID, BOOLOID, INTERVALOID, INT4OID};
 	Datum		args[6];
 	char		nulls[6] = {' ', ' ', 'n', ' ', 'n', ' '};
-	bool		isnull;
 	int64		trigger_id;
 
 	if (!PG_ARGISNULL(6))
@@ -454,13 +467,9 @@ procflow_add_trigger(PG_FUNCTION_ARGS)
 		nulls[4] = ' ';
 	}
 	args[5] = PG_GETARG_DATUM(5);
-	catalog_exec("INSERT INTO procflow.trigger (process_id, event, fields, queued, delay, priority)"
-				 " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-				 6, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
-	trigger_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-											 SPI_tuptable->tupdesc, 1, &isnull));
-	catalog_exec("UPDATE procflow.process SET updated_at = now() WHERE id = $1",
-				 1, argtypes, args, NULL, SPI_OK_UPDATE);
+	trigger_id = insert_trigger("INSERT INTO procflow.trigger (process_id, event, fields, queued, delay, priority)"
+								" VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+								6, argtypes, args, nulls);
 	api_sync_capture_trigger(process.entity);
 
 	SPI_finish();

@@ -214,6 +214,25 @@ queue_insert(const NewJob *job)
 }
 
 /*
+ * A job row not written yet (a batch item) as a claimed job, to be run;
+ * the claimed job shares the row's datums.
+ */
+void
+queue_claimed_from(const NewJob *job, ClaimedJob *claimed)
+{
+	memset(claimed, 0, sizeof(ClaimedJob));
+	claimed->id = job->id;
+	claimed->process_id = job->process_id;
+	claimed->trigger_id = job->trigger_id;
+	strlcpy(claimed->event, job->event, sizeof(claimed->event));
+	claimed->key = job->key;
+	claimed->old_row = job->old_row != 0 ? TextDatumGetCString(job->old_row) : NULL;
+	claimed->changed = job->changed;
+	claimed->depth = job->depth;
+	claimed->attempts = job->attempts;
+}
+
+/*
  * Make a job row the record of one run: its outcome, or (pending again)
  * the retry it waits for.
  */

@@ -74,6 +74,7 @@ extern void queue_init(void);
 extern int64 queue_order_key(int32 execution_order, int32 priority);
 extern int64 queue_allocate_ids(int64 n);
 extern int64 queue_insert(const NewJob *job);
+extern void queue_claimed_from(const NewJob *job, ClaimedJob *claimed);
 extern void queue_set_outcome(NewJob *job, const JobOutcome *outcome);
 extern Datum queue_array(Datum *values, bool *isnull, int n, Oid elemtype);
 extern void queue_note_due(TimestampTz due);

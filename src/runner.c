@@ -244,7 +244,7 @@ run_batch_items(Batch *batch, int max_items, bool use_timeouts, int *ran)
 			ClaimedJob	job;
 			JobOutcome	outcome;
 
-			batch_item_claimed(batch, item, &job);
+			queue_claimed_from(&rows[i], &job);
 			run_job(&job, use_timeouts, &outcome);
 			queue_set_outcome(&rows[i], &outcome);
 			(*ran)++;
