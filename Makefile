@@ -13,6 +13,7 @@ OBJS = \
 	src/batch.o \
 	src/direct_insert.o \
 	src/queue.o \
+	src/rotation.o \
 	src/cron.o \
 	src/scheduler.o \
 	src/executor.o \

@@ -54,14 +54,23 @@ CREATE INDEX trigger_process_id_idx ON procflow.trigger (process_id);
 COMMENT ON TABLE procflow.trigger IS 'when a process runs: entity events and schedules';
 
 /*
- * The queue and the run history share one table: a job row is inserted as
- * 'pending' and becomes its own history row when it finishes, so a run costs
- * one row write besides the action's own.  "ord" folds execution order and
- * priority into one sortable key; "row_hash" identifies the entity row for
- * per-row ordering and for cancelling a deleted row's jobs.
+ * Pending jobs.  "ord" folds execution order and priority into one sortable
+ * key; "row_hash" identifies the entity row for per-row ordering and for
+ * cancelling a deleted row's jobs.  A job leaves the queue when it finishes:
+ * its row is deleted here and written to procflow.finished_job, with the
+ * same columns (status, started_at and finished_at are set there).
+ *
+ * The queue is partitioned so that the dead rows of finished jobs can be
+ * thrown away by TRUNCATE, which no old snapshot holds back (vacuum cannot
+ * remove a row that a snapshot may still see, and a claim would walk every
+ * such index entry).  New due jobs go to one of the rotating partitions
+ * job_1 to job_3; executors move on to the next one every few seconds and
+ * truncate a partition some seconds after it stopped taking jobs, moving
+ * any jobs still pending there to job_0 first (see rotation.c).  Jobs due
+ * later, and rows inserted by SQL, go to job_0, which is never truncated.
  */
 CREATE TABLE procflow.job (
-	id				bigserial PRIMARY KEY,
+	id				bigint NOT NULL,
 	process_id		int NOT NULL,
 	trigger_id		bigint,
 	event			text NOT NULL
@@ -73,24 +82,66 @@ CREATE TABLE procflow.job (
 	changed			text[],
 	depth			int NOT NULL DEFAULT 0,
 	status			text NOT NULL DEFAULT 'pending'
-		CONSTRAINT job_status_check
-		CHECK (status IN ('pending', 'succeeded', 'failed', 'skipped', 'cancelled')),
+		CONSTRAINT job_status_check CHECK (status = 'pending'),
 	run_at			timestamptz NOT NULL,
 	attempts		int NOT NULL DEFAULT 0,
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	started_at		timestamptz,
 	finished_at		timestamptz,
+	error_code		text,		-- of the last attempt, while retrying
+	error_message	text,
+	error_detail	text,
+	partition		int NOT NULL DEFAULT 0
+) PARTITION BY LIST (partition);
+
+CREATE SEQUENCE procflow.job_id_seq OWNED BY procflow.job.id;
+ALTER TABLE procflow.job ALTER id SET DEFAULT nextval('procflow.job_id_seq');
+
+CREATE TABLE procflow.job_0 PARTITION OF procflow.job FOR VALUES IN (0);
+CREATE TABLE procflow.job_1 PARTITION OF procflow.job FOR VALUES IN (1);
+CREATE TABLE procflow.job_2 PARTITION OF procflow.job FOR VALUES IN (2);
+CREATE TABLE procflow.job_3 PARTITION OF procflow.job FOR VALUES IN (3);
+
+-- ids come from the sequence; a partitioned table has no unique index on id
+CREATE INDEX job_id_idx ON procflow.job (id);
+CREATE INDEX job_claim_idx ON procflow.job (ord, run_at, id);
+CREATE INDEX job_row_idx ON procflow.job (process_id, row_hash, id);
+
+COMMENT ON TABLE procflow.job IS 'pending jobs';
+
+/*
+ * The run history: one row per finished job (succeeded, failed, skipped,
+ * cancelled), with the columns of its queue row.  Rows older than
+ * procflow.history_retention are deleted by the executors.
+ */
+CREATE TABLE procflow.finished_job (
+	id				bigint PRIMARY KEY,
+	process_id		int NOT NULL,
+	trigger_id		bigint,
+	event			text NOT NULL
+		CONSTRAINT finished_job_event_check CHECK (event IN ('create', 'update', 'delete', 'run', 'cron')),
+	ord				bigint NOT NULL,
+	row_hash		bigint,
+	key				text[],
+	old_row			text,
+	changed			text[],
+	depth			int NOT NULL DEFAULT 0,
+	status			text NOT NULL
+		CONSTRAINT finished_job_status_check
+		CHECK (status IN ('succeeded', 'failed', 'skipped', 'cancelled')),
+	run_at			timestamptz NOT NULL,
+	attempts		int NOT NULL DEFAULT 0,
+	created_at		timestamptz NOT NULL,
+	started_at		timestamptz,
+	finished_at		timestamptz NOT NULL,
 	error_code		text,
 	error_message	text,
 	error_detail	text
 );
 
-CREATE INDEX job_claim_idx ON procflow.job (ord, run_at, id)
-	WHERE status = 'pending';
-CREATE INDEX job_row_idx ON procflow.job (process_id, row_hash, id)
-	WHERE status = 'pending';
+CREATE INDEX finished_job_process_id_idx ON procflow.finished_job (process_id);
 
-COMMENT ON TABLE procflow.job IS 'queued jobs (status pending) and their history';
+COMMENT ON TABLE procflow.finished_job IS 'finished jobs: the run history';
 
 /*
  * A statement that queues many jobs of one trigger stores them as one batch
@@ -131,14 +182,19 @@ ALTER TABLE procflow.job_batch
 	ALTER old_rows SET STORAGE EXTERNAL,
 	ALTER changed SET STORAGE EXTERNAL;
 
-REVOKE ALL ON procflow.process, procflow.trigger, procflow.job, procflow.job_batch FROM PUBLIC;
+REVOKE ALL ON procflow.process, procflow.trigger, procflow.job, procflow.job_0,
+	procflow.job_1, procflow.job_2, procflow.job_3, procflow.finished_job,
+	procflow.job_batch FROM PUBLIC;
 
 -- Definitions and pending jobs survive pg_dump and restore.
 SELECT pg_catalog.pg_extension_config_dump('procflow.process', '');
 SELECT pg_catalog.pg_extension_config_dump('procflow.process_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('procflow.trigger', '');
 SELECT pg_catalog.pg_extension_config_dump('procflow.trigger_id_seq', '');
-SELECT pg_catalog.pg_extension_config_dump('procflow.job', $$WHERE status = 'pending'$$);
+SELECT pg_catalog.pg_extension_config_dump('procflow.job_0', '');
+SELECT pg_catalog.pg_extension_config_dump('procflow.job_1', '');
+SELECT pg_catalog.pg_extension_config_dump('procflow.job_2', '');
+SELECT pg_catalog.pg_extension_config_dump('procflow.job_3', '');
 SELECT pg_catalog.pg_extension_config_dump('procflow.job_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('procflow.job_batch', '');
 
@@ -163,13 +219,26 @@ CREATE TRIGGER trigger_updated
 
 /*
  * Jobs inserted other than by the row trigger (a restore, retry_job) wake
- * the executors at commit, so that they look at the queue again.
+ * the executors at commit, so that they look at the queue again.  A restore
+ * copies into the partitions, whose statement triggers are their own.
  */
 CREATE FUNCTION procflow.jobs_inserted() RETURNS trigger
 	LANGUAGE C AS 'MODULE_PATHNAME', 'procflow_jobs_inserted';
 
 CREATE TRIGGER job_inserted
 	AFTER INSERT ON procflow.job
+	FOR EACH STATEMENT EXECUTE FUNCTION procflow.jobs_inserted();
+CREATE TRIGGER job_0_inserted
+	AFTER INSERT ON procflow.job_0
+	FOR EACH STATEMENT EXECUTE FUNCTION procflow.jobs_inserted();
+CREATE TRIGGER job_1_inserted
+	AFTER INSERT ON procflow.job_1
+	FOR EACH STATEMENT EXECUTE FUNCTION procflow.jobs_inserted();
+CREATE TRIGGER job_2_inserted
+	AFTER INSERT ON procflow.job_2
+	FOR EACH STATEMENT EXECUTE FUNCTION procflow.jobs_inserted();
+CREATE TRIGGER job_3_inserted
+	AFTER INSERT ON procflow.job_3
 	FOR EACH STATEMENT EXECUTE FUNCTION procflow.jobs_inserted();
 CREATE TRIGGER job_batch_inserted
 	AFTER INSERT ON procflow.job_batch
@@ -324,8 +393,7 @@ SELECT j.id,
 	   j.created_at
   FROM procflow.job j
   JOIN procflow.process p ON p.id = j.process_id
- WHERE j.status = 'pending'
-   AND pg_catalog.pg_has_role(p.owner, 'USAGE')
+ WHERE pg_catalog.pg_has_role(p.owner, 'USAGE')
 UNION ALL
 SELECT b.first_id + k.i - 1,
 	   p.name,
@@ -343,8 +411,11 @@ SELECT b.first_id + k.i - 1,
   FROM procflow.job_batch b
   JOIN procflow.process p ON p.id = b.process_id
  CROSS JOIN LATERAL (SELECT coalesce(max(j.id) - b.first_id + 1, 0) AS items
-					   FROM procflow.job j
-					  WHERE j.id >= b.first_id AND j.id < b.first_id + b.items) taken
+					   FROM (SELECT id FROM procflow.job
+							  WHERE id >= b.first_id AND id < b.first_id + b.items
+							 UNION ALL
+							 SELECT id FROM procflow.finished_job
+							  WHERE id >= b.first_id AND id < b.first_id + b.items) j) taken
  CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(b.row_hashes), pg_catalog.unnest(b.keys))
 	   WITH ORDINALITY AS k(hash, key, i)
  WHERE k.i > taken.items
@@ -364,10 +435,9 @@ SELECT j.id,
 	   j.error_message AS error,
 	   j.error_code,
 	   j.error_detail
-  FROM procflow.job j
+  FROM procflow.finished_job j
   JOIN procflow.process p ON p.id = j.process_id
- WHERE j.status <> 'pending'
-   AND pg_catalog.pg_has_role(p.owner, 'USAGE');
+ WHERE pg_catalog.pg_has_role(p.owner, 'USAGE');
 
 GRANT USAGE ON SCHEMA procflow TO PUBLIC;
 GRANT SELECT ON procflow.processes, procflow.process_triggers,

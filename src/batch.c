@@ -7,16 +7,17 @@
  * as one row of procflow.job_batch: the rows' hashes, keys, old rows and
  * changed columns as arrays, and a range of job ids, item i having id
  * first_id + i - 1.  (A single integer key is its row hash, see entity.c,
- * and is not stored twice.)  That costs the writing statement one row instead of a
- * job row and three index entries per captured row.
+ * and is not stored twice.)  That costs the writing statement one row
+ * instead of a job row and three index entries per captured row.
  *
  * An executor claims a due batch (locking its row), takes the next items,
  * runs each in a subtransaction like a job, and writes the job row of each
  * run with its outcome: the run's history row is the only row it writes.
- * Every item taken gets its job row, so the items taken so far are those
- * up to the highest job id in the batch's range; the batch row itself is
- * not updated, and is deleted once all its items are taken.  (Pruning the
- * history spares the job rows of a batch that still exists.)
+ * Every item taken gets its job row, in the history or (waiting) in the
+ * queue, so the items taken so far are those up to the highest job id of
+ * the batch's range in either; the batch row itself is not updated, and is
+ * deleted once all its items are taken.  (Pruning the history spares the
+ * job rows of a batch that still exists.)
  * Item order is kept as for jobs: a batch waits for older batches of its
  * process; an item whose row has an older pending job is not run but
  * written as a pending job (it "materializes") and waits for that job; and
@@ -287,7 +288,10 @@ next_untaken_item(int64 first_id, int items)
 
 	catalog_prefer_indexes();
 	catalog_keep_plan(&taken_plan,
-			  "SELECT max(id) FROM procflow.job WHERE id >= $1 AND id < $1 + $2",
+			  "SELECT greatest((SELECT max(id) FROM procflow.job"
+			  "                  WHERE id >= $1 AND id < $1 + $2),"
+			  "                 (SELECT max(id) FROM procflow.finished_job"
+			  "                  WHERE id >= $1 AND id < $1 + $2))",
 			  2, argtypes);
 	if (SPI_execute_plan(taken_plan, args, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
@@ -391,7 +395,7 @@ batch_find_waiting(Batch *batch, int from, int to, bool *waits)
 	catalog_keep_plan(&waiting_plan,
 			  "SELECT u.i::int4 FROM pg_catalog.unnest($1) WITH ORDINALITY AS u(h, i)"
 			  " WHERE EXISTS (SELECT 1 FROM procflow.job e"
-			  "                WHERE e.status = 'pending' AND e.process_id = $2"
+			  "                WHERE e.process_id = $2"
 			  "                  AND e.row_hash = u.h AND e.id < $3 + u.i - 1)",
 			  3, argtypes);
 	args[0] = queue_array(hashes, NULL, to - from + 1, INT8OID);
@@ -553,7 +557,7 @@ batch_materialize_blocking(void)
 			  "SELECT b.first_id FROM procflow.job_batch b"
 			  " WHERE b.run_at > $1"
 			  "   AND (EXISTS (SELECT 1 FROM procflow.job j"
-			  "                 WHERE j.status = 'pending' AND j.process_id = b.process_id"
+			  "                 WHERE j.process_id = b.process_id"
 			  "                   AND j.id > b.first_id AND j.run_at <= $1)"
 			  "        OR EXISTS (SELECT 1 FROM procflow.job_batch n"
 			  "                    WHERE n.process_id = b.process_id"

@@ -270,15 +270,13 @@ cancel_row_jobs(RowEvent *ev)
 		Oid			argtypes[3] = {INT4ARRAYOID, INT8OID, TEXTARRAYOID};
 		SPIPlanPtr	plan;
 
-		plan = SPI_prepare("UPDATE procflow.job j"
-						   "   SET status = 'cancelled', finished_at = pg_catalog.clock_timestamp(),"
-						   "       error_message = 'the entity row was deleted'"
-						   "  FROM (SELECT id FROM procflow.job"
-						   "         WHERE status = 'pending' AND process_id = ANY ($1)"
-						   "           AND row_hash = $2 AND key = $3"
-						   "           AND event IN ('create', 'update')"
-						   "           FOR UPDATE SKIP LOCKED) c"
-						   " WHERE j.id = c.id",
+		plan = SPI_prepare("DELETE FROM procflow.job j"
+						   " WHERE j.id IN (SELECT id FROM procflow.job"
+						   "                 WHERE process_id = ANY ($1)"
+						   "                   AND row_hash = $2 AND key = $3"
+						   "                   AND event IN ('create', 'update')"
+						   "                   FOR UPDATE SKIP LOCKED)"
+						   " RETURNING j.*",
 						   3, argtypes);
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -289,9 +287,11 @@ cancel_row_jobs(RowEvent *ev)
 	args[1] = Int64GetDatum(ev->row_hash);
 	args[2] = ev->key;
 	ret = SPI_execute_plan(rules->cancel_plan, args, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE)
+	if (ret != SPI_OK_DELETE_RETURNING)
 		elog(ERROR, "cancelling the jobs of a deleted row failed: %s",
 			 SPI_result_code_string(ret));
+	queue_cancel_deleted(SPI_tuptable, SPI_processed, "the entity row was deleted");
+	SPI_freetuptable(SPI_tuptable);
 	catalog_leave_privileged(&scope);
 }
 

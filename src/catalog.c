@@ -4,7 +4,8 @@
  *	  Locating procflow's catalog tables and acting on them.
  *
  * Ordinary roles have no privileges on procflow.process, procflow.trigger,
- * procflow.job and procflow.job_batch.  procflow's functions check what the calling role may
+ * procflow.job (and its partitions), procflow.finished_job and
+ * procflow.job_batch.  procflow's functions check what the calling role may
  * do, then read and write those tables as the extension's owner, switching
  * the current user only for that (as a SECURITY DEFINER function would,
  * but keeping the caller's identity at hand for the checks).
@@ -68,10 +69,20 @@ catalog_oids_if_installed(void)
 	oids.job = get_relname_relid("job", oids.namespace);
 	oids.job_id_seq = get_relname_relid("job_id_seq", oids.namespace);
 	oids.job_batch = get_relname_relid("job_batch", oids.namespace);
+	oids.finished_job = get_relname_relid("finished_job", oids.namespace);
 	if (!OidIsValid(oids.process) || !OidIsValid(oids.trigger) ||
 		!OidIsValid(oids.job) || !OidIsValid(oids.job_id_seq) ||
-		!OidIsValid(oids.job_batch))
+		!OidIsValid(oids.job_batch) || !OidIsValid(oids.finished_job))
 		return NULL;
+	for (int i = 0; i < JOB_PARTITIONS; i++)
+	{
+		char		name[NAMEDATALEN];
+
+		snprintf(name, sizeof(name), "job_%d", i);
+		oids.job_partitions[i] = get_relname_relid(name, oids.namespace);
+		if (!OidIsValid(oids.job_partitions[i]))
+			return NULL;
+	}
 	oids.owner = relation_owner(oids.process);
 	oids_valid = true;
 	return &oids;
@@ -98,7 +109,7 @@ catalog_invalidate(Oid relid)
 	if (!oids_valid)
 		return;
 	if (relid == InvalidOid || relid == oids.process || relid == oids.trigger ||
-		relid == oids.job || relid == oids.job_batch)
+		relid == oids.job || relid == oids.job_batch || relid == oids.finished_job)
 		oids_valid = false;
 }
 

@@ -11,12 +11,16 @@
 
 #include "executor/spi.h"
 
+#include "procflow.h"
+
 typedef struct CatalogOids
 {
 	Oid			namespace;		/* schema procflow */
 	Oid			process;		/* procflow.process */
 	Oid			trigger;		/* procflow.trigger */
-	Oid			job;			/* procflow.job */
+	Oid			job;			/* procflow.job, the pending jobs */
+	Oid			job_partitions[JOB_PARTITIONS];	/* procflow.job_0 ... */
+	Oid			finished_job;	/* procflow.finished_job, the history */
 	Oid			job_id_seq;		/* procflow.job_id_seq */
 	Oid			job_batch;		/* procflow.job_batch */
 	Oid			owner;			/* owner of the catalog tables */

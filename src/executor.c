@@ -10,6 +10,8 @@
  * until the earliest future run_at, or until a commit that queued earlier
  * work sets its latch (see shmem.c), or at most procflow.max_sleep.  The
  * first executor of a database also prunes the job history at that pace.
+ * While there is work, executors also rotate the queue's partitions every
+ * second (see rotation.c).
  *
  * An error outside a job (a job's own errors are handled by the runner)
  * aborts the batch, which is then retried: its jobs' work was rolled back
@@ -41,6 +43,7 @@
 #include "executor.h"
 #include "procflow.h"
 #include "queue.h"
+#include "rotation.h"
 #include "runner.h"
 #include "shmem.h"
 
@@ -49,6 +52,7 @@
 
 static int	my_slot;
 static int	my_worker;
+static TimestampTz last_rotation = 0;
 
 /* Is the extension installed in this database?  Own transaction. */
 static bool
@@ -81,6 +85,34 @@ run_batch(void)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	return n;
+}
+
+/*
+ * A round of rotation of the queue's partitions (rotation.c) in its own
+ * transaction, at most every ROTATION_INTERVAL_MS.
+ */
+static void
+rotate_queue(void)
+{
+	PrivilegedScope scope;
+
+	if (!TimestampDifferenceExceeds(last_rotation, GetCurrentTimestamp(),
+									ROTATION_INTERVAL_MS))
+		return;
+	last_rotation = GetCurrentTimestamp();
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	pgstat_report_activity(STATE_RUNNING, "procflow: rotating the job queue");
+	catalog_enter_privileged(&scope);
+	rotation_maintain(my_slot);
+	catalog_leave_privileged(&scope);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
 }
 
 /*
@@ -221,6 +253,7 @@ procflow_executor_main(Datum main_arg)
 			{
 				CHECK_FOR_INTERRUPTS();
 				MemoryContextReset(loop_cxt);
+				rotate_queue();
 			}
 		}
 

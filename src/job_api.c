@@ -104,10 +104,17 @@ find_job(int64 job_id)
 	catalog_enter_privileged(&scope);
 	batch_materialize_job(job_id);
 	catalog_leave_privileged(&scope);
-	catalog_exec("SELECT j.status, p.owner::oid"
+	catalog_exec("SELECT 'pending', p.owner::oid"
 				 "  FROM procflow.job j JOIN procflow.process p ON p.id = j.process_id"
 				 " WHERE j.id = $1 FOR UPDATE OF j",
 				 1, argtypes, args, NULL, SPI_OK_SELECT);
+	/* not pending (any more: an executor may just have finished it) */
+	if (SPI_processed == 0)
+		catalog_exec("SELECT j.status, p.owner::oid"
+					 "  FROM procflow.finished_job j"
+					 "  JOIN procflow.process p ON p.id = j.process_id"
+					 " WHERE j.id = $1",
+					 1, argtypes, args, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 1 &&
 		has_privs_of_role(GetUserId(),
 						  DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
@@ -159,7 +166,7 @@ procflow_retry_job(PG_FUNCTION_ARGS)
 					 "  row_hash, key, old_row, changed, depth, run_at)"
 					 " SELECT $2, process_id, trigger_id, event, ord, row_hash, key,"
 					 "        old_row, changed, depth, now()"
-					 "   FROM procflow.job WHERE id = $1 RETURNING id",
+					 "   FROM procflow.finished_job WHERE id = $1 RETURNING id",
 					 2, insert_argtypes, insert_args, NULL, SPI_OK_INSERT_RETURNING);
 		result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 											 SPI_tuptable->tupdesc, 1, &isnull));
@@ -199,11 +206,11 @@ procflow_cancel_job(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("job " INT64_FORMAT " is not pending: it has %s", job_id, status)));
-	catalog_exec("UPDATE procflow.job"
-				 "   SET status = 'cancelled', finished_at = pg_catalog.clock_timestamp(),"
-				 "       error_message = 'cancelled by ' || session_user"
-				 " WHERE id = $1",
-				 1, argtypes, args, NULL, SPI_OK_UPDATE);
+	catalog_exec("DELETE FROM procflow.job WHERE id = $1 RETURNING *",
+				 1, argtypes, args, NULL, SPI_OK_DELETE_RETURNING);
+	queue_cancel_deleted(SPI_tuptable, SPI_processed,
+						 psprintf("cancelled by %s",
+								  GetUserNameFromId(GetSessionUserId(), false)));
 
 	SPI_finish();
 	PG_RETURN_VOID();

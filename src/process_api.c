@@ -34,6 +34,7 @@
 #include "batch.h"
 #include "cron.h"
 #include "catalog.h"
+#include "queue.h"
 
 PG_FUNCTION_INFO_V1(procflow_create_process);
 PG_FUNCTION_INFO_V1(procflow_alter_process);
@@ -167,7 +168,7 @@ check_entity_change(const char *name, int32 process_id)
 	Datum		args[1] = {Int32GetDatum(process_id)};
 
 	catalog_exec("SELECT 1 FROM procflow.trigger WHERE process_id = $1 AND event IS NOT NULL"
-				 " UNION ALL SELECT 1 FROM procflow.job WHERE process_id = $1 AND status = 'pending'"
+				 " UNION ALL SELECT 1 FROM procflow.job WHERE process_id = $1"
 				 " UNION ALL SELECT 1 FROM procflow.job_batch WHERE process_id = $1"
 				 " LIMIT 1",
 				 1, argtypes, args, NULL, SPI_OK_SELECT);
@@ -550,6 +551,8 @@ procflow_drop_process(PG_FUNCTION_ARGS)
 	args[0] = Int32GetDatum(process.id);
 	catalog_exec("DELETE FROM procflow.job WHERE process_id = $1",
 				 1, argtypes, args, NULL, SPI_OK_DELETE);
+	catalog_exec("DELETE FROM procflow.finished_job WHERE process_id = $1",
+				 1, argtypes, args, NULL, SPI_OK_DELETE);
 	catalog_exec("DELETE FROM procflow.job_batch WHERE process_id = $1",
 				 1, argtypes, args, NULL, SPI_OK_DELETE);
 	catalog_exec("DELETE FROM procflow.process WHERE id = $1",
@@ -592,13 +595,11 @@ set_enabled(const char *name, bool enabled, bool cancel_pending)
 		catalog_enter_privileged(&scope);
 		batch_materialize_processes(ids, false);
 		catalog_leave_privileged(&scope);
+		catalog_exec("DELETE FROM procflow.job WHERE process_id = $1 RETURNING *",
+					 1, argtypes, args, NULL, SPI_OK_DELETE_RETURNING);
+		queue_cancel_deleted(SPI_tuptable, SPI_processed,
+							 "cancelled when the process was disabled");
 	}
-	if (cancel_pending)
-		catalog_exec("UPDATE procflow.job"
-					 "   SET status = 'cancelled', finished_at = pg_catalog.clock_timestamp(),"
-					 "       error_message = 'cancelled when the process was disabled'"
-					 " WHERE process_id = $1 AND status = 'pending'",
-					 1, argtypes, args, NULL, SPI_OK_UPDATE);
 	SPI_finish();
 }
 

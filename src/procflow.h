@@ -12,6 +12,13 @@
 #define PROCFLOW_MAX_DATABASES	32
 #define PROCFLOW_MAX_WORKERS	16
 
+/*
+ * Partitions of procflow.job: job_0 holds jobs due later and is never
+ * truncated; new due jobs go to the rotating ones (see rotation.c).
+ */
+#define JOB_PARTITIONS		4
+#define JOB_HELD_PARTITION	0
+
 /* GUC variables (see procflow.c for their meaning). */
 extern char *procflow_database;
 extern int	procflow_workers;

@@ -1,12 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * queue.c
- *	  The job queue in procflow.job.
+ *	  The job queue in procflow.job, and the history in
+ *	  procflow.finished_job.
  *
  * Job rows are inserted directly (see direct_insert.c): pending jobs from
- * the row trigger and run_process, and the history rows of batch items
- * (batch.c) that executors have run.  Claiming, completing and failing jobs
- * run in executors through SPI plans prepared once.
+ * the row trigger and run_process, into the partition that rotation.c
+ * says, and the history rows of batch items (batch.c) that executors have
+ * run.  A job that finishes, or is cancelled, leaves the queue: its row is
+ * deleted there and written to the history.  Claiming, completing and
+ * failing jobs run in executors through SPI plans prepared once.
  *
  * A transaction that queued work remembers the earliest run_at it queued;
  * at commit it wakes the executors if that is before their next wake-up
@@ -16,6 +19,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -36,9 +40,13 @@
 #include "direct_insert.h"
 #include "entity.h"
 #include "queue.h"
+#include "rotation.h"
 #include "shmem.h"
 
-/* Columns of procflow.job, in table order. */
+/*
+ * Columns of procflow.job, in table order; procflow.finished_job has the
+ * same ones but the partition number.
+ */
 enum
 {
 	JOB_ID,
@@ -60,8 +68,11 @@ enum
 	JOB_ERROR_CODE,
 	JOB_ERROR_MESSAGE,
 	JOB_ERROR_DETAIL,
+	JOB_PARTITION,
 	JOB_NATTS
 };
+
+#define FINISHED_JOB_NATTS	JOB_PARTITION
 
 /* Job statuses and events as text, made once per transaction. */
 static const char *const job_words[] = {
@@ -75,7 +86,8 @@ static bool wake_launcher = false;
 static TimestampTz earliest_due = 0;
 
 static SPIPlanPtr claim_plan = NULL;
-static SPIPlanPtr outcome_plan = NULL;
+static SPIPlanPtr finish_plan = NULL;
+static SPIPlanPtr retry_plan = NULL;
 static SPIPlanPtr next_due_plan = NULL;
 static SPIPlanPtr prune_plan = NULL;
 
@@ -165,9 +177,10 @@ set_column(Datum *values, bool *nulls, int col, Datum value, bool isnull)
 }
 
 /*
- * Insert one job row and return its id: a pending job (status NULL), or
- * the history row of a batch item's run.  The caller has checked the
- * rights to do so; no permission is checked here.
+ * Insert one job row and return its id: a pending job (status NULL) into
+ * the partition of the queue that its run_at calls for, or the history row
+ * of a batch item's run.  The caller has checked the rights to do so; no
+ * permission is checked here.
  */
 int64
 queue_insert(const NewJob *job)
@@ -206,10 +219,18 @@ queue_insert(const NewJob *job)
 				   texts[i] != NULL ? CStringGetTextDatum(texts[i]) : (Datum) 0,
 				   texts[i] == NULL);
 
-	direct_insert(catalog_oids()->job, JOB_NATTS, values, nulls);
-
 	if (strcmp(status, "pending") == 0)
+	{
+		int			partition = rotation_partition_for(job->run_at);
+
+		set_column(values, nulls, JOB_PARTITION, Int32GetDatum(partition), false);
+		direct_insert(catalog_oids()->job_partitions[partition], JOB_NATTS,
+					  values, nulls);
 		queue_note_due(job->run_at);
+	}
+	else
+		direct_insert(catalog_oids()->finished_job, FINISHED_JOB_NATTS,
+					  values, nulls);
 	return id;
 }
 
@@ -329,22 +350,21 @@ queue_xact_callback(XactEvent event, void *arg)
  */
 #define GROUPS_CTE \
 	"WITH RECURSIVE grp(ord) AS (" \
-	"  (SELECT j.ord FROM procflow.job j WHERE j.status = 'pending'" \
-	"    ORDER BY j.ord LIMIT 1)" \
+	"  (SELECT j.ord FROM procflow.job j ORDER BY j.ord LIMIT 1)" \
 	"  UNION ALL" \
 	"  SELECT (SELECT j.ord FROM procflow.job j" \
-	"           WHERE j.status = 'pending' AND j.ord > g.ord" \
+	"           WHERE j.ord > g.ord" \
 	"           ORDER BY j.ord LIMIT 1)" \
 	"    FROM grp g WHERE g.ord IS NOT NULL) "
 
 #define RUNNABLE(alias, role) \
-	" " alias ".status = 'pending' AND " alias ".ord = g.ord" \
+	" " alias ".ord = g.ord" \
 	" AND EXISTS (SELECT 1 FROM procflow.process p" \
 	"              WHERE p.id = " alias ".process_id AND p.enabled" \
 	"                AND (" role "::oid IS NULL" \
 	"                     OR pg_catalog.pg_has_role(" role "::oid, p.owner, 'USAGE')))" \
 	" AND NOT EXISTS (SELECT 1 FROM procflow.job e" \
-	"                  WHERE e.status = 'pending' AND e.process_id = " alias ".process_id" \
+	"                  WHERE e.process_id = " alias ".process_id" \
 	"                    AND e.row_hash = " alias ".row_hash AND e.id < " alias ".id)" \
 	" AND NOT EXISTS (SELECT 1 FROM procflow.job_batch b" \
 	"                  WHERE b.process_id = " alias ".process_id" \
@@ -447,70 +467,156 @@ queue_array(Datum *values, bool *isnull, int n, Oid elemtype)
 }
 
 /*
- * Record the outcomes of a batch of runs with one statement: each job row
- * becomes its own history row (succeeded, skipped, failed), or waits for
- * its retry (pending, with the retry time), keeping its error.
+ * Write rows that a DELETE ... RETURNING just removed from procflow.job
+ * into procflow.finished_job, each with its outcome: "all" for every row (a
+ * cancellation), or else the element of "outcomes" that the row's extra
+ * last column numbers (from 1).  An outcome with a start time counts as a
+ * run: the row's attempts go up by one.
+ */
+static void
+queue_finish_deleted(SPITupleTable *deleted, uint64 n, const JobOutcome *all,
+					 const JobOutcome *outcomes)
+{
+	TupleDesc	desc = deleted->tupdesc;
+	Datum		values[JOB_NATTS + 1];
+	bool		nulls[JOB_NATTS + 1];
+	Oid			finished_job = catalog_oids()->finished_job;
+
+	if (desc->natts != (all != NULL ? JOB_NATTS : JOB_NATTS + 1))
+		elog(ERROR, "finishing jobs: unexpected row of %d columns", desc->natts);
+
+	for (uint64 r = 0; r < n; r++)
+	{
+		const JobOutcome *o = all;
+		const char *texts[3];
+
+		heap_deform_tuple(deleted->vals[r], desc, values, nulls);
+		if (o == NULL)
+			o = &outcomes[DatumGetInt32(values[JOB_NATTS]) - 1];
+		texts[0] = o->error_code;
+		texts[1] = o->message;
+		texts[2] = o->detail;
+
+		set_column(values, nulls, JOB_STATUS, job_word(o->status), false);
+		if (o->started_at != 0)
+			values[JOB_ATTEMPTS] = Int32GetDatum(DatumGetInt32(values[JOB_ATTEMPTS]) + 1);
+		set_column(values, nulls, JOB_STARTED_AT, TimestampTzGetDatum(o->started_at),
+				   o->started_at == 0);
+		set_column(values, nulls, JOB_FINISHED_AT, TimestampTzGetDatum(o->finished_at),
+				   false);
+		for (int i = 0; i < 3; i++)
+			set_column(values, nulls, JOB_ERROR_CODE + i,
+					   texts[i] != NULL ? CStringGetTextDatum(texts[i]) : (Datum) 0,
+					   texts[i] == NULL);
+		direct_insert(finished_job, FINISHED_JOB_NATTS, values, nulls);
+	}
+}
+
+/*
+ * Write the rows that a DELETE ... RETURNING * just removed from
+ * procflow.job into the history as cancelled, for "reason".
+ */
+void
+queue_cancel_deleted(SPITupleTable *deleted, uint64 n, const char *reason)
+{
+	JobOutcome	outcome;
+
+	memset(&outcome, 0, sizeof(outcome));
+	outcome.status = "cancelled";
+	outcome.finished_at = GetCurrentTimestamp();
+	outcome.message = reason;
+	queue_finish_deleted(deleted, n, &outcome, NULL);
+}
+
+/*
+ * Record the outcomes of a set of runs: the rows of finished jobs move to
+ * the history (succeeded, skipped, failed) with one statement, the rows of
+ * jobs to be retried stay with the retry time and the error with another.
  */
 void
 queue_record_outcomes(const JobOutcome *outcomes, int n)
 {
-	Datum	   *values[8];
-	bool	   *isnull[8];
-	Datum		args[8];
-	Oid			elemtypes[8] = {INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID};
+	JobOutcome *finished = palloc(sizeof(JobOutcome) * Max(n, 1));
+	Datum	   *finished_ids = palloc(sizeof(Datum) * Max(n, 1));
+	int			nfinished = 0;
+	Datum	   *values[6];
+	bool	   *isnull[6];
+	int			nretried = 0;
+	Oid			elemtypes[6] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	TEXTOID, TEXTOID, TEXTOID};
 	int			ret;
 
-	if (n == 0)
-		return;
+	for (int c = 0; c < 6; c++)
 	{
-		Oid			argtypes[8] = {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID,
-		TIMESTAMPTZARRAYOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-
-		catalog_keep_plan(&outcome_plan, "UPDATE procflow.job j"
-								 "   SET status = o.status, attempts = j.attempts + 1,"
-								 "       started_at = o.started_at, finished_at = o.finished_at,"
-								 "       run_at = coalesce(o.retry_at, j.run_at),"
-								 "       error_code = o.error_code, error_message = o.message,"
-								 "       error_detail = o.detail"
-								 "  FROM unnest($1, $2, $3, $4, $5, $6, $7, $8)"
-								 "       AS o(id, status, started_at, finished_at, retry_at,"
-								 "            error_code, message, detail)"
-								 " WHERE j.id = o.id",
-								 8, argtypes);
-	}
-
-	for (int c = 0; c < 8; c++)
-	{
-		values[c] = palloc(sizeof(Datum) * n);
-		isnull[c] = palloc0(sizeof(bool) * n);
+		values[c] = palloc(sizeof(Datum) * Max(n, 1));
+		isnull[c] = palloc0(sizeof(bool) * Max(n, 1));
 	}
 	for (int i = 0; i < n; i++)
 	{
 		const JobOutcome *o = &outcomes[i];
-		const char *texts[4] = {o->status, o->error_code, o->message, o->detail};
-		int			textcols[4] = {1, 5, 6, 7};
+		const char *texts[3] = {o->error_code, o->message, o->detail};
+		int			r = nretried;
 
-		values[0][i] = Int64GetDatum(o->id);
-		values[2][i] = TimestampTzGetDatum(o->started_at);
-		values[3][i] = TimestampTzGetDatum(o->finished_at);
-		isnull[3][i] = o->finished_at == 0;
-		values[4][i] = TimestampTzGetDatum(o->retry_at);
-		isnull[4][i] = o->retry_at == 0;
-		for (int t = 0; t < 4; t++)
+		if (strcmp(o->status, "pending") != 0)
 		{
-			isnull[textcols[t]][i] = texts[t] == NULL;
-			if (texts[t] != NULL)
-				values[textcols[t]][i] = CStringGetTextDatum(texts[t]);
+			finished_ids[nfinished] = Int64GetDatum(o->id);
+			finished[nfinished++] = *o;
+			continue;
 		}
+		values[0][r] = Int64GetDatum(o->id);
+		values[1][r] = TimestampTzGetDatum(o->started_at);
+		values[2][r] = TimestampTzGetDatum(o->retry_at);
+		for (int t = 0; t < 3; t++)
+		{
+			isnull[3 + t][r] = texts[t] == NULL;
+			if (texts[t] != NULL)
+				values[3 + t][r] = CStringGetTextDatum(texts[t]);
+		}
+		nretried++;
 	}
-	for (int c = 0; c < 8; c++)
-		args[c] = queue_array(values[c], isnull[c], n, elemtypes[c]);
 
-	ret = SPI_execute_plan(outcome_plan, args, NULL, false, 0);
-	if (ret != SPI_OK_UPDATE || SPI_processed != (uint64) n)
-		elog(ERROR, "recording the outcome of %d jobs failed: %s", n,
-			 SPI_result_code_string(ret));
+	if (nfinished > 0)
+	{
+		Oid			argtypes[1] = {INT8ARRAYOID};
+		Datum		args[1];
+
+		catalog_keep_plan(&finish_plan,
+						  "DELETE FROM procflow.job j"
+						  " USING pg_catalog.unnest($1) WITH ORDINALITY AS o(id, i)"
+						  " WHERE j.id = o.id"
+						  " RETURNING j.*, o.i::int4",
+						  1, argtypes);
+		args[0] = queue_array(finished_ids, NULL, nfinished, INT8OID);
+		ret = SPI_execute_plan(finish_plan, args, NULL, false, 0);
+		if (ret != SPI_OK_DELETE_RETURNING || SPI_processed != (uint64) nfinished)
+			elog(ERROR, "recording the outcome of %d jobs failed: %s", nfinished,
+				 SPI_result_code_string(ret));
+		queue_finish_deleted(SPI_tuptable, SPI_processed, NULL, finished);
+		SPI_freetuptable(SPI_tuptable);
+	}
+
+	if (nretried > 0)
+	{
+		Oid			argtypes[6] = {INT8ARRAYOID, TIMESTAMPTZARRAYOID,
+		TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+		Datum		args[6];
+
+		catalog_keep_plan(&retry_plan,
+						  "UPDATE procflow.job j"
+						  "   SET attempts = j.attempts + 1, started_at = o.started_at,"
+						  "       run_at = o.retry_at, error_code = o.error_code,"
+						  "       error_message = o.message, error_detail = o.detail"
+						  "  FROM unnest($1, $2, $3, $4, $5, $6)"
+						  "       AS o(id, started_at, retry_at, error_code, message, detail)"
+						  " WHERE j.id = o.id",
+						  6, argtypes);
+		for (int c = 0; c < 6; c++)
+			args[c] = queue_array(values[c], isnull[c], nretried, elemtypes[c]);
+		ret = SPI_execute_plan(retry_plan, args, NULL, false, 0);
+		if (ret != SPI_OK_UPDATE || SPI_processed != (uint64) nretried)
+			elog(ERROR, "recording the retry of %d jobs failed: %s", nretried,
+				 SPI_result_code_string(ret));
+	}
 }
 
 /*
@@ -571,9 +677,8 @@ queue_prune(int retention_seconds)
 	{
 		Oid			argtypes[1] = {INT4OID};
 
-		catalog_keep_plan(&prune_plan, "DELETE FROM procflow.job j"
-							   " WHERE j.status <> 'pending'"
-							   "   AND j.finished_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1)"
+		catalog_keep_plan(&prune_plan, "DELETE FROM procflow.finished_job j"
+							   " WHERE j.finished_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1)"
 							   "   AND NOT EXISTS (SELECT 1 FROM procflow.job_batch b"
 							   "                    WHERE j.id >= b.first_id AND j.id < b.first_id + b.items)",
 							   1, argtypes);

@@ -9,12 +9,14 @@
 #ifndef PROCFLOW_QUEUE_H
 #define PROCFLOW_QUEUE_H
 
+#include "executor/spi.h"
 #include "utils/elog.h"
 #include "utils/timestamp.h"
 
 /*
  * A job row to insert: a pending job, or (with status set) the finished
- * run of a batch item, which is its history row.
+ * run of a batch item, which is its history row.  The rows of
+ * procflow.job and procflow.finished_job have the same columns.
  */
 typedef struct NewJob
 {
@@ -84,6 +86,7 @@ extern void queue_wake_launcher_at_commit(void);
 extern ClaimedJob *queue_claim(int max_jobs, Oid as_role, bool below_ord,
 							   int64 ord_bound, int *njobs);
 extern void queue_record_outcomes(const JobOutcome *outcomes, int n);
+extern void queue_cancel_deleted(SPITupleTable *deleted, uint64 n, const char *reason);
 extern TimestampTz queue_next_due(void);
 extern uint64 queue_prune(int retention_seconds);
 

@@ -11,6 +11,9 @@
  * leaves them asleep.  This is what lets executors sleep exactly until the
  * next run_at instead of polling.
  *
+ * The slot also says which partition of procflow.job takes new due jobs
+ * (rotation.c); backends of the database read it when they queue a job.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -36,6 +39,7 @@ typedef struct DatabaseSlot
 	char		dbname[NAMEDATALEN];
 	int			executor_procno[PROCFLOW_MAX_WORKERS];	/* -1 when none */
 	pg_atomic_uint64 next_wakeup;	/* TimestampTz; NO_WAKEUP when none */
+	QueueRotation rotation;
 } DatabaseSlot;
 
 typedef struct ProcflowShared
@@ -105,6 +109,7 @@ shmem_startup(void)
 			for (int w = 0; w < PROCFLOW_MAX_WORKERS; w++)
 				s->executor_procno[w] = -1;
 			pg_atomic_init_u64(&s->next_wakeup, NO_WAKEUP);
+			memset(&s->rotation, 0, sizeof(QueueRotation));
 		}
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -137,6 +142,7 @@ shmem_assign_slot(int slot, const char *dbname)
 	s->missing_extension = false;
 	s->dboid = InvalidOid;
 	strlcpy(s->dbname, dbname, NAMEDATALEN);
+	memset(&s->rotation, 0, sizeof(QueueRotation));
 	SpinLockRelease(&shared->mutex);
 	pg_atomic_write_u64(&s->next_wakeup, NO_WAKEUP);
 }
@@ -231,6 +237,50 @@ shmem_settle_wakeup(int slot, TimestampTz next_due)
 
 	(void) lower_next_wakeup(&shared->slots[slot].next_wakeup, next_due, &result);
 	return result;
+}
+
+/* Read the rotation state of the executor's database. */
+void
+shmem_get_rotation(int slot, QueueRotation *rotation)
+{
+	SpinLockAcquire(&shared->mutex);
+	*rotation = shared->slots[slot].rotation;
+	SpinLockRelease(&shared->mutex);
+}
+
+/* Publish the rotation state of the executor's database. */
+void
+shmem_set_rotation(int slot, const QueueRotation *rotation)
+{
+	SpinLockAcquire(&shared->mutex);
+	shared->slots[slot].rotation = *rotation;
+	SpinLockRelease(&shared->mutex);
+}
+
+/*
+ * The partition of procflow.job that new due jobs of database "dboid" go
+ * to; the first rotating one when no executor has chosen yet (or none
+ * serves the database).
+ */
+int
+shmem_current_partition(Oid dboid)
+{
+	int			partition = 0;
+
+	if (shared != NULL)
+	{
+		SpinLockAcquire(&shared->mutex);
+		for (int i = 0; i < PROCFLOW_MAX_DATABASES; i++)
+		{
+			if (shared->slots[i].in_use && shared->slots[i].dboid == dboid)
+			{
+				partition = shared->slots[i].rotation.current;
+				break;
+			}
+		}
+		SpinLockRelease(&shared->mutex);
+	}
+	return partition > 0 ? partition : JOB_HELD_PARTITION + 1;
 }
 
 /*

@@ -2,7 +2,8 @@
  *
  * shmem.h
  *	  Shared state of procflow: one slot per served database, with the
- *	  latches of its executors and the earliest time one must wake up.
+ *	  latches of its executors, the earliest time one must wake up, and the
+ *	  rotation of its queue partitions.
  *
  *-------------------------------------------------------------------------
  */
@@ -10,6 +11,17 @@
 #define PROCFLOW_SHMEM_H
 
 #include "datatype/timestamp.h"
+
+#include "procflow.h"
+
+/* The rotation of procflow.job's partitions in one database (rotation.c). */
+typedef struct QueueRotation
+{
+	int			current;		/* the partition new due jobs go to; 0 before
+								 * the first rotation round */
+	TimestampTz since[JOB_PARTITIONS];	/* when each last became or stopped
+										 * being the current one */
+} QueueRotation;
 
 extern void shmem_init(void);
 extern bool shmem_available(void);
@@ -26,9 +38,12 @@ extern void shmem_executor_attach(int slot, int worker);
 extern void shmem_set_missing_extension(int slot, bool missing);
 extern void shmem_prepare_sleep(int slot);
 extern TimestampTz shmem_settle_wakeup(int slot, TimestampTz next_due);
+extern void shmem_get_rotation(int slot, QueueRotation *rotation);
+extern void shmem_set_rotation(int slot, const QueueRotation *rotation);
 
 /* Any backend. */
 extern void shmem_wake_executors(Oid dboid, TimestampTz due);
 extern void shmem_wake_launcher(void);
+extern int	shmem_current_partition(Oid dboid);
 
 #endif							/* PROCFLOW_SHMEM_H */

@@ -1,6 +1,6 @@
 -- drop_process, enable_process, disable_process: good and bad.
 BEGIN;
-SELECT plan(31);
+SELECT plan(32);
 
 CREATE TABLE cust (id int PRIMARY KEY);
 CREATE TABLE log (id int);
@@ -55,7 +55,8 @@ RESET ROLE;
 -- drop removes the definition, its triggers, jobs and history
 INSERT INTO cust VALUES (2);
 SELECT lives_ok($$SELECT procflow.drop_process('p')$$, 'drop');
-SELECT is((SELECT count(*)::int FROM procflow.job), 0, 'jobs and history went with it');
+SELECT is((SELECT count(*)::int FROM procflow.job), 0, 'jobs went with it');
+SELECT is((SELECT count(*)::int FROM procflow.finished_job), 0, 'history went with it');
 SELECT is((SELECT count(*)::int FROM procflow.trigger), 0, 'triggers went with it');
 
 SELECT * FROM finish();

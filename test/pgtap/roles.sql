@@ -1,7 +1,7 @@
 -- Three ordinary roles: none reaches another's tables, definitions, jobs or
 -- history, and no action runs as anyone but its process's owner.
 BEGIN;
-SELECT plan(30);
+SELECT plan(33);
 
 CREATE ROLE pgtap_alice;
 CREATE ROLE pgtap_bob;
@@ -47,6 +47,9 @@ SELECT throws_ok($$UPDATE procflow.process SET owner = 'pgtap_bob'::regrole$$, '
 SELECT throws_ok($$DELETE FROM procflow.trigger$$, '42501', NULL, 'trigger table');
 SELECT throws_ok($$UPDATE procflow.job_batch SET run_at = now()$$, '42501', NULL, 'batch table');
 SELECT throws_ok($$SELECT * FROM procflow.job$$, '42501', NULL, 'nor read the job table');
+SELECT throws_ok($$SELECT * FROM procflow.job_1$$, '42501', NULL, 'nor a partition of it');
+SELECT throws_ok($$TRUNCATE procflow.job_2$$, '42501', NULL, 'nor truncate one');
+SELECT throws_ok($$SELECT * FROM procflow.finished_job$$, '42501', NULL, 'nor read the history table');
 -- bob's actions try to become someone else
 SELECT procflow.create_process('bob_set_role', NULL, $$SET ROLE pgtap_alice$$, max_attempts => 1);
 SELECT procflow.create_process('bob_set_config', NULL, $$SELECT set_config('role', 'pgtap_alice', false)$$, max_attempts => 1);

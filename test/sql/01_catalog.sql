@@ -1,7 +1,7 @@
 -- The catalog: what CREATE EXTENSION installs, and the views ordinary roles read.
-SELECT c.relname, c.relkind
+SELECT c.relname, c.relkind, c.relispartition
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = 'procflow' AND c.relkind IN ('r', 'v')
+ WHERE n.nspname = 'procflow' AND c.relkind IN ('r', 'p', 'v')
  ORDER BY 1;
 
 SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS arguments,
@@ -14,7 +14,11 @@ SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS arguments,
 SELECT unnest(extconfig)::regclass AS config_table, unnest(extcondition) AS condition
   FROM pg_extension WHERE extname = 'procflow' ORDER BY 1::text;
 
--- ordinary roles reach the views, not the tables
+-- ordinary roles reach the views, not the tables (nor the queue's partitions)
+SELECT c.relname, has_table_privilege('public', c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE') AS any_privilege
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'procflow' AND c.relkind IN ('r', 'p')
+ ORDER BY 1;
 SELECT has_table_privilege('public', 'procflow.process', 'SELECT') AS process_table,
        has_table_privilege('public', 'procflow.job', 'INSERT') AS job_table,
        has_table_privilege('public', 'procflow.processes', 'SELECT') AS processes_view,

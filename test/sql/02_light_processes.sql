@@ -124,4 +124,4 @@ SELECT process, event, fields, queued, delay, priority FROM procflow.process_tri
 -- dropping the last trigger of a table removes procflow's row trigger
 SELECT count(procflow.drop_process(name)) AS dropped FROM procflow.processes;
 SELECT count(*) FROM pg_trigger WHERE tgname = 'procflow_capture';
-SELECT count(*) FROM procflow.job;
+SELECT (SELECT count(*) FROM procflow.job) + (SELECT count(*) FROM procflow.finished_job) AS job_rows;

@@ -94,4 +94,4 @@ SELECT procflow.run_process('setter') > 0 AS queued;
 SELECT procflow.run_jobs();
 SHOW work_mem;
 SELECT count(procflow.drop_process(name)) AS dropped FROM procflow.processes;
-SELECT count(*) FROM procflow.job;
+SELECT (SELECT count(*) FROM procflow.job) + (SELECT count(*) FROM procflow.finished_job) AS job_rows;

@@ -49,7 +49,7 @@ wait_until($node, "SELECT count(*) = 1 FROM procflow.job_history WHERE process =
 	"delayed job did not run");
 my ($early, $late) = split /\|/, $node->safe_psql('postgres', q{
 SELECT j.started_at < j.run_at, j.started_at > j.run_at + interval '5 seconds'
-  FROM procflow.job j JOIN procflow.process p ON p.id = j.process_id WHERE p.name = 'later'});
+  FROM procflow.finished_job j JOIN procflow.process p ON p.id = j.process_id WHERE p.name = 'later'});
 is($early, 'f', 'the delayed job did not start before its run_at');
 is($late, 'f', 'the delayed job started right after its run_at');
 

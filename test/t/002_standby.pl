@@ -36,7 +36,7 @@ wait_until($standby, "SELECT count(*) = 20 FROM procflow.job_history WHERE statu
 is($standby->safe_psql('postgres', 'SELECT count(*), count(DISTINCT job_id) FROM done'),
 	'20|20', 'every delayed job ran once on the promoted standby');
 is($standby->safe_psql('postgres',
-	"SELECT count(*) FROM procflow.job WHERE started_at < run_at"),
+	"SELECT count(*) FROM procflow.finished_job WHERE started_at < run_at"),
 	'0', 'none before its time');
 
 $standby->stop;

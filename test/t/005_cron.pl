@@ -20,8 +20,8 @@ SELECT procflow.create_process('every_second', NULL,
 SELECT procflow.add_trigger('every_second', cron => '* * * * * *');
 });
 
-# the runs of the schedule, as job rows (run_at is the scheduled time)
-my $runs = q{FROM procflow.job j JOIN procflow.process p ON p.id = j.process_id
+# the runs of the schedule, as history rows (run_at is the scheduled time)
+my $runs = q{FROM procflow.finished_job j JOIN procflow.process p ON p.id = j.process_id
              WHERE p.name = 'every_second' AND j.status = 'succeeded'};
 
 wait_until($node, "SELECT count(*) >= 6 $runs", 'six runs of a one-second schedule');

@@ -1,0 +1,172 @@
+/*-------------------------------------------------------------------------
+ *
+ * rotation.c
+ *	  Rotating the partitions of the job queue.
+ *
+ * A finished job's row is deleted from procflow.job.  Vacuum removes such
+ * a row, and a btree forgets its index entries, only once no snapshot can
+ * see it any more; a transaction holding an old snapshot (idle in
+ * transaction, a long report, a standby with hot_standby_feedback) keeps
+ * every row deleted since, and each claim, which finds the oldest due jobs
+ * through an index, would walk all their entries.  TRUNCATE does not wait
+ * for snapshots.  So, as PgQ does with its rotating event tables, new due
+ * jobs go to one of the partitions job_1 to job_3 at a time: executors move
+ * on to the next one after ROTATE_AFTER_MS (sooner once it holds
+ * ROTATE_PAGES pages), and truncate a partition COMPACT_AFTER_MS after it
+ * stopped taking jobs, once the executors have run what it held.  Jobs
+ * still pending there then (retries, jobs of disabled processes, jobs that
+ * wait for an older job of their row) are moved to job_0 in the same
+ * transaction.  Jobs due later than ROTATE_AFTER_MS go to job_0 directly;
+ * vacuum looks after it.
+ *
+ * TRUNCATE needs an ACCESS EXCLUSIVE lock.  An executor only tries to take
+ * it without waiting, so a partition that someone is reading is truncated
+ * on a later round and nobody waits for it.  A transaction whose snapshot
+ * is older than a truncation and that reads the queue only afterwards does
+ * not see the jobs that partition held (as with any TRUNCATE); pending jobs
+ * are never lost by it.
+ *
+ * The partition that takes new jobs lives in shared memory (shmem.c).  A
+ * backend that read it just before a rotation puts its jobs into a partition
+ * that is no longer current; a later round empties that one again, so
+ * nothing depends on every backend seeing the same partition.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "rotation.h"
+#include "shmem.h"
+
+/* A partition takes new due jobs for this long ... */
+#define ROTATE_AFTER_MS		10000
+/* ... or until it has this many pages (8 MB). */
+#define ROTATE_PAGES		1024
+/* It is truncated this long after it stopped taking jobs ... */
+#define COMPACT_AFTER_MS	5000
+/* ... unless more jobs than this are still pending there. */
+#define COMPACT_MAX_MOVED	10000
+
+/* The number of the partition a new pending job due at run_at goes to. */
+int
+rotation_partition_for(TimestampTz run_at)
+{
+	if (run_at > TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ROTATE_AFTER_MS))
+		return JOB_HELD_PARTITION;
+	return shmem_current_partition(MyDatabaseId);
+}
+
+/* Size of a partition in pages; it stays locked against DDL until commit. */
+static BlockNumber
+partition_pages(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	BlockNumber pages = RelationGetNumberOfBlocks(rel);
+
+	table_close(rel, NoLock);
+	return pages;
+}
+
+/* Run one statement of the rotation; it must return "expected". */
+static void
+rotation_exec(const char *sql, int expected)
+{
+	int			ret = SPI_execute(sql, false, 0);
+
+	if (ret != expected)
+		elog(ERROR, "rotating the job queue failed: %s: %s",
+			 SPI_result_code_string(ret), sql);
+}
+
+/*
+ * Truncate partition "partition" if nobody has it open, after moving the
+ * jobs still pending there to the held partition.  Returns whether it did.
+ */
+static bool
+compact_partition(const CatalogOids *c, int partition)
+{
+	Oid			relid = c->job_partitions[partition];
+	char		sql[128];
+	bool		isnull;
+	int64		pending;
+
+	if (partition_pages(relid) == 0 ||
+		!ConditionalLockRelationOid(relid, AccessExclusiveLock))
+		return false;
+
+	/* with the lock held, nobody is adding, claiming or finishing jobs there */
+	snprintf(sql, sizeof(sql),
+			 "SELECT count(*) FROM (SELECT FROM procflow.job_%d LIMIT %d) j",
+			 partition, COMPACT_MAX_MOVED + 1);
+	rotation_exec(sql, SPI_OK_SELECT);
+	pending = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										  SPI_tuptable->tupdesc, 1, &isnull));
+	if (pending > COMPACT_MAX_MOVED)
+		return false;
+	if (pending > 0)
+	{
+		snprintf(sql, sizeof(sql),
+				 "UPDATE procflow.job SET partition = %d WHERE partition = %d",
+				 JOB_HELD_PARTITION, partition);
+		rotation_exec(sql, SPI_OK_UPDATE);
+	}
+	snprintf(sql, sizeof(sql), "TRUNCATE procflow.job_%d", partition);
+	rotation_exec(sql, SPI_OK_UTILITY);
+	return true;
+}
+
+/*
+ * One round of rotation for the database of executor slot "slot": truncate
+ * the partitions that stopped taking jobs long enough ago, and move new due
+ * jobs on to the next partition when the current one has had its time (or
+ * is full) and the next one is empty.  One executor at a time does this:
+ * the others find procflow.job locked and skip the round.
+ */
+void
+rotation_maintain(int slot)
+{
+	const CatalogOids *c = catalog_oids();
+	TimestampTz now = GetCurrentTimestamp();
+	QueueRotation r;
+	int			next;
+	BlockNumber current_pages;
+
+	if (!ConditionalLockRelationOid(c->job, ShareUpdateExclusiveLock))
+		return;
+
+	shmem_get_rotation(slot, &r);
+	if (r.current == 0)
+	{
+		/* after a restart, give every partition its time again */
+		r.current = JOB_HELD_PARTITION + 1;
+		for (int p = 0; p < JOB_PARTITIONS; p++)
+			r.since[p] = now;
+	}
+
+	for (int p = JOB_HELD_PARTITION + 1; p < JOB_PARTITIONS; p++)
+		if (p != r.current &&
+			TimestampDifferenceExceeds(r.since[p], now, COMPACT_AFTER_MS))
+			(void) compact_partition(c, p);
+
+	next = r.current + 1 < JOB_PARTITIONS ? r.current + 1 : JOB_HELD_PARTITION + 1;
+	current_pages = partition_pages(c->job_partitions[r.current]);
+	if (current_pages > 0 &&
+		(current_pages >= ROTATE_PAGES ||
+		 TimestampDifferenceExceeds(r.since[r.current], now, ROTATE_AFTER_MS)) &&
+		partition_pages(c->job_partitions[next]) == 0)
+	{
+		r.since[r.current] = now;
+		r.current = next;
+		r.since[next] = now;
+	}
+	shmem_set_rotation(slot, &r);
+}

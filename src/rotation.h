@@ -1,0 +1,21 @@
+/*-------------------------------------------------------------------------
+ *
+ * rotation.h
+ *	  The rotating partitions of the job queue.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROCFLOW_ROTATION_H
+#define PROCFLOW_ROTATION_H
+
+#include "datatype/timestamp.h"
+
+/* How often an executor looks at the partitions, in milliseconds. */
+#define ROTATION_INTERVAL_MS	1000
+
+extern int	rotation_partition_for(TimestampTz run_at);
+
+/* Needs an SPI connection and acts as the extension owner. */
+extern void rotation_maintain(int slot);
+
+#endif							/* PROCFLOW_ROTATION_H */
