@@ -19,12 +19,17 @@
  * transaction.  Jobs due later than ROTATE_AFTER_MS go to job_0 directly;
  * vacuum looks after it.
  *
- * TRUNCATE needs an ACCESS EXCLUSIVE lock.  An executor only tries to take
- * it without waiting, so a partition that someone is reading is truncated
- * on a later round and nobody waits for it.  A transaction whose snapshot
- * is older than a truncation and that reads the queue only afterwards does
- * not see the jobs that partition held (as with any TRUNCATE); pending jobs
- * are never lost by it.
+ * TRUNCATE needs an ACCESS EXCLUSIVE lock, and every claim locks every
+ * partition.  An executor first tries to take it without waiting; when
+ * that fails, it waits at most LOCK_WAIT_MS: the other executors' claims
+ * queue behind the request while their running transactions finish.  When
+ * that times out too (someone else reads the queue in a long transaction),
+ * the executors wait for no lock for a while, doubling up to
+ * MAX_BACKOFF_MS, so that such a reader costs the others at most a short
+ * pause now and then; the partition is truncated once it is gone.  A
+ * transaction whose snapshot is older than a truncation and that reads the
+ * queue only afterwards does not see the jobs that partition held (as with
+ * any TRUNCATE); pending jobs are never lost by it.
  *
  * The partition that takes new jobs lives in shared memory (shmem.c).  A
  * backend that read it just before a rotation puts its jobs into a partition
@@ -40,7 +45,10 @@
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
@@ -55,6 +63,10 @@
 #define COMPACT_AFTER_MS	5000
 /* ... unless more jobs than this are still pending there. */
 #define COMPACT_MAX_MOVED	10000
+/* Longest wait for the lock that TRUNCATE needs ... */
+#define LOCK_WAIT_MS		200
+/* ... and longest pause in waiting after such waits timed out. */
+#define MAX_BACKOFF_MS		60000
 
 /* The number of the partition a new pending job due at run_at goes to. */
 int
@@ -88,19 +100,90 @@ rotation_exec(const char *sql, int expected)
 }
 
 /*
- * Truncate partition "partition" if nobody has it open, after moving the
- * jobs still pending there to the held partition.  Returns whether it did.
+ * Wait at most LOCK_WAIT_MS for an ACCESS EXCLUSIVE lock on relid, in a
+ * subtransaction that keeps the lock when it is granted.  Returns whether it
+ * was; a timeout (or a deadlock) is no error here.
  */
 static bool
-compact_partition(const CatalogOids *c, int partition)
+wait_for_exclusive_lock(Oid relid)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool locked = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		int			guc_level = NewGUCNestLevel();
+		char		timeout[32];
+
+		snprintf(timeout, sizeof(timeout), "%d", LOCK_WAIT_MS);
+		(void) set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		LockRelationOid(relid, AccessExclusiveLock);
+		AtEOXact_GUC(true, guc_level);
+		ReleaseCurrentSubTransaction();
+		locked = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE &&
+			edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return locked;
+}
+
+/*
+ * The lock TRUNCATE needs on a partition: at once when nobody holds a lock
+ * on it, else by a short wait unless such waits are paused (see above).
+ */
+static bool
+lock_partition(Oid relid, QueueRotation *r, TimestampTz now)
+{
+	if (ConditionalLockRelationOid(relid, AccessExclusiveLock))
+		return true;
+	if (now < r->wait_after)
+		return false;
+	if (wait_for_exclusive_lock(relid))
+	{
+		r->wait_backoff_ms = 0;
+		return true;
+	}
+	r->wait_backoff_ms = Min(Max(r->wait_backoff_ms * 2, ROTATION_INTERVAL_MS),
+							 MAX_BACKOFF_MS);
+	r->wait_after = TimestampTzPlusMilliseconds(now, r->wait_backoff_ms);
+	return false;
+}
+
+/*
+ * Truncate partition "partition" unless someone holds on to it, after
+ * moving the jobs still pending there to the held partition.  Returns
+ * whether it did.
+ */
+static bool
+compact_partition(const CatalogOids *c, int partition, QueueRotation *r,
+				  TimestampTz now)
 {
 	Oid			relid = c->job_partitions[partition];
 	char		sql[128];
 	bool		isnull;
 	int64		pending;
 
-	if (partition_pages(relid) == 0 ||
-		!ConditionalLockRelationOid(relid, AccessExclusiveLock))
+	if (partition_pages(relid) == 0 || !lock_partition(relid, r, now))
 		return false;
 
 	/* with the lock held, nobody is adding, claiming or finishing jobs there */
@@ -155,7 +238,7 @@ rotation_maintain(int slot)
 	for (int p = JOB_HELD_PARTITION + 1; p < JOB_PARTITIONS; p++)
 		if (p != r.current &&
 			TimestampDifferenceExceeds(r.since[p], now, COMPACT_AFTER_MS))
-			(void) compact_partition(c, p);
+			(void) compact_partition(c, p, &r, now);
 
 	next = r.current + 1 < JOB_PARTITIONS ? r.current + 1 : JOB_HELD_PARTITION + 1;
 	current_pages = partition_pages(c->job_partitions[r.current]);
