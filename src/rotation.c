@@ -12,24 +12,28 @@
  * for snapshots.  So, as PgQ does with its rotating event tables, new due
  * jobs go to one of the partitions job_1 to job_3 at a time: executors move
  * on to the next one after ROTATE_AFTER_MS (sooner once it holds
- * ROTATE_PAGES pages), and truncate a partition COMPACT_AFTER_MS after it
+ * ROTATE_PAGES pages), and empty a partition from COMPACT_AFTER_MS after it
  * stopped taking jobs, once the executors have run what it held.  Jobs
  * still pending there then (retries, jobs of disabled processes, jobs that
- * wait for an older job of their row) are moved to job_0 in the same
- * transaction.  Jobs due later than ROTATE_AFTER_MS go to job_0 directly;
- * vacuum looks after it.
+ * wait for an older job of their row) are moved to job_0.  Jobs due later
+ * than ROTATE_AFTER_MS go to job_0 directly; vacuum looks after it.
  *
- * TRUNCATE needs an ACCESS EXCLUSIVE lock, and every claim locks every
- * partition.  An executor first tries to take it without waiting; when
- * that fails, it waits at most LOCK_WAIT_MS: the other executors' claims
- * queue behind the request while their running transactions finish.  When
- * that times out too (someone else reads the queue in a long transaction),
- * the executors wait for no lock for a while, doubling up to
- * MAX_BACKOFF_MS, so that such a reader costs the others at most a short
- * pause now and then; the partition is truncated once it is gone.  A
- * transaction whose snapshot is older than a truncation and that reads the
- * queue only afterwards does not see the jobs that partition held (as with
- * any TRUNCATE); pending jobs are never lost by it.
+ * TRUNCATE is not MVCC-safe: a transaction whose snapshot is older than it,
+ * reading the partition afterwards, would miss jobs that were pending in its
+ * snapshot.  So a partition is truncated only once it has been seen empty,
+ * and only while no transaction older than that holds a snapshot and works
+ * (pg_dump, a report in REPEATABLE READ); a transaction that has been idle
+ * in transaction for IDLE_GRACE_MS does not hold it back, and is the one
+ * that may find jobs missing from the queue (they ran meanwhile).
+ *
+ * TRUNCATE, and moving jobs, need an ACCESS EXCLUSIVE lock, and every
+ * claim locks every partition.  An executor first tries to take it without
+ * waiting; when that fails, it waits at most LOCK_WAIT_MS: the other
+ * executors' claims queue behind the request while their running
+ * transactions finish.  When that times out too (someone reads the queue in
+ * a long transaction), the executors wait for no lock for a while, doubling
+ * up to MAX_BACKOFF_MS, so that such a reader costs the others at most a
+ * short pause now and then.
  *
  * The partition that takes new jobs lives in shared memory (shmem.c).  A
  * backend that read it just before a rotation puts its jobs into a partition
@@ -41,6 +45,7 @@
 #include "postgres.h"
 
 #include "access/table.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
@@ -67,6 +72,8 @@
 #define LOCK_WAIT_MS		200
 /* ... and longest pause in waiting after such waits timed out. */
 #define MAX_BACKOFF_MS		60000
+/* A transaction idle this long no longer holds back a truncation. */
+#define IDLE_GRACE_MS		10000
 
 /* The number of the partition a new pending job due at run_at goes to. */
 int
@@ -169,42 +176,103 @@ lock_partition(Oid relid, QueueRotation *r, TimestampTz now)
 	return false;
 }
 
+/* The number of jobs in a partition, counting up to "limit" + 1 at most. */
+static int64
+partition_rows(int partition, int limit)
+{
+	char		sql[128];
+	bool		isnull;
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT count(*) FROM (SELECT FROM procflow.job_%d LIMIT %d) j",
+			 partition, limit + 1);
+	rotation_exec(sql, SPI_OK_SELECT);
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 /*
- * Truncate partition "partition" unless someone holds on to it, after
- * moving the jobs still pending there to the held partition.  Returns
- * whether it did.
+ * Could a transaction that started before "since" still read the queue with
+ * its snapshot (a pg_dump, a report in REPEATABLE READ)?  Any other
+ * transaction of this database that holds a snapshot and started before
+ * then counts, unless it has been idle in transaction for IDLE_GRACE_MS.
  */
 static bool
+older_snapshot_at_work(TimestampTz since)
+{
+	Oid			argtypes[3] = {OIDOID, TIMESTAMPTZOID, INT4OID};
+	Datum		args[3];
+	bool		isnull;
+	int			ret;
+
+	args[0] = ObjectIdGetDatum(MyDatabaseId);
+	args[1] = TimestampTzGetDatum(since);
+	args[2] = Int32GetDatum(IDLE_GRACE_MS);
+	ret = SPI_execute_with_args("SELECT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a"
+								" WHERE a.datid = $1 AND a.pid <> pg_catalog.pg_backend_pid()"
+								"   AND a.backend_xmin IS NOT NULL AND a.xact_start < $2"
+								"   AND NOT (a.state = 'idle in transaction'"
+								"            AND a.state_change < pg_catalog.clock_timestamp()"
+								"                - pg_catalog.make_interval(secs => $3 / 1000.0)))",
+								3, argtypes, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "looking for older snapshots failed: %s", SPI_result_code_string(ret));
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+									  &isnull));
+}
+
+/*
+ * Empty a partition that stopped taking jobs, in two steps.  First, once it
+ * holds no jobs (those still pending there are moved to the held partition,
+ * under the lock), note the time.  Then truncate it, under the lock and
+ * still empty, unless a transaction older than that time could yet read it
+ * (see older_snapshot_at_work): a snapshot taken after it saw the partition
+ * empty, so TRUNCATE changes nothing it sees.  Partitions that are already
+ * empty on disk are left alone.
+ */
+static void
 compact_partition(const CatalogOids *c, int partition, QueueRotation *r,
 				  TimestampTz now)
 {
 	Oid			relid = c->job_partitions[partition];
 	char		sql[128];
-	bool		isnull;
-	int64		pending;
+	int64		rows;
 
-	if (partition_pages(relid) == 0 || !lock_partition(relid, r, now))
-		return false;
-
-	/* with the lock held, nobody is adding, claiming or finishing jobs there */
-	snprintf(sql, sizeof(sql),
-			 "SELECT count(*) FROM (SELECT FROM procflow.job_%d LIMIT %d) j",
-			 partition, COMPACT_MAX_MOVED + 1);
-	rotation_exec(sql, SPI_OK_SELECT);
-	pending = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										  SPI_tuptable->tupdesc, 1, &isnull));
-	if (pending > COMPACT_MAX_MOVED)
-		return false;
-	if (pending > 0)
+	if (partition_pages(relid) == 0)
 	{
-		snprintf(sql, sizeof(sql),
-				 "UPDATE procflow.job SET partition = %d WHERE partition = %d",
-				 JOB_HELD_PARTITION, partition);
-		rotation_exec(sql, SPI_OK_UPDATE);
+		r->empty_since[partition] = 0;
+		return;
+	}
+
+	if (r->empty_since[partition] == 0)
+	{
+		rows = partition_rows(partition, COMPACT_MAX_MOVED);
+		/* a snapshot taken from now on sees it empty, as ours did */
+		if (rows == 0)
+			r->empty_since[partition] = GetCurrentTimestamp();
+		else if (rows <= COMPACT_MAX_MOVED && lock_partition(relid, r, now))
+		{
+			/* under the lock, nobody is adding, claiming or finishing jobs there */
+			snprintf(sql, sizeof(sql),
+					 "UPDATE procflow.job SET partition = %d WHERE partition = %d",
+					 JOB_HELD_PARTITION, partition);
+			rotation_exec(sql, SPI_OK_UPDATE);
+		}
+		return;
+	}
+
+	if (older_snapshot_at_work(r->empty_since[partition]) ||
+		!lock_partition(relid, r, now))
+		return;
+	/* a backend that had read the previous current partition may add a job */
+	if (partition_rows(partition, 0) > 0)
+	{
+		r->empty_since[partition] = 0;
+		return;
 	}
 	snprintf(sql, sizeof(sql), "TRUNCATE procflow.job_%d", partition);
 	rotation_exec(sql, SPI_OK_UTILITY);
-	return true;
+	r->empty_since[partition] = 0;
 }
 
 /*
@@ -238,7 +306,7 @@ rotation_maintain(int slot)
 	for (int p = JOB_HELD_PARTITION + 1; p < JOB_PARTITIONS; p++)
 		if (p != r.current &&
 			TimestampDifferenceExceeds(r.since[p], now, COMPACT_AFTER_MS))
-			(void) compact_partition(c, p, &r, now);
+			compact_partition(c, p, &r, now);
 
 	next = r.current + 1 < JOB_PARTITIONS ? r.current + 1 : JOB_HELD_PARTITION + 1;
 	current_pages = partition_pages(c->job_partitions[r.current]);

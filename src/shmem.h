@@ -21,6 +21,8 @@ typedef struct QueueRotation
 								 * the first rotation round */
 	TimestampTz since[JOB_PARTITIONS];	/* when each last became or stopped
 										 * being the current one */
+	TimestampTz empty_since[JOB_PARTITIONS];	/* when each was seen empty,
+												 * or 0 */
 	TimestampTz wait_after;		/* no waiting for a lock before this */
 	int			wait_backoff_ms;	/* the pause after a wait timed out */
 } QueueRotation;

@@ -46,16 +46,31 @@ sub flow
 }
 
 # Keep jobs flowing until the condition holds; false at the deadline.
+# $each, if given, runs after every hundred jobs.
 sub flow_until
 {
-	my ($query) = @_;
+	my ($query, $each) = @_;
 	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
 	while (time < $deadline)
 	{
 		flow(100);
+		$each->() if $each;
 		return 1 if $node->safe_psql('postgres', "SELECT ($query)") eq 't';
 	}
 	return 0;
+}
+
+# Keep jobs flowing for some seconds.
+sub flow_for
+{
+	my ($seconds, $each) = @_;
+	my $start = time;
+	while (time < $start + $seconds)
+	{
+		flow(100);
+		$each->() if $each;
+	}
+	return;
 }
 
 # a job of a disabled process waits in a rotating partition; a job due
@@ -88,17 +103,42 @@ is($node->safe_psql('postgres',
 	'SELECT count(*), count(DISTINCT src_id) FROM sink WHERE src_id > 0'),
 	"$sent|$sent", 'every job of the flow ran once');
 
+# a transaction that works with an older snapshot (as pg_dump does) holds
+# back the truncation of a partition whose jobs it may still read; moving
+# them is fine
+$node->safe_psql('postgres', "SELECT procflow.run_process('held')");
+$n = $node->safe_psql('postgres', q{
+SELECT substr(j.tableoid::regclass::text, length('procflow.job_') + 1)
+  FROM procflow.job j JOIN procflow.process p ON p.id = j.process_id
+ WHERE p.name = 'held' AND j.tableoid <> 'procflow.job_0'::regclass});
+like($n, qr/^[123]$/, 'a second job of the disabled process in a rotating partition');
+my $dumper = $node->background_psql('postgres');
+$dumper->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+$dumper->query_safe('SELECT count(*) FROM sink');
+$before = filenode($n);
+my $working = sub { $dumper->query_safe('SELECT 1') };
+ok( flow_until(
+		"(SELECT count(*) FROM procflow.job_$n j JOIN procflow.process p ON p.id = j.process_id WHERE p.name = 'held') = 0",
+		$working),
+	"the second held job is moved out of job_$n");
+flow_for(5, $working);
+is(filenode($n), $before, "job_$n is not truncated under the working snapshot");
+is($dumper->query_safe(qq{
+SELECT count(*) FROM procflow.job_$n j JOIN procflow.process p ON p.id = j.process_id
+ WHERE p.name = 'held'}),
+	'1', 'which still sees the job pending where it was');
+$dumper->query_safe('COMMIT');
+$dumper->quit;
+ok(flow_until("pg_relation_filenode('procflow.job_$n') <> $before"),
+	"job_$n is truncated once that transaction is gone");
+
 # a session that read the queue holds a lock on every partition: jobs keep
 # running, the truncation waits for it
 my $reader = $node->background_psql('postgres');
 $reader->query_safe('BEGIN');
 $reader->query_safe('SELECT count(*) FROM procflow.jobs');
 my %held = map { $_ => filenode($_) } 1 .. 3;
-my $start = time;
-while (time < $start + 20)
-{
-	flow(100);
-}
+flow_for(20);
 wait_until($node, "SELECT count(*) = $sent FROM sink WHERE src_id > 0",
 	'jobs stopped while a reader held the queue');
 is(join(',', map { filenode($_) } 1 .. 3), join(',', map { $held{$_} } 1 .. 3),
@@ -121,8 +161,8 @@ SELECT count(*) FROM procflow.finished_job j JOIN procflow.process p ON p.id = j
 	$sent, 'each has one history row');
 $node->safe_psql('postgres', "SELECT procflow.enable_process('held')");
 wait_until($node,
-	"SELECT count(*) FILTER (WHERE src_id = -1) = 1 AND count(*) FILTER (WHERE src_id = -2) = 1 FROM sink",
-	'the moved and the delayed job did not run');
+	"SELECT count(*) FILTER (WHERE src_id = -1) = 2 AND count(*) FILTER (WHERE src_id = -2) = 1 FROM sink",
+	'the moved and the delayed jobs did not run');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM procflow.job'),
 	'0', 'the queue is empty');
 
