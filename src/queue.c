@@ -546,6 +546,7 @@ queue_record_outcomes(const JobOutcome *outcomes, int n)
 	TEXTOID, TEXTOID, TEXTOID};
 	int			ret;
 
+	catalog_prefer_indexes();
 	for (int c = 0; c < 6; c++)
 	{
 		values[c] = palloc(sizeof(Datum) * Max(n, 1));

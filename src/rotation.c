@@ -45,11 +45,12 @@
 #include "postgres.h"
 
 #include "access/table.h"
-#include "catalog/pg_type.h"
+#include "access/transam.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "utils/backend_status.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -193,32 +194,42 @@ partition_rows(int partition, int limit)
 
 /*
  * Could a transaction that started before "since" still read the queue with
- * its snapshot (a pg_dump, a report in REPEATABLE READ)?  Any other
- * transaction of this database that holds a snapshot and started before
- * then counts, unless it has been idle in transaction for IDLE_GRACE_MS.
+ * its snapshot (a pg_dump, a report in REPEATABLE READ)?  Any other client
+ * backend of this database in a transaction that holds a snapshot and
+ * started before then counts, unless it has been idle in transaction for
+ * IDLE_GRACE_MS.  The backend status entries are read directly, as
+ * pg_stat_activity does, so that nothing is hidden by its privilege checks;
+ * without track_activities the start and the state are unknown, and every
+ * such transaction counts.
  */
 static bool
 older_snapshot_at_work(TimestampTz since)
 {
-	Oid			argtypes[3] = {OIDOID, TIMESTAMPTZOID, INT4OID};
-	Datum		args[3];
-	bool		isnull;
-	int			ret;
+	TimestampTz idle_limit = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														 -IDLE_GRACE_MS);
+	int			n = pgstat_fetch_stat_numbackends();
 
-	args[0] = ObjectIdGetDatum(MyDatabaseId);
-	args[1] = TimestampTzGetDatum(since);
-	args[2] = Int32GetDatum(IDLE_GRACE_MS);
-	ret = SPI_execute_with_args("SELECT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a"
-								" WHERE a.datid = $1 AND a.pid <> pg_catalog.pg_backend_pid()"
-								"   AND a.backend_xmin IS NOT NULL AND a.xact_start < $2"
-								"   AND NOT (a.state = 'idle in transaction'"
-								"            AND a.state_change < pg_catalog.clock_timestamp()"
-								"                - pg_catalog.make_interval(secs => $3 / 1000.0)))",
-								3, argtypes, args, NULL, true, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "looking for older snapshots failed: %s", SPI_result_code_string(ret));
-	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-									  &isnull));
+	for (int i = 1; i <= n; i++)
+	{
+		LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+		PgBackendStatus *be;
+
+		if (local == NULL || !TransactionIdIsValid(local->backend_xmin))
+			continue;
+		be = &local->backendStatus;
+		if (be->st_backendType != B_BACKEND || be->st_procpid == MyProcPid ||
+			be->st_databaseid != MyDatabaseId)
+			continue;
+		if (be->st_xact_start_timestamp == 0)
+			return true;
+		if (be->st_xact_start_timestamp >= since)
+			continue;
+		if (be->st_state == STATE_IDLEINTRANSACTION &&
+			be->st_state_start_timestamp < idle_limit)
+			continue;
+		return true;
+	}
+	return false;
 }
 
 /*
