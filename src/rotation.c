@@ -13,10 +13,11 @@
  * jobs go to one of the partitions job_1 to job_3 at a time: executors move
  * on to the next one after ROTATE_AFTER_MS (sooner once it holds
  * ROTATE_PAGES pages), and empty a partition from COMPACT_AFTER_MS after it
- * stopped taking jobs, once the executors have run what it held.  Jobs
- * still pending there then (retries, jobs of disabled processes, jobs that
- * wait for an older job of their row) are moved to job_0.  Jobs due later
- * than ROTATE_AFTER_MS go to job_0 directly; vacuum looks after it.
+ * stopped taking jobs.  Jobs that wait there for something else than an
+ * executor (a retry, a disabled process, an older job of their row) are
+ * moved to job_0; due ones are left to the executors, so that a backlog is
+ * not written twice.  Jobs due later than ROTATE_AFTER_MS go to job_0
+ * directly; vacuum looks after it.
  *
  * TRUNCATE is not MVCC-safe: a transaction whose snapshot is older than it,
  * reading the partition afterwards, would miss jobs that were pending in its
@@ -67,7 +68,7 @@
 #define ROTATE_PAGES		1024
 /* It is truncated this long after it stopped taking jobs ... */
 #define COMPACT_AFTER_MS	5000
-/* ... unless more jobs than this are still pending there. */
+/* Waiting jobs moved out of a partition at most per round. */
 #define COMPACT_MAX_MOVED	10000
 /* Longest wait for the lock that TRUNCATE needs ... */
 #define LOCK_WAIT_MS		200
@@ -177,19 +178,56 @@ lock_partition(Oid relid, QueueRotation *r, TimestampTz now)
 	return false;
 }
 
-/* The number of jobs in a partition, counting up to "limit" + 1 at most. */
-static int64
-partition_rows(int partition, int limit)
+/* Does a partition hold any job? */
+static bool
+partition_has_jobs(int partition)
 {
 	char		sql[128];
 	bool		isnull;
 
 	snprintf(sql, sizeof(sql),
-			 "SELECT count(*) FROM (SELECT FROM procflow.job_%d LIMIT %d) j",
-			 partition, limit + 1);
+			 "SELECT EXISTS (SELECT FROM procflow.job_%d)", partition);
 	rotation_exec(sql, SPI_OK_SELECT);
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, 1, &isnull));
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+									  SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * The jobs of a partition that wait for something else than an executor:
+ * their retry or delay, the enabling of their process, or an older job of
+ * their row.  Due jobs are left to the executors.
+ */
+#define WAITING_JOBS \
+	"SELECT w.id FROM procflow.job_%d w" \
+	" WHERE w.run_at > pg_catalog.now()" \
+	"    OR NOT EXISTS (SELECT FROM procflow.process p" \
+	"                    WHERE p.id = w.process_id AND p.enabled)" \
+	"    OR EXISTS (SELECT FROM procflow.job e" \
+	"                WHERE e.process_id = w.process_id" \
+	"                  AND e.row_hash = w.row_hash AND e.id < w.id)"
+
+/*
+ * Move up to COMPACT_MAX_MOVED waiting jobs of a partition to the held one,
+ * if it has any: under the lock, as nobody may claim or finish them
+ * meanwhile, but without taking it when there is nothing to move.
+ */
+static void
+move_waiting_jobs(Oid relid, int partition, QueueRotation *r, TimestampTz now)
+{
+	char		sql[1024];
+	bool		isnull;
+
+	snprintf(sql, sizeof(sql), "SELECT EXISTS (" WAITING_JOBS ")", partition);
+	rotation_exec(sql, SPI_OK_SELECT);
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+									SPI_tuptable->tupdesc, 1, &isnull)) ||
+		!lock_partition(relid, r, now))
+		return;
+	snprintf(sql, sizeof(sql),
+			 "UPDATE procflow.job SET partition = %d"
+			 " WHERE partition = %d AND id IN (" WAITING_JOBS " LIMIT %d)",
+			 JOB_HELD_PARTITION, partition, partition, COMPACT_MAX_MOVED);
+	rotation_exec(sql, SPI_OK_UPDATE);
 }
 
 /*
@@ -233,13 +271,13 @@ older_snapshot_at_work(TimestampTz since)
 }
 
 /*
- * Empty a partition that stopped taking jobs, in two steps.  First, once it
- * holds no jobs (those still pending there are moved to the held partition,
- * under the lock), note the time.  Then truncate it, under the lock and
- * still empty, unless a transaction older than that time could yet read it
- * (see older_snapshot_at_work): a snapshot taken after it saw the partition
- * empty, so TRUNCATE changes nothing it sees.  Partitions that are already
- * empty on disk are left alone.
+ * Empty a partition that stopped taking jobs, in two steps.  First, once
+ * the executors have run its due jobs and the waiting ones are moved to
+ * the held partition, note the time it was seen empty.  Then truncate it,
+ * under the lock and still empty, unless a transaction older than that
+ * time could yet read it (see older_snapshot_at_work): a snapshot taken
+ * after it saw the partition empty, so TRUNCATE changes nothing it sees.
+ * Partitions that are already empty on disk are left alone.
  */
 static void
 compact_partition(const CatalogOids *c, int partition, QueueRotation *r,
@@ -247,7 +285,6 @@ compact_partition(const CatalogOids *c, int partition, QueueRotation *r,
 {
 	Oid			relid = c->job_partitions[partition];
 	char		sql[128];
-	int64		rows;
 
 	if (partition_pages(relid) == 0)
 	{
@@ -257,18 +294,13 @@ compact_partition(const CatalogOids *c, int partition, QueueRotation *r,
 
 	if (r->empty_since[partition] == 0)
 	{
-		rows = partition_rows(partition, COMPACT_MAX_MOVED);
-		/* a snapshot taken from now on sees it empty, as ours did */
-		if (rows == 0)
-			r->empty_since[partition] = GetCurrentTimestamp();
-		else if (rows <= COMPACT_MAX_MOVED && lock_partition(relid, r, now))
+		if (!partition_has_jobs(partition))
 		{
-			/* under the lock, nobody is adding, claiming or finishing jobs there */
-			snprintf(sql, sizeof(sql),
-					 "UPDATE procflow.job SET partition = %d WHERE partition = %d",
-					 JOB_HELD_PARTITION, partition);
-			rotation_exec(sql, SPI_OK_UPDATE);
+			/* a snapshot taken from now on sees it empty, as ours did */
+			r->empty_since[partition] = GetCurrentTimestamp();
 		}
+		else
+			move_waiting_jobs(relid, partition, r, now);
 		return;
 	}
 
@@ -276,7 +308,7 @@ compact_partition(const CatalogOids *c, int partition, QueueRotation *r,
 		!lock_partition(relid, r, now))
 		return;
 	/* a backend that had read the previous current partition may add a job */
-	if (partition_rows(partition, 0) > 0)
+	if (partition_has_jobs(partition))
 	{
 		r->empty_since[partition] = 0;
 		return;
