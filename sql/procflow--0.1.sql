@@ -97,10 +97,15 @@ CREATE TABLE procflow.job (
 CREATE SEQUENCE procflow.job_id_seq OWNED BY procflow.job.id;
 ALTER TABLE procflow.job ALTER id SET DEFAULT nextval('procflow.job_id_seq');
 
+-- the rotating partitions are truncated instead of vacuumed: autovacuum would
+-- only hold a lock on them that the truncation has to wait for
 CREATE TABLE procflow.job_0 PARTITION OF procflow.job FOR VALUES IN (0);
-CREATE TABLE procflow.job_1 PARTITION OF procflow.job FOR VALUES IN (1);
-CREATE TABLE procflow.job_2 PARTITION OF procflow.job FOR VALUES IN (2);
-CREATE TABLE procflow.job_3 PARTITION OF procflow.job FOR VALUES IN (3);
+CREATE TABLE procflow.job_1 PARTITION OF procflow.job FOR VALUES IN (1)
+	WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false);
+CREATE TABLE procflow.job_2 PARTITION OF procflow.job FOR VALUES IN (2)
+	WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false);
+CREATE TABLE procflow.job_3 PARTITION OF procflow.job FOR VALUES IN (3)
+	WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false);
 
 -- ids come from the sequence; a partitioned table has no unique index on id
 CREATE INDEX job_id_idx ON procflow.job (id);

@@ -471,7 +471,8 @@ queue_array(Datum *values, bool *isnull, int n, Oid elemtype)
  * into procflow.finished_job, each with its outcome: "all" for every row (a
  * cancellation), or else the element of "outcomes" that the row's extra
  * last column numbers (from 1).  An outcome with a start time counts as a
- * run: the row's attempts go up by one.
+ * run: the row's attempts go up by one and it gets that start time; a
+ * cancelled job keeps the start of its last attempt, if any.
  */
 static void
 queue_finish_deleted(SPITupleTable *deleted, uint64 n, const JobOutcome *all,
@@ -499,9 +500,11 @@ queue_finish_deleted(SPITupleTable *deleted, uint64 n, const JobOutcome *all,
 
 		set_column(values, nulls, JOB_STATUS, job_word(o->status), false);
 		if (o->started_at != 0)
+		{
 			values[JOB_ATTEMPTS] = Int32GetDatum(DatumGetInt32(values[JOB_ATTEMPTS]) + 1);
-		set_column(values, nulls, JOB_STARTED_AT, TimestampTzGetDatum(o->started_at),
-				   o->started_at == 0);
+			set_column(values, nulls, JOB_STARTED_AT,
+					   TimestampTzGetDatum(o->started_at), false);
+		}
 		set_column(values, nulls, JOB_FINISHED_AT, TimestampTzGetDatum(o->finished_at),
 				   false);
 		for (int i = 0; i < 3; i++)

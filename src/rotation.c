@@ -34,7 +34,8 @@
  * transactions finish.  When that times out too (someone reads the queue in
  * a long transaction), the executors wait for no lock for a while, doubling
  * up to MAX_BACKOFF_MS, so that such a reader costs the others at most a
- * short pause now and then.
+ * short pause now and then.  Autovacuum, whose lock would make every such
+ * wait time out, is off on the rotating partitions: they need no vacuum.
  *
  * The partition that takes new jobs lives in shared memory (shmem.c).  A
  * backend that read it just before a rotation puts its jobs into a partition
@@ -73,7 +74,7 @@
 /* Longest wait for the lock that TRUNCATE needs ... */
 #define LOCK_WAIT_MS		200
 /* ... and longest pause in waiting after such waits timed out. */
-#define MAX_BACKOFF_MS		60000
+#define MAX_BACKOFF_MS		8000
 /* A transaction idle this long no longer holds back a truncation. */
 #define IDLE_GRACE_MS		10000
 
