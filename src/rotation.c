@@ -11,8 +11,9 @@
  * through an index, would walk all their entries.  TRUNCATE does not wait
  * for snapshots.  So, as PgQ does with its rotating event tables, new due
  * jobs go to one of the partitions job_1 to job_3 at a time: executors move
- * on to the next one after ROTATE_AFTER_MS (sooner once it holds
- * ROTATE_PAGES pages), and empty a partition from COMPACT_AFTER_MS after it
+ * on to the next one once it holds ROTATE_PAGES pages, or after
+ * ROTATE_AFTER_MS while something holds back the removal of dead rows (see
+ * horizon_held_back), and empty a partition from COMPACT_AFTER_MS after it
  * stopped taking jobs.  Jobs that wait there for something else than an
  * executor (a retry, a disabled process, an older job of their row) are
  * moved to job_0; due ones are left to the executors, so that a backlog is
@@ -52,6 +53,7 @@
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "storage/procarray.h"
 #include "utils/backend_status.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -63,10 +65,10 @@
 #include "rotation.h"
 #include "shmem.h"
 
-/* A partition takes new due jobs for this long ... */
-#define ROTATE_AFTER_MS		10000
-/* ... or until it has this many pages (8 MB). */
+/* A partition takes new due jobs until it has this many pages (8 MB) ... */
 #define ROTATE_PAGES		1024
+/* ... or for this long while dead rows cannot be removed. */
+#define ROTATE_AFTER_MS		10000
 /* It is truncated this long after it stopped taking jobs ... */
 #define COMPACT_AFTER_MS	5000
 /* Waiting jobs moved out of a partition at most per round. */
@@ -320,6 +322,28 @@ compact_partition(const CatalogOids *c, int partition, QueueRotation *r,
 }
 
 /*
+ * Has the horizon below which dead rows of the queue can be removed stood
+ * still for ROTATE_AFTER_MS?  Then an old snapshot (or a standby's feedback,
+ * a prepared transaction, a replication slot) keeps the rows of finished
+ * jobs in the claim path, and the current partition is left on time rather
+ * than when full.  Executors finishing jobs move the horizon on otherwise.
+ */
+static bool
+horizon_held_back(const CatalogOids *c, QueueRotation *r, TimestampTz now)
+{
+	Relation	rel = table_open(c->job_partitions[r->current], AccessShareLock);
+	TransactionId horizon = GetOldestNonRemovableTransactionId(rel);
+
+	table_close(rel, NoLock);
+	if (horizon != r->horizon)
+	{
+		r->horizon = horizon;
+		r->horizon_since = now;
+	}
+	return TimestampDifferenceExceeds(r->horizon_since, now, ROTATE_AFTER_MS);
+}
+
+/*
  * One round of rotation for the database of executor slot "slot": truncate
  * the partitions that stopped taking jobs long enough ago, and move new due
  * jobs on to the next partition when the current one has had its time (or
@@ -334,6 +358,7 @@ rotation_maintain(int slot)
 	QueueRotation r;
 	int			next;
 	BlockNumber current_pages;
+	bool		held_back;
 
 	if (!ConditionalLockRelationOid(c->job, ShareUpdateExclusiveLock))
 		return;
@@ -352,11 +377,13 @@ rotation_maintain(int slot)
 			TimestampDifferenceExceeds(r.since[p], now, COMPACT_AFTER_MS))
 			compact_partition(c, p, &r, now);
 
+	held_back = horizon_held_back(c, &r, now);
 	next = r.current + 1 < JOB_PARTITIONS ? r.current + 1 : JOB_HELD_PARTITION + 1;
 	current_pages = partition_pages(c->job_partitions[r.current]);
 	if (current_pages > 0 &&
 		(current_pages >= ROTATE_PAGES ||
-		 TimestampDifferenceExceeds(r.since[r.current], now, ROTATE_AFTER_MS)) &&
+		 (held_back &&
+		  TimestampDifferenceExceeds(r.since[r.current], now, ROTATE_AFTER_MS))) &&
 		partition_pages(c->job_partitions[next]) == 0)
 	{
 		r.since[r.current] = now;

@@ -23,6 +23,8 @@ typedef struct QueueRotation
 										 * being the current one */
 	TimestampTz empty_since[JOB_PARTITIONS];	/* when each was seen empty,
 												 * or 0 */
+	TransactionId horizon;		/* the removal horizon last seen ... */
+	TimestampTz horizon_since;	/* ... and since when */
 	TimestampTz wait_after;		/* no waiting for a lock before this */
 	int			wait_backoff_ms;	/* the pause after a wait timed out */
 } QueueRotation;
