@@ -230,21 +230,17 @@ CREATE TRIGGER trigger_updated
 CREATE FUNCTION procflow.jobs_inserted() RETURNS trigger
 	LANGUAGE C AS 'MODULE_PATHNAME', 'procflow_jobs_inserted';
 
-CREATE TRIGGER job_inserted
-	AFTER INSERT ON procflow.job
-	FOR EACH STATEMENT EXECUTE FUNCTION procflow.jobs_inserted();
-CREATE TRIGGER job_0_inserted
-	AFTER INSERT ON procflow.job_0
-	FOR EACH STATEMENT EXECUTE FUNCTION procflow.jobs_inserted();
-CREATE TRIGGER job_1_inserted
-	AFTER INSERT ON procflow.job_1
-	FOR EACH STATEMENT EXECUTE FUNCTION procflow.jobs_inserted();
-CREATE TRIGGER job_2_inserted
-	AFTER INSERT ON procflow.job_2
-	FOR EACH STATEMENT EXECUTE FUNCTION procflow.jobs_inserted();
-CREATE TRIGGER job_3_inserted
-	AFTER INSERT ON procflow.job_3
-	FOR EACH STATEMENT EXECUTE FUNCTION procflow.jobs_inserted();
+DO $$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['job', 'job_0', 'job_1', 'job_2', 'job_3'] LOOP
+		EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON procflow.%I'
+					   ' FOR EACH STATEMENT EXECUTE FUNCTION procflow.jobs_inserted()',
+					   t || '_inserted', t);
+	END LOOP;
+END
+$$;
 CREATE TRIGGER job_batch_inserted
 	AFTER INSERT ON procflow.job_batch
 	FOR EACH STATEMENT EXECUTE FUNCTION procflow.jobs_inserted();
