@@ -100,17 +100,6 @@ partition_pages(Oid relid)
 	return pages;
 }
 
-/* Run one statement of the rotation; it must return "expected". */
-static void
-rotation_exec(const char *sql, int expected)
-{
-	int			ret = SPI_execute(sql, false, 0);
-
-	if (ret != expected)
-		elog(ERROR, "rotating the job queue failed: %s: %s",
-			 SPI_result_code_string(ret), sql);
-}
-
 /*
  * Wait at most LOCK_WAIT_MS for an ACCESS EXCLUSIVE lock on relid, in a
  * subtransaction that keeps the lock when it is granted.  Returns whether it
@@ -190,7 +179,7 @@ partition_has_jobs(int partition)
 
 	snprintf(sql, sizeof(sql),
 			 "SELECT EXISTS (SELECT FROM procflow.job_%d)", partition);
-	rotation_exec(sql, SPI_OK_SELECT);
+	catalog_exec(sql, 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 									  SPI_tuptable->tupdesc, 1, &isnull));
 }
@@ -221,7 +210,7 @@ move_waiting_jobs(Oid relid, int partition, QueueRotation *r, TimestampTz now)
 	bool		isnull;
 
 	snprintf(sql, sizeof(sql), "SELECT EXISTS (" WAITING_JOBS ")", partition);
-	rotation_exec(sql, SPI_OK_SELECT);
+	catalog_exec(sql, 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
 									SPI_tuptable->tupdesc, 1, &isnull)) ||
 		!lock_partition(relid, r, now))
@@ -230,7 +219,7 @@ move_waiting_jobs(Oid relid, int partition, QueueRotation *r, TimestampTz now)
 			 "UPDATE procflow.job SET partition = %d"
 			 " WHERE partition = %d AND id IN (" WAITING_JOBS " LIMIT %d)",
 			 JOB_HELD_PARTITION, partition, partition, COMPACT_MAX_MOVED);
-	rotation_exec(sql, SPI_OK_UPDATE);
+	catalog_exec(sql, 0, NULL, NULL, NULL, SPI_OK_UPDATE);
 }
 
 /*
@@ -317,7 +306,7 @@ compact_partition(const CatalogOids *c, int partition, QueueRotation *r,
 		return;
 	}
 	snprintf(sql, sizeof(sql), "TRUNCATE procflow.job_%d", partition);
-	rotation_exec(sql, SPI_OK_UTILITY);
+	catalog_exec(sql, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	r->empty_since[partition] = 0;
 }
 
