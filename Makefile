@@ -22,7 +22,14 @@ OBJS = \
 	src/job_api.o \
 	src/api.o \
 	src/entity.o \
-	src/runner.o
+	src/runner.o \
+	src/identity.o \
+	src/value_text.o \
+	src/stored_row.o \
+	src/inflight.o \
+	src/truncate.o \
+	src/utility.o \
+	src/ddl.o
 
 DATA = $(wildcard sql/procflow--*.sql)
 PGFILEDESC = "procflow - business processes inside PostgreSQL"

@@ -26,11 +26,14 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
+#include "tcop/cmdtag.h"
+#include "nodes/parsenodes.h"
 #include "utils/syscache.h"
 
 #include "action.h"
@@ -43,6 +46,9 @@ typedef struct RunningAction
 	ProcessInfo *process;
 	int			depth;
 	int			nest_level;		/* transaction nesting level it runs in */
+	int			ninherited;
+	int32	   *inherited;		/* processes its job must not trigger: the
+								 * exclusions of the actions that queued it */
 } RunningAction;
 
 static List *running = NIL;		/* of RunningAction *, innermost last */
@@ -60,52 +66,124 @@ action_init(void)
 }
 
 /*
- * Become the process owner: current user, security-restricted context and
- * the process's search_path, until action_leave_owner.  Transaction or
+ * Become "owner": current user, security-restricted context and the given
+ * search_path (NULL: keep it), until action_leave_owner.  Transaction or
  * subtransaction abort undoes all of it as well.
  */
 void
 action_enter_owner(Oid owner, const char *search_path, OwnerScope *scope)
 {
-	/* a process whose owner was dropped runs as no one */
-	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)))
+	identity_enter(owner, true, search_path, scope);
+}
+
+/*
+ * Become the owner of a process, with the process's search_path, to run
+ * its condition and action.  A process whose owner role does not exist
+ * (dropped, or missing where the definitions were restored) runs as no
+ * one.
+ */
+void
+action_enter_process(ProcessInfo *process, OwnerScope *scope)
+{
+	if (!OidIsValid(process->owner) ||
+		!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(process->owner)))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("the owner of the process (role %u) no longer exists", owner),
-				 errhint("Drop the process, or create it again as another role.")));
-	GetUserIdAndSecContext(&scope->save_userid, &scope->save_sec_context);
-	SetUserIdAndSecContext(owner,
-						   scope->save_sec_context |
-						   SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	scope->guc_nest_level = NewGUCNestLevel();
-	if (search_path != NULL)
-		(void) set_config_option("search_path", search_path,
-								 PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
+				 errmsg("role \"%s\", the owner of process \"%s\", does not exist",
+						process->owner_name, process->name),
+				 errhint("Create the role, or drop the process and create it again as another role.")));
+	action_enter_owner(process->owner, process->search_path, scope);
 }
 
 /* Restore the identity and every setting changed since action_enter_owner. */
 void
 action_leave_owner(OwnerScope *scope)
 {
-	AtEOXact_GUC(false, scope->guc_nest_level);
-	SetUserIdAndSecContext(scope->save_userid, scope->save_sec_context);
+	identity_leave(scope);
+}
+
+/*
+ * Refuse a statement that can never run in an action: actions run inside
+ * a transaction (an executor's, or the writer's) through SPI, where
+ * transaction control, statements that refuse transaction blocks, and COPY
+ * to or from the client fail every time.
+ */
+static void
+check_runnable(CachedPlanSource *source)
+{
+	Node	   *stmt = source->raw_parse_tree ? source->raw_parse_tree->stmt : NULL;
+	bool		runnable = true;
+
+	if (stmt == NULL)
+		return;
+	switch (nodeTag(stmt))
+	{
+		case T_TransactionStmt:
+		case T_CreatedbStmt:
+		case T_DropdbStmt:
+		case T_CreateTableSpaceStmt:
+		case T_DropTableSpaceStmt:
+		case T_AlterSystemStmt:
+		case T_CreateSubscriptionStmt:
+		case T_DropSubscriptionStmt:
+			runnable = false;
+			break;
+		case T_VacuumStmt:
+			runnable = !((VacuumStmt *) stmt)->is_vacuumcmd;
+			break;
+		case T_CopyStmt:
+			runnable = ((CopyStmt *) stmt)->filename != NULL;
+			break;
+		case T_ClusterStmt:
+			runnable = ((ClusterStmt *) stmt)->relation != NULL;
+			break;
+		case T_ReindexStmt:
+			{
+				ReindexStmt *r = (ReindexStmt *) stmt;
+				ListCell   *lc;
+
+				runnable = r->kind != REINDEX_OBJECT_DATABASE &&
+					r->kind != REINDEX_OBJECT_SYSTEM;
+				foreach(lc, r->params)
+					if (strcmp(((DefElem *) lfirst(lc))->defname, "concurrently") == 0)
+						runnable = false;
+				break;
+			}
+		case T_IndexStmt:
+			runnable = !((IndexStmt *) stmt)->concurrent;
+			break;
+		case T_DropStmt:
+			runnable = !((DropStmt *) stmt)->concurrent;
+			break;
+		case T_DiscardStmt:
+			runnable = ((DiscardStmt *) stmt)->target != DISCARD_ALL;
+			break;
+		default:
+			break;
+	}
+	if (!runnable)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s cannot run in an action", source->commandTag != CMDTAG_UNKNOWN ?
+						GetCommandTagName(source->commandTag) : "this statement"),
+				 errdetail("Actions run inside a transaction, where this statement cannot run.")));
 }
 
 /*
  * Prepare an action (any SQL statements) or a condition (one boolean
  * expression) with the three action parameters; rowtype is the entity's
  * row type, or RECORDOID for an entity-less process.  Errors are those of
- * the parser and planner, so a mistake is reported where it is.  The plan
- * is not kept.
+ * the parser and planner, so a mistake is reported where it is, and those
+ * of statements that can never run in an action.  The plan is not kept.
  */
 SPIPlanPtr
 action_prepare(const char *sql, bool is_condition, Oid rowtype)
 {
 	Oid			argtypes[ACTION_NARGS] = {rowtype, rowtype, JSONBOID};
 	SPIPlanPtr	plan;
-	char	   *text = is_condition ? psprintf("SELECT (%s)", sql) : (char *) sql;
+	/* a newline ends a "--" comment at the end of the expression */
+	char	   *text = is_condition ? psprintf("SELECT (%s\n)", sql) : (char *) sql;
+	ListCell   *lc;
 
 	plan = SPI_prepare(text, ACTION_NARGS, argtypes);
 	if (plan == NULL)
@@ -131,6 +209,8 @@ action_prepare(const char *sql, bool is_condition, Oid rowtype)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
 				 errmsg("action must contain at least one SQL statement")));
+	foreach(lc, SPI_plan_get_plan_sources(plan))
+		check_runnable((CachedPlanSource *) lfirst(lc));
 	return plan;
 }
 
@@ -183,6 +263,18 @@ action_execute(ProcessInfo *process, Datum *args, const char *nulls)
 	int			ret;
 
 	ret = SPI_execute_plan(process_plan(process, false), args, nulls, false, 0);
+	if (ret == SPI_ERROR_TRANSACTION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+				 errmsg("the action of process \"%s\" tried to control the transaction",
+						process->name),
+				 errdetail("Actions run inside a transaction and cannot commit, roll back or prepare it.")));
+	if (ret == SPI_ERROR_COPY)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the action of process \"%s\" tried to copy to or from the client",
+						process->name),
+				 errdetail("An action has no client; COPY it to or from a file or program instead.")));
 	if (ret < 0)
 		elog(ERROR, "running the action of process \"%s\" failed: %s",
 			 process->name, SPI_result_code_string(ret));
@@ -243,20 +335,35 @@ action_context(ProcessInfo *process, const char *event, int64 trigger_id,
 
 /*
  * Note that an action of "process" runs at nesting depth "depth" (1 for an
- * action fired by a top-level statement), if that is allowed.
+ * action fired by a top-level statement), if that is allowed; "inherited"
+ * (int4[] or 0) names the processes that the actions which queued its job
+ * excluded, which it must not trigger either.
  */
 void
-action_push(ProcessInfo *process, int depth)
+action_push(ProcessInfo *process, int depth, Datum inherited)
 {
 	MemoryContext old;
 	RunningAction *r;
+	Datum	   *elems = NULL;
+	bool	   *nulls = NULL;
+	int			n = 0;
 
 	action_check_depth(process, depth);
+	if (inherited != 0)
+		deconstruct_array(DatumGetArrayTypeP(inherited), INT4OID, 4, true, TYPALIGN_INT,
+						  &elems, &nulls, &n);
 	old = MemoryContextSwitchTo(TopMemoryContext);
-	r = palloc(sizeof(RunningAction));
+	r = palloc0(sizeof(RunningAction));
 	r->process = process;
 	r->depth = depth;
 	r->nest_level = GetCurrentTransactionNestLevel();
+	if (n > 0)
+	{
+		r->inherited = palloc(sizeof(int32) * n);
+		for (int i = 0; i < n; i++)
+			if (!nulls[i])
+				r->inherited[r->ninherited++] = DatumGetInt32(elems[i]);
+	}
 	running = lappend(running, r);
 	MemoryContextSwitchTo(old);
 }
@@ -285,6 +392,8 @@ action_pop(void)
 	RunningAction *r = llast(running);
 
 	running = list_delete_last(running);
+	if (r->inherited != NULL)
+		pfree(r->inherited);
 	pfree(r);
 }
 
@@ -297,24 +406,60 @@ action_current_depth(void)
 	return ((RunningAction *) llast(running))->depth;
 }
 
-/* Does a running action exclude the named process? */
+/* Does a running action exclude this process, itself or by inheritance? */
 bool
-action_excluded(const char *process_name)
+action_excluded(int32 process_id)
 {
 	ListCell   *lc;
 
 	foreach(lc, running)
 	{
 		RunningAction *r = lfirst(lc);
-		ListCell   *lc2;
 
-		foreach(lc2, r->process->exclude)
-		{
-			if (strcmp((char *) lfirst(lc2), process_name) == 0)
+		for (int i = 0; i < r->process->nexclude; i++)
+			if (r->process->exclude[i] == process_id)
 				return true;
-		}
+		for (int i = 0; i < r->ninherited; i++)
+			if (r->inherited[i] == process_id)
+				return true;
 	}
 	return false;
+}
+
+/*
+ * The processes the running actions exclude, as an int4[] that a job they
+ * queue carries to its run (so that "exclude" holds across queued hops);
+ * 0 when none.
+ */
+Datum
+action_current_exclusions(void)
+{
+	ListCell   *lc;
+	Datum	   *ids = NULL;
+	int			n = 0;
+	int			capacity = 0;
+
+	foreach(lc, running)
+	{
+		RunningAction *r = lfirst(lc);
+		int			more = r->process->nexclude + r->ninherited;
+
+		if (more == 0)
+			continue;
+		if (n + more > capacity)
+		{
+			capacity = (n + more) * 2;
+			ids = ids ? repalloc(ids, sizeof(Datum) * capacity) :
+				palloc(sizeof(Datum) * capacity);
+		}
+		for (int i = 0; i < r->process->nexclude; i++)
+			ids[n++] = Int32GetDatum(r->process->exclude[i]);
+		for (int i = 0; i < r->ninherited; i++)
+			ids[n++] = Int32GetDatum(r->inherited[i]);
+	}
+	if (n == 0)
+		return (Datum) 0;
+	return PointerGetDatum(construct_array(ids, n, INT4OID, 4, true, TYPALIGN_INT));
 }
 
 /* Forget all running actions. */

@@ -11,20 +11,17 @@
 #include "executor/spi.h"
 
 #include "cache.h"
+#include "identity.h"
 
 /* Number of parameters of an action or condition: $1 row, $2 old row, $3 context. */
 #define ACTION_NARGS 3
 
 /* Saved identity and settings while acting as a process's owner. */
-typedef struct OwnerScope
-{
-	Oid			save_userid;
-	int			save_sec_context;
-	int			guc_nest_level;
-} OwnerScope;
+typedef IdentityScope OwnerScope;
 
 extern void action_init(void);
 extern void action_enter_owner(Oid owner, const char *search_path, OwnerScope *scope);
+extern void action_enter_process(ProcessInfo *process, OwnerScope *scope);
 extern void action_leave_owner(OwnerScope *scope);
 
 extern SPIPlanPtr action_prepare(const char *sql, bool is_condition, Oid rowtype);
@@ -33,10 +30,11 @@ extern void action_execute(ProcessInfo *process, Datum *args, const char *nulls)
 extern Datum action_context(ProcessInfo *process, const char *event, int64 trigger_id,
 							int64 job_id, int attempt, Datum key, Datum changed);
 
-extern void action_push(ProcessInfo *process, int depth);
+extern void action_push(ProcessInfo *process, int depth, Datum inherited);
 extern void action_pop(void);
 extern void action_check_depth(ProcessInfo *process, int depth);
 extern int	action_current_depth(void);
-extern bool action_excluded(const char *process_name);
+extern bool action_excluded(int32 process_id);
+extern Datum action_current_exclusions(void);
 
 #endif							/* PROCFLOW_ACTION_H */

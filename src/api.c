@@ -176,6 +176,10 @@ api_sync_capture_trigger(Oid entity)
 							  " FOR EACH STATEMENT EXECUTE FUNCTION procflow.capture()",
 							  CAPTURE_FLUSH_TRIGGER_NAME, relname),
 					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+		catalog_exec(psprintf("CREATE TRIGGER %s AFTER TRUNCATE ON %s"
+							  " FOR EACH STATEMENT EXECUTE FUNCTION procflow.capture()",
+							  CAPTURE_TRUNCATE_TRIGGER_NAME, relname),
+					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	}
 	else if (!wanted && present)
 	{
@@ -183,6 +187,9 @@ api_sync_capture_trigger(Oid entity)
 					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 		catalog_exec(psprintf("DROP TRIGGER IF EXISTS %s ON %s",
 							  CAPTURE_FLUSH_TRIGGER_NAME, relname),
+					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+		catalog_exec(psprintf("DROP TRIGGER IF EXISTS %s ON %s",
+							  CAPTURE_TRUNCATE_TRIGGER_NAME, relname),
 					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	}
 }

@@ -41,6 +41,7 @@
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -67,6 +68,7 @@ enum
 	BATCH_KEYS,
 	BATCH_OLD_ROWS,
 	BATCH_CHANGED,
+	BATCH_EXCLUDED,
 	BATCH_NATTS
 };
 
@@ -98,8 +100,9 @@ array_as_text(Datum array)
 }
 
 /*
- * Write n collected jobs of one trigger, one depth and one run_at as a
- * batch row.  The caller has checked the rights to queue them.
+ * Write n collected jobs of one trigger, one depth, one run_at and one set
+ * of excluded processes as a batch row.  The caller has checked the rights
+ * to queue them.
  */
 void
 batch_write(const NewJob *jobs, int n)
@@ -164,6 +167,8 @@ batch_write(const NewJob *jobs, int n)
 	nulls[BATCH_OLD_ROWS] = old_rows == NULL;
 	values[BATCH_CHANGED] = changed ? queue_array(changed, NULL, n, TEXTOID) : (Datum) 0;
 	nulls[BATCH_CHANGED] = changed == NULL;
+	values[BATCH_EXCLUDED] = jobs[0].excluded;
+	nulls[BATCH_EXCLUDED] = jobs[0].excluded == 0;
 
 	direct_insert(catalog_oids()->job_batch, BATCH_NATTS, values, nulls);
 	queue_note_due(jobs[0].run_at);
@@ -229,7 +234,7 @@ load_batch(int64 first_id)
 
 	catalog_keep_plan(&load_plan,
 			  "SELECT process_id, trigger_id, event, ord, depth, run_at, created_at,"
-			  "       key_columns, items, row_hashes, keys, old_rows, changed"
+			  "       key_columns, items, row_hashes, keys, old_rows, changed, excluded"
 			  "  FROM procflow.job_batch WHERE first_id = $1",
 			  1, argtypes);
 	if (SPI_execute_plan(load_plan, args, NULL, true, 1) != SPI_OK_SELECT ||
@@ -263,6 +268,8 @@ load_batch(int64 first_id)
 	b->keys = text_elements(tup, desc, 11, b->items);
 	b->old_rows = text_elements(tup, desc, 12, b->items);
 	b->changed = text_elements(tup, desc, 13, b->items);
+	d = SPI_getbinval(tup, desc, 14, &isnull);
+	b->excluded = isnull ? (Datum) 0 : datumCopy(d, false, -1);
 	MemoryContextSwitchTo(old);
 	SPI_freetuptable(SPI_tuptable);
 
@@ -470,6 +477,7 @@ batch_item_job(Batch *batch, int item, NewJob *job)
 	job->old_row = batch->old_rows ? batch->old_rows[item - 1] : (Datum) 0;
 	job->changed = item_changed(batch, item);
 	job->depth = batch->depth;
+	job->excluded = batch->excluded;
 	job->run_at = batch->run_at;
 	job->created_at = batch->created_at;
 }

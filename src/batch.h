@@ -29,6 +29,7 @@ typedef struct Batch
 	Datum	   *keys;			/* text, or NULL when the keys are the hashes */
 	Datum	   *old_rows;		/* text, or NULL for none */
 	Datum	   *changed;		/* text of a text[], or NULL for none */
+	Datum		excluded;		/* int4[], or 0 */
 } Batch;
 
 extern void batch_write(const NewJob *jobs, int n);

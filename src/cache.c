@@ -20,10 +20,14 @@
  */
 #include "postgres.h"
 
-#include "access/relation.h"
 #include "access/genam.h"
+#include "access/relation.h"
+#include "access/stratnum.h"
 #include "access/table.h"
+#include "access/tupconvert.h"
 #include "access/xact.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -37,10 +41,12 @@
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/typcache.h"
+#include "utils/varlena.h"
 
 #include "cache.h"
 #include "catalog.h"
 #include "queue.h"
+#include "value_text.h"
 
 typedef struct CacheGeneration
 {
@@ -93,7 +99,8 @@ cache_init(void)
 
 /*
  * Relcache invalidation: mark the cache stale if it concerns procflow's
- * definitions or an entity table we know.  Only a flag is set here; the
+ * definitions, an entity table we know, or a table whose row trigger we
+ * have seen fire (a partition attached or detached).  Only a flag is set here; the
  * callback may run in the middle of anything.
  */
 static void
@@ -104,7 +111,8 @@ cache_relcache_callback(Datum arg, Oid relid)
 		return;
 	if (relid == InvalidOid || relid == current->process_relid ||
 		relid == current->trigger_relid ||
-		hash_search(current->entities, &relid, HASH_FIND, NULL) != NULL)
+		hash_search(current->entities, &relid, HASH_FIND, NULL) != NULL ||
+		hash_search(current->relations, &relid, HASH_FIND, NULL) != NULL)
 		stale = true;
 }
 
@@ -225,8 +233,9 @@ cache_keep_plan(CacheGeneration *gen, SPIPlanPtr plan)
 }
 
 /*
- * Read an entity table's row type and primary key.  An entity table must
- * have a primary key: procflow identifies rows by it.
+ * Read an entity table's owner, row type and primary key, and prepare the
+ * I/O of its columns.  An entity table must have a primary key: procflow
+ * identifies rows by it.
  */
 static void
 build_entity(CacheGeneration *gen, EntityShape *shape, Oid relid)
@@ -235,6 +244,7 @@ build_entity(CacheGeneration *gen, EntityShape *shape, Oid relid)
 	Oid			pkoid;
 	Relation	pkrel;
 	TupleDesc	desc;
+	MemoryContext old;
 
 	rel = try_table_open(relid, AccessShareLock);
 	if (rel == NULL)
@@ -251,11 +261,28 @@ build_entity(CacheGeneration *gen, EntityShape *shape, Oid relid)
 				 errdetail("procflow identifies the rows of an entity table by their primary key."),
 				 errhint("Add a primary key with ALTER TABLE ... ADD PRIMARY KEY.")));
 
-	desc = RelationGetDescr(rel);
+	old = MemoryContextSwitchTo(gen->cxt);
+	desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	MemoryContextSwitchTo(old);
 	shape->relid = relid;
 	shape->rowtype = RelationGetForm(rel)->reltype;
+	shape->owner = RelationGetForm(rel)->relowner;
+	shape->partitioned = RelationGetForm(rel)->relkind == RELKIND_PARTITIONED_TABLE;
+	shape->desc = desc;
+	shape->io_user_code = false;
 	shape->fetch_plan = NULL;
 	shape->generation = gen;
+
+	shape->columns = MemoryContextAllocZero(gen->cxt, sizeof(ValueText) * Max(desc->natts, 1));
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		value_text_prepare(&shape->columns[i], att->atttypid, att->atttypmod, gen->cxt);
+		shape->io_user_code |= shape->columns[i].runs_user_code;
+	}
 
 	pkrel = index_open(pkoid, AccessShareLock);
 	shape->nkeys = pkrel->rd_index->indnkeyatts;
@@ -264,15 +291,19 @@ build_entity(CacheGeneration *gen, EntityShape *shape, Oid relid)
 		AttrNumber	attnum = pkrel->rd_index->indkey.values[i];
 		Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
 		TypeCacheEntry *tc;
-		Oid			outfunc;
-		bool		isvarlena;
 
 		shape->keyattnums[i] = attnum;
 		shape->keytypes[i] = att->atttypid;
 		shape->keycollations[i] = att->attcollation;
 		shape->keynames[i] = MemoryContextStrdup(gen->cxt, NameStr(att->attname));
-		getTypeOutputInfo(att->atttypid, &outfunc, &isvarlena);
-		fmgr_info_cxt(outfunc, &shape->keyout[i], gen->cxt);
+		shape->keyoptype[i] = pkrel->rd_opcintype[i];
+		shape->keyequality[i] = get_opfamily_member(pkrel->rd_opfamily[i],
+													pkrel->rd_opcintype[i],
+													pkrel->rd_opcintype[i],
+													BTEqualStrategyNumber);
+		if (!OidIsValid(shape->keyequality[i]))
+			elog(ERROR, "no equality operator for primary key column \"%s\"",
+				 shape->keynames[i]);
 		tc = lookup_type_cache(att->atttypid, TYPECACHE_HASH_EXTENDED_PROC);
 		if (OidIsValid(tc->hash_extended_proc))
 			fmgr_info_cxt(tc->hash_extended_proc, &shape->keyhash[i], gen->cxt);
@@ -318,16 +349,44 @@ spi_text(int col, MemoryContext cxt)
 }
 
 /*
+ * The search_path of a process with pg_temp last, unless it names pg_temp
+ * itself: temporary objects of the session never shadow the owner's.
+ */
+static char *
+search_path_temp_last(const char *search_path, MemoryContext cxt)
+{
+	char	   *copy = pstrdup(search_path);
+	List	   *names;
+	ListCell   *lc;
+	bool		has_temp = false;
+
+	if (SplitIdentifierString(copy, ',', &names))
+	{
+		foreach(lc, names)
+			has_temp |= strcmp((char *) lfirst(lc), "pg_temp") == 0;
+	}
+	if (has_temp)
+		return MemoryContextStrdup(cxt, search_path);
+	return MemoryContextStrdup(cxt, psprintf("%s, pg_temp", search_path));
+}
+
+/*
  * Read one process definition into "info"; false when it does not exist.
- * The caller holds an SPI connection and acts as the extension owner.
+ * The processes it excludes are those of its owner with the names it
+ * lists.  The caller holds an SPI connection and acts as the extension
+ * owner.
  */
 static bool
 read_process(CacheGeneration *gen, int32 process_id, ProcessInfo *info)
 {
 	static const char *sql =
-		"SELECT name, entity::oid, owner::oid, execution_order, enabled, max_attempts,"
-		" (extract(epoch FROM timeout) * 1000)::int8, search_path, action, condition, exclude"
-		" FROM procflow.process WHERE id = $1";
+		"SELECT p.name, p.entity::oid, r.oid, p.execution_order, p.enabled, p.max_attempts,"
+		" (extract(epoch FROM p.timeout) * 1000)::int8, p.search_path, p.action, p.condition,"
+		" (SELECT pg_catalog.array_agg(e.id) FROM procflow.process e"
+		"   WHERE e.name = ANY (p.exclude) AND e.owner = p.owner),"
+		" p.owner_name"
+		" FROM procflow.process p LEFT JOIN pg_catalog.pg_roles r ON r.oid = p.owner"
+		" WHERE p.id = $1";
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1];
 	HeapTuple	tup;
@@ -354,35 +413,31 @@ read_process(CacheGeneration *gen, int32 process_id, ProcessInfo *info)
 	info->name = spi_text(1, gen->cxt);
 	d = SPI_getbinval(tup, desc, 2, &isnull);
 	entity = isnull ? InvalidOid : DatumGetObjectId(d);
-	info->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+	d = SPI_getbinval(tup, desc, 3, &isnull);
+	info->owner = isnull ? InvalidOid : DatumGetObjectId(d);
 	info->execution_order = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
 	info->enabled = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 	info->max_attempts = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
 	d = SPI_getbinval(tup, desc, 7, &isnull);
 	info->timeout_ms = isnull ? 0 : Max(DatumGetInt64(d), 1);
-	info->search_path = spi_text(8, gen->cxt);
-	/* temporary objects of the session never shadow the owner's */
-	if (strstr(info->search_path, "pg_temp") == NULL)
-		info->search_path = MemoryContextStrdup(gen->cxt,
-												psprintf("%s, pg_temp", info->search_path));
+	info->search_path = search_path_temp_last(SPI_getvalue(tup, desc, 8), gen->cxt);
 	info->action = spi_text(9, gen->cxt);
 	info->condition = spi_text(10, gen->cxt);
-	info->exclude = NIL;
+	info->owner_name = spi_text(12, gen->cxt);
+	info->nexclude = 0;
+	info->exclude = NULL;
 	d = SPI_getbinval(tup, desc, 11, &isnull);
 	if (!isnull)
 	{
-		ArrayType  *arr = DatumGetArrayTypeP(d);
 		Datum	   *elems;
-		bool	   *nulls;
 		int			n;
-		MemoryContext old;
 
-		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-		old = MemoryContextSwitchTo(gen->cxt);
+		deconstruct_array(DatumGetArrayTypeP(d), INT4OID, 4, true, TYPALIGN_INT,
+						  &elems, NULL, &n);
+		info->exclude = MemoryContextAlloc(gen->cxt, sizeof(int32) * Max(n, 1));
 		for (int i = 0; i < n; i++)
-			if (!nulls[i])
-				info->exclude = lappend(info->exclude, TextDatumGetCString(elems[i]));
-		MemoryContextSwitchTo(old);
+			info->exclude[i] = DatumGetInt32(elems[i]);
+		info->nexclude = n;
 	}
 	info->action_plan = NULL;
 	info->condition_plan = NULL;
@@ -450,35 +505,64 @@ field_set(Oid relid, Datum fields, MemoryContext cxt)
 	return set;
 }
 
+/* Index of target entity "entity" in rules, added when missing. */
+static int
+target_of(RelationRules *rules, Oid *target_relids, Oid entity)
+{
+	for (int i = 0; i < rules->ntargets; i++)
+		if (target_relids[i] == entity)
+			return i;
+	target_relids[rules->ntargets] = entity;
+	return rules->ntargets++;
+}
+
 /*
- * Read the triggers of the processes bound to relid: the rules of enabled
- * processes, in execution order, and the processes whose queued create and
- * update jobs a deletion cancels.
+ * Read the triggers of the processes bound to relid or to one of its
+ * partition ancestors: the rules of enabled processes, in execution order,
+ * and per target entity the processes whose queued create and update jobs
+ * a deletion cancels.  Returns the process id of each rule, and the
+ * relation of each target in *target_relids_out.
  */
 static int32 *
-read_relation_rules(CacheGeneration *gen, Oid relid, RelationRules *rules)
+read_relation_rules(CacheGeneration *gen, Oid relid, RelationRules *rules,
+					Oid **target_relids_out)
 {
 	static const char *sql =
 		"SELECT t.id, t.event, t.fields, t.queued, t.delay, t.priority,"
-		"       t.process_id, p.enabled"
+		"       t.process_id, p.enabled, p.entity::oid"
 		"  FROM procflow.trigger t JOIN procflow.process p ON p.id = t.process_id"
-		" WHERE p.entity = $1 AND t.event IS NOT NULL"
+		" WHERE p.entity = ANY ($1::pg_catalog.regclass[]) AND t.event IS NOT NULL"
 		" ORDER BY p.execution_order, p.id, t.id";
-	Oid			argtypes[1] = {OIDOID};
+	Oid			argtypes[1] = {OIDARRAYOID};
 	Datum		args[1];
+	List	   *ancestors = NIL;
+	Datum	   *relids;
+	int			nrelids = 0;
 	int			n = 0;
-	Datum	   *cancel_ids;
-	int			ncancel = 0;
+	List	  **cancel_ids;
 	int32	   *process_ids;
+	Oid		   *target_relids;
+	ListCell   *lc;
 
-	args[0] = ObjectIdGetDatum(relid);
+	if (get_rel_relispartition(relid))
+		ancestors = get_partition_ancestors(relid);
+	relids = palloc(sizeof(Datum) * (list_length(ancestors) + 1));
+	relids[nrelids++] = ObjectIdGetDatum(relid);
+	foreach(lc, ancestors)
+		relids[nrelids++] = ObjectIdGetDatum(lfirst_oid(lc));
+	target_relids = SPI_palloc(sizeof(Oid) * nrelids);
+	*target_relids_out = target_relids;
+
+	args[0] = PointerGetDatum(construct_array(relids, nrelids, OIDOID, sizeof(Oid),
+											  true, TYPALIGN_INT));
 	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the triggers of relation %u", relid);
 
 	rules->relid = relid;
+	rules->ntargets = 0;
 	rules->rules = MemoryContextAllocZero(gen->cxt,
 										  sizeof(TriggerRule) * Max(SPI_processed, 1));
-	cancel_ids = palloc(sizeof(Datum) * Max(SPI_processed, 1));
+	cancel_ids = palloc0(sizeof(List *) * nrelids);
 	process_ids = SPI_palloc(sizeof(int32) * Max(SPI_processed, 1));
 
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -491,24 +575,21 @@ read_relation_rules(CacheGeneration *gen, Oid relid, RelationRules *rules)
 		int32		process_id = DatumGetInt32(SPI_getbinval(tup, desc, 7, &isnull));
 		bool		enabled = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
 		bool		queued = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		Oid			entity = DatumGetObjectId(SPI_getbinval(tup, desc, 9, &isnull));
+		int			target = target_of(rules, target_relids, entity);
 		Datum		d;
 
-		if (queued && event[0] != 'd')
-		{
-			bool		seen = false;
-
-			for (int k = 0; k < ncancel; k++)
-				seen |= DatumGetInt32(cancel_ids[k]) == process_id;
-			if (!seen)
-				cancel_ids[ncancel++] = Int32GetDatum(process_id);
-		}
+		if (queued && event[0] != 'd' &&
+			!list_member_int(cancel_ids[target], process_id))
+			cancel_ids[target] = lappend_int(cancel_ids[target], process_id);
 		if (!enabled)
 			continue;
 
 		rule->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		rule->target = target;
 		rule->event = event[0];
 		d = SPI_getbinval(tup, desc, 3, &isnull);
-		rule->fields = isnull ? NULL : field_set(relid, d, gen->cxt);
+		rule->fields = isnull ? NULL : field_set(entity, d, gen->cxt);
 		rule->queued = queued;
 		d = SPI_getbinval(tup, desc, 5, &isnull);
 		if (isnull)
@@ -524,21 +605,65 @@ read_relation_rules(CacheGeneration *gen, Oid relid, RelationRules *rules)
 	}
 	rules->nrules = n;
 
-	if (ncancel > 0)
+	rules->targets = MemoryContextAllocZero(gen->cxt,
+											sizeof(EntityRules) * Max(rules->ntargets, 1));
+	rules->cancels = false;
+	for (int t = 0; t < rules->ntargets; t++)
 	{
-		MemoryContext old = MemoryContextSwitchTo(gen->cxt);
+		List	   *ids = cancel_ids[t];
+		Datum	   *elems;
+		int			k = 0;
+		MemoryContext old;
 
-		rules->cancel_process_ids =
-			PointerGetDatum(construct_array(cancel_ids, ncancel, INT4OID,
-											sizeof(int32), true, TYPALIGN_INT));
+		if (ids == NIL)
+			continue;
+		elems = palloc(sizeof(Datum) * list_length(ids));
+		foreach(lc, ids)
+			elems[k++] = Int32GetDatum(lfirst_int(lc));
+		old = MemoryContextSwitchTo(gen->cxt);
+		rules->targets[t].cancel_process_ids =
+			PointerGetDatum(construct_array(elems, k, INT4OID, sizeof(int32), true,
+											TYPALIGN_INT));
 		MemoryContextSwitchTo(old);
+		rules->cancels = true;
 	}
 	return process_ids;
 }
 
 /*
- * The rules of an entity table's row trigger, read on first use.  For a
- * table that no process uses, an empty rule set.
+ * The entity of each target, and how to convert the rows of relid (one of
+ * its partitions) to its row type.
+ */
+static void
+resolve_targets(CacheGeneration *gen, RelationRules *rules, Oid *target_relids)
+{
+	Relation	rel = NULL;
+
+	for (int t = 0; t < rules->ntargets; t++)
+	{
+		EntityRules *target = &rules->targets[t];
+
+		target->entity = cache_entity(target_relids[t]);
+		target->map = NULL;
+		if (target_relids[t] != rules->relid)
+		{
+			MemoryContext old;
+
+			if (rel == NULL)
+				rel = table_open(rules->relid, AccessShareLock);
+			old = MemoryContextSwitchTo(gen->cxt);
+			target->map = convert_tuples_by_name(RelationGetDescr(rel), target->entity->desc);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	if (rel != NULL)
+		table_close(rel, AccessShareLock);
+}
+
+/*
+ * The rules of a table's row trigger, read on first use: those of the
+ * processes bound to it and to its partition ancestors.  For a table that
+ * no process uses, an empty rule set.
  */
 RelationRules *
 cache_relation_rules(Oid relid)
@@ -549,6 +674,7 @@ cache_relation_rules(Oid relid)
 	bool		found;
 	PrivilegedScope scope;
 	int32	   *process_ids;
+	Oid		   *target_relids;
 
 	entry = hash_search(gen->relations, &relid, HASH_FIND, NULL);
 	if (entry != NULL)
@@ -559,7 +685,7 @@ cache_relation_rules(Oid relid)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	catalog_enter_privileged(&scope);
-	process_ids = read_relation_rules(gen, relid, &rules);
+	process_ids = read_relation_rules(gen, relid, &rules, &target_relids);
 	catalog_leave_privileged(&scope);
 	SPI_finish();
 
@@ -574,8 +700,7 @@ cache_relation_rules(Oid relid)
 		rule->ord = queue_order_key(rule->process->execution_order, rule->priority);
 	}
 	pfree(process_ids);
-	if (rules.nrules > 0 || rules.cancel_process_ids != 0)
-		rules.entity = cache_entity(relid);
+	resolve_targets(gen, &rules, target_relids);
 
 	if (stale || gen != current)			/* invalidated while reading */
 		return cache_relation_rules(relid);

@@ -10,6 +10,7 @@
 #define PROCFLOW_CACHE_H
 
 #include "access/attnum.h"
+#include "access/tupdesc.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "nodes/bitmapset.h"
@@ -18,17 +19,27 @@
 
 struct CacheGeneration;
 
-/* What procflow knows of an entity table: its row type and primary key. */
+/*
+ * What procflow knows of an entity table: its owner, row type, columns and
+ * primary key, and how to write and read their values (see entity.c).
+ */
 typedef struct EntityShape
 {
 	Oid			relid;
 	Oid			rowtype;
+	Oid			owner;			/* the table's owner: entity work runs as it */
+	bool		partitioned;	/* a partitioned table, read with its partitions */
+	bool		io_user_code;	/* reading or writing a key or column value
+								 * runs code that is not PostgreSQL's own */
+	TupleDesc	desc;			/* the table's row type */
+	struct ValueText *columns;	/* I/O per attribute (unused for dropped ones) */
 	int			nkeys;
 	AttrNumber	keyattnums[INDEX_MAX_KEYS];
 	Oid			keytypes[INDEX_MAX_KEYS];
 	Oid			keycollations[INDEX_MAX_KEYS];
+	Oid			keyequality[INDEX_MAX_KEYS];	/* the index's "=" operator */
+	Oid			keyoptype[INDEX_MAX_KEYS];	/* the type it takes */
 	char	   *keynames[INDEX_MAX_KEYS];
-	FmgrInfo	keyout[INDEX_MAX_KEYS];
 	FmgrInfo	keyhash[INDEX_MAX_KEYS];	/* fn_oid invalid: hash the text */
 	SPIPlanPtr	fetch_plan;		/* re-reads a row by key, see entity.c */
 	struct CacheGeneration *generation;
@@ -39,7 +50,8 @@ typedef struct ProcessInfo
 {
 	int32		id;
 	char	   *name;
-	Oid			owner;
+	Oid			owner;			/* InvalidOid when the role does not exist */
+	char	   *owner_name;
 	int32		execution_order;
 	bool		enabled;
 	int32		max_attempts;
@@ -47,36 +59,53 @@ typedef struct ProcessInfo
 	char	   *search_path;
 	char	   *action;
 	char	   *condition;		/* NULL when none */
-	List	   *exclude;		/* process names, as char * */
+	int			nexclude;
+	int32	   *exclude;		/* ids of the processes it excludes */
 	EntityShape *entity;		/* NULL for an entity-less process */
 	SPIPlanPtr	action_plan;	/* prepared lazily, see action.c */
 	SPIPlanPtr	condition_plan;
 	struct CacheGeneration *generation;
 } ProcessInfo;
 
+/*
+ * The processes bound to one entity table, as seen from a table whose row
+ * events reach them: the table itself, or one of its partitions (at any
+ * depth), whose rows are converted to the entity's row type.
+ */
+typedef struct EntityRules
+{
+	EntityShape *entity;
+	struct TupleConversionMap *map; /* from the fired table's rows; NULL
+									 * when they have the entity's shape */
+	Datum		cancel_process_ids; /* int4[] of processes with queued
+									 * create/update triggers, or 0 */
+} EntityRules;
+
 /* One trigger of an enabled process on an entity table. */
 typedef struct TriggerRule
 {
 	int64		id;
 	ProcessInfo *process;
+	int			target;			/* index of its EntityRules */
 	char		event;			/* 'c'reate, 'u'pdate, 'd'elete */
-	Bitmapset  *fields;			/* update: fire only if one of these changed */
+	Bitmapset  *fields;			/* update: fire only if one of these changed
+								 * (attribute numbers of the entity) */
 	bool		queued;
 	Interval   *delay;			/* NULL when none */
 	int32		priority;
 	int64		ord;			/* queue order key, see queue_order_key */
 } TriggerRule;
 
-/* Everything the row trigger of one entity table does. */
+/* Everything the row trigger of one table does. */
 typedef struct RelationRules
 {
 	Oid			relid;
-	EntityShape *entity;		/* NULL when no process uses the table */
+	int			ntargets;
+	EntityRules *targets;		/* the table and its partition ancestors that
+								 * processes use */
 	int			nrules;
-	TriggerRule *rules;			/* in execution order */
-	Datum		cancel_process_ids; /* int4[] of processes with queued
-									 * create/update triggers, or 0 */
-	SPIPlanPtr	cancel_plan;	/* prepared lazily, see capture.c */
+	TriggerRule *rules;			/* of all targets, in execution order */
+	bool		cancels;		/* a delete cancels jobs of some target */
 	struct CacheGeneration *generation;
 } RelationRules;
 

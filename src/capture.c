@@ -4,23 +4,30 @@
  *	  The row trigger procflow installs on entity tables.
  *
  * procflow.capture() runs AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW on
- * every table that has a process trigger.  For each rule of the table (see
- * cache.c) that matches the event, in execution order, it checks the
- * update fields and the condition, then either runs the action at once,
- * inside the writing transaction, as the process owner, or queues a job.
+ * every table that has a process trigger, and on the partitions of a
+ * partitioned one (PostgreSQL clones the row trigger to them).  For each
+ * rule (see cache.c) of the table and of its partition ancestors that
+ * matches the event, in execution order, it checks the update fields and
+ * the condition, then either runs the action at once, inside the writing
+ * transaction, as the process owner, or queues a job.  A partition's row is
+ * converted to the row type of the entity the process names.
  *
  * Queued rules without a condition are the common case and the hot path:
  * they cost a key extraction and an append to the statement's list of
  * queued jobs (collect.c), with no SPI and no change of user; the same
  * function, fired as a statement trigger, writes that list at the end of
  * the statement.  Deleting a row also cancels the pending create and update
- * jobs of that row, which would only find it gone.
+ * jobs of that row, which would only find it gone; so does TRUNCATE, for
+ * which the function is an AFTER TRUNCATE trigger too (truncate.c).
+ *
+ * Copyright (c) 2026, procflow developers
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/tupconvert.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -29,30 +36,30 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
-#include "utils/fmgroids.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
 #include "action.h"
-#include "batch.h"
 #include "cache.h"
 #include "capture.h"
-#include "catalog.h"
 #include "collect.h"
 #include "entity.h"
 #include "procflow.h"
 #include "queue.h"
+#include "stored_row.h"
+#include "truncate.h"
 
 PG_FUNCTION_INFO_V1(procflow_capture);
 
-/* What one row event carries, computed lazily and shared by the rules. */
-typedef struct RowEvent
+/*
+ * What one row event means for one entity it reaches, computed lazily and
+ * shared by the rules of that entity.
+ */
+typedef struct TargetEvent
 {
-	TriggerData *trigdata;
-	RelationRules *rules;
-	char		event;			/* 'c', 'u' or 'd' */
-	const char *event_name;
-	HeapTuple	row;			/* the new row, or the deleted one */
+	bool		have_tuples;
+	HeapTuple	row;			/* the new row, or the deleted one, in the
+								 * entity's row type */
 	HeapTuple	old_row;		/* update and delete */
 	bool		have_key;
 	Datum		key;
@@ -62,56 +69,116 @@ typedef struct RowEvent
 	Bitmapset  *changed_cols;	/* update */
 	Datum		changed;		/* text[] of changed column names, or 0 */
 	bool		have_old_text;
-	Datum		old_text;		/* record text of old_row */
+	Datum		old_text;		/* stored form of old_row */
 	bool		have_args;
-	Datum		args[ACTION_NARGS];
-	char		nulls[ACTION_NARGS];
+	Datum		args[2];		/* $1 and $2 */
+} TargetEvent;
+
+/* What one row event carries. */
+typedef struct RowEvent
+{
+	TriggerData *trigdata;
+	RelationRules *rules;
+	char		event;			/* 'c', 'u' or 'd' */
+	const char *event_name;
+	HeapTuple	row;			/* the fired table's new or deleted row */
+	HeapTuple	old_row;		/* update and delete */
+	TargetEvent *targets;		/* one per entity of rules */
 	bool		spi_connected;
 } RowEvent;
 
-/* Key and row hash of the event's row. */
-static void
-ensure_key(RowEvent *ev)
+/* The event's rows in the row type of target t. */
+static TargetEvent *
+target_event(RowEvent *ev, int t)
 {
-	if (ev->have_key)
-		return;
-	ev->key = entity_key_of_tuple(ev->rules->entity, ev->row,
-								  RelationGetDescr(ev->trigdata->tg_relation),
-								  &ev->row_hash);
-	ev->have_key = ev->have_hash = true;
+	TargetEvent *te = &ev->targets[t];
+	TupleConversionMap *map = ev->rules->targets[t].map;
+
+	if (!te->have_tuples)
+	{
+		te->row = map ? execute_attr_map_tuple(ev->row, map) : ev->row;
+		if (ev->old_row == NULL)
+			te->old_row = NULL;
+		else if (ev->old_row == ev->row)
+			te->old_row = te->row;
+		else
+			te->old_row = map ? execute_attr_map_tuple(ev->old_row, map) : ev->old_row;
+		te->have_tuples = true;
+	}
+	return te;
 }
 
 /*
- * The row hash of the event's row, and its key unless the key is the hash
- * (then a queued job is written without it, see entity.c).
+ * Compute the key, row hash or stored old row of the event for target t,
+ * which runs the column types' output functions: as the table owner when
+ * they are not PostgreSQL's own.
  */
 static void
-ensure_hash(RowEvent *ev)
+compute_texts(RowEvent *ev, int t, bool key, bool old_text)
 {
-	if (ev->have_hash)
-		return;
-	if (!entity_key_is_hash(ev->rules->entity))
+	EntityShape *entity = ev->rules->targets[t].entity;
+	TargetEvent *te = target_event(ev, t);
+	IdentityScope scope;
+
+	if (entity->io_user_code)
+		entity_enter(entity, &scope);
+	if (key && !te->have_key)
 	{
-		ensure_key(ev);
-		return;
+		te->key = entity_key_of_tuple(entity, te->row, &te->row_hash);
+		te->have_key = te->have_hash = true;
 	}
-	ev->row_hash = entity_hash_of_tuple(ev->rules->entity, ev->row,
-										RelationGetDescr(ev->trigdata->tg_relation));
-	ev->have_hash = true;
+	if (old_text && !te->have_old_text)
+	{
+		te->old_text = stored_row_of_tuple(entity, te->old_row);
+		te->have_old_text = true;
+	}
+	if (entity->io_user_code)
+		entity_leave(&scope);
 }
 
-/* The columns whose values an update changed (binary comparison). */
+/* Key and row hash of the event's row for target t. */
 static void
-ensure_changed(RowEvent *ev)
+ensure_key(RowEvent *ev, int t)
 {
-	TupleDesc	desc = RelationGetDescr(ev->trigdata->tg_relation);
-	Datum		names[MaxTupleAttributeNumber];
+	if (!ev->targets[t].have_key)
+		compute_texts(ev, t, true, false);
+}
+
+/*
+ * The row hash of the event's row for target t, and its key unless the key
+ * is the hash (then a queued job is written without it, see entity.c).
+ */
+static void
+ensure_hash(RowEvent *ev, int t)
+{
+	EntityShape *entity = ev->rules->targets[t].entity;
+	TargetEvent *te = target_event(ev, t);
+
+	if (te->have_hash)
+		return;
+	if (!entity_key_is_hash(entity))
+	{
+		ensure_key(ev, t);
+		return;
+	}
+	te->row_hash = entity_hash_of_tuple(entity, te->row);
+	te->have_hash = true;
+}
+
+/* The columns of target t whose values an update changed (binary comparison). */
+static void
+ensure_changed(RowEvent *ev, int t)
+{
+	TupleDesc	desc = ev->rules->targets[t].entity->desc;
+	TargetEvent *te = target_event(ev, t);
+	Datum	   *names;
 	int			n = 0;
 
-	if (ev->have_changed || ev->event != 'u')
+	if (te->have_changed || ev->event != 'u')
 		return;
-	ev->have_changed = true;
+	te->have_changed = true;
 
+	names = palloc(sizeof(Datum) * Max(desc->natts, 1));
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -122,58 +189,44 @@ ensure_changed(RowEvent *ev)
 
 		if (att->attisdropped)
 			continue;
-		oldval = heap_getattr(ev->old_row, i + 1, desc, &oldnull);
-		newval = heap_getattr(ev->row, i + 1, desc, &newnull);
+		oldval = heap_getattr(te->old_row, i + 1, desc, &oldnull);
+		newval = heap_getattr(te->row, i + 1, desc, &newnull);
 		if (oldnull == newnull &&
 			(oldnull || datum_image_eq(oldval, newval, att->attbyval, att->attlen)))
 			continue;
-		ev->changed_cols = bms_add_member(ev->changed_cols, i + 1);
+		te->changed_cols = bms_add_member(te->changed_cols, i + 1);
 		names[n++] = CStringGetTextDatum(NameStr(att->attname));
 	}
 	if (n > 0)
-		ev->changed = PointerGetDatum(construct_array(names, n, TEXTOID, -1,
+		te->changed = PointerGetDatum(construct_array(names, n, TEXTOID, -1,
 													  false, TYPALIGN_INT));
 	else
-		ev->changed = PointerGetDatum(construct_empty_array(TEXTOID));
+		te->changed = PointerGetDatum(construct_empty_array(TEXTOID));
 }
 
-/* The old row in text form, as a job keeps it. */
+/* The old row of target t in stored form, as a job keeps it. */
 static Datum
-old_row_text(RowEvent *ev)
+old_row_text(RowEvent *ev, int t)
 {
-	if (!ev->have_old_text)
-	{
-		Datum		row = heap_copy_tuple_as_datum(ev->old_row,
-												   RelationGetDescr(ev->trigdata->tg_relation));
-
-		ev->old_text = CStringGetTextDatum(OidOutputFunctionCall(F_RECORD_OUT, row));
-		ev->have_old_text = true;
-	}
-	return ev->old_text;
+	if (!ev->targets[t].have_old_text)
+		compute_texts(ev, t, false, true);
+	return ev->targets[t].old_text;
 }
 
-/* $1 and $2 of the event's actions; $3 is set per rule. */
+/* $1 and $2 of the actions of target t; $3 is set per rule. */
 static void
-ensure_args(RowEvent *ev)
+ensure_args(RowEvent *ev, int t)
 {
-	TupleDesc	desc = RelationGetDescr(ev->trigdata->tg_relation);
+	TupleDesc	desc = ev->rules->targets[t].entity->desc;
+	TargetEvent *te = target_event(ev, t);
 
-	if (ev->have_args)
-		return;
-	ev->args[0] = heap_copy_tuple_as_datum(ev->row, desc);
-	ev->nulls[0] = ' ';
-	if (ev->old_row != NULL)
+	if (!te->have_args)
 	{
-		ev->args[1] = heap_copy_tuple_as_datum(ev->old_row, desc);
-		ev->nulls[1] = ' ';
+		te->args[0] = heap_copy_tuple_as_datum(te->row, desc);
+		te->args[1] = te->old_row != NULL ?
+			heap_copy_tuple_as_datum(te->old_row, desc) : (Datum) 0;
+		te->have_args = true;
 	}
-	else
-	{
-		ev->args[1] = (Datum) 0;
-		ev->nulls[1] = 'n';
-	}
-	ev->nulls[2] = ' ';
-	ev->have_args = true;
 	if (!ev->spi_connected)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
@@ -190,21 +243,29 @@ static bool
 run_as_owner(RowEvent *ev, TriggerRule *rule, bool run_action)
 {
 	ProcessInfo *p = rule->process;
+	int			t = rule->target;
+	TargetEvent *te;
 	OwnerScope	scope;
+	Datum		args[ACTION_NARGS];
+	char		nulls[ACTION_NARGS] = {' ', ' ', ' '};
 	bool		holds;
 	int			depth = action_current_depth() + 1;
 
-	ensure_key(ev);
-	ensure_changed(ev);
-	ensure_args(ev);
-	ev->args[2] = action_context(p, ev->event_name, rule->id, 0, 1, ev->key,
-								 ev->changed);
+	ensure_key(ev, t);
+	ensure_changed(ev, t);
+	ensure_args(ev, t);
+	te = &ev->targets[t];
+	args[0] = te->args[0];
+	args[1] = te->args[1];
+	if (te->old_row == NULL)
+		nulls[1] = 'n';
+	args[2] = action_context(p, ev->event_name, rule->id, 0, 1, te->key, te->changed);
 
-	action_enter_owner(p->owner, p->search_path, &scope);
-	action_push(p, depth);
-	holds = action_condition_holds(p, ev->args, ev->nulls);
+	action_enter_process(p, &scope);
+	action_push(p, depth, (Datum) 0);
+	holds = action_condition_holds(p, args, nulls);
 	if (holds && run_action)
-		action_execute(p, ev->args, ev->nulls);
+		action_execute(p, args, nulls);
 	action_pop();
 	action_leave_owner(&scope);
 	return holds;
@@ -214,22 +275,26 @@ run_as_owner(RowEvent *ev, TriggerRule *rule, bool run_action)
 static void
 enqueue(RowEvent *ev, TriggerRule *rule)
 {
+	int			t = rule->target;
+	TargetEvent *te;
 	NewJob		job;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
-	ensure_hash(ev);
+	ensure_hash(ev, t);
+	te = &ev->targets[t];
 	memset(&job, 0, sizeof(job));
 	job.process_id = rule->process->id;
 	job.trigger_id = rule->id;
 	job.event = ev->event_name;
 	job.ord = rule->ord;
 	job.has_row = true;
-	job.row_hash = ev->row_hash;
-	job.key = ev->have_key ? ev->key : (Datum) 0;
-	job.old_row = ev->old_row != NULL ? old_row_text(ev) : 0;
-	ensure_changed(ev);
-	job.changed = ev->event == 'u' ? ev->changed : 0;
+	job.row_hash = te->row_hash;
+	job.key = te->have_key ? te->key : (Datum) 0;
+	job.old_row = te->old_row != NULL ? old_row_text(ev, t) : 0;
+	ensure_changed(ev, t);
+	job.changed = ev->event == 'u' ? te->changed : 0;
 	job.depth = action_current_depth();
+	job.excluded = action_current_exclusions();
 	action_check_depth(rule->process, job.depth + 1);
 	if (rule->delay != NULL)
 		job.run_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
@@ -241,58 +306,24 @@ enqueue(RowEvent *ev, TriggerRule *rule)
 }
 
 /*
- * Deleting a row cancels the pending create and update jobs of its row:
- * those still collected are written first, and batches that may hold the
- * row are turned into job rows.  Jobs and batches that an executor is
- * running right now are left to find the row gone.
+ * Deleting a row cancels the pending create and update jobs of its row for
+ * every entity it belongs to (see collect.c).
  */
 static void
 cancel_row_jobs(RowEvent *ev)
 {
-	RelationRules *rules = ev->rules;
-	Datum		args[3];
-	PrivilegedScope scope;
-	int			ret;
-
-	ensure_key(ev);
-	if (!ev->spi_connected)
+	for (int t = 0; t < ev->rules->ntargets; t++)
 	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		ev->spi_connected = true;
-	}
-	collect_flush_processes(rules->cancel_process_ids);
-	catalog_enter_privileged(&scope);
-	catalog_prefer_indexes();
-	batch_materialize_processes(rules->cancel_process_ids, true);
-	if (rules->cancel_plan == NULL)
-	{
-		Oid			argtypes[3] = {INT4ARRAYOID, INT8OID, TEXTARRAYOID};
-		SPIPlanPtr	plan;
+		EntityRules *target = &ev->rules->targets[t];
+		TargetEvent *te;
 
-		plan = SPI_prepare("DELETE FROM procflow.job j"
-						   " WHERE j.id IN (SELECT id FROM procflow.job"
-						   "                 WHERE process_id = ANY ($1)"
-						   "                   AND row_hash = $2 AND key = $3"
-						   "                   AND event IN ('create', 'update')"
-						   "                   FOR UPDATE SKIP LOCKED)"
-						   " RETURNING j.*",
-						   3, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		cache_keep_plan(rules->generation, plan);
-		rules->cancel_plan = plan;
+		if (target->cancel_process_ids == 0)
+			continue;
+		ensure_hash(ev, t);
+		te = &ev->targets[t];
+		collect_deleted_row(target->cancel_process_ids, te->row_hash,
+							te->have_key ? te->key : entity_key_of_hash(te->row_hash));
 	}
-	args[0] = rules->cancel_process_ids;
-	args[1] = Int64GetDatum(ev->row_hash);
-	args[2] = ev->key;
-	ret = SPI_execute_plan(rules->cancel_plan, args, NULL, false, 0);
-	if (ret != SPI_OK_DELETE_RETURNING)
-		elog(ERROR, "cancelling the jobs of a deleted row failed: %s",
-			 SPI_result_code_string(ret));
-	queue_cancel_deleted(SPI_tuptable, SPI_processed, "the entity row was deleted");
-	SPI_freetuptable(SPI_tuptable);
-	catalog_leave_privileged(&scope);
 }
 
 /* Apply the rules of the table to one row event. */
@@ -301,7 +332,7 @@ capture_row(RowEvent *ev)
 {
 	RelationRules *rules = ev->rules;
 
-	if (ev->event == 'd' && rules->cancel_process_ids != 0)
+	if (ev->event == 'd' && rules->cancels)
 		cancel_row_jobs(ev);
 
 	for (int i = 0; i < rules->nrules; i++)
@@ -310,12 +341,12 @@ capture_row(RowEvent *ev)
 
 		if (rule->event != ev->event)
 			continue;
-		if (action_excluded(rule->process->name))
+		if (action_excluded(rule->process->id))
 			continue;
 		if (rule->fields != NULL)
 		{
-			ensure_changed(ev);
-			if (!bms_overlap(rule->fields, ev->changed_cols))
+			ensure_changed(ev, rule->target);
+			if (!bms_overlap(rule->fields, ev->targets[rule->target].changed_cols))
 				continue;
 		}
 
@@ -342,9 +373,14 @@ procflow_capture(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("procflow.capture() must be fired AFTER the event")));
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+	{
+		truncate_cancel_jobs(RelationGetRelid(trigdata->tg_relation), true);
+		return PointerGetDatum(NULL);
+	}
 	if (TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
 	{
-		collect_flush();
+		collect_statement_end();
 		return PointerGetDatum(NULL);
 	}
 
@@ -377,8 +413,11 @@ procflow_capture(PG_FUNCTION_ARGS)
 
 	cache_pin();
 	ev.rules = cache_relation_rules(RelationGetRelid(trigdata->tg_relation));
-	if (ev.rules->nrules > 0 || ev.rules->cancel_process_ids != 0)
+	if (ev.rules->nrules > 0 || ev.rules->cancels)
+	{
+		ev.targets = palloc0(sizeof(TargetEvent) * ev.rules->ntargets);
 		capture_row(&ev);
+	}
 	if (ev.spi_connected)
 		SPI_finish();
 	cache_unpin();

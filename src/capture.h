@@ -11,5 +11,6 @@
 /* Names of the row and statement triggers procflow installs on entity tables. */
 #define CAPTURE_TRIGGER_NAME "procflow_capture"
 #define CAPTURE_FLUSH_TRIGGER_NAME "procflow_capture_flush"
+#define CAPTURE_TRUNCATE_TRIGGER_NAME "procflow_capture_truncate"
 
 #endif							/* PROCFLOW_CAPTURE_H */

@@ -83,6 +83,12 @@ catalog_oids_if_installed(void)
 		if (!OidIsValid(oids.job_partitions[i]))
 			return NULL;
 	}
+	/* the tables of an older version, before ALTER EXTENSION ... UPDATE */
+	if (get_attnum(oids.process, "owner_name") == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"procflow\" in this database is older than its library"),
+				 errhint("Run ALTER EXTENSION procflow UPDATE.")));
 	oids.owner = relation_owner(oids.process);
 	oids_valid = true;
 	return &oids;
@@ -119,21 +125,12 @@ catalog_invalidate(Oid relid)
  * DEFINER function with SET search_path would: the caller's search_path
  * must not resolve a name in a statement that runs with the owner's rights.
  * JIT is off: these statements are short, and compiling one costs more than
- * running it.  An error in between is fine: (sub)transaction abort restores
- * all of it.
+ * running it.
  */
 void
 catalog_enter_privileged(PrivilegedScope *scope)
 {
-	const CatalogOids *c = catalog_oids();
-
-	GetUserIdAndSecContext(&scope->save_userid, &scope->save_sec_context);
-	SetUserIdAndSecContext(c->owner,
-						   scope->save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	scope->guc_nest_level = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	identity_enter(catalog_oids()->owner, false, IDENTITY_SAFE_SEARCH_PATH, scope);
 	(void) set_config_option("jit", "off",
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
@@ -153,12 +150,11 @@ catalog_prefer_indexes(void)
 							 GUC_ACTION_SAVE, true, 0, false);
 }
 
-/* Return to the identity and search_path saved by catalog_enter_privileged. */
+/* Return to the identity and settings saved by catalog_enter_privileged. */
 void
 catalog_leave_privileged(PrivilegedScope *scope)
 {
-	AtEOXact_GUC(true, scope->guc_nest_level);
-	SetUserIdAndSecContext(scope->save_userid, scope->save_sec_context);
+	identity_leave(scope);
 }
 
 /*

@@ -11,6 +11,7 @@
 
 #include "executor/spi.h"
 
+#include "identity.h"
 #include "procflow.h"
 
 typedef struct CatalogOids
@@ -27,12 +28,7 @@ typedef struct CatalogOids
 } CatalogOids;
 
 /* Saved identity while acting as the extension's owner. */
-typedef struct PrivilegedScope
-{
-	Oid			save_userid;
-	int			save_sec_context;
-	int			guc_nest_level;
-} PrivilegedScope;
+typedef IdentityScope PrivilegedScope;
 
 extern const CatalogOids *catalog_oids(void);
 extern const CatalogOids *catalog_oids_if_installed(void);

@@ -11,12 +11,24 @@
  * rows.  Either way the ids follow the order in which the jobs were
  * collected, so a row's jobs keep their creation order.
  *
- * Every statement's end writes everything collected so far, including what
- * an enclosing statement collected before a nested one (an immediate
- * action's) ran, so the list only ever holds jobs of statements still
- * running.  A subtransaction that aborts drops the jobs collected in it;
- * one that commits hands them to its parent.  Whatever is left at commit
- * (a statement trigger that did not fire) is written before commit.
+ * Deleting a row cancels the pending create and update jobs of its row.
+ * Those still collected are marked cancelled at once (they are written as
+ * cancelled history rows); the deleted row is noted, and when the
+ * statement's jobs are written, one statement cancels the written jobs of
+ * all the rows it deleted (rather than one query per row).
+ *
+ * Everything collected belongs to the (sub)transaction that collected it:
+ * a subtransaction that aborts drops its jobs and deleted rows, and undoes
+ * the cancellations it made; one that commits hands them to its parent.
+ * So a statement's end writes only when nothing collected belongs to an
+ * enclosing (sub)transaction: a statement nested in a subtransaction (a
+ * trigger's exception block, say) leaves what it collected, and what the
+ * statement around it collected, to the enclosing statement's end, where
+ * all of it is written in collection order.  Whatever is left at commit (a
+ * statement trigger that did not fire: a statement on a partition) is
+ * written before commit.
+ *
+ * Copyright (c) 2026, procflow developers
  *
  *-------------------------------------------------------------------------
  */
@@ -24,11 +36,16 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "batch.h"
+#include "catalog.h"
 #include "collect.h"
 
 /* Shortest run of jobs that is written as a batch. */
@@ -45,13 +62,29 @@ typedef struct ProcessJobs
 	int			capacity;
 	NewJob	   *jobs;
 	int		   *levels;			/* subtransaction nesting level of each */
+	int		   *cancelled;		/* level of the delete that cancelled it, or 0 */
 	bool		cancellable;	/* holds a create or update job */
 } ProcessJobs;
+
+/* A deleted row whose written create and update jobs are to be cancelled. */
+typedef struct DeletedRow
+{
+	Datum		process_ids;	/* int4[] of the processes concerned */
+	int64		row_hash;
+	Datum		key;			/* text of its text[] */
+	int			level;
+} DeletedRow;
 
 static MemoryContext collect_cxt = NULL;
 static ProcessJobs *lists = NULL;
 static int	nlists = 0;
 static int	last_list = 0;
+static DeletedRow *deleted = NULL;
+static int	ndeleted = 0;
+static int	deleted_capacity = 0;
+static bool any_cancelled = false;
+
+static SPIPlanPtr cancel_plan = NULL;
 
 static void collect_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 									 SubTransactionId parentSubid, void *arg);
@@ -61,6 +94,17 @@ void
 collect_init(void)
 {
 	RegisterSubXactCallback(collect_subxact_callback, NULL);
+}
+
+/* The memory everything collected lives in, made on first use. */
+static MemoryContext
+memory(void)
+{
+	if (collect_cxt == NULL)
+		collect_cxt = AllocSetContextCreate(TopTransactionContext,
+											"procflow collected jobs",
+											ALLOCSET_DEFAULT_SIZES);
+	return collect_cxt;
 }
 
 /* The list of a process, created when missing. */
@@ -78,12 +122,8 @@ list_of(int32 process_id)
 			return &lists[i];
 		}
 
-	if (collect_cxt == NULL)
-		collect_cxt = AllocSetContextCreate(TopTransactionContext,
-											"procflow collected jobs",
-											ALLOCSET_DEFAULT_SIZES);
 	if (lists == NULL)
-		lists = MemoryContextAlloc(collect_cxt, sizeof(ProcessJobs) * 4);
+		lists = MemoryContextAlloc(memory(), sizeof(ProcessJobs) * 4);
 	else if (nlists % 4 == 0)
 		lists = repalloc(lists, sizeof(ProcessJobs) * (nlists + 4));
 	l = &lists[nlists];
@@ -100,7 +140,95 @@ copy_datum(Datum d)
 	return d == 0 ? (Datum) 0 : datumCopy(d, false, -1);
 }
 
-/* Write one process's jobs: runs of one trigger as batches, the rest as rows. */
+/* Are two varlena datums (or 0 for none) the same? */
+static inline bool
+same_datum(Datum a, Datum b)
+{
+	if (a == 0 || b == 0)
+		return a == b;
+	return datum_image_eq(a, b, false, -1);
+}
+
+/*
+ * May what was collected be written now, at subtransaction nesting level
+ * "level"?  Only when none of it belongs to an enclosing level.
+ */
+static bool
+writable_at(int level)
+{
+	for (int i = 0; i < nlists; i++)
+		if (lists[i].njobs > 0 && lists[i].levels[0] < level)
+			return false;
+	return ndeleted == 0 || deleted[0].level >= level;
+}
+
+/*
+ * Cancel the written create and update jobs of the deleted rows noted so
+ * far: first the batches of their processes become job rows, then one
+ * statement per set of processes moves the rows' jobs to the history.
+ * Jobs an executor holds (it runs them) are left to find the row gone.
+ */
+static void
+cancel_deleted_rows(void)
+{
+	PrivilegedScope scope;
+	int			start = 0;
+
+	if (ndeleted == 0)
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	catalog_enter_privileged(&scope);
+	catalog_prefer_indexes();
+	while (start < ndeleted)
+	{
+		Datum		ids = deleted[start].process_ids;
+		int			end = start;
+		Datum	   *hashes = palloc(sizeof(Datum) * (ndeleted - start));
+		Datum	   *keys = palloc(sizeof(Datum) * (ndeleted - start));
+		Oid			argtypes[3] = {INT4ARRAYOID, INT8ARRAYOID, TEXTARRAYOID};
+		Datum		args[3];
+		int			ret;
+
+		/* the rows of one table share their process ids */
+		while (end < ndeleted && same_datum(deleted[end].process_ids, ids))
+		{
+			hashes[end - start] = Int64GetDatum(deleted[end].row_hash);
+			keys[end - start] = deleted[end].key;
+			end++;
+		}
+		batch_materialize_processes(ids, true);
+		catalog_keep_plan(&cancel_plan,
+						  "DELETE FROM procflow.job j"
+						  " WHERE j.id IN (SELECT e.id FROM procflow.job e,"
+						  "                       ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS d(h, k)"
+						  "                 WHERE e.process_id = ANY ($1)"
+						  "                   AND e.row_hash = d.h"
+						  "                   AND e.key = d.k::pg_catalog.text[]"
+						  "                   AND e.event IN ('create', 'update')"
+						  "                   FOR UPDATE OF e SKIP LOCKED)"
+						  " RETURNING j.*",
+						  3, argtypes);
+		args[0] = ids;
+		args[1] = queue_array(hashes, NULL, end - start, INT8OID);
+		args[2] = queue_array(keys, NULL, end - start, TEXTOID);
+		ret = SPI_execute_plan(cancel_plan, args, NULL, false, 0);
+		if (ret != SPI_OK_DELETE_RETURNING)
+			elog(ERROR, "cancelling the jobs of deleted rows failed: %s",
+				 SPI_result_code_string(ret));
+		queue_cancel_deleted(SPI_tuptable, SPI_processed, "the entity row was deleted");
+		SPI_freetuptable(SPI_tuptable);
+		start = end;
+	}
+	catalog_leave_privileged(&scope);
+	SPI_finish();
+	ndeleted = 0;
+}
+
+/*
+ * Write one process's jobs: runs of one trigger as batches, the rest as
+ * rows; a job cancelled by a delete as its cancelled history row.
+ */
 static void
 write_list(ProcessJobs *l)
 {
@@ -111,10 +239,21 @@ write_list(ProcessJobs *l)
 		NewJob	   *first = &l->jobs[start];
 		int			end = start + 1;
 
+		if (l->cancelled[start] != 0)
+		{
+			first->status = "cancelled";
+			first->finished_at = GetCurrentTimestamp();
+			first->error_message = "the entity row was deleted";
+			(void) queue_insert(first);
+			start++;
+			continue;
+		}
 		while (end < l->njobs &&
+			   l->cancelled[end] == 0 &&
 			   l->jobs[end].trigger_id == first->trigger_id &&
 			   l->jobs[end].depth == first->depth &&
-			   l->jobs[end].run_at == first->run_at)
+			   l->jobs[end].run_at == first->run_at &&
+			   same_datum(l->jobs[end].excluded, first->excluded))
 			end++;
 		if (end - start >= BATCH_MIN_ITEMS)
 			batch_write(&l->jobs[start], end - start);
@@ -127,6 +266,16 @@ write_list(ProcessJobs *l)
 	l->cancellable = false;
 }
 
+/* Write everything collected: the deletes' cancellations first. */
+static void
+write_all(void)
+{
+	cancel_deleted_rows();
+	for (int i = 0; i < nlists; i++)
+		if (lists[i].njobs > 0)
+			write_list(&lists[i]);
+}
+
 /*
  * Collect a job queued by the row trigger.  Its datums are copied; the
  * caller's may be freed.
@@ -135,7 +284,7 @@ void
 collect_job(const NewJob *job)
 {
 	ProcessJobs *l = list_of(job->process_id);
-	MemoryContext old = MemoryContextSwitchTo(collect_cxt);
+	MemoryContext old = MemoryContextSwitchTo(memory());
 	NewJob	   *copy;
 
 	if (l->njobs == l->capacity)
@@ -146,11 +295,13 @@ collect_job(const NewJob *job)
 		{
 			l->jobs = palloc(sizeof(NewJob) * capacity);
 			l->levels = palloc(sizeof(int) * capacity);
+			l->cancelled = palloc(sizeof(int) * capacity);
 		}
 		else
 		{
 			l->jobs = repalloc_huge(l->jobs, sizeof(NewJob) * capacity);
 			l->levels = repalloc_huge(l->levels, sizeof(int) * capacity);
+			l->cancelled = repalloc_huge(l->cancelled, sizeof(int) * capacity);
 		}
 		l->capacity = capacity;
 	}
@@ -159,48 +310,103 @@ collect_job(const NewJob *job)
 	copy->key = copy_datum(job->key);
 	copy->old_row = copy_datum(job->old_row);
 	copy->changed = copy_datum(job->changed);
+	copy->excluded = copy_datum(job->excluded);
 	l->levels[l->njobs] = GetCurrentTransactionNestLevel();
+	l->cancelled[l->njobs] = 0;
 	l->njobs++;
 	if (strcmp(job->event, "delete") != 0)
 		l->cancellable = true;
 	MemoryContextSwitchTo(old);
 
-	if (l->njobs >= COLLECT_MAX_JOBS)
-		write_list(l);
-}
-
-/* Write everything collected, and free the memory it took. */
-void
-collect_flush(void)
-{
-	for (int i = 0; i < nlists; i++)
-		if (lists[i].njobs > 0)
-			write_list(&lists[i]);
-	collect_forget();
+	if (l->njobs >= COLLECT_MAX_JOBS && writable_at(GetCurrentTransactionNestLevel()))
+		write_all();
 }
 
 /*
- * Write the create and update jobs collected for these processes (int4[]),
- * so that a delete can cancel those of its row.
+ * A row of a table was deleted: cancel the create and update jobs of its
+ * row (key: its text[] key) that the given processes (int4[]) have
+ * collected so far, and note the row to cancel those already written.
  */
 void
-collect_flush_processes(Datum process_ids)
+collect_deleted_row(Datum process_ids, int64 row_hash, Datum key)
 {
+	int			level = GetCurrentTransactionNestLevel();
 	Datum	   *ids;
 	int			n;
+	MemoryContext old;
 
-	if (nlists == 0)
-		return;
 	deconstruct_array(DatumGetArrayTypeP(process_ids), INT4OID, 4, true, TYPALIGN_INT,
 					  &ids, NULL, &n);
 	for (int i = 0; i < nlists; i++)
 	{
-		if (!lists[i].cancellable)
+		ProcessJobs *l = &lists[i];
+		bool		concerned = false;
+
+		if (!l->cancellable)
 			continue;
-		for (int k = 0; k < n; k++)
-			if (DatumGetInt32(ids[k]) == lists[i].process_id)
-				write_list(&lists[i]);
+		for (int k = 0; k < n && !concerned; k++)
+			concerned = DatumGetInt32(ids[k]) == l->process_id;
+		if (!concerned)
+			continue;
+		for (int j = 0; j < l->njobs; j++)
+		{
+			NewJob	   *job = &l->jobs[j];
+
+			if (l->cancelled[j] == 0 && job->row_hash == row_hash &&
+				strcmp(job->event, "delete") != 0 &&
+				(job->key == 0 || same_datum(job->key, key)))
+			{
+				l->cancelled[j] = level;
+				any_cancelled = true;
+			}
+		}
 	}
+
+	old = MemoryContextSwitchTo(memory());
+	if (ndeleted == deleted_capacity)
+	{
+		deleted_capacity = deleted_capacity == 0 ? 64 : deleted_capacity * 2;
+		if (deleted == NULL)
+			deleted = palloc(sizeof(DeletedRow) * deleted_capacity);
+		else
+			deleted = repalloc_huge(deleted, sizeof(DeletedRow) * deleted_capacity);
+	}
+	/* rows of one table share one copy of their process ids */
+	if (ndeleted > 0 && same_datum(deleted[ndeleted - 1].process_ids, process_ids))
+		deleted[ndeleted].process_ids = deleted[ndeleted - 1].process_ids;
+	else
+		deleted[ndeleted].process_ids = copy_datum(process_ids);
+	deleted[ndeleted].row_hash = row_hash;
+	deleted[ndeleted].key = CStringGetTextDatum(OidOutputFunctionCall(F_ARRAY_OUT, key));
+	deleted[ndeleted].level = level;
+	ndeleted++;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * A statement ended: write what was collected, unless some of it belongs
+ * to an enclosing (sub)transaction (then the enclosing statement's end
+ * writes all of it).
+ */
+void
+collect_statement_end(void)
+{
+	if (nlists == 0 && ndeleted == 0)
+		return;
+	if (!writable_at(GetCurrentTransactionNestLevel()))
+		return;
+	write_all();
+	collect_forget();
+}
+
+/* The transaction commits: write everything left. */
+void
+collect_flush(void)
+{
+	if (nlists == 0 && ndeleted == 0)
+		return;
+	write_all();
+	collect_forget();
 }
 
 /* Drop what was collected (after writing it, or at abort). */
@@ -213,20 +419,50 @@ collect_forget(void)
 	lists = NULL;
 	nlists = 0;
 	last_list = 0;
+	deleted = NULL;
+	ndeleted = 0;
+	deleted_capacity = 0;
+	any_cancelled = false;
 }
 
 /*
- * A subtransaction that aborts drops the jobs collected in it (they are at
- * the end of each list); one that commits hands them to its parent.
+ * Transaction end (called from procflow.c before queue.c's part): write
+ * what is left before commit or PREPARE, forget it at abort.
+ */
+void
+collect_xact_event(XactEvent event)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			collect_flush();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			collect_forget();
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * A subtransaction that aborts drops the jobs and deleted rows collected
+ * in it (they are at the end of each list) and undoes its cancellations;
+ * one that commits hands all of them to its parent.
  */
 static void
 collect_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						 SubTransactionId parentSubid, void *arg)
 {
 	int			level;
+	bool		commit = event == SUBXACT_EVENT_COMMIT_SUB;
 
-	if (nlists == 0 || (event != SUBXACT_EVENT_ABORT_SUB &&
-						event != SUBXACT_EVENT_COMMIT_SUB))
+	if ((nlists == 0 && ndeleted == 0) ||
+		(event != SUBXACT_EVENT_ABORT_SUB && !commit))
 		return;
 	level = GetCurrentTransactionNestLevel();
 	for (int i = 0; i < nlists; i++)
@@ -237,10 +473,23 @@ collect_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		while (n > 0 && l->levels[n - 1] >= level)
 		{
 			n--;
-			if (event == SUBXACT_EVENT_COMMIT_SUB)
+			if (commit)
 				l->levels[n] = level - 1;
 		}
-		if (event == SUBXACT_EVENT_ABORT_SUB)
+		if (!commit)
 			l->njobs = n;
+		for (int j = 0; any_cancelled && j < l->njobs; j++)
+			if (l->cancelled[j] >= level)
+				l->cancelled[j] = commit ? level - 1 : 0;
+	}
+	while (ndeleted > 0 && deleted[ndeleted - 1].level >= level)
+	{
+		if (commit)
+		{
+			for (int j = ndeleted - 1; j >= 0 && deleted[j].level >= level; j--)
+				deleted[j].level = level - 1;
+			break;
+		}
+		ndeleted--;
 	}
 }

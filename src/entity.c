@@ -1,16 +1,27 @@
 /*-------------------------------------------------------------------------
  *
  * entity.c
- *	  Identity of entity rows.
+ *	  Identity of entity rows, and procflow's own work on entity tables.
  *
- * A job names its entity row by the text form of its primary-key values
- * (a text[] in key column order) and carries a 64-bit "row hash" of the
- * key, by which the queue keeps one row's jobs in order.  For the common
- * single integer key the row hash is the key itself: no collisions, and
- * rows inserted in key order add their jobs at the end of the queue's
- * row index instead of all over it.  Both are computed the same way from a
- * captured tuple and from the jsonb key given to run_process.  A queued job
- * re-reads its row by key when it runs.
+ * A job names its entity row by the text of its primary-key values (a
+ * text[] in key column order, written as value_text.c writes values, so
+ * that it reads back the same whatever the settings of the writer and the
+ * executor) and carries a 64-bit "row hash" of the key, by which the
+ * queue keeps one row's jobs in order.  For the common single integer key
+ * the row hash is the key itself: no collisions, and rows inserted in key
+ * order add their jobs at the end of the queue's row index instead of all
+ * over it.  Both are computed the same way from a captured tuple and from
+ * the jsonb key given to run_process.  A queued job re-reads its row by key
+ * when it runs, through the table the process names (with its partitions,
+ * but not its inheritance children, whose rows are not its rows).
+ *
+ * Everything procflow itself does on an entity table that may run code of
+ * the table's owner (the I/O functions of its column types, domain
+ * checks, row-level security policies in the re-read) runs as that owner,
+ * as a security-restricted operation (entity_enter): never with more
+ * privileges, whoever writes the row or owns the process.
+ *
+ * Copyright (c) 2026, procflow developers
  *
  *-------------------------------------------------------------------------
  */
@@ -26,8 +37,32 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
+#include "catalog/pg_operator.h"
 
 #include "entity.h"
+#include "value_text.h"
+
+/* Do procflow's own work on the entity table as its owner, restricted. */
+void
+entity_enter(EntityShape *entity, IdentityScope *scope)
+{
+	identity_enter(entity->owner, true, IDENTITY_SAFE_SEARCH_PATH, scope);
+}
+
+/* Back to the identity before entity_enter. */
+void
+entity_leave(IdentityScope *scope)
+{
+	identity_leave(scope);
+}
+
+/* The I/O of key column i. */
+static inline const ValueText *
+key_io(EntityShape *entity, int i)
+{
+	return &entity->columns[entity->keyattnums[i] - 1];
+}
 
 /* Hash of one key value; types without an extended hash use the text. */
 static uint64
@@ -79,12 +114,12 @@ key_array(EntityShape *entity, char **texts)
 }
 
 /*
- * The key of a captured row as text[], with its row hash.  Primary-key
- * columns are never NULL.
+ * The key of a captured row (in the entity's row type) as text[], with its
+ * row hash.  Primary-key columns are never NULL.  Runs the types' I/O, so
+ * the caller acts as the table owner when entity->io_user_code says so.
  */
 Datum
-entity_key_of_tuple(EntityShape *entity, HeapTuple tuple, TupleDesc desc,
-					int64 *hash)
+entity_key_of_tuple(EntityShape *entity, HeapTuple tuple, int64 *hash)
 {
 	char	   *texts[INDEX_MAX_KEYS];
 	Datum		values[INDEX_MAX_KEYS];
@@ -93,10 +128,10 @@ entity_key_of_tuple(EntityShape *entity, HeapTuple tuple, TupleDesc desc,
 	{
 		bool		isnull;
 
-		values[i] = heap_getattr(tuple, entity->keyattnums[i], desc, &isnull);
+		values[i] = heap_getattr(tuple, entity->keyattnums[i], entity->desc, &isnull);
 		if (isnull)
 			elog(ERROR, "primary key column \"%s\" is null", entity->keynames[i]);
-		texts[i] = OutputFunctionCall(&entity->keyout[i], values[i]);
+		texts[i] = value_text_out(key_io(entity, i), values[i]);
 	}
 	*hash = row_hash(entity, values, texts);
 	return key_array(entity, texts);
@@ -116,10 +151,10 @@ entity_key_is_hash(EntityShape *entity)
 
 /* The row hash of a captured row whose key is its hash. */
 int64
-entity_hash_of_tuple(EntityShape *entity, HeapTuple tuple, TupleDesc desc)
+entity_hash_of_tuple(EntityShape *entity, HeapTuple tuple)
 {
 	bool		isnull;
-	Datum		value = heap_getattr(tuple, entity->keyattnums[0], desc, &isnull);
+	Datum		value = heap_getattr(tuple, entity->keyattnums[0], entity->desc, &isnull);
 
 	Assert(entity_key_is_hash(entity));
 	if (isnull)
@@ -132,11 +167,10 @@ Datum
 entity_key_of_hash(int64 hash)
 {
 	char		text[MAXINT8LEN + 1];
-	char	   *texts[1] = {text};
 	Datum		elem;
 
 	pg_lltoa(hash, text);
-	elem = CStringGetTextDatum(texts[0]);
+	elem = CStringGetTextDatum(text);
 	return PointerGetDatum(construct_array(&elem, 1, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
@@ -164,9 +198,11 @@ key_scalar_text(EntityShape *entity, int i, JsonbValue *v)
 
 /*
  * The key given as a jsonb object {"column": value, ...} naming exactly
- * the primary-key columns, as text[] with its row hash.  Values go through
- * the column type's input function, so a bad value is refused here and the
- * text is the same as a captured row's.
+ * the primary-key columns, as text[] with its row hash.  Values are read
+ * as the caller writes them (with the caller's settings: '01/02/2024' is
+ * what the caller's DateStyle says), by the column type's input function,
+ * so a bad value is refused here; the text kept is the canonical one, the
+ * same as a captured row's.
  */
 Datum
 entity_key_of_jsonb(EntityShape *entity, Jsonb *key, int64 *hash)
@@ -174,6 +210,7 @@ entity_key_of_jsonb(EntityShape *entity, Jsonb *key, int64 *hash)
 	char	   *texts[INDEX_MAX_KEYS];
 	Datum		values[INDEX_MAX_KEYS];
 	StringInfoData names;
+	IdentityScope scope;
 
 	initStringInfo(&names);
 	for (int i = 0; i < entity->nkeys; i++)
@@ -190,8 +227,6 @@ entity_key_of_jsonb(EntityShape *entity, Jsonb *key, int64 *hash)
 	{
 		const char *name = entity->keynames[i];
 		JsonbValue *v;
-		Oid			infunc;
-		Oid			ioparam;
 
 		v = getKeyJsonValueFromContainer(&key->root, name, strlen(name), NULL);
 		if (v == NULL)
@@ -199,11 +234,20 @@ entity_key_of_jsonb(EntityShape *entity, Jsonb *key, int64 *hash)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("key has no value for primary key column \"%s\"", name),
 					 errhint("The primary key columns are: %s.", names.data)));
-		getTypeInputInfo(entity->keytypes[i], &infunc, &ioparam);
-		values[i] = OidInputFunctionCall(infunc, key_scalar_text(entity, i, v), ioparam, -1);
-		texts[i] = OutputFunctionCall(&entity->keyout[i], values[i]);
+		texts[i] = key_scalar_text(entity, i, v);
+	}
+
+	entity_enter(entity, &scope);
+	for (int i = 0; i < entity->nkeys; i++)
+	{
+		const ValueText *io = key_io(entity, i);
+
+		values[i] = InputFunctionCall((FmgrInfo *) &io->in, texts[i], io->ioparam,
+									  io->typmod);
+		texts[i] = value_text_out(io, values[i]);
 	}
 	*hash = row_hash(entity, values, texts);
+	entity_leave(&scope);
 	return key_array(entity, texts);
 }
 
@@ -275,25 +319,77 @@ entity_key_to_json(StringInfo buf, EntityShape *entity, Datum key)
 	appendStringInfoChar(buf, '}');
 }
 
-/* Prepare the statement that re-reads a row of the entity by its key. */
+/* An alias for the entity table that names none of its columns. */
+static char *
+row_alias(EntityShape *entity)
+{
+	char	   *alias = pstrdup("procflow_row");
+
+	for (int n = 1;; n++)
+	{
+		bool		taken = false;
+
+		for (int i = 0; i < entity->desc->natts && !taken; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(entity->desc, i);
+
+			taken = !att->attisdropped && strcmp(NameStr(att->attname), alias) == 0;
+		}
+		if (!taken)
+			return alias;
+		alias = psprintf("procflow_row_%d", n);
+	}
+}
+
+/* Append "OPERATOR(schema.name)" for an operator. */
+static void
+append_operator(StringInfo buf, Oid opoid)
+{
+	HeapTuple	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opoid));
+	Form_pg_operator op;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for operator %u", opoid);
+	op = (Form_pg_operator) GETSTRUCT(tup);
+	appendStringInfo(buf, "OPERATOR(%s.%s)",
+					 quote_identifier(get_namespace_name(op->oprnamespace)),
+					 NameStr(op->oprname));
+	ReleaseSysCache(tup);
+}
+
+/*
+ * Prepare the statement that re-reads a row of the entity by its key:
+ * every name in it is qualified, the alias of the row names no column, and
+ * the comparison is the primary key index's own equality, so that no
+ * column name, search_path or operator of the user's changes its meaning.
+ * A plain table is read without its inheritance children; a partitioned
+ * one with its partitions.
+ */
 static SPIPlanPtr
 prepare_fetch(EntityShape *entity)
 {
 	StringInfoData sql;
 	Oid			argtypes[INDEX_MAX_KEYS];
 	SPIPlanPtr	plan;
+	char	   *alias = row_alias(entity);
 
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT e FROM %s e WHERE ",
+	appendStringInfo(&sql, "SELECT %s FROM %s%s AS %s WHERE ",
+					 quote_identifier(alias),
+					 entity->partitioned ? "" : "ONLY ",
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(entity->relid)),
-												get_rel_name(entity->relid)));
+												get_rel_name(entity->relid)),
+					 quote_identifier(alias));
 	for (int i = 0; i < entity->nkeys; i++)
 	{
-		appendStringInfo(&sql, "%se.%s = $%d::pg_catalog.text::%s",
-						 i > 0 ? " AND " : "",
-						 quote_identifier(entity->keynames[i]), i + 1,
-						 format_type_be_qualified(entity->keytypes[i]));
-		argtypes[i] = TEXTOID;
+		appendStringInfo(&sql, "%s%s.%s ", i > 0 ? " AND " : "",
+						 quote_identifier(alias), quote_identifier(entity->keynames[i]));
+		append_operator(&sql, entity->keyequality[i]);
+		appendStringInfo(&sql, " $%d", i + 1);
+		if (!IsPolymorphicType(entity->keyoptype[i]) &&
+			entity->keyoptype[i] != entity->keytypes[i])
+			appendStringInfo(&sql, "::%s", format_type_be_qualified(entity->keyoptype[i]));
+		argtypes[i] = entity->keytypes[i];
 	}
 	plan = SPI_prepare(sql.data, entity->nkeys, argtypes);
 	if (plan == NULL)
@@ -304,8 +400,9 @@ prepare_fetch(EntityShape *entity)
 }
 
 /*
- * Re-read the row with this key, as the current user, into *row (a
- * composite datum in the caller's memory context).  False when it is gone.
+ * Re-read the row with this key into *row (a composite datum in the
+ * caller's memory context).  False when it is gone.  The caller acts as
+ * the table owner (entity_enter) and holds an SPI connection.
  */
 bool
 entity_fetch_row(EntityShape *entity, Datum key, Datum *row)
@@ -316,6 +413,7 @@ entity_fetch_row(EntityShape *entity, Datum key, Datum *row)
 	int			n;
 	int			ret;
 	bool		isnull;
+	Datum		values[INDEX_MAX_KEYS];
 
 	if (entity->fetch_plan == NULL)
 		entity->fetch_plan = prepare_fetch(entity);
@@ -326,8 +424,17 @@ entity_fetch_row(EntityShape *entity, Datum key, Datum *row)
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("job key has %d values but the primary key of \"%s\" has %d columns",
 						n, get_rel_name(entity->relid), entity->nkeys)));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("job key has a null value for primary key column \"%s\"",
+							entity->keynames[i])));
+		values[i] = value_text_in(key_io(entity, i), TextDatumGetCString(elems[i]));
+	}
 
-	ret = SPI_execute_plan(entity->fetch_plan, elems, NULL, false, 1);
+	ret = SPI_execute_plan(entity->fetch_plan, values, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "re-reading the entity row failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)

@@ -2,7 +2,7 @@
  *
  * entity.h
  *	  Identity of entity rows: primary-key values, row hashes, re-reading
- *	  a row by its key.
+ *	  a row by its key; acting on an entity table as its owner.
  *
  *-------------------------------------------------------------------------
  */
@@ -14,11 +14,13 @@
 #include "utils/jsonb.h"
 
 #include "cache.h"
+#include "identity.h"
 
-extern Datum entity_key_of_tuple(EntityShape *entity, HeapTuple tuple,
-								 TupleDesc desc, int64 *hash);
+extern void entity_enter(EntityShape *entity, IdentityScope *scope);
+extern void entity_leave(IdentityScope *scope);
+extern Datum entity_key_of_tuple(EntityShape *entity, HeapTuple tuple, int64 *hash);
 extern bool entity_key_is_hash(EntityShape *entity);
-extern int64 entity_hash_of_tuple(EntityShape *entity, HeapTuple tuple, TupleDesc desc);
+extern int64 entity_hash_of_tuple(EntityShape *entity, HeapTuple tuple);
 extern Datum entity_key_of_hash(int64 hash);
 extern Datum entity_key_of_jsonb(EntityShape *entity, Jsonb *key, int64 *hash);
 extern void entity_key_to_json(StringInfo buf, EntityShape *entity, Datum key);

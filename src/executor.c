@@ -42,6 +42,7 @@
 
 #include "catalog.h"
 #include "executor.h"
+#include "inflight.h"
 #include "procflow.h"
 #include "queue.h"
 #include "rotation.h"
@@ -67,6 +68,27 @@ extension_installed(void)
 		catalog_oids_if_installed() != NULL;
 	CommitTransactionCommand();
 	return installed;
+}
+
+/*
+ * Count a failed attempt of the job that the executor before this one
+ * (same database and worker number) was running when it died, if any.
+ */
+static void
+count_crashed_job(void)
+{
+	int64		job_id = inflight_left_behind(my_worker);
+
+	if (job_id != 0)
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		runner_count_crashed(job_id);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	inflight_forget(my_worker);
 }
 
 /*
@@ -197,6 +219,8 @@ procflow_executor_main(Datum main_arg)
 	}
 	shmem_set_missing_extension(my_slot, false);
 	shmem_executor_attach(my_slot, my_worker);
+	count_crashed_job();
+	inflight_open(my_worker);
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "procflow executor loop",
 									 ALLOCSET_DEFAULT_SIZES);

@@ -67,6 +67,7 @@ procflow_run_process(PG_FUNCTION_ARGS)
 	job.event = "run";
 	job.ord = queue_order_key(process.execution_order, 0);
 	job.depth = action_current_depth();
+	job.excluded = action_current_exclusions();
 	job.run_at = now;
 	if (!PG_ARGISNULL(1))
 	{
@@ -163,9 +164,9 @@ procflow_retry_job(PG_FUNCTION_ARGS)
 		Datum		insert_args[2] = {args[0], Int64GetDatum(queue_allocate_ids(1))};
 
 		catalog_exec("INSERT INTO procflow.job (id, process_id, trigger_id, event, ord,"
-					 "  row_hash, key, old_row, changed, depth, run_at)"
+					 "  row_hash, key, old_row, changed, depth, excluded, run_at)"
 					 " SELECT $2, process_id, trigger_id, event, ord, row_hash, key,"
-					 "        old_row, changed, depth, now()"
+					 "        old_row, changed, depth, excluded, now()"
 					 "   FROM procflow.finished_job WHERE id = $1 RETURNING id",
 					 2, insert_argtypes, insert_args, NULL, SPI_OK_INSERT_RETURNING);
 		result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
@@ -234,6 +235,11 @@ procflow_run_jobs(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_jobs must not be negative")));
+	if (action_current_depth() > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("procflow.run_jobs() cannot be called from the action or condition of a process"),
+				 errdetail("It would run jobs inside the job or event that runs the action.")));
 	(void) catalog_oids();
 
 	while (total < max_jobs)

@@ -63,8 +63,9 @@ check_error_context(void *arg)
 }
 
 /*
- * Check an entity table: a table (not a view or the like), owned by the
- * caller, with a primary key.  Returns its row type.
+ * Check an entity table: a permanent table (not a view or the like, nor a
+ * temporary table, which would be gone with the session while its jobs
+ * wait), owned by the caller, with a primary key.  Returns its row type.
  */
 static Oid
 check_entity(Oid relid)
@@ -79,17 +80,19 @@ check_entity(Oid relid)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
 				 errdetail("Processes are bound to ordinary or partitioned tables.")));
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is a temporary table", RelationGetRelationName(rel)),
+				 errdetail("A temporary table is gone with its session, while the jobs of its rows would wait for executors.")));
 	if (IsCatalogRelation(rel) ||
 		RelationGetNamespace(rel) == catalog_oids()->namespace)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("\"%s\" is a system table", RelationGetRelationName(rel)),
+				 errmsg("processes cannot be bound to \"%s\"", RelationGetRelationName(rel)),
 				 errdetail("Processes cannot be bound to system catalogs or to procflow's own tables.")));
 	if (!pg_class_ownercheck(relid, GetUserId()))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of table %s", RelationGetRelationName(rel)),
-				 errdetail("A role may bind processes only to tables it owns.")));
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
 	if (!OidIsValid(RelationGetPrimaryKeyIndex(rel)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
@@ -99,6 +102,32 @@ check_entity(Oid relid)
 	rowtype = rel->rd_rel->reltype;
 	relation_close(rel, AccessShareLock);
 	return rowtype;
+}
+
+/*
+ * Every process an "exclude" list names must be one of the owner's
+ * processes (or the process itself): a name that refers to nothing is a
+ * mistake, which would silently exclude nothing.
+ */
+static void
+check_exclude(const char *name, Datum exclude, Oid owner)
+{
+	Oid			argtypes[3] = {TEXTARRAYOID, TEXTOID, OIDOID};
+	Datum		args[3] = {exclude, CStringGetTextDatum(name), ObjectIdGetDatum(owner)};
+	char	   *missing;
+
+	catalog_exec("SELECT n FROM pg_catalog.unnest($1) AS n"
+				 " WHERE n <> $2 AND NOT EXISTS (SELECT 1 FROM procflow.process p"
+				 "                               WHERE p.name = n AND p.owner = $3)"
+				 " LIMIT 1",
+				 3, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return;
+	missing = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("process \"%s\" named in \"exclude\" does not exist", missing),
+			 errhint("Create it first; load_definitions creates the processes of a document before it sets what they exclude.")));
 }
 
 /*
@@ -197,10 +226,10 @@ define_process(FunctionCallInfo fcinfo, bool alter)
 	int32		max_attempts;
 	Oid			rowtype = RECORDOID;
 	OwnedProcess existing;
-	Oid			argtypes[13] = {TEXTOID, TEXTOID, OIDOID, TEXTOID, TEXTOID, INT4OID,
-	BOOLOID, INT4OID, INTERVALOID, TEXTARRAYOID, OIDOID, TEXTOID, INT4OID};
-	Datum		args[13];
-	char		nulls[13];
+	Oid			argtypes[14] = {TEXTOID, TEXTOID, OIDOID, TEXTOID, TEXTOID, INT4OID,
+	BOOLOID, INT4OID, INTERVALOID, TEXTARRAYOID, OIDOID, TEXTOID, INT4OID, NAMEOID};
+	Datum		args[14];
+	char		nulls[14];
 
 	api_require_arg(fcinfo, 3, "execution_order");
 	label = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
@@ -236,6 +265,8 @@ define_process(FunctionCallInfo fcinfo, bool alter)
 		rowtype = check_entity(entity);
 	if (alter && existing.entity != entity)
 		check_entity_change(name, existing.id);
+	if (!PG_ARGISNULL(9))
+		check_exclude(name, PG_GETARG_DATUM(9), alter ? existing.owner : GetUserId());
 
 	check_sql(name, "action", action, rowtype);
 	if (condition != NULL)
@@ -271,14 +302,16 @@ define_process(FunctionCallInfo fcinfo, bool alter)
 	nulls[9] = PG_ARGISNULL(9) ? 'n' : ' ';
 	args[10] = ObjectIdGetDatum(GetUserId());
 	args[11] = CStringGetTextDatum(namespace_search_path);
+	args[12] = Int32GetDatum(alter ? existing.id : 0);
+	args[13] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
 	if (!alter)
 		catalog_exec("INSERT INTO procflow.process (name, label, entity, action, condition,"
-					 "  execution_order, enabled, max_attempts, timeout, exclude, owner, search_path)"
-					 " VALUES ($1, $2, $3::regclass, $4, $5, $6, $7, $8, $9, $10, $11::regrole, $12)",
-					 12, argtypes, args, nulls, SPI_OK_INSERT);
+					 "  execution_order, enabled, max_attempts, timeout, exclude, owner,"
+					 "  owner_name, search_path)"
+					 " VALUES ($1, $2, $3::regclass, $4, $5, $6, $7, $8, $9, $10, $11, $14, $12)",
+					 14, argtypes, args, nulls, SPI_OK_INSERT);
 	else
 	{
-		args[12] = Int32GetDatum(existing.id);
 		catalog_exec("UPDATE procflow.process"
 					 "   SET label = $2, entity = $3::regclass, action = $4, condition = $5,"
 					 "       execution_order = $6, enabled = coalesce($7, enabled),"

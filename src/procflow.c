@@ -12,6 +12,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgtime.h"
@@ -24,6 +25,7 @@
 #include "shmem.h"
 #include "action.h"
 #include "cache.h"
+#include "utility.h"
 
 PG_MODULE_MAGIC;
 
@@ -40,6 +42,19 @@ char	   *procflow_timezone = NULL;
 void		_PG_init(void);
 
 static bool check_timezone(char **newval, void **extra, GucSource source);
+static void procflow_xact_callback(XactEvent event, void *arg);
+
+/*
+ * Transaction end, in the order the layers need: the collected jobs are
+ * written (collect.c) before the queue closes the relations it inserted
+ * into and wakes the executors (queue.c).
+ */
+static void
+procflow_xact_callback(XactEvent event, void *arg)
+{
+	collect_xact_event(event);
+	queue_xact_event(event);
+}
 
 /* procflow.timezone: empty, or a time zone PostgreSQL knows. */
 static bool
@@ -148,8 +163,9 @@ _PG_init(void)
 
 	action_init();
 	cache_init();
-	queue_init();
 	collect_init();
+	RegisterXactCallback(procflow_xact_callback, NULL);
+	utility_init();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

@@ -20,6 +20,8 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -30,23 +32,22 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "executor/tuptable.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "storage/itemptr.h"
 
 #include "catalog.h"
-#include "collect.h"
 #include "direct_insert.h"
 #include "entity.h"
 #include "queue.h"
 #include "rotation.h"
 #include "shmem.h"
 
-/*
- * Columns of procflow.job, in table order; procflow.finished_job has the
- * same ones but the partition number.
- */
+/* Columns of procflow.job, in table order. */
 enum
 {
 	JOB_ID,
@@ -69,10 +70,15 @@ enum
 	JOB_ERROR_MESSAGE,
 	JOB_ERROR_DETAIL,
 	JOB_PARTITION,
+	JOB_EXCLUDED,
 	JOB_NATTS
 };
 
-#define FINISHED_JOB_NATTS	JOB_PARTITION
+/*
+ * procflow.finished_job has the columns of procflow.job but the partition
+ * number: the same up to JOB_PARTITION, then "excluded".
+ */
+#define FINISHED_JOB_NATTS	(JOB_NATTS - 1)
 
 /* Job statuses and events as text, made once per transaction. */
 static const char *const job_words[] = {
@@ -86,21 +92,13 @@ static bool wake_launcher = false;
 static TimestampTz earliest_due = 0;
 
 static SPIPlanPtr claim_plan = NULL;
+static SPIPlanPtr claim_locking_plan = NULL;
 static SPIPlanPtr finish_plan = NULL;
 static SPIPlanPtr retry_plan = NULL;
 static SPIPlanPtr next_due_plan = NULL;
 static SPIPlanPtr prune_plan = NULL;
 
-static void queue_xact_callback(XactEvent event, void *arg);
-
 PG_FUNCTION_INFO_V1(procflow_jobs_inserted);
-
-/* Register the transaction callback (from _PG_init). */
-void
-queue_init(void)
-{
-	RegisterXactCallback(queue_xact_callback, NULL);
-}
 
 /*
  * One sortable key for "execution order ascending, then priority
@@ -177,6 +175,18 @@ set_column(Datum *values, bool *nulls, int col, Datum value, bool isnull)
 }
 
 /*
+ * Insert a row of procflow.job's columns (values, nulls: JOB_NATTS long)
+ * into procflow.finished_job, which has no partition column.
+ */
+static void
+insert_finished(Datum *values, bool *nulls)
+{
+	values[JOB_PARTITION] = values[JOB_EXCLUDED];
+	nulls[JOB_PARTITION] = nulls[JOB_EXCLUDED];
+	direct_insert(catalog_oids()->finished_job, FINISHED_JOB_NATTS, values, nulls);
+}
+
+/*
  * Insert one job row and return its id: a pending job (status NULL) into
  * the partition of the queue that its run_at calls for, or the history row
  * of a batch item's run.  The caller has checked the rights to do so; no
@@ -204,6 +214,7 @@ queue_insert(const NewJob *job)
 	set_column(values, nulls, JOB_OLD_ROW, job->old_row, job->old_row == 0);
 	set_column(values, nulls, JOB_CHANGED, job->changed, job->changed == 0);
 	set_column(values, nulls, JOB_DEPTH, Int32GetDatum(job->depth), false);
+	set_column(values, nulls, JOB_EXCLUDED, job->excluded, job->excluded == 0);
 	set_column(values, nulls, JOB_STATUS, job_word(status), false);
 	set_column(values, nulls, JOB_RUN_AT, TimestampTzGetDatum(job->run_at), false);
 	set_column(values, nulls, JOB_ATTEMPTS, Int32GetDatum(job->attempts), false);
@@ -229,8 +240,7 @@ queue_insert(const NewJob *job)
 		queue_note_due(job->run_at);
 	}
 	else
-		direct_insert(catalog_oids()->finished_job, FINISHED_JOB_NATTS,
-					  values, nulls);
+		insert_finished(values, nulls);
 	return id;
 }
 
@@ -250,6 +260,7 @@ queue_claimed_from(const NewJob *job, ClaimedJob *claimed)
 	claimed->old_row = job->old_row != 0 ? TextDatumGetCString(job->old_row) : NULL;
 	claimed->changed = job->changed;
 	claimed->depth = job->depth;
+	claimed->excluded = job->excluded;
 	claimed->attempts = job->attempts;
 }
 
@@ -302,20 +313,18 @@ queue_wake_launcher_at_commit(void)
 }
 
 /*
- * Before commit, write what the statements collected (normally done at
- * each statement's end already) and close the relations opened for
- * inserting; at commit, wake the executors for the work this transaction
- * queued.
+ * Before commit, close the relations opened for inserting (collect.c has
+ * written what the statements collected, see procflow.c); at commit, wake
+ * the executors for the work this transaction queued.
  */
-static void
-queue_xact_callback(XactEvent event, void *arg)
+void
+queue_xact_event(XactEvent event)
 {
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PARALLEL_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
-			collect_flush();
 			direct_insert_close_all();
 			job_word_datums = NULL;
 			break;
@@ -329,7 +338,6 @@ queue_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
-			collect_forget();
 			direct_insert_forget_all();
 			job_word_datums = NULL;
 			due_noted = wake_launcher = false;
@@ -371,37 +379,43 @@ queue_xact_callback(XactEvent event, void *arg)
 	"                    AND b.first_id < " alias ".id) "
 
 /*
- * Claim up to max_jobs due jobs, locking them; jobs locked by another
- * executor are skipped.  With as_role set, only jobs of processes whose
- * owner that role has the privileges of; with below_ord, only jobs whose
- * order key is below ord_bound.  The result is allocated in the caller's
- * memory context.
+ * Read up to max_jobs due jobs.  With "lock", lock them, skipping jobs
+ * locked by another executor; without, leave each to be locked when it
+ * starts (queue_lock_claimed), so that the jobs read but not started yet
+ * can be cancelled, and taken by another executor, meanwhile.  With
+ * as_role set, only jobs of processes whose owner that role has the
+ * privileges of; with below_ord, only jobs whose order key is below
+ * ord_bound.  The result is allocated in the caller's memory context.
  */
 ClaimedJob *
-queue_claim(int max_jobs, Oid as_role, bool below_ord, int64 ord_bound, int *njobs)
+queue_claim(int max_jobs, Oid as_role, bool below_ord, int64 ord_bound, bool lock,
+			int *njobs)
 {
 	Datum		args[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	ClaimedJob *jobs;
 	int			ret;
+	Oid			argtypes[4] = {INT4OID, OIDOID, TIMESTAMPTZOID, INT8OID};
+
+#define CLAIM_SQL(locking) \
+	GROUPS_CTE \
+	"SELECT c.tableoid, c.ctid, c.id, c.process_id, c.trigger_id, c.event, c.key," \
+	"       c.old_row, c.changed, c.depth, c.attempts, c.excluded" \
+	"  FROM grp g, LATERAL (" \
+	"    SELECT j.tableoid, j.ctid, j.* FROM procflow.job j" \
+	"     WHERE j.run_at <= $3 AND" \
+	RUNNABLE("j", "$2") \
+	"     ORDER BY j.run_at, j.id LIMIT $1" \
+	locking ") c" \
+	" WHERE g.ord IS NOT NULL AND ($4::int8 IS NULL OR g.ord < $4)" \
+	" LIMIT $1"
 
 	catalog_prefer_indexes();
-	{
-		Oid			argtypes[4] = {INT4OID, OIDOID, TIMESTAMPTZOID, INT8OID};
-
-		catalog_keep_plan(&claim_plan, GROUPS_CTE
-							   "SELECT c.id, c.process_id, c.trigger_id, c.event, c.key,"
-							   "       c.old_row, c.changed, c.depth, c.attempts"
-							   "  FROM grp g, LATERAL ("
-							   "    SELECT j.* FROM procflow.job j"
-							   "     WHERE j.run_at <= $3 AND"
-							   RUNNABLE("j", "$2")
-							   "     ORDER BY j.run_at, j.id LIMIT $1"
-							   "     FOR UPDATE OF j SKIP LOCKED) c"
-							   " WHERE g.ord IS NOT NULL AND ($4::int8 IS NULL OR g.ord < $4)"
-							   " LIMIT $1",
-							   4, argtypes);
-	}
+	if (lock)
+		catalog_keep_plan(&claim_locking_plan, CLAIM_SQL("     FOR UPDATE OF j SKIP LOCKED"),
+						  4, argtypes);
+	else
+		catalog_keep_plan(&claim_plan, CLAIM_SQL(""), 4, argtypes);
 
 	args[0] = Int32GetDatum(max_jobs);
 	args[1] = ObjectIdGetDatum(as_role);
@@ -411,7 +425,8 @@ queue_claim(int max_jobs, Oid as_role, bool below_ord, int64 ord_bound, int *njo
 		nulls[1] = 'n';
 	if (!below_ord)
 		nulls[3] = 'n';
-	ret = SPI_execute_plan(claim_plan, args, nulls, false, max_jobs);
+	ret = SPI_execute_plan(lock ? claim_locking_plan : claim_plan, args, nulls, false,
+						   max_jobs);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "claiming jobs failed: %s", SPI_result_code_string(ret));
 
@@ -426,15 +441,19 @@ queue_claim(int max_jobs, Oid as_role, bool below_ord, int64 ord_bound, int *njo
 		Datum		d;
 		char	   *event;
 
-		job->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		job->process_id = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
-		d = SPI_getbinval(tup, desc, 3, &isnull);
-		job->trigger_id = isnull ? 0 : DatumGetInt64(d);
-		event = SPI_getvalue(tup, desc, 4);
-		strlcpy(job->event, event, sizeof(job->event));
+		job->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+		ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 2, &isnull)),
+						&job->tid);
+		job->locked = lock;
+		job->id = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		job->process_id = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
 		d = SPI_getbinval(tup, desc, 5, &isnull);
+		job->trigger_id = isnull ? 0 : DatumGetInt64(d);
+		event = SPI_getvalue(tup, desc, 6);
+		strlcpy(job->event, event, sizeof(job->event));
+		d = SPI_getbinval(tup, desc, 7, &isnull);
 		job->key = isnull ? 0 : SPI_datumTransfer(d, false, -1);
-		job->old_row = SPI_getvalue(tup, desc, 6);
+		job->old_row = SPI_getvalue(tup, desc, 8);
 		if (job->old_row != NULL)
 		{
 			char	   *copy = SPI_palloc(strlen(job->old_row) + 1);
@@ -442,13 +461,37 @@ queue_claim(int max_jobs, Oid as_role, bool below_ord, int64 ord_bound, int *njo
 			strcpy(copy, job->old_row);
 			job->old_row = copy;
 		}
-		d = SPI_getbinval(tup, desc, 7, &isnull);
+		d = SPI_getbinval(tup, desc, 9, &isnull);
 		job->changed = isnull ? 0 : SPI_datumTransfer(d, false, -1);
-		job->depth = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
-		job->attempts = DatumGetInt32(SPI_getbinval(tup, desc, 9, &isnull));
+		job->depth = DatumGetInt32(SPI_getbinval(tup, desc, 10, &isnull));
+		job->attempts = DatumGetInt32(SPI_getbinval(tup, desc, 11, &isnull));
+		d = SPI_getbinval(tup, desc, 12, &isnull);
+		job->excluded = isnull ? 0 : SPI_datumTransfer(d, false, -1);
 	}
 	SPI_freetuptable(SPI_tuptable);
 	return jobs;
+}
+
+/*
+ * Lock a job read by queue_claim as it starts.  False when another
+ * transaction holds it (an executor runs it), or when it was finished,
+ * cancelled, retried or moved since it was read: then it is not run.
+ */
+bool
+queue_lock_claimed(ClaimedJob *job)
+{
+	Relation	rel = table_open(job->relid, RowShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	TM_FailureData tmfd;
+	TM_Result	result;
+
+	result = table_tuple_lock(rel, &job->tid, GetActiveSnapshot(), slot,
+							  GetCurrentCommandId(false), LockTupleExclusive,
+							  LockWaitSkip, 0, &tmfd);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	job->locked = result == TM_Ok;
+	return job->locked;
 }
 
 /* A one-dimensional array of n datums of a type, NULL where isnull says so. */
@@ -481,7 +524,6 @@ queue_finish_deleted(SPITupleTable *deleted, uint64 n, const JobOutcome *all,
 	TupleDesc	desc = deleted->tupdesc;
 	Datum		values[JOB_NATTS + 1];
 	bool		nulls[JOB_NATTS + 1];
-	Oid			finished_job = catalog_oids()->finished_job;
 
 	if (desc->natts != (all != NULL ? JOB_NATTS : JOB_NATTS + 1))
 		elog(ERROR, "finishing jobs: unexpected row of %d columns", desc->natts);
@@ -511,7 +553,7 @@ queue_finish_deleted(SPITupleTable *deleted, uint64 n, const JobOutcome *all,
 			set_column(values, nulls, JOB_ERROR_CODE + i,
 					   texts[i] != NULL ? CStringGetTextDatum(texts[i]) : (Datum) 0,
 					   texts[i] == NULL);
-		direct_insert(finished_job, FINISHED_JOB_NATTS, values, nulls);
+		insert_finished(values, nulls);
 	}
 }
 

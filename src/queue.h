@@ -9,7 +9,9 @@
 #ifndef PROCFLOW_QUEUE_H
 #define PROCFLOW_QUEUE_H
 
+#include "access/xact.h"
 #include "executor/spi.h"
+#include "storage/itemptr.h"
 #include "utils/elog.h"
 #include "utils/timestamp.h"
 
@@ -29,9 +31,11 @@ typedef struct NewJob
 	int64		row_hash;
 	Datum		key;			/* text[] of primary-key values, or 0 when
 								 * the key is the row hash (see entity.c) */
-	Datum		old_row;		/* text (record_out), or 0 */
+	Datum		old_row;		/* text (see stored_row.c), or 0 */
 	Datum		changed;		/* text[] of changed columns, or 0 */
 	int32		depth;			/* nesting of the action that queued it */
+	Datum		excluded;		/* int4[] of the processes its run must not
+								 * trigger (see action.c), or 0 */
 	TimestampTz run_at;
 	TimestampTz created_at;		/* 0: the transaction's start */
 	/* the outcome of a run; status NULL for a job not run yet */
@@ -47,14 +51,18 @@ typedef struct NewJob
 /* A job claimed for running. */
 typedef struct ClaimedJob
 {
+	Oid			relid;			/* the partition its row is in */
+	ItemPointerData tid;		/* and where */
+	bool		locked;			/* locked by this transaction */
 	int64		id;
 	int32		process_id;
 	int64		trigger_id;		/* 0 when none */
 	char		event[8];
 	Datum		key;			/* text[], or 0 */
-	char	   *old_row;		/* record text, or NULL */
+	char	   *old_row;		/* see stored_row.c, or NULL */
 	Datum		changed;		/* text[], or 0 */
 	int32		depth;
+	Datum		excluded;		/* int4[], or 0 */
 	int32		attempts;		/* runs before this one */
 } ClaimedJob;
 
@@ -72,7 +80,7 @@ typedef struct JobOutcome
 	const char *detail;
 } JobOutcome;
 
-extern void queue_init(void);
+extern void queue_xact_event(XactEvent event);
 extern int64 queue_order_key(int32 execution_order, int32 priority);
 extern int64 queue_allocate_ids(int64 n);
 extern int64 queue_insert(const NewJob *job);
@@ -84,7 +92,8 @@ extern void queue_wake_launcher_at_commit(void);
 
 /* These need an SPI connection and act as the extension owner. */
 extern ClaimedJob *queue_claim(int max_jobs, Oid as_role, bool below_ord,
-							   int64 ord_bound, int *njobs);
+							   int64 ord_bound, bool lock, int *njobs);
+extern bool queue_lock_claimed(ClaimedJob *job);
 extern void queue_record_outcomes(const JobOutcome *outcomes, int n);
 extern void queue_cancel_deleted(SPITupleTable *deleted, uint64 n, const char *reason);
 extern TimestampTz queue_next_due(void);

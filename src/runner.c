@@ -3,26 +3,40 @@
  * runner.c
  *	  Claiming due jobs and running them.
  *
- * Executors (and procflow.run_jobs() in a session) claim a set of due
- * jobs, or the next items of a due batch (batch.c), and run each in a
+ * Executors (and procflow.run_jobs() in a session) read a set of due jobs,
+ * or claim the next items of a due batch (batch.c), and run each in a
  * subtransaction of their transaction.  A job's action runs inside that
  * subtransaction; the write that makes the job row its own history row
  * follows it in the same transaction, so they commit together: a job that
- * touches only the database runs exactly once.  A
- * failing job's subtransaction is rolled back alone; its error is then
- * recorded with the next retry time, or as a final failure after
- * max_attempts, and the batch goes on.
+ * touches only the database runs exactly once.  A failing job's
+ * subtransaction is rolled back alone; its error is then recorded with the
+ * next retry time, or as a final failure after max_attempts, and the round
+ * goes on.
+ *
+ * A job is locked only when it starts (queue.c), not when it is read: the
+ * jobs of a round that have not started yet can be cancelled at once, and
+ * another executor takes them while this one runs a slow job.  A round
+ * stops taking jobs after ROUND_MS, so that it does not hold the jobs it
+ * ran for long either; and a batch whose item ran longer than that is
+ * turned into single jobs, which executors then share.
+ *
+ * Before an executor runs a job it notes the job's id (inflight.c): a job
+ * that crashes the server is then counted as a failed attempt when the
+ * executors start again, and ends as failed instead of crashing it for
+ * ever.
+ *
+ * Copyright (c) 2026, procflow developers
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/timeout.h"
@@ -33,13 +47,50 @@
 #include "cache.h"
 #include "catalog.h"
 #include "entity.h"
+#include "inflight.h"
 #include "procflow.h"
 #include "queue.h"
 #include "runner.h"
 #include "scheduler.h"
+#include "stored_row.h"
 
 /* Longest wait before a retry. */
 #define MAX_RETRY_DELAY_MS	(3600 * 1000)
+
+/* A round takes no new job after this long; a job this long is slow. */
+#define ROUND_MS			50
+
+/*
+ * Read the job's rows as the entity table's owner: the old row, and for
+ * anything but a delete the row as it is now.  Returns false when that row
+ * is gone.
+ */
+static bool
+read_job_rows(ProcessInfo *p, ClaimedJob *job, Datum *args, char *nulls)
+{
+	IdentityScope scope;
+	bool		found = true;
+
+	entity_enter(p->entity, &scope);
+	if (job->old_row != NULL)
+	{
+		args[1] = stored_row_to_datum(p->entity, job->old_row);
+		nulls[1] = ' ';
+	}
+	if (strcmp(job->event, "delete") == 0)
+	{
+		args[0] = args[1];
+		nulls[0] = nulls[1];
+	}
+	else if (job->key != 0)
+	{
+		found = entity_fetch_row(p->entity, job->key, &args[0]);
+		if (found)
+			nulls[0] = ' ';
+	}
+	entity_leave(&scope);
+	return found;
+}
 
 /*
  * Run the action of one claimed job as the process owner.  Returns the
@@ -54,50 +105,29 @@ run_action(ProcessInfo *p, ClaimedJob *job, bool use_timeouts, const char **note
 	OwnerScope	scope;
 	const char *status = "succeeded";
 
-	action_enter_owner(p->owner, p->search_path, &scope);
-	action_push(p, job->depth + 1);
-
-	if (p->entity != NULL && job->old_row != NULL)
+	if (p->entity != NULL && !read_job_rows(p, job, args, nulls))
 	{
-		args[1] = OidInputFunctionCall(F_RECORD_IN, job->old_row,
-									   p->entity->rowtype, -1);
-		nulls[1] = ' ';
-	}
-	if (strcmp(job->event, "delete") == 0)
-	{
-		args[0] = args[1];
-		nulls[0] = nulls[1];
-	}
-	else if (p->entity != NULL && job->key != 0)
-	{
-		if (entity_fetch_row(p->entity, job->key, &args[0]))
-			nulls[0] = ' ';
-		else
-		{
-			status = "skipped";
-			*note = "the entity row no longer exists";
-		}
+		*note = "the entity row no longer exists";
+		return "skipped";
 	}
 
-	if (nulls[0] == ' ' || job->key == 0)
+	args[2] = action_context(p, job->event, job->trigger_id, job->id,
+							 job->attempts + 1, job->key, job->changed);
+	action_enter_process(p, &scope);
+	action_push(p, job->depth + 1, job->excluded);
+	if (!action_condition_holds(p, args, nulls))
 	{
-		args[2] = action_context(p, job->event, job->trigger_id, job->id,
-								 job->attempts + 1, job->key, job->changed);
-		if (!action_condition_holds(p, args, nulls))
-		{
-			status = "skipped";
-			*note = "the condition no longer holds";
-		}
-		else
-		{
-			if (use_timeouts && p->timeout_ms > 0)
-				enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(p->timeout_ms, INT_MAX));
-			action_execute(p, args, nulls);
-			if (use_timeouts && p->timeout_ms > 0)
-				disable_timeout(STATEMENT_TIMEOUT, false);
-		}
+		status = "skipped";
+		*note = "the condition no longer holds";
 	}
-
+	else
+	{
+		if (use_timeouts && p->timeout_ms > 0)
+			enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(p->timeout_ms, INT_MAX));
+		action_execute(p, args, nulls);
+		if (use_timeouts && p->timeout_ms > 0)
+			disable_timeout(STATEMENT_TIMEOUT, false);
+	}
 	action_pop();
 	action_leave_owner(&scope);
 	return status;
@@ -115,46 +145,49 @@ retry_delay_ms(int attempts)
 }
 
 /*
- * The outcome of a failed run: retry later, or keep the job as failed.
- * The error is logged as well.
+ * The outcome of a failed run (the job had "attempts" runs before it):
+ * retry later, or keep the job as failed after max_attempts (NULL process:
+ * at once).  The error is logged as well.
  */
 static void
-failure_outcome(ProcessInfo *p, ClaimedJob *job, ErrorData *edata,
-				JobOutcome *outcome)
+failure_outcome(ProcessInfo *p, int64 job_id, int attempts, const char *sqlstate,
+				const char *message, const char *detail, JobOutcome *outcome)
 {
-	int			attempts = job->attempts + 1;
-	bool		final = p == NULL || attempts >= p->max_attempts;
+	int			attempt = attempts + 1;
+	bool		final = p == NULL || attempt >= p->max_attempts;
 
-	outcome->error_code = pstrdup(unpack_sql_state(edata->sqlerrcode));
-	outcome->message = pstrdup(edata->message ? edata->message : "");
-	outcome->detail = edata->detail ? pstrdup(edata->detail) : NULL;
+	outcome->error_code = pstrdup(sqlstate);
+	outcome->message = pstrdup(message ? message : "");
+	outcome->detail = detail ? pstrdup(detail) : NULL;
 	if (final)
 	{
 		outcome->status = "failed";
 		outcome->finished_at = GetCurrentTimestamp();
+		ereport(LOG,
+				(errmsg("job " INT64_FORMAT " of process \"%s\" failed for good at attempt %d: %s",
+						job_id, p ? p->name : "?", attempt, outcome->message)));
 	}
 	else
 	{
 		outcome->status = "pending";
 		outcome->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-														retry_delay_ms(attempts));
+														retry_delay_ms(attempt));
+		ereport(LOG,
+				(errmsg("job " INT64_FORMAT " of process \"%s\" failed at attempt %d of %d: %s",
+						job_id, p->name, attempt, p->max_attempts, outcome->message)));
 	}
-
-	ereport(LOG,
-			(errmsg("procflow: job " INT64_FORMAT " of process \"%s\" failed (attempt %d of %d)%s: %s",
-					job->id, p ? p->name : "?", attempts,
-					p ? p->max_attempts : attempts,
-					final ? ", giving up" : "", edata->message)));
 }
 
 /*
  * Run one claimed job in a subtransaction and fill in its outcome.  The
- * outcomes are written by the batch's transaction itself, which holds the
+ * outcomes are written by the round's transaction itself, which holds the
  * jobs' row locks: updating a row from the subtransaction would turn that
  * lock into a MultiXact that every later claim would have to look into.
+ * In a session (run_jobs), a query cancel or the session's statement
+ * timeout stops the whole call instead of failing the job.
  */
 static void
-run_job(ClaimedJob *job, bool use_timeouts, JobOutcome *outcome)
+run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -164,6 +197,8 @@ run_job(ClaimedJob *job, bool use_timeouts, JobOutcome *outcome)
 	memset(outcome, 0, sizeof(JobOutcome));
 	outcome->id = job->id;
 	outcome->started_at = GetCurrentTimestamp();
+	if (in_executor)
+		inflight_note(job->id);
 
 	cache_pin();
 	BeginInternalSubTransaction(NULL);
@@ -176,21 +211,26 @@ run_job(ClaimedJob *job, bool use_timeouts, JobOutcome *outcome)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("process %d does not exist", job->process_id)));
-		if (use_timeouts)
+		if (in_executor)
 			pgstat_report_activity(STATE_RUNNING,
 								   psprintf("procflow job " INT64_FORMAT " (process %s, %s)",
 											job->id, p->name, job->event));
-		outcome->status = run_action(p, job, use_timeouts, &outcome->message);
+		outcome->status = run_action(p, job, in_executor, &outcome->message);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
 	}
 	PG_CATCH();
 	{
-		if (use_timeouts)
+		if (in_executor)
 			disable_timeout(STATEMENT_TIMEOUT, false);
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
+		if (!in_executor && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		{
+			cache_unpin();
+			PG_RE_THROW();
+		}
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
@@ -202,7 +242,8 @@ run_job(ClaimedJob *job, bool use_timeouts, JobOutcome *outcome)
 		outcome->finished_at = GetCurrentTimestamp();
 	else
 	{
-		failure_outcome(p, job, edata, outcome);
+		failure_outcome(p, job->id, job->attempts, unpack_sql_state(edata->sqlerrcode),
+						edata->message, edata->detail, outcome);
 		FreeErrorData(edata);
 	}
 	cache_unpin();
@@ -212,10 +253,12 @@ run_job(ClaimedJob *job, bool use_timeouts, JobOutcome *outcome)
  * Run the next items of a claimed batch, at most max_items, and write the
  * job row of each: its run's outcome, or a pending job when it waits for
  * an older job of its row (or for an item of its row that is to be
- * retried).  Returns the number of items taken; *ran says how many ran.
+ * retried).  The round stops after ROUND_MS; if an item ran that long, the
+ * rest of the batch becomes single jobs, so that all executors can take
+ * them.  Returns the number of items taken; *ran says how many ran.
  */
 static int
-run_batch_items(Batch *batch, int max_items, bool use_timeouts, int *ran)
+run_batch_items(Batch *batch, int max_items, bool in_executor, int *ran)
 {
 	int			from = batch->next_item;
 	int			to = Min(batch->items, from + max_items - 1);
@@ -224,6 +267,9 @@ run_batch_items(Batch *batch, int max_items, bool use_timeouts, int *ran)
 	NewJob	   *rows = palloc(sizeof(NewJob) * n);
 	int64	   *held = palloc(sizeof(int64) * n);
 	int			nheld = 0;
+	int			taken = 0;
+	bool		slow = false;
+	TimestampTz round_start = GetCurrentTimestamp();
 	PrivilegedScope scope;
 
 	catalog_enter_privileged(&scope);
@@ -236,6 +282,9 @@ run_batch_items(Batch *batch, int max_items, bool use_timeouts, int *ran)
 		int64		hash = batch->row_hashes[item - 1];
 		bool		wait = waits[i];
 
+		if (taken > 0 && TimestampDifferenceExceeds(round_start, GetCurrentTimestamp(),
+													ROUND_MS))
+			break;
 		for (int h = 0; h < nheld && !wait; h++)
 			wait = held[h] == hash;
 		batch_item_job(batch, item, &rows[i]);
@@ -245,42 +294,72 @@ run_batch_items(Batch *batch, int max_items, bool use_timeouts, int *ran)
 			JobOutcome	outcome;
 
 			queue_claimed_from(&rows[i], &job);
-			run_job(&job, use_timeouts, &outcome);
+			run_job(&job, in_executor, &outcome);
 			queue_set_outcome(&rows[i], &outcome);
 			(*ran)++;
 			wait = strcmp(outcome.status, "pending") == 0;
+			slow |= TimestampDifferenceExceeds(outcome.started_at, GetCurrentTimestamp(),
+											   ROUND_MS);
 		}
 		if (wait)
 			held[nheld++] = hash;
+		taken++;
 	}
 
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < taken; i++)
 		(void) queue_insert(&rows[i]);
 	catalog_enter_privileged(&scope);
-	batch_advance(batch->first_id, batch->items, to + 1);
+	batch_advance(batch->first_id, batch->items, from + taken);
+	if (slow && from + taken <= batch->items)
+		batch_materialize_job(batch->first_id + from + taken - 1);
 	catalog_leave_privileged(&scope);
 	batch_release();
-	return n;
+	return taken;
+}
+
+/*
+ * Run due jobs read by queue_claim: each is locked when it starts, and
+ * skipped when another executor holds it or it changed meanwhile.  Stops
+ * taking jobs after ROUND_MS.  Returns how many ran.
+ */
+static int
+run_claimed(ClaimedJob *jobs, int njobs, bool in_executor, JobOutcome *outcomes)
+{
+	TimestampTz round_start = GetCurrentTimestamp();
+	int			nrun = 0;
+
+	for (int i = 0; i < njobs; i++)
+	{
+		if (nrun > 0 && TimestampDifferenceExceeds(round_start, GetCurrentTimestamp(),
+												   ROUND_MS))
+			break;
+		if (!jobs[i].locked && !queue_lock_claimed(&jobs[i]))
+			continue;
+		run_job(&jobs[i], in_executor, &outcomes[nrun]);
+		nrun++;
+	}
+	return nrun;
 }
 
 /*
  * Fire the due cron triggers, then claim due work (of processes whose owner
  * as_role has the privileges of, when as_role is valid) and run it in the
  * current transaction: up to max_jobs jobs, or as many items of the first
- * due batch, whichever comes first in execution order.  use_timeouts arms
- * each process's timeout as the statement timeout (executors only: a
- * session keeps its own statement_timeout).  Returns the number of jobs and
- * items taken, 0 when nothing was due; *ran says how many of them ran
- * (batch items that wait for an older job of their row are taken without
- * running).
+ * due batch, whichever comes first in execution order.  in_executor arms
+ * each process's timeout as the statement timeout and notes the running
+ * job (executors only: a session keeps its own statement_timeout).
+ * Returns the number of jobs and items taken, 0 when nothing was due that
+ * no one else runs; *ran says how many of them ran (batch items that wait
+ * for an older job of their row are taken without running).
  */
 int
-runner_run_due(int max_jobs, Oid as_role, bool use_timeouts, int *ran)
+runner_run_due(int max_jobs, Oid as_role, bool in_executor, int *ran)
 {
 	ClaimedJob *jobs;
 	JobOutcome *outcomes;
 	Batch	   *batch;
 	int			njobs;
+	int			nrun;
 	PrivilegedScope scope;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -290,26 +369,82 @@ runner_run_due(int max_jobs, Oid as_role, bool use_timeouts, int *ran)
 	batch_materialize_blocking();
 	batch = batch_claim(as_role);
 	jobs = queue_claim(max_jobs, as_role, batch != NULL, batch ? batch->ord : 0,
-					   &njobs);
+					   false, &njobs);
 	catalog_leave_privileged(&scope);
 
 	*ran = 0;
 	if (njobs == 0 && batch != NULL)
 	{
-		njobs = run_batch_items(batch, max_jobs, use_timeouts, ran);
+		njobs = run_batch_items(batch, max_jobs, in_executor, ran);
 		SPI_finish();
 		return njobs;
 	}
-	*ran = njobs;
 
 	outcomes = palloc(sizeof(JobOutcome) * Max(njobs, 1));
-	for (int i = 0; i < njobs; i++)
-		run_job(&jobs[i], use_timeouts, &outcomes[i]);
+	nrun = run_claimed(jobs, njobs, in_executor, outcomes);
+	if (nrun == 0 && njobs > 0)
+	{
+		/* others hold all of them: take the first job that nobody holds */
+		catalog_enter_privileged(&scope);
+		jobs = queue_claim(1, as_role, batch != NULL, batch ? batch->ord : 0,
+						   true, &njobs);
+		catalog_leave_privileged(&scope);
+		nrun = run_claimed(jobs, njobs, in_executor, outcomes);
+	}
+	*ran = nrun;
 
 	catalog_enter_privileged(&scope);
-	queue_record_outcomes(outcomes, njobs);
+	queue_record_outcomes(outcomes, nrun);
 	catalog_leave_privileged(&scope);
 
 	SPI_finish();
-	return njobs;
+	return nrun;
+}
+
+/*
+ * An executor starts: the job its predecessor (same database and worker
+ * number) noted as running when it ended without a clean exit crashed it,
+ * or was running when the server crashed.  If it is still pending, count
+ * that as a failed attempt.  Runs in the caller's transaction.
+ */
+void
+runner_count_crashed(int64 job_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(job_id)};
+	PrivilegedScope scope;
+	JobOutcome	outcome;
+	ProcessInfo *p = NULL;
+	int32		process_id;
+	int32		attempts;
+	bool		isnull;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	catalog_enter_privileged(&scope);
+	batch_materialize_job(job_id);
+	catalog_exec("SELECT process_id, attempts FROM procflow.job WHERE id = $1 FOR UPDATE",
+				 1, argtypes, args, NULL, SPI_OK_SELECT);
+	catalog_leave_privileged(&scope);
+	if (SPI_processed == 1)
+	{
+		process_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+												 SPI_tuptable->tupdesc, 1, &isnull));
+		attempts = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 2, &isnull));
+		cache_pin();
+		p = cache_process(process_id);
+		memset(&outcome, 0, sizeof(outcome));
+		outcome.id = job_id;
+		outcome.started_at = GetCurrentTimestamp();
+		failure_outcome(p, job_id, attempts, unpack_sql_state(ERRCODE_CRASH_SHUTDOWN),
+						"the server process running this job terminated abnormally",
+						"The job may have crashed it; it counts as a failed attempt.",
+						&outcome);
+		catalog_enter_privileged(&scope);
+		queue_record_outcomes(&outcome, 1);
+		catalog_leave_privileged(&scope);
+		cache_unpin();
+	}
+	SPI_finish();
 }

@@ -8,6 +8,7 @@
 #ifndef PROCFLOW_RUNNER_H
 #define PROCFLOW_RUNNER_H
 
-extern int	runner_run_due(int max_jobs, Oid as_role, bool use_timeouts, int *ran);
+extern int	runner_run_due(int max_jobs, Oid as_role, bool in_executor, int *ran);
+extern void runner_count_crashed(int64 job_id);
 
 #endif							/* PROCFLOW_RUNNER_H */

@@ -38,7 +38,7 @@ SELECT lives_ok($$SELECT procflow.drop_process('p1''; DROP TABLE cust; --')$$, '
 SELECT throws_ok($$SELECT procflow.create_process('x', 'nosuch', 'SELECT 1')$$, '42P01', NULL, 'unknown table');
 SELECT throws_ok($$SELECT procflow.create_process('x', 'nopk', 'SELECT 1')$$, '42P16', 'table "nopk" has no primary key', 'no primary key');
 SELECT throws_ok($$SELECT procflow.create_process('x', 'cust_v', 'SELECT 1')$$, '42809', '"cust_v" is not a table', 'a view');
-SELECT throws_ok($$SELECT procflow.create_process('x', 'pg_class', 'SELECT 1')$$, '42501', '"pg_class" is a system table', 'a catalog');
+SELECT throws_ok($$SELECT procflow.create_process('x', 'pg_class', 'SELECT 1')$$, '42501', 'processes cannot be bound to "pg_class"', 'a catalog');
 SELECT throws_ok($$SELECT procflow.create_process('x', 'procflow.process', 'SELECT 1')$$, '42501', NULL, 'procflow''s own table');
 SET ROLE pgtap_other;
 SELECT throws_ok($$SELECT procflow.create_process('x', 'cust', 'SELECT 1')$$, '42501', 'must be owner of table cust', 'another role''s table');

@@ -32,8 +32,8 @@ SELECT attname FROM pg_attribute
 
 -- constraints refuse nonsense even on direct writes
 \set VERBOSITY terse
-INSERT INTO procflow.process (name, action, owner, search_path) VALUES ('', 'select 1', current_user::regrole, 'public');
-INSERT INTO procflow.process (name, action, owner, search_path, max_attempts) VALUES ('p', 'select 1', current_user::regrole, 'public', 0);
+INSERT INTO procflow.process (name, action, owner, owner_name, search_path) VALUES ('', 'select 1', 0, current_user, 'public');
+INSERT INTO procflow.process (name, action, owner, owner_name, search_path, max_attempts) VALUES ('p', 'select 1', 0, current_user, 'public', 0);
 SELECT count(*) FROM procflow.process;
 \set VERBOSITY default
 

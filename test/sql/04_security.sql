@@ -37,7 +37,7 @@ SELECT procflow.run_jobs();		-- runs only bob's own jobs: none
 RESET ROLE;
 
 SET ROLE pf_alice;
-SELECT name, owner FROM procflow.processes;
+SELECT name, owner FROM procflow.processes ORDER BY name;
 SELECT process, state FROM procflow.jobs;
 SELECT procflow.run_jobs();
 SELECT who, note FROM alice_log ORDER BY id;

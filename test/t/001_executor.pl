@@ -63,8 +63,9 @@ wait_until($node, "SELECT count(*) = 1 FROM procflow.job_history WHERE process =
 is($node->safe_psql('postgres',
 	"SELECT status || ' ' || attempts || ' ' || error_code || ' ' || error FROM procflow.job_history WHERE process = 'poison'"),
 	'failed 3 22012 division by zero', 'retries end in failed, with the error');
-ok($node->log_contains(qr/job \d+ of process "poison" failed \(attempt 3 of 3\), giving up/),
-	'the failure is logged');
+ok($node->log_contains(qr/job \d+ of process "poison" failed at attempt 2 of 3: division by zero/)
+	  && $node->log_contains(qr/job \d+ of process "poison" failed for good at attempt 3: division by zero/),
+	'each failure is logged, the last one as final');
 
 # an action that tries RESET ROLE fails, recorded, and runs nothing as superuser
 $node->safe_psql('postgres', q{

@@ -123,7 +123,7 @@ like($errors{disk}, qr/^failed: temporary file size exceeds temp_file_limit/, 'd
 like($errors{renamed}, qr/^failed: column "price" not found in data type renamed/, 'a renamed column: recorded');
 like($errors{bypassed}, qr/^failed: the entity table of the process \(relation \d+\) no longer exists/,
 	'a dropped entity table: recorded');
-like($errors{orphan}, qr/^failed: the owner of the process \(role \d+\) no longer exists/,
+like($errors{orphan}, qr/^failed: role "gone", the owner of process "orphan", does not exist/,
 	'a dropped owner role: recorded, and nothing ran');
 is($node->safe_psql('postgres',
 	"SELECT string_agg(pid::text, ',' ORDER BY pid) FROM pg_stat_activity WHERE backend_type = 'procflow executor'"),

@@ -1,0 +1,450 @@
+/*
+ * procflow--0.1--0.2.sql: upgrade of procflow 0.1 to 0.2
+ *
+ * Owners kept by OID and name (a restore without the role restores the
+ * other processes); the processes a job's run must not trigger; AFTER
+ * TRUNCATE triggers on entity tables; event triggers that follow ALTER
+ * TABLE of entity tables; load_definitions creating the new processes
+ * first.  Pending jobs stay as they are: an old row queued by 0.1 (its
+ * record text) is still read.
+ *
+ * Copyright (c) 2026, procflow developers
+ */
+
+\echo Use "ALTER EXTENSION procflow UPDATE TO '0.2'" to load this file. \quit
+
+DROP VIEW procflow.job_history;
+DROP VIEW procflow.jobs;
+DROP VIEW procflow.process_triggers;
+DROP VIEW procflow.processes;
+
+ALTER TABLE procflow.process ALTER owner TYPE oid USING owner::oid;
+ALTER TABLE procflow.process ADD COLUMN owner_name name;
+UPDATE procflow.process p
+   SET owner_name = coalesce((SELECT r.rolname FROM pg_catalog.pg_roles r WHERE r.oid = p.owner),
+							 p.owner::text);
+ALTER TABLE procflow.process ALTER owner_name SET NOT NULL;
+
+/*
+ * The owner of a process is kept by OID (renaming the role keeps it) and by
+ * name: a restore into another cluster, where OIDs differ, finds the role
+ * by name, and a process whose role does not exist there gets no owner
+ * (0) and runs nothing, without keeping the other processes from being
+ * restored.  The trigger fires for every row inserted, also when pg_restore
+ * runs with session_replication_role = replica.  After ALTER ROLE ... RENAME,
+ * the name follows at once in the database where it ran (utility.c) and in
+ * the others when their executors next look (executor.c).
+ */
+CREATE FUNCTION procflow.process_owner_by_name() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	NEW.owner := coalesce((SELECT r.oid FROM pg_catalog.pg_roles r
+							WHERE r.rolname = NEW.owner_name), 0);
+	RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER process_owner_by_name
+	BEFORE INSERT OR UPDATE OF owner_name ON procflow.process
+	FOR EACH ROW EXECUTE FUNCTION procflow.process_owner_by_name();
+ALTER TABLE procflow.process ENABLE ALWAYS TRIGGER process_owner_by_name;
+
+CREATE TABLE procflow.trigger (
+	id				bigserial PRIMARY KEY,
+	process_id		int NOT NULL REFERENCES procflow.process (id) ON DELETE CASCADE,
+	event			text
+		CONSTRAINT trigger_event_check CHECK (event IN ('create', 'update', 'delete')),
+	fields			text[]
+		CONSTRAINT trigger_fields_check CHECK (fields IS NULL OR event = 'update'),
+	queued			boolean NOT NULL DEFAULT false,
+	delay			interval
+		CONSTRAINT trigger_delay_check CHECK (delay >= interval '0'),
+	priority		int NOT NULL DEFAULT 0,
+	cron			text,
+	next_run_at		timestamptz,	-- cron: when the schedule fires next
+	created_at		timestamptz NOT NULL DEFAULT now(),
+	CONSTRAINT trigger_kind_check CHECK ((event IS NULL) <> (cron IS NULL)),
+	CONSTRAINT trigger_delay_queued_check CHECK (delay IS NULL OR queued)
+);
+
+CREATE INDEX trigger_process_id_idx ON procflow.trigger (process_id);
+
+COMMENT ON TABLE procflow.trigger IS 'when a process runs: entity events and schedules';
+
+ALTER TABLE procflow.job ADD COLUMN excluded int[];
+ALTER TABLE procflow.finished_job ADD COLUMN excluded int[];
+ALTER TABLE procflow.job_batch ADD COLUMN excluded int[];
+
+CREATE VIEW procflow.processes WITH (security_barrier) AS
+SELECT p.name,
+	   p.label,
+	   p.entity AS related_entity,
+	   p.execution_order,
+	   p.enabled,
+	   p.created_at,
+	   p.updated_at,
+	   CASE WHEN p.owner <> 0 THEN p.owner::regrole END AS owner,
+	   p.action,
+	   p.condition,
+	   p.max_attempts,
+	   p.timeout,
+	   p.exclude,
+	   p.owner_name
+  FROM procflow.process p
+ WHERE pg_catalog.pg_has_role(p.owner, 'USAGE');
+
+CREATE VIEW procflow.process_triggers WITH (security_barrier) AS
+SELECT t.id,
+	   p.name AS process,
+	   t.event,
+	   t.fields,
+	   t.queued,
+	   t.delay,
+	   t.priority,
+	   t.cron,
+	   CASE WHEN p.enabled THEN t.next_run_at END AS next_run_at
+  FROM procflow.trigger t
+  JOIN procflow.process p ON p.id = t.process_id
+ WHERE pg_catalog.pg_has_role(p.owner, 'USAGE');
+
+CREATE VIEW procflow.jobs WITH (security_barrier) AS
+SELECT j.id,
+	   p.name AS process,
+	   j.event,
+	   p.entity,
+	   procflow.key_to_jsonb(p.entity, j.key) AS key,
+	   j.run_at,
+	   j.attempts,
+	   CASE WHEN j.attempts = 0 THEN 'pending' ELSE 'retrying' END AS state,
+	   j.error_message AS last_error,
+	   j.created_at
+  FROM procflow.job j
+  JOIN procflow.process p ON p.id = j.process_id
+ WHERE pg_catalog.pg_has_role(p.owner, 'USAGE')
+UNION ALL
+SELECT b.first_id + k.i - 1,
+	   p.name,
+	   b.event,
+	   p.entity,
+	   procflow.key_to_jsonb(p.entity,
+							 CASE b.key_columns WHEN 0 THEN ARRAY[k.hash::text]
+												WHEN 1 THEN ARRAY[k.key]
+												ELSE k.key::text[] END),
+	   b.run_at,
+	   0,
+	   'pending',
+	   NULL,
+	   b.created_at
+  FROM procflow.job_batch b
+  JOIN procflow.process p ON p.id = b.process_id
+ CROSS JOIN LATERAL (SELECT coalesce(max(j.id) - b.first_id + 1, 0) AS items
+					   FROM (SELECT id FROM procflow.job
+							  WHERE id >= b.first_id AND id < b.first_id + b.items
+							 UNION ALL
+							 SELECT id FROM procflow.finished_job
+							  WHERE id >= b.first_id AND id < b.first_id + b.items) j) taken
+ CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(b.row_hashes), pg_catalog.unnest(b.keys))
+	   WITH ORDINALITY AS k(hash, key, i)
+ WHERE k.i > taken.items
+   AND pg_catalog.pg_has_role(p.owner, 'USAGE');
+
+CREATE VIEW procflow.job_history WITH (security_barrier) AS
+SELECT j.id,
+	   p.name AS process,
+	   j.event,
+	   p.entity,
+	   procflow.key_to_jsonb(p.entity, j.key) AS key,
+	   j.attempts,
+	   j.created_at,
+	   j.started_at,
+	   j.finished_at,
+	   j.status,
+	   j.error_message AS error,
+	   j.error_code,
+	   j.error_detail
+  FROM procflow.finished_job j
+  JOIN procflow.process p ON p.id = j.process_id
+ WHERE pg_catalog.pg_has_role(p.owner, 'USAGE');
+
+GRANT SELECT ON procflow.processes, procflow.process_triggers,
+	procflow.jobs, procflow.job_history TO PUBLIC;
+
+/*
+ * Not run with a fixed search_path: entity names in the document resolve,
+ * and the processes it creates keep, the caller's search_path, as with
+ * create_process.  (pg_catalog comes first unless the caller says
+ * otherwise, and everything else here is schema-qualified.)
+ */
+CREATE OR REPLACE FUNCTION procflow.load_definitions(doc jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+	pname text;
+	def jsonb;
+	k text;
+	trig jsonb;
+	keep bigint[];
+	to_add jsonb;
+	tid bigint;
+	entity regclass;
+	current_entity regclass;
+	exists_already boolean;
+	msg text;
+	state text;
+	detail text;
+	hint text;
+	pass int;
+BEGIN
+	IF doc IS NULL THEN
+		RAISE EXCEPTION 'doc must not be null' USING ERRCODE = '22004';
+	END IF;
+	IF jsonb_typeof(doc) <> 'object' OR jsonb_typeof(doc->'processes') IS DISTINCT FROM 'object' THEN
+		RAISE EXCEPTION 'a definition document is an object with the key "processes" holding an object'
+			USING ERRCODE = '22023',
+				  HINT = 'See procflow.export_definitions() for the format.';
+	END IF;
+	FOR k IN SELECT jsonb_object_keys(doc) LOOP
+		IF k <> 'processes' THEN
+			RAISE EXCEPTION 'unknown key "%" in the definition document', k USING ERRCODE = '22023';
+		END IF;
+	END LOOP;
+
+	-- the whole document is checked before anything is changed
+	FOR pname, def IN SELECT key, value FROM jsonb_each(doc->'processes') LOOP
+		IF jsonb_typeof(def) <> 'object' THEN
+			RAISE EXCEPTION 'process "%": its definition must be an object', pname
+				USING ERRCODE = '22023';
+		END IF;
+		FOR k IN SELECT jsonb_object_keys(def) LOOP
+			IF k NOT IN ('label', 'entity', 'action', 'condition', 'execution_order', 'enabled',
+						 'max_attempts', 'timeout', 'exclude', 'triggers') THEN
+				RAISE EXCEPTION 'process "%": unknown key "%"', pname, k USING ERRCODE = '22023';
+			END IF;
+		END LOOP;
+		PERFORM procflow.definition_check(pname, 'label', def->'label', 'string?');
+		PERFORM procflow.definition_check(pname, 'entity', def->'entity', 'string?');
+		PERFORM procflow.definition_check(pname, 'action', def->'action', 'string');
+		PERFORM procflow.definition_check(pname, 'condition', def->'condition', 'string?');
+		IF def ? 'execution_order' THEN
+			PERFORM procflow.definition_check(pname, 'execution_order', def->'execution_order', 'integer');
+		END IF;
+		IF def ? 'enabled' THEN
+			PERFORM procflow.definition_check(pname, 'enabled', def->'enabled', 'boolean');
+		END IF;
+		IF def ? 'max_attempts' THEN
+			PERFORM procflow.definition_check(pname, 'max_attempts', def->'max_attempts', 'integer');
+		END IF;
+		PERFORM procflow.definition_check(pname, 'timeout', def->'timeout', 'interval?');
+		PERFORM procflow.definition_check(pname, 'exclude', def->'exclude', 'strings?');
+		PERFORM procflow.definition_check(pname, 'triggers', def->'triggers', 'objects?');
+		FOR trig IN SELECT value FROM jsonb_array_elements(coalesce(def->'triggers', '[]')) LOOP
+			FOR k IN SELECT jsonb_object_keys(trig) LOOP
+				IF k NOT IN ('event', 'fields', 'queued', 'delay', 'priority', 'cron') THEN
+					RAISE EXCEPTION 'process "%": unknown key "%" in a trigger', pname, k
+						USING ERRCODE = '22023';
+				END IF;
+			END LOOP;
+			PERFORM procflow.definition_check(pname, 'triggers.event', trig->'event', 'string?');
+			PERFORM procflow.definition_check(pname, 'triggers.fields', trig->'fields', 'strings?');
+			IF jsonb_typeof(trig->'fields') = 'array' AND jsonb_array_length(trig->'fields') = 0 THEN
+				RAISE EXCEPTION 'process "%": key "triggers.fields" must not be an empty array', pname
+					USING ERRCODE = '22023',
+						  HINT = 'Leave it out, or give null, for a trigger on any column.';
+			END IF;
+			IF trig ? 'queued' THEN
+				PERFORM procflow.definition_check(pname, 'triggers.queued', trig->'queued', 'boolean');
+			END IF;
+			PERFORM procflow.definition_check(pname, 'triggers.delay', trig->'delay', 'interval?');
+			IF trig ? 'priority' THEN
+				PERFORM procflow.definition_check(pname, 'triggers.priority', trig->'priority', 'integer');
+			END IF;
+			PERFORM procflow.definition_check(pname, 'triggers.cron', trig->'cron', 'string?');
+		END LOOP;
+	END LOOP;
+
+	-- first the new processes are created, so that each "exclude" can name
+	-- any process of the document; then every process takes its definition
+	FOR pass IN 1..2 LOOP
+	FOR pname, def IN SELECT key, value FROM jsonb_each(doc->'processes') ORDER BY key LOOP
+		-- checked above: a null left is one of a key that may be absent
+		def := jsonb_strip_nulls(def);
+		BEGIN
+			entity := (def->>'entity')::regclass;
+			SELECT true, p.related_entity INTO exists_already, current_entity
+			  FROM procflow.processes p WHERE p.name = pname;
+			exists_already := coalesce(exists_already, false);
+			IF pass = 1 THEN
+				IF NOT exists_already THEN
+					PERFORM procflow.create_process(name => pname, entity => entity,
+						action => def->>'action',
+						execution_order => coalesce((def->>'execution_order')::int, 0),
+						label => def->>'label', condition => def->>'condition',
+						enabled => coalesce((def->>'enabled')::boolean, true),
+						max_attempts => coalesce((def->>'max_attempts')::int, 5),
+						timeout => (def->>'timeout')::interval);
+				END IF;
+				CONTINUE;
+			END IF;
+			keep := '{}';
+			to_add := '[]';
+
+			-- the triggers the process keeps, and those to add
+			IF NOT exists_already OR current_entity IS NOT DISTINCT FROM entity THEN
+				FOR trig IN SELECT value FROM jsonb_array_elements(coalesce(def->'triggers', '[]')) LOOP
+					tid := NULL;
+					IF exists_already THEN
+						SELECT t.id INTO tid
+						  FROM procflow.process_triggers t
+						 WHERE t.process = pname AND t.id <> ALL (keep)
+						   AND t.event IS NOT DISTINCT FROM trig->>'event'
+						   AND t.fields IS NOT DISTINCT FROM
+							   (SELECT array_agg(f ORDER BY n)
+								  FROM jsonb_array_elements_text(trig->'fields') WITH ORDINALITY AS x(f, n))
+						   AND t.queued = (coalesce((trig->>'queued')::boolean, false)
+										   OR trig->>'delay' IS NOT NULL OR trig->>'cron' IS NOT NULL)
+						   AND t.delay IS NOT DISTINCT FROM (trig->>'delay')::interval
+						   AND t.priority = coalesce((trig->>'priority')::int, 0)
+						   AND t.cron IS NOT DISTINCT FROM trig->>'cron'
+						 ORDER BY t.id LIMIT 1;
+					END IF;
+					IF tid IS NULL THEN
+						to_add := to_add || jsonb_build_array(trig);
+					ELSE
+						keep := keep || tid;
+					END IF;
+				END LOOP;
+			ELSE
+				to_add := coalesce(def->'triggers', '[]');
+			END IF;
+
+			IF exists_already THEN
+				PERFORM procflow.drop_trigger(t.id)
+				   FROM procflow.process_triggers t
+				  WHERE t.process = pname AND t.id <> ALL (keep);
+			END IF;
+			-- a new process is created, an existing one changed in place,
+			-- keeping its enabled flag (NULL to alter_process)
+			EXECUTE format('SELECT procflow.%I(name => $1, entity => $2, action => $3,'
+						   ' execution_order => $4, label => $5, condition => $6, enabled => $7,'
+						   ' max_attempts => $8, timeout => $9, exclude => $10)',
+						   CASE WHEN exists_already THEN 'alter_process' ELSE 'create_process' END)
+			USING pname, entity, def->>'action',
+				  coalesce((def->>'execution_order')::int, 0),
+				  def->>'label', def->>'condition',
+				  CASE WHEN exists_already THEN NULL
+					   ELSE coalesce((def->>'enabled')::boolean, true) END,
+				  coalesce((def->>'max_attempts')::int, 5),
+				  (def->>'timeout')::interval,
+				  (SELECT array_agg(e ORDER BY n)
+					 FROM jsonb_array_elements_text(def->'exclude') WITH ORDINALITY AS x(e, n));
+
+			FOR trig IN SELECT value FROM jsonb_array_elements(to_add) LOOP
+				PERFORM procflow.add_trigger(
+					process => pname,
+					event => trig->>'event',
+					fields => (SELECT array_agg(f ORDER BY n)
+								 FROM jsonb_array_elements_text(trig->'fields') WITH ORDINALITY AS x(f, n)),
+					queued => coalesce((trig->>'queued')::boolean, false),
+					delay => (trig->>'delay')::interval,
+					priority => coalesce((trig->>'priority')::int, 0),
+					cron => trig->>'cron');
+			END LOOP;
+		EXCEPTION WHEN OTHERS THEN
+			GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE,
+									detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+			-- the callee's error, naming the process (RAISE takes no empty options)
+			msg := format('process "%s": %s', pname, msg);
+			IF detail = '' AND hint = '' THEN
+				RAISE EXCEPTION USING ERRCODE = state, MESSAGE = msg;
+			ELSIF detail = '' THEN
+				RAISE EXCEPTION USING ERRCODE = state, MESSAGE = msg, HINT = hint;
+			ELSIF hint = '' THEN
+				RAISE EXCEPTION USING ERRCODE = state, MESSAGE = msg, DETAIL = detail;
+			ELSE
+				RAISE EXCEPTION USING ERRCODE = state, MESSAGE = msg, DETAIL = detail, HINT = hint;
+			END IF;
+		END;
+	END LOOP;
+	END LOOP;
+END
+$$;
+
+/*
+ * An entity table cannot be dropped while a process uses it, as a table
+ * cannot while a view uses it: its pending jobs could never run.  Nor can
+ * a column that an update trigger watches ("fields"): the trigger would
+ * fire on no change, or on every change.  (Run as the extension owner, to
+ * read the definitions; it reads nothing else.)
+ */
+CREATE OR REPLACE FUNCTION procflow.entity_dropped() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	process text;
+	entity text;
+	col text;
+BEGIN
+	IF to_regclass('procflow.process') IS NULL THEN
+		RETURN;					-- the extension itself is being dropped
+	END IF;
+	SELECT p.name, d.object_identity INTO process, entity
+	  FROM pg_event_trigger_dropped_objects() d
+	  JOIN procflow.process p ON p.entity::oid = d.objid
+	 WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+	 ORDER BY p.name
+	 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot drop table % because process "%" uses it', entity, process
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  HINT = 'Drop the process first (procflow.drop_process), or move it to another table (procflow.alter_process).';
+	END IF;
+	SELECT p.name, d.address_names[3], format('%I.%I', d.address_names[1], d.address_names[2])
+	  INTO process, col, entity
+	  FROM pg_event_trigger_dropped_objects() d
+	  JOIN procflow.process p ON p.entity::oid = d.objid
+	  JOIN procflow.trigger t ON t.process_id = p.id
+	 WHERE d.classid = 'pg_class'::regclass AND d.objsubid > 0
+	   AND d.address_names[3] = ANY (t.fields)
+	 ORDER BY p.name
+	 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot drop column % of table % because process "%" watches it', col, entity, process
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  DETAIL = 'An update trigger of the process fires when that column changes.',
+				  HINT = 'Drop the trigger first (procflow.drop_trigger), and add it again without the column.';
+	END IF;
+END
+$$;
+
+/*
+ * ALTER TABLE of an entity table: renamed columns are followed, and its
+ * primary key cannot go, nor change while jobs are pending (see ddl.c).
+ */
+CREATE FUNCTION procflow.table_altering() RETURNS event_trigger
+	LANGUAGE C AS 'MODULE_PATHNAME', 'procflow_table_altering';
+CREATE FUNCTION procflow.table_altered() RETURNS event_trigger
+	LANGUAGE C AS 'MODULE_PATHNAME', 'procflow_table_altered';
+
+CREATE EVENT TRIGGER procflow_table_altering ON ddl_command_start
+	WHEN TAG IN ('ALTER TABLE')
+	EXECUTE FUNCTION procflow.table_altering();
+CREATE EVENT TRIGGER procflow_table_altered ON ddl_command_end
+	WHEN TAG IN ('ALTER TABLE')
+	EXECUTE FUNCTION procflow.table_altered();
+
+/* TRUNCATE of an entity table cancels the jobs of its rows (truncate.c). */
+DO $$
+DECLARE
+	t regclass;
+BEGIN
+	FOR t IN SELECT DISTINCT p.entity FROM procflow.process p
+			   JOIN procflow.trigger g ON g.process_id = p.id
+			  WHERE p.entity IS NOT NULL AND g.event IS NOT NULL LOOP
+		EXECUTE format('CREATE TRIGGER procflow_capture_truncate AFTER TRUNCATE ON %s'
+					   ' FOR EACH STATEMENT EXECUTE FUNCTION procflow.capture()', t);
+	END LOOP;
+END
+$$;

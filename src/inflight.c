@@ -1,0 +1,118 @@
+/*-------------------------------------------------------------------------
+ *
+ * inflight.c
+ *	  The job an executor is running, kept where a crash leaves it.
+ *
+ * A job whose action kills its backend (a segfault in an extension, an
+ * out-of-memory kill) rolls back with the executor's transaction, so its
+ * failed attempt would never be counted: after the restart an executor
+ * claims it again, and the server crashes again, for ever.  So before it
+ * runs a job, an executor writes the job's id into a small file of its own
+ * (pg_procflow/executor.<database oid>.<worker> under the data directory;
+ * one write, no fsync: only a crash of processes, not of the machine,
+ * needs to be remembered).  A clean exit empties the file.  An executor
+ * that starts and finds an id there counts a failed attempt of that job,
+ * if it is still pending (see runner.c), so that such a job ends as failed
+ * after max_attempts like any other.
+ *
+ * Copyright (c) 2026, procflow developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "miscadmin.h"
+#include "storage/fd.h"
+#include "storage/ipc.h"
+#include "utils/memutils.h"
+
+#include "inflight.h"
+
+#define INFLIGHT_DIR "pg_procflow"
+
+static int	inflight_fd = -1;
+static char *inflight_file = NULL;
+
+/* Path of a worker's file in this database. */
+static char *
+inflight_path(int worker)
+{
+	return psprintf("%s/executor.%u.%d", INFLIGHT_DIR, MyDatabaseId, worker);
+}
+
+/* On a clean exit, nothing runs any more. */
+static void
+inflight_at_exit(int code, Datum arg)
+{
+	int64		none = 0;
+
+	/* nothing to do about a failure on the way out: the next start counts */
+	if (inflight_fd >= 0 && pwrite(inflight_fd, &none, sizeof(none), 0) != sizeof(none))
+		inflight_fd = -1;
+}
+
+/* Open (creating) the file of this executor, for inflight_note. */
+void
+inflight_open(int worker)
+{
+	char	   *path = MemoryContextStrdup(TopMemoryContext, inflight_path(worker));
+
+	if (MakePGDirectory(INFLIGHT_DIR) < 0 && errno != EEXIST)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create directory \"%s\": %m", INFLIGHT_DIR)));
+	inflight_fd = BasicOpenFile(path, O_RDWR | O_CREAT | PG_BINARY);
+	if (inflight_fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open file \"%s\": %m", path)));
+	inflight_file = path;
+	before_shmem_exit(inflight_at_exit, (Datum) 0);
+}
+
+/* This executor starts running the job (0: none any more). */
+void
+inflight_note(int64 job_id)
+{
+	if (inflight_fd < 0)
+		return;
+	if (pwrite(inflight_fd, &job_id, sizeof(job_id), 0) != sizeof(job_id))
+		ereport(WARNING,
+				(errcode_for_file_access(),
+				 errmsg("could not write file \"%s\": %m", inflight_file)));
+}
+
+/*
+ * The job that a worker of this database was running when it last ended
+ * without a clean exit, or 0.
+ */
+int64
+inflight_left_behind(int worker)
+{
+	char	   *path = inflight_path(worker);
+	int			fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	int64		job_id = 0;
+
+	if (fd < 0)
+		return 0;
+	if (read(fd, &job_id, sizeof(job_id)) != sizeof(job_id))
+		job_id = 0;
+	CloseTransientFile(fd);
+	return job_id;
+}
+
+/* The job a worker left behind has been dealt with. */
+void
+inflight_forget(int worker)
+{
+	char	   *path = inflight_path(worker);
+
+	if (unlink(path) < 0 && errno != ENOENT)
+		ereport(WARNING,
+				(errcode_for_file_access(),
+				 errmsg("could not remove file \"%s\": %m", path)));
+}

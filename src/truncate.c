@@ -1,0 +1,161 @@
+/*-------------------------------------------------------------------------
+ *
+ * truncate.c
+ *	  What TRUNCATE of an entity table, or of one of its partitions, does
+ *	  to the pending jobs of its rows.
+ *
+ * TRUNCATE fires no row triggers, so the pending create and update jobs of
+ * the rows it removes would otherwise stay, and run on rows inserted later
+ * with the same keys.  They are cancelled instead (history status
+ * "cancelled"), as a DELETE of each row would have cancelled them; the
+ * jobs of delete events stay, since they carry their row.  TRUNCATE of the
+ * entity table itself fires procflow's AFTER TRUNCATE trigger on it, and
+ * cancels all such jobs of its processes.  TRUNCATE of one partition of a
+ * partitioned entity table (which fires no trigger of the parent) is seen
+ * by procflow's utility hook (utility.c): the jobs of the entity's
+ * processes whose row no longer exists are cancelled.  Jobs an executor is
+ * running are left to find their row gone.
+ *
+ * Copyright (c) 2026, procflow developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "nodes/parsenodes.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "batch.h"
+#include "cache.h"
+#include "catalog.h"
+#include "entity.h"
+#include "queue.h"
+#include "truncate.h"
+
+#define TRUNCATED_REASON "the entity table was truncated"
+
+/*
+ * The pending create and update jobs of the processes of "entity", locked
+ * (skipping those an executor holds), after their batches have become job
+ * rows.  The caller acts as the extension owner.
+ */
+static void
+lock_row_jobs(Oid entity)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(entity)};
+	Datum		ids;
+
+	catalog_exec("SELECT coalesce(pg_catalog.array_agg(id), '{}') FROM procflow.process"
+				 " WHERE entity = $1::pg_catalog.regclass",
+				 1, argtypes, args, NULL, SPI_OK_SELECT);
+	{
+		bool		isnull;
+
+		ids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	}
+	batch_materialize_processes(ids, false);
+	catalog_exec("SELECT j.id, j.key FROM procflow.job j"
+				 "  JOIN procflow.process p ON p.id = j.process_id"
+				 " WHERE p.entity = $1::pg_catalog.regclass"
+				 "   AND j.event IN ('create', 'update') AND j.key IS NOT NULL"
+				 " ORDER BY j.id FOR UPDATE OF j SKIP LOCKED",
+				 1, argtypes, args, NULL, SPI_OK_SELECT);
+}
+
+/* Cancel the jobs with these ids (int8[]). */
+static void
+cancel_jobs(Datum ids)
+{
+	Oid			argtypes[1] = {INT8ARRAYOID};
+	Datum		args[1] = {ids};
+
+	catalog_exec("DELETE FROM procflow.job WHERE id = ANY ($1) RETURNING *",
+				 1, argtypes, args, NULL, SPI_OK_DELETE_RETURNING);
+	queue_cancel_deleted(SPI_tuptable, SPI_processed, TRUNCATED_REASON);
+}
+
+/*
+ * Cancel the pending create and update jobs of the processes of "entity"
+ * whose rows a TRUNCATE removed: all of them when the entity table itself
+ * was truncated ("whole"), those whose row is gone when a partition was.
+ */
+void
+truncate_cancel_jobs(Oid entity, bool whole)
+{
+	PrivilegedScope scope;
+	SPITupleTable *jobs;
+	Datum	   *gone;
+	int			ngone = 0;
+
+	if (catalog_oids_if_installed() == NULL)
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	catalog_enter_privileged(&scope);
+	lock_row_jobs(entity);
+	catalog_leave_privileged(&scope);
+	jobs = SPI_tuptable;
+	gone = palloc(sizeof(Datum) * Max(SPI_processed, 1));
+
+	if (SPI_processed > 0)
+	{
+		EntityShape *shape = NULL;
+		IdentityScope escope;
+		uint64		n = SPI_processed;
+
+		cache_pin();
+		if (!whole)
+		{
+			shape = cache_entity(entity);
+			entity_enter(shape, &escope);
+		}
+		for (uint64 i = 0; i < n; i++)
+		{
+			bool		isnull;
+			Datum		id = SPI_getbinval(jobs->vals[i], jobs->tupdesc, 1, &isnull);
+			Datum		key = SPI_getbinval(jobs->vals[i], jobs->tupdesc, 2, &isnull);
+			Datum		row;
+
+			if (whole || !entity_fetch_row(shape, key, &row))
+				gone[ngone++] = id;
+		}
+		if (!whole)
+			entity_leave(&escope);
+		cache_unpin();
+	}
+	if (ngone > 0)
+		cancel_jobs(queue_array(gone, NULL, ngone, INT8OID));
+	SPI_finish();
+}
+
+/*
+ * After a TRUNCATE: for each table it named that is a partition, the
+ * entity tables among its ancestors lose the jobs of the rows it removed.
+ * (The truncated entity tables themselves see it by their trigger.)
+ */
+void
+truncate_partitions_done(List *relations)
+{
+	ListCell   *lc;
+
+	if (catalog_oids_if_installed() == NULL)
+		return;
+	foreach(lc, relations)
+	{
+		RangeVar   *rv = lfirst_node(RangeVar, lc);
+		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+		ListCell   *alc;
+
+		if (!OidIsValid(relid) || !get_rel_relispartition(relid))
+			continue;
+		foreach(alc, get_partition_ancestors(relid))
+			truncate_cancel_jobs(lfirst_oid(alc), false);
+	}
+}

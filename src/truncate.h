@@ -1,0 +1,17 @@
+/*-------------------------------------------------------------------------
+ *
+ * truncate.h
+ *	  What TRUNCATE of an entity table, or of one of its partitions, does
+ *	  to the pending jobs of its rows.
+ *
+ * Copyright (c) 2026, procflow developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROCFLOW_TRUNCATE_H
+#define PROCFLOW_TRUNCATE_H
+
+extern void truncate_cancel_jobs(Oid entity, bool whole);
+extern void truncate_partitions_done(List *relations);
+
+#endif							/* PROCFLOW_TRUNCATE_H */

@@ -1,0 +1,61 @@
+/*-------------------------------------------------------------------------
+ *
+ * utility.c
+ *	  The utility statements procflow follows: COMMIT PREPARED and TRUNCATE.
+ *
+ * A transaction that queues jobs wakes the executors when it commits
+ * (queue.c).  A prepared transaction commits later, in COMMIT PREPARED,
+ * possibly in another session, which knows nothing of the jobs it holds:
+ * so every COMMIT PREPARED wakes the executors of its database, which then
+ * look at the queue (a prepared transaction that queued nothing costs them
+ * one look).
+ *
+ * TRUNCATE of a partition of an entity table fires no trigger of the
+ * entity; procflow learns of it here (truncate.c).
+ *
+ * Copyright (c) 2026, procflow developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
+#include "utils/timestamp.h"
+
+#include "queue.h"
+#include "truncate.h"
+#include "utility.h"
+
+static ProcessUtility_hook_type prev_process_utility = NULL;
+
+/* Run the statement, then do procflow's part of it. */
+static void
+procflow_process_utility(PlannedStmt *pstmt, const char *queryString,
+						 bool readOnlyTree, ProcessUtilityContext context,
+						 ParamListInfo params, QueryEnvironment *queryEnv,
+						 DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+							 queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
+
+	if (IsA(stmt, TransactionStmt) &&
+		((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED)
+		queue_note_due(GetCurrentTimestamp());
+	else if (IsA(stmt, TruncateStmt))
+		truncate_partitions_done(((TruncateStmt *) stmt)->relations);
+}
+
+/* Install the hook (from _PG_init). */
+void
+utility_init(void)
+{
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = procflow_process_utility;
+}

@@ -1,0 +1,15 @@
+/*-------------------------------------------------------------------------
+ *
+ * utility.h
+ *	  The utility statements procflow follows: COMMIT PREPARED and TRUNCATE.
+ *
+ * Copyright (c) 2026, procflow developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROCFLOW_UTILITY_H
+#define PROCFLOW_UTILITY_H
+
+extern void utility_init(void);
+
+#endif							/* PROCFLOW_UTILITY_H */
