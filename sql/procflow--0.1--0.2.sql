@@ -51,28 +51,6 @@ CREATE TRIGGER process_owner_by_name
 	FOR EACH ROW EXECUTE FUNCTION procflow.process_owner_by_name();
 ALTER TABLE procflow.process ENABLE ALWAYS TRIGGER process_owner_by_name;
 
-CREATE TABLE procflow.trigger (
-	id				bigserial PRIMARY KEY,
-	process_id		int NOT NULL REFERENCES procflow.process (id) ON DELETE CASCADE,
-	event			text
-		CONSTRAINT trigger_event_check CHECK (event IN ('create', 'update', 'delete')),
-	fields			text[]
-		CONSTRAINT trigger_fields_check CHECK (fields IS NULL OR event = 'update'),
-	queued			boolean NOT NULL DEFAULT false,
-	delay			interval
-		CONSTRAINT trigger_delay_check CHECK (delay >= interval '0'),
-	priority		int NOT NULL DEFAULT 0,
-	cron			text,
-	next_run_at		timestamptz,	-- cron: when the schedule fires next
-	created_at		timestamptz NOT NULL DEFAULT now(),
-	CONSTRAINT trigger_kind_check CHECK ((event IS NULL) <> (cron IS NULL)),
-	CONSTRAINT trigger_delay_queued_check CHECK (delay IS NULL OR queued)
-);
-
-CREATE INDEX trigger_process_id_idx ON procflow.trigger (process_id);
-
-COMMENT ON TABLE procflow.trigger IS 'when a process runs: entity events and schedules';
-
 ALTER TABLE procflow.job ADD COLUMN excluded int[];
 ALTER TABLE procflow.finished_job ADD COLUMN excluded int[];
 ALTER TABLE procflow.job_batch ADD COLUMN excluded int[];

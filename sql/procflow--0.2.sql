@@ -28,10 +28,10 @@ CREATE TABLE procflow.process (
 		CONSTRAINT process_timeout_check CHECK (timeout > interval '0'),
 	exclude			text[],
 	owner			oid NOT NULL,	-- the role; 0 when it did not exist at restore
-	owner_name		name NOT NULL,	-- its name, by which a restore finds it
 	search_path		text NOT NULL,
 	created_at		timestamptz NOT NULL DEFAULT now(),
-	updated_at		timestamptz NOT NULL DEFAULT now()
+	updated_at		timestamptz NOT NULL DEFAULT now(),
+	owner_name		name NOT NULL	-- its name, by which a restore finds it
 );
 
 COMMENT ON TABLE procflow.process IS 'process definitions: one row per process';

@@ -169,6 +169,20 @@ catalog_announce_change(void)
 }
 
 /*
+ * Keep the owner names of processes those of their roles (by OID): after
+ * ALTER ROLE ... RENAME, a dump must name the role by its new name.  The
+ * caller holds an SPI connection.
+ */
+void
+catalog_refresh_owner_names(void)
+{
+	catalog_exec("UPDATE procflow.process p SET owner_name = r.rolname"
+				 "  FROM pg_catalog.pg_roles r"
+				 " WHERE r.oid = p.owner AND p.owner_name <> r.rolname",
+				 0, NULL, NULL, NULL, SPI_OK_UPDATE);
+}
+
+/*
  * Run one statement on procflow's tables as the extension owner; it must
  * return the SPI code "expected".  The caller holds an SPI connection.
  */

@@ -37,6 +37,7 @@ extern void catalog_enter_privileged(PrivilegedScope *scope);
 extern void catalog_leave_privileged(PrivilegedScope *scope);
 extern void catalog_prefer_indexes(void);
 extern void catalog_announce_change(void);
+extern void catalog_refresh_owner_names(void);
 extern SPIPlanPtr catalog_keep_plan(SPIPlanPtr *plan, const char *sql, int nargs,
 									Oid *argtypes);
 extern int	catalog_exec(const char *sql, int nargs, Oid *argtypes, Datum *args,

@@ -42,6 +42,7 @@
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "batch.h"
@@ -174,8 +175,16 @@ cancel_deleted_rows(void)
 	PrivilegedScope scope;
 	int			start = 0;
 
+	bool		snapshot_pushed = false;
+
 	if (ndeleted == 0)
 		return;
+	/* before commit (a statement on a partition fired no statement trigger) */
+	if (!ActiveSnapshotSet())
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		snapshot_pushed = true;
+	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	catalog_enter_privileged(&scope);
@@ -222,6 +231,8 @@ cancel_deleted_rows(void)
 	}
 	catalog_leave_privileged(&scope);
 	SPI_finish();
+	if (snapshot_pushed)
+		PopActiveSnapshot();
 	ndeleted = 0;
 }
 

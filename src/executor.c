@@ -9,7 +9,8 @@
  * in one transaction (see runner.c) until a claim finds nothing, then sleep
  * until the earliest future run_at, or until a commit that queued earlier
  * work sets its latch (see shmem.c), or at most procflow.max_sleep.  The
- * first executor of a database also prunes the job history at that pace.
+ * first executor of a database also prunes the job history at that pace,
+ * and renames the owners of processes whose roles were renamed.
  * While there is work, executors also rotate the queue's partitions every
  * second (see rotation.c).
  *
@@ -163,6 +164,7 @@ next_due(bool prune)
 		{
 			pgstat_report_activity(STATE_RUNNING, "procflow: pruning job history");
 			queue_prune(procflow_history_retention);
+			catalog_refresh_owner_names();
 		}
 		pgstat_report_activity(STATE_RUNNING, "procflow: reading the next due time");
 		due = queue_next_due();

@@ -10,10 +10,12 @@
  * runs a job, an executor writes the job's id into a small file of its own
  * (pg_procflow/executor.<database oid>.<worker> under the data directory;
  * one write, no fsync: only a crash of processes, not of the machine,
- * needs to be remembered).  A clean exit empties the file.  An executor
+ * needs to be remembered), and 0 when the job's run is over.  An executor
  * that starts and finds an id there counts a failed attempt of that job,
  * if it is still pending (see runner.c), so that such a job ends as failed
- * after max_attempts like any other.
+ * after max_attempts like any other.  That holds for every way an executor
+ * can end in the middle of a job: a crash, a FATAL error (an action that
+ * terminates its own backend), pg_terminate_backend, a server shutdown.
  *
  * Copyright (c) 2026, procflow developers
  *
@@ -27,7 +29,6 @@
 
 #include "miscadmin.h"
 #include "storage/fd.h"
-#include "storage/ipc.h"
 #include "utils/memutils.h"
 
 #include "inflight.h"
@@ -42,17 +43,6 @@ static char *
 inflight_path(int worker)
 {
 	return psprintf("%s/executor.%u.%d", INFLIGHT_DIR, MyDatabaseId, worker);
-}
-
-/* On a clean exit, nothing runs any more. */
-static void
-inflight_at_exit(int code, Datum arg)
-{
-	int64		none = 0;
-
-	/* nothing to do about a failure on the way out: the next start counts */
-	if (inflight_fd >= 0 && pwrite(inflight_fd, &none, sizeof(none), 0) != sizeof(none))
-		inflight_fd = -1;
 }
 
 /* Open (creating) the file of this executor, for inflight_note. */
@@ -71,7 +61,6 @@ inflight_open(int worker)
 				(errcode_for_file_access(),
 				 errmsg("could not open file \"%s\": %m", path)));
 	inflight_file = path;
-	before_shmem_exit(inflight_at_exit, (Datum) 0);
 }
 
 /* This executor starts running the job (0: none any more). */

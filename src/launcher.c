@@ -260,7 +260,11 @@ tend_executors(bool recheck)
 				ex->restart_at = TimestampTzPlusMilliseconds(now, ex->restart_delay_ms);
 			}
 			if (recheck)
+			{
+				/* a new start: what it backed off from may be over */
 				ex->restart_at = now;
+				ex->restart_delay_ms = 0;
+			}
 
 			if (ex->restart_at <= now)
 				start_executor(s, w);

@@ -628,7 +628,11 @@ set_enabled(const char *name, bool enabled, bool cancel_pending)
 		catalog_enter_privileged(&scope);
 		batch_materialize_processes(ids, false);
 		catalog_leave_privileged(&scope);
-		catalog_exec("DELETE FROM procflow.job WHERE process_id = $1 RETURNING *",
+		/* jobs an executor holds have started: they are not pending */
+		catalog_exec("DELETE FROM procflow.job"
+					 " WHERE id IN (SELECT id FROM procflow.job WHERE process_id = $1"
+					 "               FOR UPDATE SKIP LOCKED)"
+					 " RETURNING *",
 					 1, argtypes, args, NULL, SPI_OK_DELETE_RETURNING);
 		queue_cancel_deleted(SPI_tuptable, SPI_processed,
 							 "cancelled when the process was disabled");

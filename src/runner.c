@@ -238,6 +238,8 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 	}
 	PG_END_TRY();
 
+	if (in_executor)
+		inflight_note(0);
 	if (edata == NULL)
 		outcome->finished_at = GetCurrentTimestamp();
 	else

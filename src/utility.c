@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * utility.c
- *	  The utility statements procflow follows: COMMIT PREPARED and TRUNCATE.
+ *	  The utility statements procflow follows: COMMIT PREPARED, TRUNCATE
+ *	  and ALTER ROLE ... RENAME.
  *
  * A transaction that queues jobs wakes the executors when it commits
  * (queue.c).  A prepared transaction commits later, in COMMIT PREPARED,
@@ -13,16 +14,23 @@
  * TRUNCATE of a partition of an entity table fires no trigger of the
  * entity; procflow learns of it here (truncate.c).
  *
+ * ALTER ROLE ... RENAME renames the role in procflow's catalog of this
+ * database at once (the owner of a process is kept by OID and by name, the
+ * name for restores); other databases follow when their executors next
+ * look (executor.c).
+ *
  * Copyright (c) 2026, procflow developers
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "executor/spi.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
 #include "utils/timestamp.h"
 
+#include "catalog.h"
 #include "queue.h"
 #include "truncate.h"
 #include "utility.h"
@@ -50,6 +58,15 @@ procflow_process_utility(PlannedStmt *pstmt, const char *queryString,
 		queue_note_due(GetCurrentTimestamp());
 	else if (IsA(stmt, TruncateStmt))
 		truncate_partitions_done(((TruncateStmt *) stmt)->relations);
+	else if (IsA(stmt, RenameStmt) &&
+			 ((RenameStmt *) stmt)->renameType == OBJECT_ROLE &&
+			 catalog_oids_if_installed() != NULL)
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		catalog_refresh_owner_names();
+		SPI_finish();
+	}
 }
 
 /* Install the hook (from _PG_init). */

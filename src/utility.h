@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * utility.h
- *	  The utility statements procflow follows: COMMIT PREPARED and TRUNCATE.
+ *	  The utility statements procflow follows: COMMIT PREPARED, TRUNCATE
+ *	  and ALTER ROLE ... RENAME.
  *
  * Copyright (c) 2026, procflow developers
  *

@@ -1,6 +1,6 @@
 -- procflow.create_process: every argument, good and bad.
 BEGIN;
-SELECT plan(43);
+SELECT plan(52);
 
 CREATE TABLE cust (id int PRIMARY KEY, name text);
 CREATE TABLE nopk (id int);
@@ -8,6 +8,7 @@ CREATE VIEW cust_v AS SELECT * FROM cust;
 CREATE ROLE pgtap_other;
 CREATE TABLE other_t (id int PRIMARY KEY);
 ALTER TABLE other_t OWNER TO pgtap_other;
+CREATE TEMP TABLE tmp_t (id int PRIMARY KEY);
 
 -- the good path
 SELECT lives_ok($$SELECT procflow.create_process('p1', 'cust', 'SELECT ($1).name')$$, 'minimal process');
@@ -21,6 +22,8 @@ SELECT results_eq($$SELECT name, label, related_entity::text, execution_order, e
     $$VALUES ('p2'::text, 'Two statements'::text, 'cust'::text, -5, false, 1000, interval '1 minute', '{p1}'::text[])$$,
     'the definition as given');
 SELECT is((SELECT owner::text FROM procflow.processes WHERE name = 'p1'), current_user::text, 'owned by its creator');
+SELECT lives_ok($$SELECT procflow.create_process('p5', 'cust', 'ANALYZE cust')$$, 'ANALYZE can run in an action');
+SELECT lives_ok($$SELECT procflow.create_process('p6', 'cust', 'SELECT 1', condition => '($1).id > 0 -- positive ids')$$, 'a condition ending in a comment');
 
 CREATE TEMP TABLE before AS SELECT count(*) AS n FROM procflow.processes;
 
@@ -38,6 +41,7 @@ SELECT lives_ok($$SELECT procflow.drop_process('p1''; DROP TABLE cust; --')$$, '
 SELECT throws_ok($$SELECT procflow.create_process('x', 'nosuch', 'SELECT 1')$$, '42P01', NULL, 'unknown table');
 SELECT throws_ok($$SELECT procflow.create_process('x', 'nopk', 'SELECT 1')$$, '42P16', 'table "nopk" has no primary key', 'no primary key');
 SELECT throws_ok($$SELECT procflow.create_process('x', 'cust_v', 'SELECT 1')$$, '42809', '"cust_v" is not a table', 'a view');
+SELECT throws_ok($$SELECT procflow.create_process('x', 'tmp_t', 'SELECT 1')$$, '42809', '"tmp_t" is a temporary table', 'a temporary table');
 SELECT throws_ok($$SELECT procflow.create_process('x', 'pg_class', 'SELECT 1')$$, '42501', 'processes cannot be bound to "pg_class"', 'a catalog');
 SELECT throws_ok($$SELECT procflow.create_process('x', 'procflow.process', 'SELECT 1')$$, '42501', NULL, 'procflow''s own table');
 SET ROLE pgtap_other;
@@ -54,7 +58,13 @@ SELECT throws_ok($$SELECT procflow.create_process('x', 'cust', 'SELEC 1')$$, '42
 SELECT throws_ok($$SELECT procflow.create_process('x', 'cust', 'SELECT ($1).nosuch')$$, '42703', NULL, 'unknown field in the action');
 SELECT throws_ok($$SELECT procflow.create_process('x', 'cust', 'INSERT INTO nosuch VALUES (1)')$$, '42P01', NULL, 'unknown table in the action');
 SELECT throws_ok($$SELECT procflow.create_process('x', 'cust', 'SELECT $4')$$, '42P02', NULL, 'a fourth parameter');
-SELECT throws_ok($$SELECT procflow.create_process('x', NULL, 'SELECT ($1).id')$$, NULL, NULL, 'entity-less actions have no row fields');
+SELECT throws_ok($$SELECT procflow.create_process('x', NULL, 'SELECT ($1).id')$$, '42703', NULL, 'entity-less actions have no row fields');
+-- statements that can never run inside the transaction an action runs in
+SELECT throws_ok($$SELECT procflow.create_process('x', 'cust', 'COMMIT')$$, '0A000', 'COMMIT cannot run in an action', 'COMMIT');
+SELECT throws_ok($$SELECT procflow.create_process('x', 'cust', 'SELECT 1; ROLLBACK')$$, '0A000', 'ROLLBACK cannot run in an action', 'ROLLBACK after a statement');
+SELECT throws_ok($$SELECT procflow.create_process('x', 'cust', 'VACUUM cust')$$, '0A000', 'VACUUM cannot run in an action', 'VACUUM');
+SELECT throws_ok($$SELECT procflow.create_process('x', 'cust', 'COPY cust TO STDOUT')$$, '0A000', 'COPY cannot run in an action', 'COPY to the client');
+SELECT throws_ok($$SELECT procflow.create_process('x', 'cust', 'CREATE INDEX CONCURRENTLY ON cust (name)')$$, '0A000', 'CREATE INDEX cannot run in an action', 'CREATE INDEX CONCURRENTLY');
 
 -- condition
 SELECT throws_ok($$SELECT procflow.create_process('x', 'cust', 'SELECT 1', condition => '($1).id')$$, '42804', 'condition must be a single boolean expression', 'non-boolean condition');
@@ -71,6 +81,7 @@ SELECT throws_ok($$SELECT procflow.create_process('x', 'cust', 'SELECT 1', timeo
 SELECT throws_ok($$SELECT procflow.create_process('x', 'cust', 'SELECT 1', timeout => '-1 s')$$, '22023', NULL, 'negative timeout');
 SELECT throws_ok($$SELECT procflow.create_process('x', 'cust', 'SELECT 1', exclude => '{}')$$, '22023', NULL, 'empty exclude');
 SELECT throws_ok($$SELECT procflow.create_process('x', 'cust', 'SELECT 1', exclude => '{a,NULL}')$$, '22004', NULL, 'NULL in exclude');
+SELECT throws_ok($$SELECT procflow.create_process('x', 'cust', 'SELECT 1', exclude => '{p1,nosuch}')$$, '42704', 'process "nosuch" named in "exclude" does not exist', 'exclude naming no process');
 
 -- nothing half-written
 SELECT is((SELECT count(*) FROM procflow.processes), (SELECT n FROM before), 'refusals wrote nothing');

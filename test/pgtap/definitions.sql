@@ -1,6 +1,6 @@
 -- Processes as code: load_definitions and export_definitions, every refusal.
 BEGIN;
-SELECT plan(43);
+SELECT plan(48);
 
 CREATE TABLE shop_order (id int PRIMARY KEY, status text, total numeric);
 CREATE TABLE shop_log (order_id int, what text);
@@ -122,6 +122,15 @@ SELECT throws_ok($$SELECT procflow.load_definitions('{"processes": {"a": {"actio
     '42601', NULL, 'bad SQL in the action');
 SELECT throws_ok($$SELECT procflow.load_definitions('{"processes": {"a": {"action": "SELECT 1", "entity": "shop_order", "triggers": [{"event": "update", "fields": ["nope"]}]}}}')$$,
     '42703', NULL, 'unknown field');
+SELECT throws_ok($$SELECT procflow.load_definitions('{"processes": {"a": {"action": "SELECT 1", "entity": "shop_order", "triggers": [{"event": "update", "fields": []}]}}}')$$,
+    '22023', 'process "a": key "triggers.fields" must not be an empty array', 'empty fields, as add_trigger refuses them');
+SELECT throws_ok($$SELECT procflow.load_definitions('{"processes": {"a": {"action": "SELECT 1", "exclude": ["b"]}}}')$$,
+    '42704', 'process "a": process "b" named in "exclude" does not exist', 'exclude naming no process');
+SELECT lives_ok($$SELECT procflow.load_definitions('{"processes": {"x_a": {"action": "SELECT 1", "exclude": ["x_b"]},
+    "x_b": {"action": "SELECT 2", "exclude": ["x_a", "x_b"]}}}')$$, 'processes of one document may exclude each other');
+SELECT results_eq($$SELECT name, exclude FROM procflow.processes WHERE name LIKE 'x\__' ORDER BY name$$,
+    $$VALUES ('x_a'::text, '{x_b}'::text[]), ('x_b', '{x_a,x_b}')$$, 'with their exclusions');
+SELECT lives_ok($$SELECT procflow.drop_process('x_a'); SELECT procflow.drop_process('x_b')$$, 'cleanup');
 SELECT throws_ok($$SELECT procflow.load_definitions('{"processes": {"a\"; DROP TABLE shop_log; --": {"action": "SELECT 1", "entity": "shop_order; DROP TABLE shop_log"}}}')$$,
     '42602', NULL, 'injection in names is a bad name, not SQL');
 -- a later bad process refuses the earlier good ones too

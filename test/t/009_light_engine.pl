@@ -1,0 +1,222 @@
+# What the light engine does where users take it: a job that kills its
+# executor ends as failed instead of crashing it for ever; jobs read but
+# not started can be cancelled at once and are taken by an idle executor;
+# COMMIT PREPARED wakes the executors; a dump restores where an owner role
+# is missing; ALTER EXTENSION UPDATE from 0.1 keeps definitions and jobs.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use ProcflowTest;
+
+my $node = procflow_node('light', 'postgres', conf => q{
+procflow.workers = 2
+procflow.retry_delay = 0
+procflow.max_sleep = '10min'
+max_prepared_transactions = 2
+restart_after_crash = on
+});
+$node->start;
+$node->safe_psql('postgres', q{
+CREATE EXTENSION procflow;
+CREATE TABLE trail (note text);
+CREATE TABLE item (id int PRIMARY KEY, state text);
+});
+
+# a job whose action terminates its own backend (a FATAL error, as a crash
+# in an extension would end the process too) counts one failed attempt per
+# death, and ends as failed after max_attempts; other jobs keep running
+$node->safe_psql('postgres', q{
+SELECT procflow.create_process('suicide', NULL,
+    'SELECT pg_terminate_backend(pg_backend_pid())', max_attempts => 2);
+SELECT procflow.run_process('suicide');
+SELECT procflow.create_process('ordinary', NULL, $$INSERT INTO trail VALUES ('ordinary ran')$$);
+SELECT procflow.run_process('ordinary');
+});
+wait_until($node, "SELECT count(*) = 1 FROM procflow.job_history WHERE process = 'suicide'",
+	'the job that kills its executor did not end');
+is($node->safe_psql('postgres',
+	"SELECT status || ' ' || attempts || ' ' || error_code FROM procflow.job_history WHERE process = 'suicide'"),
+	'failed 2 57P02', 'a job that kills its executor fails after max_attempts, each death an attempt');
+wait_until($node, "SELECT count(*) = 1 FROM trail WHERE note = 'ordinary ran'",
+	'the other job did not run');
+pass('the other job ran');
+
+# a crash of the whole server while a job runs counts one attempt too
+$node->safe_psql('postgres', q{
+SELECT procflow.create_process('sleeper', NULL, 'SELECT pg_sleep(60)', max_attempts => 5);
+SELECT procflow.run_process('sleeper');
+});
+wait_until($node, "SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE 'procflow job % (process sleeper%'",
+	'the sleeping job did not start');
+my $pid = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE query LIKE 'procflow job % (process sleeper%'");
+kill 'KILL', $pid;
+wait_until($node, "SELECT count(*) = 1 FROM procflow.jobs WHERE process = 'sleeper' AND attempts = 1",
+	'the crash did not count an attempt');
+is($node->safe_psql('postgres', "SELECT last_error FROM procflow.jobs WHERE process = 'sleeper'"),
+	'the server process running this job terminated abnormally',
+	'a crash during a job is its failed attempt, with the reason');
+# the retry runs: stop it, and hold and cancel the job
+wait_until($node, "SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE 'procflow job % (process sleeper%'",
+	'the sleeping job did not run again');
+$node->safe_psql('postgres', q{
+SELECT procflow.disable_process('sleeper');
+SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'procflow job % (process sleeper%';
+});
+wait_until($node, "SELECT count(*) = 1 FROM procflow.jobs WHERE process = 'sleeper' AND attempts = 2",
+	'the cancelled run was not recorded');
+$node->safe_psql('postgres', "SELECT procflow.disable_process('sleeper', cancel_pending => true)");
+
+# jobs read but not started are not held: a second executor takes them
+# while the first runs a slow one, and cancelling does not wait for them
+$node->safe_psql('postgres', q{
+SELECT procflow.create_process('slow', 'item', 'SELECT pg_sleep(2)');
+SELECT procflow.add_trigger('slow', 'create', queued => true);
+INSERT INTO item SELECT g, 'new' FROM generate_series(1, 4) g;
+});
+wait_until($node, "SELECT count(*) = 4 FROM procflow.job_history WHERE process = 'slow'",
+	'the slow jobs did not run');
+is($node->safe_psql('postgres', q{
+SELECT count(*) FROM procflow.job_history a JOIN procflow.job_history b
+    ON a.id < b.id AND a.started_at < b.finished_at AND b.started_at < a.finished_at
+ WHERE a.process = 'slow' AND b.process = 'slow'}) > 0 ? 'overlap' : 'serial',
+	'overlap', 'two executors ran the slow jobs side by side');
+
+$node->safe_psql('postgres', q{
+SELECT procflow.alter_process('slow', 'item', 'SELECT pg_sleep(1)');
+INSERT INTO item SELECT g, 'new' FROM generate_series(11, 20) g;
+});
+wait_until($node, "SELECT count(*) >= 2 FROM pg_stat_activity WHERE query LIKE 'procflow job % (process slow%'",
+	'the slow jobs did not start');
+# would fail on a lock wait: the call must not wait for the jobs not started
+$node->safe_psql('postgres', q{
+SET lock_timeout = '200ms';
+SELECT procflow.disable_process('slow', cancel_pending => true);
+});
+wait_until($node, "SELECT count(*) = 0 FROM procflow.jobs WHERE process = 'slow'",
+	'jobs of the disabled process are still pending');
+my ($ran, $cancelled) = split /\|/, $node->safe_psql('postgres', q{
+SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'cancelled')
+  FROM procflow.job_history WHERE process = 'slow' AND (key->>'id')::int > 10});
+cmp_ok($cancelled, '>=', 6, "cancelling reached the jobs that had not started ($ran ran, $cancelled cancelled)");
+is($ran + $cancelled, 10, 'every job either ran or was cancelled');
+
+# COMMIT PREPARED wakes the executors (their next wake-up is 10 minutes away)
+$node->safe_psql('postgres', q{
+SELECT procflow.create_process('prepared', 'item', $$INSERT INTO trail VALUES ('prepared ' || ($1).id)$$);
+SELECT procflow.add_trigger('prepared', 'create', queued => true);
+BEGIN;
+INSERT INTO item VALUES (100, 'prepared');
+PREPARE TRANSACTION 'queued_work';
+});
+$node->safe_psql('postgres', "COMMIT PREPARED 'queued_work'");
+wait_until($node, "SELECT count(*) = 1 FROM trail WHERE note = 'prepared 100'",
+	'the job of a prepared transaction did not run after COMMIT PREPARED');
+pass('the job of a prepared transaction ran once it was committed');
+
+# a dump restores into a cluster where a process's owner role is missing:
+# that role's processes are restored without an owner and run nothing,
+# the others are restored and run
+$node->safe_psql('postgres', q{
+CREATE ROLE alice LOGIN;
+CREATE TABLE alice_t (id int PRIMARY KEY);
+ALTER TABLE alice_t OWNER TO alice;
+GRANT INSERT ON trail TO alice;
+SET ROLE alice;
+SELECT procflow.create_process('alice_p', 'alice_t', $$INSERT INTO trail VALUES ('alice ' || ($1).id)$$);
+SELECT procflow.add_trigger('alice_p', 'create', queued => true, delay => '2 seconds');
+INSERT INTO alice_t VALUES (1);
+RESET ROLE;
+SELECT procflow.create_process('super_p', 'item', $$INSERT INTO trail VALUES ('super ' || ($1).id)$$);
+SELECT procflow.add_trigger('super_p', 'create', queued => true, delay => '2 seconds');
+INSERT INTO item VALUES (200, 'dumped');
+});
+my $dump = $node->basedir . '/dump.sql';
+command_ok([ 'pg_dump', '-d', $node->connstr('postgres'), '-f', $dump ], 'pg_dump');
+
+my $other = procflow_node('other', 'postgres', conf => 'procflow.retry_delay = 0');
+$other->start;
+# psql goes on after the errors of the missing role (ALTER ... OWNER TO alice)
+$other->psql('postgres', undef, on_error_stop => 0, extra_params => [ '-f', $dump ]);
+is($other->safe_psql('postgres', q{SELECT name || ' ' || coalesce(owner::text, '-') || ' ' || owner_name
+    FROM procflow.processes WHERE name IN ('alice_p', 'super_p') ORDER BY name}),
+	"alice_p - alice\nsuper_p postgres postgres",
+	'every process is restored, the one of the missing role without an owner');
+$other->poll_query_until('postgres', "SELECT count(*) = 1 FROM trail WHERE note = 'super 200'")
+  or die 'the restored job of an existing owner did not run';
+pass('the restored job of an existing owner ran');
+$other->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM procflow.job_history WHERE process = 'alice_p' AND status = 'failed'")
+  or die 'the job of the missing owner did not fail';
+is($other->safe_psql('postgres',
+	"SELECT error FROM procflow.job_history WHERE process = 'alice_p'"),
+	'role "alice", the owner of process "alice_p", does not exist',
+	'the job of the missing owner ran nothing, and says why');
+is($other->safe_psql('postgres', "SELECT count(*) FROM trail WHERE note LIKE 'alice%'"), '0',
+	'nothing ran without its owner');
+# once the role exists, naming it again gives the process its owner
+$other->safe_psql('postgres', q{
+CREATE ROLE alice;
+UPDATE procflow.process SET owner_name = owner_name WHERE owner = 0;
+});
+is($other->safe_psql('postgres', "SELECT owner::text FROM procflow.processes WHERE name = 'alice_p'"),
+	'alice', 'the process finds its owner by name');
+$other->stop;
+
+# ALTER ROLE ... RENAME keeps the owner (by OID) and renames it in the catalog
+$node->safe_psql('postgres', 'ALTER ROLE alice RENAME TO alicia');
+is($node->safe_psql('postgres', "SELECT owner::text || ' ' || owner_name FROM procflow.processes WHERE name = 'alice_p'"),
+	'alicia alicia', 'a renamed owner keeps its processes, under its new name');
+
+# ALTER EXTENSION UPDATE from 0.1 with definitions, a pending job queued in
+# 0.1's format (its old row as record text) and a batch
+$node->safe_psql('postgres', q{
+CREATE DATABASE upgraded;
+});
+$node->safe_psql('upgraded', q{
+CREATE EXTENSION procflow VERSION '0.1';
+CREATE TABLE customer (id int PRIMARY KEY, name text, born date);
+CREATE TABLE seen (note text);
+-- as 0.1 wrote them (with 0.1's own functions, which this library no longer serves)
+SET session_replication_role = replica;
+INSERT INTO procflow.process (id, name, entity, action, owner, search_path)
+VALUES (1, 'renamed', 'customer', $$INSERT INTO seen VALUES (($2).name || ' -> ' || ($1).name || ' ' || ($2).born)$$,
+        'postgres', 'public'),
+       (2, 'cron_p', NULL, $$INSERT INTO seen VALUES ('cron')$$, 'postgres', 'public');
+INSERT INTO procflow.trigger (process_id, event, queued) VALUES (1, 'update', true);
+CREATE TRIGGER procflow_capture AFTER INSERT OR UPDATE OR DELETE ON customer
+    FOR EACH ROW EXECUTE FUNCTION procflow.capture();
+CREATE TRIGGER procflow_capture_flush AFTER INSERT OR UPDATE OR DELETE ON customer
+    FOR EACH STATEMENT EXECUTE FUNCTION procflow.capture();
+INSERT INTO customer VALUES (1, 'Ann B.', '1990-02-01');
+INSERT INTO procflow.job (id, process_id, trigger_id, event, ord, row_hash, key, old_row, run_at, partition)
+VALUES (1, 1, 1, 'update', 0, 1, '{1}', '(1,Ann,1990-02-01)', now(), 0),
+       (2, 2, NULL, 'run', 0, NULL, NULL, NULL, now(), 0);
+SELECT setval('procflow.job_id_seq', 2);
+SELECT setval('procflow.process_id_seq', 2);
+RESET session_replication_role;
+ALTER EXTENSION procflow UPDATE;
+});
+is($node->safe_psql('upgraded', "SELECT extversion FROM pg_extension WHERE extname = 'procflow'"),
+	'0.2', 'updated to 0.2');
+is($node->safe_psql('upgraded', "SELECT name || ' ' || owner FROM procflow.processes ORDER BY name"),
+	"cron_p postgres\nrenamed postgres", 'the definitions and their owners are kept');
+$node->safe_psql('upgraded', 'SELECT procflow.run_jobs()');
+is($node->safe_psql('upgraded', "SELECT note FROM seen ORDER BY note"),
+	"Ann -> Ann B. 1990-02-01\ncron", 'the jobs queued by 0.1 ran, the old row read from its record text');
+$node->safe_psql('upgraded', q{
+UPDATE customer SET name = 'Ann C.';
+SELECT procflow.run_jobs();
+TRUNCATE customer;
+});
+is($node->safe_psql('upgraded', "SELECT count(*) FROM seen WHERE note = 'Ann B. -> Ann C. 1990-02-01'"),
+	'1', 'the updated extension queues and runs new jobs');
+is($node->safe_psql('upgraded', q{SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger
+    WHERE tgrelid = 'customer'::regclass}),
+	'procflow_capture,procflow_capture_flush,procflow_capture_truncate',
+	'the entity table got its TRUNCATE trigger');
+
+$node->stop;
+done_testing();
