@@ -145,16 +145,43 @@ retry_delay_ms(int attempts)
 }
 
 /*
- * The outcome of a failed run (the job had "attempts" runs before it):
- * retry later, or keep the job as failed after max_attempts (NULL process:
- * at once).  The error is logged as well.
+ * The name and max_attempts of a process that could not be read whole (its
+ * entity table is gone, or has no primary key for a while, as during a
+ * restore): false when the process does not exist.  The caller holds an
+ * SPI connection.
+ */
+static bool
+process_basics(int32 process_id, char **name, int *max_attempts)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(process_id)};
+	bool		isnull;
+
+	catalog_exec("SELECT name, max_attempts FROM procflow.process WHERE id = $1",
+				 1, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return false;
+	*name = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	*max_attempts = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 2, &isnull));
+	return true;
+}
+
+/*
+ * The outcome of a failed run (the job had "attempts" runs before it) of a
+ * job of the given process: retry later, or keep the job as failed after
+ * max_attempts, or at once when the process does not exist.  The error is
+ * logged as well.
  */
 static void
-failure_outcome(ProcessInfo *p, int64 job_id, int attempts, const char *sqlstate,
+failure_outcome(int32 process_id, int64 job_id, int attempts, const char *sqlstate,
 				const char *message, const char *detail, JobOutcome *outcome)
 {
 	int			attempt = attempts + 1;
-	bool		final = p == NULL || attempt >= p->max_attempts;
+	char	   *name = "?";
+	int			max_attempts = 1;
+	bool		exists = process_basics(process_id, &name, &max_attempts);
+	bool		final = !exists || attempt >= max_attempts;
 
 	outcome->error_code = pstrdup(sqlstate);
 	outcome->message = pstrdup(message ? message : "");
@@ -165,7 +192,7 @@ failure_outcome(ProcessInfo *p, int64 job_id, int attempts, const char *sqlstate
 		outcome->finished_at = GetCurrentTimestamp();
 		ereport(LOG,
 				(errmsg("job " INT64_FORMAT " of process \"%s\" failed for good at attempt %d: %s",
-						job_id, p ? p->name : "?", attempt, outcome->message)));
+						job_id, name, attempt, outcome->message)));
 	}
 	else
 	{
@@ -174,7 +201,7 @@ failure_outcome(ProcessInfo *p, int64 job_id, int attempts, const char *sqlstate
 														retry_delay_ms(attempt));
 		ereport(LOG,
 				(errmsg("job " INT64_FORMAT " of process \"%s\" failed at attempt %d of %d: %s",
-						job_id, p->name, attempt, p->max_attempts, outcome->message)));
+						job_id, name, attempt, max_attempts, outcome->message)));
 	}
 }
 
@@ -191,7 +218,6 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	ProcessInfo *volatile p = NULL;
 	ErrorData  *volatile edata = NULL;
 
 	memset(outcome, 0, sizeof(JobOutcome));
@@ -206,7 +232,8 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 	PG_TRY();
 	{
 		/* inside: a process that cannot be read (its table dropped) fails the job */
-		p = cache_process(job->process_id);
+		ProcessInfo *p = cache_process(job->process_id);
+
 		if (p == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -244,8 +271,9 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 		outcome->finished_at = GetCurrentTimestamp();
 	else
 	{
-		failure_outcome(p, job->id, job->attempts, unpack_sql_state(edata->sqlerrcode),
-						edata->message, edata->detail, outcome);
+		failure_outcome(job->process_id, job->id, job->attempts,
+						unpack_sql_state(edata->sqlerrcode), edata->message, edata->detail,
+						outcome);
 		FreeErrorData(edata);
 	}
 	cache_unpin();
@@ -416,7 +444,6 @@ runner_count_crashed(int64 job_id)
 	Datum		args[1] = {Int64GetDatum(job_id)};
 	PrivilegedScope scope;
 	JobOutcome	outcome;
-	ProcessInfo *p = NULL;
 	int32		process_id;
 	int32		attempts;
 	bool		isnull;
@@ -434,19 +461,16 @@ runner_count_crashed(int64 job_id)
 												 SPI_tuptable->tupdesc, 1, &isnull));
 		attempts = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 											   SPI_tuptable->tupdesc, 2, &isnull));
-		cache_pin();
-		p = cache_process(process_id);
 		memset(&outcome, 0, sizeof(outcome));
 		outcome.id = job_id;
 		outcome.started_at = GetCurrentTimestamp();
-		failure_outcome(p, job_id, attempts, unpack_sql_state(ERRCODE_CRASH_SHUTDOWN),
+		failure_outcome(process_id, job_id, attempts, unpack_sql_state(ERRCODE_CRASH_SHUTDOWN),
 						"the server process running this job terminated abnormally",
 						"The job may have crashed it; it counts as a failed attempt.",
 						&outcome);
 		catalog_enter_privileged(&scope);
 		queue_record_outcomes(&outcome, 1);
 		catalog_leave_privileged(&scope);
-		cache_unpin();
 	}
 	SPI_finish();
 }
