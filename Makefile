@@ -29,7 +29,9 @@ OBJS = \
 	src/inflight.o \
 	src/truncate.o \
 	src/utility.o \
-	src/ddl.o
+	src/ddl.o \
+	src/job_state.o \
+	src/action_limits.o
 
 DATA = $(wildcard sql/procflow--*.sql)
 PGFILEDESC = "procflow - business processes inside PostgreSQL"

@@ -4,8 +4,8 @@
  * Owners kept by OID and name (a restore without the role restores the
  * other processes); the processes a job's run must not trigger; AFTER
  * TRUNCATE triggers on entity tables; event triggers that follow ALTER
- * TABLE of entity tables; load_definitions creating the new processes
- * first.  Pending jobs stay as they are: an old row queued by 0.1 (its
+ * TABLE of entity tables; process names per owner; definitions exported
+ * with their owner and search_path, and loaded as their owners.  Pending jobs stay as they are: an old row queued by 0.1 (its
  * record text) is still read.
  *
  * Copyright (c) 2026, procflow developers
@@ -24,6 +24,9 @@ UPDATE procflow.process p
    SET owner_name = coalesce((SELECT r.rolname FROM pg_catalog.pg_roles r WHERE r.oid = p.owner),
 							 p.owner::text);
 ALTER TABLE procflow.process ALTER owner_name SET NOT NULL;
+-- process names are per owner
+ALTER TABLE procflow.process DROP CONSTRAINT process_name_key;
+ALTER TABLE procflow.process ADD CONSTRAINT process_owner_name_name_key UNIQUE (owner_name, name);
 
 /*
  * The owner of a process is kept by OID (renaming the role keeps it) and by
@@ -69,7 +72,8 @@ SELECT p.name,
 	   p.max_attempts,
 	   p.timeout,
 	   p.exclude,
-	   p.owner_name
+	   p.owner_name,
+	   p.search_path
   FROM procflow.process p
  WHERE pg_catalog.pg_has_role(p.owner, 'USAGE');
 
@@ -82,7 +86,8 @@ SELECT t.id,
 	   t.delay,
 	   t.priority,
 	   t.cron,
-	   CASE WHEN p.enabled THEN t.next_run_at END AS next_run_at
+	   CASE WHEN p.enabled THEN t.next_run_at END AS next_run_at,
+	   p.owner_name AS owner
   FROM procflow.trigger t
   JOIN procflow.process p ON p.id = t.process_id
  WHERE pg_catalog.pg_has_role(p.owner, 'USAGE');
@@ -150,6 +155,87 @@ GRANT SELECT ON procflow.processes, procflow.process_triggers,
 	procflow.jobs, procflow.job_history TO PUBLIC;
 
 /*
+ * Processes as code.  A document is
+ *   {"processes": {"<name>": {"owner", "search_path", "label", "entity",
+ *     "action", "condition", "execution_order", "enabled", "max_attempts",
+ *     "timeout", "exclude",
+ *     "triggers": [{"event", "fields", "queued", "delay", "priority", "cron"}]}}}
+ * with the argument names of create_process and add_trigger as keys, the
+ * owner's role name and the search_path the process keeps.  These
+ * functions only check the document's shape and call the SQL functions
+ * above, which check the caller's rights as for any other call.  A
+ * process of another owner is loaded as that owner (SET ROLE), which only
+ * a superuser may: a load never gives a process a more privileged owner
+ * than the document names.
+ */
+
+/* Refuse a value of a definition document that is not of the expected kind. */
+CREATE OR REPLACE FUNCTION procflow.definition_check(process text, key text, value jsonb, kind text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	ok boolean;
+	expected text;
+BEGIN
+	IF value IS NULL OR jsonb_typeof(value) = 'null' THEN
+		IF kind LIKE '%?' THEN
+			RETURN;
+		END IF;
+		RAISE EXCEPTION 'process "%": key "%" must not be null', process, key
+			USING ERRCODE = '22004';
+	END IF;
+	kind := rtrim(kind, '?');
+	CASE kind
+		WHEN 'string' THEN
+			ok := jsonb_typeof(value) = 'string';
+			expected := 'a string';
+		WHEN 'boolean' THEN
+			ok := jsonb_typeof(value) = 'boolean';
+			expected := 'true or false';
+		WHEN 'integer' THEN
+			ok := jsonb_typeof(value) = 'number' AND value::text ~ '^-?[0-9]{1,10}$'
+				AND value::text::numeric BETWEEN -2147483648 AND 2147483647;
+			expected := 'an integer';
+		WHEN 'interval' THEN
+			ok := jsonb_typeof(value) = 'string' AND procflow.is_interval(value #>> '{}');
+			expected := 'an interval as a string, such as "5 minutes"';
+		WHEN 'strings' THEN
+			ok := jsonb_typeof(value) = 'array'
+				AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(value) e
+								 WHERE jsonb_typeof(e) <> 'string');
+			expected := 'an array of strings';
+		WHEN 'objects' THEN
+			ok := jsonb_typeof(value) = 'array'
+				AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(value) e
+								 WHERE jsonb_typeof(e) <> 'object');
+			expected := 'an array of objects';
+		ELSE
+			RAISE EXCEPTION 'unknown kind of definition value "%"', kind;
+	END CASE;
+	IF NOT ok THEN
+		RAISE EXCEPTION 'process "%": key "%" must be %', process, key, expected
+			USING ERRCODE = '22023';
+	END IF;
+END
+$$;
+
+/* Whether text is a valid interval (PostgreSQL 15 has no pg_input_is_valid). */
+CREATE OR REPLACE FUNCTION procflow.is_interval(value text) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	PERFORM value::interval;
+	RETURN true;
+EXCEPTION WHEN invalid_datetime_format OR datetime_field_overflow
+			   OR interval_field_overflow OR invalid_parameter_value THEN
+	RETURN false;
+END
+$$;
+
+/*
  * Not run with a fixed search_path: entity names in the document resolve,
  * and the processes it creates keep, the caller's search_path, as with
  * create_process.  (pg_catalog comes first unless the caller says
@@ -174,6 +260,9 @@ DECLARE
 	detail text;
 	hint text;
 	pass int;
+	caller name := current_user;
+	caller_path text := pg_catalog.current_setting('search_path');
+	as_owner boolean;
 BEGIN
 	IF doc IS NULL THEN
 		RAISE EXCEPTION 'doc must not be null' USING ERRCODE = '22004';
@@ -196,11 +285,23 @@ BEGIN
 				USING ERRCODE = '22023';
 		END IF;
 		FOR k IN SELECT jsonb_object_keys(def) LOOP
-			IF k NOT IN ('label', 'entity', 'action', 'condition', 'execution_order', 'enabled',
-						 'max_attempts', 'timeout', 'exclude', 'triggers') THEN
+			IF k NOT IN ('owner', 'search_path', 'label', 'entity', 'action', 'condition',
+						 'execution_order', 'enabled', 'max_attempts', 'timeout', 'exclude',
+						 'triggers') THEN
 				RAISE EXCEPTION 'process "%": unknown key "%"', pname, k USING ERRCODE = '22023';
 			END IF;
 		END LOOP;
+		PERFORM procflow.definition_check(pname, 'owner', def->'owner', 'string?');
+		PERFORM procflow.definition_check(pname, 'search_path', def->'search_path', 'string?');
+		IF def->>'owner' IS DISTINCT FROM current_user AND def ? 'owner'
+		   AND jsonb_typeof(def->'owner') = 'string'
+		   AND NOT coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r
+							  WHERE r.rolname = current_user), false) THEN
+			RAISE EXCEPTION 'process "%" belongs to role "%"', pname, def->>'owner'
+				USING ERRCODE = '42501',
+					  DETAIL = 'Only a superuser loads the processes of other roles, as their owners.',
+					  HINT = 'Load it as that role, or remove its "owner" key to make it yours.';
+		END IF;
 		PERFORM procflow.definition_check(pname, 'label', def->'label', 'string?');
 		PERFORM procflow.definition_check(pname, 'entity', def->'entity', 'string?');
 		PERFORM procflow.definition_check(pname, 'action', def->'action', 'string');
@@ -243,15 +344,23 @@ BEGIN
 	END LOOP;
 
 	-- first the new processes are created, so that each "exclude" can name
-	-- any process of the document; then every process takes its definition
+	-- any process of the document; then every process takes its definition.
+	-- Each is loaded as its owner, with its search_path.
 	FOR pass IN 1..2 LOOP
 	FOR pname, def IN SELECT key, value FROM jsonb_each(doc->'processes') ORDER BY key LOOP
 		-- checked above: a null left is one of a key that may be absent
 		def := jsonb_strip_nulls(def);
 		BEGIN
+			as_owner := def ? 'owner' AND def->>'owner' IS DISTINCT FROM caller;
+			IF as_owner THEN
+				EXECUTE format('SET LOCAL ROLE %I', def->>'owner');
+			END IF;
+			IF def ? 'search_path' THEN
+				PERFORM pg_catalog.set_config('search_path', def->>'search_path', true);
+			END IF;
 			entity := (def->>'entity')::regclass;
 			SELECT true, p.related_entity INTO exists_already, current_entity
-			  FROM procflow.processes p WHERE p.name = pname;
+			  FROM procflow.processes p WHERE p.name = pname AND p.owner_name = current_user;
 			exists_already := coalesce(exists_already, false);
 			IF pass = 1 THEN
 				IF NOT exists_already THEN
@@ -263,6 +372,10 @@ BEGIN
 						max_attempts => coalesce((def->>'max_attempts')::int, 5),
 						timeout => (def->>'timeout')::interval);
 				END IF;
+				IF as_owner THEN
+					EXECUTE format('SET LOCAL ROLE %I', caller);
+				END IF;
+				PERFORM pg_catalog.set_config('search_path', caller_path, true);
 				CONTINUE;
 			END IF;
 			keep := '{}';
@@ -275,7 +388,7 @@ BEGIN
 					IF exists_already THEN
 						SELECT t.id INTO tid
 						  FROM procflow.process_triggers t
-						 WHERE t.process = pname AND t.id <> ALL (keep)
+						 WHERE t.process = pname AND t.owner = current_user AND t.id <> ALL (keep)
 						   AND t.event IS NOT DISTINCT FROM trig->>'event'
 						   AND t.fields IS NOT DISTINCT FROM
 							   (SELECT array_agg(f ORDER BY n)
@@ -300,7 +413,7 @@ BEGIN
 			IF exists_already THEN
 				PERFORM procflow.drop_trigger(t.id)
 				   FROM procflow.process_triggers t
-				  WHERE t.process = pname AND t.id <> ALL (keep);
+				  WHERE t.process = pname AND t.owner = current_user AND t.id <> ALL (keep);
 			END IF;
 			-- a new process is created, an existing one changed in place,
 			-- keeping its enabled flag (NULL to alter_process)
@@ -329,6 +442,10 @@ BEGIN
 					priority => coalesce((trig->>'priority')::int, 0),
 					cron => trig->>'cron');
 			END LOOP;
+			IF as_owner THEN
+				EXECUTE format('SET LOCAL ROLE %I', caller);
+			END IF;
+			PERFORM pg_catalog.set_config('search_path', caller_path, true);
 		EXCEPTION WHEN OTHERS THEN
 			GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE,
 									detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
@@ -346,6 +463,51 @@ BEGIN
 		END;
 	END LOOP;
 	END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION procflow.export_definitions(processes text[] DEFAULT NULL) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	missing text;
+BEGIN
+	SELECT n INTO missing
+	  FROM unnest(processes) AS n
+	 WHERE NOT EXISTS (SELECT 1 FROM procflow.processes p
+						WHERE p.name = n AND p.owner_name = current_user)
+	 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'process "%" does not exist', missing USING ERRCODE = '42704';
+	END IF;
+	RETURN jsonb_build_object('processes', coalesce(jsonb_object_agg(p.name, jsonb_build_object(
+		'owner', p.owner_name,
+		'search_path', p.search_path,
+		'label', p.label,
+		'entity', CASE WHEN c.oid IS NOT NULL THEN format('%I.%I', n.nspname, c.relname) END,
+		'action', p.action,
+		'condition', p.condition,
+		'execution_order', p.execution_order,
+		'enabled', p.enabled,
+		'max_attempts', p.max_attempts,
+		'timeout', p.timeout::text,
+		'exclude', to_jsonb(p.exclude),
+		'triggers', coalesce((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+									'event', t.event,
+									'fields', to_jsonb(t.fields),
+									'queued', t.queued,
+									'delay', t.delay::text,
+									'priority', t.priority,
+									'cron', t.cron)) ORDER BY t.id)
+								FROM procflow.process_triggers t
+							   WHERE t.process = p.name AND t.owner = p.owner_name), '[]'))
+		ORDER BY p.name), '{}'))
+	  FROM procflow.processes p
+	  LEFT JOIN pg_class c ON c.oid = p.related_entity
+	  LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
+	 WHERE p.owner_name = current_user
+	   AND (export_definitions.processes IS NULL OR p.name = ANY (export_definitions.processes));
 END
 $$;
 
@@ -413,6 +575,16 @@ CREATE EVENT TRIGGER procflow_table_altered ON ddl_command_end
 	WHEN TAG IN ('ALTER TABLE')
 	EXECUTE FUNCTION procflow.table_altered();
 
+/*
+ * Internal functions: procflow's triggers and event triggers call them; no
+ * role needs to, and a trigger of a role's own on a table of its own would
+ * otherwise make every write of it flush every session's caches and wake
+ * the executors.  (Triggers call their functions whatever the privileges.)
+ */
+REVOKE EXECUTE ON FUNCTION procflow.definitions_changed(), procflow.jobs_inserted(),
+	procflow.capture(), procflow.process_owner_by_name(), procflow.entity_dropped(),
+	procflow.table_altering(), procflow.table_altered() FROM PUBLIC;
+
 /* TRUNCATE of an entity table cancels the jobs of its rows (truncate.c). */
 DO $$
 DECLARE
@@ -426,3 +598,4 @@ BEGIN
 	END LOOP;
 END
 $$;
+REVOKE EXECUTE ON FUNCTION procflow.check_installation() FROM PUBLIC;

@@ -14,7 +14,7 @@
 
 CREATE TABLE procflow.process (
 	id				serial PRIMARY KEY,
-	name			text NOT NULL UNIQUE
+	name			text NOT NULL
 		CONSTRAINT process_name_check CHECK (name <> '' AND length(name) <= 200),
 	label			text,
 	entity			regclass,
@@ -31,7 +31,9 @@ CREATE TABLE procflow.process (
 	search_path		text NOT NULL,
 	created_at		timestamptz NOT NULL DEFAULT now(),
 	updated_at		timestamptz NOT NULL DEFAULT now(),
-	owner_name		name NOT NULL	-- its name, by which a restore finds it
+	owner_name		name NOT NULL,	-- its name, by which a restore finds it
+	-- names are per owner, as PostgreSQL scopes names per schema
+	CONSTRAINT process_owner_name_name_key UNIQUE (owner_name, name)
 );
 
 COMMENT ON TABLE procflow.process IS 'process definitions: one row per process';
@@ -398,7 +400,8 @@ SELECT p.name,
 	   p.max_attempts,
 	   p.timeout,
 	   p.exclude,
-	   p.owner_name
+	   p.owner_name,
+	   p.search_path
   FROM procflow.process p
  WHERE pg_catalog.pg_has_role(p.owner, 'USAGE');
 
@@ -411,7 +414,8 @@ SELECT t.id,
 	   t.delay,
 	   t.priority,
 	   t.cron,
-	   CASE WHEN p.enabled THEN t.next_run_at END AS next_run_at
+	   CASE WHEN p.enabled THEN t.next_run_at END AS next_run_at,
+	   p.owner_name AS owner
   FROM procflow.trigger t
   JOIN procflow.process p ON p.id = t.process_id
  WHERE pg_catalog.pg_has_role(p.owner, 'USAGE');
@@ -485,12 +489,17 @@ GRANT SELECT ON procflow.processes, procflow.process_triggers,
 
 /*
  * Processes as code.  A document is
- *   {"processes": {"<name>": {"label", "entity", "action", "condition",
- *     "execution_order", "enabled", "max_attempts", "timeout", "exclude",
+ *   {"processes": {"<name>": {"owner", "search_path", "label", "entity",
+ *     "action", "condition", "execution_order", "enabled", "max_attempts",
+ *     "timeout", "exclude",
  *     "triggers": [{"event", "fields", "queued", "delay", "priority", "cron"}]}}}
- * with the argument names of create_process and add_trigger as keys.  These
+ * with the argument names of create_process and add_trigger as keys, the
+ * owner's role name and the search_path the process keeps.  These
  * functions only check the document's shape and call the SQL functions
- * above, which check the caller's rights as for any other call.
+ * above, which check the caller's rights as for any other call.  A
+ * process of another owner is loaded as that owner (SET ROLE), which only
+ * a superuser may: a load never gives a process a more privileged owner
+ * than the document names.
  */
 
 /* Refuse a value of a definition document that is not of the expected kind. */
@@ -584,6 +593,9 @@ DECLARE
 	detail text;
 	hint text;
 	pass int;
+	caller name := current_user;
+	caller_path text := pg_catalog.current_setting('search_path');
+	as_owner boolean;
 BEGIN
 	IF doc IS NULL THEN
 		RAISE EXCEPTION 'doc must not be null' USING ERRCODE = '22004';
@@ -606,11 +618,23 @@ BEGIN
 				USING ERRCODE = '22023';
 		END IF;
 		FOR k IN SELECT jsonb_object_keys(def) LOOP
-			IF k NOT IN ('label', 'entity', 'action', 'condition', 'execution_order', 'enabled',
-						 'max_attempts', 'timeout', 'exclude', 'triggers') THEN
+			IF k NOT IN ('owner', 'search_path', 'label', 'entity', 'action', 'condition',
+						 'execution_order', 'enabled', 'max_attempts', 'timeout', 'exclude',
+						 'triggers') THEN
 				RAISE EXCEPTION 'process "%": unknown key "%"', pname, k USING ERRCODE = '22023';
 			END IF;
 		END LOOP;
+		PERFORM procflow.definition_check(pname, 'owner', def->'owner', 'string?');
+		PERFORM procflow.definition_check(pname, 'search_path', def->'search_path', 'string?');
+		IF def->>'owner' IS DISTINCT FROM current_user AND def ? 'owner'
+		   AND jsonb_typeof(def->'owner') = 'string'
+		   AND NOT coalesce((SELECT r.rolsuper FROM pg_catalog.pg_roles r
+							  WHERE r.rolname = current_user), false) THEN
+			RAISE EXCEPTION 'process "%" belongs to role "%"', pname, def->>'owner'
+				USING ERRCODE = '42501',
+					  DETAIL = 'Only a superuser loads the processes of other roles, as their owners.',
+					  HINT = 'Load it as that role, or remove its "owner" key to make it yours.';
+		END IF;
 		PERFORM procflow.definition_check(pname, 'label', def->'label', 'string?');
 		PERFORM procflow.definition_check(pname, 'entity', def->'entity', 'string?');
 		PERFORM procflow.definition_check(pname, 'action', def->'action', 'string');
@@ -653,15 +677,23 @@ BEGIN
 	END LOOP;
 
 	-- first the new processes are created, so that each "exclude" can name
-	-- any process of the document; then every process takes its definition
+	-- any process of the document; then every process takes its definition.
+	-- Each is loaded as its owner, with its search_path.
 	FOR pass IN 1..2 LOOP
 	FOR pname, def IN SELECT key, value FROM jsonb_each(doc->'processes') ORDER BY key LOOP
 		-- checked above: a null left is one of a key that may be absent
 		def := jsonb_strip_nulls(def);
 		BEGIN
+			as_owner := def ? 'owner' AND def->>'owner' IS DISTINCT FROM caller;
+			IF as_owner THEN
+				EXECUTE format('SET LOCAL ROLE %I', def->>'owner');
+			END IF;
+			IF def ? 'search_path' THEN
+				PERFORM pg_catalog.set_config('search_path', def->>'search_path', true);
+			END IF;
 			entity := (def->>'entity')::regclass;
 			SELECT true, p.related_entity INTO exists_already, current_entity
-			  FROM procflow.processes p WHERE p.name = pname;
+			  FROM procflow.processes p WHERE p.name = pname AND p.owner_name = current_user;
 			exists_already := coalesce(exists_already, false);
 			IF pass = 1 THEN
 				IF NOT exists_already THEN
@@ -673,6 +705,10 @@ BEGIN
 						max_attempts => coalesce((def->>'max_attempts')::int, 5),
 						timeout => (def->>'timeout')::interval);
 				END IF;
+				IF as_owner THEN
+					EXECUTE format('SET LOCAL ROLE %I', caller);
+				END IF;
+				PERFORM pg_catalog.set_config('search_path', caller_path, true);
 				CONTINUE;
 			END IF;
 			keep := '{}';
@@ -685,7 +721,7 @@ BEGIN
 					IF exists_already THEN
 						SELECT t.id INTO tid
 						  FROM procflow.process_triggers t
-						 WHERE t.process = pname AND t.id <> ALL (keep)
+						 WHERE t.process = pname AND t.owner = current_user AND t.id <> ALL (keep)
 						   AND t.event IS NOT DISTINCT FROM trig->>'event'
 						   AND t.fields IS NOT DISTINCT FROM
 							   (SELECT array_agg(f ORDER BY n)
@@ -710,7 +746,7 @@ BEGIN
 			IF exists_already THEN
 				PERFORM procflow.drop_trigger(t.id)
 				   FROM procflow.process_triggers t
-				  WHERE t.process = pname AND t.id <> ALL (keep);
+				  WHERE t.process = pname AND t.owner = current_user AND t.id <> ALL (keep);
 			END IF;
 			-- a new process is created, an existing one changed in place,
 			-- keeping its enabled flag (NULL to alter_process)
@@ -739,6 +775,10 @@ BEGIN
 					priority => coalesce((trig->>'priority')::int, 0),
 					cron => trig->>'cron');
 			END LOOP;
+			IF as_owner THEN
+				EXECUTE format('SET LOCAL ROLE %I', caller);
+			END IF;
+			PERFORM pg_catalog.set_config('search_path', caller_path, true);
 		EXCEPTION WHEN OTHERS THEN
 			GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE,
 									detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
@@ -768,12 +808,15 @@ DECLARE
 BEGIN
 	SELECT n INTO missing
 	  FROM unnest(processes) AS n
-	 WHERE NOT EXISTS (SELECT 1 FROM procflow.processes p WHERE p.name = n)
+	 WHERE NOT EXISTS (SELECT 1 FROM procflow.processes p
+						WHERE p.name = n AND p.owner_name = current_user)
 	 LIMIT 1;
 	IF FOUND THEN
 		RAISE EXCEPTION 'process "%" does not exist', missing USING ERRCODE = '42704';
 	END IF;
 	RETURN jsonb_build_object('processes', coalesce(jsonb_object_agg(p.name, jsonb_build_object(
+		'owner', p.owner_name,
+		'search_path', p.search_path,
 		'label', p.label,
 		'entity', CASE WHEN c.oid IS NOT NULL THEN format('%I.%I', n.nspname, c.relname) END,
 		'action', p.action,
@@ -791,12 +834,13 @@ BEGIN
 									'priority', t.priority,
 									'cron', t.cron)) ORDER BY t.id)
 								FROM procflow.process_triggers t
-							   WHERE t.process = p.name), '[]'))
+							   WHERE t.process = p.name AND t.owner = p.owner_name), '[]'))
 		ORDER BY p.name), '{}'))
 	  FROM procflow.processes p
 	  LEFT JOIN pg_class c ON c.oid = p.related_entity
 	  LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
-	 WHERE export_definitions.processes IS NULL OR p.name = ANY (export_definitions.processes);
+	 WHERE p.owner_name = current_user
+	   AND (export_definitions.processes IS NULL OR p.name = ANY (export_definitions.processes));
 END
 $$;
 
@@ -867,7 +911,18 @@ CREATE EVENT TRIGGER procflow_table_altered ON ddl_command_end
 	WHEN TAG IN ('ALTER TABLE')
 	EXECUTE FUNCTION procflow.table_altered();
 
+/*
+ * Internal functions: procflow's triggers and event triggers call them; no
+ * role needs to, and a trigger of a role's own on a table of its own would
+ * otherwise make every write of it flush every session's caches and wake
+ * the executors.  (Triggers call their functions whatever the privileges.)
+ */
+REVOKE EXECUTE ON FUNCTION procflow.definitions_changed(), procflow.jobs_inserted(),
+	procflow.capture(), procflow.process_owner_by_name(), procflow.entity_dropped(),
+	procflow.table_altering(), procflow.table_altered() FROM PUBLIC;
+
 /* Says, when the library is not preloaded, that queued jobs will not run. */
 CREATE FUNCTION procflow.check_installation() RETURNS void
 LANGUAGE C AS 'MODULE_PATHNAME', 'procflow_check_installation';
+REVOKE EXECUTE ON FUNCTION procflow.check_installation() FROM PUBLIC;
 SELECT procflow.check_installation();

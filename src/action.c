@@ -30,6 +30,8 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
 #include "tcop/cmdtag.h"
@@ -280,35 +282,53 @@ action_execute(ProcessInfo *process, Datum *args, const char *nulls)
 			 process->name, SPI_result_code_string(ret));
 }
 
+/* Push a number, or null for 0, as a jsonb value. */
+static void
+push_number(JsonbParseState **state, int64 number, bool null_when_zero)
+{
+	JsonbValue	v;
+
+	if (number == 0 && null_when_zero)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvNumeric;
+		v.val.numeric = int64_to_numeric(number);
+	}
+	(void) pushJsonbValue(state, WJB_VALUE, &v);
+}
+
 /*
  * The jsonb context ($3) of a run: process, event, trigger and job ids,
- * attempt number, the row's key and the changed columns.
+ * attempt number, the row's key and the changed columns.  Built as jsonb
+ * directly: it is made for every run.
  */
 Datum
 action_context(ProcessInfo *process, const char *event, int64 trigger_id,
 			   int64 job_id, int attempt, Datum key, Datum changed)
 {
-	StringInfoData buf;
+	JsonbParseState *state = NULL;
+	JsonbValue	null_value;
+	JsonbValue *result;
 
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"process\": ");
-	escape_json(&buf, process->name);
-	appendStringInfoString(&buf, ", \"event\": ");
-	escape_json(&buf, event);
-	if (trigger_id != 0)
-		appendStringInfo(&buf, ", \"trigger_id\": " INT64_FORMAT, trigger_id);
-	else
-		appendStringInfoString(&buf, ", \"trigger_id\": null");
-	if (job_id != 0)
-		appendStringInfo(&buf, ", \"job_id\": " INT64_FORMAT, job_id);
-	else
-		appendStringInfoString(&buf, ", \"job_id\": null");
-	appendStringInfo(&buf, ", \"attempt\": %d, \"key\": ", attempt);
+	null_value.type = jbvNull;
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	entity_push_jsonb_string(&state, WJB_KEY, "process");
+	entity_push_jsonb_string(&state, WJB_VALUE, process->name);
+	entity_push_jsonb_string(&state, WJB_KEY, "event");
+	entity_push_jsonb_string(&state, WJB_VALUE, event);
+	entity_push_jsonb_string(&state, WJB_KEY, "trigger_id");
+	push_number(&state, trigger_id, true);
+	entity_push_jsonb_string(&state, WJB_KEY, "job_id");
+	push_number(&state, job_id, true);
+	entity_push_jsonb_string(&state, WJB_KEY, "attempt");
+	push_number(&state, attempt, false);
+	entity_push_jsonb_string(&state, WJB_KEY, "key");
 	if (key != 0 && process->entity != NULL)
-		entity_key_to_json(&buf, process->entity, key);
+		(void) entity_key_push_jsonb(&state, process->entity, key);
 	else
-		appendStringInfoString(&buf, "null");
-	appendStringInfoString(&buf, ", \"changed\": ");
+		(void) pushJsonbValue(&state, WJB_VALUE, &null_value);
+	entity_push_jsonb_string(&state, WJB_KEY, "changed");
 	if (changed != 0)
 	{
 		Datum	   *elems;
@@ -317,20 +337,15 @@ action_context(ProcessInfo *process, const char *event, int64 trigger_id,
 
 		deconstruct_array(DatumGetArrayTypeP(changed), TEXTOID, -1, false,
 						  TYPALIGN_INT, &elems, &nulls, &n);
-		appendStringInfoChar(&buf, '[');
+		(void) pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
 		for (int i = 0; i < n; i++)
-		{
-			if (i > 0)
-				appendStringInfoString(&buf, ", ");
-			escape_json(&buf, TextDatumGetCString(elems[i]));
-		}
-		appendStringInfoChar(&buf, ']');
+			entity_push_jsonb_string(&state, WJB_ELEM, TextDatumGetCString(elems[i]));
+		(void) pushJsonbValue(&state, WJB_END_ARRAY, NULL);
 	}
 	else
-		appendStringInfoString(&buf, "null");
-	appendStringInfoChar(&buf, '}');
-
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+		(void) pushJsonbValue(&state, WJB_VALUE, &null_value);
+	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbPGetDatum(JsonbValueToJsonb(result));
 }
 
 /*

@@ -6,7 +6,8 @@
  * The functions run as the calling role.  They check arguments here,
  * refusing bad ones with a SQLSTATE before anything is written, and find
  * processes only among those the caller owns (or has the privileges of):
- * to any other role, another's process does not exist.
+ * to any other role, another's process does not exist.  Process names are
+ * per owner.
  *
  *-------------------------------------------------------------------------
  */
@@ -95,40 +96,48 @@ api_check_delay(Interval *delay)
 }
 
 /*
- * Find the caller's process by name, locking its row.  Another role's
- * process is reported as not existing.
+ * Find a process by name, locking its row.  Names are per owner: a name
+ * is the current role's process of that name; when the current role has
+ * none, the one process of that name among the roles whose privileges it
+ * has (superusers: all roles), and an error if there are several (SET ROLE
+ * to the owner says which).  Another role's process is otherwise reported
+ * as not existing.
  */
 void
 api_find_process(const char *name, OwnedProcess *process)
 {
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1];
+	Oid			argtypes[2] = {TEXTOID, OIDOID};
+	Datum		args[2];
 	bool		isnull;
 	HeapTuple	tup;
 	TupleDesc	desc;
 	Datum		d;
 
 	args[0] = CStringGetTextDatum(name);
-	catalog_exec("SELECT id, entity::oid, owner::oid, execution_order"
-				 "  FROM procflow.process WHERE name = $1 FOR UPDATE",
-				 1, argtypes, args, NULL, SPI_OK_SELECT);
-	if (SPI_processed == 1)
-	{
-		tup = SPI_tuptable->vals[0];
-		desc = SPI_tuptable->tupdesc;
-		process->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
-		if (has_privs_of_role(GetUserId(), process->owner))
-		{
-			process->id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
-			d = SPI_getbinval(tup, desc, 2, &isnull);
-			process->entity = isnull ? InvalidOid : DatumGetObjectId(d);
-			process->execution_order = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
-			return;
-		}
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_UNDEFINED_OBJECT),
-			 errmsg("process \"%s\" does not exist", name)));
+	args[1] = ObjectIdGetDatum(GetUserId());
+	catalog_exec("SELECT id, entity::oid, owner, execution_order"
+				 "  FROM procflow.process"
+				 " WHERE name = $1 AND (owner = $2 OR pg_catalog.pg_has_role($2, owner, 'USAGE'))"
+				 " ORDER BY owner = $2 DESC, id"
+				 " LIMIT 2 FOR UPDATE",
+				 2, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("process \"%s\" does not exist", name)));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	process->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+	if (SPI_processed > 1 && process->owner != GetUserId())
+		ereport(ERROR,
+				(errcode(ERRCODE_AMBIGUOUS_FUNCTION),
+				 errmsg("process name \"%s\" is ambiguous", name),
+				 errdetail("Several roles whose privileges you have own a process of that name."),
+				 errhint("SET ROLE to the owner of the one you mean.")));
+	process->id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+	d = SPI_getbinval(tup, desc, 2, &isnull);
+	process->entity = isnull ? InvalidOid : DatumGetObjectId(d);
+	process->execution_order = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
 }
 
 /*

@@ -81,6 +81,7 @@ enum
 static Batch *loaded = NULL;
 static Oid	loaded_from = InvalidOid;	/* procflow.job_batch it was read from */
 static Batch *pinned = NULL;
+static bool pinned_materialized = false;	/* it became job rows meanwhile */
 
 static SPIPlanPtr claim_plan = NULL;
 static SPIPlanPtr load_plan = NULL;
@@ -371,7 +372,20 @@ batch_claim(Oid as_role)
 	if (locked_batch_ids(&first_ids) == 0)
 		return NULL;
 	pinned = locked_batch(first_ids[0]);
+	pinned_materialized = false;
 	return pinned;
+}
+
+/*
+ * Has the claimed batch become job rows since it was claimed?  An action
+ * run for one of its items can make it so (it deletes a row of the
+ * process's table, cancels one of its jobs, disables its process): the
+ * items not taken yet are then pending jobs, the one running included.
+ */
+bool
+batch_materialized(void)
+{
+	return pinned_materialized;
 }
 
 /* The executor is done with the batch it claimed. */
@@ -505,6 +519,8 @@ materialize_locked(void)
 			(void) queue_insert(&job);
 		}
 		batch_advance(b->first_id, b->items, b->items + 1);
+		if (pinned != NULL && b->first_id == pinned->first_id)
+			pinned_materialized = true;
 	}
 }
 

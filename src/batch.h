@@ -38,6 +38,7 @@ extern void batch_write(const NewJob *jobs, int n);
 extern Batch *batch_claim(Oid as_role);
 extern void batch_find_waiting(Batch *batch, int from, int to, bool *waits);
 extern void batch_release(void);
+extern bool batch_materialized(void);
 extern void batch_advance(int64 first_id, int items, int next_item);
 extern void batch_materialize_processes(Datum process_ids, bool skip_locked);
 extern void batch_materialize_job(int64 job_id);

@@ -284,6 +284,9 @@ build_entity(CacheGeneration *gen, EntityShape *shape, Oid relid)
 		shape->io_user_code |= shape->columns[i].runs_user_code;
 	}
 
+	shape->runs_user_code = shape->io_user_code ||
+		(RelationGetForm(rel)->relrowsecurity && RelationGetForm(rel)->relforcerowsecurity);
+
 	pkrel = index_open(pkoid, AccessShareLock);
 	shape->nkeys = pkrel->rd_index->indnkeyatts;
 	for (int i = 0; i < shape->nkeys; i++)

@@ -31,6 +31,9 @@ typedef struct EntityShape
 	bool		partitioned;	/* a partitioned table, read with its partitions */
 	bool		io_user_code;	/* reading or writing a key or column value
 								 * runs code that is not PostgreSQL's own */
+	bool		runs_user_code; /* so may procflow's work on it: its I/O, or
+								 * row-level security policies forced on its
+								 * owner */
 	TupleDesc	desc;			/* the table's row type */
 	struct ValueText *columns;	/* I/O per attribute (unused for dropped ones) */
 	int			nkeys;

@@ -44,6 +44,7 @@
 #include "capture.h"
 #include "collect.h"
 #include "entity.h"
+#include "job_state.h"
 #include "procflow.h"
 #include "queue.h"
 #include "stored_row.h"
@@ -246,6 +247,7 @@ run_as_owner(RowEvent *ev, TriggerRule *rule, bool run_action)
 	int			t = rule->target;
 	TargetEvent *te;
 	OwnerScope	scope;
+	JobState	state;
 	Datum		args[ACTION_NARGS];
 	char		nulls[ACTION_NARGS] = {' ', ' ', ' '};
 	bool		holds;
@@ -261,6 +263,7 @@ run_as_owner(RowEvent *ev, TriggerRule *rule, bool run_action)
 		nulls[1] = 'n';
 	args[2] = action_context(p, ev->event_name, rule->id, 0, 1, te->key, te->changed);
 
+	job_state_begin(&state);
 	action_enter_process(p, &scope);
 	action_push(p, depth, (Datum) 0);
 	holds = action_condition_holds(p, args, nulls);
@@ -268,6 +271,8 @@ run_as_owner(RowEvent *ev, TriggerRule *rule, bool run_action)
 		action_execute(p, args, nulls);
 	action_pop();
 	action_leave_owner(&scope);
+	/* the cursors it left open are not the writer's to see */
+	job_state_close_portals(&state);
 	return holds;
 }
 

@@ -25,6 +25,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "utils/rel.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
@@ -224,6 +225,25 @@ catalog_keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 }
 
 /*
+ * Refuse to run as a trigger on anything but procflow's own tables: the
+ * trigger functions of procflow's tables announce changes and wake the
+ * executors, which a trigger of a role's own must not make every session
+ * do.  (EXECUTE is revoked from PUBLIC as well.)
+ */
+void
+catalog_check_own_trigger(FunctionCallInfo fcinfo, const char *function)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "%s: not called by trigger manager", function);
+	if (RelationGetNamespace(trigdata->tg_relation) != catalog_oids()->namespace)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("%s fires only on procflow's own tables", function)));
+}
+
+/*
  * Statement trigger on the definition tables: whatever changed them
  * (procflow's functions, a restore, a superuser's UPDATE), announce it, and
  * wake the executors at commit: an enabled or restored process can make
@@ -232,8 +252,7 @@ catalog_keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 Datum
 procflow_definitions_changed(PG_FUNCTION_ARGS)
 {
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "procflow_definitions_changed: not called by trigger manager");
+	catalog_check_own_trigger(fcinfo, "procflow.definitions_changed()");
 	catalog_announce_change();
 	queue_note_due(GetCurrentTimestamp());
 	return PointerGetDatum(NULL);

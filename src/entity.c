@@ -43,11 +43,18 @@
 #include "entity.h"
 #include "value_text.h"
 
-/* Do procflow's own work on the entity table as its owner, restricted. */
+/*
+ * Do procflow's own work on the entity table as its owner, restricted;
+ * with settings saved and search_path safe only when that work can run
+ * code that is not PostgreSQL's own (it is done for every job).
+ */
 void
 entity_enter(EntityShape *entity, IdentityScope *scope)
 {
-	identity_enter(entity->owner, true, IDENTITY_SAFE_SEARCH_PATH, scope);
+	if (entity->runs_user_code)
+		identity_enter(entity->owner, true, IDENTITY_SAFE_SEARCH_PATH, scope);
+	else
+		identity_enter_builtin(entity->owner, scope);
 }
 
 /* Back to the identity before entity_enter. */
@@ -286,12 +293,26 @@ is_json_number(const char *s)
 	return *p == '\0';
 }
 
-/*
- * Append a text[] key as a JSON object {"column": value}: numbers of
- * numeric columns bare, everything else as strings.
- */
+/* Push a string as a jsonb value, element or object key. */
 void
-entity_key_to_json(StringInfo buf, EntityShape *entity, Datum key)
+entity_push_jsonb_string(JsonbParseState **state, JsonbIteratorToken token,
+						 const char *text)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) text;
+	v.val.string.len = strlen(text);
+	(void) pushJsonbValue(state, token, &v);
+}
+
+/*
+ * Push a text[] key as a jsonb object {"column": value}: numbers of
+ * numeric columns as numbers, everything else as strings.  Returns the
+ * whole value when the object is the outermost one.
+ */
+JsonbValue *
+entity_key_push_jsonb(JsonbParseState **state, EntityShape *entity, Datum key)
 {
 	ArrayType  *arr = DatumGetArrayTypeP(key);
 	Datum	   *elems;
@@ -299,24 +320,32 @@ entity_key_to_json(StringInfo buf, EntityShape *entity, Datum key)
 	int			n;
 
 	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-	appendStringInfoChar(buf, '{');
+	(void) pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
 	for (int i = 0; i < n && i < entity->nkeys; i++)
 	{
 		char	   *value = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+		JsonbValue	v;
 
-		if (i > 0)
-			appendStringInfoString(buf, ", ");
-		escape_json(buf, entity->keynames[i]);
-		appendStringInfoString(buf, ": ");
+		entity_push_jsonb_string(state, WJB_KEY, entity->keynames[i]);
 		if (value == NULL)
-			appendStringInfoString(buf, "null");
+		{
+			v.type = jbvNull;
+			(void) pushJsonbValue(state, WJB_VALUE, &v);
+		}
 		else if (TypeCategory(entity->keytypes[i]) == TYPCATEGORY_NUMERIC &&
 				 is_json_number(value))
-			appendStringInfoString(buf, value);
+		{
+			v.type = jbvNumeric;
+			v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																CStringGetDatum(value),
+																ObjectIdGetDatum(InvalidOid),
+																Int32GetDatum(-1)));
+			(void) pushJsonbValue(state, WJB_VALUE, &v);
+		}
 		else
-			escape_json(buf, value);
+			entity_push_jsonb_string(state, WJB_VALUE, value);
 	}
-	appendStringInfoChar(buf, '}');
+	return pushJsonbValue(state, WJB_END_OBJECT, NULL);
 }
 
 /* An alias for the entity table that names none of its columns. */

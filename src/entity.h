@@ -23,7 +23,10 @@ extern bool entity_key_is_hash(EntityShape *entity);
 extern int64 entity_hash_of_tuple(EntityShape *entity, HeapTuple tuple);
 extern Datum entity_key_of_hash(int64 hash);
 extern Datum entity_key_of_jsonb(EntityShape *entity, Jsonb *key, int64 *hash);
-extern void entity_key_to_json(StringInfo buf, EntityShape *entity, Datum key);
+extern void entity_push_jsonb_string(JsonbParseState **state, JsonbIteratorToken token,
+									 const char *text);
+extern JsonbValue *entity_key_push_jsonb(JsonbParseState **state, EntityShape *entity,
+										 Datum key);
 extern bool entity_fetch_row(EntityShape *entity, Datum key, Datum *row);
 
 #endif							/* PROCFLOW_ENTITY_H */

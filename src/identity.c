@@ -29,7 +29,8 @@
 
 /*
  * Become "role" until identity_leave, as a security-restricted operation
- * when "restricted", with search_path set unless it is NULL.
+ * when "restricted", with search_path set unless it is NULL.  Settings
+ * changed in between are undone on leaving.
  */
 void
 identity_enter(Oid role, bool restricted, const char *search_path,
@@ -49,10 +50,24 @@ identity_enter(Oid role, bool restricted, const char *search_path,
 								 GUC_ACTION_SAVE, true, 0, false);
 }
 
+/*
+ * Become "role" as a security-restricted operation for code of
+ * PostgreSQL's own only (no settings to save or undo).
+ */
+void
+identity_enter_builtin(Oid role, IdentityScope *scope)
+{
+	GetUserIdAndSecContext(&scope->save_userid, &scope->save_sec_context);
+	SetUserIdAndSecContext(role, scope->save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	scope->guc_nest_level = 0;
+}
+
 /* Return to the identity and every setting saved by identity_enter. */
 void
 identity_leave(IdentityScope *scope)
 {
-	AtEOXact_GUC(false, scope->guc_nest_level);
+	if (scope->guc_nest_level > 0)
+		AtEOXact_GUC(false, scope->guc_nest_level);
 	SetUserIdAndSecContext(scope->save_userid, scope->save_sec_context);
 }

@@ -16,7 +16,7 @@ typedef struct IdentityScope
 {
 	Oid			save_userid;
 	int			save_sec_context;
-	int			guc_nest_level;
+	int			guc_nest_level; /* 0: no settings saved */
 } IdentityScope;
 
 /* search_path of code that must resolve no name in the caller's schemas */
@@ -24,6 +24,7 @@ typedef struct IdentityScope
 
 extern void identity_enter(Oid role, bool restricted, const char *search_path,
 						   IdentityScope *scope);
+extern void identity_enter_builtin(Oid role, IdentityScope *scope);
 extern void identity_leave(IdentityScope *scope);
 
 #endif							/* PROCFLOW_IDENTITY_H */

@@ -8,9 +8,11 @@
  * failed attempt would never be counted: after the restart an executor
  * claims it again, and the server crashes again, for ever.  So before it
  * runs a job, an executor writes the job's id into a small file of its own
- * (pg_procflow/executor.<database oid>.<worker> under the data directory;
- * one write, no fsync: only a crash of processes, not of the machine,
- * needs to be remembered), and 0 when the job's run is over.  An executor
+ * (pg_procflow/executor.<database oid>.<worker> under the data directory),
+ * and 0 when the job's run is over.  The file is mapped into memory, so
+ * that noting a job is a store, not a system call: the kernel keeps the
+ * page when the process dies, and only a crash of processes, not of the
+ * machine, needs to be remembered.  An executor
  * that starts and finds an id there counts a failed attempt of that job,
  * if it is still pending (see runner.c), so that such a job ends as failed
  * after max_attempts like any other.  That holds for every way an executor
@@ -24,19 +26,18 @@
 #include "postgres.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "miscadmin.h"
 #include "storage/fd.h"
-#include "utils/memutils.h"
 
 #include "inflight.h"
 
 #define INFLIGHT_DIR "pg_procflow"
 
-static int	inflight_fd = -1;
-static char *inflight_file = NULL;
+static volatile int64 *inflight_slot = NULL;
 
 /* Path of a worker's file in this database. */
 static char *
@@ -45,34 +46,43 @@ inflight_path(int worker)
 	return psprintf("%s/executor.%u.%d", INFLIGHT_DIR, MyDatabaseId, worker);
 }
 
-/* Open (creating) the file of this executor, for inflight_note. */
+/* Open (creating) and map the file of this executor, for inflight_note. */
 void
 inflight_open(int worker)
 {
-	char	   *path = MemoryContextStrdup(TopMemoryContext, inflight_path(worker));
+	char	   *path = inflight_path(worker);
+	int			fd;
+	void	   *map;
 
 	if (MakePGDirectory(INFLIGHT_DIR) < 0 && errno != EEXIST)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not create directory \"%s\": %m", INFLIGHT_DIR)));
-	inflight_fd = BasicOpenFile(path, O_RDWR | O_CREAT | PG_BINARY);
-	if (inflight_fd < 0)
+	fd = BasicOpenFile(path, O_RDWR | O_CREAT | PG_BINARY);
+	if (fd < 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not open file \"%s\": %m", path)));
-	inflight_file = path;
+	if (ftruncate(fd, sizeof(int64)) < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not resize file \"%s\": %m", path)));
+	map = mmap(NULL, sizeof(int64), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not map file \"%s\": %m", path)));
+	close(fd);
+	inflight_slot = (volatile int64 *) map;
+	*inflight_slot = 0;
 }
 
 /* This executor starts running the job (0: none any more). */
 void
 inflight_note(int64 job_id)
 {
-	if (inflight_fd < 0)
-		return;
-	if (pwrite(inflight_fd, &job_id, sizeof(job_id), 0) != sizeof(job_id))
-		ereport(WARNING,
-				(errcode_for_file_access(),
-				 errmsg("could not write file \"%s\": %m", inflight_file)));
+	if (inflight_slot != NULL)
+		*inflight_slot = job_id;
 }
 
 /*

@@ -23,6 +23,7 @@
 #include "cache.h"
 #include "catalog.h"
 #include "entity.h"
+#include "job_state.h"
 #include "queue.h"
 #include "runner.h"
 #include "shmem.h"
@@ -221,7 +222,9 @@ procflow_cancel_job(PG_FUNCTION_ARGS)
  * procflow.run_jobs(max_jobs): run due jobs now, in this session and
  * transaction, as an executor would (each as its process owner, in its own
  * subtransaction).  A superuser runs every role's jobs, other roles the
- * jobs of their own processes.  Returns the number of jobs run.
+ * jobs of their own processes.  Returns the number of jobs run.  Not from
+ * an action (it would run jobs inside a job), nor while the session has
+ * cursors open (the jobs of other owners could read them).
  */
 Datum
 procflow_run_jobs(PG_FUNCTION_ARGS)
@@ -240,6 +243,12 @@ procflow_run_jobs(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("procflow.run_jobs() cannot be called from the action or condition of a process"),
 				 errdetail("It would run jobs inside the job or event that runs the action.")));
+	if (job_state_has_cursors())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("procflow.run_jobs() does not run jobs while this session has cursors open"),
+				 errdetail("The actions of the jobs, run as their owners, could read them."),
+				 errhint("Close them first (CLOSE ALL).")));
 	(void) catalog_oids();
 
 	while (total < max_jobs)
@@ -265,7 +274,8 @@ Datum
 procflow_key_to_jsonb(PG_FUNCTION_ARGS)
 {
 	Oid			relid;
-	StringInfoData buf;
+	JsonbParseState *state = NULL;
+	JsonbValue *result;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_NULL();
@@ -273,11 +283,10 @@ procflow_key_to_jsonb(PG_FUNCTION_ARGS)
 	if (get_rel_name(relid) == NULL)
 		PG_RETURN_NULL();
 
-	initStringInfo(&buf);
 	cache_pin();
-	entity_key_to_json(&buf, cache_entity(relid), PG_GETARG_DATUM(1));
+	result = entity_key_push_jsonb(&state, cache_entity(relid), PG_GETARG_DATUM(1));
 	cache_unpin();
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(result));
 }
 
 /*

@@ -275,8 +275,12 @@ define_process(FunctionCallInfo fcinfo, bool alter)
 	args[0] = CStringGetTextDatum(name);
 	if (!alter)
 	{
-		catalog_exec("SELECT 1 FROM procflow.process WHERE name = $1",
-					 1, argtypes, args, NULL, SPI_OK_SELECT);
+		Oid			name_types[2] = {TEXTOID, OIDOID};
+		Datum		name_args[2] = {args[0], ObjectIdGetDatum(GetUserId())};
+
+		/* names are per owner: only the caller's own names are taken */
+		catalog_exec("SELECT 1 FROM procflow.process WHERE name = $1 AND owner = $2",
+					 2, name_types, name_args, NULL, SPI_OK_SELECT);
 		if (SPI_processed > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),

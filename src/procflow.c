@@ -26,6 +26,7 @@
 #include "action.h"
 #include "cache.h"
 #include "utility.h"
+#include "action_limits.h"
 
 PG_MODULE_MAGIC;
 
@@ -166,6 +167,7 @@ _PG_init(void)
 	collect_init();
 	RegisterXactCallback(procflow_xact_callback, NULL);
 	utility_init();
+	action_limits_init();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

@@ -48,6 +48,7 @@
 #include "catalog.h"
 #include "entity.h"
 #include "inflight.h"
+#include "job_state.h"
 #include "procflow.h"
 #include "queue.h"
 #include "runner.h"
@@ -98,7 +99,7 @@ read_job_rows(ProcessInfo *p, ClaimedJob *job, Datum *args, char *nulls)
  * row is gone or the condition no longer holds.
  */
 static const char *
-run_action(ProcessInfo *p, ClaimedJob *job, bool use_timeouts, const char **note)
+run_action(ProcessInfo *p, ClaimedJob *job, bool in_executor, const char **note)
 {
 	Datum		args[ACTION_NARGS] = {0, 0, 0};
 	char		nulls[ACTION_NARGS] = {'n', 'n', ' '};
@@ -122,14 +123,19 @@ run_action(ProcessInfo *p, ClaimedJob *job, bool use_timeouts, const char **note
 	}
 	else
 	{
-		if (use_timeouts && p->timeout_ms > 0)
+		if (in_executor && p->timeout_ms > 0)
 			enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(p->timeout_ms, INT_MAX));
 		action_execute(p, args, nulls);
-		if (use_timeouts && p->timeout_ms > 0)
+		if (in_executor && p->timeout_ms > 0)
 			disable_timeout(STATEMENT_TIMEOUT, false);
 	}
 	action_pop();
+	/* its deferred triggers fire now, as its owner (see job_state.c) */
+	if (in_executor)
+		job_state_fire_deferred_in_executor();
 	action_leave_owner(&scope);
+	if (!in_executor)
+		job_state_fire_deferred_in_session(p->owner);
 	return status;
 }
 
@@ -219,6 +225,7 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	ErrorData  *volatile edata = NULL;
+	JobState	state;
 
 	memset(outcome, 0, sizeof(JobOutcome));
 	outcome->id = job->id;
@@ -227,6 +234,7 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 		inflight_note(job->id);
 
 	cache_pin();
+	job_state_begin(&state);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
@@ -243,6 +251,7 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 								   psprintf("procflow job " INT64_FORMAT " (process %s, %s)",
 											job->id, p->name, job->event));
 		outcome->status = run_action(p, job, in_executor, &outcome->message);
+		job_state_close_portals(&state);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -266,7 +275,11 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 	PG_END_TRY();
 
 	if (in_executor)
+	{
+		/* also after a failure: session-level locks outlive the rollback */
+		job_state_release_session_locks();
 		inflight_note(0);
+	}
 	if (edata == NULL)
 		outcome->finished_at = GetCurrentTimestamp();
 	else
@@ -281,11 +294,14 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 
 /*
  * Run the next items of a claimed batch, at most max_items, and write the
- * job row of each: its run's outcome, or a pending job when it waits for
- * an older job of its row (or for an item of its row that is to be
- * retried).  The round stops after ROUND_MS; if an item ran that long, the
- * rest of the batch becomes single jobs, so that all executors can take
- * them.  Returns the number of items taken; *ran says how many ran.
+ * job row of each as soon as it is taken: its run's outcome, or a pending
+ * job when it waits for an older job of its row (or for an item of its row
+ * that is to be retried).  The round stops after ROUND_MS; if an item ran
+ * that long, the rest of the batch becomes single jobs, so that all
+ * executors can take them.  If an item's action made the batch job rows
+ * (see batch_materialized), that item's outcome goes to its job row and
+ * the round ends.  Returns the number of items taken; *ran says how many
+ * ran.
  */
 static int
 run_batch_items(Batch *batch, int max_items, bool in_executor, int *ran)
@@ -294,7 +310,6 @@ run_batch_items(Batch *batch, int max_items, bool in_executor, int *ran)
 	int			to = Min(batch->items, from + max_items - 1);
 	int			n = to - from + 1;
 	bool	   *waits = palloc(sizeof(bool) * n);
-	NewJob	   *rows = palloc(sizeof(NewJob) * n);
 	int64	   *held = palloc(sizeof(int64) * n);
 	int			nheld = 0;
 	int			taken = 0;
@@ -311,33 +326,44 @@ run_batch_items(Batch *batch, int max_items, bool in_executor, int *ran)
 		int			item = from + i;
 		int64		hash = batch->row_hashes[item - 1];
 		bool		wait = waits[i];
+		NewJob		row;
 
 		if (taken > 0 && TimestampDifferenceExceeds(round_start, GetCurrentTimestamp(),
 													ROUND_MS))
 			break;
 		for (int h = 0; h < nheld && !wait; h++)
 			wait = held[h] == hash;
-		batch_item_job(batch, item, &rows[i]);
+		batch_item_job(batch, item, &row);
 		if (!wait)
 		{
 			ClaimedJob	job;
 			JobOutcome	outcome;
 
-			queue_claimed_from(&rows[i], &job);
+			queue_claimed_from(&row, &job);
 			run_job(&job, in_executor, &outcome);
-			queue_set_outcome(&rows[i], &outcome);
 			(*ran)++;
+			taken++;
+			if (batch_materialized())
+			{
+				/* the item is a pending job row now: finish that one */
+				catalog_enter_privileged(&scope);
+				queue_record_outcomes(&outcome, 1);
+				catalog_leave_privileged(&scope);
+				batch_release();
+				return taken;
+			}
+			queue_set_outcome(&row, &outcome);
 			wait = strcmp(outcome.status, "pending") == 0;
 			slow |= TimestampDifferenceExceeds(outcome.started_at, GetCurrentTimestamp(),
 											   ROUND_MS);
 		}
+		else
+			taken++;
+		(void) queue_insert(&row);
 		if (wait)
 			held[nheld++] = hash;
-		taken++;
 	}
 
-	for (int i = 0; i < taken; i++)
-		(void) queue_insert(&rows[i]);
 	catalog_enter_privileged(&scope);
 	batch_advance(batch->first_id, batch->items, from + taken);
 	if (slow && from + taken <= batch->items)

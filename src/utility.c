@@ -14,6 +14,8 @@
  * TRUNCATE of a partition of an entity table fires no trigger of the
  * entity; procflow learns of it here (truncate.c).
  *
+ * A statement that an action may not run is refused first (action_limits.c).
+ *
  * ALTER ROLE ... RENAME renames the role in procflow's catalog of this
  * database at once (the owner of a process is kept by OID and by name, the
  * name for restores); other databases follow when their executors next
@@ -30,6 +32,7 @@
 #include "tcop/utility.h"
 #include "utils/timestamp.h"
 
+#include "action_limits.h"
 #include "catalog.h"
 #include "queue.h"
 #include "truncate.h"
@@ -46,6 +49,7 @@ procflow_process_utility(PlannedStmt *pstmt, const char *queryString,
 {
 	Node	   *stmt = pstmt->utilityStmt;
 
+	action_limits_check_utility(stmt);
 	if (prev_process_utility)
 		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
 							 queryEnv, dest, qc);

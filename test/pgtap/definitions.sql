@@ -1,6 +1,6 @@
 -- Processes as code: load_definitions and export_definitions, every refusal.
 BEGIN;
-SELECT plan(48);
+SELECT plan(52);
 
 CREATE TABLE shop_order (id int PRIMARY KEY, status text, total numeric);
 CREATE TABLE shop_log (order_id int, what text);
@@ -52,7 +52,8 @@ SELECT is((SELECT jsonb_agg(p ORDER BY p.name) FROM procflow.processes p), (SELE
 SELECT is((SELECT jsonb_agg(t ORDER BY t.id) FROM procflow.process_triggers t), (SELECT triggers FROM state),
     'load(export()) keeps every trigger and its id');
 SELECT is(procflow.export_definitions()->'processes'->'order_paid',
-    $${"label": null, "entity": "public.shop_order", "action": "INSERT INTO shop_log VALUES (($1).id, 'paid')",
+    $${"owner": "postgres", "search_path": "\"$user\", public",
+       "label": null, "entity": "public.shop_order", "action": "INSERT INTO shop_log VALUES (($1).id, 'paid')",
        "condition": "($1).status = 'paid'", "execution_order": 0, "enabled": false, "max_attempts": 3,
        "timeout": "00:00:30", "exclude": ["order_created"],
        "triggers": [{"event": "update", "fields": ["status"], "queued": false, "priority": 0},
@@ -139,16 +140,27 @@ SELECT throws_ok($$SELECT procflow.load_definitions('{"processes": {"a_good": {"
 SELECT is(procflow.export_definitions(), (SELECT d FROM snapshot), 'refused documents changed nothing');
 SELECT is(to_regclass('shop_log')::text, 'shop_log', 'and ran nothing');
 
--- another role's process cannot be taken over by a document
+-- names are per owner: another role's document makes a process of its own,
+-- and cannot touch the other's, nor name it as its owner
 CREATE ROLE pgtap_loader;
 GRANT SELECT ON shop_order TO pgtap_loader;
+CREATE TEMP TABLE others AS SELECT procflow.export_definitions() AS d;
 SET ROLE pgtap_loader;
-SELECT throws_ok($$SELECT procflow.load_definitions('{"processes": {"order_paid": {"action": "SELECT 1"}}}')$$,
-    '42710', NULL, 'a name taken by another role');
+SELECT lives_ok($$SELECT procflow.load_definitions('{"processes": {"order_paid": {"action": "SELECT 1"}}}')$$,
+    'a name another role uses is free for this one');
 SELECT throws_ok($$SELECT procflow.load_definitions('{"processes": {"mine": {"action": "SELECT 1", "entity": "shop_order"}}}')$$,
     '42501', NULL, 'a table the role does not own');
-SELECT is(procflow.export_definitions(), '{"processes": {}}', 'the role sees none of the others'' definitions');
+SELECT throws_ok($$SELECT procflow.load_definitions('{"processes": {"mine": {"owner": "postgres", "action": "SELECT 1"}}}')$$,
+    '42501', 'process "mine" belongs to role "postgres"', 'a process of another owner');
+SELECT is(procflow.export_definitions(),
+    '{"processes": {"order_paid": {"owner": "pgtap_loader", "search_path": "\"$user\", public", "label": null, "entity": null, "action": "SELECT 1", "condition": null, "execution_order": 0, "enabled": true, "max_attempts": 5, "timeout": null, "exclude": null, "triggers": []}}}',
+    'the role exports its own definitions only, with their owner');
 RESET ROLE;
+SELECT is(procflow.export_definitions(), (SELECT d FROM others), 'the other role''s process of that name is untouched');
+SELECT is((SELECT count(*)::int FROM procflow.processes WHERE name = 'order_paid'), 2, 'a superuser sees both');
+SELECT procflow.disable_process('order_paid');
+SELECT is((SELECT enabled FROM procflow.processes WHERE name = 'order_paid' AND owner_name = 'pgtap_loader'),
+    true, 'and by name addresses its own');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -34,8 +34,10 @@ SELECT throws_ok($$SELECT procflow.enable_process('alice_p')$$, '42704', NULL, '
 SELECT throws_ok($$SELECT procflow.drop_process('alice_p')$$, '42704', NULL, 'nor drop it');
 SELECT throws_ok($$SELECT procflow.run_process('alice_p', '{"id": 1}')$$, '42704', NULL, 'nor run it');
 SELECT throws_ok($$SELECT procflow.export_definitions('{alice_p}')$$, '42704', NULL, 'nor export them');
-SELECT throws_ok($$SELECT procflow.load_definitions('{"processes": {"alice_p": {"action": "SELECT 1"}}}')$$,
-    '42710', NULL, 'nor take her process''s name over with a document');
+SELECT throws_ok($$SELECT procflow.load_definitions('{"processes": {"alice_p": {"owner": "pgtap_alice", "action": "SELECT 1"}}}')$$,
+    '42501', NULL, 'nor load a document of hers');
+SELECT throws_ok($$SELECT procflow.create_process('alice_p', NULL, 'SELECT 1'); SELECT procflow.drop_process('alice_p'); SELECT 1/0$$,
+    '22012', NULL, 'her process''s name is his to use too, and dropping his drops his');
 SELECT is((SELECT count(*)::int FROM procflow.processes), 0, 'bob sees no definitions of alice');
 SELECT is((SELECT count(*)::int FROM procflow.process_triggers), 0, 'nor triggers');
 SELECT is((SELECT count(*)::int FROM procflow.jobs), 0, 'nor pending jobs, single or batched');
