@@ -25,15 +25,61 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaccess.h"
 #include "catalog/objectaddress.h"
 #include "nodes/parsenodes.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "action.h"
 #include "action_limits.h"
 
 static object_access_hook_type prev_object_access_hook = NULL;
+
+/*
+ * The schema of an object just created (its catalog row is not visible to
+ * the catalog caches until the next command, so it is read with a
+ * snapshot that sees it), or InvalidOid when its kind has none.
+ */
+static Oid
+new_object_namespace(Oid classId, Oid objectId)
+{
+	AttrNumber	nspattr;
+	Relation	catalog;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			namespace = InvalidOid;
+
+	if (!is_objectclass_supported(classId))
+		return InvalidOid;
+	nspattr = get_object_attnum_namespace(classId);
+	if (nspattr == InvalidAttrNumber)
+		return InvalidOid;
+	catalog = table_open(classId, AccessShareLock);
+	ScanKeyInit(&key, get_object_attnum_oid(classId), BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(objectId));
+	scan = systable_beginscan(catalog, get_object_oid_index(classId), true,
+							  SnapshotSelf, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, nspattr, RelationGetDescr(catalog), &isnull);
+
+		if (!isnull)
+			namespace = DatumGetObjectId(d);
+	}
+	systable_endscan(scan);
+	table_close(catalog, AccessShareLock);
+	return namespace;
+}
 
 /* Refuse an object created in a temporary schema while an action runs. */
 static void
@@ -45,12 +91,8 @@ action_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 
 	if (access == OAT_POST_CREATE && subId == 0 && action_current_depth() > 0)
 	{
-		ObjectAddress address = {classId, objectId, 0};
-		Oid			namespace;
+		Oid			namespace = new_object_namespace(classId, objectId);
 
-		if (!is_objectclass_supported(classId))
-			return;
-		namespace = get_object_namespace(&address);
 		if (OidIsValid(namespace) && isAnyTempNamespace(namespace))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
