@@ -58,6 +58,16 @@ ALTER TABLE procflow.job ADD COLUMN excluded int[];
 ALTER TABLE procflow.finished_job ADD COLUMN excluded int[];
 ALTER TABLE procflow.job_batch ADD COLUMN excluded int[];
 
+-- the owner a job waits for the turn of (see queue.c)
+ALTER TABLE procflow.job ADD COLUMN owner oid NOT NULL DEFAULT 0;
+ALTER TABLE procflow.finished_job ADD COLUMN owner oid NOT NULL DEFAULT 0;
+ALTER TABLE procflow.job_batch ADD COLUMN owner oid NOT NULL DEFAULT 0;
+UPDATE procflow.job j SET owner = p.owner FROM procflow.process p WHERE p.id = j.process_id;
+UPDATE procflow.finished_job j SET owner = p.owner FROM procflow.process p WHERE p.id = j.process_id;
+UPDATE procflow.job_batch b SET owner = p.owner FROM procflow.process p WHERE p.id = b.process_id;
+DROP INDEX procflow.job_claim_idx;
+CREATE INDEX job_claim_idx ON procflow.job (owner, ord, run_at, id);
+
 CREATE VIEW procflow.processes WITH (security_barrier) AS
 SELECT p.name,
 	   p.label,

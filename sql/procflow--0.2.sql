@@ -93,7 +93,10 @@ COMMENT ON TABLE procflow.trigger IS 'when a process runs: entity events and sch
  * "old_row" the row before the change as a JSON object by column name, both
  * as text that reads back the same whatever the session settings (see
  * value_text.c and stored_row.c); "excluded" the processes that the actions
- * which queued the job excluded, which its run must not trigger either.  A job leaves the queue when it finishes:
+ * which queued the job excluded, which its run must not trigger either;
+ * "owner" the role its process belonged to when it was queued, by which
+ * executors take turns between roles (only a scheduling key: the action
+ * runs as the process's owner, whatever it says).  A job leaves the queue when it finishes:
  * its row is deleted here and written to procflow.finished_job, with the
  * same columns (status, started_at and finished_at are set there).
  *
@@ -129,7 +132,9 @@ CREATE TABLE procflow.job (
 	error_message	text,
 	error_detail	text,
 	partition		int NOT NULL DEFAULT 0,
-	excluded		int[]		-- processes its run must not trigger
+	excluded		int[],		-- processes its run must not trigger
+	owner			oid NOT NULL DEFAULT 0	-- of its process when queued: whose
+											-- turn it is, see queue.c
 ) PARTITION BY LIST (partition);
 
 CREATE SEQUENCE procflow.job_id_seq OWNED BY procflow.job.id;
@@ -147,7 +152,7 @@ CREATE TABLE procflow.job_3 PARTITION OF procflow.job FOR VALUES IN (3)
 
 -- ids come from the sequence; a partitioned table has no unique index on id
 CREATE INDEX job_id_idx ON procflow.job (id);
-CREATE INDEX job_claim_idx ON procflow.job (ord, run_at, id);
+CREATE INDEX job_claim_idx ON procflow.job (owner, ord, run_at, id);
 CREATE INDEX job_row_idx ON procflow.job (process_id, row_hash, id);
 
 COMMENT ON TABLE procflow.job IS 'pending jobs';
@@ -180,7 +185,8 @@ CREATE TABLE procflow.finished_job (
 	error_code		text,
 	error_message	text,
 	error_detail	text,
-	excluded		int[]
+	excluded		int[],
+	owner			oid NOT NULL DEFAULT 0
 );
 
 CREATE INDEX finished_job_process_id_idx ON procflow.finished_job (process_id);
@@ -214,7 +220,8 @@ CREATE TABLE procflow.job_batch (
 	keys			text[],
 	old_rows		text[],
 	changed			text[],
-	excluded		int[]
+	excluded		int[],
+	owner			oid NOT NULL DEFAULT 0
 );
 
 COMMENT ON TABLE procflow.job_batch IS 'pending jobs queued together by one statement';

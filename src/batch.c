@@ -69,6 +69,7 @@ enum
 	BATCH_OLD_ROWS,
 	BATCH_CHANGED,
 	BATCH_EXCLUDED,
+	BATCH_OWNER,
 	BATCH_NATTS
 };
 
@@ -170,6 +171,7 @@ batch_write(const NewJob *jobs, int n)
 	nulls[BATCH_CHANGED] = changed == NULL;
 	values[BATCH_EXCLUDED] = jobs[0].excluded;
 	nulls[BATCH_EXCLUDED] = jobs[0].excluded == 0;
+	values[BATCH_OWNER] = ObjectIdGetDatum(jobs[0].owner);
 
 	direct_insert(catalog_oids()->job_batch, BATCH_NATTS, values, nulls);
 	queue_note_due(jobs[0].run_at);
@@ -235,7 +237,7 @@ load_batch(int64 first_id)
 
 	catalog_keep_plan(&load_plan,
 			  "SELECT process_id, trigger_id, event, ord, depth, run_at, created_at,"
-			  "       key_columns, items, row_hashes, keys, old_rows, changed, excluded"
+			  "       key_columns, items, row_hashes, keys, old_rows, changed, excluded, owner"
 			  "  FROM procflow.job_batch WHERE first_id = $1",
 			  1, argtypes);
 	if (SPI_execute_plan(load_plan, args, NULL, true, 1) != SPI_OK_SELECT ||
@@ -271,6 +273,7 @@ load_batch(int64 first_id)
 	b->changed = text_elements(tup, desc, 13, b->items);
 	d = SPI_getbinval(tup, desc, 14, &isnull);
 	b->excluded = isnull ? (Datum) 0 : datumCopy(d, false, -1);
+	b->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 15, &isnull));
 	MemoryContextSwitchTo(old);
 	SPI_freetuptable(SPI_tuptable);
 
@@ -335,24 +338,25 @@ locked_batch(int64 first_id)
 }
 
 /*
- * Claim the first due batch (in order key, run_at and id order) of an
- * enabled process with no older batch, locking it; batches locked by
- * another executor are skipped.  With as_role set, only batches of
- * processes whose owner that role has the privileges of.  NULL when none.
- * The batch stays in memory until batch_release (or the next claim).
+ * Claim the first due batch (in order key, run_at and id order) of the
+ * owner's (see queue_owners) of an enabled process with no older batch,
+ * locking it; batches locked by another executor are skipped.  With
+ * as_role set, only batches of processes whose owner that role has the
+ * privileges of.  NULL when none.  The batch stays in memory until
+ * batch_release (or the next claim).
  */
 Batch *
-batch_claim(Oid as_role)
+batch_claim(Oid owner, Oid as_role)
 {
-	Oid			argtypes[2] = {OIDOID, TIMESTAMPTZOID};
-	Datum		args[2];
-	char		nulls[2] = {' ', ' '};
+	Oid			argtypes[3] = {OIDOID, TIMESTAMPTZOID, OIDOID};
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
 	int64	   *first_ids;
 
 	batch_release();
 	catalog_keep_plan(&claim_plan,
 			  "SELECT b.first_id FROM procflow.job_batch b"
-			  " WHERE b.run_at <= $2"
+			  " WHERE b.owner = $3 AND b.run_at <= $2"
 			  "   AND EXISTS (SELECT 1 FROM procflow.process p"
 			  "                WHERE p.id = b.process_id AND p.enabled"
 			  "                  AND ($1::oid IS NULL"
@@ -362,9 +366,10 @@ batch_claim(Oid as_role)
 			  "                      AND e.first_id < b.first_id)"
 			  " ORDER BY b.ord, b.run_at, b.first_id"
 			  " LIMIT 1 FOR UPDATE OF b SKIP LOCKED",
-			  2, argtypes);
+			  3, argtypes);
 	args[0] = ObjectIdGetDatum(as_role);
 	args[1] = TimestampTzGetDatum(GetCurrentTimestamp());
+	args[2] = ObjectIdGetDatum(owner);
 	if (!OidIsValid(as_role))
 		nulls[0] = 'n';
 	if (SPI_execute_plan(claim_plan, args, nulls, false, 1) != SPI_OK_SELECT)
@@ -374,6 +379,16 @@ batch_claim(Oid as_role)
 	pinned = locked_batch(first_ids[0]);
 	pinned_materialized = false;
 	return pinned;
+}
+
+/* The executor is done with the batch it claimed. */
+void
+batch_release(void)
+{
+	Batch	   *b = pinned;
+
+	pinned = NULL;
+	free_batch(b);
 }
 
 /*
@@ -386,16 +401,6 @@ bool
 batch_materialized(void)
 {
 	return pinned_materialized;
-}
-
-/* The executor is done with the batch it claimed. */
-void
-batch_release(void)
-{
-	Batch	   *b = pinned;
-
-	pinned = NULL;
-	free_batch(b);
 }
 
 /*
@@ -492,6 +497,7 @@ batch_item_job(Batch *batch, int item, NewJob *job)
 	job->changed = item_changed(batch, item);
 	job->depth = batch->depth;
 	job->excluded = batch->excluded;
+	job->owner = batch->owner;
 	job->run_at = batch->run_at;
 	job->created_at = batch->created_at;
 }

@@ -30,12 +30,13 @@ typedef struct Batch
 	Datum	   *old_rows;		/* text, or NULL for none */
 	Datum	   *changed;		/* text of a text[], or NULL for none */
 	Datum		excluded;		/* int4[], or 0 */
+	Oid			owner;			/* its process's owner when queued */
 } Batch;
 
 extern void batch_write(const NewJob *jobs, int n);
 
 /* These need an SPI connection and act as the extension owner. */
-extern Batch *batch_claim(Oid as_role);
+extern Batch *batch_claim(Oid owner, Oid as_role);
 extern void batch_find_waiting(Batch *batch, int from, int to, bool *waits);
 extern void batch_release(void);
 extern bool batch_materialized(void);

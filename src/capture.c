@@ -300,6 +300,7 @@ enqueue(RowEvent *ev, TriggerRule *rule)
 	job.changed = ev->event == 'u' ? te->changed : 0;
 	job.depth = action_current_depth();
 	job.excluded = action_current_exclusions();
+	job.owner = rule->process->owner;
 	action_check_depth(rule->process, job.depth + 1);
 	if (rule->delay != NULL)
 		job.run_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,

@@ -69,6 +69,7 @@ procflow_run_process(PG_FUNCTION_ARGS)
 	job.ord = queue_order_key(process.execution_order, 0);
 	job.depth = action_current_depth();
 	job.excluded = action_current_exclusions();
+	job.owner = process.owner;
 	job.run_at = now;
 	if (!PG_ARGISNULL(1))
 	{
@@ -165,9 +166,9 @@ procflow_retry_job(PG_FUNCTION_ARGS)
 		Datum		insert_args[2] = {args[0], Int64GetDatum(queue_allocate_ids(1))};
 
 		catalog_exec("INSERT INTO procflow.job (id, process_id, trigger_id, event, ord,"
-					 "  row_hash, key, old_row, changed, depth, excluded, run_at)"
+					 "  row_hash, key, old_row, changed, depth, excluded, owner, run_at)"
 					 " SELECT $2, process_id, trigger_id, event, ord, row_hash, key,"
-					 "        old_row, changed, depth, excluded, now()"
+					 "        old_row, changed, depth, excluded, owner, now()"
 					 "   FROM procflow.finished_job WHERE id = $1 RETURNING id",
 					 2, insert_argtypes, insert_args, NULL, SPI_OK_INSERT_RETURNING);
 		result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],

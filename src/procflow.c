@@ -38,6 +38,7 @@ int			procflow_history_retention = 7 * 24 * 3600;
 bool		procflow_enabled = true;
 int			procflow_max_depth = 16;
 int			procflow_retry_delay = 1000;
+int			procflow_max_timeout = 0;
 char	   *procflow_timezone = NULL;
 
 void		_PG_init(void);
@@ -148,6 +149,15 @@ _PG_init(void)
 							&procflow_retry_delay,
 							1000, 0, 3600 * 1000,
 							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("procflow.max_timeout",
+							"Longest time an action may run in an executor, whatever its process's timeout.",
+							"0 means no limit beyond each process's own timeout.",
+							&procflow_max_timeout,
+							0, 0, INT_MAX,
+							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 

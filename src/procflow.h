@@ -28,6 +28,7 @@ extern int	procflow_history_retention;
 extern bool procflow_enabled;
 extern int	procflow_max_depth;
 extern int	procflow_retry_delay;
+extern int	procflow_max_timeout;
 extern char *procflow_timezone;
 
 #endif							/* PROCFLOW_H */

@@ -71,12 +71,13 @@ enum
 	JOB_ERROR_DETAIL,
 	JOB_PARTITION,
 	JOB_EXCLUDED,
+	JOB_OWNER,
 	JOB_NATTS
 };
 
 /*
  * procflow.finished_job has the columns of procflow.job but the partition
- * number: the same up to JOB_PARTITION, then "excluded".
+ * number: the same up to JOB_PARTITION, then "excluded" and "owner".
  */
 #define FINISHED_JOB_NATTS	(JOB_NATTS - 1)
 
@@ -93,9 +94,11 @@ static TimestampTz earliest_due = 0;
 
 static SPIPlanPtr claim_plan = NULL;
 static SPIPlanPtr claim_locking_plan = NULL;
+static SPIPlanPtr owners_plan = NULL;
 static SPIPlanPtr finish_plan = NULL;
 static SPIPlanPtr retry_plan = NULL;
 static SPIPlanPtr next_due_plan = NULL;
+static SPIPlanPtr next_due_other_plan = NULL;
 static SPIPlanPtr prune_plan = NULL;
 
 PG_FUNCTION_INFO_V1(procflow_jobs_inserted);
@@ -181,8 +184,11 @@ set_column(Datum *values, bool *nulls, int col, Datum value, bool isnull)
 static void
 insert_finished(Datum *values, bool *nulls)
 {
-	values[JOB_PARTITION] = values[JOB_EXCLUDED];
-	nulls[JOB_PARTITION] = nulls[JOB_EXCLUDED];
+	for (int col = JOB_PARTITION; col < FINISHED_JOB_NATTS; col++)
+	{
+		values[col] = values[col + 1];
+		nulls[col] = nulls[col + 1];
+	}
 	direct_insert(catalog_oids()->finished_job, FINISHED_JOB_NATTS, values, nulls);
 }
 
@@ -215,6 +221,7 @@ queue_insert(const NewJob *job)
 	set_column(values, nulls, JOB_CHANGED, job->changed, job->changed == 0);
 	set_column(values, nulls, JOB_DEPTH, Int32GetDatum(job->depth), false);
 	set_column(values, nulls, JOB_EXCLUDED, job->excluded, job->excluded == 0);
+	set_column(values, nulls, JOB_OWNER, ObjectIdGetDatum(job->owner), false);
 	set_column(values, nulls, JOB_STATUS, job_word(status), false);
 	set_column(values, nulls, JOB_RUN_AT, TimestampTzGetDatum(job->run_at), false);
 	set_column(values, nulls, JOB_ATTEMPTS, Int32GetDatum(job->attempts), false);
@@ -355,17 +362,28 @@ queue_xact_event(XactEvent event)
  * walks the distinct order keys through the index, so that neither many
  * future jobs nor many due ones make a claim slow.
  */
+/*
+ * The order keys of one owner's pending jobs, one row each, in key order:
+ * the recursive part walks them through the claim index, so that neither
+ * many future jobs nor many due ones make a claim slow.
+ */
 #define GROUPS_CTE \
 	"WITH RECURSIVE grp(ord) AS (" \
-	"  (SELECT j.ord FROM procflow.job j ORDER BY j.ord LIMIT 1)" \
+	"  (SELECT j.ord FROM procflow.job j WHERE j.owner = $5 ORDER BY j.ord LIMIT 1)" \
 	"  UNION ALL" \
 	"  SELECT (SELECT j.ord FROM procflow.job j" \
-	"           WHERE j.ord > g.ord" \
+	"           WHERE j.owner = $5 AND j.ord > g.ord" \
 	"           ORDER BY j.ord LIMIT 1)" \
 	"    FROM grp g WHERE g.ord IS NOT NULL) "
 
+/*
+ * A job of the owner's (job alias) that may run: in the order key's group,
+ * of an enabled process (whose owner "role" has the privileges of, if
+ * given), with no older pending job of its row, and no older batch of its
+ * process (batch.c): it may hold its row.
+ */
 #define RUNNABLE(alias, role) \
-	" " alias ".ord = g.ord" \
+	" " alias ".owner = $5 AND " alias ".ord = g.ord" \
 	" AND EXISTS (SELECT 1 FROM procflow.process p" \
 	"              WHERE p.id = " alias ".process_id AND p.enabled" \
 	"                AND (" role "::oid IS NULL" \
@@ -378,23 +396,64 @@ queue_xact_event(XactEvent event)
 	"                    AND b.first_id < " alias ".id) "
 
 /*
- * Read up to max_jobs due jobs.  With "lock", lock them, skipping jobs
- * locked by another executor; without, leave each to be locked when it
- * starts (queue_lock_claimed), so that the jobs read but not started yet
- * can be cancelled, and taken by another executor, meanwhile.  With
- * as_role set, only jobs of processes whose owner that role has the
- * privileges of; with below_ord, only jobs whose order key is below
- * ord_bound.  The result is allocated in the caller's memory context.
+ * The owners that have pending jobs or batches, in OID order, from the
+ * claim index (a walk over its first column) and the batches; at most
+ * max_owners of them.  Executors take turns between them (runner.c).
+ * Returns how many; the caller holds an SPI connection and acts as the
+ * extension owner.
+ */
+int
+queue_owners(Oid *owners, int max_owners)
+{
+	Datum		args[1] = {Int32GetDatum(max_owners)};
+	Oid			argtypes[1] = {INT4OID};
+	int			n;
+
+	catalog_prefer_indexes();
+	catalog_keep_plan(&owners_plan,
+					  "WITH RECURSIVE own(owner) AS ("
+					  "  (SELECT j.owner FROM procflow.job j ORDER BY j.owner LIMIT 1)"
+					  "  UNION ALL"
+					  "  SELECT (SELECT j.owner FROM procflow.job j"
+					  "           WHERE j.owner > o.owner ORDER BY j.owner LIMIT 1)"
+					  "    FROM own o WHERE o.owner IS NOT NULL) "
+					  "SELECT owner FROM own WHERE owner IS NOT NULL"
+					  " UNION SELECT owner FROM procflow.job_batch"
+					  " ORDER BY 1 LIMIT $1",
+					  1, argtypes);
+	if (SPI_execute_plan(owners_plan, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading the owners of pending jobs failed");
+	n = (int) SPI_processed;
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		owners[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+												   SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return n;
+}
+
+/*
+ * Read up to max_jobs due jobs of one owner (see queue_owners).  With
+ * "lock", lock them, skipping jobs locked by another executor; without,
+ * leave each to be locked when it starts (queue_lock_claimed), so that the
+ * jobs read but not started yet can be cancelled, and taken by another
+ * executor, meanwhile.  With as_role set, only jobs of processes whose
+ * owner that role has the privileges of; with below_ord, only jobs whose
+ * order key is below ord_bound.  The result is allocated in the caller's
+ * memory context.
  */
 ClaimedJob *
-queue_claim(int max_jobs, Oid as_role, bool below_ord, int64 ord_bound, bool lock,
-			int *njobs)
+queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_bound,
+			bool lock, int *njobs)
 {
-	Datum		args[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	ClaimedJob *jobs;
 	int			ret;
-	Oid			argtypes[4] = {INT4OID, OIDOID, TIMESTAMPTZOID, INT8OID};
+	Oid			argtypes[5] = {INT4OID, OIDOID, TIMESTAMPTZOID, INT8OID, OIDOID};
 
 #define CLAIM_SQL(locking) \
 	GROUPS_CTE \
@@ -412,14 +471,15 @@ queue_claim(int max_jobs, Oid as_role, bool below_ord, int64 ord_bound, bool loc
 	catalog_prefer_indexes();
 	if (lock)
 		catalog_keep_plan(&claim_locking_plan, CLAIM_SQL("     FOR UPDATE OF j SKIP LOCKED"),
-						  4, argtypes);
+						  5, argtypes);
 	else
-		catalog_keep_plan(&claim_plan, CLAIM_SQL(""), 4, argtypes);
+		catalog_keep_plan(&claim_plan, CLAIM_SQL(""), 5, argtypes);
 
 	args[0] = Int32GetDatum(max_jobs);
 	args[1] = ObjectIdGetDatum(as_role);
 	args[2] = TimestampTzGetDatum(GetCurrentTimestamp());
 	args[3] = Int64GetDatum(ord_bound);
+	args[4] = ObjectIdGetDatum(owner);
 	if (!OidIsValid(as_role))
 		nulls[1] = 'n';
 	if (!below_ord)
@@ -681,36 +741,56 @@ queue_next_due(void)
 	int			ret;
 	bool		isnull;
 	Datum		d;
-	Datum		args[1];
+	Datum		args[5];
+	Oid			owners[QUEUE_MAX_OWNERS];
+	int			nowners;
+	TimestampTz next;
 
 	catalog_prefer_indexes();
 	{
-		Oid			argtypes[1] = {TIMESTAMPTZOID};
+		/* $2 to $4 are those of the claim; this statement uses $1 and $5 */
+		Oid			argtypes[5] = {TIMESTAMPTZOID, OIDOID, TIMESTAMPTZOID, INT8OID, OIDOID};
 
 		catalog_keep_plan(&next_due_plan, GROUPS_CTE
-								  "SELECT least(min(n.run_at),"
-								  "             (SELECT min(b.run_at) FROM procflow.job_batch b"
-								  "               JOIN procflow.process p ON p.id = b.process_id"
-								  "              WHERE b.run_at > $1 AND p.enabled),"
-								  "             (SELECT min(t.next_run_at) FROM procflow.trigger t"
-								  "               JOIN procflow.process p ON p.id = t.process_id"
-								  "              WHERE t.next_run_at > $1 AND t.cron IS NOT NULL"
-								  "                AND p.enabled))"
-								  "  FROM grp g, LATERAL ("
-								  "    SELECT j.run_at FROM procflow.job j"
-								  "     WHERE j.run_at > $1 AND"
-								  RUNNABLE("j", "NULL")
-								  "     ORDER BY j.run_at, j.id LIMIT 1) n"
-								  " WHERE g.ord IS NOT NULL",
-								  1, argtypes);
+						  "SELECT min(n.run_at)"
+						  "  FROM grp g, LATERAL ("
+						  "    SELECT j.run_at FROM procflow.job j"
+						  "     WHERE j.run_at > $1 AND"
+						  RUNNABLE("j", "NULL")
+						  "     ORDER BY j.run_at, j.id LIMIT 1) n"
+						  " WHERE g.ord IS NOT NULL",
+						  5, argtypes);
+		catalog_keep_plan(&next_due_other_plan,
+						  "SELECT least((SELECT min(b.run_at) FROM procflow.job_batch b"
+						  "               JOIN procflow.process p ON p.id = b.process_id"
+						  "              WHERE b.run_at > $1 AND p.enabled),"
+						  "             (SELECT min(t.next_run_at) FROM procflow.trigger t"
+						  "               JOIN procflow.process p ON p.id = t.process_id"
+						  "              WHERE t.next_run_at > $1 AND t.cron IS NOT NULL"
+						  "                AND p.enabled))",
+						  1, argtypes);
 	}
 
+	memset(args, 0, sizeof(args));
 	args[0] = TimestampTzGetDatum(GetCurrentTimestamp());
-	ret = SPI_execute_plan(next_due_plan, args, NULL, true, 1);
+	ret = SPI_execute_plan(next_due_other_plan, args, NULL, true, 1);
 	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "reading the next due time failed: %s", SPI_result_code_string(ret));
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? DT_NOEND : DatumGetTimestampTz(d);
+	next = isnull ? DT_NOEND : DatumGetTimestampTz(d);
+
+	nowners = queue_owners(owners, QUEUE_MAX_OWNERS);
+	for (int i = 0; i < nowners; i++)
+	{
+		args[4] = ObjectIdGetDatum(owners[i]);
+		ret = SPI_execute_plan(next_due_plan, args, " nnn ", true, 1);
+		if (ret != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "reading the next due time failed: %s", SPI_result_code_string(ret));
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull && DatumGetTimestampTz(d) < next)
+			next = DatumGetTimestampTz(d);
+	}
+	return next;
 }
 
 /*

@@ -36,6 +36,7 @@ typedef struct NewJob
 	int32		depth;			/* nesting of the action that queued it */
 	Datum		excluded;		/* int4[] of the processes its run must not
 								 * trigger (see action.c), or 0 */
+	Oid			owner;			/* its process's owner: whose turn it waits for */
 	TimestampTz run_at;
 	TimestampTz created_at;		/* 0: the transaction's start */
 	/* the outcome of a run; status NULL for a job not run yet */
@@ -91,7 +92,11 @@ extern void queue_note_due(TimestampTz due);
 extern void queue_wake_launcher_at_commit(void);
 
 /* These need an SPI connection and act as the extension owner. */
-extern ClaimedJob *queue_claim(int max_jobs, Oid as_role, bool below_ord,
+/* Most owners whose turns a round looks at. */
+#define QUEUE_MAX_OWNERS	1024
+
+extern int	queue_owners(Oid *owners, int max_owners);
+extern ClaimedJob *queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord,
 							   int64 ord_bound, bool lock, int *njobs);
 extern bool queue_lock_claimed(ClaimedJob *job);
 extern void queue_record_outcomes(const JobOutcome *outcomes, int n);

@@ -94,6 +94,19 @@ read_job_rows(ProcessInfo *p, ClaimedJob *job, Datum *args, char *nulls)
 }
 
 /*
+ * How long the action of a process may run in an executor: its own
+ * timeout, capped by procflow.max_timeout; 0 for no limit.
+ */
+static int64
+action_timeout_ms(ProcessInfo *p)
+{
+	if (procflow_max_timeout > 0 &&
+		(p->timeout_ms == 0 || p->timeout_ms > procflow_max_timeout))
+		return procflow_max_timeout;
+	return p->timeout_ms;
+}
+
+/*
  * Run the action of one claimed job as the process owner.  Returns the
  * job's status: "succeeded", or "skipped" with the reason in *note when the
  * row is gone or the condition no longer holds.
@@ -123,10 +136,12 @@ run_action(ProcessInfo *p, ClaimedJob *job, bool in_executor, const char **note)
 	}
 	else
 	{
-		if (in_executor && p->timeout_ms > 0)
-			enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(p->timeout_ms, INT_MAX));
+		int64		timeout_ms = action_timeout_ms(p);
+
+		if (in_executor && timeout_ms > 0)
+			enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(timeout_ms, INT_MAX));
 		action_execute(p, args, nulls);
-		if (in_executor && p->timeout_ms > 0)
+		if (in_executor && timeout_ms > 0)
 			disable_timeout(STATEMENT_TIMEOUT, false);
 	}
 	action_pop();
@@ -398,18 +413,13 @@ run_claimed(ClaimedJob *jobs, int njobs, bool in_executor, JobOutcome *outcomes)
 }
 
 /*
- * Fire the due cron triggers, then claim due work (of processes whose owner
- * as_role has the privileges of, when as_role is valid) and run it in the
- * current transaction: up to max_jobs jobs, or as many items of the first
- * due batch, whichever comes first in execution order.  in_executor arms
- * each process's timeout as the statement timeout and notes the running
- * job (executors only: a session keeps its own statement_timeout).
- * Returns the number of jobs and items taken, 0 when nothing was due that
- * no one else runs; *ran says how many of them ran (batch items that wait
- * for an older job of their row are taken without running).
+ * One owner's turn: claim its due work and run it in the current
+ * transaction, up to max_jobs jobs or as many items of its first due batch,
+ * whichever comes first in execution order.  Returns the number of jobs and
+ * items taken, 0 when the owner has nothing due that no one else runs.
  */
-int
-runner_run_due(int max_jobs, Oid as_role, bool in_executor, int *ran)
+static int
+run_owner_turn(Oid owner, int max_jobs, Oid as_role, bool in_executor, int *ran)
 {
 	ClaimedJob *jobs;
 	JobOutcome *outcomes;
@@ -418,23 +428,16 @@ runner_run_due(int max_jobs, Oid as_role, bool in_executor, int *ran)
 	int			nrun;
 	PrivilegedScope scope;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
 	catalog_enter_privileged(&scope);
-	scheduler_fire_due(as_role);
-	batch_materialize_blocking();
-	batch = batch_claim(as_role);
-	jobs = queue_claim(max_jobs, as_role, batch != NULL, batch ? batch->ord : 0,
+	batch = batch_claim(owner, as_role);
+	jobs = queue_claim(owner, max_jobs, as_role, batch != NULL, batch ? batch->ord : 0,
 					   false, &njobs);
 	catalog_leave_privileged(&scope);
 
 	*ran = 0;
 	if (njobs == 0 && batch != NULL)
-	{
-		njobs = run_batch_items(batch, max_jobs, in_executor, ran);
-		SPI_finish();
-		return njobs;
-	}
+		return run_batch_items(batch, max_jobs, in_executor, ran);
+	batch_release();
 
 	outcomes = palloc(sizeof(JobOutcome) * Max(njobs, 1));
 	nrun = run_claimed(jobs, njobs, in_executor, outcomes);
@@ -442,8 +445,7 @@ runner_run_due(int max_jobs, Oid as_role, bool in_executor, int *ran)
 	{
 		/* others hold all of them: take the first job that nobody holds */
 		catalog_enter_privileged(&scope);
-		jobs = queue_claim(1, as_role, batch != NULL, batch ? batch->ord : 0,
-						   true, &njobs);
+		jobs = queue_claim(owner, 1, as_role, false, 0, true, &njobs);
 		catalog_leave_privileged(&scope);
 		nrun = run_claimed(jobs, njobs, in_executor, outcomes);
 	}
@@ -452,9 +454,55 @@ runner_run_due(int max_jobs, Oid as_role, bool in_executor, int *ran)
 	catalog_enter_privileged(&scope);
 	queue_record_outcomes(outcomes, nrun);
 	catalog_leave_privileged(&scope);
-
-	SPI_finish();
 	return nrun;
+}
+
+/*
+ * Fire the due cron triggers, then run due work (of processes whose owner
+ * as_role has the privileges of, when as_role is valid) in the current
+ * transaction, for one owner: roles take turns, each round serving the
+ * next role after the one served last that has due work, so that one
+ * role's flood of work (or of work with a smaller execution order)
+ * delays another's due job by about one round per executor; execution
+ * order and priority rank each role's own work.  in_executor arms each
+ * process's timeout as the statement timeout and notes the running job
+ * (executors only: a session keeps its own statement_timeout).  Returns
+ * the number of jobs and items taken, 0 when nothing was due that no one
+ * else runs; *ran says how many of them ran (batch items that wait for an
+ * older job of their row are taken without running).
+ */
+int
+runner_run_due(int max_jobs, Oid as_role, bool in_executor, int *ran)
+{
+	static Oid	last_owner = InvalidOid;
+	Oid		   *owners = palloc(sizeof(Oid) * QUEUE_MAX_OWNERS);
+	int			nowners;
+	int			start = 0;
+	int			taken = 0;
+	PrivilegedScope scope;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	catalog_enter_privileged(&scope);
+	scheduler_fire_due(as_role);
+	batch_materialize_blocking();
+	nowners = queue_owners(owners, QUEUE_MAX_OWNERS);
+	catalog_leave_privileged(&scope);
+
+	/* the first owner after the one served last */
+	while (start < nowners && owners[start] <= last_owner)
+		start++;
+	*ran = 0;
+	for (int k = 0; k < nowners && taken == 0; k++)
+	{
+		Oid			owner = owners[(start + k) % nowners];
+
+		taken = run_owner_turn(owner, max_jobs, as_role, in_executor, ran);
+		if (taken > 0)
+			last_owner = owner;
+	}
+	SPI_finish();
+	return taken;
 }
 
 /*

@@ -49,7 +49,8 @@ scheduler_fire_due(Oid as_role)
 	int			n;
 
 	catalog_keep_plan(&due_plan,
-			  "SELECT t.id, t.process_id, t.cron, t.next_run_at, t.priority, p.execution_order"
+			  "SELECT t.id, t.process_id, t.cron, t.next_run_at, t.priority, p.execution_order,"
+			  "       p.owner"
 			  "  FROM procflow.trigger t JOIN procflow.process p ON p.id = t.process_id"
 			  " WHERE t.cron IS NOT NULL AND t.next_run_at <= $2 AND p.enabled"
 			  "   AND ($1::oid IS NULL OR pg_catalog.pg_has_role($1::oid, p.owner, 'USAGE'))"
@@ -81,6 +82,7 @@ scheduler_fire_due(Oid as_role)
 		job.run_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
 		job.ord = queue_order_key(DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull)),
 								  DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull)));
+		job.owner = DatumGetObjectId(SPI_getbinval(tup, desc, 7, &isnull));
 		(void) queue_insert(&job);
 
 		catalog_keep_plan(&advance_plan,

@@ -1,7 +1,7 @@
 -- Three ordinary roles: none reaches another's tables, definitions, jobs or
 -- history, and no action runs as anyone but its process's owner.
 BEGIN;
-SELECT plan(33);
+SELECT plan(34);
 
 CREATE ROLE pgtap_alice;
 CREATE ROLE pgtap_bob;
