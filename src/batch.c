@@ -85,6 +85,7 @@ static Batch *pinned = NULL;
 static bool pinned_materialized = false;	/* it became job rows meanwhile */
 
 static SPIPlanPtr claim_plan = NULL;
+static SPIPlanPtr peek_plan = NULL;
 static SPIPlanPtr load_plan = NULL;
 static SPIPlanPtr taken_plan = NULL;
 static SPIPlanPtr waiting_plan = NULL;
@@ -389,6 +390,44 @@ batch_release(void)
 
 	pinned = NULL;
 	free_batch(b);
+}
+
+/*
+ * The order key, run_at and first id of the owner's first due batch that
+ * batch_claim would take, without locking it; false when it has none.
+ */
+bool
+batch_peek(Oid owner, Oid as_role, int64 *ord, TimestampTz *run_at, int64 *first_id)
+{
+	Oid			argtypes[3] = {OIDOID, TIMESTAMPTZOID, OIDOID};
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	bool		isnull;
+	HeapTuple	tup;
+
+	catalog_keep_plan(&peek_plan,
+			  "SELECT b.ord, b.run_at, b.first_id FROM procflow.job_batch b"
+			  " WHERE b.owner = $3 AND b.run_at <= $2"
+			  "   AND EXISTS (SELECT 1 FROM procflow.process p"
+			  "                WHERE p.id = b.process_id AND p.enabled"
+			  "                  AND ($1::oid IS NULL"
+			  "                       OR pg_catalog.pg_has_role($1::oid, p.owner, 'USAGE')))"
+			  " ORDER BY b.ord, b.run_at, b.first_id LIMIT 1",
+			  3, argtypes);
+	args[0] = ObjectIdGetDatum(as_role);
+	args[1] = TimestampTzGetDatum(GetCurrentTimestamp());
+	args[2] = ObjectIdGetDatum(owner);
+	if (!OidIsValid(as_role))
+		nulls[0] = 'n';
+	if (SPI_execute_plan(peek_plan, args, nulls, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "looking at the due batches of an owner failed");
+	if (SPI_processed == 0)
+		return false;
+	tup = SPI_tuptable->vals[0];
+	*ord = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+	*run_at = DatumGetTimestampTz(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+	*first_id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+	return true;
 }
 
 /*

@@ -37,6 +37,8 @@ extern void batch_write(const NewJob *jobs, int n);
 
 /* These need an SPI connection and act as the extension owner. */
 extern Batch *batch_claim(Oid owner, Oid as_role);
+extern bool batch_peek(Oid owner, Oid as_role, int64 *ord, TimestampTz *run_at,
+					   int64 *first_id);
 extern void batch_find_waiting(Batch *batch, int from, int to, bool *waits);
 extern void batch_release(void);
 extern bool batch_materialized(void);

@@ -17,9 +17,13 @@
  *   run jobs while the calling session has cursors open, which the jobs of
  *   other owners could read.
  * - In an executor, session-level advisory locks a job took are released
- *   after it, and the deferred triggers it queued (deferred constraints)
- *   fire at its end, as its owner, instead of at the commit of the
- *   executor's transaction as the executor's superuser.
+ *   after it.
+ *
+ * Deferred triggers cannot be left behind: PostgreSQL refuses to queue
+ * them in a security-restricted operation (they would fire at commit, with
+ * the role of whoever commits), and SET CONSTRAINTS is refused in actions
+ * (action_limits.c), so that no job changes when another's constraints are
+ * checked.
  *
  * Portals are found as the memory contexts of PostgreSQL's portal manager
  * ("TopPortalContext", a child of TopMemoryContext): each portal's context
@@ -32,13 +36,10 @@
  */
 #include "postgres.h"
 
-#include "commands/trigger.h"
-#include "executor/spi.h"
 #include "storage/lock.h"
 #include "utils/memutils.h"
 #include "utils/portal.h"
 
-#include "identity.h"
 #include "job_state.h"
 
 static MemoryContext top_portal_context = NULL;
@@ -133,34 +134,6 @@ job_state_has_cursors(void)
 			return true;
 	}
 	return false;
-}
-
-/*
- * The end of a job in an executor, still as its owner: fire the deferred
- * triggers it queued (the executor's transaction holds no other).
- */
-void
-job_state_fire_deferred_in_executor(void)
-{
-	AfterTriggerFireDeferred();
-}
-
-/*
- * The end of a job that run_jobs() ran in a session: fire the deferred
- * triggers it queued as its owner, rather than at the caller's commit as
- * the caller.  In a running statement only SET CONSTRAINTS ALL IMMEDIATE
- * can, which leaves the calling transaction's constraints immediate; and
- * not as a security-restricted operation, which may not fire them.
- */
-void
-job_state_fire_deferred_in_session(Oid owner)
-{
-	IdentityScope scope;
-
-	identity_enter(owner, false, IDENTITY_SAFE_SEARCH_PATH, &scope);
-	if (SPI_execute("SET CONSTRAINTS ALL IMMEDIATE", false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "firing the deferred triggers of a job failed");
-	identity_leave(&scope);
 }
 
 /*

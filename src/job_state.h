@@ -26,8 +26,6 @@ typedef struct JobState
 extern void job_state_begin(JobState *state);
 extern void job_state_close_portals(const JobState *state);
 extern bool job_state_has_cursors(void);
-extern void job_state_fire_deferred_in_executor(void);
-extern void job_state_fire_deferred_in_session(Oid owner);
 extern void job_state_release_session_locks(void);
 
 #endif							/* PROCFLOW_JOB_STATE_H */

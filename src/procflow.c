@@ -39,6 +39,7 @@ bool		procflow_enabled = true;
 int			procflow_max_depth = 16;
 int			procflow_retry_delay = 1000;
 int			procflow_max_timeout = 0;
+bool		procflow_role_turns = true;
 char	   *procflow_timezone = NULL;
 
 void		_PG_init(void);
@@ -160,6 +161,16 @@ _PG_init(void)
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("procflow.role_turns",
+							 "Whether executors let roles with due work take turns.",
+							 "When off, due jobs run in one order across roles (execution order, priority, "
+							 "run_at, id), so a role's work can hold back every other role's.",
+							 &procflow_role_turns,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomStringVariable("procflow.timezone",
 							   "Time zone in which cron schedules are computed.",

@@ -29,6 +29,7 @@ extern bool procflow_enabled;
 extern int	procflow_max_depth;
 extern int	procflow_retry_delay;
 extern int	procflow_max_timeout;
+extern bool procflow_role_turns;
 extern char *procflow_timezone;
 
 #endif							/* PROCFLOW_H */

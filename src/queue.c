@@ -458,7 +458,7 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 #define CLAIM_SQL(locking) \
 	GROUPS_CTE \
 	"SELECT c.tableoid, c.ctid, c.id, c.process_id, c.trigger_id, c.event, c.key," \
-	"       c.old_row, c.changed, c.depth, c.attempts, c.excluded" \
+	"       c.old_row, c.changed, c.depth, c.attempts, c.excluded, c.ord, c.run_at" \
 	"  FROM grp g, LATERAL (" \
 	"    SELECT j.tableoid, j.ctid, j.* FROM procflow.job j" \
 	"     WHERE j.run_at <= $3 AND" \
@@ -526,6 +526,8 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 		job->attempts = DatumGetInt32(SPI_getbinval(tup, desc, 11, &isnull));
 		d = SPI_getbinval(tup, desc, 12, &isnull);
 		job->excluded = isnull ? 0 : SPI_datumTransfer(d, false, -1);
+		job->ord = DatumGetInt64(SPI_getbinval(tup, desc, 13, &isnull));
+		job->run_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 14, &isnull));
 	}
 	SPI_freetuptable(SPI_tuptable);
 	return jobs;

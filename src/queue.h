@@ -65,6 +65,8 @@ typedef struct ClaimedJob
 	int32		depth;
 	Datum		excluded;		/* int4[], or 0 */
 	int32		attempts;		/* runs before this one */
+	int64		ord;			/* its place in the queue's order */
+	TimestampTz run_at;
 } ClaimedJob;
 
 /* The outcome of one run of a claimed job. */

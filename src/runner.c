@@ -145,12 +145,7 @@ run_action(ProcessInfo *p, ClaimedJob *job, bool in_executor, const char **note)
 			disable_timeout(STATEMENT_TIMEOUT, false);
 	}
 	action_pop();
-	/* its deferred triggers fire now, as its owner (see job_state.c) */
-	if (in_executor)
-		job_state_fire_deferred_in_executor();
 	action_leave_owner(&scope);
-	if (!in_executor)
-		job_state_fire_deferred_in_session(p->owner);
 	return status;
 }
 
@@ -469,8 +464,66 @@ run_owner_turn(Oid owner, int max_jobs, Oid as_role, bool in_executor, int *ran)
  * (executors only: a session keeps its own statement_timeout).  Returns
  * the number of jobs and items taken, 0 when nothing was due that no one
  * else runs; *ran says how many of them ran (batch items that wait for an
- * older job of their row are taken without running).
+ * older job of their row are taken without running).  With
+ * procflow.role_turns off, each round serves the owner whose first due
+ * job comes first in one order across roles.
  */
+/* Does (ord, run_at, id) a come before b in the queue's order? */
+static bool
+comes_before(int64 ord_a, TimestampTz run_at_a, int64 id_a,
+			 int64 ord_b, TimestampTz run_at_b, int64 id_b)
+{
+	if (ord_a != ord_b)
+		return ord_a < ord_b;
+	if (run_at_a != run_at_b)
+		return run_at_a < run_at_b;
+	return id_a < id_b;
+}
+
+/*
+ * With procflow.role_turns off: the index of the owner whose first due job
+ * or batch comes first in one order across all roles (execution order,
+ * priority, run_at, id), or -1 when none has due work.
+ */
+static int
+first_in_global_order(Oid *owners, int nowners, Oid as_role)
+{
+	int			best = -1;
+	int64		best_ord = 0;
+	TimestampTz best_run_at = 0;
+	int64		best_id = 0;
+	PrivilegedScope scope;
+
+	catalog_enter_privileged(&scope);
+	for (int i = 0; i < nowners; i++)
+	{
+		int			n;
+		ClaimedJob *job = queue_claim(owners[i], 1, as_role, false, 0, false, &n);
+		int64		ord;
+		TimestampTz run_at;
+		int64		id;
+
+		if (n > 0 && (best < 0 || comes_before(job->ord, job->run_at, job->id,
+											   best_ord, best_run_at, best_id)))
+		{
+			best = i;
+			best_ord = job->ord;
+			best_run_at = job->run_at;
+			best_id = job->id;
+		}
+		if (batch_peek(owners[i], as_role, &ord, &run_at, &id) &&
+			(best < 0 || comes_before(ord, run_at, id, best_ord, best_run_at, best_id)))
+		{
+			best = i;
+			best_ord = ord;
+			best_run_at = run_at;
+			best_id = id;
+		}
+	}
+	catalog_leave_privileged(&scope);
+	return best;
+}
+
 int
 runner_run_due(int max_jobs, Oid as_role, bool in_executor, int *ran)
 {
@@ -489,9 +542,12 @@ runner_run_due(int max_jobs, Oid as_role, bool in_executor, int *ran)
 	nowners = queue_owners(owners, QUEUE_MAX_OWNERS);
 	catalog_leave_privileged(&scope);
 
-	/* the first owner after the one served last */
-	while (start < nowners && owners[start] <= last_owner)
-		start++;
+	/* the first owner after the one served last, or first in one order */
+	if (!procflow_role_turns)
+		start = Max(first_in_global_order(owners, nowners, as_role), 0);
+	else
+		while (start < nowners && owners[start] <= last_owner)
+			start++;
 	*ran = 0;
 	for (int k = 0; k < nowners && taken == 0; k++)
 	{
