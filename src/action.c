@@ -17,6 +17,8 @@
  * trigger learns the nesting depth of an event and the processes that the
  * running actions exclude.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -477,7 +479,11 @@ action_current_exclusions(void)
 	return PointerGetDatum(construct_array(ids, n, INT4OID, 4, true, TYPALIGN_INT));
 }
 
-/* Forget all running actions. */
+/*
+ * Forget the running actions that run at transaction nesting level
+ * min_nest_level or deeper: their (sub)transaction ended without them
+ * returning.
+ */
 static void
 clear_running(int min_nest_level)
 {

@@ -3,6 +3,8 @@
  * action.h
  *	  Running a process's condition and action as its owner.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PROCFLOW_ACTION_H

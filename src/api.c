@@ -9,6 +9,8 @@
  * to any other role, another's process does not exist.  Process names are
  * per owner.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

@@ -4,6 +4,8 @@
  *	  Helpers shared by the SQL-callable functions: argument checks and
  *	  lookups of the caller's own processes.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PROCFLOW_API_H

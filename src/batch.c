@@ -33,6 +33,8 @@
  * An executor keeps the arrays of the batch it works on in memory: they do
  * not change while the batch exists.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

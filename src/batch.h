@@ -3,6 +3,8 @@
  * batch.h
  *	  Batches: the pending jobs of one bulk statement, stored as one row.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PROCFLOW_BATCH_H

@@ -16,6 +16,8 @@
  * pins it: a stale generation is then only retired, and freed once nothing
  * pins the cache any more.  Transaction end drops forgotten pins.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

@@ -4,6 +4,8 @@
  *	  Per-backend cache of process definitions and of the rules that each
  *	  entity table's row trigger applies.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PROCFLOW_CACHE_H

@@ -3,6 +3,8 @@
  * capture.h
  *	  The row trigger that turns entity-table writes into process runs.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PROCFLOW_CAPTURE_H

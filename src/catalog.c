@@ -10,6 +10,8 @@
  * the current user only for that (as a SECURITY DEFINER function would,
  * but keeping the caller's identity at hand for the checks).
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

@@ -4,6 +4,8 @@
  *	  Where procflow's own tables are, and how to act on them with the
  *	  rights of the extension's owner.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PROCFLOW_CATALOG_H

@@ -3,6 +3,8 @@
  * collect.h
  *	  Collecting the jobs a statement queues, to write them at its end.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PROCFLOW_COLLECT_H

@@ -30,6 +30,8 @@
  * computed from the schedule, never from the previous run, so they do not
  * drift.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

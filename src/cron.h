@@ -3,6 +3,8 @@
  * cron.h
  *	  Cron schedules: parsing, and the next time a schedule fires.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PROCFLOW_CRON_H

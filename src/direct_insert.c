@@ -11,6 +11,8 @@
  * the transaction; it is closed just before commit.  No permission is
  * checked here: callers have checked what the current user may do.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

@@ -3,6 +3,8 @@
  * direct_insert.h
  *	  Inserting rows into procflow's queue tables without SPI.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PROCFLOW_DIRECT_INSERT_H

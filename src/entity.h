@@ -4,6 +4,8 @@
  *	  Identity of entity rows: primary-key values, row hashes, re-reading
  *	  a row by its key; acting on an entity table as its owner.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PROCFLOW_ENTITY_H

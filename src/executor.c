@@ -19,6 +19,8 @@
  * with it.  If the extension is gone from the database, the executor says
  * so once in the log and exits; the launcher tries again later.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -213,7 +215,7 @@ procflow_executor_main(Datum main_arg)
 	{
 		if (!shmem_slot_missing_extension(my_slot))
 			ereport(LOG,
-					(errmsg("procflow: extension \"procflow\" is not installed in database \"%s\", which procflow.database names",
+					(errmsg("extension \"procflow\" is not installed in database \"%s\", which procflow.database names",
 							dbname),
 					 errhint("Run CREATE EXTENSION procflow in that database, or remove it from procflow.database.")));
 		shmem_set_missing_extension(my_slot, true);
@@ -247,7 +249,7 @@ procflow_executor_main(Datum main_arg)
 		if (!extension_installed())
 		{
 			ereport(LOG,
-					(errmsg("procflow: extension \"procflow\" was dropped from database \"%s\"; executor exits",
+					(errmsg("extension \"procflow\" was dropped from database \"%s\"; executor exits",
 							dbname)));
 			shmem_set_missing_extension(my_slot, true);
 			proc_exit(0);

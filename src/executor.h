@@ -3,6 +3,8 @@
  * executor.h
  *	  The executor background worker: runs one database's due jobs.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PROCFLOW_EXECUTOR_H

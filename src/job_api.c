@@ -4,6 +4,8 @@
  *	  SQL functions on jobs: run_process, retry_job, cancel_job, run_jobs,
  *	  and the helpers behind the views and the installation check.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

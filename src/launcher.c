@@ -14,6 +14,8 @@
  * procflow.max_sleep, or at once when CREATE EXTENSION wakes the launcher.
  * SIGHUP re-reads the list.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -138,7 +140,7 @@ start_executor(int s, int w)
 	{
 		ex->handle = NULL;
 		ereport(LOG,
-				(errmsg("procflow: could not start an executor for database \"%s\"",
+				(errmsg("could not start an executor for database \"%s\"",
 						slots[s].dbname),
 				 errhint("Raise max_worker_processes.")));
 	}
@@ -160,7 +162,7 @@ reconcile_databases(void)
 	if (!SplitGUCList(raw, ',', &names))
 	{
 		ereport(LOG,
-				(errmsg("procflow: invalid list syntax in procflow.database: \"%s\"",
+				(errmsg("invalid list syntax in procflow.database: \"%s\"",
 						procflow_database)));
 		names = NIL;
 	}
@@ -202,7 +204,7 @@ reconcile_databases(void)
 		if (free_slot < 0)
 		{
 			ereport(LOG,
-					(errmsg("procflow: procflow.database names more than %d databases; \"%s\" is not served",
+					(errmsg("procflow.database names more than %d databases; \"%s\" is not served",
 							PROCFLOW_MAX_DATABASES, name)));
 			continue;
 		}

@@ -3,6 +3,8 @@
  * launcher.h
  *	  The launcher background worker: starts and watches the executors.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PROCFLOW_LAUNCHER_H

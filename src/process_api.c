@@ -10,6 +10,8 @@
  * process only to a table it owns; the process is owned by that role and
  * its actions always run as it.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

@@ -8,6 +8,8 @@
  * to run.  Loaded later (by CREATE EXTENSION or a function call), it still
  * defines its settings and captures events, but nothing drains the queue.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

@@ -3,6 +3,8 @@
  * procflow.h
  *	  Settings and limits shared by all of procflow's source files.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PROCFLOW_H

@@ -15,6 +15,8 @@
  * at commit it wakes the executors if that is before their next wake-up
  * (see shmem.c).
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

@@ -4,6 +4,8 @@
  *	  The job queue: enqueueing from the row trigger, claiming, completing
  *	  and failing jobs, and the wake-up of executors at commit.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PROCFLOW_QUEUE_H

@@ -43,6 +43,8 @@
  * that is no longer current; a later round empties that one again, so
  * nothing depends on every backend seeing the same partition.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

@@ -3,6 +3,8 @@
  * rotation.h
  *	  The rotating partitions of the job queue.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PROCFLOW_ROTATION_H

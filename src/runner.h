@@ -3,6 +3,8 @@
  * runner.h
  *	  Claiming due jobs and running them, each in its own subtransaction.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PROCFLOW_RUNNER_H

@@ -15,6 +15,8 @@
  * A disabled process's schedule does not fire; enabling it moves
  * next_run_at to the first time after the moment it is enabled.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

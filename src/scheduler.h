@@ -3,6 +3,8 @@
  * scheduler.h
  *	  Firing cron triggers: a due schedule becomes a job.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PROCFLOW_SCHEDULER_H

@@ -14,6 +14,8 @@
  * The slot also says which partition of procflow.job takes new due jobs
  * (rotation.c); backends of the database read it when they queue a job.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

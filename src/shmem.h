@@ -5,6 +5,8 @@
  *	  latches of its executors, the earliest time one must wake up, and the
  *	  rotation of its queue partitions.
  *
+ * Copyright (c) 2026, procflow developers
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PROCFLOW_SHMEM_H

@@ -1,4 +1,6 @@
 # Helpers shared by procflow's Perl TAP tests.
+#
+# Copyright (c) 2026, procflow developers
 package ProcflowTest;
 
 use strict;

@@ -1,6 +1,6 @@
 -- procflow.add_trigger and drop_trigger: every argument, good and bad.
 BEGIN;
-SELECT plan(31);
+SELECT plan(33);
 
 CREATE TABLE cust (id int PRIMARY KEY, name text, vip boolean);
 SELECT procflow.create_process('p', 'cust', 'SELECT 1');
@@ -43,6 +43,14 @@ SET ROLE pgtap_other;
 SELECT throws_ok($$SELECT procflow.add_trigger('p', 'create')$$, '42704', 'process "p" does not exist', 'another role''s process');
 RESET ROLE;
 SELECT is((SELECT count(*) FROM procflow.process_triggers), (SELECT n FROM before), 'refusals wrote nothing');
+-- A refused call's writes are rolled back with it (throws_ok's block is a
+-- savepoint, as ROLLBACK TO would be); what could outlive the refusal is
+-- the session's own state: the rule cache, which the next statement uses.
+SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 'cust'::regclass AND tgname LIKE 'procflow_capture%'),
+    3, 'the capture triggers are those of the triggers that exist');
+INSERT INTO cust VALUES (100, 'x', false);
+SELECT is((SELECT count(*)::int FROM procflow.jobs), 1,
+    'an insert in the same session fires only the triggers that exist (one queued create)');
 
 -- drop_trigger
 SELECT throws_ok($$SELECT procflow.drop_trigger(NULL)$$, '22004', NULL, 'NULL id');

@@ -1,6 +1,6 @@
 -- procflow.create_process: every argument, good and bad.
 BEGIN;
-SELECT plan(52);
+SELECT plan(54);
 
 CREATE TABLE cust (id int PRIMARY KEY, name text);
 CREATE TABLE nopk (id int);
@@ -85,6 +85,14 @@ SELECT throws_ok($$SELECT procflow.create_process('x', 'cust', 'SELECT 1', exclu
 
 -- nothing half-written
 SELECT is((SELECT count(*) FROM procflow.processes), (SELECT n FROM before), 'refusals wrote nothing');
+-- A refused call's writes are rolled back with it (throws_ok's block is a
+-- savepoint, as ROLLBACK TO would be); what could outlive the refusal is
+-- the session's own state: the rule cache, which the next statement uses.
+SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 'cust'::regclass), 0, 'no capture trigger on the table');
+SELECT procflow.add_trigger('p4', 'create', queued => true) > 0 AS added;
+INSERT INTO cust VALUES (100, 'x');
+SELECT is((SELECT array_agg(process) FROM procflow.jobs), '{p4}',
+    'an insert in the same session fires only the processes that exist');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,6 +1,6 @@
 -- Processes as code: load_definitions and export_definitions, every refusal.
 BEGIN;
-SELECT plan(52);
+SELECT plan(53);
 
 CREATE TABLE shop_order (id int PRIMARY KEY, status text, total numeric);
 CREATE TABLE shop_log (order_id int, what text);
@@ -139,6 +139,12 @@ SELECT throws_ok($$SELECT procflow.load_definitions('{"processes": {"a_good": {"
     '22023', 'process "b_bad": max_attempts must be between 1 and 1000', 'one bad process refuses the document');
 SELECT is(procflow.export_definitions(), (SELECT d FROM snapshot), 'refused documents changed nothing');
 SELECT is(to_regclass('shop_log')::text, 'shop_log', 'and ran nothing');
+-- A refused call's writes are rolled back with it (throws_ok's block is a
+-- savepoint, as ROLLBACK TO would be); what could outlive the refusal is
+-- the session's own state: the rule cache, which the next statement uses.
+INSERT INTO shop_order VALUES (900, 'new', 1);
+SELECT is((SELECT array_agg(process ORDER BY process) FROM procflow.jobs WHERE key->>'id' = '900'), '{order_created}',
+    'an insert in the same session fires only the definitions that were loaded');
 
 -- names are per owner: another role's document makes a process of its own,
 -- and cannot touch the other's, nor name it as its owner

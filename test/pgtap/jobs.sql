@@ -1,6 +1,6 @@
 -- run_process, retry_job, cancel_job, run_jobs: good and bad.
 BEGIN;
-SELECT plan(24);
+SELECT plan(25);
 
 CREATE TABLE item (sku text, wh int, PRIMARY KEY (sku, wh));
 CREATE TABLE log (sku text);
@@ -26,6 +26,7 @@ SET ROLE pgtap_other;
 SELECT throws_ok($$SELECT procflow.run_process('p')$$, '42704', NULL, 'another role''s process');
 RESET ROLE;
 SELECT is((SELECT count(*) FROM procflow.job), (SELECT n FROM before), 'refusals queued nothing');
+SELECT is(procflow.run_jobs(), 0, 'and nothing runs');
 
 SELECT ok(procflow.run_process('p', '{"sku": "a", "wh": 1}') > 0, 'run for a row');
 SELECT ok(procflow.run_process('p', '{"wh": "1", "sku": "a"}', delay => '1 hour') > 0, 'any key order, text numbers, a delay');

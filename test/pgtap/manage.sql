@@ -1,6 +1,6 @@
 -- drop_process, enable_process, disable_process: good and bad.
 BEGIN;
-SELECT plan(32);
+SELECT plan(33);
 
 CREATE TABLE cust (id int PRIMARY KEY);
 CREATE TABLE log (id int);
@@ -48,6 +48,13 @@ SELECT throws_ok($$SELECT procflow.alter_process('nosuch', 'cust', 'SELECT 1')$$
 SELECT throws_ok($$SELECT procflow.alter_process('p', 'cust', 'SELEC 1')$$, '42601', NULL, 'alter: bad action');
 SELECT throws_ok($$SELECT procflow.alter_process('p', NULL, 'SELECT 1')$$, '55006', NULL, 'alter: no entity change under event triggers');
 SELECT is((SELECT label FROM procflow.processes WHERE name = 'p'), 'Changed', 'refusals changed nothing');
+-- A refused call's writes are rolled back with it (throws_ok's block is a
+-- savepoint, as ROLLBACK TO would be); what could outlive the refusal is
+-- the session's own state: the rule cache, which the next statement uses.
+DELETE FROM log;
+INSERT INTO cust VALUES (10);
+SELECT procflow.run_jobs();
+SELECT is((SELECT array_agg(id) FROM log), '{11}', 'the next insert runs the process as last altered, not as refused');
 SET ROLE pgtap_other;
 SELECT throws_ok($$SELECT procflow.alter_process('p', 'cust', 'SELECT 1')$$, '42704', NULL, 'alter: another role''s process');
 RESET ROLE;

@@ -105,22 +105,32 @@ is($node->safe_psql('postgres',
 ok($node->log_contains(qr/terminated by signal 9/), 'the executor was killed');
 wait_until($node, "SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'procflow executor'",
 	"executors did not come back");
-pass('executors came back');
+isnt($node->safe_psql('postgres',
+	"SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE backend_type = 'procflow executor' AND pid = $pid"),
+	"$pid", 'two executors run again, none of them the killed one');
 
-# pg_cancel_backend of a running job: recorded, retried, the executor stays
+# pg_cancel_backend of a running job: recorded as a failed attempt, to be
+# retried; the executor stays
 $node->safe_psql('postgres', q{
 SELECT procflow.create_process('sleepy', NULL, 'SELECT pg_sleep(3600)', max_attempts => 2);
 SELECT procflow.run_process('sleepy');
 });
 wait_until($node, "SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE 'procflow job % (process sleepy%'",
 	"sleepy job did not start");
-$node->safe_psql('postgres',
-	"SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'procflow job % (process sleepy%'");
-wait_until($node, "SELECT attempts = 1 AND last_error LIKE 'canceling statement%' FROM procflow.jobs WHERE process = 'sleepy'",
-	"cancelled job was not recorded for a retry");
+my $sleepy_executor = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE query LIKE 'procflow job % (process sleepy%'");
 $node->safe_psql('postgres', q{
-SELECT procflow.cancel_job(id) FROM procflow.jobs WHERE process = 'sleepy' AND attempts = 1});
-pass('a cancelled action is recorded and retried');
+SELECT procflow.disable_process('sleepy');
+SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query LIKE 'procflow job % (process sleepy%'});
+wait_until($node, "SELECT count(*) = 1 FROM procflow.jobs WHERE process = 'sleepy' AND attempts = 1",
+	"cancelled job was not recorded");
+is($node->safe_psql('postgres', "SELECT state || ': ' || last_error FROM procflow.jobs WHERE process = 'sleepy'"),
+	'retrying: canceling statement due to user request',
+	'a cancelled action is recorded as a failed attempt, the job waits for its retry');
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_stat_activity WHERE pid = $sleepy_executor"), '1',
+	'and the executor that ran it goes on');
+$node->safe_psql('postgres', q{
+SELECT procflow.cancel_job(id) FROM procflow.jobs WHERE process = 'sleepy'});
 
 # a process timeout cancels a runaway action
 $node->safe_psql('postgres', q{
@@ -137,14 +147,23 @@ $node->append_conf('postgresql.conf', "procflow.workers = 1\n");
 $node->reload;
 wait_until($node, "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'procflow executor'",
 	"workers setting was not applied");
-pass('procflow.workers is applied on reload');
+$node->safe_psql('postgres', q{
+SELECT procflow.create_process('after_reload', NULL, 'SELECT 1');
+SELECT procflow.run_process('after_reload');
+});
+wait_until($node, "SELECT count(*) = 1 FROM procflow.job_history WHERE process = 'after_reload'",
+	'the one executor left ran nothing');
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'procflow executor'"),
+	'1', 'procflow.workers is applied on reload, and the executor left runs jobs');
 
-# history older than procflow.history_retention is pruned
+# history older than procflow.history_retention is pruned; pending jobs stay
+$node->safe_psql('postgres', "SELECT procflow.run_process('after_reload', delay => '1 hour')");
 $node->append_conf('postgresql.conf', "procflow.history_retention = 1\nprocflow.max_sleep = '200ms'\n");
 $node->reload;
 wait_until($node, "SELECT count(*) = 0 FROM procflow.job_history",
 	"history was not pruned");
-pass('old history is pruned');
+is($node->safe_psql('postgres', "SELECT count(*) FROM procflow.jobs WHERE process = 'after_reload'"), '1',
+	'old history is pruned, and a pending job is not history');
 
 $node->stop;
 done_testing();

@@ -28,10 +28,15 @@ wait_until($node, "SELECT count(*) >= 6 $runs", 'six runs of a one-second schedu
 
 is($node->safe_psql('postgres', "SELECT count(*) FILTER (WHERE run_at <> date_trunc('second', run_at)) $runs"),
 	'0', 'every run is due on a whole second');
+# the scheduler skips times it missed (a loaded machine may miss some),
+# so no second is promised: what is, is that no time runs twice, and that
+# a late firing makes up only its first missed time
+is($node->safe_psql('postgres', "SELECT count(*) - count(DISTINCT run_at) $runs"),
+	'0', 'no scheduled time runs twice, with two executors');
 is($node->safe_psql('postgres', qq{
-	SELECT count(*) FROM (SELECT run_at - lag(run_at) OVER (ORDER BY run_at) AS gap $runs) g
-	 WHERE gap <> interval '1 second'}),
-	'0', 'one run per second: no time skipped, none doubled by the two executors');
+	SELECT count(*) FROM (SELECT run_at, lag(started_at) OVER (ORDER BY run_at) AS previous_start $runs) r
+	 WHERE run_at <= date_trunc('second', previous_start) - interval '1 second'}),
+	'0', 'no run is for a time before the previous run started: missed times are made up once at most');
 is($node->safe_psql('postgres', "SELECT count(*) FILTER (WHERE started_at < run_at) $runs"),
 	'0', 'no run starts early');
 is($node->safe_psql('postgres', "SELECT count(*) FROM tick WHERE ctx->>'event' = 'cron' AND ctx->>'process' = 'every_second'"),
@@ -42,7 +47,8 @@ diag('start after the scheduled second, ms: ' . $node->safe_psql('postgres', qq{
 	              round((max(extract(epoch FROM started_at - run_at)) * 1000)::numeric, 2)) $runs}));
 
 # down for a few scheduled times: the first missed time runs once at
-# start-up, the others are skipped
+# start-up, the others are skipped (the waits below are for time itself
+# to pass, so they are fixed; everything else polls)
 my $last_before = $node->safe_psql('postgres', "SELECT max(run_at) $runs");
 $node->stop('fast');
 my $stopped = time;

@@ -39,7 +39,8 @@ is($node->safe_psql('postgres',
 $node->safe_psql($_, 'INSERT INTO item SELECT g FROM generate_series(1, 100) g') for qw(db1 db2);
 $node->poll_query_until($_, "SELECT count(*) = 100 FROM done WHERE db = current_database()")
   or die "jobs of $_ did not run" for qw(db1 db2);
-pass('both databases ran their jobs');
+is(join(' ', map { $node->safe_psql($_, "SELECT count(*) || '/' || count(*) FILTER (WHERE db = '$_') FROM done") } qw(db1 db2)),
+	'100/100 100/100', "each database ran its own jobs, and only its own");
 
 # the database without the extension: said once, not retried in a loop
 my $missing = qr/extension "procflow" is not installed in database "plain"/;
@@ -55,20 +56,22 @@ wait_until($node, "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type 
 	'an executor in the database that got the extension');
 $node->safe_psql('plain', 'INSERT INTO item VALUES (1)');
 $node->poll_query_until('plain', 'SELECT count(*) = 1 FROM done') or die 'plain did not run its job';
-pass('and it runs its jobs');
+is($node->safe_psql('plain', "SELECT db || ' ' || item_id FROM done"), 'plain 1', 'and it runs its jobs');
 
 # dropping the extension under a running executor: it leaves, the others stay
 $node->safe_psql('db2', 'DROP EXTENSION procflow CASCADE');
 wait_until($node, "SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'procflow executor' AND datname = 'db2'",
 	'the executor of db2 left');
 $node->wait_for_log(qr/extension "procflow" (was dropped from|is not installed in) database "db2"/);
-pass('and said why');
+ok($node->log_contains(qr/extension "procflow" (was dropped from|is not installed in) database "db2"/),
+	'and said why in the log');
 
 # dropping a served database with its executor connected (FORCE)
 $node->safe_psql('postgres', 'DROP DATABASE plain WITH (FORCE)');
 $node->safe_psql('db1', 'INSERT INTO item SELECT g FROM generate_series(111, 120) g');
 $node->poll_query_until('db1', 'SELECT count(*) = 110 FROM done') or die 'db1 stopped after the drop';
-pass('db1 keeps running after another served database was dropped');
+is($node->safe_psql('db1', 'SELECT count(*) FROM done WHERE item_id BETWEEN 111 AND 120'), '10',
+	'db1 keeps running after another served database was dropped');
 is($node->safe_psql('postgres',
 	"SELECT string_agg(coalesce(datname, '-') || ' ' || backend_type, ', ' ORDER BY backend_type, datname)
 	   FROM pg_stat_activity WHERE backend_type IN ('procflow executor', 'procflow launcher')"),
