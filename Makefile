@@ -31,7 +31,8 @@ OBJS = \
 	src/utility.o \
 	src/ddl.o \
 	src/job_state.o \
-	src/action_limits.o
+	src/action_limits.o \
+	src/wakeup.o
 
 DATA = $(wildcard sql/procflow--*.sql)
 PGFILEDESC = "procflow - business processes inside PostgreSQL"

@@ -52,6 +52,7 @@
 #include "catalog.h"
 #include "direct_insert.h"
 #include "entity.h"
+#include "wakeup.h"
 
 /* Columns of procflow.job_batch, in table order. */
 enum
@@ -177,7 +178,7 @@ batch_write(const NewJob *jobs, int n)
 	values[BATCH_OWNER] = ObjectIdGetDatum(jobs[0].owner);
 
 	direct_insert(catalog_oids()->job_batch, BATCH_NATTS, values, nulls);
-	queue_note_due(jobs[0].run_at);
+	wakeup_note_due(jobs[0].run_at);
 }
 
 /* Free a batch's memory unless it is still kept or pinned. */

@@ -47,7 +47,6 @@
 
 #include "cache.h"
 #include "catalog.h"
-#include "queue.h"
 #include "value_text.h"
 
 typedef struct CacheGeneration
@@ -702,7 +701,7 @@ cache_relation_rules(Oid relid)
 		if (rule->process == NULL)
 			elog(ERROR, "process %d of trigger " INT64_FORMAT " vanished",
 				 process_ids[i], rule->id);
-		rule->ord = queue_order_key(rule->process->execution_order, rule->priority);
+		rule->ord = procflow_order_key(rule->process->execution_order, rule->priority);
 	}
 	pfree(process_ids);
 	resolve_targets(gen, &rules, target_relids);

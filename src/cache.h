@@ -98,7 +98,7 @@ typedef struct TriggerRule
 	bool		queued;
 	Interval   *delay;			/* NULL when none */
 	int32		priority;
-	int64		ord;			/* queue order key, see queue_order_key */
+	int64		ord;			/* queue order key, see procflow_order_key */
 } TriggerRule;
 
 /* Everything the row trigger of one table does. */

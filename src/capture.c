@@ -328,7 +328,7 @@ cancel_row_jobs(RowEvent *ev)
 		ensure_hash(ev, t);
 		te = &ev->targets[t];
 		collect_deleted_row(target->cancel_process_ids, te->row_hash,
-							te->have_key ? te->key : entity_key_of_hash(te->row_hash));
+							te->have_key ? te->key : (Datum) 0);
 	}
 }
 

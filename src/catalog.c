@@ -31,7 +31,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
-#include "queue.h"
+#include "wakeup.h"
 
 PG_FUNCTION_INFO_V1(procflow_definitions_changed);
 
@@ -256,6 +256,6 @@ procflow_definitions_changed(PG_FUNCTION_ARGS)
 {
 	catalog_check_own_trigger(fcinfo, "procflow.definitions_changed()");
 	catalog_announce_change();
-	queue_note_due(GetCurrentTimestamp());
+	wakeup_note_due(GetCurrentTimestamp());
 	return PointerGetDatum(NULL);
 }

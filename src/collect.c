@@ -72,7 +72,8 @@ typedef struct DeletedRow
 {
 	Datum		process_ids;	/* int4[] of the processes concerned */
 	int64		row_hash;
-	Datum		key;			/* text of its text[] */
+	Datum		key;			/* text of its text[], or 0 when the key is the
+								 * row hash (see entity.c) */
 	int			level;
 } DeletedRow;
 
@@ -200,10 +201,13 @@ cancel_deleted_rows(void)
 		int			ret;
 
 		/* the rows of one table share their process ids */
+		bool	   *keynulls = palloc(sizeof(bool) * (ndeleted - start));
+
 		while (end < ndeleted && same_datum(deleted[end].process_ids, ids))
 		{
 			hashes[end - start] = Int64GetDatum(deleted[end].row_hash);
 			keys[end - start] = deleted[end].key;
+			keynulls[end - start] = deleted[end].key == 0;
 			end++;
 		}
 		batch_materialize_processes(ids, true);
@@ -213,14 +217,14 @@ cancel_deleted_rows(void)
 						  "                       ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS d(h, k)"
 						  "                 WHERE e.process_id = ANY ($1)"
 						  "                   AND e.row_hash = d.h"
-						  "                   AND e.key = d.k::pg_catalog.text[]"
+						  "                   AND (d.k IS NULL OR e.key = d.k::pg_catalog.text[])"
 						  "                   AND e.event IN ('create', 'update')"
 						  "                   FOR UPDATE OF e SKIP LOCKED)"
 						  " RETURNING j.*",
 						  3, argtypes);
 		args[0] = ids;
 		args[1] = queue_array(hashes, NULL, end - start, INT8OID);
-		args[2] = queue_array(keys, NULL, end - start, TEXTOID);
+		args[2] = queue_array(keys, keynulls, end - start, TEXTOID);
 		ret = SPI_execute_plan(cancel_plan, args, NULL, false, 0);
 		if (ret != SPI_OK_DELETE_RETURNING)
 			elog(ERROR, "cancelling the jobs of deleted rows failed: %s",
@@ -335,8 +339,9 @@ collect_job(const NewJob *job)
 
 /*
  * A row of a table was deleted: cancel the create and update jobs of its
- * row (key: its text[] key) that the given processes (int4[]) have
- * collected so far, and note the row to cancel those already written.
+ * row (key: its text[] key, or 0 when the row hash is the key) that the
+ * given processes (int4[]) have collected so far, and note the row to
+ * cancel those already written.
  */
 void
 collect_deleted_row(Datum process_ids, int64 row_hash, Datum key)
@@ -365,7 +370,7 @@ collect_deleted_row(Datum process_ids, int64 row_hash, Datum key)
 
 			if (l->cancelled[j] == 0 && job->row_hash == row_hash &&
 				strcmp(job->event, "delete") != 0 &&
-				(job->key == 0 || same_datum(job->key, key)))
+				(job->key == 0 || key == 0 || same_datum(job->key, key)))
 			{
 				l->cancelled[j] = level;
 				any_cancelled = true;
@@ -388,7 +393,8 @@ collect_deleted_row(Datum process_ids, int64 row_hash, Datum key)
 	else
 		deleted[ndeleted].process_ids = copy_datum(process_ids);
 	deleted[ndeleted].row_hash = row_hash;
-	deleted[ndeleted].key = CStringGetTextDatum(OidOutputFunctionCall(F_ARRAY_OUT, key));
+	deleted[ndeleted].key = key == 0 ? (Datum) 0 :
+		CStringGetTextDatum(OidOutputFunctionCall(F_ARRAY_OUT, key));
 	deleted[ndeleted].level = level;
 	ndeleted++;
 	MemoryContextSwitchTo(old);

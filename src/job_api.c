@@ -29,6 +29,7 @@
 #include "queue.h"
 #include "runner.h"
 #include "shmem.h"
+#include "wakeup.h"
 
 PG_FUNCTION_INFO_V1(procflow_run_process);
 PG_FUNCTION_INFO_V1(procflow_retry_job);
@@ -68,7 +69,7 @@ procflow_run_process(PG_FUNCTION_ARGS)
 	memset(&job, 0, sizeof(job));
 	job.process_id = process.id;
 	job.event = "run";
-	job.ord = queue_order_key(process.execution_order, 0);
+	job.ord = procflow_order_key(process.execution_order, 0);
 	job.depth = action_current_depth();
 	job.excluded = action_current_exclusions();
 	job.owner = process.owner;
@@ -181,7 +182,7 @@ procflow_retry_job(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("job " INT64_FORMAT " has %s", job_id, status),
 				 errhint("Only failed, cancelled or pending jobs can be retried; run_process starts a new run.")));
-	queue_note_due(GetCurrentTimestamp());
+	wakeup_note_due(GetCurrentTimestamp());
 
 	SPI_finish();
 	PG_RETURN_INT64(result);
@@ -306,6 +307,6 @@ procflow_check_installation(PG_FUNCTION_ARGS)
 				 errmsg("procflow is not in shared_preload_libraries, so queued and delayed jobs will not run"),
 				 errhint("Add procflow to shared_preload_libraries and restart the server. Immediate processes run without it.")));
 	else
-		queue_wake_launcher_at_commit();
+		wakeup_launcher_at_commit();
 	PG_RETURN_VOID();
 }

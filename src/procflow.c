@@ -28,6 +28,7 @@
 #include "action.h"
 #include "cache.h"
 #include "utility.h"
+#include "wakeup.h"
 #include "action_limits.h"
 
 PG_MODULE_MAGIC;
@@ -52,13 +53,14 @@ static void procflow_xact_callback(XactEvent event, void *arg);
 /*
  * Transaction end, in the order the layers need: the collected jobs are
  * written (collect.c) before the queue closes the relations it inserted
- * into and wakes the executors (queue.c).
+ * into (queue.c); at commit the executors are woken (wakeup.c).
  */
 static void
 procflow_xact_callback(XactEvent event, void *arg)
 {
 	collect_xact_event(event);
 	queue_xact_event(event);
+	wakeup_xact_event(event);
 }
 
 /* procflow.timezone: empty, or a time zone PostgreSQL knows. */

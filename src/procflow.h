@@ -21,6 +21,19 @@
 #define JOB_PARTITIONS		4
 #define JOB_HELD_PARTITION	0
 
+/*
+ * The order of due work, as one sortable key: execution order ascending,
+ * then priority descending (the execution order in the high 32 bits, the
+ * priority inverted in the low 32 bits).
+ */
+static inline int64
+procflow_order_key(int32 execution_order, int32 priority)
+{
+	uint32		inverted = (uint32) ((int64) PG_INT32_MAX - priority);
+
+	return (int64) (((uint64) (int64) execution_order << 32) | inverted);
+}
+
 /* GUC variables (see procflow.c for their meaning). */
 extern char *procflow_database;
 extern int	procflow_workers;

@@ -11,9 +11,8 @@
  * deleted there and written to the history.  Claiming, completing and
  * failing jobs run in executors through SPI plans prepared once.
  *
- * A transaction that queued work remembers the earliest run_at it queued;
- * at commit it wakes the executors if that is before their next wake-up
- * (see shmem.c).
+ * A transaction that queued work notes the earliest run_at it queued, to
+ * wake the executors at commit (wakeup.c).
  *
  * Copyright (c) 2026, procflow developers
  *
@@ -47,7 +46,7 @@
 #include "entity.h"
 #include "queue.h"
 #include "rotation.h"
-#include "shmem.h"
+#include "wakeup.h"
 
 /* Columns of procflow.job, in table order. */
 enum
@@ -90,9 +89,6 @@ static const char *const job_words[] = {
 };
 static Datum *job_word_datums = NULL;
 
-static bool due_noted = false;
-static bool wake_launcher = false;
-static TimestampTz earliest_due = 0;
 
 static SPIPlanPtr claim_plan = NULL;
 static SPIPlanPtr claim_locking_plan = NULL;
@@ -104,19 +100,6 @@ static SPIPlanPtr next_due_other_plan = NULL;
 static SPIPlanPtr prune_plan = NULL;
 
 PG_FUNCTION_INFO_V1(procflow_jobs_inserted);
-
-/*
- * One sortable key for "execution order ascending, then priority
- * descending": the execution order in the high 32 bits, the priority
- * inverted in the low 32 bits.
- */
-int64
-queue_order_key(int32 execution_order, int32 priority)
-{
-	uint32		inverted = (uint32) ((int64) PG_INT32_MAX - priority);
-
-	return (int64) (((uint64) (int64) execution_order << 32) | inverted);
-}
 
 /*
  * Reserve n consecutive job ids and return the first.  Every id procflow
@@ -246,7 +229,7 @@ queue_insert(const NewJob *job)
 		set_column(values, nulls, JOB_PARTITION, Int32GetDatum(partition), false);
 		direct_insert(catalog_oids()->job_partitions[partition], JOB_NATTS,
 					  values, nulls);
-		queue_note_due(job->run_at);
+		wakeup_note_due(job->run_at);
 	}
 	else
 		insert_finished(values, nulls);
@@ -291,15 +274,6 @@ queue_set_outcome(NewJob *job, const JobOutcome *outcome)
 	job->error_detail = outcome->detail;
 }
 
-/* Remember that this transaction queued work due at "due". */
-void
-queue_note_due(TimestampTz due)
-{
-	if (!due_noted || due < earliest_due)
-		earliest_due = due;
-	due_noted = true;
-}
-
 /*
  * Statement trigger on procflow.job: rows inserted by SQL (a restore of
  * pending jobs, retry_job) were not noted by queue_insert; wake the
@@ -309,21 +283,14 @@ Datum
 procflow_jobs_inserted(PG_FUNCTION_ARGS)
 {
 	catalog_check_own_trigger(fcinfo, "procflow.jobs_inserted()");
-	queue_note_due(GetCurrentTimestamp());
+	wakeup_note_due(GetCurrentTimestamp());
 	return PointerGetDatum(NULL);
-}
-
-/* At commit, have the launcher look for this database again. */
-void
-queue_wake_launcher_at_commit(void)
-{
-	wake_launcher = true;
 }
 
 /*
  * Before commit, close the relations opened for inserting (collect.c has
- * written what the statements collected, see procflow.c); at commit, wake
- * the executors for the work this transaction queued.
+ * written what the statements collected, see procflow.c); forget them at
+ * abort.
  */
 void
 queue_xact_event(XactEvent event)
@@ -336,19 +303,11 @@ queue_xact_event(XactEvent event)
 			direct_insert_close_all();
 			job_word_datums = NULL;
 			break;
-		case XACT_EVENT_COMMIT:
-			if (due_noted)
-				shmem_wake_executors(MyDatabaseId, earliest_due);
-			if (wake_launcher)
-				shmem_wake_launcher();
-			due_noted = wake_launcher = false;
-			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			direct_insert_forget_all();
 			job_word_datums = NULL;
-			due_noted = wake_launcher = false;
 			break;
 		default:
 			break;

@@ -2,7 +2,7 @@
  *
  * queue.h
  *	  The job queue: enqueueing from the row trigger, claiming, completing
- *	  and failing jobs, and the wake-up of executors at commit.
+ *	  and failing jobs.
  *
  * Copyright (c) 2026, procflow developers
  *
@@ -28,7 +28,7 @@ typedef struct NewJob
 	int32		process_id;
 	int64		trigger_id;		/* 0 when started by run_process */
 	const char *event;			/* create, update, delete or run */
-	int64		ord;			/* queue_order_key() */
+	int64		ord;			/* procflow_order_key() */
 	bool		has_row;		/* row_hash and key are set */
 	int64		row_hash;
 	Datum		key;			/* text[] of primary-key values, or 0 when
@@ -86,14 +86,11 @@ typedef struct JobOutcome
 } JobOutcome;
 
 extern void queue_xact_event(XactEvent event);
-extern int64 queue_order_key(int32 execution_order, int32 priority);
 extern int64 queue_allocate_ids(int64 n);
 extern int64 queue_insert(const NewJob *job);
 extern void queue_claimed_from(const NewJob *job, ClaimedJob *claimed);
 extern void queue_set_outcome(NewJob *job, const JobOutcome *outcome);
 extern Datum queue_array(Datum *values, bool *isnull, int n, Oid elemtype);
-extern void queue_note_due(TimestampTz due);
-extern void queue_wake_launcher_at_commit(void);
 
 /* These need an SPI connection and act as the extension owner. */
 /* Most owners whose turns a round looks at. */

@@ -82,7 +82,7 @@ scheduler_fire_due(Oid as_role)
 		job.process_id = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
 		job.event = "cron";
 		job.run_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &isnull));
-		job.ord = queue_order_key(DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull)),
+		job.ord = procflow_order_key(DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull)),
 								  DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull)));
 		job.owner = DatumGetObjectId(SPI_getbinval(tup, desc, 7, &isnull));
 		(void) queue_insert(&job);

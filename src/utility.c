@@ -37,6 +37,7 @@
 #include "queue.h"
 #include "truncate.h"
 #include "utility.h"
+#include "wakeup.h"
 
 static ProcessUtility_hook_type prev_process_utility = NULL;
 
@@ -59,7 +60,7 @@ procflow_process_utility(PlannedStmt *pstmt, const char *queryString,
 
 	if (IsA(stmt, TransactionStmt) &&
 		((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED)
-		queue_note_due(GetCurrentTimestamp());
+		wakeup_note_due(GetCurrentTimestamp());
 	else if (IsA(stmt, TruncateStmt))
 		truncate_partitions_done(((TruncateStmt *) stmt)->relations);
 	else if (IsA(stmt, RenameStmt) &&
