@@ -342,42 +342,60 @@ locked_batch(int64 first_id)
 }
 
 /*
- * Claim the first due batch (in order key, run_at and id order) of the
- * owner's (see queue_owners) of an enabled process with no older batch,
- * locking it; batches locked by another executor are skipped.  With
- * as_role set, only batches of processes whose owner that role has the
- * privileges of.  NULL when none.  The batch stays in memory until
- * batch_release (or the next claim).
+ * The owner's first due batch (in order key, run_at and id order) of an
+ * enabled process with no older batch, of processes whose owner as_role
+ * has the privileges of (when as_role is valid).
  */
-Batch *
-batch_claim(Oid owner, Oid as_role)
+#define FIRST_DUE_BATCH \
+	"SELECT b.first_id, b.ord, b.run_at FROM procflow.job_batch b" \
+	" WHERE b.owner = $3 AND b.run_at <= $2" \
+	"   AND EXISTS (SELECT 1 FROM procflow.process p" \
+	"                WHERE p.id = b.process_id AND p.enabled" \
+	"                  AND ($1::oid IS NULL" \
+	"                       OR pg_catalog.pg_has_role($1::oid, p.owner, 'USAGE')))" \
+	"   AND NOT EXISTS (SELECT 1 FROM procflow.job_batch e" \
+	"                    WHERE e.process_id = b.process_id" \
+	"                      AND e.first_id < b.first_id)" \
+	" ORDER BY b.ord, b.run_at, b.first_id LIMIT 1"
+
+/*
+ * Find the owner's first due batch into SPI_tuptable (no row when there is
+ * none); with "lock", lock it, skipping batches another executor holds.
+ */
+static void
+find_first_due_batch(Oid owner, Oid as_role, bool lock)
 {
 	Oid			argtypes[3] = {OIDOID, TIMESTAMPTZOID, OIDOID};
 	Datum		args[3];
 	char		nulls[3] = {' ', ' ', ' '};
-	int64	   *first_ids;
+	SPIPlanPtr	plan;
 
-	batch_release();
-	catalog_keep_plan(&claim_plan,
-			  "SELECT b.first_id FROM procflow.job_batch b"
-			  " WHERE b.owner = $3 AND b.run_at <= $2"
-			  "   AND EXISTS (SELECT 1 FROM procflow.process p"
-			  "                WHERE p.id = b.process_id AND p.enabled"
-			  "                  AND ($1::oid IS NULL"
-			  "                       OR pg_catalog.pg_has_role($1::oid, p.owner, 'USAGE')))"
-			  "   AND NOT EXISTS (SELECT 1 FROM procflow.job_batch e"
-			  "                    WHERE e.process_id = b.process_id"
-			  "                      AND e.first_id < b.first_id)"
-			  " ORDER BY b.ord, b.run_at, b.first_id"
-			  " LIMIT 1 FOR UPDATE OF b SKIP LOCKED",
-			  3, argtypes);
+	if (lock)
+		plan = catalog_keep_plan(&claim_plan, FIRST_DUE_BATCH " FOR UPDATE OF b SKIP LOCKED",
+								 3, argtypes);
+	else
+		plan = catalog_keep_plan(&peek_plan, FIRST_DUE_BATCH, 3, argtypes);
 	args[0] = ObjectIdGetDatum(as_role);
 	args[1] = TimestampTzGetDatum(GetCurrentTimestamp());
 	args[2] = ObjectIdGetDatum(owner);
 	if (!OidIsValid(as_role))
 		nulls[0] = 'n';
-	if (SPI_execute_plan(claim_plan, args, nulls, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "claiming a batch failed");
+	if (SPI_execute_plan(plan, args, nulls, !lock, 1) != SPI_OK_SELECT)
+		elog(ERROR, "looking for a due batch failed");
+}
+
+/*
+ * Claim the owner's (see queue_owners) first due batch, locking it; NULL
+ * when none.  The batch stays in memory until batch_release (or the next
+ * claim).
+ */
+Batch *
+batch_claim(Oid owner, Oid as_role)
+{
+	int64	   *first_ids;
+
+	batch_release();
+	find_first_due_batch(owner, as_role, true);
 	if (locked_batch_ids(&first_ids) == 0)
 		return NULL;
 	pinned = locked_batch(first_ids[0]);
@@ -402,34 +420,16 @@ batch_release(void)
 bool
 batch_peek(Oid owner, Oid as_role, int64 *ord, TimestampTz *run_at, int64 *first_id)
 {
-	Oid			argtypes[3] = {OIDOID, TIMESTAMPTZOID, OIDOID};
-	Datum		args[3];
-	char		nulls[3] = {' ', ' ', ' '};
 	bool		isnull;
 	HeapTuple	tup;
 
-	catalog_keep_plan(&peek_plan,
-			  "SELECT b.ord, b.run_at, b.first_id FROM procflow.job_batch b"
-			  " WHERE b.owner = $3 AND b.run_at <= $2"
-			  "   AND EXISTS (SELECT 1 FROM procflow.process p"
-			  "                WHERE p.id = b.process_id AND p.enabled"
-			  "                  AND ($1::oid IS NULL"
-			  "                       OR pg_catalog.pg_has_role($1::oid, p.owner, 'USAGE')))"
-			  " ORDER BY b.ord, b.run_at, b.first_id LIMIT 1",
-			  3, argtypes);
-	args[0] = ObjectIdGetDatum(as_role);
-	args[1] = TimestampTzGetDatum(GetCurrentTimestamp());
-	args[2] = ObjectIdGetDatum(owner);
-	if (!OidIsValid(as_role))
-		nulls[0] = 'n';
-	if (SPI_execute_plan(peek_plan, args, nulls, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "looking at the due batches of an owner failed");
+	find_first_due_batch(owner, as_role, false);
 	if (SPI_processed == 0)
 		return false;
 	tup = SPI_tuptable->vals[0];
-	*ord = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-	*run_at = DatumGetTimestampTz(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-	*first_id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+	*first_id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+	*ord = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+	*run_at = DatumGetTimestampTz(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
 	return true;
 }
 
