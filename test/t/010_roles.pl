@@ -138,5 +138,29 @@ wait_until($node, "SELECT count(*) = 1 FROM seen WHERE what = 'victim ran'", "th
 my $left = $node->safe_psql('postgres', "SELECT count(*) FROM procflow.jobs WHERE process = 'flood'");
 cmp_ok($left, '>', 0, "the victim's job ran while the flood was still pending ($left of 2000 jobs left)");
 
+# in a session, run_jobs() stops when its query is cancelled: the running
+# job is not recorded as a failure, it stays pending (a database no
+# executor serves, so that only the session runs it)
+$node->safe_psql('postgres', 'CREATE DATABASE sessions');
+$node->safe_psql('sessions', q{
+CREATE EXTENSION procflow;
+SELECT procflow.create_process('long', NULL, 'SELECT pg_sleep(600)');
+SELECT procflow.run_process('long');
+});
+my $session = $node->background_psql('sessions', on_error_stop => 0);
+$session->query_until(qr/started/, q{
+\echo started
+SELECT procflow.run_jobs();
+});
+wait_until($node, "SELECT count(*) = 1 FROM pg_stat_activity WHERE datname = 'sessions' AND query LIKE 'SELECT procflow.run_jobs()%' AND wait_event = 'PgSleep'",
+	'run_jobs did not start the long job');
+$node->safe_psql('postgres',
+	"SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = 'sessions' AND query LIKE 'SELECT procflow.run_jobs()%'");
+wait_until($node, "SELECT count(*) = 0 FROM pg_stat_activity WHERE datname = 'sessions' AND wait_event = 'PgSleep'",
+	'run_jobs was not cancelled');
+is($node->safe_psql('sessions', "SELECT state || ' ' || attempts FROM procflow.jobs WHERE process = 'long'"),
+	'pending 0', 'a cancelled run_jobs() stops, and leaves the job pending as it was');
+$session->quit;
+
 $node->stop;
 done_testing();
