@@ -586,6 +586,30 @@ CREATE EVENT TRIGGER procflow_table_altered ON ddl_command_end
 	EXECUTE FUNCTION procflow.table_altered();
 
 /*
+ * Definitions announce their changes from row triggers, so that a statement
+ * that changes no row makes no session rebuild its rule cache.
+ */
+DROP TRIGGER process_changed ON procflow.process;
+DROP TRIGGER trigger_changed ON procflow.trigger;
+DROP TRIGGER trigger_updated ON procflow.trigger;
+CREATE TRIGGER process_changed
+	AFTER INSERT OR UPDATE OR DELETE ON procflow.process
+	FOR EACH ROW EXECUTE FUNCTION procflow.definitions_changed();
+CREATE TRIGGER process_truncated
+	AFTER TRUNCATE ON procflow.process
+	FOR EACH STATEMENT EXECUTE FUNCTION procflow.definitions_changed();
+CREATE TRIGGER trigger_changed
+	AFTER INSERT OR DELETE ON procflow.trigger
+	FOR EACH ROW EXECUTE FUNCTION procflow.definitions_changed();
+CREATE TRIGGER trigger_truncated
+	AFTER TRUNCATE ON procflow.trigger
+	FOR EACH STATEMENT EXECUTE FUNCTION procflow.definitions_changed();
+CREATE TRIGGER trigger_updated
+	AFTER UPDATE OF process_id, event, fields, queued, delay, priority, cron
+	ON procflow.trigger
+	FOR EACH ROW EXECUTE FUNCTION procflow.definitions_changed();
+
+/*
  * Internal functions: procflow's triggers and event triggers call them; no
  * role needs to, and a trigger of a role's own on a table of its own would
  * otherwise make every write of it flush every session's caches and wake

@@ -96,9 +96,10 @@ COMMENT ON TABLE procflow.trigger IS 'when a process runs: entity events and sch
  * which queued the job excluded, which its run must not trigger either;
  * "owner" the role its process belonged to when it was queued, by which
  * executors take turns between roles (only a scheduling key: the action
- * runs as the process's owner, whatever it says).  A job leaves the queue when it finishes:
- * its row is deleted here and written to procflow.finished_job, with the
- * same columns (status, started_at and finished_at are set there).
+ * runs as the process's owner, whatever it says).  A job leaves the queue
+ * when it finishes: its row is deleted here and written to
+ * procflow.finished_job, with the same columns (status, started_at and
+ * finished_at are set there).
  *
  * The queue is partitioned so that the dead rows of finished jobs can be
  * thrown away by TRUNCATE, which no old snapshot holds back (vacuum cannot
@@ -252,22 +253,30 @@ SELECT pg_catalog.pg_extension_config_dump('procflow.job_batch', '');
 
 /*
  * Cache invalidation: any change of a definition, through the functions or
- * directly, tells every session to rebuild its rule cache.
+ * directly, tells every session to rebuild its rule cache.  Row triggers,
+ * so that a statement that changes no row (the executors' periodic check of
+ * owner names) makes no session rebuild anything.
  */
 CREATE FUNCTION procflow.definitions_changed() RETURNS trigger
 	LANGUAGE C AS 'MODULE_PATHNAME', 'procflow_definitions_changed';
 
 CREATE TRIGGER process_changed
-	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON procflow.process
+	AFTER INSERT OR UPDATE OR DELETE ON procflow.process
+	FOR EACH ROW EXECUTE FUNCTION procflow.definitions_changed();
+CREATE TRIGGER process_truncated
+	AFTER TRUNCATE ON procflow.process
 	FOR EACH STATEMENT EXECUTE FUNCTION procflow.definitions_changed();
 CREATE TRIGGER trigger_changed
-	AFTER INSERT OR DELETE OR TRUNCATE ON procflow.trigger
+	AFTER INSERT OR DELETE ON procflow.trigger
+	FOR EACH ROW EXECUTE FUNCTION procflow.definitions_changed();
+CREATE TRIGGER trigger_truncated
+	AFTER TRUNCATE ON procflow.trigger
 	FOR EACH STATEMENT EXECUTE FUNCTION procflow.definitions_changed();
 -- a schedule moving to its next time (next_run_at) is not a definition change
 CREATE TRIGGER trigger_updated
 	AFTER UPDATE OF process_id, event, fields, queued, delay, priority, cron
 	ON procflow.trigger
-	FOR EACH STATEMENT EXECUTE FUNCTION procflow.definitions_changed();
+	FOR EACH ROW EXECUTE FUNCTION procflow.definitions_changed();
 
 /*
  * Jobs inserted other than by the row trigger (a restore, retry_job) wake

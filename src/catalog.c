@@ -246,10 +246,11 @@ catalog_check_own_trigger(FunctionCallInfo fcinfo, const char *function)
 }
 
 /*
- * Statement trigger on the definition tables: whatever changed them
- * (procflow's functions, a restore, a superuser's UPDATE), announce it, and
- * wake the executors at commit: an enabled or restored process can make
- * held jobs runnable.
+ * Row trigger (and TRUNCATE trigger) on the definition tables: whatever
+ * changed a definition (procflow's functions, a restore, a superuser's
+ * UPDATE), announce it, and wake the executors at commit: an enabled or
+ * restored process can make held jobs runnable.  Announcing once per row
+ * costs little: the invalidations of one relation in a command are sent once.
  */
 Datum
 procflow_definitions_changed(PG_FUNCTION_ARGS)

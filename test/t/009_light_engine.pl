@@ -2,7 +2,8 @@
 # executor ends as failed instead of crashing it for ever; jobs read but
 # not started can be cancelled at once and are taken by an idle executor;
 # COMMIT PREPARED wakes the executors; a dump restores where an owner role
-# is missing; ALTER EXTENSION UPDATE from 0.1 keeps definitions and jobs.
+# is missing; ALTER EXTENSION UPDATE from 0.1 keeps definitions and jobs
+# and leaves the catalog a fresh installation makes.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -16,6 +17,7 @@ procflow.retry_delay = 0
 procflow.max_sleep = '10min'
 max_prepared_transactions = 2
 restart_after_crash = on
+wal_level = replica
 });
 $node->start;
 $node->safe_psql('postgres', q{
@@ -178,6 +180,40 @@ $node->safe_psql('postgres', 'ALTER ROLE alice RENAME TO alicia');
 is($node->safe_psql('postgres', "SELECT owner::text || ' ' || owner_name FROM procflow.processes WHERE name = 'alice_p'"),
 	'alicia alicia', 'a renamed owner keeps its processes, under its new name');
 
+# a statement on the definition tables that changes no row announces no
+# change (executors check owner names every minute with such a statement,
+# and so does every ALTER ROLE ... RENAME); one that changes a row does.
+# The announcement is a relcache invalidation of procflow.process, which
+# the WAL records (at commit, or alone when the transaction wrote nothing).
+$node->safe_psql('postgres', q{
+CREATE EXTENSION pg_walinspect;
+CREATE TABLE wal_flushed (n int);
+CREATE ROLE owns_nothing;
+});
+sub announcements
+{
+	my ($sql) = @_;
+	my $start = $node->safe_psql('postgres', 'SELECT pg_current_wal_insert_lsn()');
+	$node->safe_psql('postgres', $sql);
+	my $end = $node->safe_psql('postgres', 'SELECT pg_current_wal_insert_lsn()');
+	return '0' if $end eq $start;	# nothing written at all
+	# a write's commit flushes the WAL up to it, which pg_walinspect reads
+	$node->safe_psql('postgres', 'INSERT INTO wal_flushed VALUES (1)');
+	return $node->safe_psql('postgres', qq{
+SELECT count(*) FROM pg_get_wal_records_info('$start', '$end')
+ WHERE description ~ ('relcache ' || 'procflow.process'::regclass::oid || '\\M')});
+}
+is(announcements('UPDATE procflow.process SET owner_name = owner_name WHERE false'), '0',
+	'an UPDATE of no process announces nothing');
+is(announcements('DELETE FROM procflow.trigger WHERE false'), '0',
+	'a DELETE of no trigger announces nothing');
+is(announcements('UPDATE procflow.trigger SET queued = queued WHERE false'), '0',
+	'an UPDATE of no trigger announces nothing');
+is(announcements('ALTER ROLE owns_nothing RENAME TO still_owns_nothing'), '0',
+	'renaming a role that owns no process announces nothing');
+cmp_ok(announcements(q{UPDATE procflow.process SET enabled = enabled WHERE name = 'alice_p'}), '>', 0,
+	'an UPDATE of a process announces it');
+
 # ALTER EXTENSION UPDATE from 0.1 with definitions, a pending job queued in
 # 0.1's format (its old row as record text) and a batch
 $node->safe_psql('postgres', q{
@@ -225,6 +261,61 @@ is($node->safe_psql('upgraded', q{SELECT string_agg(tgname, ',' ORDER BY tgname)
     WHERE tgrelid = 'customer'::regclass}),
 	'procflow_capture,procflow_capture_flush,procflow_capture_truncate',
 	'the entity table got its TRUNCATE trigger');
+
+# the updated catalog is the one a fresh CREATE EXTENSION makes: relations,
+# columns, defaults, storage options, partitions, indexes, constraints,
+# triggers, views, functions, privileges, comments and configuration tables
+my $catalog = q{
+SELECT string_agg(d, E'\n' ORDER BY d) FROM (
+  SELECT format('rel %s %s %s %s %s %s', c.relname, c.relkind, c.relpersistence,
+                c.reloptions, pg_get_expr(c.relpartbound, c.oid), c.relacl)
+    FROM pg_class c WHERE c.relnamespace = 'procflow'::regnamespace
+  UNION ALL
+  SELECT format('col %s.%s %s %s %s %s', c.relname, a.attname,
+                format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                pg_get_expr(ad.adbin, ad.adrelid), a.attnum)
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+    LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+   WHERE c.relnamespace = 'procflow'::regnamespace AND c.relkind <> 'i'
+     AND a.attnum > 0 AND NOT a.attisdropped
+  UNION ALL
+  SELECT 'idx ' || pg_get_indexdef(i.indexrelid)
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+   WHERE c.relnamespace = 'procflow'::regnamespace
+  UNION ALL
+  SELECT format('con %s %s %s', conrelid::regclass, conname, pg_get_constraintdef(oid))
+    FROM pg_constraint WHERE connamespace = 'procflow'::regnamespace
+  UNION ALL
+  SELECT 'trg ' || pg_get_triggerdef(t.oid)
+    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+   WHERE c.relnamespace = 'procflow'::regnamespace AND NOT t.tgisinternal
+  UNION ALL
+  SELECT format('view %s %s', c.relname, pg_get_viewdef(c.oid))
+    FROM pg_class c WHERE c.relkind = 'v' AND c.relnamespace = 'procflow'::regnamespace
+  UNION ALL
+  SELECT format('fn %s %s %s', p.oid::regprocedure, pg_get_functiondef(p.oid), p.proacl)
+    FROM pg_proc p WHERE p.pronamespace = 'procflow'::regnamespace
+  UNION ALL
+  SELECT format('comment %s %s', pg_describe_object(classoid, objoid, objsubid), description)
+    FROM pg_description
+   WHERE (classoid = 'pg_class'::regclass
+          AND objoid IN (SELECT oid FROM pg_class WHERE relnamespace = 'procflow'::regnamespace))
+      OR (classoid = 'pg_proc'::regclass
+          AND objoid IN (SELECT oid FROM pg_proc WHERE pronamespace = 'procflow'::regnamespace))
+  UNION ALL
+  SELECT 'member ' || pg_describe_object(classid, objid, objsubid)
+    FROM pg_depend
+   WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+     AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'procflow')
+  UNION ALL
+  SELECT format('config %s %s', cfg::regclass, cond)
+    FROM pg_extension, unnest(extconfig, extcondition) AS u(cfg, cond)
+   WHERE extname = 'procflow'
+) s(d)};
+$node->safe_psql('postgres', 'CREATE DATABASE fresh');
+$node->safe_psql('fresh', 'CREATE EXTENSION procflow');
+is($node->safe_psql('upgraded', $catalog), $node->safe_psql('fresh', $catalog),
+	'the updated catalog is the same as a fresh installation\'s');
 
 $node->stop;
 done_testing();
