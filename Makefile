@@ -19,6 +19,9 @@ OBJS = \
 	src/executor.o \
 	src/launcher.o \
 	src/process_api.o \
+	src/flow_definition.o \
+	src/flow_graph.o \
+	src/flow_api.o \
 	src/job_api.o \
 	src/api.o \
 	src/entity.o \

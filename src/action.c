@@ -174,42 +174,64 @@ check_runnable(CachedPlanSource *source)
 }
 
 /*
+ * Prepare one SQL expression with the three action parameters, as
+ * "SELECT (expression)", and give its type; rowtype is the entity's row
+ * type, or RECORDOID for an entity-less process.  An expression is one
+ * SELECT of one column, so that text such as "1; DROP TABLE t" or
+ * "1 FROM t" is refused.  The plan is not kept.
+ */
+SPIPlanPtr
+action_prepare_expression(const char *sql, Oid rowtype, Oid *type)
+{
+	Oid			argtypes[ACTION_NARGS] = {rowtype, rowtype, JSONBOID};
+	SPIPlanPtr	plan;
+	List	   *sources;
+	CachedPlanSource *source;
+
+	/* a newline ends a "--" comment at the end of the expression */
+	plan = SPI_prepare(psprintf("SELECT (%s\n)", sql), ACTION_NARGS, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	sources = SPI_plan_get_plan_sources(plan);
+	if (list_length(sources) != 1 ||
+		(source = linitial(sources))->resultDesc == NULL ||
+		source->resultDesc->natts != 1 ||
+		source->commandTag != CMDTAG_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYNTAX_ERROR),
+				 errmsg("\"%s\" is not a single expression", sql)));
+	*type = TupleDescAttr(source->resultDesc, 0)->atttypid;
+	return plan;
+}
+
+/*
  * Prepare an action (any SQL statements) or a condition (one boolean
- * expression) with the three action parameters; rowtype is the entity's
- * row type, or RECORDOID for an entity-less process.  Errors are those of
- * the parser and planner, so a mistake is reported where it is, and those
- * of statements that can never run in an action.  The plan is not kept.
+ * expression) with the three action parameters.  Errors are those of the
+ * parser and planner, so a mistake is reported where it is, and those of
+ * statements that can never run in an action.  The plan is not kept.
  */
 SPIPlanPtr
 action_prepare(const char *sql, bool is_condition, Oid rowtype)
 {
 	Oid			argtypes[ACTION_NARGS] = {rowtype, rowtype, JSONBOID};
 	SPIPlanPtr	plan;
-	/* a newline ends a "--" comment at the end of the expression */
-	char	   *text = is_condition ? psprintf("SELECT (%s\n)", sql) : (char *) sql;
 	ListCell   *lc;
-
-	plan = SPI_prepare(text, ACTION_NARGS, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 
 	if (is_condition)
 	{
-		List	   *sources = SPI_plan_get_plan_sources(plan);
-		CachedPlanSource *source;
+		Oid			type;
 
-		if (list_length(sources) != 1)
-			ereport(ERROR,
-					(errcode(ERRCODE_SYNTAX_ERROR),
-					 errmsg("condition must be a single boolean expression")));
-		source = linitial(sources);
-		if (source->resultDesc == NULL || source->resultDesc->natts != 1 ||
-			TupleDescAttr(source->resultDesc, 0)->atttypid != BOOLOID)
+		plan = action_prepare_expression(sql, rowtype, &type);
+		if (type != BOOLOID)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("condition must be a single boolean expression")));
+		return plan;
 	}
-	else if (list_length(SPI_plan_get_plan_sources(plan)) == 0)
+	plan = SPI_prepare(sql, ACTION_NARGS, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (list_length(SPI_plan_get_plan_sources(plan)) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
 				 errmsg("action must contain at least one SQL statement")));

@@ -26,6 +26,7 @@ extern void action_enter_owner(Oid owner, const char *search_path, OwnerScope *s
 extern void action_enter_process(ProcessInfo *process, OwnerScope *scope);
 extern void action_leave_owner(OwnerScope *scope);
 
+extern SPIPlanPtr action_prepare_expression(const char *sql, Oid rowtype, Oid *type);
 extern SPIPlanPtr action_prepare(const char *sql, bool is_condition, Oid rowtype);
 extern bool action_condition_holds(ProcessInfo *process, Datum *args, const char *nulls);
 extern void action_execute(ProcessInfo *process, Datum *args, const char *nulls);

@@ -15,12 +15,16 @@
  */
 #include "postgres.h"
 
+#include "access/relation.h"
+#include "catalog/catalog.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/timestamp.h"
 
 #include "api.h"
@@ -29,6 +33,48 @@
 
 /* Longest delay of a trigger or run_process. */
 #define MAX_DELAY_YEARS 100
+
+/*
+ * Check an entity table: a permanent table (not a view or the like, nor a
+ * temporary table, which would be gone with the session while its jobs
+ * wait), owned by the caller, with a primary key.  Returns its row type.
+ */
+Oid
+api_check_entity(Oid relid)
+{
+	Relation	rel;
+	Oid			rowtype;
+
+	rel = relation_open(relid, AccessShareLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION &&
+		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
+				 errdetail("Processes are bound to ordinary or partitioned tables.")));
+	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is a temporary table", RelationGetRelationName(rel)),
+				 errdetail("A temporary table is gone with its session, while the jobs of its rows would wait for executors.")));
+	if (IsCatalogRelation(rel) ||
+		RelationGetNamespace(rel) == catalog_oids()->namespace)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("processes cannot be bound to \"%s\"", RelationGetRelationName(rel)),
+				 errdetail("Processes cannot be bound to system catalogs or to procflow's own tables.")));
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
+	if (!OidIsValid(RelationGetPrimaryKeyIndex(rel)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("table \"%s\" has no primary key", RelationGetRelationName(rel)),
+				 errdetail("procflow identifies the rows of an entity table by their primary key."),
+				 errhint("Add a primary key with ALTER TABLE ... ADD PRIMARY KEY.")));
+	rowtype = rel->rd_rel->reltype;
+	relation_close(rel, AccessShareLock);
+	return rowtype;
+}
 
 /* Refuse a NULL for an argument that must have a value. */
 void
@@ -97,16 +143,24 @@ api_check_delay(Interval *delay)
 				 errmsg("delay must be at most %d years", MAX_DELAY_YEARS)));
 }
 
+/* The query of api_lookup_process, without or with its row lock. */
+#define LOOKUP_PROCESS_QUERY \
+	"SELECT id, entity::oid, owner, execution_order, coalesce(version, 0)" \
+	"  FROM procflow.process" \
+	" WHERE name = $1 AND (owner = $2 OR pg_catalog.pg_has_role($2, owner, 'USAGE'))" \
+	" ORDER BY owner = $2 DESC, id" \
+	" LIMIT 2"
+
 /*
- * Find a process by name, locking its row.  Names are per owner: a name
- * is the current role's process of that name; when the current role has
- * none, the one process of that name among the roles whose privileges it
- * has (superusers: all roles), and an error if there are several (SET ROLE
- * to the owner says which).  Another role's process is otherwise reported
- * as not existing.
+ * Find a process by name, locking its row when it is to be changed.  Names
+ * are per owner: a name is the current role's process of that name; when
+ * the current role has none, the one process of that name among the roles
+ * whose privileges it has (superusers: all roles), and an error if there
+ * are several (SET ROLE to the owner says which).  Another role's process
+ * is otherwise reported as not existing.
  */
 void
-api_find_process(const char *name, OwnedProcess *process)
+api_lookup_process(const char *name, OwnedProcess *process, bool lock)
 {
 	Oid			argtypes[2] = {TEXTOID, OIDOID};
 	Datum		args[2];
@@ -117,11 +171,7 @@ api_find_process(const char *name, OwnedProcess *process)
 
 	args[0] = CStringGetTextDatum(name);
 	args[1] = ObjectIdGetDatum(GetUserId());
-	catalog_exec("SELECT id, entity::oid, owner, execution_order"
-				 "  FROM procflow.process"
-				 " WHERE name = $1 AND (owner = $2 OR pg_catalog.pg_has_role($2, owner, 'USAGE'))"
-				 " ORDER BY owner = $2 DESC, id"
-				 " LIMIT 2 FOR UPDATE",
+	catalog_exec(lock ? LOOKUP_PROCESS_QUERY " FOR UPDATE" : LOOKUP_PROCESS_QUERY,
 				 2, argtypes, args, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -140,6 +190,14 @@ api_find_process(const char *name, OwnedProcess *process)
 	d = SPI_getbinval(tup, desc, 2, &isnull);
 	process->entity = isnull ? InvalidOid : DatumGetObjectId(d);
 	process->execution_order = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+	process->version = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+}
+
+/* Find a process by name, to change it: see api_lookup_process. */
+void
+api_find_process(const char *name, OwnedProcess *process)
+{
+	api_lookup_process(name, process, true);
 }
 
 /*

@@ -21,13 +21,16 @@ typedef struct OwnedProcess
 	Oid			entity;			/* InvalidOid when entity-less */
 	Oid			owner;
 	int32		execution_order;
+	int32		version;		/* a flow's current version; 0: a light process */
 } OwnedProcess;
 
+extern Oid	api_check_entity(Oid relid);
 extern char *api_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
 						  bool required);
 extern void api_require_arg(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern int	api_interval_sign(Interval *value);
 extern void api_check_delay(Interval *delay);
+extern void api_lookup_process(const char *name, OwnedProcess *process, bool lock);
 extern void api_find_process(const char *name, OwnedProcess *process);
 extern void api_sync_capture_trigger(Oid entity);
 

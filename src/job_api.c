@@ -65,6 +65,11 @@ procflow_run_process(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	api_find_process(name, &process);
+	if (process.version > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("process \"%s\" is a flow", name),
+				 errdetail("run_process runs light processes; a flow's work is its activities.")));
 
 	memset(&job, 0, sizeof(job));
 	job.process_id = process.id;

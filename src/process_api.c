@@ -2,8 +2,9 @@
  *
  * process_api.c
  *	  SQL functions that define processes and their triggers:
- *	  create_process, add_trigger, drop_trigger, drop_process,
- *	  enable_process and disable_process.
+ *	  create_process, alter_process, add_trigger, drop_trigger,
+ *	  drop_process, enable_process and disable_process; the definition of
+ *	  a process that create_flow shares.
  *
  * Everything is checked before anything is written, and each function is
  * one statement, so a refusal leaves nothing behind.  A role may bind a
@@ -27,6 +28,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
@@ -36,6 +38,8 @@
 #include "batch.h"
 #include "cron.h"
 #include "catalog.h"
+#include "flow_definition.h"
+#include "process_api.h"
 #include "queue.h"
 
 PG_FUNCTION_INFO_V1(procflow_create_process);
@@ -62,48 +66,6 @@ check_error_context(void *arg)
 	CheckContext *c = arg;
 
 	errcontext("checking the %s of process \"%s\"", c->what, c->process);
-}
-
-/*
- * Check an entity table: a permanent table (not a view or the like, nor a
- * temporary table, which would be gone with the session while its jobs
- * wait), owned by the caller, with a primary key.  Returns its row type.
- */
-static Oid
-check_entity(Oid relid)
-{
-	Relation	rel;
-	Oid			rowtype;
-
-	rel = relation_open(relid, AccessShareLock);
-	if (rel->rd_rel->relkind != RELKIND_RELATION &&
-		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
-				 errdetail("Processes are bound to ordinary or partitioned tables.")));
-	if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is a temporary table", RelationGetRelationName(rel)),
-				 errdetail("A temporary table is gone with its session, while the jobs of its rows would wait for executors.")));
-	if (IsCatalogRelation(rel) ||
-		RelationGetNamespace(rel) == catalog_oids()->namespace)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("processes cannot be bound to \"%s\"", RelationGetRelationName(rel)),
-				 errdetail("Processes cannot be bound to system catalogs or to procflow's own tables.")));
-	if (!pg_class_ownercheck(relid, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
-	if (!OidIsValid(RelationGetPrimaryKeyIndex(rel)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("table \"%s\" has no primary key", RelationGetRelationName(rel)),
-				 errdetail("procflow identifies the rows of an entity table by their primary key."),
-				 errhint("Add a primary key with ALTER TABLE ... ADD PRIMARY KEY.")));
-	rowtype = rel->rd_rel->reltype;
-	relation_close(rel, AccessShareLock);
-	return rowtype;
 }
 
 /*
@@ -212,27 +174,63 @@ check_entity_change(const char *name, int32 process_id)
 }
 
 /*
- * Check the arguments of create_process or alter_process (which have the
- * same ones; alter_process's enabled may be NULL, to keep it) and write the
- * process: insert it as the caller's, or update the caller's process of
- * that name in place, keeping its owner, triggers and jobs.
+ * The current definition of a flow, read and checked again against the
+ * table it is to be bound to (alter_process moving a flow to another
+ * entity table).
  */
 static void
-define_process(FunctionCallInfo fcinfo, bool alter)
+recheck_flow(const char *name, int32 process_id, Oid entity)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(process_id)};
+	bool		isnull;
+	Jsonb	   *definition;
+
+	catalog_exec("SELECT v.definition FROM procflow.flow_version v"
+				 "  JOIN procflow.process p ON p.id = v.process_id AND p.version = v.version"
+				 " WHERE p.id = $1",
+				 1, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		elog(ERROR, "flow \"%s\" has no current version", name);
+	definition = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1, &isnull));
+	flow_check_sql(flow_read(definition, name), name, entity);
+}
+
+/*
+ * Check the arguments of create_process, create_flow or alter_process
+ * (which have the same ones, but for a flow's definition in the place of
+ * the action; alter_process's enabled may be NULL, to keep it) and write
+ * the process: insert it as the caller's, a flow with its first version,
+ * or update the caller's process of that name in place, keeping its owner,
+ * triggers and jobs, and a flow's versions.
+ */
+void
+process_api_define(FunctionCallInfo fcinfo, bool alter, bool flow)
 {
 	char	   *name = api_text_arg(fcinfo, 0, "name", true);
 	Oid			entity = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
-	char	   *action = api_text_arg(fcinfo, 2, "action", true);
+	char	   *action = NULL;
+	Jsonb	   *definition = NULL;
+	FlowDefinition *flowdef = NULL;
 	char	   *label;
 	char	   *condition;
 	int32		max_attempts;
 	Oid			rowtype = RECORDOID;
-	OwnedProcess existing;
-	Oid			argtypes[14] = {TEXTOID, TEXTOID, OIDOID, TEXTOID, TEXTOID, INT4OID,
-	BOOLOID, INT4OID, INTERVALOID, TEXTARRAYOID, OIDOID, TEXTOID, INT4OID, NAMEOID};
-	Datum		args[14];
-	char		nulls[14];
+	OwnedProcess existing = {0};
+	Oid			argtypes[15] = {TEXTOID, TEXTOID, OIDOID, TEXTOID, TEXTOID, INT4OID,
+		BOOLOID, INT4OID, INTERVALOID, TEXTARRAYOID, OIDOID, TEXTOID, INT4OID, NAMEOID,
+	JSONBOID};
+	Datum		args[15];
+	char		nulls[15];
 
+	if (flow)
+	{
+		api_require_arg(fcinfo, 2, "definition");
+		definition = PG_GETARG_JSONB_P(2);
+	}
+	else
+		action = api_text_arg(fcinfo, 2, "action", !alter);
 	api_require_arg(fcinfo, 3, "execution_order");
 	label = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
 	condition = api_text_arg(fcinfo, 5, "condition", false);
@@ -262,15 +260,33 @@ define_process(FunctionCallInfo fcinfo, bool alter)
 
 	/* another role's process does not exist for the caller, whatever else */
 	if (alter)
+	{
 		api_find_process(name, &existing);
+		if (existing.version > 0 && action != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("process \"%s\" is a flow, which has no action", name),
+					 errhint("Pass NULL as the action; procflow.alter_flow() changes a flow's activities.")));
+		if (existing.version == 0 && action == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument \"action\" must not be null")));
+	}
+	if (flow)
+		flowdef = flow_read(definition, name);
 	if (OidIsValid(entity))
-		rowtype = check_entity(entity);
+		rowtype = api_check_entity(entity);
 	if (alter && existing.entity != entity)
 		check_entity_change(name, existing.id);
 	if (!PG_ARGISNULL(9))
 		check_exclude(name, PG_GETARG_DATUM(9), alter ? existing.owner : GetUserId());
 
-	check_sql(name, "action", action, rowtype);
+	if (flow)
+		flow_check_sql(flowdef, name, entity);
+	else if (action != NULL)
+		check_sql(name, "action", action, rowtype);
+	else if (existing.entity != entity)
+		recheck_flow(name, existing.id, entity);
 	if (condition != NULL)
 		check_sql(name, "condition", condition, rowtype);
 
@@ -295,7 +311,8 @@ define_process(FunctionCallInfo fcinfo, bool alter)
 	nulls[1] = label ? ' ' : 'n';
 	args[2] = ObjectIdGetDatum(entity);
 	nulls[2] = OidIsValid(entity) ? ' ' : 'n';
-	args[3] = CStringGetTextDatum(action);
+	args[3] = action ? CStringGetTextDatum(action) : (Datum) 0;
+	nulls[3] = action ? ' ' : 'n';
 	args[4] = condition ? CStringGetTextDatum(condition) : (Datum) 0;
 	nulls[4] = condition ? ' ' : 'n';
 	args[5] = PG_GETARG_DATUM(3);
@@ -310,12 +327,26 @@ define_process(FunctionCallInfo fcinfo, bool alter)
 	args[11] = CStringGetTextDatum(namespace_search_path);
 	args[12] = Int32GetDatum(alter ? existing.id : 0);
 	args[13] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
-	if (!alter)
+	args[14] = definition ? JsonbPGetDatum(definition) : (Datum) 0;
+	nulls[14] = definition ? ' ' : 'n';
+	if (!alter && !flow)
 		catalog_exec("INSERT INTO procflow.process (name, label, entity, action, condition,"
 					 "  execution_order, enabled, max_attempts, timeout, exclude, owner,"
 					 "  owner_name, search_path)"
 					 " VALUES ($1, $2, $3::regclass, $4, $5, $6, $7, $8, $9, $10, $11, $14, $12)",
 					 14, argtypes, args, nulls, SPI_OK_INSERT);
+	else if (!alter)
+		catalog_exec("WITH p AS ("
+					 "  INSERT INTO procflow.process (name, label, entity, condition,"
+					 "    execution_order, enabled, max_attempts, timeout, exclude, owner,"
+					 "    owner_name, search_path, kind, version)"
+					 "  VALUES ($1, $2, $3::regclass, $5, $6, $7, $8, $9, $10, $11, $14, $12,"
+					 "          'flow', 1)"
+					 "  RETURNING id)"
+					 " INSERT INTO procflow.flow_version (process_id, version, definition,"
+					 "                                    search_path)"
+					 " SELECT id, 1, $15, $12 FROM p",
+					 15, argtypes, args, nulls, SPI_OK_INSERT);
 	else
 	{
 		catalog_exec("UPDATE procflow.process"
@@ -335,13 +366,27 @@ define_process(FunctionCallInfo fcinfo, bool alter)
 }
 
 /*
+ * Flows are defined, versioned and drawn in this version, but no instance
+ * of them runs yet, so nothing may launch one.
+ */
+static void
+refuse_flow_trigger(const char *name, OwnedProcess *process)
+{
+	if (process->version > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("process \"%s\" is a flow, which triggers cannot launch yet", name),
+				 errdetail("This version of procflow defines, checks, versions and draws flows; it does not run their instances.")));
+}
+
+/*
  * procflow.create_process(name, entity, action, execution_order, label,
  *						   condition, enabled, max_attempts, timeout, exclude)
  */
 Datum
 procflow_create_process(PG_FUNCTION_ARGS)
 {
-	define_process(fcinfo, false);
+	process_api_define(fcinfo, false, false);
 	PG_RETURN_VOID();
 }
 
@@ -354,7 +399,7 @@ procflow_create_process(PG_FUNCTION_ARGS)
 Datum
 procflow_alter_process(PG_FUNCTION_ARGS)
 {
-	define_process(fcinfo, true);
+	process_api_define(fcinfo, true, false);
 	PG_RETURN_VOID();
 }
 
@@ -412,6 +457,7 @@ add_cron_trigger(FunctionCallInfo fcinfo, const char *process_name)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	api_find_process(process_name, &process);
+	refuse_flow_trigger(process_name, &process);
 
 	args[0] = Int32GetDatum(process.id);
 	args[1] = PG_GETARG_DATUM(5);
@@ -462,6 +508,7 @@ procflow_add_trigger(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	api_find_process(process_name, &process);
+	refuse_flow_trigger(process_name, &process);
 
 	if (!OidIsValid(process.entity))
 		ereport(ERROR,
@@ -469,7 +516,7 @@ procflow_add_trigger(PG_FUNCTION_ARGS)
 				 errmsg("process \"%s\" has no entity, so it has no %s events",
 						process_name, event),
 				 errhint("Start it with procflow.run_process().")));
-	(void) check_entity(process.entity);
+	(void) api_check_entity(process.entity);
 
 	if (!PG_ARGISNULL(2))
 	{

@@ -52,3 +52,25 @@ SELECT customer_id, message FROM welcome ORDER BY id;
 SELECT id, process, event, key, status, attempts,
        round(extract(epoch FROM started_at - created_at)::numeric, 3) AS seconds_after_insert
   FROM procflow.job_history ORDER BY id;
+
+\echo
+\echo '== a flow over a customer''s life cycle: defined, checked and versioned'
+ALTER TABLE customer ADD COLUMN status text DEFAULT 'new';
+SELECT procflow.create_flow('onboarding', 'customer', $${
+  "start": "greet",
+  "activities": {
+    "greet":  {"kind": "automatic", "next": "active",
+               "action": "INSERT INTO welcome (customer_id, message) VALUES (($1).id, 'Hello ' || ($1).name)"},
+    "active": {"kind": "wait", "on": {"event": "update", "fields": ["status"], "condition": "($1).status = 'active'"},
+               "timeout": "7 days", "next": {"event": "done", "timeout": "remind"}},
+    "remind": {"kind": "automatic", "next": "active",
+               "action": "INSERT INTO welcome (customer_id, message) VALUES (($1).id, 'Still there?')"},
+    "done":   {"kind": "end"}
+  }}$$, label => 'Onboarding') AS version;
+SELECT name, label, kind, version FROM procflow.processes WHERE kind = 'flow';
+\echo '== its picture (procflow.flow_graph, Graphviz DOT: pipe it to dot -Tsvg)'
+\pset format unaligned
+\pset tuples_only on
+SELECT procflow.flow_graph('onboarding');
+\pset format aligned
+\pset tuples_only off

@@ -21,6 +21,11 @@ SELECT procflow.add_trigger('create_account', 'create');
 SELECT procflow.add_trigger('create_account', 'update', fields => '{name}', queued => true, delay => '1 second');
 SELECT procflow.create_process('nightly', NULL, 'SELECT 1', label => 'Nightly');
 SELECT procflow.add_trigger('nightly', cron => '0 3 * * *', priority => 2);
+SELECT procflow.create_flow('follow_up', 'customer', '{"start": "w", "activities": {
+    "w": {"kind": "wait", "on": {"event": "update", "fields": ["name"]}, "timeout": "1 day",
+          "next": {"event": "e", "timeout": "e"}}, "e": {"kind": "end"}}}', label => 'Follow up');
+SELECT procflow.alter_flow('follow_up', '{"start": "a", "activities": {
+    "a": {"kind": "automatic", "action": "SELECT ($1).name", "next": "e"}, "e": {"kind": "end"}}}');
 INSERT INTO customer (name) VALUES ('Ann');
 UPDATE customer SET name = 'Ann B.';
 INSERT INTO customer (name) SELECT 'bulk ' || g FROM generate_series(1, 10) g;
@@ -39,6 +44,14 @@ my $defs = q{SELECT name, label, related_entity, execution_order, enabled, actio
              SELECT process, event, fields, queued, delay, priority, cron FROM procflow.process_triggers ORDER BY process, id};
 is($node->safe_psql('restored', $defs), $node->safe_psql('postgres', $defs),
 	'definitions are restored');
+
+my $flows = q{SELECT flow, version, current, definition, owner FROM procflow.flow_versions ORDER BY flow, version;
+              SELECT name, kind, version FROM procflow.processes ORDER BY name;
+              SELECT procflow.flow_graph('follow_up', version => 1)};
+is($node->safe_psql('restored', $flows), $node->safe_psql('postgres', $flows),
+	'flows are restored with all their versions');
+is($node->safe_psql('restored', q{SELECT procflow.alter_flow('follow_up', '{"start": "e", "activities": {"e": {"kind": "end"}}}')}),
+	'3', 'and take their next version there');
 
 # the pending delayed job and batch were restored too, and the restored
 # database's executors run them

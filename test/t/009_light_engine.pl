@@ -244,9 +244,9 @@ RESET session_replication_role;
 ALTER EXTENSION procflow UPDATE;
 });
 is($node->safe_psql('upgraded', "SELECT extversion FROM pg_extension WHERE extname = 'procflow'"),
-	'0.2', 'updated to 0.2');
-is($node->safe_psql('upgraded', "SELECT name || ' ' || owner FROM procflow.processes ORDER BY name"),
-	"cron_p postgres\nrenamed postgres", 'the definitions and their owners are kept');
+	'0.3', 'updated to 0.3');
+is($node->safe_psql('upgraded', "SELECT name || ' ' || owner || ' ' || kind FROM procflow.processes ORDER BY name"),
+	"cron_p postgres light\nrenamed postgres light", 'the definitions and their owners are kept, as light processes');
 $node->safe_psql('upgraded', 'SELECT procflow.run_jobs()');
 is($node->safe_psql('upgraded', "SELECT note FROM seen ORDER BY note"),
 	"Ann -> Ann B. 1990-02-01\ncron", 'the jobs queued by 0.1 ran, the old row read from its record text');
@@ -312,6 +312,41 @@ SELECT string_agg(d, E'\n' ORDER BY d) FROM (
     FROM pg_extension, unnest(extconfig, extcondition) AS u(cfg, cond)
    WHERE extname = 'procflow'
 ) s(d)};
+# ALTER EXTENSION UPDATE from 0.2, with a pending job, a batch and a
+# history row: they are kept and run, and flows can be defined
+$node->safe_psql('postgres', 'CREATE DATABASE from02');
+$node->safe_psql('from02', q{
+CREATE EXTENSION procflow VERSION '0.2';
+CREATE TABLE item (id int PRIMARY KEY, n int);
+CREATE TABLE seen (note text);
+-- as 0.2's functions wrote them (this library serves the current version's
+-- functions); capture and executors work on 0.2's catalog until the update
+INSERT INTO procflow.process (name, entity, action, owner, owner_name, search_path)
+VALUES ('count', 'item', $$INSERT INTO seen VALUES ('item ' || ($1).id)$$, 0, 'postgres', 'public');
+INSERT INTO procflow.trigger (process_id, event, queued) SELECT id, 'create', true FROM procflow.process;
+CREATE TRIGGER procflow_capture AFTER INSERT OR UPDATE OR DELETE ON item
+    FOR EACH ROW EXECUTE FUNCTION procflow.capture();
+CREATE TRIGGER procflow_capture_flush AFTER INSERT OR UPDATE OR DELETE ON item
+    FOR EACH STATEMENT EXECUTE FUNCTION procflow.capture();
+INSERT INTO item VALUES (1, 0);
+SELECT procflow.run_jobs();
+INSERT INTO item VALUES (2, 0);
+INSERT INTO item SELECT g, 0 FROM generate_series(3, 5) g;
+ALTER EXTENSION procflow UPDATE;
+});
+is($node->safe_psql('from02', "SELECT extversion FROM pg_extension WHERE extname = 'procflow'"),
+	'0.3', 'updated from 0.2 to 0.3');
+is($node->safe_psql('from02', "SELECT count(*) FROM procflow.jobs WHERE process = 'count'"),
+	'4', 'the pending jobs and the batch are kept');
+$node->safe_psql('from02', 'SELECT procflow.run_jobs()');
+is($node->safe_psql('from02', "SELECT string_agg(note, ',' ORDER BY note) FROM seen"),
+	'item 1,item 2,item 3,item 4,item 5', 'and run after the update');
+is($node->safe_psql('from02', q{SELECT procflow.create_flow('f', 'item', '{"start": "w", "activities": {
+    "w": {"kind": "wait", "on": {"event": "update", "fields": ["n"]}, "next": "e"}, "e": {"kind": "end"}}}')}),
+	'1', 'a flow can be defined in the updated database');
+is($node->safe_psql('from02', "SELECT string_agg(name || ' ' || kind || ' ' || coalesce(version, 0), ',' ORDER BY name) FROM procflow.processes"),
+	'count light 0,f flow 1', 'beside the light process');
+
 $node->safe_psql('postgres', 'CREATE DATABASE fresh');
 $node->safe_psql('fresh', 'CREATE EXTENSION procflow');
 is($node->safe_psql('upgraded', $catalog), $node->safe_psql('fresh', $catalog),

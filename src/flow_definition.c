@@ -1,0 +1,979 @@
+/*-------------------------------------------------------------------------
+ *
+ * flow_definition.c
+ *	  Reading and checking the definition document of a flow.
+ *
+ * flow_read turns the document into activities and links and checks its
+ * shape and its graph: known kinds and keys, values of the right JSON
+ * type, "next" naming activities and only outcomes the kind can produce,
+ * every activity reached from the start, an end reachable from every
+ * activity, joins reached by two links or more, and no cycle that would
+ * run without waiting.  flow_check_sql then parses and plans every piece of
+ * SQL against the row types it will see, as the caller, so that a flow is
+ * refused when it is defined rather than when an instance reaches the
+ * mistake.  Every refusal names the activity and the key.
+ *
+ * Copyright (c) 2026, procflow developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "parser/parse_coerce.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+
+#include "action.h"
+#include "api.h"
+#include "cache.h"
+#include "flow_definition.h"
+
+#define MAX_ACTIVITY_NAME_LENGTH 200
+
+/* Where the reading is, for the error context. */
+typedef struct ReadPlace
+{
+	const char *flow;
+	const char *activity;		/* NULL: the document's top level */
+	const char *key;			/* NULL: the activity as a whole */
+} ReadPlace;
+
+/* The keys each kind accepts. */
+static const char *const automatic_keys[] = {"kind", "action", "next", "timeout", NULL};
+static const char *const wait_keys[] = {"kind", "on", "timeout", "next", NULL};
+static const char *const on_keys[] = {"event", "fields", "condition", "entity", "key", NULL};
+static const char *const decision_keys[] = {"kind", "cases", "else", NULL};
+static const char *const case_keys[] = {"when", "next", NULL};
+static const char *const join_keys[] = {"kind", "next", NULL};
+static const char *const end_keys[] = {"kind", "terminate", NULL};
+
+/* The name of a kind as the document spells it. */
+const char *
+flow_kind_name(FlowKind kind)
+{
+	switch (kind)
+	{
+		case FLOW_AUTOMATIC:
+			return "automatic";
+		case FLOW_HUMAN:
+			return "human";
+		case FLOW_WAIT:
+			return "wait";
+		case FLOW_DECISION:
+			return "decision";
+		case FLOW_JOIN:
+			return "join";
+		case FLOW_CONDITIONAL_START:
+			return "conditional_start";
+		case FLOW_SUBFLOW:
+			return "subflow";
+		case FLOW_END:
+			return "end";
+	}
+	return "?";
+}
+
+/* Error context: the part of the definition being read. */
+static void
+read_error_context(void *arg)
+{
+	ReadPlace  *place = arg;
+
+	if (place->activity && place->key)
+		errcontext("key \"%s\" of activity \"%s\" of flow \"%s\"",
+				   place->key, place->activity, place->flow);
+	else if (place->activity)
+		errcontext("activity \"%s\" of flow \"%s\"", place->activity, place->flow);
+	else
+		errcontext("definition of flow \"%s\"", place->flow);
+}
+
+/* A JSON value's own text, NUL-terminated. */
+static char *
+json_string(JsonbValue *v)
+{
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+static bool
+is_object(JsonbValue *v)
+{
+	return v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data);
+}
+
+static bool
+is_array(JsonbValue *v)
+{
+	return v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data);
+}
+
+/* The keys and values of an object, in the document's order. */
+static int
+object_entries(JsonbContainer *obj, char ***keys, JsonbValue **values)
+{
+	int			n = JsonContainerSize(obj);
+	JsonbIterator *it = JsonbIteratorInit(obj);
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	int			i = 0;
+
+	*keys = palloc(sizeof(char *) * Max(n, 1));
+	*values = palloc(sizeof(JsonbValue) * Max(n, 1));
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			(*keys)[i] = json_string(&v);
+		else if (tok == WJB_VALUE)
+			(*values)[i++] = v;
+	}
+	return i;
+}
+
+/* The elements of an array. */
+static int
+array_elements(JsonbContainer *arr, JsonbValue **elems)
+{
+	int			n = JsonContainerSize(arr);
+	JsonbIterator *it = JsonbIteratorInit(arr);
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	int			i = 0;
+
+	*elems = palloc(sizeof(JsonbValue) * Max(n, 1));
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_ELEM)
+			(*elems)[i++] = v;
+	}
+	return i;
+}
+
+/* Look up a key of an object; false when it is absent. */
+static bool
+member(JsonbContainer *obj, const char *key, JsonbValue *out)
+{
+	return getKeyJsonValueFromContainer(obj, key, strlen(key), out) != NULL;
+}
+
+/*
+ * Refuse any key of an object that is not among the allowed ones; the
+ * error context says which object it is.
+ */
+static void
+check_keys(JsonbContainer *obj, const char *const *allowed)
+{
+	char	  **keys;
+	JsonbValue *values;
+	int			n = object_entries(obj, &keys, &values);
+
+	for (int i = 0; i < n; i++)
+	{
+		bool		known = false;
+		StringInfoData list;
+
+		for (const char *const *a = allowed; *a; a++)
+			if (strcmp(keys[i], *a) == 0)
+				known = true;
+		if (known)
+			continue;
+		initStringInfo(&list);
+		for (const char *const *a = allowed; *a; a++)
+			appendStringInfo(&list, "%s%s", a == allowed ? "" : ", ", *a);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown key \"%s\"", keys[i]),
+				 errdetail("The keys allowed there are: %s.", list.data)));
+	}
+}
+
+/* A string member that must be present and not empty. */
+static char *
+required_string(JsonbContainer *obj, const char *key, ReadPlace *place)
+{
+	JsonbValue	v;
+	char	   *s;
+
+	place->key = key;
+	if (!member(obj, key, &v))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("activity \"%s\" has no key \"%s\"", place->activity, key)));
+	if (v.type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key \"%s\" of activity \"%s\" must be a string",
+						key, place->activity)));
+	s = json_string(&v);
+	if (*s == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key \"%s\" of activity \"%s\" must not be empty",
+						key, place->activity)));
+	place->key = NULL;
+	return s;
+}
+
+/*
+ * A literal interval that must be positive: an automatic activity's
+ * statement timeout, a wait's timeout.
+ */
+static void
+check_interval_literal(JsonbValue *v, const char *key, ReadPlace *place)
+{
+	Interval   *value;
+
+	place->key = key;
+	value = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+												  CStringGetDatum(json_string(v)),
+												  ObjectIdGetDatum(InvalidOid),
+												  Int32GetDatum(-1)));
+	if (api_interval_sign(value) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key \"%s\" of activity \"%s\" must be a positive interval",
+						key, place->activity)));
+	place->key = NULL;
+}
+
+/* The SQL text of a {"sql": "..."} value, or NULL when v is not one. */
+static char *
+sql_value(JsonbValue *v, const char *key, ReadPlace *place)
+{
+	JsonbValue	sql;
+
+	if (!is_object(v))
+		return NULL;
+	place->key = key;
+	check_keys(v->val.binary.data, (const char *const[]) {"sql", NULL});
+	if (!member(v->val.binary.data, "sql", &sql) || sql.type != jbvString ||
+		sql.val.string.len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key \"%s\" of activity \"%s\" must be a literal or {\"sql\": \"expression\"}",
+						key, place->activity)));
+	place->key = NULL;
+	return json_string(&sql);
+}
+
+/* Index of the activity of that name, or -1. */
+static int
+find_activity(FlowDefinition *def, const char *name)
+{
+	for (int i = 0; i < def->nactivities; i++)
+		if (strcmp(def->activities[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* Append a link; "when" is a decision case's condition. */
+static void
+add_link(FlowDefinition *def, FlowActivity *act, const char *outcome,
+		 const char *when, JsonbValue *target, ReadPlace *place)
+{
+	char	   *name;
+	int			index;
+
+	if (target->type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key \"%s\" of activity \"%s\" must name activities",
+						place->key, act->name),
+				 errhint("Give an activity's name, an array of names (a parallel split), or, for activities with outcomes, an object from outcome to either.")));
+	name = json_string(target);
+	index = find_activity(def, name);
+	if (index < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key \"%s\" of activity \"%s\" names \"%s\", which is no activity of the flow",
+						place->key, act->name, name)));
+	for (int i = 0; i < act->nlinks; i++)
+		if (act->links[i].target == index &&
+			act->links[i].when == NULL && when == NULL &&
+			((act->links[i].outcome == NULL && outcome == NULL) ||
+			 (act->links[i].outcome && outcome &&
+			  strcmp(act->links[i].outcome, outcome) == 0)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key \"%s\" of activity \"%s\" names \"%s\" twice",
+							place->key, act->name, name)));
+	act->links = act->nlinks == 0 ? palloc(sizeof(FlowLink))
+		: repalloc(act->links, sizeof(FlowLink) * (act->nlinks + 1));
+	act->links[act->nlinks].outcome = outcome;
+	act->links[act->nlinks].when = when;
+	act->links[act->nlinks].target = index;
+	act->nlinks++;
+	def->activities[index].incoming++;
+}
+
+/* Links of one target value: a name or a non-empty array of names. */
+static void
+add_targets(FlowDefinition *def, FlowActivity *act, const char *outcome,
+			const char *when, JsonbValue *value, ReadPlace *place)
+{
+	JsonbValue *elems;
+	int			n;
+
+	if (!is_array(value))
+	{
+		add_link(def, act, outcome, when, value, place);
+		return;
+	}
+	n = array_elements(value->val.binary.data, &elems);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key \"%s\" of activity \"%s\" must not be an empty array",
+						place->key, act->name)));
+	for (int i = 0; i < n; i++)
+		add_link(def, act, outcome, when, &elems[i], place);
+}
+
+/*
+ * The links of "next".  "outcomes" lists the outcomes the activity can
+ * produce (NULL: none, so only a name or an array is allowed); "required"
+ * those of them that must lead somewhere when "next" is an object.
+ */
+static void
+read_next(FlowDefinition *def, FlowActivity *act, const char *const *outcomes,
+		  const char *const *required, ReadPlace *place)
+{
+	JsonbValue	next;
+	char	  **keys;
+	JsonbValue *values;
+	int			n;
+
+	place->key = "next";
+	if (!member(act->doc, "next", &next))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("activity \"%s\" has no key \"next\"", act->name),
+				 errhint("Name the activity that follows, or end the branch with an activity of kind \"end\".")));
+	if (!is_object(&next))
+	{
+		add_targets(def, act, NULL, NULL, &next, place);
+		place->key = NULL;
+		return;
+	}
+	if (outcomes == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("activity \"%s\" of kind \"%s\" has no outcomes", act->name,
+						flow_kind_name(act->kind)),
+				 errhint("Give \"next\" as an activity's name or an array of names.")));
+	n = object_entries(next.val.binary.data, &keys, &values);
+	for (int i = 0; i < n; i++)
+	{
+		bool		known = false;
+
+		for (const char *const *o = outcomes; *o; o++)
+			if (strcmp(keys[i], *o) == 0)
+				known = true;
+		if (!known)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("activity \"%s\" cannot have the outcome \"%s\"", act->name, keys[i])));
+		add_targets(def, act, keys[i], NULL, &values[i], place);
+	}
+	for (const char *const *r = required; *r; r++)
+	{
+		JsonbValue	v;
+
+		if (!member(next.val.binary.data, *r, &v))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key \"next\" of activity \"%s\" has no activity for the outcome \"%s\"",
+							act->name, *r)));
+	}
+	place->key = NULL;
+}
+
+/* An automatic activity: an action, a next, an optional statement timeout. */
+static void
+read_automatic(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
+{
+	JsonbValue	v;
+
+	check_keys(act->doc, automatic_keys);
+	(void) required_string(act->doc, "action", place);
+	if (member(act->doc, "timeout", &v))
+	{
+		if (v.type != jbvString)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key \"timeout\" of activity \"%s\" must be an interval", act->name)));
+		check_interval_literal(&v, "timeout", place);
+	}
+	read_next(def, act, NULL, NULL, place);
+}
+
+/* The "on" of a wait: which event of which table closes it. */
+static void
+read_on(FlowActivity *act, JsonbContainer *on, ReadPlace *place)
+{
+	JsonbValue	event;
+	JsonbValue	v;
+	char	   *name;
+
+	check_keys(on, on_keys);
+	if (!member(on, "event", &event) || event.type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key \"on\" of activity \"%s\" must name an \"event\"", act->name),
+				 errhint("The events are create, update and delete.")));
+	name = json_string(&event);
+	if (strcmp(name, "create") != 0 && strcmp(name, "update") != 0 &&
+		strcmp(name, "delete") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("activity \"%s\" waits for an unknown event \"%s\"", act->name, name),
+				 errhint("The events are create, update and delete.")));
+	if (member(on, "fields", &v))
+	{
+		JsonbValue *elems;
+		int			n;
+
+		if (strcmp(name, "update") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("activity \"%s\" lists fields for a %s event", act->name, name),
+					 errdetail("Only an update event watches fields.")));
+		if (!is_array(&v) || (n = array_elements(v.val.binary.data, &elems)) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key \"fields\" of activity \"%s\" must be a non-empty array of column names",
+							act->name)));
+		for (int i = 0; i < n; i++)
+			if (elems[i].type != jbvString || elems[i].val.string.len == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("key \"fields\" of activity \"%s\" must be a non-empty array of column names",
+								act->name)));
+	}
+	for (const char *const *k = (const char *const[]) {"condition", "entity", "key", NULL}; *k; k++)
+		if (member(on, *k, &v) && (v.type != jbvString || v.val.string.len == 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key \"%s\" in the \"on\" of activity \"%s\" must be a non-empty string",
+							*k, act->name)));
+}
+
+/*
+ * A wait: an event ("on"), a timeout, or both; outcomes event, timeout
+ * (those it has), and skipped (skip_activity), which may be left out.
+ */
+static void
+read_wait(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
+{
+	const char *outcomes[4] = {NULL, NULL, NULL, NULL};
+	const char *required[3] = {NULL, NULL, NULL};
+	int			nrequired = 0;
+	JsonbValue	v;
+
+	check_keys(act->doc, wait_keys);
+	if (member(act->doc, "on", &v))
+	{
+		place->key = "on";
+		if (!is_object(&v))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key \"on\" of activity \"%s\" must be an object", act->name)));
+		read_on(act, v.val.binary.data, place);
+		required[nrequired++] = "event";
+		place->key = NULL;
+	}
+	if (member(act->doc, "timeout", &v))
+	{
+		if (v.type == jbvString)
+			check_interval_literal(&v, "timeout", place);
+		else if (sql_value(&v, "timeout", place) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key \"timeout\" of activity \"%s\" must be an interval or {\"sql\": \"timestamptz expression\"}",
+							act->name)));
+		required[nrequired++] = "timeout";
+	}
+	if (nrequired == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("wait \"%s\" has neither \"on\" nor \"timeout\"", act->name),
+				 errdetail("A wait ends on an entity event, a timeout, or whichever comes first.")));
+	memcpy(outcomes, required, sizeof(required));
+	outcomes[nrequired] = "skipped";
+	read_next(def, act, outcomes, required, place);
+}
+
+/* A decision: cases tried in order, then "else". */
+static void
+read_decision(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
+{
+	JsonbValue	cases;
+	JsonbValue	v;
+	JsonbValue *elems;
+	int			n;
+
+	check_keys(act->doc, decision_keys);
+	place->key = "cases";
+	if (!member(act->doc, "cases", &cases) || !is_array(&cases) ||
+		(n = array_elements(cases.val.binary.data, &elems)) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("decision \"%s\" must have \"cases\", a non-empty array", act->name),
+				 errhint("Each case is {\"when\": \"boolean expression\", \"next\": \"activity\"}.")));
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue	when;
+		JsonbValue	next;
+
+		if (!is_object(&elems[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("case %d of decision \"%s\" must be an object", i + 1, act->name),
+					 errhint("Each case is {\"when\": \"boolean expression\", \"next\": \"activity\"}.")));
+		check_keys(elems[i].val.binary.data, case_keys);
+		if (!member(elems[i].val.binary.data, "when", &when) || when.type != jbvString ||
+			when.val.string.len == 0 ||
+			!member(elems[i].val.binary.data, "next", &next))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("case %d of decision \"%s\" must have \"when\" and \"next\"",
+							i + 1, act->name),
+					 errhint("Each case is {\"when\": \"boolean expression\", \"next\": \"activity\"}.")));
+		add_targets(def, act, NULL, json_string(&when), &next, place);
+	}
+	place->key = "else";
+	if (!member(act->doc, "else", &v))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("decision \"%s\" has no \"else\"", act->name),
+				 errdetail("A decision goes somewhere whatever its cases say.")));
+	add_targets(def, act, "else", NULL, &v, place);
+	place->key = NULL;
+}
+
+/* An end: of its branch, or with "terminate" of the whole instance. */
+static void
+read_end(FlowActivity *act, ReadPlace *place)
+{
+	JsonbValue	v;
+
+	check_keys(act->doc, end_keys);
+	if (member(act->doc, "terminate", &v))
+	{
+		place->key = "terminate";
+		if (v.type != jbvBool)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key \"terminate\" of activity \"%s\" must be a boolean", act->name)));
+		act->terminate = v.val.boolean;
+		place->key = NULL;
+	}
+}
+
+/* The kind of an activity; refuses the kinds this version cannot run. */
+static FlowKind
+read_kind(FlowActivity *act, ReadPlace *place)
+{
+	static const FlowKind kinds[] = {FLOW_AUTOMATIC, FLOW_HUMAN, FLOW_WAIT, FLOW_DECISION,
+	FLOW_JOIN, FLOW_CONDITIONAL_START, FLOW_SUBFLOW, FLOW_END};
+	char	   *name = required_string(act->doc, "kind", place);
+
+	for (int i = 0; i < (int) lengthof(kinds); i++)
+	{
+		if (strcmp(name, flow_kind_name(kinds[i])) != 0)
+			continue;
+		if (kinds[i] == FLOW_HUMAN || kinds[i] == FLOW_CONDITIONAL_START ||
+			kinds[i] == FLOW_SUBFLOW)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("activity \"%s\" is of kind \"%s\", which this version of procflow does not run",
+							act->name, name),
+					 errdetail("Human activities, conditional starts and subflows are not available yet.")));
+		return kinds[i];
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("activity \"%s\" has an unknown kind \"%s\"", act->name, name),
+			 errhint("The kinds are automatic, wait, decision, join and end.")));
+	return FLOW_END;			/* not reached */
+}
+
+/* Mark everything reachable from "from" along the links. */
+static void
+mark_reachable(FlowDefinition *def, int from, bool *seen)
+{
+	FlowActivity *act = &def->activities[from];
+
+	if (seen[from])
+		return;
+	seen[from] = true;
+	for (int i = 0; i < act->nlinks; i++)
+		mark_reachable(def, act->links[i].target, seen);
+}
+
+/* Does an activity take no time, so that a cycle through it would spin? */
+static bool
+is_instant(FlowKind kind)
+{
+	return kind == FLOW_AUTOMATIC || kind == FLOW_DECISION || kind == FLOW_JOIN;
+}
+
+/*
+ * Depth-first search for a cycle among activities that never wait; on
+ * finding one, refuse it, naming its activities.  state: 0 unvisited, 1 on
+ * the current path, 2 done.
+ */
+static void
+find_spinning_cycle(FlowDefinition *def, int at, int *state, int *path, int depth)
+{
+	FlowActivity *act = &def->activities[at];
+
+	state[at] = 1;
+	path[depth] = at;
+	for (int i = 0; i < act->nlinks; i++)
+	{
+		int			to = act->links[i].target;
+
+		if (!is_instant(def->activities[to].kind))
+			continue;
+		if (state[to] == 1)
+		{
+			StringInfoData cycle;
+			int			first = depth;
+
+			while (path[first] != to)
+				first--;
+			initStringInfo(&cycle);
+			for (int j = first; j <= depth; j++)
+				appendStringInfo(&cycle, "\"%s\" -> ", def->activities[path[j]].name);
+			appendStringInfo(&cycle, "\"%s\"", def->activities[to].name);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("activities %s form a cycle that never waits", cycle.data),
+					 errdetail("Automatic activities, decisions and joins follow each other at once, so this cycle could run without end."),
+					 errhint("Put a wait in the cycle.")));
+		}
+		if (state[to] == 0)
+			find_spinning_cycle(def, to, state, path, depth + 1);
+	}
+	state[at] = 2;
+}
+
+/* The rules of the graph as a whole. */
+static void
+check_graph(FlowDefinition *def)
+{
+	int			n = def->nactivities;
+	bool	   *seen = palloc0(sizeof(bool) * n);
+	bool	   *ends = palloc0(sizeof(bool) * n);
+	int		   *state = palloc0(sizeof(int) * n);
+	int		   *path = palloc(sizeof(int) * n);
+	bool		changed;
+
+	mark_reachable(def, def->start, seen);
+	for (int i = 0; i < n; i++)
+		if (!seen[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("activity \"%s\" is not reached from the start", def->activities[i].name),
+					 errdetail("No link leads to it from the activity named by \"start\".")));
+
+	for (int i = 0; i < n; i++)
+		if (def->activities[i].kind == FLOW_JOIN && def->activities[i].incoming < 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("join \"%s\" is reached by only one link", def->activities[i].name),
+					 errdetail("A join waits for two or more branches.")));
+
+	/* an end is reachable from an activity if it is one or leads to one */
+	for (int i = 0; i < n; i++)
+		ends[i] = def->activities[i].kind == FLOW_END;
+	do
+	{
+		changed = false;
+		for (int i = 0; i < n; i++)
+		{
+			if (ends[i])
+				continue;
+			for (int j = 0; j < def->activities[i].nlinks; j++)
+				if (ends[def->activities[i].links[j].target])
+				{
+					ends[i] = changed = true;
+					break;
+				}
+		}
+	} while (changed);
+	for (int i = 0; i < n; i++)
+		if (!ends[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("no end can be reached from activity \"%s\"", def->activities[i].name),
+					 errdetail("Every activity must lead to an activity of kind \"end\".")));
+
+	for (int i = 0; i < n; i++)
+		if (state[i] == 0 && is_instant(def->activities[i].kind))
+			find_spinning_cycle(def, i, state, path, 0);
+}
+
+/*
+ * Read a definition document and check everything about it that does not
+ * depend on the database: shape, kinds, keys, links and graph.
+ */
+FlowDefinition *
+flow_read(Jsonb *definition, const char *flow)
+{
+	FlowDefinition *def = palloc0(sizeof(FlowDefinition));
+	ReadPlace	place = {flow, NULL, NULL};
+	ErrorContextCallback errcb;
+	JsonbValue	v;
+	char	  **names;
+	JsonbValue *docs;
+
+	errcb.callback = read_error_context;
+	errcb.arg = &place;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	if (JB_ROOT_IS_SCALAR(definition) || !JB_ROOT_IS_OBJECT(definition))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a flow definition must be a JSON object"),
+				 errhint("It has the keys \"start\" and \"activities\".")));
+	check_keys(&definition->root, (const char *const[]) {"start", "activities", NULL});
+	if (!member(&definition->root, "activities", &v) || !is_object(&v) ||
+		JsonContainerSize(v.val.binary.data) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a flow definition must have \"activities\", a non-empty object"),
+				 errhint("It maps each activity's name to its definition.")));
+
+	def->nactivities = object_entries(v.val.binary.data, &names, &docs);
+	def->activities = palloc0(sizeof(FlowActivity) * def->nactivities);
+	for (int i = 0; i < def->nactivities; i++)
+	{
+		FlowActivity *act = &def->activities[i];
+
+		act->name = names[i];
+		if (*act->name == '\0' || strlen(act->name) > MAX_ACTIVITY_NAME_LENGTH)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("activity names must have 1 to %d bytes", MAX_ACTIVITY_NAME_LENGTH)));
+		if (!is_object(&docs[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("activity \"%s\" must be an object", act->name)));
+		act->doc = docs[i].val.binary.data;
+	}
+
+	if (!member(&definition->root, "start", &v) || v.type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a flow definition must have \"start\", the name of its first activity")));
+	def->start = find_activity(def, json_string(&v));
+	if (def->start < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("\"start\" names \"%s\", which is no activity of the flow", json_string(&v))));
+
+	for (int i = 0; i < def->nactivities; i++)
+	{
+		FlowActivity *act = &def->activities[i];
+
+		place.activity = act->name;
+		act->kind = read_kind(act, &place);
+		switch (act->kind)
+		{
+			case FLOW_AUTOMATIC:
+				read_automatic(def, act, &place);
+				break;
+			case FLOW_WAIT:
+				read_wait(def, act, &place);
+				break;
+			case FLOW_DECISION:
+				read_decision(def, act, &place);
+				break;
+			case FLOW_JOIN:
+				check_keys(act->doc, join_keys);
+				read_next(def, act, NULL, NULL, &place);
+				break;
+			case FLOW_END:
+				read_end(act, &place);
+				break;
+			default:
+				elog(ERROR, "unexpected activity kind %d", (int) act->kind);
+		}
+	}
+	place.activity = NULL;
+
+	check_graph(def);
+
+	error_context_stack = errcb.previous;
+	return def;
+}
+
+/*
+ * Plan one piece of SQL of the definition.  "wanted" is the type an
+ * expression must give (InvalidOid: statements; ANYOID: any expression);
+ * rowtype that of $1 and $2.  Returns the expression's type.
+ */
+static Oid
+check_piece(const char *sql, Oid rowtype, Oid wanted, const char *key, ReadPlace *place)
+{
+	SPIPlanPtr	plan;
+	Oid			type = InvalidOid;
+
+	place->key = key;
+	if (!OidIsValid(wanted))
+		plan = action_prepare(sql, false, rowtype);
+	else
+	{
+		plan = action_prepare_expression(sql, rowtype, &type);
+		if (wanted != ANYOID && type != wanted &&
+			!can_coerce_type(1, &type, &wanted, COERCION_ASSIGNMENT))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("key \"%s\" of activity \"%s\" must be an expression of type %s",
+							key, place->activity, format_type_be(wanted)),
+					 errdetail("It is of type %s.", format_type_be(type))));
+	}
+	SPI_freeplan(plan);
+	place->key = NULL;
+	return type;
+}
+
+/* The types of the columns of a table's primary key. */
+static void
+entity_key_types(Oid relid, int *nkeys, Oid *keytypes)
+{
+	EntityShape *shape;
+
+	cache_pin();
+	shape = cache_entity(relid);
+	*nkeys = shape->nkeys;
+	memcpy(keytypes, shape->keytypes, sizeof(Oid) * shape->nkeys);
+	cache_unpin();
+}
+
+/* The SQL and the table of a wait's "on", against the tables' row types. */
+static void
+check_on(FlowActivity *act, JsonbContainer *on, Oid entity, Oid rowtype, ReadPlace *place)
+{
+	JsonbValue	v;
+	Oid			relid = entity;
+	Oid			onrowtype = rowtype;
+
+	/* an instance without a row has no key an event could match */
+	if (!OidIsValid(entity))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("wait \"%s\" waits for an event, but the flow has no entity table", act->name),
+				 errdetail("Events reach the instances of the row they name; an instance of a flow without entity table has no row."),
+				 errhint("A flow without entity table can wait for a timeout.")));
+	if (member(on, "entity", &v))
+	{
+		List	   *names;
+
+		place->key = "on";
+		names = stringToQualifiedNameList(json_string(&v));
+		relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, false);
+		onrowtype = api_check_entity(relid);
+	}
+
+	if (relid != entity && !member(on, "key", &v))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("wait \"%s\" waits for events of another table but gives no \"key\"",
+						act->name),
+				 errdetail("The key of the waiting instance's row must be computed from the event's row."),
+				 errhint("Add \"key\": an expression over $1, the event's row, that gives the key of the flow's row.")));
+
+	if (member(on, "fields", &v))
+	{
+		JsonbValue *elems;
+		int			n = array_elements(v.val.binary.data, &elems);
+
+		place->key = "on";
+		for (int i = 0; i < n; i++)
+		{
+			char	   *column = json_string(&elems[i]);
+
+			if (get_attnum(relid, column) <= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("column \"%s\" of relation \"%s\" does not exist",
+								column, get_rel_name(relid)),
+						 errdetail("Activity \"%s\" waits for a change of it.", act->name)));
+		}
+	}
+	if (member(on, "condition", &v))
+	{
+		place->key = "on";
+		(void) check_piece(json_string(&v), onrowtype, BOOLOID, "condition", place);
+	}
+	if (member(on, "key", &v))
+	{
+		Oid			keytypes[INDEX_MAX_KEYS];
+		int			nkeys;
+
+		entity_key_types(entity, &nkeys, keytypes);
+		(void) check_piece(json_string(&v), onrowtype,
+						   nkeys == 1 ? keytypes[0] : JSONBOID, "key", place);
+	}
+}
+
+/*
+ * Parse and plan every piece of SQL of a definition read by flow_read,
+ * against the row type of the flow's entity table (InvalidOid: none), as
+ * the caller with its search_path.  The caller holds an SPI connection.
+ */
+void
+flow_check_sql(FlowDefinition *def, const char *flow, Oid entity)
+{
+	ReadPlace	place = {flow, NULL, NULL};
+	ErrorContextCallback errcb;
+	OwnerScope	scope;
+	Oid			rowtype = OidIsValid(entity) ? get_rel_type_id(entity) : RECORDOID;
+
+	errcb.callback = read_error_context;
+	errcb.arg = &place;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	action_enter_owner(GetUserId(), NULL, &scope);
+
+	for (int i = 0; i < def->nactivities; i++)
+	{
+		FlowActivity *act = &def->activities[i];
+		JsonbValue	v;
+		char	   *sql;
+
+		place.activity = act->name;
+		switch (act->kind)
+		{
+			case FLOW_AUTOMATIC:
+				member(act->doc, "action", &v);
+				(void) check_piece(json_string(&v), rowtype, InvalidOid, "action", &place);
+				break;
+			case FLOW_WAIT:
+				if (member(act->doc, "on", &v))
+					check_on(act, v.val.binary.data, entity, rowtype, &place);
+				if (member(act->doc, "timeout", &v) &&
+					(sql = sql_value(&v, "timeout", &place)) != NULL)
+					(void) check_piece(sql, rowtype, TIMESTAMPTZOID, "timeout", &place);
+				break;
+			case FLOW_DECISION:
+				for (int j = 0; j < act->nlinks; j++)
+					if (act->links[j].when)
+						(void) check_piece(act->links[j].when, rowtype, BOOLOID, "cases", &place);
+				break;
+			default:
+				break;
+		}
+	}
+
+	action_leave_owner(&scope);
+	error_context_stack = errcb.previous;
+}

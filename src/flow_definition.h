@@ -1,0 +1,62 @@
+/*-------------------------------------------------------------------------
+ *
+ * flow_definition.h
+ *	  The definition document of a flow, read into its activities and
+ *	  links, and checked against every rule of the flow contract.
+ *
+ * Copyright (c) 2026, procflow developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROCFLOW_FLOW_DEFINITION_H
+#define PROCFLOW_FLOW_DEFINITION_H
+
+#include "utils/jsonb.h"
+
+/* The kinds of activity of FLOWS.md. */
+typedef enum FlowKind
+{
+	FLOW_AUTOMATIC,
+	FLOW_HUMAN,
+	FLOW_WAIT,
+	FLOW_DECISION,
+	FLOW_JOIN,
+	FLOW_CONDITIONAL_START,
+	FLOW_SUBFLOW,
+	FLOW_END
+} FlowKind;
+
+/* One link from an activity to the next. */
+typedef struct FlowLink
+{
+	const char *outcome;		/* the outcome that takes it, NULL for a plain
+								 * "next"; for a decision "else" or NULL */
+	const char *when;			/* a decision case's condition, else NULL */
+	int			target;			/* index of the activity it leads to */
+} FlowLink;
+
+/* One activity of a flow. */
+typedef struct FlowActivity
+{
+	const char *name;
+	FlowKind	kind;
+	JsonbContainer *doc;		/* its object in the definition */
+	FlowLink   *links;
+	int			nlinks;
+	int			incoming;		/* links that lead to it */
+	bool		terminate;		/* an end that ends the whole instance */
+} FlowActivity;
+
+/* A definition read and checked (see flow_read). */
+typedef struct FlowDefinition
+{
+	int			nactivities;
+	FlowActivity *activities;	/* in the order of the document's keys */
+	int			start;			/* index of the first activity */
+} FlowDefinition;
+
+extern FlowDefinition *flow_read(Jsonb *definition, const char *flow);
+extern void flow_check_sql(FlowDefinition *def, const char *flow, Oid entity);
+extern const char *flow_kind_name(FlowKind kind);
+
+#endif							/* PROCFLOW_FLOW_DEFINITION_H */

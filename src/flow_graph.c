@@ -1,0 +1,247 @@
+/*-------------------------------------------------------------------------
+ *
+ * flow_graph.c
+ *	  Drawing a flow: its activities and links as Graphviz DOT or Mermaid.
+ *
+ * Both pictures show the same thing: a dot for the start, one node per
+ * activity with a shape by kind (a rounded box for an automatic activity,
+ * an ellipse for a wait, a diamond for a decision, a box for a join, a
+ * double circle for an end, a double octagon for an end that terminates
+ * the instance), and one arrow per link, labelled with its outcome or,
+ * for a decision, with its case's condition.  Names are quoted as each
+ * language requires, so any activity name draws.
+ *
+ * Copyright (c) 2026, procflow developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+
+#include "flow_graph.h"
+
+/* Append text as the inside of a DOT double-quoted string. */
+static void
+append_dot_string(StringInfo buf, const char *text)
+{
+	for (const char *c = text; *c; c++)
+	{
+		if (*c == '"' || *c == '\\')
+			appendStringInfoChar(buf, '\\');
+		if (*c == '\n')
+			appendStringInfoString(buf, "\\n");
+		else if (*c != '\r')
+			appendStringInfoChar(buf, *c);
+	}
+}
+
+/* Append text as the inside of a Mermaid double-quoted label. */
+static void
+append_mermaid_string(StringInfo buf, const char *text)
+{
+	for (const char *c = text; *c; c++)
+	{
+		if (*c == '"')
+			appendStringInfoString(buf, "#quot;");
+		else if (*c == '#')
+			appendStringInfoString(buf, "#35;");
+		else if (*c == '\n' || *c == '\r')
+			appendStringInfoChar(buf, ' ');
+		else
+			appendStringInfoChar(buf, *c);
+	}
+}
+
+/*
+ * The activities in the order a reader follows them: breadth first from
+ * the start, each activity's links in the order the definition gives them.
+ */
+static int *
+reading_order(FlowDefinition *def)
+{
+	int		   *order = palloc(sizeof(int) * def->nactivities);
+	bool	   *seen = palloc0(sizeof(bool) * def->nactivities);
+	int			n = 0;
+
+	order[n++] = def->start;
+	seen[def->start] = true;
+	for (int i = 0; i < n; i++)
+	{
+		FlowActivity *act = &def->activities[order[i]];
+
+		for (int j = 0; j < act->nlinks; j++)
+		{
+			int			to = act->links[j].target;
+
+			if (!seen[to])
+			{
+				seen[to] = true;
+				order[n++] = to;
+			}
+		}
+	}
+	/* a checked definition has no activity the start does not reach */
+	Assert(n == def->nactivities);
+	return order;
+}
+
+/* The label of a link: its outcome, its case's condition, or none. */
+static const char *
+link_label(FlowLink *link)
+{
+	return link->when ? link->when : link->outcome;
+}
+
+/* DOT node attributes for an activity's kind. */
+static const char *
+dot_shape(FlowActivity *act)
+{
+	switch (act->kind)
+	{
+		case FLOW_AUTOMATIC:
+			return "shape=box, style=rounded";
+		case FLOW_WAIT:
+			return "shape=ellipse";
+		case FLOW_DECISION:
+			return "shape=diamond";
+		case FLOW_JOIN:
+			return "shape=box, style=bold";
+		case FLOW_END:
+			return act->terminate ? "shape=doubleoctagon" : "shape=doublecircle";
+		default:
+			return "shape=box";
+	}
+}
+
+/* The flow as a Graphviz digraph. */
+char *
+flow_graph_dot(FlowDefinition *def, const char *flow)
+{
+	StringInfoData buf;
+	int		   *order = reading_order(def);
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "digraph \"");
+	append_dot_string(&buf, flow);
+	appendStringInfoString(&buf, "\" {\n"
+						   "  rankdir=LR;\n"
+						   "  node [fontname=\"Helvetica\", fontsize=11];\n"
+						   "  edge [fontname=\"Helvetica\", fontsize=9];\n"
+						   "  \"\" [shape=point, width=0.15];\n");
+	for (int i = 0; i < def->nactivities; i++)
+	{
+		FlowActivity *act = &def->activities[order[i]];
+
+		appendStringInfoString(&buf, "  \"");
+		append_dot_string(&buf, act->name);
+		appendStringInfo(&buf, "\" [%s, tooltip=\"%s\"];\n", dot_shape(act),
+						 flow_kind_name(act->kind));
+	}
+	appendStringInfoString(&buf, "  \"\" -> \"");
+	append_dot_string(&buf, def->activities[def->start].name);
+	appendStringInfoString(&buf, "\";\n");
+	for (int i = 0; i < def->nactivities; i++)
+	{
+		FlowActivity *act = &def->activities[order[i]];
+
+		for (int j = 0; j < act->nlinks; j++)
+		{
+			const char *label = link_label(&act->links[j]);
+
+			appendStringInfoString(&buf, "  \"");
+			append_dot_string(&buf, act->name);
+			appendStringInfoString(&buf, "\" -> \"");
+			append_dot_string(&buf, def->activities[act->links[j].target].name);
+			appendStringInfoChar(&buf, '"');
+			if (label)
+			{
+				appendStringInfoString(&buf, " [label=\"");
+				append_dot_string(&buf, label);
+				appendStringInfoString(&buf, "\"]");
+			}
+			appendStringInfoString(&buf, ";\n");
+		}
+	}
+	appendStringInfoString(&buf, "}\n");
+	return buf.data;
+}
+
+/* Mermaid's brackets around a node's label for an activity's kind. */
+static void
+mermaid_brackets(FlowActivity *act, const char **open, const char **close)
+{
+	switch (act->kind)
+	{
+		case FLOW_AUTOMATIC:
+			*open = "(\"", *close = "\")";
+			break;
+		case FLOW_WAIT:
+			*open = "([\"", *close = "\"])";
+			break;
+		case FLOW_DECISION:
+			*open = "{\"", *close = "\"}";
+			break;
+		case FLOW_JOIN:
+			*open = "[[\"", *close = "\"]]";
+			break;
+		case FLOW_END:
+			if (act->terminate)
+				*open = "{{\"", *close = "\"}}";
+			else
+				*open = "(((\"", *close = "\")))";
+			break;
+		default:
+			*open = "[\"", *close = "\"]";
+			break;
+	}
+}
+
+/*
+ * The flow as a Mermaid flowchart.  Nodes are named a1, a2, ... in reading
+ * order, since Mermaid's identifiers are restricted; the labels carry the
+ * names.
+ */
+char *
+flow_graph_mermaid(FlowDefinition *def)
+{
+	StringInfoData buf;
+	int		   *order = reading_order(def);
+	int		   *node = palloc(sizeof(int) * def->nactivities);
+
+	for (int i = 0; i < def->nactivities; i++)
+		node[order[i]] = i + 1;
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "flowchart LR\n  start((\" \"))\n");
+	for (int i = 0; i < def->nactivities; i++)
+	{
+		FlowActivity *act = &def->activities[order[i]];
+		const char *open;
+		const char *close;
+
+		mermaid_brackets(act, &open, &close);
+		appendStringInfo(&buf, "  a%d%s", i + 1, open);
+		append_mermaid_string(&buf, act->name);
+		appendStringInfo(&buf, "%s\n", close);
+	}
+	appendStringInfo(&buf, "  start --> a%d\n", node[def->start]);
+	for (int i = 0; i < def->nactivities; i++)
+	{
+		FlowActivity *act = &def->activities[order[i]];
+
+		for (int j = 0; j < act->nlinks; j++)
+		{
+			const char *label = link_label(&act->links[j]);
+
+			appendStringInfo(&buf, "  a%d -->", i + 1);
+			if (label)
+			{
+				appendStringInfoString(&buf, "|\"");
+				append_mermaid_string(&buf, label);
+				appendStringInfoString(&buf, "\"|");
+			}
+			appendStringInfo(&buf, " a%d\n", node[act->links[j].target]);
+		}
+	}
+	return buf.data;
+}
