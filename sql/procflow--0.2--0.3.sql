@@ -96,7 +96,8 @@ SELECT p.name AS flow,
 	   v.version = p.version AS current,
 	   v.definition,
 	   v.created_at,
-	   p.owner_name AS owner
+	   p.owner_name AS owner,
+	   v.search_path
   FROM procflow.flow_version v
   JOIN procflow.process p ON p.id = v.process_id
  WHERE pg_catalog.pg_has_role(p.owner, 'USAGE');
@@ -237,13 +238,13 @@ BEGIN
 		END IF;
 		IF def->>'kind' = 'flow' THEN
 			PERFORM procflow.definition_check(pname, 'definition', def->'definition', 'object');
-			IF def ? 'action' THEN
+			IF jsonb_typeof(def->'action') <> 'null' THEN
 				RAISE EXCEPTION 'process "%": a flow has no key "action"', pname
 					USING ERRCODE = '22023', HINT = 'Its activities are in "definition".';
 			END IF;
 		ELSE
 			PERFORM procflow.definition_check(pname, 'action', def->'action', 'string');
-			IF def ? 'definition' THEN
+			IF jsonb_typeof(def->'definition') <> 'null' THEN
 				RAISE EXCEPTION 'process "%": a light process has no key "definition"', pname
 					USING ERRCODE = '22023', HINT = 'Give "kind": "flow" for a flow.';
 			END IF;
@@ -445,7 +446,10 @@ BEGIN
 	END IF;
 	RETURN jsonb_build_object('processes', coalesce(jsonb_object_agg(p.name, (jsonb_build_object(
 		'owner', p.owner_name,
-		'search_path', p.search_path,
+		-- a flow's SQL resolves with its current version's search_path
+		'search_path', coalesce((SELECT v.search_path FROM procflow.flow_versions v
+								  WHERE v.flow = p.name AND v.owner = p.owner_name AND v.current),
+								p.search_path),
 		'label', p.label,
 		'entity', CASE WHEN c.oid IS NOT NULL THEN format('%I.%I', n.nspname, c.relname) END,
 		'action', p.action,

@@ -173,12 +173,25 @@ check_runnable(CachedPlanSource *source)
 				 errdetail("Actions run inside a transaction, where this statement cannot run.")));
 }
 
+/* A SELECT of values only: no FROM, WHERE, grouping, ordering or limit. */
+static bool
+is_bare_select(Query *q)
+{
+	return q->commandType == CMD_SELECT && q->jointree->fromlist == NIL &&
+		q->jointree->quals == NULL && q->groupClause == NIL && q->groupingSets == NIL &&
+		q->havingQual == NULL && q->windowClause == NIL && q->distinctClause == NIL &&
+		q->sortClause == NIL && q->limitCount == NULL && q->limitOffset == NULL &&
+		q->setOperations == NULL && q->cteList == NIL && q->rowMarks == NIL &&
+		!q->hasAggs && !q->hasWindowFuncs && !q->hasTargetSRFs;
+}
+
 /*
  * Prepare one SQL expression with the three action parameters, as
  * "SELECT (expression)", and give its type; rowtype is the entity's row
- * type, or RECORDOID for an entity-less process.  An expression is one
- * SELECT of one column, so that text such as "1; DROP TABLE t" or
- * "1 FROM t" is refused.  The plan is not kept.
+ * type, or RECORDOID for an entity-less process.  The statement must stay
+ * a bare SELECT of one value, so that text which closes the parenthesis
+ * and goes on ("1) FROM t WHERE (true", "1); DROP TABLE t; SELECT (1") is
+ * refused.  The plan is not kept.
  */
 SPIPlanPtr
 action_prepare_expression(const char *sql, Oid rowtype, Oid *type)
@@ -196,7 +209,9 @@ action_prepare_expression(const char *sql, Oid rowtype, Oid *type)
 	if (list_length(sources) != 1 ||
 		(source = linitial(sources))->resultDesc == NULL ||
 		source->resultDesc->natts != 1 ||
-		source->commandTag != CMDTAG_SELECT)
+		source->commandTag != CMDTAG_SELECT ||
+		list_length(source->query_list) != 1 ||
+		!is_bare_select(linitial_node(Query, source->query_list)))
 		ereport(ERROR,
 				(errcode(ERRCODE_SYNTAX_ERROR),
 				 errmsg("\"%s\" is not a single expression", sql)));

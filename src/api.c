@@ -37,10 +37,11 @@
 /*
  * Check an entity table: a permanent table (not a view or the like, nor a
  * temporary table, which would be gone with the session while its jobs
- * wait), owned by the caller, with a primary key.  Returns its row type.
+ * wait), owned by the process's owner (or a role it has the privileges
+ * of), with a primary key.  Returns its row type.
  */
 Oid
-api_check_entity(Oid relid)
+api_check_entity(Oid relid, Oid owner)
 {
 	Relation	rel;
 	Oid			rowtype;
@@ -63,7 +64,7 @@ api_check_entity(Oid relid)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("processes cannot be bound to \"%s\"", RelationGetRelationName(rel)),
 				 errdetail("Processes cannot be bound to system catalogs or to procflow's own tables.")));
-	if (!pg_class_ownercheck(relid, GetUserId()))
+	if (!pg_class_ownercheck(relid, owner))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
 	if (!OidIsValid(RelationGetPrimaryKeyIndex(rel)))
 		ereport(ERROR,

@@ -24,7 +24,7 @@ typedef struct OwnedProcess
 	int32		version;		/* a flow's current version; 0: a light process */
 } OwnedProcess;
 
-extern Oid	api_check_entity(Oid relid);
+extern Oid	api_check_entity(Oid relid, Oid owner);
 extern char *api_text_arg(FunctionCallInfo fcinfo, int argno, const char *argname,
 						  bool required);
 extern void api_require_arg(FunctionCallInfo fcinfo, int argno, const char *argname);

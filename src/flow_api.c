@@ -78,7 +78,8 @@ procflow_alter_flow(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	find_flow(name, &flow, true);
-	flow_check_sql(flow_read(definition, name), name, flow.entity);
+	/* a member of the owner changes the owner's flow: checked as the owner */
+	flow_check_sql(flow_read(definition, name), name, flow.entity, flow.owner, NULL);
 
 	args[0] = Int32GetDatum(flow.id);
 	args[1] = JsonbPGetDatum(definition);

@@ -7,11 +7,11 @@
  * shape and its graph: known kinds and keys, values of the right JSON
  * type, "next" naming activities and only outcomes the kind can produce,
  * every activity reached from the start, an end reachable from every
- * activity, joins reached by two links or more, and no cycle that would
- * run without waiting.  flow_check_sql then parses and plans every piece of
- * SQL against the row types it will see, as the caller, so that a flow is
- * refused when it is defined rather than when an instance reaches the
- * mistake.  Every refusal names the activity and the key.
+ * activity, joins reached from two activities or more, and no cycle that
+ * would run without waiting.  flow_check_sql then parses and analyses every
+ * piece of SQL against the row types it will see, as the flow's owner, so
+ * that a flow is refused when it is defined rather than when an instance
+ * reaches the mistake.  Every refusal names the activity and the key.
  *
  * Copyright (c) 2026, procflow developers
  *
@@ -34,6 +34,12 @@
 #include "flow_definition.h"
 
 #define MAX_ACTIVITY_NAME_LENGTH 200
+
+/*
+ * The most activities a flow may have: far more than any process model
+ * needs, and few enough that checking a definition stays cheap.
+ */
+#define MAX_ACTIVITIES 1000
 
 /* Where the reading is, for the error context. */
 typedef struct ReadPlace
@@ -112,7 +118,7 @@ is_array(JsonbValue *v)
 	return v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data);
 }
 
-/* The keys and values of an object, in the document's order. */
+/* The keys and values of an object, in jsonb's order (by length, then bytes). */
 static int
 object_entries(JsonbContainer *obj, char ***keys, JsonbValue **values)
 {
@@ -260,6 +266,19 @@ sql_value(JsonbValue *v, const char *key, ReadPlace *place)
 	return json_string(&sql);
 }
 
+/*
+ * Is the activity a join?  Read from its object, since links to it may be
+ * read before its kind is.
+ */
+static bool
+is_join(FlowActivity *act)
+{
+	JsonbValue	kind;
+
+	return member(act->doc, "kind", &kind) && kind.type == jbvString &&
+		kind.val.string.len == 4 && memcmp(kind.val.string.val, "join", 4) == 0;
+}
+
 /* Index of the activity of that name, or -1. */
 static int
 find_activity(FlowDefinition *def, const char *name)
@@ -270,7 +289,13 @@ find_activity(FlowDefinition *def, const char *name)
 	return -1;
 }
 
-/* Append a link; "when" is a decision case's condition. */
+/*
+ * Append a link; "when" is a decision case's condition.  A join is reached
+ * once from each activity that leads to it: two links from one activity
+ * (a case and the else of a decision, two outcomes of a wait) are
+ * alternatives, only one of which can arrive, so the join would wait for
+ * ever.
+ */
 static void
 add_link(FlowDefinition *def, FlowActivity *act, const char *outcome,
 		 const char *when, JsonbValue *target, ReadPlace *place)
@@ -292,15 +317,11 @@ add_link(FlowDefinition *def, FlowActivity *act, const char *outcome,
 				 errmsg("key \"%s\" of activity \"%s\" names \"%s\", which is no activity of the flow",
 						place->key, act->name, name)));
 	for (int i = 0; i < act->nlinks; i++)
-		if (act->links[i].target == index &&
-			act->links[i].when == NULL && when == NULL &&
-			((act->links[i].outcome == NULL && outcome == NULL) ||
-			 (act->links[i].outcome && outcome &&
-			  strcmp(act->links[i].outcome, outcome) == 0)))
+		if (act->links[i].target == index && is_join(&def->activities[index]))
 			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("key \"%s\" of activity \"%s\" names \"%s\" twice",
-							place->key, act->name, name)));
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("activity \"%s\" leads to join \"%s\" twice", act->name, name),
+					 errdetail("A join waits for one link from each activity that leads to it; only one of these two can arrive.")));
 	act->links = act->nlinks == 0 ? palloc(sizeof(FlowLink))
 		: repalloc(act->links, sizeof(FlowLink) * (act->nlinks + 1));
 	act->links[act->nlinks].outcome = outcome;
@@ -310,7 +331,7 @@ add_link(FlowDefinition *def, FlowActivity *act, const char *outcome,
 	def->activities[index].incoming++;
 }
 
-/* Links of one target value: a name or a non-empty array of names. */
+/* Links of one target value: a name or a non-empty array of distinct names. */
 static void
 add_targets(FlowDefinition *def, FlowActivity *act, const char *outcome,
 			const char *when, JsonbValue *value, ReadPlace *place)
@@ -330,7 +351,18 @@ add_targets(FlowDefinition *def, FlowActivity *act, const char *outcome,
 				 errmsg("key \"%s\" of activity \"%s\" must not be an empty array",
 						place->key, act->name)));
 	for (int i = 0; i < n; i++)
+	{
+		for (int j = 0; j < i; j++)
+			if (elems[i].type == jbvString && elems[j].type == jbvString &&
+				elems[i].val.string.len == elems[j].val.string.len &&
+				memcmp(elems[i].val.string.val, elems[j].val.string.val,
+					   elems[i].val.string.len) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("key \"%s\" of activity \"%s\" names \"%s\" twice",
+								place->key, act->name, json_string(&elems[i]))));
 		add_link(def, act, outcome, when, &elems[i], place);
+	}
 }
 
 /*
@@ -608,6 +640,7 @@ mark_reachable(FlowDefinition *def, int from, bool *seen)
 {
 	FlowActivity *act = &def->activities[from];
 
+	check_stack_depth();
 	if (seen[from])
 		return;
 	seen[from] = true;
@@ -632,6 +665,7 @@ find_spinning_cycle(FlowDefinition *def, int at, int *state, int *path, int dept
 {
 	FlowActivity *act = &def->activities[at];
 
+	check_stack_depth();
 	state[at] = 1;
 	path[depth] = at;
 	for (int i = 0; i < act->nlinks; i++)
@@ -751,6 +785,11 @@ flow_read(Jsonb *definition, const char *flow)
 				 errmsg("a flow definition must have \"activities\", a non-empty object"),
 				 errhint("It maps each activity's name to its definition.")));
 
+	if (JsonContainerSize(v.val.binary.data) > MAX_ACTIVITIES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("a flow has at most %d activities", MAX_ACTIVITIES),
+				 errhint("Split it into several flows.")));
 	def->nactivities = object_entries(v.val.binary.data, &names, &docs);
 	def->activities = palloc0(sizeof(FlowActivity) * def->nactivities);
 	for (int i = 0; i < def->nactivities; i++)
@@ -778,6 +817,11 @@ flow_read(Jsonb *definition, const char *flow)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("\"start\" names \"%s\", which is no activity of the flow", json_string(&v))));
+	if (is_join(&def->activities[def->start]))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("\"start\" names join \"%s\"", def->activities[def->start].name),
+				 errdetail("A join waits for branches that lead to it; a flow starts with one activity.")));
 
 	for (int i = 0; i < def->nactivities; i++)
 	{
@@ -816,7 +860,7 @@ flow_read(Jsonb *definition, const char *flow)
 }
 
 /*
- * Plan one piece of SQL of the definition.  "wanted" is the type an
+ * Parse and analyse one piece of SQL of the definition.  "wanted" is the type an
  * expression must give (InvalidOid: statements; ANYOID: any expression);
  * rowtype that of $1 and $2.  Returns the expression's type.
  */
@@ -860,7 +904,8 @@ entity_key_types(Oid relid, int *nkeys, Oid *keytypes)
 
 /* The SQL and the table of a wait's "on", against the tables' row types. */
 static void
-check_on(FlowActivity *act, JsonbContainer *on, Oid entity, Oid rowtype, ReadPlace *place)
+check_on(FlowActivity *act, JsonbContainer *on, Oid entity, Oid rowtype, Oid owner,
+		 ReadPlace *place)
 {
 	JsonbValue	v;
 	Oid			relid = entity;
@@ -880,7 +925,7 @@ check_on(FlowActivity *act, JsonbContainer *on, Oid entity, Oid rowtype, ReadPla
 		place->key = "on";
 		names = stringToQualifiedNameList(json_string(&v));
 		relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, false);
-		onrowtype = api_check_entity(relid);
+		onrowtype = api_check_entity(relid, owner);
 	}
 
 	if (relid != entity && !member(on, "key", &v))
@@ -926,12 +971,15 @@ check_on(FlowActivity *act, JsonbContainer *on, Oid entity, Oid rowtype, ReadPla
 }
 
 /*
- * Parse and plan every piece of SQL of a definition read by flow_read,
+ * Parse and analyse every piece of SQL of a definition read by flow_read,
  * against the row type of the flow's entity table (InvalidOid: none), as
- * the caller with its search_path.  The caller holds an SPI connection.
+ * the flow's owner, with the given search_path (NULL: the caller's, which
+ * a new version keeps); tables that waits name must be the owner's.  The
+ * caller holds an SPI connection.
  */
 void
-flow_check_sql(FlowDefinition *def, const char *flow, Oid entity)
+flow_check_sql(FlowDefinition *def, const char *flow, Oid entity, Oid owner,
+			   const char *search_path)
 {
 	ReadPlace	place = {flow, NULL, NULL};
 	ErrorContextCallback errcb;
@@ -942,7 +990,7 @@ flow_check_sql(FlowDefinition *def, const char *flow, Oid entity)
 	errcb.arg = &place;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
-	action_enter_owner(GetUserId(), NULL, &scope);
+	action_enter_owner(owner, search_path, &scope);
 
 	for (int i = 0; i < def->nactivities; i++)
 	{
@@ -959,7 +1007,7 @@ flow_check_sql(FlowDefinition *def, const char *flow, Oid entity)
 				break;
 			case FLOW_WAIT:
 				if (member(act->doc, "on", &v))
-					check_on(act, v.val.binary.data, entity, rowtype, &place);
+					check_on(act, v.val.binary.data, entity, rowtype, owner, &place);
 				if (member(act->doc, "timeout", &v) &&
 					(sql = sql_value(&v, "timeout", &place)) != NULL)
 					(void) check_piece(sql, rowtype, TIMESTAMPTZOID, "timeout", &place);

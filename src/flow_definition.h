@@ -51,12 +51,13 @@ typedef struct FlowActivity
 typedef struct FlowDefinition
 {
 	int			nactivities;
-	FlowActivity *activities;	/* in the order of the document's keys */
+	FlowActivity *activities;	/* in jsonb's order of their names */
 	int			start;			/* index of the first activity */
 } FlowDefinition;
 
 extern FlowDefinition *flow_read(Jsonb *definition, const char *flow);
-extern void flow_check_sql(FlowDefinition *def, const char *flow, Oid entity);
+extern void flow_check_sql(FlowDefinition *def, const char *flow, Oid entity, Oid owner,
+						   const char *search_path);
 extern const char *flow_kind_name(FlowKind kind);
 
 #endif							/* PROCFLOW_FLOW_DEFINITION_H */

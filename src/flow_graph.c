@@ -21,7 +21,11 @@
 
 #include "flow_graph.h"
 
-/* Append text as the inside of a DOT double-quoted string. */
+/*
+ * Append text as the inside of a DOT double-quoted string.  Line breaks
+ * are written as escapes, so that two names that differ only in them stay
+ * two nodes.
+ */
 static void
 append_dot_string(StringInfo buf, const char *text)
 {
@@ -31,12 +35,18 @@ append_dot_string(StringInfo buf, const char *text)
 			appendStringInfoChar(buf, '\\');
 		if (*c == '\n')
 			appendStringInfoString(buf, "\\n");
-		else if (*c != '\r')
+		else if (*c == '\r')
+			appendStringInfoString(buf, "\\r");
+		else
 			appendStringInfoChar(buf, *c);
 	}
 }
 
-/* Append text as the inside of a Mermaid double-quoted label. */
+/*
+ * Append text as the inside of a Mermaid double-quoted label, with
+ * Mermaid's entity codes for what it or the HTML it renders to would read
+ * as markup.
+ */
 static void
 append_mermaid_string(StringInfo buf, const char *text)
 {
@@ -46,6 +56,12 @@ append_mermaid_string(StringInfo buf, const char *text)
 			appendStringInfoString(buf, "#quot;");
 		else if (*c == '#')
 			appendStringInfoString(buf, "#35;");
+		else if (*c == '<')
+			appendStringInfoString(buf, "#lt;");
+		else if (*c == '>')
+			appendStringInfoString(buf, "#gt;");
+		else if (*c == '&')
+			appendStringInfoString(buf, "#amp;");
 		else if (*c == '\n' || *c == '\r')
 			appendStringInfoChar(buf, ' ');
 		else

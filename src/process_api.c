@@ -95,11 +95,12 @@ check_exclude(const char *name, Datum exclude, Oid owner)
 }
 
 /*
- * Parse and plan the action or condition as the caller would run it, with
- * the caller's search_path, so that mistakes are refused now.
+ * Parse and analyse the action or condition as its owner would run it,
+ * with the caller's search_path (which the process keeps), so that
+ * mistakes are refused now.
  */
 static void
-check_sql(const char *process, const char *what, const char *sql, Oid rowtype)
+check_sql(const char *process, const char *what, const char *sql, Oid rowtype, Oid owner)
 {
 	OwnerScope	scope;
 	CheckContext ctx = {what, process};
@@ -111,7 +112,7 @@ check_sql(const char *process, const char *what, const char *sql, Oid rowtype)
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
 
-	action_enter_owner(GetUserId(), NULL, &scope);
+	action_enter_owner(owner, NULL, &scope);
 	plan = action_prepare(sql, strcmp(what, "condition") == 0, rowtype);
 	SPI_freeplan(plan);
 	action_leave_owner(&scope);
@@ -176,17 +177,17 @@ check_entity_change(const char *name, int32 process_id)
 /*
  * The current definition of a flow, read and checked again against the
  * table it is to be bound to (alter_process moving a flow to another
- * entity table).
+ * entity table), as its owner with the version's search_path.
  */
 static void
-recheck_flow(const char *name, int32 process_id, Oid entity)
+recheck_flow(const char *name, int32 process_id, Oid entity, Oid owner)
 {
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1] = {Int32GetDatum(process_id)};
 	bool		isnull;
 	Jsonb	   *definition;
 
-	catalog_exec("SELECT v.definition FROM procflow.flow_version v"
+	catalog_exec("SELECT v.definition, v.search_path FROM procflow.flow_version v"
 				 "  JOIN procflow.process p ON p.id = v.process_id AND p.version = v.version"
 				 " WHERE p.id = $1",
 				 1, argtypes, args, NULL, SPI_OK_SELECT);
@@ -194,7 +195,8 @@ recheck_flow(const char *name, int32 process_id, Oid entity)
 		elog(ERROR, "flow \"%s\" has no current version", name);
 	definition = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0],
 											  SPI_tuptable->tupdesc, 1, &isnull));
-	flow_check_sql(flow_read(definition, name), name, entity);
+	flow_check_sql(flow_read(definition, name), name, entity, owner,
+				   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
 }
 
 /*
@@ -218,6 +220,7 @@ process_api_define(FunctionCallInfo fcinfo, bool alter, bool flow)
 	int32		max_attempts;
 	Oid			rowtype = RECORDOID;
 	OwnedProcess existing = {0};
+	Oid			owner;
 	Oid			argtypes[15] = {TEXTOID, TEXTOID, OIDOID, TEXTOID, TEXTOID, INT4OID,
 		BOOLOID, INT4OID, INTERVALOID, TEXTARRAYOID, OIDOID, TEXTOID, INT4OID, NAMEOID,
 	JSONBOID};
@@ -274,21 +277,23 @@ process_api_define(FunctionCallInfo fcinfo, bool alter, bool flow)
 	}
 	if (flow)
 		flowdef = flow_read(definition, name);
+	/* alter_process by a member of the owner: checked as the owner */
+	owner = alter ? existing.owner : GetUserId();
 	if (OidIsValid(entity))
-		rowtype = api_check_entity(entity);
+		rowtype = api_check_entity(entity, owner);
 	if (alter && existing.entity != entity)
 		check_entity_change(name, existing.id);
 	if (!PG_ARGISNULL(9))
 		check_exclude(name, PG_GETARG_DATUM(9), alter ? existing.owner : GetUserId());
 
 	if (flow)
-		flow_check_sql(flowdef, name, entity);
+		flow_check_sql(flowdef, name, entity, owner, NULL);
 	else if (action != NULL)
-		check_sql(name, "action", action, rowtype);
+		check_sql(name, "action", action, rowtype, owner);
 	else if (existing.entity != entity)
-		recheck_flow(name, existing.id, entity);
+		recheck_flow(name, existing.id, entity, owner);
 	if (condition != NULL)
-		check_sql(name, "condition", condition, rowtype);
+		check_sql(name, "condition", condition, rowtype, owner);
 
 	args[0] = CStringGetTextDatum(name);
 	if (!alter)
@@ -516,7 +521,7 @@ procflow_add_trigger(PG_FUNCTION_ARGS)
 				 errmsg("process \"%s\" has no entity, so it has no %s events",
 						process_name, event),
 				 errhint("Start it with procflow.run_process().")));
-	(void) api_check_entity(process.entity);
+	(void) api_check_entity(process.entity, process.owner);
 
 	if (!PG_ARGISNULL(2))
 	{

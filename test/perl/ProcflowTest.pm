@@ -27,14 +27,18 @@ $conf});
 }
 
 # Poll a query in database postgres until it returns true, or die saying
-# what went wrong.
+# what went wrong, with the server's processes as pg_stat_activity shows
+# them (which procflow workers run, and what they wait for).
 sub wait_until
 {
 	my ($node, $query, $what) = @_;
 
-	$node->poll_query_until('postgres', $query)
-	  or die "timed out: $what";
-	return;
+	return if $node->poll_query_until('postgres', $query);
+	my $activity = $node->safe_psql('postgres', q{
+		SELECT string_agg(format('%s %s %s %s', pid, backend_type, wait_event, left(query, 60)), E'\n')
+		  FROM pg_stat_activity WHERE pid <> pg_backend_pid()});
+	diag("processes:\n$activity");
+	die "timed out: $what";
 }
 
 1;

@@ -1,7 +1,7 @@
 -- Flow definitions: create_flow, alter_flow, flow_graph, versions, every
 -- rule of the definition document, and flows in the process functions.
 BEGIN;
-SELECT plan(107);
+SELECT plan(129);
 
 CREATE TABLE invoice (id int PRIMARY KEY, number text, amount numeric, status text);
 CREATE TABLE payment (id int PRIMARY KEY, invoice_id int, paid numeric);
@@ -215,6 +215,28 @@ SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', bad('{activities,
 SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', bad('{activities,paid,next}', '"remind"'))$$, '22023', 'unknown key "next"', 'an end has no next');
 SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', bad('{activities,paid,terminate}', '"yes"'))$$, '22023', NULL, 'terminate is a boolean');
 GRANT SELECT ON good TO pgtap_flow_other;
+SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', bad('{activities,split,next}', '["left", "right", "left"]'))$$, '22023',
+    'key "next" of activity "split" names "left" twice', 'a split naming one activity twice, anywhere in it');
+SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', bad('{activities,size,cases,0,next}', '["split", "split"]'))$$, '22023',
+    'key "cases" of activity "size" names "split" twice', 'a case naming one activity twice');
+SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', '{"start": "d", "activities": {
+    "d": {"kind": "decision", "cases": [{"when": "true", "next": "j"}], "else": "j"},
+    "j": {"kind": "join", "next": "e"}, "e": {"kind": "end"}}}')$$, '42P17',
+    'activity "d" leads to join "j" twice', 'a join reached by a case and the else of one decision');
+SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', '{"start": "w", "activities": {
+    "w": {"kind": "wait", "on": {"event": "delete"}, "timeout": "1 s", "next": {"event": "j", "timeout": "j"}},
+    "j": {"kind": "join", "next": "e"}, "e": {"kind": "end"}}}')$$, '42P17',
+    'activity "w" leads to join "j" twice', 'a join reached by two outcomes of one wait');
+SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', '{"start": "j", "activities": {
+    "j": {"kind": "join", "next": "e"}, "e": {"kind": "end"}}}')$$, '42P17', '"start" names join "j"', 'a flow starting with a join');
+SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', bad('{activities,wait_paid,timeout}', '{"sql": "now()) FROM invoice WHERE (true"}'))$$,
+    '42601', NULL, 'an expression that goes on past its parenthesis');
+SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', bad('{activities,size,cases,0,when}', '"true) UNION SELECT (false"'))$$,
+    '42601', NULL, 'a case that is a union');
+SELECT throws_ok($$SELECT procflow.create_flow('x', NULL, jsonb_build_object('start', 'a1', 'activities',
+    (SELECT jsonb_object_agg('a' || g, jsonb_build_object('kind', 'wait', 'timeout', '1 s', 'next', 'a' || (g + 1)))
+       FROM generate_series(1, 1000) g) || '{"a1001": {"kind": "end"}}'))$$,
+    '54000', 'a flow has at most 1000 activities', 'too many activities');
 SET ROLE pgtap_flow_other;
 SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', (SELECT doc FROM good))$$, '42501', 'must be owner of table invoice', 'a flow on another role''s table');
 SELECT throws_ok($$SELECT procflow.flow_graph('invoice_flow')$$, '42704', NULL, 'another role''s flow does not exist');
@@ -224,6 +246,62 @@ SELECT throws_ok($$SELECT procflow.create_flow('x', 'others', '{"start": "w", "a
 RESET ROLE;
 SELECT is((SELECT count(*) FROM procflow.processes), (SELECT processes FROM before), 'refusals wrote no process');
 SELECT is((SELECT count(*) FROM procflow.flow_versions), (SELECT versions FROM before), 'and no version');
+
+
+-- a long chain is checked without deep recursion
+SELECT lives_ok($$SELECT procflow.create_flow('chain', NULL, jsonb_build_object('start', 'a1', 'activities',
+    (SELECT jsonb_object_agg('a' || g, jsonb_build_object('kind', 'wait', 'timeout', '1 s', 'next', 'a' || (g + 1)))
+       FROM generate_series(1, 999) g) || '{"a1000": {"kind": "end"}}'))$$, '1000 activities in a chain');
+
+-- a member of the owner changes the owner's flow as the owner
+CREATE ROLE pgtap_flow_owner;
+CREATE ROLE pgtap_flow_member IN ROLE pgtap_flow_owner;
+CREATE TABLE owned (id int PRIMARY KEY);
+ALTER TABLE owned OWNER TO pgtap_flow_owner;
+CREATE SCHEMA members AUTHORIZATION pgtap_flow_member;
+CREATE TABLE members.only_theirs (id int PRIMARY KEY);
+ALTER TABLE members.only_theirs OWNER TO pgtap_flow_member;
+SET ROLE pgtap_flow_owner;
+SELECT is(procflow.create_flow('owned_flow', 'owned', '{"start": "e", "activities": {"e": {"kind": "end"}}}'), 1,
+    'the owner''s flow');
+SET ROLE pgtap_flow_member;
+SELECT is(procflow.alter_flow('owned_flow', '{"start": "a", "activities": {
+    "a": {"kind": "automatic", "action": "SELECT ($1).id", "next": "e"}, "e": {"kind": "end"}}}'), 2,
+    'a member of the owner changes it');
+SELECT throws_ok($$SELECT procflow.alter_flow('owned_flow', '{"start": "a", "activities": {
+    "a": {"kind": "automatic", "action": "SELECT count(*) FROM members.only_theirs", "next": "e"}, "e": {"kind": "end"}}}')$$,
+    '42501', 'permission denied for schema members', 'with the owner''s rights, not its own');
+SELECT throws_ok($$SELECT procflow.alter_flow('owned_flow', '{"start": "w", "activities": {
+    "w": {"kind": "wait", "on": {"event": "create", "entity": "members.only_theirs", "key": "($1).id"}, "next": "e"}, "e": {"kind": "end"}}}')$$,
+    '42501', NULL, 'and waits only for the owner''s tables');
+RESET ROLE;
+SELECT results_eq($$SELECT owner::text, version FROM procflow.processes WHERE name = 'owned_flow'$$,
+    $$VALUES ('pgtap_flow_owner'::text, 2)$$, 'the flow stays the owner''s');
+
+-- a version keeps its search_path, and export and load carry it
+CREATE SCHEMA flowschema;
+CREATE TABLE flowschema.counted (id int);
+SET search_path = flowschema, public;
+SELECT is(procflow.create_flow('pathed', NULL, '{"start": "a", "activities": {
+    "a": {"kind": "automatic", "action": "SELECT count(*) FROM counted", "next": "e"}, "e": {"kind": "end"}}}'), 1,
+    'a flow whose SQL needs its search_path');
+RESET search_path;
+SELECT is((SELECT search_path FROM procflow.flow_versions WHERE flow = 'pathed'), 'flowschema, public', 'the version keeps it');
+SELECT lives_ok($$SELECT procflow.load_definitions(procflow.export_definitions('{pathed}'))$$,
+    'its export loads under another search_path');
+SELECT is((SELECT version FROM procflow.processes WHERE name = 'pathed'), 1, 'and makes no version');
+SELECT lives_ok($$SELECT procflow.load_definitions(jsonb_set(procflow.export_definitions('{pathed}'),
+    '{processes,pathed,action}', 'null'))$$, 'an "action": null in a flow is no action');
+
+-- pictures keep names apart and labels whole
+SELECT lives_ok($$SELECT procflow.create_flow('crlf', 'invoice', jsonb_build_object('start', 'a', 'activities',
+    jsonb_build_object('a', jsonb_build_object('kind', 'decision', 'cases',
+                            jsonb_build_array(jsonb_build_object('when', '($1).amount < 5 AND true', 'next', E'a\r')),
+                            'else', 'e'),
+                       E'a\r', jsonb_build_object('kind', 'wait', 'timeout', '1 s', 'next', 'e'),
+                       'e', jsonb_build_object('kind', 'end'))))$$, 'names that differ by a carriage return');
+SELECT matches(procflow.flow_graph('crlf'), '"a" -> "a\\r"', 'stay two nodes in DOT');
+SELECT matches(procflow.flow_graph('crlf', 'mermaid'), '\(\$1\).amount #lt; 5 AND true', 'Mermaid labels escape markup');
 
 SELECT * FROM finish();
 ROLLBACK;
