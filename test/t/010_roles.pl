@@ -24,7 +24,8 @@ GRANT CREATE ON SCHEMA public TO attacker, victim;
 });
 
 # a session-level advisory lock a job takes in an executor is released
-# after it: the next job that wants it gets it
+# after it: the next jobs that want it get it (in shared mode, so that the
+# two of them, run at once by the two executors, do not exclude each other)
 $node->safe_psql('postgres', q{
 SET ROLE attacker;
 SELECT procflow.create_process('locker', NULL, 'SELECT pg_advisory_lock(4242)', execution_order => 1);
@@ -35,7 +36,7 @@ wait_until($node, "SELECT count(*) = 1 FROM procflow.job_history WHERE process =
 $node->safe_psql('postgres', q{
 SET ROLE victim;
 SELECT procflow.create_process('needs_lock', NULL,
-    $$INSERT INTO seen SELECT current_user, 'got the lock' WHERE pg_try_advisory_lock(4242)$$);
+    $$INSERT INTO seen SELECT current_user, 'got the lock' WHERE pg_try_advisory_lock_shared(4242)$$);
 SELECT procflow.run_process('needs_lock');
 SELECT procflow.run_process('needs_lock');
 RESET ROLE;
