@@ -315,18 +315,10 @@ queue_xact_event(XactEvent event)
 }
 
 /*
- * The pending jobs of enabled processes, one group per order key in key
- * order; within a group the due jobs by run_at and id.  A job waits while
- * an older job of the same process and entity row is pending, so that one
- * row's jobs run one at a time in creation order; and while a batch of the
- * same process older than it is not finished (batch.c): it may hold its row.  The recursive part
- * walks the distinct order keys through the index, so that neither many
- * future jobs nor many due ones make a claim slow.
- */
-/*
- * The order keys of one owner's pending jobs, one row each, in key order:
- * the recursive part walks them through the claim index, so that neither
- * many future jobs nor many due ones make a claim slow.
+ * The order keys of one owner's pending jobs, one row each, in key order;
+ * claims take the due jobs of each group by run_at and id.  The recursive
+ * part walks the keys through the claim index, so that neither many future
+ * jobs nor many due ones make a claim slow.
  */
 #define GROUPS_CTE \
 	"WITH RECURSIVE grp(ord) AS (" \
@@ -340,8 +332,9 @@ queue_xact_event(XactEvent event)
 /*
  * A job of the owner's (job alias) that may run: in the order key's group,
  * of an enabled process (whose owner "role" has the privileges of, if
- * given), with no older pending job of its row, and no older batch of its
- * process (batch.c): it may hold its row.
+ * given), with no older pending job of the same process and row (so that
+ * one row's jobs run one at a time in creation order), and no older batch
+ * of its process (batch.c): it may hold its row.
  */
 #define RUNNABLE(alias, role) \
 	" " alias ".owner = $5 AND " alias ".ord = g.ord" \

@@ -452,22 +452,6 @@ run_owner_turn(Oid owner, int max_jobs, Oid as_role, bool in_executor, int *ran)
 	return nrun;
 }
 
-/*
- * Fire the due cron triggers, then run due work (of processes whose owner
- * as_role has the privileges of, when as_role is valid) in the current
- * transaction, for one owner: roles take turns, each round serving the
- * next role after the one served last that has due work, so that one
- * role's flood of work (or of work with a smaller execution order)
- * delays another's due job by about one round per executor; execution
- * order and priority rank each role's own work.  in_executor arms each
- * process's timeout as the statement timeout and notes the running job
- * (executors only: a session keeps its own statement_timeout).  Returns
- * the number of jobs and items taken, 0 when nothing was due that no one
- * else runs; *ran says how many of them ran (batch items that wait for an
- * older job of their row are taken without running).  With
- * procflow.role_turns off, each round serves the owner whose first due
- * job comes first in one order across roles.
- */
 /* Does (ord, run_at, id) a come before b in the queue's order? */
 static bool
 comes_before(int64 ord_a, TimestampTz run_at_a, int64 id_a,
@@ -524,6 +508,22 @@ first_in_global_order(Oid *owners, int nowners, Oid as_role)
 	return best;
 }
 
+/*
+ * Fire the due cron triggers, then run due work (of processes whose owner
+ * as_role has the privileges of, when as_role is valid) in the current
+ * transaction, for one owner: roles take turns, each round serving the
+ * next role after the one served last that has due work, so that one
+ * role's flood of work (or of work with a smaller execution order)
+ * delays another's due job by about one round per executor; execution
+ * order and priority rank each role's own work.  in_executor arms each
+ * process's timeout as the statement timeout and notes the running job
+ * (executors only: a session keeps its own statement_timeout).  Returns
+ * the number of jobs and items taken, 0 when nothing was due that no one
+ * else runs; *ran says how many of them ran (batch items that wait for an
+ * older job of their row are taken without running).  With
+ * procflow.role_turns off, each round serves the owner whose first due
+ * job comes first in one order across roles.
+ */
 int
 runner_run_due(int max_jobs, Oid as_role, bool in_executor, int *ran)
 {
