@@ -160,13 +160,19 @@ END
 $$;
 
 /*
- * Not run with a fixed search_path: entity names in the document resolve,
- * and the processes it creates keep, the caller's search_path, as with
- * create_process.  (pg_catalog comes first unless the caller says
- * otherwise, and everything else here is schema-qualified.)
+ * load_definitions runs load_definitions_in with the caller's search_path,
+ * which entity names in the document resolve with and the processes it
+ * creates keep (as with create_process), unless the document gives one.
+ * load_definitions_in itself runs with search_path fixed to pg_catalog, so
+ * that none of its own expressions resolves a name the caller's path (or
+ * another role's schema in it) could supply; the path of the process is in
+ * effect only around the calls that resolve its names (the entity, and the
+ * procflow functions that check and keep its SQL), whose arguments are
+ * computed before.
  */
-CREATE OR REPLACE FUNCTION procflow.load_definitions(doc jsonb) RETURNS void
+CREATE OR REPLACE FUNCTION procflow.load_definitions_in(doc jsonb, caller_path text) RETURNS void
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	pname text;
@@ -188,8 +194,20 @@ DECLARE
 	hint text;
 	pass int;
 	caller name := current_user;
-	caller_path text := pg_catalog.current_setting('search_path');
 	as_owner boolean;
+	-- the process's search_path, and its arguments computed without it
+	the_path text;
+	entity_name text;
+	v_action text;
+	v_label text;
+	v_condition text;
+	v_order int;
+	v_enabled boolean;
+	v_attempts int;
+	v_timeout interval;
+	v_exclude text[];
+	v_definition jsonb;
+	call_sql text;
 BEGIN
 	IF doc IS NULL THEN
 		RAISE EXCEPTION 'doc must not be null' USING ERRCODE = '22004';
@@ -299,10 +317,21 @@ BEGIN
 			IF as_owner THEN
 				EXECUTE format('SET LOCAL ROLE %I', def->>'owner');
 			END IF;
-			IF def ? 'search_path' THEN
-				PERFORM pg_catalog.set_config('search_path', def->>'search_path', true);
-			END IF;
-			entity := (def->>'entity')::regclass;
+			the_path := coalesce(def->>'search_path', caller_path);
+			entity_name := def->>'entity';
+			v_action := def->>'action';
+			v_label := def->>'label';
+			v_condition := def->>'condition';
+			v_order := coalesce((def->>'execution_order')::int, 0);
+			v_enabled := coalesce((def->>'enabled')::boolean, true);
+			v_attempts := coalesce((def->>'max_attempts')::int, 5);
+			v_timeout := (def->>'timeout')::interval;
+			v_exclude := (SELECT array_agg(e ORDER BY n)
+							FROM jsonb_array_elements_text(def->'exclude') WITH ORDINALITY AS x(e, n));
+			v_definition := def->'definition';
+			PERFORM set_config('search_path', the_path, true);
+			entity := entity_name::regclass;
+			PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
 			is_flow := def->>'kind' = 'flow';
 			SELECT true, p.related_entity, p.kind INTO exists_already, current_entity, current_kind
 			  FROM procflow.processes p WHERE p.name = pname AND p.owner_name = current_user;
@@ -314,27 +343,22 @@ BEGIN
 						  HINT = 'Drop the existing process first to replace it with one of another kind.';
 			END IF;
 			IF pass = 1 THEN
+				PERFORM set_config('search_path', the_path, true);
 				IF NOT exists_already AND is_flow THEN
 					PERFORM procflow.create_flow(name => pname, entity => entity,
-						definition => def->'definition',
-						execution_order => coalesce((def->>'execution_order')::int, 0),
-						label => def->>'label', condition => def->>'condition',
-						enabled => coalesce((def->>'enabled')::boolean, true),
-						max_attempts => coalesce((def->>'max_attempts')::int, 5),
-						timeout => (def->>'timeout')::interval);
+						definition => v_definition, execution_order => v_order,
+						label => v_label, condition => v_condition, enabled => v_enabled,
+						max_attempts => v_attempts, timeout => v_timeout);
 				ELSIF NOT exists_already THEN
 					PERFORM procflow.create_process(name => pname, entity => entity,
-						action => def->>'action',
-						execution_order => coalesce((def->>'execution_order')::int, 0),
-						label => def->>'label', condition => def->>'condition',
-						enabled => coalesce((def->>'enabled')::boolean, true),
-						max_attempts => coalesce((def->>'max_attempts')::int, 5),
-						timeout => (def->>'timeout')::interval);
+						action => v_action, execution_order => v_order,
+						label => v_label, condition => v_condition, enabled => v_enabled,
+						max_attempts => v_attempts, timeout => v_timeout);
 				END IF;
+				PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
 				IF as_owner THEN
 					EXECUTE format('SET LOCAL ROLE %I', caller);
 				END IF;
-				PERFORM pg_catalog.set_config('search_path', caller_path, true);
 				CONTINUE;
 			END IF;
 			keep := '{}';
@@ -376,23 +400,22 @@ BEGIN
 			END IF;
 			-- a new process is created, an existing one changed in place,
 			-- keeping its enabled flag (NULL to alter_process)
-			EXECUTE format('SELECT procflow.%I(name => $1, entity => $2, action => $3,'
-						   ' execution_order => $4, label => $5, condition => $6, enabled => $7,'
-						   ' max_attempts => $8, timeout => $9, exclude => $10)',
-						   CASE WHEN exists_already THEN 'alter_process' ELSE 'create_process' END)
-			USING pname, entity, def->>'action',
-				  coalesce((def->>'execution_order')::int, 0),
-				  def->>'label', def->>'condition',
-				  CASE WHEN exists_already THEN NULL
-					   ELSE coalesce((def->>'enabled')::boolean, true) END,
-				  coalesce((def->>'max_attempts')::int, 5),
-				  (def->>'timeout')::interval,
-				  (SELECT array_agg(e ORDER BY n)
-					 FROM jsonb_array_elements_text(def->'exclude') WITH ORDINALITY AS x(e, n));
+			IF exists_already THEN
+				v_enabled := NULL;
+			END IF;
+			call_sql := format('SELECT procflow.%I(name => $1, entity => $2, action => $3,'
+							   ' execution_order => $4, label => $5, condition => $6, enabled => $7,'
+							   ' max_attempts => $8, timeout => $9, exclude => $10)',
+							   CASE WHEN exists_already THEN 'alter_process' ELSE 'create_process' END);
+			PERFORM set_config('search_path', the_path, true);
+			EXECUTE call_sql
+			USING pname, entity, v_action, v_order, v_label, v_condition, v_enabled,
+				  v_attempts, v_timeout, v_exclude;
 			-- a flow's changed definition is its next version
 			IF is_flow THEN
-				PERFORM procflow.alter_flow(pname, def->'definition');
+				PERFORM procflow.alter_flow(pname, v_definition);
 			END IF;
+			PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
 
 			FOR trig IN SELECT value FROM jsonb_array_elements(to_add) LOOP
 				PERFORM procflow.add_trigger(
@@ -408,7 +431,6 @@ BEGIN
 			IF as_owner THEN
 				EXECUTE format('SET LOCAL ROLE %I', caller);
 			END IF;
-			PERFORM pg_catalog.set_config('search_path', caller_path, true);
 		EXCEPTION WHEN OTHERS THEN
 			GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE,
 									detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
@@ -428,6 +450,10 @@ BEGIN
 	END LOOP;
 END
 $$;
+
+CREATE OR REPLACE FUNCTION procflow.load_definitions(doc jsonb) RETURNS void
+LANGUAGE sql VOLATILE
+AS $$SELECT procflow.load_definitions_in(doc, pg_catalog.current_setting('search_path'))$$;
 
 CREATE OR REPLACE FUNCTION procflow.export_definitions(processes text[] DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql STABLE

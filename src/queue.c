@@ -574,7 +574,9 @@ queue_finish_deleted(SPITupleTable *deleted, uint64 n, const JobOutcome *all,
 
 /*
  * Write the rows that a DELETE ... RETURNING * just removed from
- * procflow.job into the history as cancelled, for "reason".
+ * procflow.job into the history as cancelled, for "reason".  A later job
+ * of the same row may have been waiting for a cancelled one: the
+ * executors look again at commit.
  */
 void
 queue_cancel_deleted(SPITupleTable *deleted, uint64 n, const char *reason)
@@ -586,6 +588,8 @@ queue_cancel_deleted(SPITupleTable *deleted, uint64 n, const char *reason)
 	outcome.finished_at = GetCurrentTimestamp();
 	outcome.message = reason;
 	queue_finish_deleted(deleted, n, &outcome, NULL);
+	if (n > 0)
+		wakeup_note_due(outcome.finished_at);
 }
 
 /*

@@ -2,7 +2,7 @@
 -- role runs with another's privileges, jobs leave nothing behind for the
 -- next, and names are per owner.
 BEGIN;
-SELECT plan(35);
+SELECT plan(38);
 
 CREATE ROLE pgtap_attacker;
 CREATE ROLE pgtap_victim;
@@ -221,6 +221,33 @@ SELECT procflow.run_process('reads_shadowed');
 DELETE FROM seen;
 SELECT procflow.run_jobs();
 SELECT is((SELECT what FROM seen), 'the owner''s table', 'temporary tables of the session never shadow the owner''s');
+
+
+-- load_definitions resolves none of its own names through the caller's
+-- search_path: the attacker's exact-match overload of a pg_catalog function
+-- in a schema on that path does not run as the superuser loading a document
+SET ROLE pgtap_attacker;
+CREATE FUNCTION att.format(a text, b text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM att.escalate('format as ' || current_user);
+    RETURN pg_catalog.format(a, b);
+END
+$$;
+CREATE FUNCTION att.jsonb_build_array(a jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM att.escalate('jsonb_build_array as ' || current_user);
+    RETURN pg_catalog.jsonb_build_array(a);
+END
+$$;
+RESET ROLE;
+DELETE FROM seen;
+SET search_path = att, public;
+SELECT lives_ok($$SELECT procflow.load_definitions('{"processes": {"supers_own": {"action": "SELECT 1",
+    "exclude": ["supers_own"], "timeout": "5 s", "triggers": [{"cron": "0 0 * * *"}]}}}')$$,
+    'a superuser loads its own document with another role''s schema first on its search_path');
+RESET search_path;
+SELECT is((SELECT string_agg(what, ', ') FROM seen), NULL, 'none of the attacker''s functions ran');
+SELECT is((SELECT rolsuper FROM pg_roles WHERE rolname = 'pgtap_attacker'), false, 'the attacker is no superuser');
 
 SELECT * FROM finish();
 ROLLBACK;

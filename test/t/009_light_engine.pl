@@ -214,6 +214,23 @@ is(announcements('ALTER ROLE owns_nothing RENAME TO still_owns_nothing'), '0',
 cmp_ok(announcements(q{UPDATE procflow.process SET enabled = enabled WHERE name = 'alice_p'}), '>', 0,
 	'an UPDATE of a process announces it');
 
+# cancelling a job wakes the executors for the later job of its row that
+# waited for it (max_sleep is 10 minutes here, longer than the wait below)
+$node->safe_psql('postgres', q{
+CREATE TABLE held (id int PRIMARY KEY, v int);
+SELECT procflow.create_process('held_p', 'held', $$INSERT INTO trail VALUES ('held ' || ($3->>'event'))$$);
+SELECT procflow.add_trigger('held_p', 'create', delay => '1 day');
+SELECT procflow.add_trigger('held_p', 'update', queued => true);
+INSERT INTO held VALUES (1, 0);
+UPDATE held SET v = 1;
+});
+$node->safe_psql('postgres',
+	"SELECT procflow.cancel_job(id) FROM procflow.jobs WHERE process = 'held_p' AND event = 'create'");
+wait_until($node, "SELECT count(*) = 1 FROM trail WHERE note = 'held update'",
+	'the update job freed by the cancel did not run');
+is($node->safe_psql('postgres', "SELECT count(*) FROM trail WHERE note LIKE 'held %'"), '1',
+	'the job that waited behind a cancelled one runs at once');
+
 # ALTER EXTENSION UPDATE from 0.1 with definitions, a pending job queued in
 # 0.1's format (its old row as record text) and a batch
 $node->safe_psql('postgres', q{
