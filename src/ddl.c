@@ -86,7 +86,11 @@ processes_of(Oid relid, bool with_pending_jobs)
 	return names ? pstrdup(names) : NULL;
 }
 
-/* The column numbers of relid's primary key as text, or NULL. */
+/*
+ * The column numbers of relid's primary key, with their types, typmods and
+ * collations, as text, or NULL: a key column whose type changes names its
+ * rows in another text form, so that is a change of the key too.
+ */
 static char *
 primary_key_columns(Oid relid)
 {
@@ -94,8 +98,13 @@ primary_key_columns(Oid relid)
 	Datum		args[1] = {ObjectIdGetDatum(relid)};
 	char	   *columns;
 
-	catalog_exec("SELECT conkey::text FROM pg_catalog.pg_constraint"
-				 " WHERE conrelid = $1 AND contype = 'p'",
+	catalog_exec("SELECT c.conkey::text || ' ' ||"
+				 "       (SELECT string_agg(format('%s/%s/%s', a.atttypid, a.atttypmod,"
+				 "                                 a.attcollation), ',' ORDER BY a.attnum)"
+				 "          FROM pg_catalog.pg_attribute a"
+				 "         WHERE a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey))"
+				 "  FROM pg_catalog.pg_constraint c"
+				 " WHERE c.conrelid = $1 AND c.contype = 'p'",
 				 1, argtypes, args, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return NULL;

@@ -231,6 +231,25 @@ wait_until($node, "SELECT count(*) = 1 FROM trail WHERE note = 'held update'",
 is($node->safe_psql('postgres', "SELECT count(*) FROM trail WHERE note LIKE 'held %'"), '1',
 	'the job that waited behind a cancelled one runs at once');
 
+# a key column's type is part of the key: it cannot change under pending
+# jobs, whose keys are text of the old type (a date key read back as text
+# would name no row), and it can once they are gone
+$node->safe_psql('postgres', q{
+CREATE TABLE dated (k date PRIMARY KEY, v int);
+SELECT procflow.create_process('dated_p', 'dated', 'SELECT 1');
+SELECT procflow.add_trigger('dated_p', 'create', delay => '1 day');
+INSERT INTO dated VALUES ('2020-02-01', 1);
+});
+my ($ret, $out, $err) = $node->psql('postgres',
+	"SET DateStyle = 'SQL, DMY'; ALTER TABLE dated ALTER COLUMN k TYPE text");
+like($err, qr/cannot change the primary key of table dated while its processes have pending jobs/,
+	'a key column\'s type cannot change while jobs are pending');
+$node->safe_psql('postgres', q{
+SELECT procflow.cancel_job(id) FROM procflow.jobs WHERE process = 'dated_p';
+ALTER TABLE dated ALTER COLUMN k TYPE text;
+});
+is($node->safe_psql('postgres', "SELECT pg_typeof(k) FROM dated"), 'text', 'and can once they are gone');
+
 # ALTER EXTENSION UPDATE from 0.1 with definitions, a pending job queued in
 # 0.1's format (its old row as record text) and a batch
 $node->safe_psql('postgres', q{
