@@ -22,6 +22,9 @@ OBJS = \
 	src/flow_definition.o \
 	src/flow_graph.o \
 	src/flow_api.o \
+	src/flow_store.o \
+	src/flow_engine.o \
+	src/instance_api.o \
 	src/job_api.o \
 	src/api.o \
 	src/entity.o \

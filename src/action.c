@@ -89,6 +89,16 @@ action_enter_owner(Oid owner, const char *search_path, OwnerScope *scope)
 void
 action_enter_process(ProcessInfo *process, OwnerScope *scope)
 {
+	action_enter_process_path(process, process->search_path, scope);
+}
+
+/*
+ * The same, with another search_path: a flow's SQL runs with the one its
+ * version was checked with.
+ */
+void
+action_enter_process_path(ProcessInfo *process, const char *search_path, OwnerScope *scope)
+{
 	if (!OidIsValid(process->owner) ||
 		!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(process->owner)))
 		ereport(ERROR,
@@ -96,7 +106,7 @@ action_enter_process(ProcessInfo *process, OwnerScope *scope)
 				 errmsg("role \"%s\", the owner of process \"%s\", does not exist",
 						process->owner_name, process->name),
 				 errhint("Create the role, or drop the process and create it again as another role.")));
-	action_enter_owner(process->owner, process->search_path, scope);
+	action_enter_owner(process->owner, search_path, scope);
 }
 
 /* Restore the identity and every setting changed since action_enter_owner. */
@@ -297,28 +307,39 @@ action_condition_holds(ProcessInfo *process, Datum *args, const char *nulls)
 	return !isnull && DatumGetBool(result);
 }
 
-/* Run the process's action.  Same conventions as action_condition_holds. */
+/*
+ * Run a prepared action, of a process or of a flow's activity (errors name
+ * it: "what" is "process" or "activity").  SPI_tuptable then holds the
+ * result of its last statement.  Same conventions as
+ * action_condition_holds.
+ */
 void
-action_execute(ProcessInfo *process, Datum *args, const char *nulls)
+action_run_plan(SPIPlanPtr plan, const char *what, const char *name, Datum *args,
+				const char *nulls)
 {
 	int			ret;
 
-	ret = SPI_execute_plan(process_plan(process, false), args, nulls, false, 0);
+	ret = SPI_execute_plan(plan, args, nulls, false, 0);
 	if (ret == SPI_ERROR_TRANSACTION)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
-				 errmsg("the action of process \"%s\" tried to control the transaction",
-						process->name),
+				 errmsg("the action of %s \"%s\" tried to control the transaction", what, name),
 				 errdetail("Actions run inside a transaction and cannot commit, roll back or prepare it.")));
 	if (ret == SPI_ERROR_COPY)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("the action of process \"%s\" tried to copy to or from the client",
-						process->name),
+				 errmsg("the action of %s \"%s\" tried to copy to or from the client", what, name),
 				 errdetail("An action has no client; COPY it to or from a file or program instead.")));
 	if (ret < 0)
-		elog(ERROR, "running the action of process \"%s\" failed: %s",
-			 process->name, SPI_result_code_string(ret));
+		elog(ERROR, "running the action of %s \"%s\" failed: %s", what, name,
+			 SPI_result_code_string(ret));
+}
+
+/* Run the process's action.  Same conventions as action_condition_holds. */
+void
+action_execute(ProcessInfo *process, Datum *args, const char *nulls)
+{
+	action_run_plan(process_plan(process, false), "process", process->name, args, nulls);
 }
 
 /* Push a number, or null for 0, as a jsonb value. */

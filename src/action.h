@@ -24,12 +24,16 @@ typedef IdentityScope OwnerScope;
 extern void action_init(void);
 extern void action_enter_owner(Oid owner, const char *search_path, OwnerScope *scope);
 extern void action_enter_process(ProcessInfo *process, OwnerScope *scope);
+extern void action_enter_process_path(ProcessInfo *process, const char *search_path,
+									  OwnerScope *scope);
 extern void action_leave_owner(OwnerScope *scope);
 
 extern SPIPlanPtr action_prepare_expression(const char *sql, Oid rowtype, Oid *type);
 extern SPIPlanPtr action_prepare(const char *sql, bool is_condition, Oid rowtype);
 extern bool action_condition_holds(ProcessInfo *process, Datum *args, const char *nulls);
 extern void action_execute(ProcessInfo *process, Datum *args, const char *nulls);
+extern void action_run_plan(SPIPlanPtr plan, const char *what, const char *name,
+							Datum *args, const char *nulls);
 extern Datum action_context(ProcessInfo *process, const char *event, int64 trigger_id,
 							int64 job_id, int attempt, Datum key, Datum changed);
 

@@ -223,7 +223,9 @@ api_sync_capture_trigger(Oid entity)
 	args[1] = CStringGetTextDatum(CAPTURE_TRIGGER_NAME);
 	catalog_exec("SELECT EXISTS (SELECT 1 FROM procflow.trigger t"
 				 "                 JOIN procflow.process p ON p.id = t.process_id"
-				 "                WHERE p.entity = $1 AND t.event IS NOT NULL),"
+				 "                WHERE p.entity = $1 AND t.event IS NOT NULL)"
+				 "       OR EXISTS (SELECT 1 FROM procflow.flow_version v"
+				 "                   WHERE $1 = ANY (v.waits_on)),"
 				 "       EXISTS (SELECT 1 FROM pg_catalog.pg_trigger"
 				 "                WHERE tgrelid = $1 AND tgname = $2)",
 				 2, argtypes, args, NULL, SPI_OK_SELECT);
@@ -262,4 +264,22 @@ api_sync_capture_trigger(Oid entity)
 							  CAPTURE_TRUNCATE_TRIGGER_NAME, relname),
 					 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	}
+}
+
+/*
+ * Install or remove the capture trigger of each table of a regclass[]
+ * (NULL: none) that waits of flows wait for events of.
+ */
+void
+api_sync_wait_triggers(ArrayType *tables)
+{
+	Datum	   *elems;
+	int			n;
+
+	if (tables == NULL)
+		return;
+	deconstruct_array(tables, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT,
+					  &elems, NULL, &n);
+	for (int i = 0; i < n; i++)
+		api_sync_capture_trigger(DatumGetObjectId(elems[i]));
 }

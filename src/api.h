@@ -12,6 +12,7 @@
 #define PROCFLOW_API_H
 
 #include "fmgr.h"
+#include "utils/array.h"
 #include "datatype/timestamp.h"
 
 /* A process as the functions see it. */
@@ -33,5 +34,6 @@ extern void api_check_delay(Interval *delay);
 extern void api_lookup_process(const char *name, OwnedProcess *process, bool lock);
 extern void api_find_process(const char *name, OwnedProcess *process);
 extern void api_sync_capture_trigger(Oid entity);
+extern void api_sync_wait_triggers(ArrayType *tables);
 
 #endif							/* PROCFLOW_API_H */

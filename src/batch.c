@@ -73,6 +73,8 @@ enum
 	BATCH_CHANGED,
 	BATCH_EXCLUDED,
 	BATCH_OWNER,
+	BATCH_XID,
+	BATCH_EVENT_TABLE,
 	BATCH_NATTS
 };
 
@@ -89,7 +91,8 @@ static bool pinned_materialized = false;	/* it became job rows meanwhile */
 
 static SPIPlanPtr claim_plan = NULL;
 static SPIPlanPtr peek_plan = NULL;
-static SPIPlanPtr load_plan = NULL;
+/* [1] for a catalog whose batches have the columns of events for waits */
+static SPIPlanPtr load_plan[2];
 static SPIPlanPtr taken_plan = NULL;
 static SPIPlanPtr waiting_plan = NULL;
 static SPIPlanPtr delete_plan = NULL;
@@ -176,8 +179,13 @@ batch_write(const NewJob *jobs, int n)
 	values[BATCH_EXCLUDED] = jobs[0].excluded;
 	nulls[BATCH_EXCLUDED] = jobs[0].excluded == 0;
 	values[BATCH_OWNER] = ObjectIdGetDatum(jobs[0].owner);
+	values[BATCH_XID] = UInt64GetDatum(jobs[0].xid);
+	nulls[BATCH_XID] = jobs[0].xid == 0;
+	values[BATCH_EVENT_TABLE] = ObjectIdGetDatum(jobs[0].event_table);
+	nulls[BATCH_EVENT_TABLE] = !OidIsValid(jobs[0].event_table);
 
-	direct_insert(catalog_oids()->job_batch, BATCH_NATTS, values, nulls);
+	direct_insert(catalog_oids()->job_batch,
+				  catalog_oids()->has_flows ? BATCH_NATTS : BATCH_XID, values, nulls);
 	wakeup_note_due(jobs[0].run_at);
 }
 
@@ -230,6 +238,7 @@ load_batch(int64 first_id)
 	/* ids start again when the extension is created again: mind the table */
 	MemoryContext cxt;
 	Batch	   *previous = loaded;
+	int			flows = catalog_oids()->has_flows ? 1 : 0;
 
 	if (loaded != NULL && loaded->first_id == first_id &&
 		loaded_from == catalog_oids()->job_batch)
@@ -239,12 +248,17 @@ load_batch(int64 first_id)
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "procflow batch",
 								ALLOCSET_DEFAULT_SIZES);
 
-	catalog_keep_plan(&load_plan,
-			  "SELECT process_id, trigger_id, event, ord, depth, run_at, created_at,"
-			  "       key_columns, items, row_hashes, keys, old_rows, changed, excluded, owner"
-			  "  FROM procflow.job_batch WHERE first_id = $1",
-			  1, argtypes);
-	if (SPI_execute_plan(load_plan, args, NULL, true, 1) != SPI_OK_SELECT ||
+#define LOAD_SQL(event_columns) \
+	"SELECT process_id, trigger_id, event, ord, depth, run_at, created_at," \
+	"       key_columns, items, row_hashes, keys, old_rows, changed, excluded, owner" \
+	event_columns \
+	"  FROM procflow.job_batch WHERE first_id = $1"
+
+	if (flows)
+		catalog_keep_plan(&load_plan[1], LOAD_SQL(", xid, event_table"), 1, argtypes);
+	else
+		catalog_keep_plan(&load_plan[0], LOAD_SQL(""), 1, argtypes);
+	if (SPI_execute_plan(load_plan[flows], args, NULL, true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "procflow batch " INT64_FORMAT " is gone", first_id);
 	tup = SPI_tuptable->vals[0];
@@ -278,6 +292,13 @@ load_batch(int64 first_id)
 	d = SPI_getbinval(tup, desc, 14, &isnull);
 	b->excluded = isnull ? (Datum) 0 : datumCopy(d, false, -1);
 	b->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 15, &isnull));
+	if (flows)
+	{
+		d = SPI_getbinval(tup, desc, 16, &isnull);
+		b->xid = isnull ? 0 : DatumGetUInt64(d);
+		d = SPI_getbinval(tup, desc, 17, &isnull);
+		b->event_table = isnull ? InvalidOid : DatumGetObjectId(d);
+	}
 	MemoryContextSwitchTo(old);
 	SPI_freetuptable(SPI_tuptable);
 
@@ -540,6 +561,8 @@ batch_item_job(Batch *batch, int item, NewJob *job)
 	job->depth = batch->depth;
 	job->excluded = batch->excluded;
 	job->owner = batch->owner;
+	job->xid = batch->xid;
+	job->event_table = batch->event_table;
 	job->run_at = batch->run_at;
 	job->created_at = batch->created_at;
 }

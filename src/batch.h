@@ -33,6 +33,8 @@ typedef struct Batch
 	Datum	   *changed;		/* text of a text[], or NULL for none */
 	Datum		excluded;		/* int4[], or 0 */
 	Oid			owner;			/* its process's owner when queued */
+	uint64		xid;			/* events for waits: the writing transaction */
+	Oid			event_table;	/* and the table */
 } Batch;
 
 extern void batch_write(const NewJob *jobs, int n);

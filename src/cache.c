@@ -388,7 +388,9 @@ read_process(CacheGeneration *gen, int32 process_id, ProcessInfo *info)
 		" (extract(epoch FROM p.timeout) * 1000)::int8, p.search_path, p.action, p.condition,"
 		" (SELECT pg_catalog.array_agg(e.id) FROM procflow.process e"
 		"   WHERE e.name = ANY (p.exclude) AND e.owner = p.owner),"
-		" p.owner_name"
+		" p.owner_name,"
+		/* a 0.2 catalog, not updated yet, has no versions */
+		" (pg_catalog.to_jsonb(p) OPERATOR(pg_catalog.->>) 'version')::pg_catalog.int4"
 		" FROM procflow.process p LEFT JOIN pg_catalog.pg_roles r ON r.oid = p.owner"
 		" WHERE p.id = $1";
 	Oid			argtypes[1] = {INT4OID};
@@ -428,6 +430,8 @@ read_process(CacheGeneration *gen, int32 process_id, ProcessInfo *info)
 	info->action = spi_text(9, gen->cxt);
 	info->condition = spi_text(10, gen->cxt);
 	info->owner_name = spi_text(12, gen->cxt);
+	d = SPI_getbinval(tup, desc, 13, &isnull);
+	info->version = isnull ? 0 : DatumGetInt32(d);
 	info->nexclude = 0;
 	info->exclude = NULL;
 	d = SPI_getbinval(tup, desc, 11, &isnull);
@@ -524,19 +528,46 @@ target_of(RelationRules *rules, Oid *target_relids, Oid entity)
  * Read the triggers of the processes bound to relid or to one of its
  * partition ancestors: the rules of enabled processes, in execution order,
  * and per target entity the processes whose queued create and update jobs
- * a deletion cancels.  Returns the process id of each rule, and the
+ * a deletion cancels.  A flow whose waits (in any of its versions) wait for
+ * events of the table, in its current version or in one that live
+ * instances run, gets a listening rule per event, whether it is enabled or
+ * not: a disabled flow's instances keep their events for when it is
+ * enabled again.  (New instances only start with the current version, so
+ * a version that no instance runs any more is not listened for again.)  Returns the process id of each rule, and the
  * relation of each target in *target_relids_out.
  */
 static int32 *
 read_relation_rules(CacheGeneration *gen, Oid relid, RelationRules *rules,
 					Oid **target_relids_out)
 {
-	static const char *sql =
+	static const char *sql_before_flows =
 		"SELECT t.id, t.event, t.fields, t.queued, t.delay, t.priority,"
-		"       t.process_id, p.enabled, p.entity::oid"
+		"       t.process_id, p.enabled, p.entity::oid, false AS listen, p.execution_order"
 		"  FROM procflow.trigger t JOIN procflow.process p ON p.id = t.process_id"
 		" WHERE p.entity = ANY ($1::pg_catalog.regclass[]) AND t.event IS NOT NULL"
 		" ORDER BY p.execution_order, p.id, t.id";
+	static const char *sql =
+		"SELECT r.* FROM ("
+		" SELECT t.id, t.event, t.fields, t.queued, t.delay, t.priority,"
+		"        t.process_id, p.enabled, p.entity::oid, false AS listen, p.execution_order"
+		"   FROM procflow.trigger t JOIN procflow.process p ON p.id = t.process_id"
+		"  WHERE p.entity = ANY ($1::pg_catalog.regclass[]) AND t.event IS NOT NULL"
+		" UNION ALL"
+		" SELECT 0, e.event, NULL, true, NULL, 0, w.process_id, true, w.relid, true,"
+		"        p.execution_order"
+		"   FROM (SELECT DISTINCT v.process_id, t::pg_catalog.oid AS relid"
+		"           FROM procflow.flow_version v"
+		"           JOIN procflow.process f ON f.id = v.process_id,"
+		"                pg_catalog.unnest(v.waits_on) t"
+		"          WHERE t = ANY ($1::pg_catalog.regclass[])"
+		"            AND (v.version = f.version"
+		"                 OR EXISTS (SELECT 1 FROM procflow.instance i"
+		"                             WHERE i.process_id = v.process_id"
+		"                               AND i.version = v.version"
+		"                               AND i.finished_at IS NULL))) w"
+		"   JOIN procflow.process p ON p.id = w.process_id"
+		"  CROSS JOIN (VALUES ('create'), ('update'), ('delete')) e(event)) r"
+		" ORDER BY r.execution_order, r.process_id, r.id";
 	Oid			argtypes[1] = {OIDARRAYOID};
 	Datum		args[1];
 	List	   *ancestors = NIL;
@@ -559,7 +590,9 @@ read_relation_rules(CacheGeneration *gen, Oid relid, RelationRules *rules,
 
 	args[0] = PointerGetDatum(construct_array(relids, nrelids, OIDOID, sizeof(Oid),
 											  true, TYPALIGN_INT));
-	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+	/* a database whose extension is not updated yet has no flows to listen */
+	if (SPI_execute_with_args(catalog_oids()->has_flows ? sql : sql_before_flows,
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the triggers of relation %u", relid);
 
 	rules->relid = relid;
@@ -583,7 +616,9 @@ read_relation_rules(CacheGeneration *gen, Oid relid, RelationRules *rules,
 		int			target = target_of(rules, target_relids, entity);
 		Datum		d;
 
-		if (queued && event[0] != 'd' &&
+		bool		listen = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+
+		if (queued && event[0] != 'd' && !listen &&
 			!list_member_int(cancel_ids[target], process_id))
 			cancel_ids[target] = lappend_int(cancel_ids[target], process_id);
 		if (!enabled)
@@ -604,6 +639,7 @@ read_relation_rules(CacheGeneration *gen, Oid relid, RelationRules *rules,
 			memcpy(rule->delay, DatumGetIntervalP(d), sizeof(Interval));
 		}
 		rule->priority = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+		rule->listen = listen;
 		process_ids[n] = process_id;
 		n++;
 	}

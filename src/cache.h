@@ -62,8 +62,10 @@ typedef struct ProcessInfo
 	int32		max_attempts;
 	int64		timeout_ms;		/* 0 when none */
 	char	   *search_path;
-	char	   *action;
+	char	   *action;			/* NULL for a flow */
 	char	   *condition;		/* NULL when none */
+	int32		version;		/* a flow's current version; 0 for a light
+								 * process */
 	int			nexclude;
 	int32	   *exclude;		/* ids of the processes it excludes */
 	EntityShape *entity;		/* NULL for an entity-less process */
@@ -99,6 +101,8 @@ typedef struct TriggerRule
 	Interval   *delay;			/* NULL when none */
 	int32		priority;
 	int64		ord;			/* queue order key, see procflow_order_key */
+	bool		listen;			/* not a trigger: a flow's waits listen to the
+								 * table, and each event is queued for them */
 } TriggerRule;
 
 /* Everything the row trigger of one table does. */

@@ -12,6 +12,10 @@
  * transaction, as the process owner, or queues a job.  A partition's row is
  * converted to the row type of the entity the process names.
  *
+ * A flow's trigger launches an instance instead of running an action; a
+ * table whose events waits of flows wait for has a rule per flow that
+ * queues every event of it for delivery to the waits (flow_engine.c).
+ *
  * Queued rules without a condition are the common case and the hot path:
  * they cost a key extraction and an append to the statement's list of
  * queued jobs (collect.c), with no SPI and no change of user; the same
@@ -44,6 +48,7 @@
 #include "capture.h"
 #include "collect.h"
 #include "entity.h"
+#include "flow_engine.h"
 #include "job_state.h"
 #include "procflow.h"
 #include "queue.h"
@@ -267,7 +272,9 @@ run_as_owner(RowEvent *ev, TriggerRule *rule, bool run_action)
 	action_enter_process(p, &scope);
 	action_push(p, depth, (Datum) 0);
 	holds = action_condition_holds(p, args, nulls);
-	if (holds && run_action)
+	if (holds && run_action && p->version > 0)
+		(void) flow_engine_launch(p, te->key, NULL, 0);
+	else if (holds && run_action)
 		action_execute(p, args, nulls);
 	action_pop();
 	action_leave_owner(&scope);
@@ -298,9 +305,17 @@ enqueue(RowEvent *ev, TriggerRule *rule)
 	job.old_row = te->old_row != NULL ? old_row_text(ev, t) : 0;
 	ensure_changed(ev, t);
 	job.changed = ev->event == 'u' ? te->changed : 0;
+	job.owner = rule->process->owner;
+	if (rule->listen)
+	{
+		/* an event for waits: no action runs it, at no depth */
+		job.xid = U64FromFullTransactionId(GetTopFullTransactionId());
+		job.event_table = ev->rules->targets[t].entity->relid;
+		collect_job(&job);
+		return;
+	}
 	job.depth = action_current_depth();
 	job.excluded = action_current_exclusions();
-	job.owner = rule->process->owner;
 	action_check_depth(rule->process, job.depth + 1);
 	if (rule->delay != NULL)
 		job.run_at = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
@@ -347,6 +362,12 @@ capture_row(RowEvent *ev)
 
 		if (rule->event != ev->event)
 			continue;
+		if (rule->listen)
+		{
+			/* each wait checks its own condition when it is delivered */
+			enqueue(ev, rule);
+			continue;
+		}
 		if (action_excluded(rule->process->id))
 			continue;
 		if (rule->fields != NULL)

@@ -92,6 +92,8 @@ catalog_oids_if_installed(void)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("extension \"procflow\" in this database is older than its library"),
 				 errhint("Run ALTER EXTENSION procflow UPDATE.")));
+	oids.has_flows = OidIsValid(get_relname_relid("instance", oids.namespace)) &&
+		get_attnum(oids.job, "event_table") != InvalidAttrNumber;
 	oids.owner = relation_owner(oids.process);
 	oids_valid = true;
 	return &oids;

@@ -28,6 +28,10 @@ typedef struct CatalogOids
 	Oid			job_id_seq;		/* procflow.job_id_seq */
 	Oid			job_batch;		/* procflow.job_batch */
 	Oid			owner;			/* owner of the catalog tables */
+	bool		has_flows;		/* the tables run flows (0.4 on): the jobs have
+								 * their columns; false in a database whose
+								 * extension is still 0.2 or 0.3, until ALTER
+								 * EXTENSION UPDATE */
 } CatalogOids;
 
 /* Saved identity while acting as the extension's owner. */

@@ -86,7 +86,8 @@ static int	ndeleted = 0;
 static int	deleted_capacity = 0;
 static bool any_cancelled = false;
 
-static SPIPlanPtr cancel_plan = NULL;
+/* [1] for a catalog whose jobs have the columns of events for waits */
+static SPIPlanPtr cancel_plan[2];
 
 static void collect_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 									 SubTransactionId parentSubid, void *arg);
@@ -199,6 +200,7 @@ cancel_deleted_rows(void)
 		Oid			argtypes[3] = {INT4ARRAYOID, INT8ARRAYOID, TEXTARRAYOID};
 		Datum		args[3];
 		int			ret;
+		int			flows = catalog_oids()->has_flows ? 1 : 0;
 
 		/* the rows of one table share their process ids */
 		bool	   *keynulls = palloc(sizeof(bool) * (ndeleted - start));
@@ -211,21 +213,27 @@ cancel_deleted_rows(void)
 			end++;
 		}
 		batch_materialize_processes(ids, true);
-		catalog_keep_plan(&cancel_plan,
-						  "DELETE FROM procflow.job j"
-						  " WHERE j.id IN (SELECT e.id FROM procflow.job e,"
-						  "                       ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS d(h, k)"
-						  "                 WHERE e.process_id = ANY ($1)"
-						  "                   AND e.row_hash = d.h"
-						  "                   AND (d.k IS NULL OR e.key = d.k::pg_catalog.text[])"
-						  "                   AND e.event IN ('create', 'update')"
-						  "                   FOR UPDATE OF e SKIP LOCKED)"
-						  " RETURNING j.*",
-						  3, argtypes);
+#define CANCEL_SQL(not_events) \
+	"DELETE FROM procflow.job j" \
+	" WHERE j.id IN (SELECT e.id FROM procflow.job e," \
+	"                       ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS d(h, k)" \
+	"                 WHERE e.process_id = ANY ($1)" \
+	"                   AND e.row_hash = d.h" \
+	"                   AND (d.k IS NULL OR e.key = d.k::pg_catalog.text[])" \
+	"                   AND e.event IN ('create', 'update')" \
+	not_events \
+	"                   FOR UPDATE OF e SKIP LOCKED)" \
+	" RETURNING j.*"
+
+		/* events for waits are delivered, whatever happens to the row next */
+		if (flows)
+			catalog_keep_plan(&cancel_plan[1], CANCEL_SQL("                   AND e.xid IS NULL"), 3, argtypes);
+		else
+			catalog_keep_plan(&cancel_plan[0], CANCEL_SQL(""), 3, argtypes);
 		args[0] = ids;
 		args[1] = queue_array(hashes, NULL, end - start, INT8OID);
 		args[2] = queue_array(keys, keynulls, end - start, TEXTOID);
-		ret = SPI_execute_plan(cancel_plan, args, NULL, false, 0);
+		ret = SPI_execute_plan(cancel_plan[flows], args, NULL, false, 0);
 		if (ret != SPI_OK_DELETE_RETURNING)
 			elog(ERROR, "cancelling the jobs of deleted rows failed: %s",
 				 SPI_result_code_string(ret));
@@ -266,6 +274,8 @@ write_list(ProcessJobs *l)
 		while (end < l->njobs &&
 			   l->cancelled[end] == 0 &&
 			   l->jobs[end].trigger_id == first->trigger_id &&
+			   l->jobs[end].event_table == first->event_table &&
+			   strcmp(l->jobs[end].event, first->event) == 0 &&
 			   l->jobs[end].depth == first->depth &&
 			   l->jobs[end].run_at == first->run_at &&
 			   same_datum(l->jobs[end].excluded, first->excluded))
@@ -368,8 +378,9 @@ collect_deleted_row(Datum process_ids, int64 row_hash, Datum key)
 		{
 			NewJob	   *job = &l->jobs[j];
 
+			/* events for waits are delivered, whatever happens next */
 			if (l->cancelled[j] == 0 && job->row_hash == row_hash &&
-				strcmp(job->event, "delete") != 0 &&
+				strcmp(job->event, "delete") != 0 && job->xid == 0 &&
 				(job->key == 0 || key == 0 || same_datum(job->key, key)))
 			{
 				l->cancelled[j] = level;

@@ -205,7 +205,8 @@ key_scalar_text(EntityShape *entity, int i, JsonbValue *v)
 
 /*
  * The key given as a jsonb object {"column": value, ...} naming exactly
- * the primary-key columns, as text[] with its row hash.  Values are read
+ * the primary-key columns (or, for a one-column key, as its value alone),
+ * as text[] with its row hash.  Values are read
  * as the caller writes them (with the caller's settings: '01/02/2024' is
  * what the caller's DateStyle says), by the column type's input function,
  * so a bad value is refused here; the text kept is the canonical one, the
@@ -223,14 +224,21 @@ entity_key_of_jsonb(EntityShape *entity, Jsonb *key, int64 *hash)
 	for (int i = 0; i < entity->nkeys; i++)
 		appendStringInfo(&names, "%s%s", i > 0 ? ", " : "", entity->keynames[i]);
 
-	if (!JB_ROOT_IS_OBJECT(key) || JB_ROOT_COUNT(key) != (uint32) entity->nkeys)
+	if (JB_ROOT_IS_SCALAR(key) && entity->nkeys == 1)
+	{
+		JsonbValue	v;
+
+		(void) JsonbExtractScalar(&key->root, &v);
+		texts[0] = key_scalar_text(entity, 0, &v);
+	}
+	else if (!JB_ROOT_IS_OBJECT(key) || JB_ROOT_COUNT(key) != (uint32) entity->nkeys)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("key must be a JSON object naming the primary key columns of \"%s\"",
 						get_rel_name(entity->relid)),
 				 errhint("The primary key columns are: %s.", names.data)));
 
-	for (int i = 0; i < entity->nkeys; i++)
+	for (int i = 0; i < entity->nkeys && !JB_ROOT_IS_SCALAR(key); i++)
 	{
 		const char *name = entity->keynames[i];
 		JsonbValue *v;

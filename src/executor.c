@@ -45,6 +45,7 @@
 
 #include "catalog.h"
 #include "executor.h"
+#include "flow_store.h"
 #include "inflight.h"
 #include "procflow.h"
 #include "queue.h"
@@ -166,6 +167,7 @@ next_due(bool prune)
 		{
 			pgstat_report_activity(STATE_RUNNING, "procflow: pruning job history");
 			queue_prune(procflow_history_retention);
+			(void) flow_store_prune(procflow_history_retention);
 			catalog_refresh_owner_names();
 		}
 		pgstat_report_activity(STATE_RUNNING, "procflow: reading the next due time");

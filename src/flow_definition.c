@@ -431,7 +431,7 @@ read_automatic(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
 	JsonbValue	v;
 
 	check_keys(act->doc, automatic_keys);
-	(void) required_string(act->doc, "action", place);
+	act->action = required_string(act->doc, "action", place);
 	if (member(act->doc, "timeout", &v))
 	{
 		if (v.type != jbvString)
@@ -439,6 +439,7 @@ read_automatic(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("key \"timeout\" of activity \"%s\" must be an interval", act->name)));
 		check_interval_literal(&v, "timeout", place);
+		act->timeout = json_string(&v);
 	}
 	read_next(def, act, NULL, NULL, place);
 }
@@ -450,7 +451,9 @@ read_on(FlowActivity *act, JsonbContainer *on, ReadPlace *place)
 	JsonbValue	event;
 	JsonbValue	v;
 	char	   *name;
+	FlowWaitOn *spec = palloc0(sizeof(FlowWaitOn));
 
+	act->on = spec;
 	check_keys(on, on_keys);
 	if (!member(on, "event", &event) || event.type != jbvString)
 		ereport(ERROR,
@@ -464,6 +467,7 @@ read_on(FlowActivity *act, JsonbContainer *on, ReadPlace *place)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("activity \"%s\" waits for an unknown event \"%s\"", act->name, name),
 				 errhint("The events are create, update and delete.")));
+	spec->event = name[0];
 	if (member(on, "fields", &v))
 	{
 		JsonbValue *elems;
@@ -479,12 +483,17 @@ read_on(FlowActivity *act, JsonbContainer *on, ReadPlace *place)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("key \"fields\" of activity \"%s\" must be a non-empty array of column names",
 							act->name)));
+		spec->fields = palloc(sizeof(char *) * n);
 		for (int i = 0; i < n; i++)
+		{
 			if (elems[i].type != jbvString || elems[i].val.string.len == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("key \"fields\" of activity \"%s\" must be a non-empty array of column names",
 								act->name)));
+			spec->fields[i] = json_string(&elems[i]);
+		}
+		spec->nfields = n;
 	}
 	for (const char *const *k = (const char *const[]) {"condition", "entity", "key", NULL}; *k; k++)
 		if (member(on, *k, &v) && (v.type != jbvString || v.val.string.len == 0))
@@ -492,6 +501,12 @@ read_on(FlowActivity *act, JsonbContainer *on, ReadPlace *place)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("key \"%s\" in the \"on\" of activity \"%s\" must be a non-empty string",
 							*k, act->name)));
+	if (member(on, "condition", &v))
+		spec->condition = json_string(&v);
+	if (member(on, "entity", &v))
+		spec->entity = json_string(&v);
+	if (member(on, "key", &v))
+		spec->key = json_string(&v);
 }
 
 /*
@@ -521,8 +536,11 @@ read_wait(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
 	if (member(act->doc, "timeout", &v))
 	{
 		if (v.type == jbvString)
+		{
 			check_interval_literal(&v, "timeout", place);
-		else if (sql_value(&v, "timeout", place) == NULL)
+			act->timeout = json_string(&v);
+		}
+		else if ((act->timeout_sql = sql_value(&v, "timeout", place)) == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("key \"timeout\" of activity \"%s\" must be an interval or {\"sql\": \"timestamptz expression\"}",
@@ -902,8 +920,11 @@ entity_key_types(Oid relid, int *nkeys, Oid *keytypes)
 	cache_unpin();
 }
 
-/* The SQL and the table of a wait's "on", against the tables' row types. */
-static void
+/*
+ * The SQL and the table of a wait's "on", against the tables' row types.
+ * Returns the table.
+ */
+static Oid
 check_on(FlowActivity *act, JsonbContainer *on, Oid entity, Oid rowtype, Oid owner,
 		 ReadPlace *place)
 {
@@ -968,19 +989,23 @@ check_on(FlowActivity *act, JsonbContainer *on, Oid entity, Oid rowtype, Oid own
 		(void) check_piece(json_string(&v), onrowtype,
 						   nkeys == 1 ? keytypes[0] : JSONBOID, "key", place);
 	}
+	return relid;
 }
 
 /*
  * Parse and analyse every piece of SQL of a definition read by flow_read,
  * against the row type of the flow's entity table (InvalidOid: none), as
  * the flow's owner, with the given search_path (NULL: the caller's, which
- * a new version keeps); tables that waits name must be the owner's.  The
- * caller holds an SPI connection.
+ * a new version keeps); tables that waits name must be the owner's.
+ * Returns the tables the waits wait for events of, as a regclass[] (NULL
+ * when none).  The caller holds an SPI connection.
  */
-void
+ArrayType *
 flow_check_sql(FlowDefinition *def, const char *flow, Oid entity, Oid owner,
 			   const char *search_path)
 {
+	Datum	   *tables = palloc(sizeof(Datum) * def->nactivities);
+	int			ntables = 0;
 	ReadPlace	place = {flow, NULL, NULL};
 	ErrorContextCallback errcb;
 	OwnerScope	scope;
@@ -1007,7 +1032,16 @@ flow_check_sql(FlowDefinition *def, const char *flow, Oid entity, Oid owner,
 				break;
 			case FLOW_WAIT:
 				if (member(act->doc, "on", &v))
-					check_on(act, v.val.binary.data, entity, rowtype, owner, &place);
+				{
+					Oid			relid = check_on(act, v.val.binary.data, entity, rowtype,
+												 owner, &place);
+					bool		known = false;
+
+					for (int t = 0; t < ntables && !known; t++)
+						known = DatumGetObjectId(tables[t]) == relid;
+					if (!known)
+						tables[ntables++] = ObjectIdGetDatum(relid);
+				}
 				if (member(act->doc, "timeout", &v) &&
 					(sql = sql_value(&v, "timeout", &place)) != NULL)
 					(void) check_piece(sql, rowtype, TIMESTAMPTZOID, "timeout", &place);
@@ -1024,4 +1058,7 @@ flow_check_sql(FlowDefinition *def, const char *flow, Oid entity, Oid owner,
 
 	action_leave_owner(&scope);
 	error_context_stack = errcb.previous;
+	if (ntables == 0)
+		return NULL;
+	return construct_array(tables, ntables, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT);
 }

@@ -11,6 +11,7 @@
 #ifndef PROCFLOW_FLOW_DEFINITION_H
 #define PROCFLOW_FLOW_DEFINITION_H
 
+#include "utils/array.h"
 #include "utils/jsonb.h"
 
 /* The kinds of activity of FLOWS.md. */
@@ -45,7 +46,23 @@ typedef struct FlowActivity
 	int			nlinks;
 	int			incoming;		/* links that lead to it */
 	bool		terminate;		/* an end that ends the whole instance */
+	/* what running it needs, NULL when the activity has none */
+	const char *action;			/* automatic */
+	const char *timeout;		/* automatic, wait: a literal interval */
+	const char *timeout_sql;	/* wait: a timestamptz expression */
+	struct FlowWaitOn *on;		/* wait: the event it waits for */
 } FlowActivity;
+
+/* The "on" of a wait. */
+typedef struct FlowWaitOn
+{
+	char		event;			/* 'c'reate, 'u'pdate, 'd'elete */
+	const char *condition;
+	const char *entity;			/* a table name, NULL for the flow's own */
+	const char *key;
+	int			nfields;
+	char	  **fields;
+} FlowWaitOn;
 
 /* A definition read and checked (see flow_read). */
 typedef struct FlowDefinition
@@ -56,8 +73,8 @@ typedef struct FlowDefinition
 } FlowDefinition;
 
 extern FlowDefinition *flow_read(Jsonb *definition, const char *flow);
-extern void flow_check_sql(FlowDefinition *def, const char *flow, Oid entity, Oid owner,
-						   const char *search_path);
+extern ArrayType *flow_check_sql(FlowDefinition *def, const char *flow, Oid entity,
+								 Oid owner, const char *search_path);
 extern const char *flow_kind_name(FlowKind kind);
 
 #endif							/* PROCFLOW_FLOW_DEFINITION_H */

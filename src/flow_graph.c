@@ -109,30 +109,62 @@ link_label(FlowLink *link)
 	return link->when ? link->when : link->outcome;
 }
 
-/* DOT node attributes for an activity's kind. */
+/* DOT shape for an activity's kind. */
 static const char *
 dot_shape(FlowActivity *act)
 {
 	switch (act->kind)
 	{
 		case FLOW_AUTOMATIC:
-			return "shape=box, style=rounded";
-		case FLOW_WAIT:
-			return "shape=ellipse";
-		case FLOW_DECISION:
-			return "shape=diamond";
 		case FLOW_JOIN:
-			return "shape=box, style=bold";
+			return "box";
+		case FLOW_WAIT:
+			return "ellipse";
+		case FLOW_DECISION:
+			return "diamond";
 		case FLOW_END:
-			return act->terminate ? "shape=doubleoctagon" : "shape=doublecircle";
+			return act->terminate ? "doubleoctagon" : "doublecircle";
 		default:
-			return "shape=box";
+			return "box";
 	}
 }
 
-/* The flow as a Graphviz digraph. */
+/* DOT style and colours of an activity: its kind's, then its mark's. */
+static void
+append_dot_style(StringInfo buf, FlowActivity *act, FlowMark mark)
+{
+	const char *style = act->kind == FLOW_AUTOMATIC ? "rounded" :
+		act->kind == FLOW_JOIN ? "bold" : NULL;
+
+	if (mark == FLOW_MARK_NONE)
+	{
+		if (style)
+			appendStringInfo(buf, ", style=%s", style);
+		return;
+	}
+	appendStringInfo(buf, ", style=\"%s%sfilled\"", style ? style : "", style ? "," : "");
+	switch (mark)
+	{
+		case FLOW_MARK_VISITED:
+			appendStringInfoString(buf, ", fillcolor=\"#e8e8e8\"");
+			break;
+		case FLOW_MARK_CURRENT:
+			appendStringInfoString(buf, ", fillcolor=\"#dbeafe\", color=\"#1f6feb\", penwidth=3");
+			break;
+		case FLOW_MARK_FAILED:
+			appendStringInfoString(buf, ", fillcolor=\"#fde2e1\", color=\"#d1242f\", penwidth=3");
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * The flow as a Graphviz digraph; marks (NULL: none) colour each activity
+ * an instance went through, is in, or failed in.
+ */
 char *
-flow_graph_dot(FlowDefinition *def, const char *flow)
+flow_graph_dot(FlowDefinition *def, const char *flow, const FlowMark *marks)
 {
 	StringInfoData buf;
 	int		   *order = reading_order(def);
@@ -151,8 +183,9 @@ flow_graph_dot(FlowDefinition *def, const char *flow)
 
 		appendStringInfoString(&buf, "  \"");
 		append_dot_string(&buf, act->name);
-		appendStringInfo(&buf, "\" [%s, tooltip=\"%s\"];\n", dot_shape(act),
-						 flow_kind_name(act->kind));
+		appendStringInfo(&buf, "\" [shape=%s", dot_shape(act));
+		append_dot_style(&buf, act, marks ? marks[order[i]] : FLOW_MARK_NONE);
+		appendStringInfo(&buf, ", tooltip=\"%s\"];\n", flow_kind_name(act->kind));
 	}
 	appendStringInfoString(&buf, "  \"\" -> \"");
 	append_dot_string(&buf, def->activities[def->start].name);
@@ -216,11 +249,12 @@ mermaid_brackets(FlowActivity *act, const char **open, const char **close)
 /*
  * The flow as a Mermaid flowchart.  Nodes are named a1, a2, ... in reading
  * order, since Mermaid's identifiers are restricted; the labels carry the
- * names.
+ * names.  Marks (NULL: none) become classes.
  */
 char *
-flow_graph_mermaid(FlowDefinition *def)
+flow_graph_mermaid(FlowDefinition *def, const FlowMark *marks)
 {
+	static const char *const mark_class[] = {NULL, "visited", "current", "failed"};
 	StringInfoData buf;
 	int		   *order = reading_order(def);
 	int		   *node = palloc(sizeof(int) * def->nactivities);
@@ -257,6 +291,27 @@ flow_graph_mermaid(FlowDefinition *def)
 				appendStringInfoString(&buf, "\"|");
 			}
 			appendStringInfo(&buf, " a%d\n", node[act->links[j].target]);
+		}
+	}
+	if (marks != NULL)
+	{
+		appendStringInfoString(&buf,
+							   "  classDef visited fill:#e8e8e8\n"
+							   "  classDef current fill:#dbeafe,stroke:#1f6feb,stroke-width:3px\n"
+							   "  classDef failed fill:#fde2e1,stroke:#d1242f,stroke-width:3px\n");
+		for (int m = FLOW_MARK_VISITED; m <= FLOW_MARK_FAILED; m++)
+		{
+			bool		first = true;
+
+			for (int i = 0; i < def->nactivities; i++)
+			{
+				if ((int) marks[order[i]] != m)
+					continue;
+				appendStringInfo(&buf, "%sa%d", first ? "  class " : ",", i + 1);
+				first = false;
+			}
+			if (!first)
+				appendStringInfo(&buf, " %s\n", mark_class[m]);
 		}
 	}
 	return buf.data;

@@ -12,7 +12,16 @@
 
 #include "flow_definition.h"
 
-extern char *flow_graph_dot(FlowDefinition *def, const char *flow);
-extern char *flow_graph_mermaid(FlowDefinition *def);
+/* How an instance's picture marks an activity. */
+typedef enum FlowMark
+{
+	FLOW_MARK_NONE,
+	FLOW_MARK_VISITED,			/* the instance went through it */
+	FLOW_MARK_CURRENT,			/* it is in it now */
+	FLOW_MARK_FAILED			/* it failed there */
+} FlowMark;
+
+extern char *flow_graph_dot(FlowDefinition *def, const char *flow, const FlowMark *marks);
+extern char *flow_graph_mermaid(FlowDefinition *def, const FlowMark *marks);
 
 #endif							/* PROCFLOW_FLOW_GRAPH_H */

@@ -101,7 +101,8 @@ procflow_run_process(PG_FUNCTION_ARGS)
 
 /*
  * Lock the caller's job and return its status (palloc'd); another role's
- * job is reported as not existing.  A job that is an item of a batch is
+ * job is reported as not existing, and an instance's step or timer is
+ * refused: the functions on activities act on it.  A job that is an item of a batch is
  * made a job row first.
  */
 static char *
@@ -115,13 +116,13 @@ find_job(int64 job_id)
 	catalog_enter_privileged(&scope);
 	batch_materialize_job(job_id);
 	catalog_leave_privileged(&scope);
-	catalog_exec("SELECT 'pending', p.owner::oid"
+	catalog_exec("SELECT 'pending', p.owner::oid, j.event"
 				 "  FROM procflow.job j JOIN procflow.process p ON p.id = j.process_id"
 				 " WHERE j.id = $1 FOR UPDATE OF j",
 				 1, argtypes, args, NULL, SPI_OK_SELECT);
 	/* not pending (any more: an executor may just have finished it) */
 	if (SPI_processed == 0)
-		catalog_exec("SELECT j.status, p.owner::oid"
+		catalog_exec("SELECT j.status, p.owner::oid, j.event"
 					 "  FROM procflow.finished_job j"
 					 "  JOIN procflow.process p ON p.id = j.process_id"
 					 " WHERE j.id = $1",
@@ -131,7 +132,17 @@ find_job(int64 job_id)
 						  DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
 														 SPI_tuptable->tupdesc, 2,
 														 &isnull))))
+	{
+		char	   *event = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+
+		/* its activity would be left without it */
+		if (strcmp(event, "step") == 0 || strcmp(event, "timer") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("job " INT64_FORMAT " is a %s of an instance of a flow", job_id, event),
+					 errhint("Act on its activity with procflow.retry_activity() or procflow.skip_activity(), or on its instance with procflow.terminate().")));
 		return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	}
 
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_OBJECT),

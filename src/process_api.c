@@ -39,6 +39,7 @@
 #include "cron.h"
 #include "catalog.h"
 #include "flow_definition.h"
+#include "flow_store.h"
 #include "process_api.h"
 #include "queue.h"
 
@@ -164,14 +165,16 @@ check_entity_change(const char *name, int32 process_id)
 	catalog_exec("SELECT 1 FROM procflow.trigger WHERE process_id = $1 AND event IS NOT NULL"
 				 " UNION ALL SELECT 1 FROM procflow.job WHERE process_id = $1"
 				 " UNION ALL SELECT 1 FROM procflow.job_batch WHERE process_id = $1"
+				 " UNION ALL SELECT 1 FROM procflow.instance"
+				 "            WHERE process_id = $1 AND finished_at IS NULL"
 				 " LIMIT 1",
 				 1, argtypes, args, NULL, SPI_OK_SELECT);
 	if (SPI_processed > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_IN_USE),
-				 errmsg("the entity of process \"%s\" cannot change while it has event triggers or pending jobs",
+				 errmsg("the entity of process \"%s\" cannot change while it has event triggers, pending jobs or live instances",
 						name),
-				 errhint("Drop its event triggers, and cancel or run its pending jobs, first.")));
+				 errhint("Drop its event triggers, cancel or run its pending jobs, and terminate its instances, first.")));
 }
 
 /*
@@ -186,6 +189,7 @@ recheck_flow(const char *name, int32 process_id, Oid entity, Oid owner)
 	Datum		args[1] = {Int32GetDatum(process_id)};
 	bool		isnull;
 	Jsonb	   *definition;
+	ArrayType  *waits_on;
 
 	catalog_exec("SELECT v.definition, v.search_path FROM procflow.flow_version v"
 				 "  JOIN procflow.process p ON p.id = v.process_id AND p.version = v.version"
@@ -195,8 +199,18 @@ recheck_flow(const char *name, int32 process_id, Oid entity, Oid owner)
 		elog(ERROR, "flow \"%s\" has no current version", name);
 	definition = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0],
 											  SPI_tuptable->tupdesc, 1, &isnull));
-	flow_check_sql(flow_read(definition, name), name, entity, owner,
-				   SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+	waits_on = flow_check_sql(flow_read(definition, name), name, entity, owner,
+							  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+	{
+		Oid			argtypes2[2] = {INT4OID, REGCLASSARRAYOID};
+		Datum		args2[2] = {Int32GetDatum(process_id), PointerGetDatum(waits_on)};
+
+		catalog_exec("UPDATE procflow.flow_version v SET waits_on = $2"
+					 "  FROM procflow.process p"
+					 " WHERE p.id = $1 AND v.process_id = p.id AND v.version = p.version",
+					 2, argtypes2, args2, waits_on ? NULL : " n", SPI_OK_UPDATE);
+	}
+	api_sync_wait_triggers(waits_on);
 }
 
 /*
@@ -221,11 +235,12 @@ process_api_define(FunctionCallInfo fcinfo, bool alter, bool flow)
 	Oid			rowtype = RECORDOID;
 	OwnedProcess existing = {0};
 	Oid			owner;
-	Oid			argtypes[15] = {TEXTOID, TEXTOID, OIDOID, TEXTOID, TEXTOID, INT4OID,
+	Oid			argtypes[16] = {TEXTOID, TEXTOID, OIDOID, TEXTOID, TEXTOID, INT4OID,
 		BOOLOID, INT4OID, INTERVALOID, TEXTARRAYOID, OIDOID, TEXTOID, INT4OID, NAMEOID,
-	JSONBOID};
-	Datum		args[15];
-	char		nulls[15];
+	JSONBOID, REGCLASSARRAYOID};
+	Datum		args[16];
+	char		nulls[16];
+	ArrayType  *waits_on = NULL;
 
 	if (flow)
 	{
@@ -287,7 +302,7 @@ process_api_define(FunctionCallInfo fcinfo, bool alter, bool flow)
 		check_exclude(name, PG_GETARG_DATUM(9), alter ? existing.owner : GetUserId());
 
 	if (flow)
-		flow_check_sql(flowdef, name, entity, owner, NULL);
+		waits_on = flow_check_sql(flowdef, name, entity, owner, NULL);
 	else if (action != NULL)
 		check_sql(name, "action", action, rowtype, owner);
 	else if (existing.entity != entity)
@@ -334,6 +349,8 @@ process_api_define(FunctionCallInfo fcinfo, bool alter, bool flow)
 	args[13] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
 	args[14] = definition ? JsonbPGetDatum(definition) : (Datum) 0;
 	nulls[14] = definition ? ' ' : 'n';
+	args[15] = PointerGetDatum(waits_on);
+	nulls[15] = waits_on ? ' ' : 'n';
 	if (!alter && !flow)
 		catalog_exec("INSERT INTO procflow.process (name, label, entity, action, condition,"
 					 "  execution_order, enabled, max_attempts, timeout, exclude, owner,"
@@ -349,9 +366,9 @@ process_api_define(FunctionCallInfo fcinfo, bool alter, bool flow)
 					 "          'flow', 1)"
 					 "  RETURNING id)"
 					 " INSERT INTO procflow.flow_version (process_id, version, definition,"
-					 "                                    search_path)"
-					 " SELECT id, 1, $15, $12 FROM p",
-					 15, argtypes, args, nulls, SPI_OK_INSERT);
+					 "                                    search_path, waits_on)"
+					 " SELECT id, 1, $15, $12, $16 FROM p",
+					 16, argtypes, args, nulls, SPI_OK_INSERT);
 	else
 	{
 		catalog_exec("UPDATE procflow.process"
@@ -367,21 +384,8 @@ process_api_define(FunctionCallInfo fcinfo, bool alter, bool flow)
 					 13, argtypes, args, nulls, SPI_OK_UPDATE);
 	}
 
+	api_sync_wait_triggers(waits_on);
 	SPI_finish();
-}
-
-/*
- * Flows are defined, versioned and drawn in this version, but no instance
- * of them runs yet, so nothing may launch one.
- */
-static void
-refuse_flow_trigger(const char *name, OwnedProcess *process)
-{
-	if (process->version > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("process \"%s\" is a flow, which triggers cannot launch yet", name),
-				 errdetail("This version of procflow defines, checks, versions and draws flows; it does not run their instances.")));
 }
 
 /*
@@ -462,7 +466,6 @@ add_cron_trigger(FunctionCallInfo fcinfo, const char *process_name)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	api_find_process(process_name, &process);
-	refuse_flow_trigger(process_name, &process);
 
 	args[0] = Int32GetDatum(process.id);
 	args[1] = PG_GETARG_DATUM(5);
@@ -513,7 +516,6 @@ procflow_add_trigger(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	api_find_process(process_name, &process);
-	refuse_flow_trigger(process_name, &process);
 
 	if (!OidIsValid(process.entity))
 		ereport(ERROR,
@@ -625,13 +627,16 @@ procflow_drop_trigger(PG_FUNCTION_ARGS)
 
 /*
  * procflow.drop_process(name): the process, its triggers, its pending jobs
- * and its history.
+ * and its history; a flow's versions and finished instances.  A flow with
+ * live instances is refused: they would be lost in the middle of their
+ * work.
  */
 Datum
 procflow_drop_process(PG_FUNCTION_ARGS)
 {
 	char	   *name = api_text_arg(fcinfo, 0, "name", true);
 	OwnedProcess process;
+	ArrayType  *waits_on;
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1];
 
@@ -640,6 +645,30 @@ procflow_drop_process(PG_FUNCTION_ARGS)
 	api_find_process(name, &process);
 
 	args[0] = Int32GetDatum(process.id);
+	catalog_exec("SELECT count(*)::int8 FROM procflow.instance"
+				 " WHERE process_id = $1 AND finished_at IS NULL",
+				 1, argtypes, args, NULL, SPI_OK_SELECT);
+	{
+		bool		isnull;
+		int64		live = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+													   SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (live > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("flow \"%s\" has " INT64_FORMAT " live instances", name, live),
+					 errhint("Terminate them first, for example with procflow.disable_process(name, cancel_pending => true).")));
+	}
+	catalog_exec("SELECT pg_catalog.array_agg(DISTINCT t)::pg_catalog.regclass[]"
+				 "  FROM procflow.flow_version v, pg_catalog.unnest(v.waits_on) t"
+				 " WHERE v.process_id = $1",
+				 1, argtypes, args, NULL, SPI_OK_SELECT);
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		waits_on = isnull ? NULL : DatumGetArrayTypePCopy(d);
+	}
 	catalog_exec("DELETE FROM procflow.job WHERE process_id = $1",
 				 1, argtypes, args, NULL, SPI_OK_DELETE);
 	catalog_exec("DELETE FROM procflow.finished_job WHERE process_id = $1",
@@ -649,6 +678,7 @@ procflow_drop_process(PG_FUNCTION_ARGS)
 	catalog_exec("DELETE FROM procflow.process WHERE id = $1",
 				 1, argtypes, args, NULL, SPI_OK_DELETE);
 	api_sync_capture_trigger(process.entity);
+	api_sync_wait_triggers(waits_on);
 
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -677,6 +707,8 @@ set_enabled(const char *name, bool enabled, bool cancel_pending)
 					 "   SET next_run_at = procflow.cron_next(cron, pg_catalog.clock_timestamp())"
 					 " WHERE process_id = $1 AND cron IS NOT NULL",
 					 1, argtypes, args, NULL, SPI_OK_UPDATE);
+	if (cancel_pending && process.version > 0)
+		flow_store_terminate_all(process.id);
 	if (cancel_pending)
 	{
 		PrivilegedScope scope;

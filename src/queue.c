@@ -73,29 +73,34 @@ enum
 	JOB_PARTITION,
 	JOB_EXCLUDED,
 	JOB_OWNER,
+	JOB_INSTANCE_ID,
+	JOB_ACTIVITY_ID,
+	JOB_XID,
+	JOB_EVENT_TABLE,
 	JOB_NATTS
 };
 
 /*
  * procflow.finished_job has the columns of procflow.job but the partition
- * number: the same up to JOB_PARTITION, then "excluded" and "owner".
+ * number: the same up to JOB_PARTITION, then the ones after it.
  */
 #define FINISHED_JOB_NATTS	(JOB_NATTS - 1)
 
 /* Job statuses and events as text, made once per transaction. */
 static const char *const job_words[] = {
 	"pending", "succeeded", "failed", "skipped", "cancelled",
-	"create", "update", "delete", "run", "cron"
+	"create", "update", "delete", "run", "cron", "step", "timer"
 };
 static Datum *job_word_datums = NULL;
 
 
-static SPIPlanPtr claim_plan = NULL;
-static SPIPlanPtr claim_locking_plan = NULL;
+/* The plans that read flows' columns: [1] for a catalog that has them. */
+static SPIPlanPtr claim_plan[2];
+static SPIPlanPtr claim_locking_plan[2];
 static SPIPlanPtr owners_plan = NULL;
 static SPIPlanPtr finish_plan = NULL;
 static SPIPlanPtr retry_plan = NULL;
-static SPIPlanPtr next_due_plan = NULL;
+static SPIPlanPtr next_due_plan[2];
 static SPIPlanPtr next_due_other_plan = NULL;
 static SPIPlanPtr prune_plan = NULL;
 
@@ -154,6 +159,17 @@ job_word(const char *word)
 	return (Datum) 0;			/* keep compiler quiet */
 }
 
+/*
+ * The columns of procflow.job: all of them, or, in a database whose
+ * extension is not updated yet, those up to the ones flows added (no flow
+ * runs there).
+ */
+static int
+job_natts(void)
+{
+	return catalog_oids()->has_flows ? JOB_NATTS : JOB_INSTANCE_ID;
+}
+
 /* Set a nullable column of a job row. */
 static inline void
 set_column(Datum *values, bool *nulls, int col, Datum value, bool isnull)
@@ -174,7 +190,7 @@ insert_finished(Datum *values, bool *nulls)
 		values[col] = values[col + 1];
 		nulls[col] = nulls[col + 1];
 	}
-	direct_insert(catalog_oids()->finished_job, FINISHED_JOB_NATTS, values, nulls);
+	direct_insert(catalog_oids()->finished_job, job_natts() - 1, values, nulls);
 }
 
 /*
@@ -201,12 +217,20 @@ queue_insert(const NewJob *job)
 	set_column(values, nulls, JOB_ROW_HASH, Int64GetDatum(job->row_hash), !job->has_row);
 	set_column(values, nulls, JOB_KEY,
 			   job->key != 0 ? job->key : entity_key_of_hash(job->row_hash),
-			   !job->has_row);
+			   !job->has_row && job->key == 0);
 	set_column(values, nulls, JOB_OLD_ROW, job->old_row, job->old_row == 0);
 	set_column(values, nulls, JOB_CHANGED, job->changed, job->changed == 0);
 	set_column(values, nulls, JOB_DEPTH, Int32GetDatum(job->depth), false);
 	set_column(values, nulls, JOB_EXCLUDED, job->excluded, job->excluded == 0);
 	set_column(values, nulls, JOB_OWNER, ObjectIdGetDatum(job->owner), false);
+	set_column(values, nulls, JOB_INSTANCE_ID, Int64GetDatum(job->instance_id),
+			   job->instance_id == 0);
+	set_column(values, nulls, JOB_ACTIVITY_ID, Int64GetDatum(job->activity_id),
+			   job->activity_id == 0);
+	set_column(values, nulls, JOB_XID, UInt64GetDatum(job->xid),
+			   job->xid == 0);
+	set_column(values, nulls, JOB_EVENT_TABLE, ObjectIdGetDatum(job->event_table),
+			   !OidIsValid(job->event_table));
 	set_column(values, nulls, JOB_STATUS, job_word(status), false);
 	set_column(values, nulls, JOB_RUN_AT, TimestampTzGetDatum(job->run_at), false);
 	set_column(values, nulls, JOB_ATTEMPTS, Int32GetDatum(job->attempts), false);
@@ -227,7 +251,7 @@ queue_insert(const NewJob *job)
 		int			partition = rotation_partition_for(job->run_at);
 
 		set_column(values, nulls, JOB_PARTITION, Int32GetDatum(partition), false);
-		direct_insert(catalog_oids()->job_partitions[partition], JOB_NATTS,
+		direct_insert(catalog_oids()->job_partitions[partition], job_natts(),
 					  values, nulls);
 		wakeup_note_due(job->run_at);
 	}
@@ -254,6 +278,10 @@ queue_claimed_from(const NewJob *job, ClaimedJob *claimed)
 	claimed->depth = job->depth;
 	claimed->excluded = job->excluded;
 	claimed->attempts = job->attempts;
+	claimed->instance_id = job->instance_id;
+	claimed->activity_id = job->activity_id;
+	claimed->xid = job->xid;
+	claimed->event_table = job->event_table;
 }
 
 /*
@@ -264,7 +292,8 @@ void
 queue_set_outcome(NewJob *job, const JobOutcome *outcome)
 {
 	job->status = outcome->status;
-	job->attempts++;
+	if (!outcome->held)
+		job->attempts++;
 	job->started_at = outcome->started_at;
 	job->finished_at = outcome->finished_at;
 	if (outcome->retry_at != 0)
@@ -333,10 +362,13 @@ queue_xact_event(XactEvent event)
  * A job of the owner's (job alias) that may run: in the order key's group,
  * of an enabled process (whose owner "role" has the privileges of, if
  * given), with no older pending job of the same process and row (so that
- * one row's jobs run one at a time in creation order), and no older batch
- * of its process (batch.c): it may hold its row.
+ * one row's jobs run one at a time in creation order), no older batch
+ * of its process (batch.c): it may hold its row; and for a job of one
+ * instance of a flow (a step, a timer, an event kept for it while it was
+ * suspended), an active instance: a suspended instance's jobs are held, and
+ * its kept events run one at a time in the order they came.
  */
-#define RUNNABLE(alias, role) \
+#define RUNNABLE(alias, role, instance) \
 	" " alias ".owner = $5 AND " alias ".ord = g.ord" \
 	" AND EXISTS (SELECT 1 FROM procflow.process p" \
 	"              WHERE p.id = " alias ".process_id AND p.enabled" \
@@ -347,7 +379,18 @@ queue_xact_event(XactEvent event)
 	"                    AND e.row_hash = " alias ".row_hash AND e.id < " alias ".id)" \
 	" AND NOT EXISTS (SELECT 1 FROM procflow.job_batch b" \
 	"                  WHERE b.process_id = " alias ".process_id" \
-	"                    AND b.first_id < " alias ".id) "
+	"                    AND b.first_id < " alias ".id) " \
+	instance
+
+/* The part of RUNNABLE about instances, for a catalog that has them. */
+#define INSTANCE_RUNNABLE(alias) \
+	" AND (" alias ".instance_id IS NULL" \
+	"      OR (EXISTS (SELECT 1 FROM procflow.instance i" \
+	"                   WHERE i.id = " alias ".instance_id AND i.status = 'active')" \
+	"          AND (" alias ".xid IS NULL" \
+	"               OR NOT EXISTS (SELECT 1 FROM procflow.job h" \
+	"                               WHERE h.instance_id = " alias ".instance_id" \
+	"                                 AND h.xid IS NOT NULL AND h.id < " alias ".id)))) "
 
 /*
  * The owners that have pending jobs or batches, in OID order, from the
@@ -408,26 +451,35 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 	ClaimedJob *jobs;
 	int			ret;
 	Oid			argtypes[5] = {INT4OID, OIDOID, TIMESTAMPTZOID, INT8OID, OIDOID};
+	int			flows = catalog_oids()->has_flows ? 1 : 0;
 
-#define CLAIM_SQL(locking) \
+#define FLOW_COLUMNS ", c.instance_id, c.activity_id, c.xid, c.event_table"
+#define CLAIM_SQL(locking, flow_columns, instance) \
 	GROUPS_CTE \
 	"SELECT c.tableoid, c.ctid, c.id, c.process_id, c.trigger_id, c.event, c.key," \
 	"       c.old_row, c.changed, c.depth, c.attempts, c.excluded, c.ord, c.run_at" \
+	flow_columns \
 	"  FROM grp g, LATERAL (" \
 	"    SELECT j.tableoid, j.ctid, j.* FROM procflow.job j" \
 	"     WHERE j.run_at <= $3 AND" \
-	RUNNABLE("j", "$2") \
+	RUNNABLE("j", "$2", instance) \
 	"     ORDER BY j.run_at, j.id LIMIT $1" \
 	locking ") c" \
 	" WHERE g.ord IS NOT NULL AND ($4::int8 IS NULL OR g.ord < $4)" \
 	" LIMIT $1"
 
 	catalog_prefer_indexes();
-	if (lock)
-		catalog_keep_plan(&claim_locking_plan, CLAIM_SQL("     FOR UPDATE OF j SKIP LOCKED"),
-						  5, argtypes);
+	if (lock && flows)
+		catalog_keep_plan(&claim_locking_plan[1],
+						  CLAIM_SQL("     FOR UPDATE OF j SKIP LOCKED", FLOW_COLUMNS,
+									INSTANCE_RUNNABLE("j")), 5, argtypes);
+	else if (lock)
+		catalog_keep_plan(&claim_locking_plan[0],
+						  CLAIM_SQL("     FOR UPDATE OF j SKIP LOCKED", "", ""), 5, argtypes);
+	else if (flows)
+		catalog_keep_plan(&claim_plan[1], CLAIM_SQL("", FLOW_COLUMNS, INSTANCE_RUNNABLE("j")), 5, argtypes);
 	else
-		catalog_keep_plan(&claim_plan, CLAIM_SQL(""), 5, argtypes);
+		catalog_keep_plan(&claim_plan[0], CLAIM_SQL("", "", ""), 5, argtypes);
 
 	args[0] = Int32GetDatum(max_jobs);
 	args[1] = ObjectIdGetDatum(as_role);
@@ -438,7 +490,7 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 		nulls[1] = 'n';
 	if (!below_ord)
 		nulls[3] = 'n';
-	ret = SPI_execute_plan(lock ? claim_locking_plan : claim_plan, args, nulls, false,
+	ret = SPI_execute_plan(lock ? claim_locking_plan[flows] : claim_plan[flows], args, nulls, false,
 						   max_jobs);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "claiming jobs failed: %s", SPI_result_code_string(ret));
@@ -482,6 +534,21 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 		job->excluded = isnull ? 0 : SPI_datumTransfer(d, false, -1);
 		job->ord = DatumGetInt64(SPI_getbinval(tup, desc, 13, &isnull));
 		job->run_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 14, &isnull));
+		job->instance_id = 0;
+		job->activity_id = 0;
+		job->xid = 0;
+		job->event_table = InvalidOid;
+		if (flows)
+		{
+			d = SPI_getbinval(tup, desc, 15, &isnull);
+			job->instance_id = isnull ? 0 : DatumGetInt64(d);
+			d = SPI_getbinval(tup, desc, 16, &isnull);
+			job->activity_id = isnull ? 0 : DatumGetInt64(d);
+			d = SPI_getbinval(tup, desc, 17, &isnull);
+			job->xid = isnull ? 0 : DatumGetUInt64(d);
+			d = SPI_getbinval(tup, desc, 18, &isnull);
+			job->event_table = isnull ? InvalidOid : DatumGetObjectId(d);
+		}
 	}
 	SPI_freetuptable(SPI_tuptable);
 	return jobs;
@@ -540,7 +607,7 @@ queue_finish_deleted(SPITupleTable *deleted, uint64 n, const JobOutcome *all,
 	Datum		values[JOB_NATTS + 1];
 	bool		nulls[JOB_NATTS + 1];
 
-	if (desc->natts != (all != NULL ? JOB_NATTS : JOB_NATTS + 1))
+	if (desc->natts != (all != NULL ? job_natts() : job_natts() + 1))
 		elog(ERROR, "finishing jobs: unexpected row of %d columns", desc->natts);
 
 	for (uint64 r = 0; r < n; r++)
@@ -550,7 +617,7 @@ queue_finish_deleted(SPITupleTable *deleted, uint64 n, const JobOutcome *all,
 
 		heap_deform_tuple(deleted->vals[r], desc, values, nulls);
 		if (o == NULL)
-			o = &outcomes[DatumGetInt32(values[JOB_NATTS]) - 1];
+			o = &outcomes[DatumGetInt32(values[job_natts()]) - 1];
 		texts[0] = o->error_code;
 		texts[1] = o->message;
 		texts[2] = o->detail;
@@ -607,15 +674,15 @@ queue_record_outcomes(const JobOutcome *outcomes, int n)
 	JobOutcome *finished = palloc(sizeof(JobOutcome) * Max(n, 1));
 	Datum	   *finished_ids = palloc(sizeof(Datum) * Max(n, 1));
 	int			nfinished = 0;
-	Datum	   *values[6];
-	bool	   *isnull[6];
+	Datum	   *values[7];
+	bool	   *isnull[7];
 	int			nretried = 0;
-	Oid			elemtypes[6] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	TEXTOID, TEXTOID, TEXTOID};
+	Oid			elemtypes[7] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+	TEXTOID, TEXTOID, TEXTOID, INT4OID};
 	int			ret;
 
 	catalog_prefer_indexes();
-	for (int c = 0; c < 6; c++)
+	for (int c = 0; c < 7; c++)
 	{
 		values[c] = palloc(sizeof(Datum) * Max(n, 1));
 		isnull[c] = palloc0(sizeof(bool) * Max(n, 1));
@@ -635,6 +702,7 @@ queue_record_outcomes(const JobOutcome *outcomes, int n)
 		values[0][r] = Int64GetDatum(o->id);
 		values[1][r] = TimestampTzGetDatum(o->started_at);
 		values[2][r] = TimestampTzGetDatum(o->retry_at);
+		values[6][r] = Int32GetDatum(o->held ? 0 : 1);
 		for (int t = 0; t < 3; t++)
 		{
 			isnull[3 + t][r] = texts[t] == NULL;
@@ -666,20 +734,25 @@ queue_record_outcomes(const JobOutcome *outcomes, int n)
 
 	if (nretried > 0)
 	{
-		Oid			argtypes[6] = {INT8ARRAYOID, TIMESTAMPTZARRAYOID,
-		TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
-		Datum		args[6];
+		Oid			argtypes[7] = {INT8ARRAYOID, TIMESTAMPTZARRAYOID,
+			TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+		INT4ARRAYOID};
+		Datum		args[7];
 
+		/* a held run keeps the error and start of the last attempt */
 		catalog_keep_plan(&retry_plan,
 						  "UPDATE procflow.job j"
-						  "   SET attempts = j.attempts + 1, started_at = o.started_at,"
-						  "       run_at = o.retry_at, error_code = o.error_code,"
-						  "       error_message = o.message, error_detail = o.detail"
-						  "  FROM unnest($1, $2, $3, $4, $5, $6)"
-						  "       AS o(id, started_at, retry_at, error_code, message, detail)"
+						  "   SET attempts = j.attempts + o.counts,"
+						  "       started_at = CASE o.counts WHEN 1 THEN o.started_at ELSE j.started_at END,"
+						  "       run_at = o.retry_at,"
+						  "       error_code = CASE o.counts WHEN 1 THEN o.error_code ELSE j.error_code END,"
+						  "       error_message = CASE o.counts WHEN 1 THEN o.message ELSE j.error_message END,"
+						  "       error_detail = CASE o.counts WHEN 1 THEN o.detail ELSE j.error_detail END"
+						  "  FROM unnest($1, $2, $3, $4, $5, $6, $7)"
+						  "       AS o(id, started_at, retry_at, error_code, message, detail, counts)"
 						  " WHERE j.id = o.id",
-						  6, argtypes);
-		for (int c = 0; c < 6; c++)
+						  7, argtypes);
+		for (int c = 0; c < 7; c++)
 			args[c] = queue_array(values[c], isnull[c], nretried, elemtypes[c]);
 		ret = SPI_execute_plan(retry_plan, args, NULL, false, 0);
 		if (ret != SPI_OK_UPDATE)
@@ -705,21 +778,28 @@ queue_next_due(void)
 	Oid			owners[QUEUE_MAX_OWNERS];
 	int			nowners;
 	TimestampTz next;
+	int			flows = catalog_oids()->has_flows ? 1 : 0;
 
 	catalog_prefer_indexes();
 	{
 		/* $2 to $4 are those of the claim; this statement uses $1 and $5 */
 		Oid			argtypes[5] = {TIMESTAMPTZOID, OIDOID, TIMESTAMPTZOID, INT8OID, OIDOID};
 
-		catalog_keep_plan(&next_due_plan, GROUPS_CTE
-						  "SELECT min(n.run_at)"
-						  "  FROM grp g, LATERAL ("
-						  "    SELECT j.run_at FROM procflow.job j"
-						  "     WHERE j.run_at > $1 AND"
-						  RUNNABLE("j", "NULL")
-						  "     ORDER BY j.run_at, j.id LIMIT 1) n"
-						  " WHERE g.ord IS NOT NULL",
-						  5, argtypes);
+#define NEXT_DUE_SQL(instance) \
+	GROUPS_CTE \
+	"SELECT min(n.run_at)" \
+	"  FROM grp g, LATERAL (" \
+	"    SELECT j.run_at FROM procflow.job j" \
+	"     WHERE j.run_at > $1 AND" \
+	RUNNABLE("j", "NULL", instance) \
+	"     ORDER BY j.run_at, j.id LIMIT 1) n" \
+	" WHERE g.ord IS NOT NULL"
+
+		if (flows)
+			catalog_keep_plan(&next_due_plan[1], NEXT_DUE_SQL(INSTANCE_RUNNABLE("j")), 5,
+							  argtypes);
+		else
+			catalog_keep_plan(&next_due_plan[0], NEXT_DUE_SQL(""), 5, argtypes);
 		catalog_keep_plan(&next_due_other_plan,
 						  "SELECT least((SELECT min(b.run_at) FROM procflow.job_batch b"
 						  "               JOIN procflow.process p ON p.id = b.process_id"
@@ -743,7 +823,7 @@ queue_next_due(void)
 	for (int i = 0; i < nowners; i++)
 	{
 		args[4] = ObjectIdGetDatum(owners[i]);
-		ret = SPI_execute_plan(next_due_plan, args, " nnn ", true, 1);
+		ret = SPI_execute_plan(next_due_plan[flows], args, " nnn ", true, 1);
 		if (ret != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "reading the next due time failed: %s", SPI_result_code_string(ret));
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);

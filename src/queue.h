@@ -29,7 +29,8 @@ typedef struct NewJob
 	int64		trigger_id;		/* 0 when started by run_process */
 	const char *event;			/* create, update, delete or run */
 	int64		ord;			/* procflow_order_key() */
-	bool		has_row;		/* row_hash and key are set */
+	bool		has_row;		/* row_hash and key are set (a key may be set
+								 * alone: an event kept for one instance) */
 	int64		row_hash;
 	Datum		key;			/* text[] of primary-key values, or 0 when
 								 * the key is the row hash (see entity.c) */
@@ -39,6 +40,11 @@ typedef struct NewJob
 	Datum		excluded;		/* int4[] of the processes its run must not
 								 * trigger (see action.c), or 0 */
 	Oid			owner;			/* its process's owner: whose turn it waits for */
+	int64		instance_id;	/* a flow's step or timer: its instance and */
+	int64		activity_id;	/* activity, else 0 */
+	uint64		xid;			/* an event for waits: the writing transaction's
+								 * full id, else 0 */
+	Oid			event_table;	/* and the table it happened on */
 	TimestampTz run_at;
 	TimestampTz created_at;		/* 0: the transaction's start */
 	/* the outcome of a run; status NULL for a job not run yet */
@@ -69,6 +75,10 @@ typedef struct ClaimedJob
 	int32		attempts;		/* runs before this one */
 	int64		ord;			/* its place in the queue's order */
 	TimestampTz run_at;
+	int64		instance_id;	/* see NewJob */
+	int64		activity_id;
+	uint64		xid;
+	Oid			event_table;
 } ClaimedJob;
 
 /* The outcome of one run of a claimed job. */
@@ -77,6 +87,9 @@ typedef struct JobOutcome
 	int64		id;
 	const char *status;			/* succeeded, skipped, failed, or pending
 								 * again for a retry */
+	bool		held;			/* pending again without having run: not an
+								 * attempt (a flow step whose instance was
+								 * busy) */
 	TimestampTz started_at;
 	TimestampTz finished_at;	/* 0 when pending again */
 	TimestampTz retry_at;		/* when pending again */

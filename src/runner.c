@@ -47,6 +47,7 @@
 #include "cache.h"
 #include "catalog.h"
 #include "entity.h"
+#include "flow_engine.h"
 #include "inflight.h"
 #include "job_state.h"
 #include "procflow.h"
@@ -107,9 +108,10 @@ action_timeout_ms(ProcessInfo *p)
 }
 
 /*
- * Run the action of one claimed job as the process owner.  Returns the
- * job's status: "succeeded", or "skipped" with the reason in *note when the
- * row is gone or the condition no longer holds.
+ * Run the action of one claimed job as the process owner (a flow's job
+ * launches an instance of it instead).  Returns the job's status:
+ * "succeeded", or "skipped" with the reason in *note when the row is gone
+ * or the condition no longer holds.
  */
 static const char *
 run_action(ProcessInfo *p, ClaimedJob *job, bool in_executor, const char **note)
@@ -140,7 +142,10 @@ run_action(ProcessInfo *p, ClaimedJob *job, bool in_executor, const char **note)
 
 		if (in_executor && timeout_ms > 0)
 			enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(timeout_ms, INT_MAX));
-		action_execute(p, args, nulls);
+		if (p->version > 0)
+			(void) flow_engine_launch(p, job->key, NULL, 0);
+		else
+			action_execute(p, args, nulls);
 		if (in_executor && timeout_ms > 0)
 			disable_timeout(STATEMENT_TIMEOUT, false);
 	}
@@ -260,7 +265,10 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 			pgstat_report_activity(STATE_RUNNING,
 								   psprintf("procflow job " INT64_FORMAT " (process %s, %s)",
 											job->id, p->name, job->event));
-		outcome->status = run_action(p, job, in_executor, &outcome->message);
+		if (flow_engine_runs_job(job))
+			outcome->status = flow_engine_run_job(p, job, in_executor, &outcome->message);
+		else
+			outcome->status = run_action(p, job, in_executor, &outcome->message);
 		job_state_close_portals(&state);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
@@ -290,13 +298,24 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 		job_state_release_session_locks();
 		inflight_note(0);
 	}
-	if (edata == NULL)
+	if (edata == NULL && strcmp(outcome->status, FLOW_STEP_HELD) == 0)
+	{
+		/* its instance is busy: again in a moment, not as an attempt */
+		outcome->status = "pending";
+		outcome->held = true;
+		outcome->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														FLOW_HELD_RETRY_MS);
+	}
+	else if (edata == NULL)
 		outcome->finished_at = GetCurrentTimestamp();
 	else
 	{
 		failure_outcome(job->process_id, job->id, job->attempts,
 						unpack_sql_state(edata->sqlerrcode), edata->message, edata->detail,
 						outcome);
+		if (flow_engine_runs_job(job))
+			flow_engine_note_failure(job, strcmp(outcome->status, "failed") == 0,
+									 outcome->message);
 		FreeErrorData(edata);
 	}
 	cache_unpin();

@@ -85,7 +85,7 @@ SELECT matches(procflow.flow_graph('odd "name"', 'mermaid'), 'a\d\(\["a #quot;q#
     'and in Mermaid');
 SELECT throws_ok($$SELECT procflow.flow_graph('invoice_flow', 'svg')$$, '22023', 'unknown picture format "svg"', 'unknown format');
 SELECT throws_ok($$SELECT procflow.flow_graph('invoice_flow', version => 3)$$, '42704', 'flow "invoice_flow" has no version 3', 'unknown version');
-SELECT throws_ok($$SELECT procflow.flow_graph('invoice_flow', instance => 1)$$, '0A000', NULL, 'no instances in this version');
+SELECT throws_ok($$SELECT procflow.flow_graph('invoice_flow', instance => -1)$$, '42704', 'instance -1 of flow "invoice_flow" does not exist', 'unknown instance');
 SELECT throws_ok($$SELECT procflow.flow_graph('nosuch')$$, '42704', 'process "nosuch" does not exist', 'unknown flow');
 SELECT throws_ok($$SELECT procflow.flow_graph(NULL)$$, '22004', NULL, 'NULL flow');
 
@@ -101,8 +101,10 @@ SELECT throws_ok($$SELECT procflow.alter_process('invoice_flow', 'payment', NULL
 SELECT lives_ok($$SELECT procflow.disable_process('invoice_flow')$$, 'disable a flow');
 SELECT is((SELECT enabled FROM procflow.processes WHERE name = 'invoice_flow'), false, 'disabled');
 SELECT lives_ok($$SELECT procflow.enable_process('invoice_flow')$$, 'enable a flow');
-SELECT throws_ok($$SELECT procflow.add_trigger('invoice_flow', 'create')$$, '0A000', NULL, 'no event trigger launches a flow yet');
-SELECT throws_ok($$SELECT procflow.add_trigger('invoice_flow', cron => '* * * * *')$$, '0A000', NULL, 'nor a cron trigger');
+SELECT cmp_ok(procflow.add_trigger('invoice_flow', 'create', queued => true), '>', 0::bigint,
+    'an event trigger launches a flow');
+SELECT cmp_ok(procflow.add_trigger('invoice_flow', cron => '0 3 * * *'), '>', 0::bigint,
+    'so does a cron trigger');
 SELECT throws_ok($$SELECT procflow.run_process('invoice_flow')$$, '42809', 'process "invoice_flow" is a flow', 'run_process runs light processes');
 SELECT lives_ok($$SELECT procflow.create_process('light', 'invoice', 'SELECT 1')$$, 'a light process');
 SELECT throws_ok($$SELECT procflow.alter_flow('light', (SELECT doc FROM good))$$, '42809', 'process "light" is not a flow', 'alter_flow of a light process');

@@ -1,0 +1,1299 @@
+/*-------------------------------------------------------------------------
+ *
+ * flow_engine.c
+ *	  Advancing instances of flows.
+ *
+ * An instance moves in steps.  A step is one transaction that holds the
+ * instance's row lock (flow_store.c): a launch, an automatic activity's
+ * run by an executor (its "step" job), a wait's timeout (its "timer" job),
+ * or a function acting on the instance (skip_activity, retry_activity,
+ * terminate).  What the step's activity leads to is followed at once, in
+ * the same transaction: decisions are evaluated, splits start every
+ * branch, joins count the branches that arrived, ends end, waits begin
+ * (and close at once when their condition already holds for the
+ * instance's own row).  Only automatic activities and timers wait for the
+ * queue: each becomes a job, which executors claim with the others, in
+ * execution order, with retries and backoff.  So an action, its
+ * activity's closing and everything it leads to commit together.
+ *
+ * An executor never waits for an instance's lock: a job whose instance is
+ * locked (by another executor's step of it, or by a function acting on it)
+ * is held, and runs again a moment later without counting as an attempt.
+ * The functions wait for the lock, and for the jobs an executor holds; no
+ * cycle of waits can form.
+ *
+ * The SQL of a definition runs as the flow's owner, with its version's
+ * search_path, and sees $1 the instance's entity row as it is now (NULL
+ * for an entity-less instance or a deleted row), $2 NULL, and $3 the
+ * context: flow, version, instance, activity, activity_name, key, vars,
+ * attempt and event.  The parsed definition of each version and its
+ * prepared SQL are kept per backend.
+ *
+ * Copyright (c) 2026, procflow developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/regproc.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+
+#include "action.h"
+#include "catalog.h"
+#include "entity.h"
+#include "flow_definition.h"
+#include "flow_engine.h"
+#include "flow_store.h"
+#include "procflow.h"
+#include "queue.h"
+#include "stored_row.h"
+
+/* A version of a flow, read and prepared to run. */
+typedef struct VersionKey
+{
+	int32		process_id;
+	int32		version;
+} VersionKey;
+
+typedef struct FlowVersion
+{
+	VersionKey	key;			/* hash key: must be first */
+	MemoryContext cxt;			/* everything below lives here */
+	Jsonb	   *doc;			/* the definition, to see it is the same */
+	Oid			rowtype;		/* of the entity when prepared */
+	char	   *search_path;
+	FlowDefinition *def;
+	SPIPlanPtr *plans;			/* per activity: its action, or its wait's
+								 * condition; NULL when none or not yet */
+	SPIPlanPtr *timeout_plans;	/* a wait's timestamptz expression */
+	SPIPlanPtr *link_plans;		/* per link of a decision: its case */
+	SPIPlanPtr *key_plans;		/* a wait's key expression, as jsonb */
+	Oid		   *wait_entity;	/* a wait for an event: its table */
+	int64	   *timeout_ms;		/* an automatic activity's statement timeout */
+	bool		prepared;
+} FlowVersion;
+
+/* One step of one instance. */
+typedef struct Step
+{
+	ProcessInfo *flow;
+	FlowVersion *fv;
+	FlowInstance instance;
+	int64		job_id;			/* the running job, or 0 */
+	int			attempt;
+	bool		have_row;		/* row read */
+	Datum		row;
+	bool		row_null;
+	bool		ended;			/* an end terminated the instance */
+	Jsonb	   *event;			/* the event a wait is closed by, or NULL */
+} Step;
+
+static HTAB *versions = NULL;
+
+/* Free what a version entry holds. */
+static void
+forget_version(FlowVersion *fv)
+{
+	if (fv->def != NULL)
+	{
+		for (int i = 0; i < fv->def->nactivities; i++)
+		{
+			if (fv->plans[i])
+				SPI_freeplan(fv->plans[i]);
+			if (fv->timeout_plans[i])
+				SPI_freeplan(fv->timeout_plans[i]);
+			if (fv->key_plans[i])
+				SPI_freeplan(fv->key_plans[i]);
+		}
+	}
+	if (fv->link_plans != NULL)
+	{
+		int			nlinks = 0;
+
+		for (int i = 0; i < fv->def->nactivities; i++)
+			nlinks += fv->def->activities[i].nlinks;
+		for (int i = 0; i < nlinks; i++)
+			if (fv->link_plans[i])
+				SPI_freeplan(fv->link_plans[i]);
+	}
+	if (fv->cxt)
+		MemoryContextDelete(fv->cxt);
+	fv->cxt = NULL;
+	fv->def = NULL;
+	fv->link_plans = NULL;
+}
+
+/* Index of a link in a version's flat array of links. */
+static int
+link_index(FlowDefinition *def, int activity, int link)
+{
+	int			n = 0;
+
+	for (int i = 0; i < activity; i++)
+		n += def->activities[i].nlinks;
+	return n + link;
+}
+
+/*
+ * The version of a flow, read and parsed (its SQL is prepared when first
+ * run, see prepare_version).  A version never changes once written, but a
+ * process id can come again after the extension is dropped and created,
+ * and a flow can move to another table: the definition and the row type
+ * are compared with what was read before.
+ */
+static FlowVersion *
+load_version(ProcessInfo *flow, int32 version)
+{
+	Oid			argtypes[2] = {INT4OID, INT4OID};
+	Datum		args[2] = {Int32GetDatum(flow->id), Int32GetDatum(version)};
+	VersionKey	key;
+	FlowVersion *fv;
+	bool		found;
+	bool		isnull;
+	Jsonb	   *doc;
+	Oid			rowtype = flow->entity ? flow->entity->rowtype : RECORDOID;
+	MemoryContext old;
+	PrivilegedScope scope;
+	int			nlinks = 0;
+
+	if (versions == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(VersionKey);
+		ctl.entrysize = sizeof(FlowVersion);
+		versions = hash_create("procflow flow versions", 64, &ctl,
+							   HASH_ELEM | HASH_BLOBS);
+	}
+
+	catalog_enter_privileged(&scope);
+	if (SPI_execute_with_args("SELECT definition, search_path FROM procflow.flow_version"
+							  " WHERE process_id = $1 AND version = $2",
+							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading a flow's version failed");
+	catalog_leave_privileged(&scope);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("version %d of flow \"%s\" does not exist", version, flow->name)));
+	doc = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+									   &isnull));
+
+	memset(&key, 0, sizeof(key));
+	key.process_id = flow->id;
+	key.version = version;
+	fv = hash_search(versions, &key, HASH_ENTER, &found);
+	if (found && fv->cxt != NULL && fv->rowtype == rowtype &&
+		VARSIZE(fv->doc) == VARSIZE(doc) && memcmp(fv->doc, doc, VARSIZE(doc)) == 0)
+		return fv;
+	if (found)
+		forget_version(fv);
+
+	fv->cxt = AllocSetContextCreate(TopMemoryContext, "procflow flow version",
+									ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(fv->cxt);
+	fv->doc = palloc(VARSIZE(doc));
+	memcpy(fv->doc, doc, VARSIZE(doc));
+	fv->rowtype = rowtype;
+	fv->search_path = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	fv->def = flow_read(fv->doc, flow->name);
+	fv->plans = palloc0(sizeof(SPIPlanPtr) * fv->def->nactivities);
+	fv->timeout_plans = palloc0(sizeof(SPIPlanPtr) * fv->def->nactivities);
+	fv->key_plans = palloc0(sizeof(SPIPlanPtr) * fv->def->nactivities);
+	fv->wait_entity = palloc0(sizeof(Oid) * fv->def->nactivities);
+	fv->timeout_ms = palloc0(sizeof(int64) * fv->def->nactivities);
+	for (int i = 0; i < fv->def->nactivities; i++)
+		nlinks += fv->def->activities[i].nlinks;
+	fv->link_plans = palloc0(sizeof(SPIPlanPtr) * Max(nlinks, 1));
+	fv->prepared = false;
+	MemoryContextSwitchTo(old);
+	return fv;
+}
+
+/* Prepare a piece of SQL of a version and keep the plan. */
+static SPIPlanPtr
+keep(SPIPlanPtr plan)
+{
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+/*
+ * Prepare the SQL of a version, as the flow's owner with the version's
+ * search_path (names resolve as they did when the version was checked),
+ * and resolve the tables its waits name.
+ */
+static void
+prepare_version(ProcessInfo *flow, FlowVersion *fv)
+{
+	FlowDefinition *def = fv->def;
+	OwnerScope	scope;
+	Oid			type;
+
+	if (fv->prepared)
+		return;
+	action_enter_process_path(flow, fv->search_path, &scope);
+	for (int i = 0; i < def->nactivities; i++)
+	{
+		FlowActivity *act = &def->activities[i];
+
+		if (act->action != NULL && fv->plans[i] == NULL)
+			fv->plans[i] = keep(action_prepare(act->action, false, fv->rowtype));
+		if (act->timeout_sql != NULL && fv->timeout_plans[i] == NULL)
+			fv->timeout_plans[i] =
+				keep(action_prepare_expression(psprintf("(%s\n)::pg_catalog.timestamptz",
+														act->timeout_sql),
+											   fv->rowtype, &type));
+		if (act->on != NULL)
+		{
+			Oid			table = InvalidOid;
+			Oid			onrowtype = fv->rowtype;
+
+			if (act->on->entity != NULL)
+			{
+				List	   *names = stringToQualifiedNameList(act->on->entity);
+
+				table = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, false);
+				onrowtype = get_rel_type_id(table);
+			}
+			else if (flow->entity != NULL)
+				table = flow->entity->relid;
+			fv->wait_entity[i] = table;
+			if (act->on->condition != NULL && fv->plans[i] == NULL)
+				fv->plans[i] = keep(action_prepare(act->on->condition, true, onrowtype));
+			if (act->on->key != NULL && fv->key_plans[i] == NULL)
+				fv->key_plans[i] =
+					keep(action_prepare_expression(psprintf("pg_catalog.to_jsonb((%s\n))",
+															act->on->key),
+												   onrowtype, &type));
+		}
+		if (act->kind == FLOW_AUTOMATIC && act->timeout != NULL)
+		{
+			Interval   *iv = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+																   CStringGetDatum(act->timeout),
+																   ObjectIdGetDatum(InvalidOid),
+																   Int32GetDatum(-1)));
+
+			fv->timeout_ms[i] = Max((iv->time + (int64) iv->day * USECS_PER_DAY +
+									 (int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY) / 1000,
+									1);
+		}
+		for (int l = 0; l < act->nlinks; l++)
+		{
+			int			li = link_index(def, i, l);
+
+			if (act->links[l].when != NULL && fv->link_plans[li] == NULL &&
+				(l == 0 || act->links[l].when != act->links[l - 1].when))
+				fv->link_plans[li] = keep(action_prepare(act->links[l].when, true,
+														 fv->rowtype));
+		}
+	}
+	action_leave_owner(&scope);
+	fv->prepared = true;
+}
+
+/* The index of the activity with this name in a definition, or -1. */
+static int
+activity_index(FlowDefinition *def, const char *name)
+{
+	for (int i = 0; i < def->nactivities; i++)
+		if (strcmp(def->activities[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* Begin a step of a locked instance. */
+static void
+step_begin(Step *s, ProcessInfo *flow, FlowInstance *instance, int64 job_id, int attempt)
+{
+	memset(s, 0, sizeof(Step));
+	s->flow = flow;
+	s->instance = *instance;
+	s->job_id = job_id;
+	s->attempt = attempt;
+	s->fv = load_version(flow, instance->version);
+	prepare_version(flow, s->fv);
+}
+
+/*
+ * The instance's entity row as it is now, read as the table's owner;
+ * NULL for an entity-less instance or a row that is gone.
+ */
+static void
+step_read_row(Step *s)
+{
+	IdentityScope scope;
+
+	s->have_row = true;
+	s->row_null = true;
+	if (s->flow->entity == NULL || s->instance.key == 0)
+		return;
+	entity_enter(s->flow->entity, &scope);
+	s->row_null = !entity_fetch_row(s->flow->entity, s->instance.key, &s->row);
+	entity_leave(&scope);
+}
+
+/* Push "key": value (a C string, or null) into a jsonb object. */
+static void
+push_pair(JsonbParseState **state, const char *key, const char *value)
+{
+	JsonbValue	null_value;
+
+	entity_push_jsonb_string(state, WJB_KEY, key);
+	if (value == NULL)
+	{
+		null_value.type = jbvNull;
+		(void) pushJsonbValue(state, WJB_VALUE, &null_value);
+	}
+	else
+		entity_push_jsonb_string(state, WJB_VALUE, value);
+}
+
+/* Push "key": number into a jsonb object. */
+static void
+push_number_pair(JsonbParseState **state, const char *key, int64 number)
+{
+	JsonbValue	v;
+
+	entity_push_jsonb_string(state, WJB_KEY, key);
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(number);
+	(void) pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+/* Push "key": a jsonb document into a jsonb object. */
+static void
+push_jsonb_pair(JsonbParseState **state, const char *key, Jsonb *doc)
+{
+	JsonbValue	v;
+
+	entity_push_jsonb_string(state, WJB_KEY, key);
+	v.type = jbvBinary;
+	v.val.binary.data = &doc->root;
+	v.val.binary.len = VARSIZE(doc) - VARHDRSZ;
+	(void) pushJsonbValue(state, WJB_VALUE, &v);
+}
+
+/* The context ($3) of SQL that an activity of the step runs. */
+static Datum
+step_context(Step *s, const char *activity_name, int64 activity_id)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue *result;
+	JsonbValue	null_value;
+
+	null_value.type = jbvNull;
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	push_pair(&state, "flow", s->flow->name);
+	push_number_pair(&state, "version", s->instance.version);
+	push_number_pair(&state, "instance", s->instance.id);
+	entity_push_jsonb_string(&state, WJB_KEY, "activity");
+	if (activity_id != 0)
+	{
+		JsonbValue	v;
+
+		v.type = jbvNumeric;
+		v.val.numeric = int64_to_numeric(activity_id);
+		(void) pushJsonbValue(&state, WJB_VALUE, &v);
+	}
+	else
+		(void) pushJsonbValue(&state, WJB_VALUE, &null_value);
+	push_pair(&state, "activity_name", activity_name);
+	entity_push_jsonb_string(&state, WJB_KEY, "key");
+	if (s->instance.key != 0 && s->flow->entity != NULL)
+		(void) entity_key_push_jsonb(&state, s->flow->entity, s->instance.key);
+	else
+		(void) pushJsonbValue(&state, WJB_VALUE, &null_value);
+	push_jsonb_pair(&state, "vars", s->instance.vars);
+	push_number_pair(&state, "attempt", s->attempt);
+	if (s->event != NULL)
+		push_jsonb_pair(&state, "event", s->event);
+	else
+		push_pair(&state, "event", NULL);
+	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbPGetDatum(JsonbValueToJsonb(result));
+}
+
+/* Fill the three arguments of an activity's SQL. */
+static void
+step_args(Step *s, const char *activity_name, int64 activity_id, Datum *args, char *nulls)
+{
+	if (!s->have_row)
+		step_read_row(s);
+	args[0] = s->row;
+	nulls[0] = s->row_null ? 'n' : ' ';
+	args[1] = (Datum) 0;
+	nulls[1] = 'n';
+	args[2] = step_context(s, activity_name, activity_id);
+	nulls[2] = ' ';
+}
+
+/*
+ * Evaluate a prepared expression of a flow's version as its owner, with
+ * these arguments; *isnull when it gives NULL (or no row).
+ */
+static Datum
+evaluate(ProcessInfo *flow, FlowVersion *fv, SPIPlanPtr plan, const char *activity_name,
+		 Datum *args, char *nulls, bool *isnull)
+{
+	OwnerScope	scope;
+	Datum		result = (Datum) 0;
+	int			ret;
+
+	action_enter_process_path(flow, fv->search_path, &scope);
+	ret = SPI_execute_plan(plan, args, nulls, false, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "evaluating SQL of activity \"%s\" failed: %s", activity_name,
+			 SPI_result_code_string(ret));
+	*isnull = true;
+	if (SPI_processed == 1)
+		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
+	action_leave_owner(&scope);
+	return result;
+}
+
+/* Evaluate an expression of an activity of the step's instance. */
+static Datum
+step_evaluate(Step *s, SPIPlanPtr plan, const char *activity_name, bool *isnull)
+{
+	Datum		args[ACTION_NARGS];
+	char		nulls[ACTION_NARGS];
+
+	step_args(s, activity_name, 0, args, nulls);
+	return evaluate(s->flow, s->fv, plan, activity_name, args, nulls, isnull);
+}
+
+/* Queue a step or timer job of an activity of the step's instance. */
+static void
+queue_activity_job(Step *s, int64 activity_id, const char *event, TimestampTz run_at)
+{
+	NewJob		job;
+
+	memset(&job, 0, sizeof(job));
+	job.process_id = s->flow->id;
+	job.event = event;
+	job.ord = procflow_order_key(s->flow->execution_order, 0);
+	job.owner = s->flow->owner;
+	job.instance_id = s->instance.id;
+	job.activity_id = activity_id;
+	job.run_at = run_at;
+	(void) queue_insert(&job);
+}
+
+static void enter_activity(Step *s, int target, const char *from);
+
+/*
+ * Follow the links of activity "act" that its outcome takes (all of them
+ * for a plain or split "next"; those of the outcome for an object "next").
+ */
+static void
+follow(Step *s, FlowActivity *act, const char *outcome)
+{
+	for (int l = 0; l < act->nlinks && !s->ended; l++)
+	{
+		FlowLink   *link = &act->links[l];
+
+		if (link->outcome == NULL ||
+			(outcome != NULL && strcmp(link->outcome, outcome) == 0))
+			enter_activity(s, link->target, act->name);
+	}
+}
+
+/* Terminate the step's instance: an end with "terminate", or terminate(). */
+void
+flow_engine_terminate(FlowInstance *instance, int64 except_job)
+{
+	flow_store_cancel_live(instance->id, except_job);
+	flow_store_set_status(instance->id, "terminated");
+	strlcpy(instance->status, "terminated", sizeof(instance->status));
+}
+
+/* A decision: the first case that holds, or else. */
+static void
+enter_decision(Step *s, int index, FlowActivity *act)
+{
+	NewActivity a;
+	int			chosen = -1;
+	int			ncase = 0;
+	const char *outcome = "else";
+
+	for (int l = 0; l < act->nlinks && chosen < 0; l++)
+	{
+		FlowLink   *link = &act->links[l];
+		bool		isnull;
+		Datum		holds;
+
+		if (link->when == NULL || (l > 0 && link->when == act->links[l - 1].when))
+			continue;
+		ncase++;
+		holds = step_evaluate(s, s->fv->link_plans[link_index(s->fv->def, index, l)],
+							  act->name, &isnull);
+		if (!isnull && DatumGetBool(holds))
+			chosen = l;
+	}
+	if (chosen >= 0)
+		outcome = psprintf("case %d", ncase);
+
+	memset(&a, 0, sizeof(a));
+	a.name = act->name;
+	a.kind = "decision";
+	a.status = "closed";
+	a.outcome = outcome;
+	(void) flow_store_insert_activity(s->instance.id, &a);
+
+	for (int l = 0; l < act->nlinks && !s->ended; l++)
+	{
+		FlowLink   *link = &act->links[l];
+
+		if (chosen >= 0 ? link->when == act->links[chosen].when :
+			(link->outcome != NULL && strcmp(link->outcome, "else") == 0))
+			enter_activity(s, link->target, act->name);
+	}
+}
+
+/*
+ * Does a wait's event already hold for the instance's own row as it
+ * begins?  A create: the row exists (and the condition holds); an update:
+ * its condition holds (without one, only a change closes it); a delete:
+ * the row is gone.
+ */
+static bool
+wait_holds_now(Step *s, int index, FlowActivity *act)
+{
+	FlowWaitOn *on = act->on;
+	bool		isnull;
+	Datum		holds;
+
+	if (s->flow->entity == NULL || s->fv->wait_entity[index] != s->flow->entity->relid ||
+		s->instance.key == 0)
+		return false;
+	if (!s->have_row)
+		step_read_row(s);
+	if (on->event == 'd')
+		return s->row_null;
+	if (s->row_null)
+		return false;
+	if (on->condition == NULL)
+		return on->event == 'c';
+	holds = step_evaluate(s, s->fv->plans[index], act->name, &isnull);
+	return !isnull && DatumGetBool(holds);
+}
+
+/* A wait begins: for its event, its timeout, or both. */
+static void
+enter_wait(Step *s, int index, FlowActivity *act)
+{
+	NewActivity a;
+	TimestampTz timeout = 0;
+	int64		id;
+
+	memset(&a, 0, sizeof(a));
+	a.name = act->name;
+	a.kind = "wait";
+	if (act->on != NULL && wait_holds_now(s, index, act))
+	{
+		a.status = "closed";
+		a.outcome = "event";
+		(void) flow_store_insert_activity(s->instance.id, &a);
+		follow(s, act, "event");
+		return;
+	}
+	if (act->timeout != NULL)
+		timeout = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+														  TimestampTzGetDatum(GetCurrentTimestamp()),
+														  DirectFunctionCall3(interval_in,
+																			  CStringGetDatum(act->timeout),
+																			  ObjectIdGetDatum(InvalidOid),
+																			  Int32GetDatum(-1))));
+	else if (act->timeout_sql != NULL)
+	{
+		bool		isnull;
+		Datum		d = step_evaluate(s, s->fv->timeout_plans[index], act->name, &isnull);
+
+		/* NULL: no timeout this time */
+		if (!isnull)
+			timeout = DatumGetTimestampTz(d);
+	}
+	a.status = "waiting";
+	a.run_at = timeout;
+	if (act->on != NULL)
+	{
+		a.take_snapshot = true;
+		a.wait_entity = s->fv->wait_entity[index];
+		a.wait_key = s->instance.key;
+	}
+	id = flow_store_insert_activity(s->instance.id, &a);
+	if (timeout != 0)
+		queue_activity_job(s, id, "timer", timeout);
+}
+
+/* A link from "from" reaches a join: it goes on when all its links have. */
+static void
+enter_join(Step *s, FlowActivity *act, const char *from)
+{
+	int			narrived;
+	int64		id = flow_store_join_arrive(s->instance.id, act->name, from, &narrived);
+
+	if (narrived < act->incoming)
+		return;
+	flow_store_close_activity(id, "closed", NULL, NULL, false);
+	follow(s, act, NULL);
+}
+
+/*
+ * The step's instance reaches an activity (target), from activity "from"
+ * (NULL at the start).
+ */
+static void
+enter_activity(Step *s, int target, const char *from)
+{
+	FlowActivity *act = &s->fv->def->activities[target];
+	NewActivity a;
+	int64		id;
+
+	check_stack_depth();
+	CHECK_FOR_INTERRUPTS();
+	if (s->ended)
+		return;
+	memset(&a, 0, sizeof(a));
+	a.name = act->name;
+	switch (act->kind)
+	{
+		case FLOW_AUTOMATIC:
+			a.kind = "automatic";
+			a.status = "ready";
+			a.run_at = GetCurrentTimestamp();
+			id = flow_store_insert_activity(s->instance.id, &a);
+			queue_activity_job(s, id, "step", a.run_at);
+			break;
+		case FLOW_WAIT:
+			enter_wait(s, target, act);
+			break;
+		case FLOW_DECISION:
+			enter_decision(s, target, act);
+			break;
+		case FLOW_JOIN:
+			enter_join(s, act, from);
+			break;
+		case FLOW_END:
+			a.kind = "end";
+			a.status = "closed";
+			(void) flow_store_insert_activity(s->instance.id, &a);
+			if (act->terminate)
+			{
+				flow_engine_terminate(&s->instance, s->job_id);
+				s->ended = true;
+			}
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("activity \"%s\" is of kind %s, which this version of procflow does not run",
+							act->name, flow_kind_name(act->kind))));
+	}
+}
+
+/* After a step: an active instance with no live activity has completed. */
+static void
+step_end(Step *s)
+{
+	if (!s->ended && strcmp(s->instance.status, "active") == 0 &&
+		!flow_store_has_live(s->instance.id))
+		flow_store_set_status(s->instance.id, "completed");
+}
+
+/*
+ * Start an instance of a flow's current version for the entity row with
+ * this key (text[], 0 for none), with these vars (NULL: {}), and follow
+ * its start.  Returns its id.  The caller has checked the right to.
+ */
+int64
+flow_engine_launch(ProcessInfo *flow, Datum key, Jsonb *vars, int64 parent)
+{
+	FlowInstance instance;
+	Step		s;
+
+	memset(&instance, 0, sizeof(instance));
+	instance.id = flow_store_insert_instance(flow->id, flow->version, key, vars, parent);
+	instance.process_id = flow->id;
+	instance.version = flow->version;
+	instance.key = key;
+	instance.parent = parent;
+	strlcpy(instance.status, "active", sizeof(instance.status));
+	instance.vars = vars != NULL ? vars :
+		DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
+	step_begin(&s, flow, &instance, 0, 1);
+	enter_activity(&s, s.fv->def->start, NULL);
+	step_end(&s);
+	return instance.id;
+}
+
+/*
+ * Is this job one the engine runs: an instance's step or timer, or an
+ * event for waits?
+ */
+bool
+flow_engine_runs_job(const ClaimedJob *job)
+{
+	return job->activity_id != 0 || job->xid != 0;
+}
+
+/*
+ * The vars an automatic action gives: the jsonb object that its last
+ * statement returned as the first column of one row, or NULL.
+ */
+static Jsonb *
+action_vars(const char *activity)
+{
+	bool		isnull;
+	Datum		d;
+	Jsonb	   *vars;
+
+	if (SPI_tuptable == NULL || SPI_processed != 1 ||
+		SPI_tuptable->tupdesc->natts < 1 ||
+		TupleDescAttr(SPI_tuptable->tupdesc, 0)->atttypid != JSONBOID)
+		return NULL;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (isnull)
+		return NULL;
+	vars = DatumGetJsonbP(d);
+	if (!JB_ROOT_IS_OBJECT(vars) || JB_ROOT_IS_SCALAR(vars))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("activity \"%s\" returned jsonb that is not an object", activity),
+				 errdetail("An action's last statement may return one row whose first column is a jsonb object: it is merged into the instance's vars.")));
+	return DatumGetJsonbPCopy(d);
+}
+
+/* The statement timeout of an automatic activity, in ms; 0 for none. */
+static int64
+activity_timeout_ms(Step *s, int index)
+{
+	int64		ms = s->fv->timeout_ms[index] ? s->fv->timeout_ms[index] : s->flow->timeout_ms;
+
+	if (procflow_max_timeout > 0 && (ms == 0 || ms > procflow_max_timeout))
+		ms = procflow_max_timeout;
+	return ms;
+}
+
+/* Run an automatic activity's action and follow its next. */
+static void
+run_automatic(Step *s, FlowActivityRow *row, int index, bool in_executor)
+{
+	FlowActivity *act = &s->fv->def->activities[index];
+	Datum		args[ACTION_NARGS];
+	char		nulls[ACTION_NARGS];
+	OwnerScope	scope;
+	Jsonb	   *vars;
+	int64		timeout_ms = activity_timeout_ms(s, index);
+
+	step_args(s, act->name, row->id, args, nulls);
+	action_enter_process_path(s->flow, s->fv->search_path, &scope);
+	action_push(s->flow, 1, (Datum) 0);
+	if (in_executor && timeout_ms > 0)
+		enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(timeout_ms, INT_MAX));
+	action_run_plan(s->fv->plans[index], "activity", act->name, args, nulls);
+	if (in_executor && timeout_ms > 0)
+		disable_timeout(STATEMENT_TIMEOUT, false);
+	vars = action_vars(act->name);
+	action_pop();
+	action_leave_owner(&scope);
+
+	if (vars != NULL)
+	{
+		flow_store_merge_vars(s->instance.id, vars);
+		s->instance.vars = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+															  JsonbPGetDatum(s->instance.vars),
+															  JsonbPGetDatum(vars)));
+	}
+	flow_store_close_activity(row->id, "closed", NULL, NULL, true);
+	s->have_row = false;		/* the action may have changed it */
+	follow(s, act, NULL);
+}
+
+/* An event being delivered to waits (a job with xid set). */
+typedef struct Delivery
+{
+	ClaimedJob *job;
+	EntityShape *table;			/* the table it happened on */
+	char		event;			/* 'c'reate, 'u'pdate, 'd'elete */
+	Datum		args[ACTION_NARGS]; /* $1 the row, $2 the old row; $3 per
+									 * instance */
+	char		nulls[ACTION_NARGS];
+	Jsonb	   *doc;			/* the event as $3 shows it */
+} Delivery;
+
+/* A waiting activity an event may close. */
+typedef struct Waiting
+{
+	int64		activity_id;
+	int64		instance_id;
+	char	   *name;
+	int32		version;
+	bool		after;			/* the event committed after the wait began */
+} Waiting;
+
+/*
+ * Read what a delivery job carries: the row (as it is now, or the deleted
+ * row), the old row, and the event as jsonb.
+ */
+static void
+delivery_read(Delivery *d, ClaimedJob *job)
+{
+	IdentityScope scope;
+	JsonbParseState *state = NULL;
+	JsonbValue *result;
+
+	d->job = job;
+	d->table = cache_entity(job->event_table);
+	d->event = job->event[0];
+	d->nulls[0] = d->nulls[1] = 'n';
+	d->nulls[2] = ' ';
+	entity_enter(d->table, &scope);
+	if (job->old_row != NULL)
+	{
+		d->args[1] = stored_row_to_datum(d->table, job->old_row);
+		d->nulls[1] = ' ';
+	}
+	if (d->event == 'd')
+	{
+		d->args[0] = d->args[1];
+		d->nulls[0] = d->nulls[1];
+	}
+	else if (entity_fetch_row(d->table, job->key, &d->args[0]))
+		d->nulls[0] = ' ';
+	entity_leave(&scope);
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	push_pair(&state, "event", job->event);
+	push_pair(&state, "table", get_rel_name(job->event_table));
+	entity_push_jsonb_string(&state, WJB_KEY, "key");
+	(void) entity_key_push_jsonb(&state, d->table, job->key);
+	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	d->doc = JsonbValueToJsonb(result);
+}
+
+/*
+ * The key of the waiting instance's row that activity "index" of a version
+ * computes from the event (its "key", or the event row's own key), as
+ * text[]; 0 when it gives NULL.
+ */
+static Datum
+delivery_key(Delivery *d, ProcessInfo *flow, FlowVersion *fv, int index)
+{
+	FlowActivity *act = &fv->def->activities[index];
+	JsonbParseState *state = NULL;
+	JsonbValue *result;
+	Datum		value;
+	bool		isnull;
+	int64		hash;
+
+	if (act->on->key == NULL)
+		return d->job->key;
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	push_pair(&state, "flow", flow->name);
+	push_number_pair(&state, "version", fv->key.version);
+	push_pair(&state, "activity_name", act->name);
+	push_jsonb_pair(&state, "event", d->doc);
+	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	d->args[2] = JsonbPGetDatum(JsonbValueToJsonb(result));
+	value = evaluate(flow, fv, fv->key_plans[index], act->name, d->args, d->nulls, &isnull);
+	if (isnull)
+		return (Datum) 0;
+	return entity_key_of_jsonb(flow->entity, DatumGetJsonbP(value), &hash);
+}
+
+/*
+ * The waits of the flow's instances (of one instance, when only_instance is
+ * set) that an event may close: those of every version that waits for
+ * this event of this table, for the row key each computes, in instance
+ * order.  Returns how many, in *waiting.
+ */
+static int
+find_waiting(Delivery *d, ProcessInfo *flow, int64 only_instance, Waiting **waiting)
+{
+	Oid			argtypes[2] = {INT4OID, REGCLASSOID};
+	Datum		args[2] = {Int32GetDatum(flow->id), ObjectIdGetDatum(d->table->relid)};
+	int			nversions;
+	int32	   *versions;
+	int			n = 0;
+	int			capacity = 16;
+	PrivilegedScope scope;
+
+	*waiting = palloc(sizeof(Waiting) * capacity);
+	catalog_enter_privileged(&scope);
+	if (SPI_execute_with_args("SELECT version FROM procflow.flow_version"
+							  " WHERE process_id = $1 AND $2 = ANY (waits_on) ORDER BY version",
+							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading the versions that wait for an event failed");
+	catalog_leave_privileged(&scope);
+	nversions = (int) SPI_processed;
+	versions = palloc(sizeof(int32) * Max(nversions, 1));
+	for (int v = 0; v < nversions; v++)
+	{
+		bool		isnull;
+
+		versions[v] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[v],
+												  SPI_tuptable->tupdesc, 1, &isnull));
+	}
+
+	for (int v = 0; v < nversions; v++)
+	{
+		FlowVersion *fv = load_version(flow, versions[v]);
+
+		prepare_version(flow, fv);
+		for (int i = 0; i < fv->def->nactivities; i++)
+		{
+			FlowActivity *act = &fv->def->activities[i];
+			Datum		key;
+			Oid			qtypes[7] = {REGCLASSOID, TEXTARRAYOID, INT4OID, INT4OID, TEXTOID,
+			INT8OID, XID8OID};
+			Datum		qargs[7];
+			char		qnulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+
+			if (act->on == NULL || act->on->event != d->event ||
+				fv->wait_entity[i] != d->table->relid)
+				continue;
+			key = delivery_key(d, flow, fv, i);
+			if (key == 0)
+				continue;
+			qargs[0] = ObjectIdGetDatum(d->table->relid);
+			qargs[1] = key;
+			qargs[2] = Int32GetDatum(flow->id);
+			qargs[3] = Int32GetDatum(versions[v]);
+			qargs[4] = CStringGetTextDatum(act->name);
+			qargs[5] = Int64GetDatum(only_instance);
+			qargs[6] = UInt64GetDatum(d->job->xid);
+			if (only_instance == 0)
+				qnulls[5] = 'n';
+			catalog_enter_privileged(&scope);
+			catalog_prefer_indexes();
+			if (SPI_execute_with_args("SELECT a.id, a.instance_id,"
+									  "       (a.began IS NULL OR NOT pg_catalog.pg_visible_in_snapshot($7, a.began))"
+									  "  FROM procflow.activity a"
+									  "  JOIN procflow.instance i ON i.id = a.instance_id"
+									  " WHERE a.wait_entity = $1 AND a.wait_key = $2"
+									  "   AND a.status = 'waiting' AND a.name = $5"
+									  "   AND i.process_id = $3 AND i.version = $4"
+									  "   AND ($6::int8 IS NULL OR i.id = $6)",
+									  7, qtypes, qargs, qnulls, false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "finding the waits an event closes failed");
+			catalog_leave_privileged(&scope);
+			for (uint64 r = 0; r < SPI_processed; r++)
+			{
+				HeapTuple	tup = SPI_tuptable->vals[r];
+				bool		isnull;
+				Waiting    *w;
+
+				if (n == capacity)
+				{
+					capacity *= 2;
+					*waiting = repalloc(*waiting, sizeof(Waiting) * capacity);
+				}
+				w = &(*waiting)[n++];
+				w->activity_id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1,
+															 &isnull));
+				w->instance_id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2,
+															 &isnull));
+				w->after = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3,
+													  &isnull));
+				w->name = pstrdup(act->name);
+				w->version = versions[v];
+			}
+		}
+	}
+	return n;
+}
+
+/* Order waits by instance, then activity. */
+static int
+waiting_cmp(const void *a, const void *b)
+{
+	const Waiting *x = a;
+	const Waiting *y = b;
+
+	if (x->instance_id != y->instance_id)
+		return x->instance_id < y->instance_id ? -1 : 1;
+	if (x->activity_id != y->activity_id)
+		return x->activity_id < y->activity_id ? -1 : 1;
+	return 0;
+}
+
+/* Did an update change one of the fields a wait watches? */
+static bool
+changed_watched(ClaimedJob *job, FlowWaitOn *on)
+{
+	Datum	   *elems;
+	bool	   *elnulls;
+	int			n;
+
+	if (on->nfields == 0)
+		return true;
+	if (job->changed == 0)
+		return false;
+	deconstruct_array(DatumGetArrayTypeP(job->changed), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &elnulls, &n);
+	for (int i = 0; i < n; i++)
+		for (int f = 0; f < on->nfields; f++)
+			if (!elnulls[i] && strcmp(TextDatumGetCString(elems[i]), on->fields[f]) == 0)
+				return true;
+	return false;
+}
+
+/* Keep an event for a suspended instance, to be delivered when it resumes. */
+static void
+keep_for_instance(ProcessInfo *flow, ClaimedJob *job, int64 instance_id)
+{
+	NewJob		kept;
+
+	memset(&kept, 0, sizeof(kept));
+	kept.process_id = flow->id;
+	kept.event = job->event;
+	kept.ord = job->ord;
+	kept.key = job->key;
+	kept.old_row = job->old_row ? CStringGetTextDatum(job->old_row) : (Datum) 0;
+	kept.changed = job->changed;
+	kept.owner = flow->owner;
+	kept.instance_id = instance_id;
+	kept.xid = job->xid;
+	kept.event_table = job->event_table;
+	kept.run_at = GetCurrentTimestamp();
+	(void) queue_insert(&kept);
+}
+
+/*
+ * Deliver an event to the waits it closes: for each instance that waits
+ * for it (or only the instance an event was kept for), under the
+ * instance's lock, each waiting activity whose wait began before the
+ * event committed, whose fields changed and whose condition holds closes
+ * with outcome "event", and the instance goes on.  Every instance is
+ * locked before anything changes: when one is busy, the whole delivery is
+ * held, so that no wait takes the event twice.  A suspended instance gets
+ * the event kept for it.
+ */
+static const char *
+deliver(ProcessInfo *flow, ClaimedJob *job, const char **note)
+{
+	Delivery	d;
+	Waiting    *waiting;
+	int			n;
+	int			closed = 0;		/* waits closed, and events kept */
+
+	memset(&d, 0, sizeof(d));
+	delivery_read(&d, job);
+	n = find_waiting(&d, flow, job->instance_id, &waiting);
+	qsort(waiting, n, sizeof(Waiting), waiting_cmp);
+	for (int i = 0; i < n; i++)
+	{
+		FlowInstance instance;
+		bool		busy;
+
+		if (i > 0 && waiting[i].instance_id == waiting[i - 1].instance_id)
+			continue;
+		if (!flow_store_lock_instance(waiting[i].instance_id, false, &instance, &busy) &&
+			busy)
+			return FLOW_STEP_HELD;
+	}
+
+	for (int i = 0; i < n;)
+	{
+		FlowInstance instance;
+		bool		busy;
+		int			end = i;
+		Step		s;
+
+		while (end < n && waiting[end].instance_id == waiting[i].instance_id)
+			end++;
+		if (!flow_store_lock_instance(waiting[i].instance_id, false, &instance, &busy))
+		{
+			i = end;
+			continue;
+		}
+		if (strcmp(instance.status, "suspended") == 0)
+		{
+			keep_for_instance(flow, job, instance.id);
+			closed++;
+			i = end;
+			continue;
+		}
+		if (strcmp(instance.status, "active") != 0)
+		{
+			i = end;
+			continue;
+		}
+		step_begin(&s, flow, &instance, job->id, 1);
+		s.event = d.doc;
+		for (int k = i; k < end && !s.ended; k++)
+		{
+			Waiting    *w = &waiting[k];
+			FlowActivityRow row;
+			FlowVersion *fv = load_version(flow, w->version);
+			int			index = activity_index(fv->def, w->name);
+			FlowActivity *act = &fv->def->activities[index];
+
+			if (!w->after || !flow_store_read_activity(w->activity_id, &row) ||
+				strcmp(row.status, "waiting") != 0)
+				continue;
+			if (d.event == 'u' && !changed_watched(job, act->on))
+				continue;
+			if (act->on->condition != NULL)
+			{
+				bool		isnull;
+				Datum		holds;
+
+				d.args[2] = step_context(&s, act->name, w->activity_id);
+				holds = evaluate(flow, fv, fv->plans[index], act->name, d.args, d.nulls,
+								 &isnull);
+				if (isnull || !DatumGetBool(holds))
+					continue;
+			}
+			flow_store_cancel_jobs(instance.id, w->activity_id, "the wait closed with its event");
+			flow_store_close_activity(w->activity_id, "closed", "event", NULL, false);
+			closed++;
+			follow(&s, act, "event");
+		}
+		step_end(&s);
+		i = end;
+	}
+	if (closed == 0)
+	{
+		*note = "no wait took the event";
+		return "skipped";
+	}
+	return "succeeded";
+}
+
+/*
+ * Run an instance's step or timer job, or deliver an event to waits, in
+ * the current (sub)transaction as an executor (or run_jobs) does.  Returns the job's status: "succeeded",
+ * "skipped" with the reason in *note when there is nothing to do any more,
+ * or FLOW_STEP_HELD when the instance is busy or suspended.
+ */
+const char *
+flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const char **note)
+{
+	FlowInstance instance;
+	FlowActivityRow row;
+	bool		busy;
+	Step		s;
+	int			index;
+
+	if (job->xid != 0)
+		return deliver(flow, job, note);
+	if (!flow_store_lock_instance(job->instance_id, false, &instance, &busy))
+	{
+		if (busy)
+			return FLOW_STEP_HELD;
+		*note = "the instance no longer exists";
+		return "skipped";
+	}
+	if (strcmp(instance.status, "suspended") == 0)
+		return FLOW_STEP_HELD;
+	if (strcmp(instance.status, "active") != 0)
+	{
+		*note = "the instance has ended";
+		return "skipped";
+	}
+	if (!flow_store_read_activity(job->activity_id, &row) ||
+		strcmp(row.status, strcmp(job->event, "step") == 0 ? "ready" : "waiting") != 0)
+	{
+		*note = "the activity is no longer waiting for this job";
+		return "skipped";
+	}
+
+	step_begin(&s, flow, &instance, job->id, job->attempts + 1);
+	index = activity_index(s.fv->def, row.name);
+	if (index < 0)
+		elog(ERROR, "activity \"%s\" is not in version %d of flow \"%s\"",
+			 row.name, instance.version, flow->name);
+	if (strcmp(job->event, "step") == 0)
+		run_automatic(&s, &row, index, in_executor);
+	else
+	{
+		flow_store_close_activity(row.id, "closed", "timeout", NULL, false);
+		follow(&s, &s.fv->def->activities[index], "timeout");
+	}
+	step_end(&s);
+	return "succeeded";
+}
+
+/*
+ * A step job failed (its subtransaction was rolled back): count the run
+ * on its activity, which is failed when the job is, with the error.
+ */
+void
+flow_engine_note_failure(const ClaimedJob *job, bool final, const char *message)
+{
+	if (strcmp(job->event, "step") != 0)
+		return;
+	flow_store_note_run(job->activity_id, final ? "failed" : "ready", message);
+}
+
+/*
+ * skip_activity: close a ready or failed automatic activity, or a waiting
+ * wait, as skipped, and go on: an automatic activity to its next, a wait
+ * to its outcome "skipped" or else its plain next.  The caller holds the
+ * instance's lock and has checked the rights and states.
+ */
+void
+flow_engine_skip(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *activity,
+				 const char *by)
+{
+	Step		s;
+	int			index;
+	FlowActivity *act;
+	bool		plain = false;
+	bool		skipped = false;
+
+	step_begin(&s, flow, instance, 0, 1);
+	index = activity_index(s.fv->def, activity->name);
+	if (index < 0)
+		elog(ERROR, "activity \"%s\" is not in version %d of flow \"%s\"",
+			 activity->name, instance->version, flow->name);
+	act = &s.fv->def->activities[index];
+	for (int l = 0; l < act->nlinks; l++)
+	{
+		plain |= act->links[l].outcome == NULL;
+		skipped |= act->links[l].outcome != NULL &&
+			strcmp(act->links[l].outcome, "skipped") == 0;
+	}
+	if (!plain && !skipped)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("activity %lld (\"%s\") cannot be skipped", (long long) activity->id,
+						activity->name),
+				 errdetail("Its \"next\" names no activity for the outcome \"skipped\"."),
+				 errhint("Give the wait a \"skipped\" outcome in a new version of the flow.")));
+	flow_store_cancel_jobs(instance->id, activity->id, "the activity was skipped");
+	flow_store_close_activity(activity->id, "skipped", skipped ? "skipped" : NULL, by, false);
+	follow(&s, act, "skipped");
+	step_end(&s);
+}
+
+/*
+ * retry_activity: a failed automatic activity runs again, with its
+ * attempts counted anew.  The caller holds the instance's lock.
+ */
+void
+flow_engine_retry(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *activity)
+{
+	Step		s;
+
+	memset(&s, 0, sizeof(s));
+	s.flow = flow;
+	s.instance = *instance;
+	flow_store_reopen(activity->id);
+	queue_activity_job(&s, activity->id, "step", GetCurrentTimestamp());
+}

@@ -1,0 +1,37 @@
+/*-------------------------------------------------------------------------
+ *
+ * flow_engine.h
+ *	  Advancing instances of flows: launching them, running their steps and
+ *	  timers, and what the functions on instances and activities do.
+ *
+ * Copyright (c) 2026, procflow developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROCFLOW_FLOW_ENGINE_H
+#define PROCFLOW_FLOW_ENGINE_H
+
+#include "cache.h"
+#include "flow_store.h"
+#include "queue.h"
+
+/*
+ * The status of a job run by the engine that could not take its instance
+ * now, and how long it waits before it runs again.
+ */
+#define FLOW_STEP_HELD "held"
+#define FLOW_HELD_RETRY_MS 20
+
+/* These need an SPI connection. */
+extern int64 flow_engine_launch(ProcessInfo *flow, Datum key, Jsonb *vars, int64 parent);
+extern bool flow_engine_runs_job(const ClaimedJob *job);
+extern const char *flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor,
+									   const char **note);
+extern void flow_engine_note_failure(const ClaimedJob *job, bool final, const char *message);
+extern void flow_engine_terminate(FlowInstance *instance, int64 except_job);
+extern void flow_engine_skip(ProcessInfo *flow, FlowInstance *instance,
+							 FlowActivityRow *activity, const char *by);
+extern void flow_engine_retry(ProcessInfo *flow, FlowInstance *instance,
+							  FlowActivityRow *activity);
+
+#endif							/* PROCFLOW_FLOW_ENGINE_H */

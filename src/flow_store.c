@@ -1,0 +1,482 @@
+/*-------------------------------------------------------------------------
+ *
+ * flow_store.c
+ *	  The rows of flows at run time: procflow.instance, procflow.activity,
+ *	  and the jobs of the queue that belong to an instance.
+ *
+ * Every change to an instance's activities is made by a transaction that
+ * holds the instance's row lock (flow_store_lock_instance): the engine's
+ * steps, the SQL functions that act on instances and activities.  So an
+ * activity read after taking that lock stays as read until commit, and no
+ * two steps of one instance run at once.  Statements are prepared once per
+ * backend and run as the extension owner.
+ *
+ * Copyright (c) 2026, procflow developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+#include "catalog.h"
+#include "flow_store.h"
+#include "queue.h"
+
+/* The statements, each prepared on first use. */
+enum
+{
+	INSERT_INSTANCE,
+	LOCK_INSTANCE,
+	LOCK_INSTANCE_SKIP,
+	SET_STATUS,
+	MERGE_VARS,
+	HAS_LIVE,
+	READ_ACTIVITY,
+	INSERT_ACTIVITY,
+	CLOSE_ACTIVITY,
+	NOTE_RUN,
+	REOPEN,
+	JOIN_ARRIVE,
+	CANCEL_LIVE,
+	CANCEL_JOBS,
+	CANCEL_ACTIVITY_JOBS,
+	INSTANCE_OWNER,
+	ACTIVITY_INSTANCE,
+	TERMINATE_ALL,
+	PRUNE,
+	NSTATEMENTS
+};
+
+static SPIPlanPtr plans[NSTATEMENTS];
+
+/* Run statement "which" (prepared on first use) as the extension owner. */
+static void
+store_exec(int which, const char *sql, int nargs, Oid *argtypes, Datum *args,
+		   const char *nulls, int expected)
+{
+	PrivilegedScope scope;
+	int			ret;
+
+	catalog_enter_privileged(&scope);
+	catalog_prefer_indexes();
+	catalog_keep_plan(&plans[which], sql, nargs, argtypes);
+	ret = SPI_execute_plan(plans[which], args, nulls, false, 0);
+	catalog_leave_privileged(&scope);
+	if (ret != expected)
+		elog(ERROR, "procflow flow statement failed: %s: %s",
+			 SPI_result_code_string(ret), sql);
+}
+
+/* Column "col" (from 1) of the first result row, or *isnull. */
+static Datum
+result_value(int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);
+}
+
+/*
+ * Insert an active instance of a flow's version and return its id; key is
+ * a text[] (0 for an entity-less flow), vars a jsonb object (NULL: {}).
+ */
+int64
+flow_store_insert_instance(int32 process_id, int32 version, Datum key, Jsonb *vars,
+						   int64 parent)
+{
+	Oid			argtypes[5] = {INT4OID, INT4OID, TEXTARRAYOID, JSONBOID, INT8OID};
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	bool		isnull;
+
+	args[0] = Int32GetDatum(process_id);
+	args[1] = Int32GetDatum(version);
+	args[2] = key;
+	args[3] = JsonbPGetDatum(vars);
+	args[4] = Int64GetDatum(parent);
+	if (key == 0)
+		nulls[2] = 'n';
+	if (vars == NULL)
+		nulls[3] = 'n';
+	if (parent == 0)
+		nulls[4] = 'n';
+	store_exec(INSERT_INSTANCE,
+			   "INSERT INTO procflow.instance (process_id, version, key, vars, parent)"
+			   " VALUES ($1, $2, $3, coalesce($4, '{}'), $5) RETURNING id",
+			   5, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
+	return DatumGetInt64(result_value(1, &isnull));
+}
+
+/*
+ * Lock an instance row and read it.  With "wait", wait for a lock another
+ * transaction holds; without, set *busy and return false when one does (an
+ * executor never waits for an instance: the functions that lock one wait
+ * for the jobs an executor holds).  False, with *busy false, when there is
+ * no such instance.  The datums are in the caller's memory context.
+ */
+bool
+flow_store_lock_instance(int64 id, bool wait, FlowInstance *instance, bool *busy)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(id)};
+	bool		isnull;
+	Datum		d;
+
+#define LOCK_SQL(how) \
+	"SELECT process_id, version, key, status, vars, parent FROM procflow.instance" \
+	" WHERE id = $1 FOR UPDATE" how
+
+	*busy = false;
+	if (wait)
+		store_exec(LOCK_INSTANCE, LOCK_SQL(""), 1, argtypes, args, NULL, SPI_OK_SELECT);
+	else
+	{
+		store_exec(LOCK_INSTANCE_SKIP, LOCK_SQL(" SKIP LOCKED"), 1, argtypes, args, NULL,
+				   SPI_OK_SELECT);
+		if (SPI_processed == 0)
+		{
+			Oid			owner;
+
+			/* gone, or locked by another transaction? */
+			*busy = flow_store_instance_owner(id, &owner);
+			return false;
+		}
+	}
+	if (SPI_processed == 0)
+		return false;
+	instance->id = id;
+	instance->process_id = DatumGetInt32(result_value(1, &isnull));
+	instance->version = DatumGetInt32(result_value(2, &isnull));
+	d = result_value(3, &isnull);
+	instance->key = isnull ? (Datum) 0 : SPI_datumTransfer(d, false, -1);
+	strlcpy(instance->status, TextDatumGetCString(result_value(4, &isnull)),
+			sizeof(instance->status));
+	instance->vars = DatumGetJsonbPCopy(SPI_datumTransfer(result_value(5, &isnull), false, -1));
+	d = result_value(6, &isnull);
+	instance->parent = isnull ? 0 : DatumGetInt64(d);
+	return true;
+}
+
+/*
+ * Give an instance a new status; a completed or terminated one gets its
+ * finish time.
+ */
+void
+flow_store_set_status(int64 instance_id, const char *status)
+{
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		args[2] = {Int64GetDatum(instance_id), CStringGetTextDatum(status)};
+
+	store_exec(SET_STATUS,
+			   "UPDATE procflow.instance SET status = $2, updated_at = now(),"
+			   "       finished_at = CASE WHEN $2 IN ('completed', 'terminated')"
+			   "                          THEN pg_catalog.clock_timestamp() END"
+			   " WHERE id = $1",
+			   2, argtypes, args, NULL, SPI_OK_UPDATE);
+}
+
+/* Merge a jsonb object into an instance's vars (its keys win). */
+void
+flow_store_merge_vars(int64 instance_id, Jsonb *vars)
+{
+	Oid			argtypes[2] = {INT8OID, JSONBOID};
+	Datum		args[2] = {Int64GetDatum(instance_id), JsonbPGetDatum(vars)};
+
+	store_exec(MERGE_VARS,
+			   "UPDATE procflow.instance SET vars = vars || $2, updated_at = now()"
+			   " WHERE id = $1",
+			   2, argtypes, args, NULL, SPI_OK_UPDATE);
+}
+
+/*
+ * Has the instance an activity that is not over: scheduled, ready, open,
+ * waiting, or failed (which waits for retry_activity or skip_activity)?
+ */
+bool
+flow_store_has_live(int64 instance_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(instance_id)};
+	bool		isnull;
+
+	store_exec(HAS_LIVE,
+			   "SELECT EXISTS (SELECT 1 FROM procflow.activity"
+			   "                WHERE instance_id = $1 AND closed_at IS NULL)",
+			   1, argtypes, args, NULL, SPI_OK_SELECT);
+	return DatumGetBool(result_value(1, &isnull));
+}
+
+/* Read an activity; false when there is none. */
+bool
+flow_store_read_activity(int64 id, FlowActivityRow *row)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(id)};
+	bool		isnull;
+
+	store_exec(READ_ACTIVITY,
+			   "SELECT instance_id, name, kind, status, attempts FROM procflow.activity"
+			   " WHERE id = $1",
+			   1, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return false;
+	row->id = id;
+	row->instance_id = DatumGetInt64(result_value(1, &isnull));
+	row->name = TextDatumGetCString(result_value(2, &isnull));
+	strlcpy(row->kind, TextDatumGetCString(result_value(3, &isnull)), sizeof(row->kind));
+	strlcpy(row->status, TextDatumGetCString(result_value(4, &isnull)), sizeof(row->status));
+	row->attempts = DatumGetInt32(result_value(5, &isnull));
+	return true;
+}
+
+/* Insert an activity of an instance and return its id. */
+int64
+flow_store_insert_activity(int64 instance_id, const NewActivity *a)
+{
+	Oid			argtypes[10] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
+	BOOLOID, OIDOID, TEXTARRAYOID, TEXTOID};
+	Datum		args[10];
+	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	bool		isnull;
+
+	args[0] = Int64GetDatum(instance_id);
+	args[1] = CStringGetTextDatum(a->name);
+	args[2] = CStringGetTextDatum(a->kind);
+	args[3] = CStringGetTextDatum(a->status);
+	args[4] = a->outcome ? CStringGetTextDatum(a->outcome) : (Datum) 0;
+	nulls[4] = a->outcome ? ' ' : 'n';
+	args[5] = TimestampTzGetDatum(a->run_at);
+	nulls[5] = a->run_at != 0 ? ' ' : 'n';
+	args[6] = BoolGetDatum(a->take_snapshot);
+	args[7] = ObjectIdGetDatum(a->wait_entity);
+	nulls[7] = OidIsValid(a->wait_entity) ? ' ' : 'n';
+	args[8] = a->wait_key;
+	nulls[8] = a->wait_key != 0 ? ' ' : 'n';
+	args[9] = a->arrived ? CStringGetTextDatum(a->arrived) : (Datum) 0;
+	nulls[9] = a->arrived ? ' ' : 'n';
+	store_exec(INSERT_ACTIVITY,
+			   "INSERT INTO procflow.activity (instance_id, name, kind, status, outcome,"
+			   "  run_at, closed_at, began, wait_entity, wait_key, arrived)"
+			   " VALUES ($1, $2, $3, $4, $5, $6,"
+			   "  CASE WHEN $4 IN ('closed', 'skipped', 'cancelled')"
+			   "       THEN pg_catalog.clock_timestamp() END,"
+			   "  CASE WHEN $7 THEN pg_catalog.pg_current_snapshot() END,"
+			   "  $8::pg_catalog.regclass, $9, CASE WHEN $10 IS NOT NULL THEN ARRAY[$10] END)"
+			   " RETURNING id",
+			   10, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
+	return DatumGetInt64(result_value(1, &isnull));
+}
+
+/*
+ * Close an activity: closed (with its outcome), skipped or cancelled, by
+ * "closed_by" (a role's name; NULL when procflow closed it).  "ran": an
+ * automatic activity's run closed it, which counts as an attempt.
+ */
+void
+flow_store_close_activity(int64 id, const char *status, const char *outcome,
+						  const char *closed_by, bool ran)
+{
+	Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID};
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+
+	args[0] = Int64GetDatum(id);
+	args[1] = CStringGetTextDatum(status);
+	args[2] = outcome ? CStringGetTextDatum(outcome) : (Datum) 0;
+	nulls[2] = outcome ? ' ' : 'n';
+	args[3] = closed_by ? CStringGetTextDatum(closed_by) : (Datum) 0;
+	nulls[3] = closed_by ? ' ' : 'n';
+	args[4] = Int32GetDatum(ran ? 1 : 0);
+	store_exec(CLOSE_ACTIVITY,
+			   "UPDATE procflow.activity"
+			   "   SET status = $2, outcome = $3, closed_by = $4, attempts = attempts + $5,"
+			   "       closed_at = pg_catalog.clock_timestamp()"
+			   " WHERE id = $1",
+			   5, argtypes, args, nulls, SPI_OK_UPDATE);
+}
+
+/*
+ * Count a run of an automatic activity that did not close it: it stays
+ * ready (to be retried) or becomes failed, with the run's error.
+ */
+void
+flow_store_note_run(int64 id, const char *status, const char *error)
+{
+	Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	args[0] = Int64GetDatum(id);
+	args[1] = CStringGetTextDatum(status);
+	args[2] = error ? CStringGetTextDatum(error) : (Datum) 0;
+	nulls[2] = error ? ' ' : 'n';
+	store_exec(NOTE_RUN,
+			   "UPDATE procflow.activity"
+			   "   SET status = $2, error = $3, attempts = attempts + 1"
+			   " WHERE id = $1",
+			   3, argtypes, args, nulls, SPI_OK_UPDATE);
+}
+
+/* A failed automatic activity is ready again (retry_activity). */
+void
+flow_store_reopen(int64 id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(id)};
+
+	store_exec(REOPEN,
+			   "UPDATE procflow.activity SET status = 'ready', run_at = now() WHERE id = $1",
+			   1, argtypes, args, NULL, SPI_OK_UPDATE);
+}
+
+/*
+ * A link from activity "from" arrives at join "name": the join the
+ * instance waits in takes it, or a new one begins.  Returns the join's id;
+ * *narrived is how many distinct activities have arrived at it.
+ */
+int64
+flow_store_join_arrive(int64 instance_id, const char *name, const char *from,
+					   int *narrived)
+{
+	Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		args[3];
+	bool		isnull;
+
+	args[0] = Int64GetDatum(instance_id);
+	args[1] = CStringGetTextDatum(name);
+	args[2] = CStringGetTextDatum(from);
+	store_exec(JOIN_ARRIVE,
+			   "WITH joined AS ("
+			   "  UPDATE procflow.activity SET arrived = arrived || $3"
+			   "   WHERE instance_id = $1 AND name = $2 AND kind = 'join'"
+			   "     AND status = 'waiting'"
+			   "  RETURNING id, arrived),"
+			   " begun AS ("
+			   "  INSERT INTO procflow.activity (instance_id, name, kind, status, arrived)"
+			   "  SELECT $1, $2, 'join', 'waiting', ARRAY[$3]"
+			   "   WHERE NOT EXISTS (SELECT 1 FROM joined)"
+			   "  RETURNING id, arrived) "
+			   "SELECT id, (SELECT count(DISTINCT a) FROM pg_catalog.unnest(arrived) a)::int4"
+			   "  FROM joined UNION ALL SELECT id, 1 FROM begun",
+			   3, argtypes, args, NULL, SPI_OK_SELECT);
+	*narrived = DatumGetInt32(result_value(2, &isnull));
+	return DatumGetInt64(result_value(1, &isnull));
+}
+
+/*
+ * Cancel an instance's live activities and remove its pending jobs (into
+ * the history, as cancelled), but the job except_job, which is running.
+ */
+void
+flow_store_cancel_live(int64 instance_id, int64 except_job)
+{
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		args[2] = {Int64GetDatum(instance_id), Int64GetDatum(except_job)};
+
+	store_exec(CANCEL_LIVE,
+			   "UPDATE procflow.activity"
+			   "   SET status = 'cancelled', closed_at = pg_catalog.clock_timestamp()"
+			   " WHERE instance_id = $1 AND closed_at IS NULL",
+			   2, argtypes, args, NULL, SPI_OK_UPDATE);
+	store_exec(CANCEL_JOBS,
+			   "DELETE FROM procflow.job WHERE instance_id = $1 AND id <> $2 RETURNING *",
+			   2, argtypes, args, NULL, SPI_OK_DELETE_RETURNING);
+	queue_cancel_deleted(SPI_tuptable, SPI_processed, "the instance ended");
+}
+
+/*
+ * Remove the pending jobs of one activity (its step, or a wait's timer)
+ * into the history, as cancelled for "reason".
+ */
+void
+flow_store_cancel_jobs(int64 instance_id, int64 activity_id, const char *reason)
+{
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		args[2] = {Int64GetDatum(instance_id), Int64GetDatum(activity_id)};
+
+	store_exec(CANCEL_ACTIVITY_JOBS,
+			   "DELETE FROM procflow.job WHERE instance_id = $1 AND activity_id = $2"
+			   " RETURNING *",
+			   2, argtypes, args, NULL, SPI_OK_DELETE_RETURNING);
+	queue_cancel_deleted(SPI_tuptable, SPI_processed, reason);
+}
+
+/* The owner of an instance's flow; false when there is no such instance. */
+bool
+flow_store_instance_owner(int64 instance_id, Oid *owner)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(instance_id)};
+	bool		isnull;
+
+	store_exec(INSTANCE_OWNER,
+			   "SELECT p.owner FROM procflow.instance i"
+			   "  JOIN procflow.process p ON p.id = i.process_id WHERE i.id = $1",
+			   1, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return false;
+	*owner = DatumGetObjectId(result_value(1, &isnull));
+	return true;
+}
+
+/* The instance of an activity, or 0 when there is no such activity. */
+int64
+flow_store_activity_instance(int64 activity_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(activity_id)};
+	bool		isnull;
+
+	store_exec(ACTIVITY_INSTANCE,
+			   "SELECT instance_id FROM procflow.activity WHERE id = $1",
+			   1, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return 0;
+	return DatumGetInt64(result_value(1, &isnull));
+}
+
+/*
+ * Terminate every live instance of a flow (disable_process with
+ * cancel_pending), waiting for the steps that executors run on them; the
+ * caller removes the flow's pending jobs.
+ */
+void
+flow_store_terminate_all(int32 process_id)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(process_id)};
+
+	store_exec(TERMINATE_ALL,
+			   "WITH live AS ("
+			   "  SELECT id FROM procflow.instance"
+			   "   WHERE process_id = $1 AND finished_at IS NULL ORDER BY id FOR UPDATE),"
+			   " cancelled AS ("
+			   "  UPDATE procflow.activity a"
+			   "     SET status = 'cancelled', closed_at = pg_catalog.clock_timestamp()"
+			   "    FROM live WHERE a.instance_id = live.id AND a.closed_at IS NULL)"
+			   "UPDATE procflow.instance i"
+			   "   SET status = 'terminated', updated_at = now(),"
+			   "       finished_at = pg_catalog.clock_timestamp()"
+			   "  FROM live WHERE i.id = live.id",
+			   1, argtypes, args, NULL, SPI_OK_UPDATE);
+}
+
+/*
+ * Delete the completed and terminated instances (and so their activities)
+ * that finished longer than the retention ago.  Returns how many.
+ */
+uint64
+flow_store_prune(int retention_seconds)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(retention_seconds)};
+
+	store_exec(PRUNE,
+			   "DELETE FROM procflow.instance"
+			   " WHERE finished_at < pg_catalog.now()"
+			   "                     - pg_catalog.make_interval(secs => $1)",
+			   1, argtypes, args, NULL, SPI_OK_DELETE);
+	return SPI_processed;
+}

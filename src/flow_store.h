@@ -1,0 +1,77 @@
+/*-------------------------------------------------------------------------
+ *
+ * flow_store.h
+ *	  The rows of flows at run time: instances, their activities, and the
+ *	  step and timer jobs that belong to them.
+ *
+ * Copyright (c) 2026, procflow developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROCFLOW_FLOW_STORE_H
+#define PROCFLOW_FLOW_STORE_H
+
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+/* An instance row. */
+typedef struct FlowInstance
+{
+	int64		id;
+	int32		process_id;
+	int32		version;
+	Datum		key;			/* text[] of the entity row's key, or 0 */
+	char		status[12];
+	Jsonb	   *vars;
+	int64		parent;			/* 0 when none */
+} FlowInstance;
+
+/* An activity row, as the engine and the functions look at it. */
+typedef struct FlowActivityRow
+{
+	int64		id;
+	int64		instance_id;
+	char	   *name;
+	char		kind[20];
+	char		status[12];
+	int32		attempts;
+} FlowActivityRow;
+
+/* An activity row to insert. */
+typedef struct NewActivity
+{
+	const char *name;
+	const char *kind;
+	const char *status;
+	const char *outcome;		/* NULL when none */
+	TimestampTz run_at;			/* 0 when none */
+	bool		take_snapshot;	/* a wait: note the snapshot it began in */
+	Oid			wait_entity;	/* a wait for an event: the table */
+	Datum		wait_key;		/* and the instance's key (text[]), or 0 */
+	const char *arrived;		/* a join: the first activity that arrived */
+} NewActivity;
+
+/* These need an SPI connection; they act as the extension owner. */
+extern int64 flow_store_insert_instance(int32 process_id, int32 version, Datum key,
+										Jsonb *vars, int64 parent);
+extern bool flow_store_lock_instance(int64 id, bool wait, FlowInstance *instance,
+									 bool *busy);
+extern void flow_store_set_status(int64 instance_id, const char *status);
+extern void flow_store_merge_vars(int64 instance_id, Jsonb *vars);
+extern bool flow_store_has_live(int64 instance_id);
+extern bool flow_store_read_activity(int64 id, FlowActivityRow *row);
+extern int64 flow_store_insert_activity(int64 instance_id, const NewActivity *activity);
+extern void flow_store_close_activity(int64 id, const char *status, const char *outcome,
+									  const char *closed_by, bool ran);
+extern void flow_store_note_run(int64 id, const char *status, const char *error);
+extern void flow_store_reopen(int64 id);
+extern int64 flow_store_join_arrive(int64 instance_id, const char *name, const char *from,
+									int *narrived);
+extern void flow_store_cancel_live(int64 instance_id, int64 except_job);
+extern void flow_store_cancel_jobs(int64 instance_id, int64 activity_id, const char *reason);
+extern bool flow_store_instance_owner(int64 instance_id, Oid *owner);
+extern int64 flow_store_activity_instance(int64 activity_id);
+extern void flow_store_terminate_all(int32 process_id);
+extern uint64 flow_store_prune(int retention_seconds);
+
+#endif							/* PROCFLOW_FLOW_STORE_H */

@@ -1,0 +1,314 @@
+/*-------------------------------------------------------------------------
+ *
+ * instance_api.c
+ *	  SQL functions on instances of flows and their activities: launch,
+ *	  suspend, resume, terminate, retry_activity and skip_activity.
+ *
+ * A role acts on the instances of the flows whose owner it has the
+ * privileges of (itself, or a role it is a member of), as the views show
+ * them; another role's instance is refused with 42501.  Each function
+ * takes the instance's row lock first (flow_store.c), so it waits for a
+ * step an executor is running on the instance, and states are checked
+ * after it: a function never acts on a state that is already gone.
+ *
+ * Copyright (c) 2026, procflow developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "api.h"
+#include "cache.h"
+#include "entity.h"
+#include "flow_engine.h"
+#include "flow_store.h"
+#include "wakeup.h"
+
+PG_FUNCTION_INFO_V1(procflow_launch);
+PG_FUNCTION_INFO_V1(procflow_suspend);
+PG_FUNCTION_INFO_V1(procflow_resume);
+PG_FUNCTION_INFO_V1(procflow_terminate);
+PG_FUNCTION_INFO_V1(procflow_retry_activity);
+PG_FUNCTION_INFO_V1(procflow_skip_activity);
+
+/* A bigint argument that must not be NULL. */
+static int64
+id_arg(FunctionCallInfo fcinfo, const char *argname)
+{
+	api_require_arg(fcinfo, 0, argname);
+	return PG_GETARG_INT64(0);
+}
+
+/*
+ * Lock the caller's instance and read it, with its flow (pinned in the
+ * cache until the transaction ends).  The caller holds an SPI connection.
+ */
+static ProcessInfo *
+lock_instance(int64 id, FlowInstance *instance)
+{
+	Oid			owner;
+	bool		busy;
+	ProcessInfo *flow;
+
+	if (!flow_store_instance_owner(id, &owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("instance " INT64_FORMAT " does not exist", id)));
+	if (!has_privs_of_role(GetUserId(), owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for instance " INT64_FORMAT, id),
+				 errdetail("Only roles with the privileges of the flow's owner act on its instances.")));
+	if (!flow_store_lock_instance(id, true, instance, &busy))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("instance " INT64_FORMAT " does not exist", id)));
+	cache_pin();
+	flow = cache_process(instance->process_id);
+	if (flow == NULL)
+		elog(ERROR, "flow %d of instance " INT64_FORMAT " does not exist",
+			 instance->process_id, id);
+	return flow;
+}
+
+/* Refuse to act on an instance whose status is not the one required. */
+static void
+require_status(FlowInstance *instance, const char *status, const char *action)
+{
+	if (strcmp(instance->status, status) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot %s instance " INT64_FORMAT ": it is %s", action,
+						instance->id, instance->status)));
+}
+
+/*
+ * procflow.launch(flow, key, vars): start an instance of the flow's
+ * current version for the entity row with this key (none for a flow
+ * without entity table), with these vars.  Returns its id.
+ */
+Datum
+procflow_launch(PG_FUNCTION_ARGS)
+{
+	char	   *name = api_text_arg(fcinfo, 0, "flow", true);
+	OwnedProcess process;
+	ProcessInfo *flow;
+	Datum		key = (Datum) 0;
+	Jsonb	   *vars = PG_ARGISNULL(2) ? NULL : PG_GETARG_JSONB_P(2);
+	int64		id;
+
+	if (vars != NULL && (JB_ROOT_IS_SCALAR(vars) || !JB_ROOT_IS_OBJECT(vars)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("vars must be a JSON object")));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	api_lookup_process(name, &process, false);
+	if (process.version == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("process \"%s\" is not a flow", name),
+				 errhint("Light processes run with procflow.run_process().")));
+	cache_pin();
+	flow = cache_process(process.id);
+	if (flow == NULL)
+		elog(ERROR, "flow \"%s\" could not be read", name);
+	if (!flow->enabled)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("flow \"%s\" is disabled", name),
+				 errhint("Enable it with procflow.enable_process().")));
+	if (flow->entity != NULL)
+	{
+		int64		hash;
+		Datum		row;
+		bool		found;
+		IdentityScope scope;
+
+		if (PG_ARGISNULL(1))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("flow \"%s\" needs the key of a row of table \"%s\"", name,
+							get_rel_name(flow->entity->relid))));
+		key = entity_key_of_jsonb(flow->entity, PG_GETARG_JSONB_P(1), &hash);
+		entity_enter(flow->entity, &scope);
+		found = entity_fetch_row(flow->entity, key, &row);
+		entity_leave(&scope);
+		if (!found)
+			ereport(ERROR,
+					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+					 errmsg("table \"%s\" has no row with key %s",
+							get_rel_name(flow->entity->relid),
+							JsonbToCString(NULL, &PG_GETARG_JSONB_P(1)->root, -1)),
+					 errdetail("An instance of flow \"%s\" is for one row of its table.", name)));
+	}
+	else if (!PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("flow \"%s\" has no entity, so it takes no key", name)));
+
+	id = flow_engine_launch(flow, key, vars, 0);
+	cache_unpin();
+	SPI_finish();
+	PG_RETURN_INT64(id);
+}
+
+/*
+ * procflow.suspend(instance): hold the instance's steps, timers and
+ * delivered events until it is resumed.
+ */
+Datum
+procflow_suspend(PG_FUNCTION_ARGS)
+{
+	int64		id = id_arg(fcinfo, "instance");
+	FlowInstance instance;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	(void) lock_instance(id, &instance);
+	require_status(&instance, "active", "suspend");
+	flow_store_set_status(id, "suspended");
+	cache_unpin();
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * procflow.resume(instance): release what suspend held; timeouts that
+ * passed meanwhile fire now.
+ */
+Datum
+procflow_resume(PG_FUNCTION_ARGS)
+{
+	int64		id = id_arg(fcinfo, "instance");
+	FlowInstance instance;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	(void) lock_instance(id, &instance);
+	require_status(&instance, "suspended", "resume");
+	flow_store_set_status(id, "active");
+	wakeup_note_due(GetCurrentTimestamp());
+	cache_unpin();
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * procflow.terminate(instance): cancel every live activity, remove the
+ * pending steps and timers; the instance is terminated.
+ */
+Datum
+procflow_terminate(PG_FUNCTION_ARGS)
+{
+	int64		id = id_arg(fcinfo, "instance");
+	FlowInstance instance;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	(void) lock_instance(id, &instance);
+	if (strcmp(instance.status, "active") != 0 && strcmp(instance.status, "suspended") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot terminate instance " INT64_FORMAT ": it is %s", id,
+						instance.status)));
+	flow_engine_terminate(&instance, 0);
+	cache_unpin();
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * Lock the instance of the caller's activity and read both; the instance
+ * must be active.
+ */
+static ProcessInfo *
+lock_activity(int64 id, FlowInstance *instance, FlowActivityRow *activity,
+			  const char *action)
+{
+	int64		instance_id = flow_store_activity_instance(id);
+	ProcessInfo *flow;
+
+	if (instance_id == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("activity " INT64_FORMAT " does not exist", id)));
+	flow = lock_instance(instance_id, instance);
+	if (!flow_store_read_activity(id, activity))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("activity " INT64_FORMAT " does not exist", id)));
+	if (strcmp(instance->status, "active") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot %s activity " INT64_FORMAT ": its instance is %s", action, id,
+						instance->status)));
+	return flow;
+}
+
+/* procflow.retry_activity(activity): run a failed automatic activity again. */
+Datum
+procflow_retry_activity(PG_FUNCTION_ARGS)
+{
+	int64		id = id_arg(fcinfo, "activity");
+	FlowInstance instance;
+	FlowActivityRow activity;
+	ProcessInfo *flow;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	flow = lock_activity(id, &instance, &activity, "retry");
+	if (strcmp(activity.status, "failed") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot retry activity " INT64_FORMAT ": it is %s", id, activity.status),
+				 errhint("Only failed automatic activities are retried.")));
+	flow_engine_retry(flow, &instance, &activity);
+	cache_unpin();
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * procflow.skip_activity(activity): close a ready or failed automatic
+ * activity, or a waiting wait, and go on as if it had closed.
+ */
+Datum
+procflow_skip_activity(PG_FUNCTION_ARGS)
+{
+	int64		id = id_arg(fcinfo, "activity");
+	FlowInstance instance;
+	FlowActivityRow activity;
+	ProcessInfo *flow;
+	bool		skippable;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	flow = lock_activity(id, &instance, &activity, "skip");
+	if (strcmp(activity.kind, "automatic") == 0)
+		skippable = strcmp(activity.status, "ready") == 0 ||
+			strcmp(activity.status, "failed") == 0;
+	else if (strcmp(activity.kind, "wait") == 0)
+		skippable = strcmp(activity.status, "waiting") == 0;
+	else
+		skippable = false;
+	if (!skippable)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot skip activity " INT64_FORMAT ": it is a %s %s activity", id,
+						activity.status, activity.kind),
+				 errhint("Automatic activities that are ready or failed, and waits that wait, can be skipped.")));
+	flow_engine_skip(flow, &instance, &activity, GetUserNameFromId(GetUserId(), false));
+	cache_unpin();
+	SPI_finish();
+	PG_RETURN_VOID();
+}
