@@ -1,0 +1,188 @@
+-- Instances of flows: launch, steps, decisions, splits and joins, waits for
+-- events and timeouts, vars, suspend and resume, terminate, failures,
+-- retry_activity and skip_activity, triggers that launch, and the picture
+-- of an instance.  No executor runs here: procflow.run_jobs() runs the due
+-- steps, timers and events.
+CREATE TABLE invoice (id int PRIMARY KEY, amount numeric, number text,
+                      status text DEFAULT 'open');
+CREATE TABLE payment (id int PRIMARY KEY, invoice_id int, paid numeric);
+CREATE TABLE reminder (invoice_id int, note text);
+CREATE TABLE effect (instance bigint, activity text, n int);
+INSERT INTO invoice (id, amount) VALUES (1, 50), (2, 20000), (3, 70);
+
+-- the invoice example: number it, decide by size, wait for payment with a
+-- reminder on timeout
+SELECT procflow.create_flow('invoice_flow', 'invoice', $${
+  "start": "number",
+  "activities": {
+    "number":    {"kind": "automatic",
+                  "action": "UPDATE invoice SET number = 'INV-' || ($1).id WHERE id = ($1).id; SELECT jsonb_build_object('numbered', ($1).id)",
+                  "next": "size"},
+    "size":      {"kind": "decision", "cases": [{"when": "($1).amount > 10000", "next": "approve"}],
+                  "else": "wait_paid"},
+    "approve":   {"kind": "automatic", "action": "INSERT INTO effect VALUES (($3->>'instance')::bigint, 'approve', 1)",
+                  "next": "wait_paid"},
+    "wait_paid": {"kind": "wait", "on": {"event": "update", "fields": ["status"], "condition": "($1).status = 'paid'"},
+                  "timeout": "1 hour", "next": {"event": "paid", "timeout": "remind"}},
+    "remind":    {"kind": "automatic", "action": "INSERT INTO reminder VALUES (($1).id, 'remind')", "next": "wait_paid"},
+    "paid":      {"kind": "end"}
+  }}$$);
+
+SELECT procflow.launch('invoice_flow', '1') AS first, procflow.launch('invoice_flow', '{"id": 2}') AS second;
+-- the first step of each is a job of the queue
+SELECT process, event, state FROM procflow.jobs ORDER BY id;
+SELECT procflow.run_jobs();
+SELECT id, number FROM invoice ORDER BY id;
+SELECT id, key, status, vars FROM procflow.instances ORDER BY id;
+SELECT instance, name, kind, status, outcome, attempts, run_at IS NOT NULL AS has_run_at
+  FROM procflow.activities ORDER BY instance, id;
+-- the waits' timers are pending jobs
+SELECT process, event, state FROM procflow.jobs ORDER BY id;
+
+-- an update that does not match the condition leaves the wait waiting; one
+-- that does closes it (its timer goes), and the instance completes
+UPDATE invoice SET status = 'late' WHERE id = 1;
+SELECT procflow.run_jobs();
+SELECT name, status, outcome FROM procflow.activities WHERE instance = 1 ORDER BY id;
+UPDATE invoice SET status = 'paid' WHERE id = 1;
+SELECT procflow.run_jobs();
+SELECT name, status, outcome FROM procflow.activities WHERE instance = 1 ORDER BY id;
+SELECT status, finished_at IS NOT NULL AS finished FROM procflow.instances WHERE id = 1;
+SELECT process, event, status, error FROM procflow.job_history
+ WHERE event IN ('update', 'timer') ORDER BY id;
+
+-- a change of another field is no event for a wait on "status"
+UPDATE invoice SET amount = 1 WHERE id = 2;
+SELECT procflow.run_jobs();
+SELECT name, status FROM procflow.activities WHERE instance = 2 AND name = 'wait_paid';
+
+-- a wait whose condition already holds for its row when it begins closes at once
+UPDATE invoice SET status = 'paid' WHERE id = 3;
+SELECT procflow.launch('invoice_flow', '3') AS third;
+SELECT procflow.run_jobs();
+SELECT name, status, outcome FROM procflow.activities WHERE instance = 3 ORDER BY id;
+SELECT status FROM procflow.instances WHERE id = 3;
+
+-- the picture of an instance marks where it went and where it is
+SELECT procflow.flow_graph('invoice_flow', instance => 2);
+SELECT procflow.flow_graph('invoice_flow', 'mermaid', instance => 1);
+
+-- suspend: the delivered event is kept, the instance's steps are held
+SELECT procflow.suspend(2);
+UPDATE invoice SET status = 'paid' WHERE id = 2;
+SELECT procflow.run_jobs();
+SELECT status FROM procflow.instances WHERE id = 2;
+SELECT name, status FROM procflow.activities WHERE instance = 2 AND name = 'wait_paid';
+SELECT process, event, state FROM procflow.jobs ORDER BY id;
+SELECT procflow.resume(2);
+SELECT procflow.run_jobs();
+SELECT name, status, outcome FROM procflow.activities WHERE instance = 2 ORDER BY id;
+SELECT status FROM procflow.instances WHERE id = 2;
+SELECT count(*) AS pending FROM procflow.jobs;
+
+-- states the functions refuse
+SELECT procflow.suspend(2);
+SELECT procflow.resume(1);
+SELECT procflow.terminate(1);
+
+-- a wait for another table, matched by key; a timeout as an expression
+SELECT procflow.create_flow('collect', 'invoice', $${
+  "start": "wait_payment",
+  "activities": {
+    "wait_payment": {"kind": "wait", "on": {"event": "create", "entity": "payment", "key": "($1).invoice_id",
+                                            "condition": "($1).paid >= (SELECT amount FROM invoice WHERE id = ($1).invoice_id)"},
+                     "timeout": {"sql": "now() + interval '1 day'"},
+                     "next": {"event": "done", "timeout": "done"}},
+    "done": {"kind": "end"}
+  }}$$);
+SELECT procflow.launch('collect', '2') AS collect;
+INSERT INTO payment VALUES (1, 2, 0.5);          -- not enough
+INSERT INTO payment VALUES (2, 1, 100);          -- another invoice
+SELECT procflow.run_jobs();
+SELECT name, status, outcome FROM procflow.activities WHERE flow = 'collect' ORDER BY id;
+INSERT INTO payment VALUES (3, 2, 1);
+SELECT procflow.run_jobs();
+SELECT name, status, outcome FROM procflow.activities WHERE flow = 'collect' ORDER BY id;
+SELECT status FROM procflow.instances WHERE flow = 'collect';
+
+-- splits and joins; an end that terminates; vars merged and read back
+SELECT procflow.create_flow('fan', NULL, $${
+  "start": "split",
+  "activities": {
+    "split": {"kind": "automatic", "action": "SELECT jsonb_build_object('started', true)", "next": ["a", "b", "c"]},
+    "a": {"kind": "automatic", "action": "INSERT INTO effect VALUES (($3->>'instance')::bigint, 'a', ($3->'vars'->>'n')::int); SELECT '{\"a\": 1}'::jsonb", "next": "j"},
+    "b": {"kind": "automatic", "action": "SELECT '{\"b\": 2}'::jsonb", "next": "j"},
+    "c": {"kind": "wait", "timeout": "1 day", "next": "stop"},
+    "j": {"kind": "join", "next": "after"},
+    "after": {"kind": "decision", "cases": [{"when": "($3->'vars'->>'a')::int + ($3->'vars'->>'b')::int = 3", "next": "stop"}],
+              "else": "fine"},
+    "fine": {"kind": "end"},
+    "stop": {"kind": "end", "terminate": true}
+  }}$$);
+SELECT procflow.launch('fan', vars => '{"n": 7}') AS fan;
+SELECT procflow.run_jobs();
+SELECT name, kind, status, outcome FROM procflow.activities WHERE flow = 'fan' ORDER BY id;
+SELECT status, vars FROM procflow.instances WHERE flow = 'fan';
+SELECT activity, n FROM effect WHERE activity = 'a';
+SELECT count(*) AS pending FROM procflow.jobs WHERE process = 'fan';
+
+-- a failing action is retried, then failed with its error; the instance
+-- stays active; retry_activity runs it again, skip_activity goes on
+CREATE TABLE switch (on_ boolean);
+INSERT INTO switch VALUES (false);
+SELECT procflow.create_flow('fragile', NULL, $${
+  "start": "try",
+  "activities": {
+    "try": {"kind": "automatic", "action": "SELECT 1 / (SELECT CASE WHEN on_ THEN 1 ELSE 0 END FROM switch)", "next": "end"},
+    "end": {"kind": "end"}
+  }}$$, max_attempts => 2);
+SELECT procflow.launch('fragile') AS fragile;
+SELECT procflow.run_jobs();
+SELECT procflow.run_jobs();
+SELECT name, status, attempts, error FROM procflow.activities WHERE flow = 'fragile';
+SELECT status FROM procflow.instances WHERE flow = 'fragile';
+SELECT procflow.retry_activity(id) FROM procflow.activities WHERE flow = 'fragile';
+UPDATE switch SET on_ = true;
+SELECT procflow.run_jobs();
+SELECT name, status, attempts, error FROM procflow.activities WHERE flow = 'fragile' ORDER BY id;
+SELECT status FROM procflow.instances WHERE flow = 'fragile';
+UPDATE switch SET on_ = false;
+SELECT procflow.launch('fragile') AS fragile_again;
+SELECT procflow.run_jobs();
+SELECT procflow.run_jobs();
+SELECT procflow.skip_activity(a.id) FROM procflow.activities a
+  JOIN procflow.instances i ON i.id = a.instance
+ WHERE i.flow = 'fragile' AND a.status = 'failed';
+SELECT a.name, a.status, a.closed_by IS NOT NULL AS closed_by_someone
+  FROM procflow.activities a JOIN procflow.instances i ON i.id = a.instance
+ WHERE i.flow = 'fragile' AND i.status = 'completed' AND a.name = 'try' AND a.status = 'skipped';
+
+-- triggers launch instances: queued ones through the queue, immediate ones at once
+CREATE TABLE ticket (id int PRIMARY KEY, state text);
+SELECT procflow.create_flow('ticket_flow', 'ticket', $${
+  "start": "log",
+  "activities": {
+    "log": {"kind": "automatic", "action": "INSERT INTO effect VALUES (($3->>'instance')::bigint, 'log ' || ($1).id, 0)", "next": "e"},
+    "e": {"kind": "end"}
+  }}$$, condition => '($1).state <> ''spam''');
+SELECT procflow.add_trigger('ticket_flow', 'create', queued => true) > 0 AS queued_trigger;
+INSERT INTO ticket VALUES (1, 'new'), (2, 'spam');
+SELECT count(*) AS instances_before_run FROM procflow.instances WHERE flow = 'ticket_flow';
+SELECT procflow.run_jobs();
+SELECT key, status FROM procflow.instances WHERE flow = 'ticket_flow' ORDER BY id;
+SELECT procflow.add_trigger('ticket_flow', 'update') > 0 AS immediate_trigger;
+UPDATE ticket SET state = 'open' WHERE id = 1;
+SELECT key, status FROM procflow.instances WHERE flow = 'ticket_flow' ORDER BY id;
+
+-- disabling a flow holds its instances' steps; cancel_pending terminates them
+SELECT procflow.disable_process('ticket_flow');
+SELECT procflow.run_jobs();
+SELECT status, count(*) FROM procflow.instances WHERE flow = 'ticket_flow' GROUP BY 1 ORDER BY 1;
+SELECT procflow.launch('ticket_flow', '1');
+SELECT procflow.drop_process('ticket_flow');
+SELECT procflow.disable_process('ticket_flow', cancel_pending => true);
+SELECT status, count(*) FROM procflow.instances WHERE flow = 'ticket_flow' GROUP BY 1 ORDER BY 1;
+SELECT count(*) AS live_activities FROM procflow.activities
+ WHERE flow = 'ticket_flow' AND closed_at IS NULL;
+SELECT procflow.drop_process('ticket_flow');
+SELECT count(*) AS instances_left FROM procflow.instances WHERE flow = 'ticket_flow';
