@@ -1222,7 +1222,9 @@ $$;
 
 /*
  * An entity table cannot be dropped while a process uses it, as a table
- * cannot while a view uses it: its pending jobs could never run.  Nor can
+ * cannot while a view uses it: its pending jobs could never run.  Nor can a
+ * table that a wait of a flow waits for events of (in the flow's current
+ * version, or one that live instances run).  Nor can
  * a column that an update trigger watches ("fields"): the trigger would
  * fire on no change, or on every change.  (Run as the extension owner, to
  * read the definitions; it reads nothing else.)
@@ -1249,6 +1251,23 @@ BEGIN
 		RAISE EXCEPTION 'cannot drop table % because process "%" uses it', entity, process
 			USING ERRCODE = 'dependent_objects_still_exist',
 				  HINT = 'Drop the process first (procflow.drop_process), or move it to another table (procflow.alter_process).';
+	END IF;
+	-- a table that a wait of a flow waits for events of
+	SELECT p.name, d.object_identity INTO process, entity
+	  FROM pg_event_trigger_dropped_objects() d
+	  JOIN procflow.flow_version v ON d.objid = ANY (v.waits_on::oid[])
+	  JOIN procflow.process p ON p.id = v.process_id
+	 WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+	   AND (v.version = p.version
+			OR EXISTS (SELECT 1 FROM procflow.instance i
+						WHERE i.process_id = v.process_id AND i.version = v.version
+						  AND i.finished_at IS NULL))
+	 ORDER BY p.name
+	 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot drop table % because a wait of flow "%" waits for its events', entity, process
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  HINT = 'Give the flow a version without that wait (procflow.alter_flow), and let its instances finish, first.';
 	END IF;
 	SELECT p.name, d.address_names[3], format('%I.%I', d.address_names[1], d.address_names[2])
 	  INTO process, col, entity

@@ -656,7 +656,9 @@ procflow_drop_process(PG_FUNCTION_ARGS)
 		if (live > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_IN_USE),
-					 errmsg("flow \"%s\" has " INT64_FORMAT " live instances", name, live),
+					 errmsg_plural("flow \"%s\" has " INT64_FORMAT " live instance",
+								   "flow \"%s\" has " INT64_FORMAT " live instances",
+								   live, name, live),
 					 errhint("Terminate them first, for example with procflow.disable_process(name, cancel_pending => true).")));
 	}
 	catalog_exec("SELECT pg_catalog.array_agg(DISTINCT t)::pg_catalog.regclass[]"

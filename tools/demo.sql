@@ -54,7 +54,7 @@ SELECT id, process, event, key, status, attempts,
   FROM procflow.job_history ORDER BY id;
 
 \echo
-\echo '== a flow over a customer''s life cycle: defined, checked and versioned'
+\echo '== a flow over a customer''s life cycle: greet, wait to be active (remind after 7 days)'
 ALTER TABLE customer ADD COLUMN status text DEFAULT 'new';
 SELECT procflow.create_flow('onboarding', 'customer', $${
   "start": "greet",
@@ -72,5 +72,37 @@ SELECT name, label, kind, version FROM procflow.processes WHERE kind = 'flow';
 \pset format unaligned
 \pset tuples_only on
 SELECT procflow.flow_graph('onboarding');
+\pset format aligned
+\pset tuples_only off
+
+\echo '== launch it for Ann and Bob (procflow.launch)'
+SELECT procflow.launch('onboarding', '1') AS ann, procflow.launch('onboarding', '2') AS bob;
+DO $$
+BEGIN
+    FOR i IN 1..300 LOOP
+        EXIT WHEN (SELECT count(*) FROM procflow.activities WHERE name = 'active') >= 2;
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END
+$$;
+\echo '== UPDATE customer SET status = ''active'' WHERE name = ''Ann'': the event closes her wait'
+UPDATE customer SET status = 'active' WHERE name = 'Ann';
+DO $$
+BEGIN
+    FOR i IN 1..300 LOOP
+        EXIT WHEN (SELECT status FROM procflow.instances WHERE id = 1) = 'completed';
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END
+$$;
+\echo '== instances (procflow.instances)'
+SELECT id, flow, key, status, started_at::timestamp(0) AS started_at FROM procflow.instances ORDER BY id;
+\echo '== their activities (procflow.activities)'
+SELECT instance, name, kind, status, outcome, run_at::timestamp(0) AS run_at
+  FROM procflow.activities ORDER BY instance, id;
+\echo '== Bob''s instance, where it went and where it waits (Mermaid)'
+\pset format unaligned
+\pset tuples_only on
+SELECT procflow.flow_graph('onboarding', 'mermaid', instance => 2);
 \pset format aligned
 \pset tuples_only off

@@ -186,3 +186,6 @@ SELECT count(*) AS live_activities FROM procflow.activities
  WHERE flow = 'ticket_flow' AND closed_at IS NULL;
 SELECT procflow.drop_process('ticket_flow');
 SELECT count(*) AS instances_left FROM procflow.instances WHERE flow = 'ticket_flow';
+
+-- a table that a wait of a flow waits for cannot be dropped
+DROP TABLE payment;
