@@ -101,6 +101,11 @@ typedef struct Step
 
 static HTAB *versions = NULL;
 
+/* Statements on procflow's tables, prepared once. */
+static SPIPlanPtr version_plan = NULL;
+static SPIPlanPtr listening_plan = NULL;
+static SPIPlanPtr waiting_plan = NULL;
+
 /* Free what a version entry holds. */
 static void
 forget_version(FlowVersion *fv)
@@ -178,9 +183,11 @@ load_version(ProcessInfo *flow, int32 version)
 	}
 
 	catalog_enter_privileged(&scope);
-	if (SPI_execute_with_args("SELECT definition, search_path FROM procflow.flow_version"
-							  " WHERE process_id = $1 AND version = $2",
-							  2, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+	catalog_keep_plan(&version_plan,
+					  "SELECT definition, search_path FROM procflow.flow_version"
+					  " WHERE process_id = $1 AND version = $2",
+					  2, argtypes);
+	if (SPI_execute_plan(version_plan, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "reading a flow's version failed");
 	catalog_leave_privileged(&scope);
 	if (SPI_processed == 0)
@@ -934,9 +941,11 @@ find_waiting(Delivery *d, ProcessInfo *flow, int64 only_instance, Waiting **wait
 
 	*waiting = palloc(sizeof(Waiting) * capacity);
 	catalog_enter_privileged(&scope);
-	if (SPI_execute_with_args("SELECT version FROM procflow.flow_version"
-							  " WHERE process_id = $1 AND $2 = ANY (waits_on) ORDER BY version",
-							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+	catalog_keep_plan(&listening_plan,
+					  "SELECT version FROM procflow.flow_version"
+					  " WHERE process_id = $1 AND $2 = ANY (waits_on) ORDER BY version",
+					  2, argtypes);
+	if (SPI_execute_plan(listening_plan, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading the versions that wait for an event failed");
 	catalog_leave_privileged(&scope);
 	nversions = (int) SPI_processed;
@@ -980,15 +989,18 @@ find_waiting(Delivery *d, ProcessInfo *flow, int64 only_instance, Waiting **wait
 				qnulls[5] = 'n';
 			catalog_enter_privileged(&scope);
 			catalog_prefer_indexes();
-			if (SPI_execute_with_args("SELECT a.id, a.instance_id,"
-									  "       (a.began IS NULL OR NOT pg_catalog.pg_visible_in_snapshot($7, a.began))"
-									  "  FROM procflow.activity a"
-									  "  JOIN procflow.instance i ON i.id = a.instance_id"
-									  " WHERE a.wait_entity = $1 AND a.wait_key = $2"
-									  "   AND a.status = 'waiting' AND a.name = $5"
-									  "   AND i.process_id = $3 AND i.version = $4"
-									  "   AND ($6::int8 IS NULL OR i.id = $6)",
-									  7, qtypes, qargs, qnulls, false, 0) != SPI_OK_SELECT)
+			catalog_keep_plan(&waiting_plan,
+							  "SELECT a.id, a.instance_id,"
+							  "       (a.began IS NULL"
+							  "        OR NOT pg_catalog.pg_visible_in_snapshot($7, a.began))"
+							  "  FROM procflow.activity a"
+							  "  JOIN procflow.instance i ON i.id = a.instance_id"
+							  " WHERE a.wait_entity = $1 AND a.wait_key = $2"
+							  "   AND a.status = 'waiting' AND a.name = $5"
+							  "   AND i.process_id = $3 AND i.version = $4"
+							  "   AND ($6::int8 IS NULL OR i.id = $6)",
+							  7, qtypes);
+			if (SPI_execute_plan(waiting_plan, qargs, qnulls, false, 0) != SPI_OK_SELECT)
 				elog(ERROR, "finding the waits an event closes failed");
 			catalog_leave_privileged(&scope);
 			for (uint64 r = 0; r < SPI_processed; r++)

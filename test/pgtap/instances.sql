@@ -4,7 +4,7 @@
 -- act on an instance (its flow's owner, a member of it) and those that may
 -- not.  Steps run with procflow.run_jobs() in this transaction.
 BEGIN;
-SELECT plan(62);
+SELECT plan(64);
 
 CREATE ROLE pgtap_inst_owner;
 CREATE ROLE pgtap_inst_member;
@@ -160,6 +160,22 @@ SELECT procflow.resume(:timer_id);
 SELECT throws_ok('SELECT procflow.skip_activity(' || (SELECT id FROM procflow.activities WHERE instance = :timer_id) || ')',
     '55000', NULL, 'a wait whose next has no plain name nor "skipped" cannot be skipped');
 SELECT procflow.suspend(:timer_id);
+
+-- steps run as the flow's owner, whoever launched the instance and
+-- whoever runs the jobs
+SET ROLE pgtap_inst_owner;
+CREATE TABLE who (who text, session_who text);
+SELECT procflow.create_flow('whoami', NULL, $${"start": "a", "activities": {
+  "a": {"kind": "automatic", "action": "INSERT INTO who VALUES (current_user, session_user)", "next": "e"},
+  "e": {"kind": "end"}}}$$);
+RESET ROLE;
+SET ROLE pgtap_inst_member;
+SELECT procflow.launch('whoami');
+RESET ROLE;
+SELECT procflow.run_jobs();
+SELECT is((SELECT who FROM who), 'pgtap_inst_owner', 'a step runs as the flow''s owner');
+SELECT is((SELECT count(*) FROM procflow.instances WHERE flow = 'whoami' AND status = 'completed'), 1::bigint,
+    'and the instance completes');
 
 -- terminate cancels every live activity and removes the pending jobs
 SELECT lives_ok('SELECT procflow.terminate(' || :timer_id || ')', 'terminate a suspended instance');

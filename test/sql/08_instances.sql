@@ -187,5 +187,19 @@ SELECT count(*) AS live_activities FROM procflow.activities
 SELECT procflow.drop_process('ticket_flow');
 SELECT count(*) AS instances_left FROM procflow.instances WHERE flow = 'ticket_flow';
 
+-- a bulk statement's events are written as one batch, and reach every wait
+CREATE TABLE parcel (id int PRIMARY KEY, state text DEFAULT 'packed');
+INSERT INTO parcel SELECT g FROM generate_series(1, 50) g;
+SELECT procflow.create_flow('ship', 'parcel', $${"start": "w", "activities": {
+  "w": {"kind": "wait", "on": {"event": "update", "condition": "($1).state = 'sent'"}, "next": "e"},
+  "e": {"kind": "end"}}}$$);
+SELECT count(procflow.launch('ship', to_jsonb(id))) AS launched FROM parcel;
+UPDATE parcel SET state = 'sent';
+SELECT b.items FROM procflow.job_batch b JOIN procflow.process p ON p.id = b.process_id
+ WHERE p.name = 'ship';
+SELECT procflow.run_jobs() > 0 AS ran;
+SELECT status, count(*) FROM procflow.instances WHERE flow = 'ship' GROUP BY 1;
+SELECT count(*) AS pending FROM procflow.jobs WHERE process = 'ship';
+
 -- a table that a wait of a flow waits for cannot be dropped
 DROP TABLE payment;
