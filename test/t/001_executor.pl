@@ -156,7 +156,15 @@ wait_until($node, "SELECT count(*) = 1 FROM procflow.job_history WHERE process =
 is($node->safe_psql('postgres', "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'procflow executor'"),
 	'1', 'procflow.workers is applied on reload, and the executor left runs jobs');
 
-# history older than procflow.history_retention is pruned; pending jobs stay
+# history older than procflow.history_retention is pruned; pending jobs stay;
+# so are finished instances of flows, but not live ones
+$node->safe_psql('postgres', q{
+SELECT procflow.create_flow('short', NULL, '{"start": "e", "activities": {"e": {"kind": "end"}}}');
+SELECT procflow.create_flow('long', NULL,
+    '{"start": "w", "activities": {"w": {"kind": "wait", "timeout": "1 hour", "next": "e"}, "e": {"kind": "end"}}}');
+SELECT procflow.launch('short');
+SELECT procflow.launch('long');
+});
 $node->safe_psql('postgres', "SELECT procflow.run_process('after_reload', delay => '1 hour')");
 $node->append_conf('postgresql.conf', "procflow.history_retention = 1\nprocflow.max_sleep = '200ms'\n");
 $node->reload;
@@ -164,6 +172,12 @@ wait_until($node, "SELECT count(*) = 0 FROM procflow.job_history",
 	"history was not pruned");
 is($node->safe_psql('postgres', "SELECT count(*) FROM procflow.jobs WHERE process = 'after_reload'"), '1',
 	'old history is pruned, and a pending job is not history');
+wait_until($node, "SELECT count(*) = 0 FROM procflow.instances WHERE flow = 'short'",
+	"a completed instance was not pruned");
+is($node->safe_psql('postgres', "SELECT flow || ' ' || status FROM procflow.instances"), 'long active',
+	'completed instances are pruned with the history, live ones stay');
+is($node->safe_psql('postgres', "SELECT count(*) FROM procflow.activity a WHERE NOT EXISTS (SELECT 1 FROM procflow.instance i WHERE i.id = a.instance_id)"),
+	'0', 'and their activities with them');
 
 $node->stop;
 done_testing();
