@@ -336,3 +336,63 @@ BEGIN
 	END IF;
 END
 $$;
+
+/* a flow's events for its waits show the table they happened on */
+CREATE OR REPLACE VIEW procflow.jobs WITH (security_barrier) AS
+SELECT j.id,
+	   p.name AS process,
+	   j.event,
+	   coalesce(j.event_table, p.entity) AS entity,
+	   procflow.key_to_jsonb(coalesce(j.event_table, p.entity), j.key) AS key,
+	   j.run_at,
+	   j.attempts,
+	   CASE WHEN j.attempts = 0 THEN 'pending' ELSE 'retrying' END AS state,
+	   j.error_message AS last_error,
+	   j.created_at
+  FROM procflow.job j
+  JOIN procflow.process p ON p.id = j.process_id
+ WHERE pg_catalog.pg_has_role(p.owner, 'USAGE')
+UNION ALL
+SELECT b.first_id + k.i - 1,
+	   p.name,
+	   b.event,
+	   coalesce(b.event_table, p.entity),
+	   procflow.key_to_jsonb(coalesce(b.event_table, p.entity),
+							 CASE b.key_columns WHEN 0 THEN ARRAY[k.hash::text]
+												WHEN 1 THEN ARRAY[k.key]
+												ELSE k.key::text[] END),
+	   b.run_at,
+	   0,
+	   'pending',
+	   NULL,
+	   b.created_at
+  FROM procflow.job_batch b
+  JOIN procflow.process p ON p.id = b.process_id
+ CROSS JOIN LATERAL (SELECT coalesce(max(j.id) - b.first_id + 1, 0) AS items
+					   FROM (SELECT id FROM procflow.job
+							  WHERE id >= b.first_id AND id < b.first_id + b.items
+							 UNION ALL
+							 SELECT id FROM procflow.finished_job
+							  WHERE id >= b.first_id AND id < b.first_id + b.items) j) taken
+ CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(b.row_hashes), pg_catalog.unnest(b.keys))
+	   WITH ORDINALITY AS k(hash, key, i)
+ WHERE k.i > taken.items
+   AND pg_catalog.pg_has_role(p.owner, 'USAGE');
+
+CREATE OR REPLACE VIEW procflow.job_history WITH (security_barrier) AS
+SELECT j.id,
+	   p.name AS process,
+	   j.event,
+	   coalesce(j.event_table, p.entity) AS entity,
+	   procflow.key_to_jsonb(coalesce(j.event_table, p.entity), j.key) AS key,
+	   j.attempts,
+	   j.created_at,
+	   j.started_at,
+	   j.finished_at,
+	   j.status,
+	   j.error_message AS error,
+	   j.error_code,
+	   j.error_detail
+  FROM procflow.finished_job j
+  JOIN procflow.process p ON p.id = j.process_id
+ WHERE pg_catalog.pg_has_role(p.owner, 'USAGE');

@@ -1242,15 +1242,19 @@ flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const 
 }
 
 /*
- * A step job failed (its subtransaction was rolled back): count the run
- * on its activity, which is failed when the job is, with the error.
+ * A step or timer job failed (its subtransaction was rolled back: the
+ * action, or what the activity led to, raised an error): count the run on
+ * its activity, which is failed when the job is, with the error.  A wait
+ * whose timeout could not be followed fails too, so that retry_activity
+ * can run its timeout again.
  */
 void
 flow_engine_note_failure(const ClaimedJob *job, bool final, const char *message)
 {
-	if (strcmp(job->event, "step") != 0)
-		return;
-	flow_store_note_run(job->activity_id, final ? "failed" : "ready", message);
+	if (strcmp(job->event, "step") == 0)
+		flow_store_note_run(job->activity_id, final ? "failed" : "ready", message);
+	else if (strcmp(job->event, "timer") == 0)
+		flow_store_note_run(job->activity_id, final ? "failed" : "waiting", message);
 }
 
 /*
@@ -1295,17 +1299,19 @@ flow_engine_skip(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *act
 }
 
 /*
- * retry_activity: a failed automatic activity runs again, with its
- * attempts counted anew.  The caller holds the instance's lock.
+ * retry_activity: a failed automatic activity runs again, or a failed
+ * wait's timeout fires again, with the job's attempts counted anew.  The
+ * caller holds the instance's lock.
  */
 void
 flow_engine_retry(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *activity)
 {
 	Step		s;
+	bool		wait = strcmp(activity->kind, "wait") == 0;
 
 	memset(&s, 0, sizeof(s));
 	s.flow = flow;
 	s.instance = *instance;
-	flow_store_reopen(activity->id);
-	queue_activity_job(&s, activity->id, "step", GetCurrentTimestamp());
+	flow_store_reopen(activity->id, wait ? "waiting" : "ready");
+	queue_activity_job(&s, activity->id, wait ? "timer" : "step", GetCurrentTimestamp());
 }

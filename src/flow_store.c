@@ -319,16 +319,19 @@ flow_store_note_run(int64 id, const char *status, const char *error)
 			   3, argtypes, args, nulls, SPI_OK_UPDATE);
 }
 
-/* A failed automatic activity is ready again (retry_activity). */
+/*
+ * A failed activity is live again (retry_activity): an automatic one ready,
+ * a wait waiting, due now.
+ */
 void
-flow_store_reopen(int64 id)
+flow_store_reopen(int64 id, const char *status)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(id)};
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		args[2] = {Int64GetDatum(id), CStringGetTextDatum(status)};
 
 	store_exec(REOPEN,
-			   "UPDATE procflow.activity SET status = 'ready', run_at = now() WHERE id = $1",
-			   1, argtypes, args, NULL, SPI_OK_UPDATE);
+			   "UPDATE procflow.activity SET status = $2, run_at = now() WHERE id = $1",
+			   2, argtypes, args, NULL, SPI_OK_UPDATE);
 }
 
 /*

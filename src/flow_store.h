@@ -64,7 +64,7 @@ extern int64 flow_store_insert_activity(int64 instance_id, const NewActivity *ac
 extern void flow_store_close_activity(int64 id, const char *status, const char *outcome,
 									  const char *closed_by, bool ran);
 extern void flow_store_note_run(int64 id, const char *status, const char *error);
-extern void flow_store_reopen(int64 id);
+extern void flow_store_reopen(int64 id, const char *status);
 extern int64 flow_store_join_arrive(int64 instance_id, const char *name, const char *from,
 									int *narrived);
 extern void flow_store_cancel_live(int64 instance_id, int64 except_job);

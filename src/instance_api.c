@@ -255,7 +255,10 @@ lock_activity(int64 id, FlowInstance *instance, FlowActivityRow *activity,
 	return flow;
 }
 
-/* procflow.retry_activity(activity): run a failed automatic activity again. */
+/*
+ * procflow.retry_activity(activity): run a failed automatic activity again,
+ * or a failed wait's timeout.
+ */
 Datum
 procflow_retry_activity(PG_FUNCTION_ARGS)
 {
@@ -271,7 +274,7 @@ procflow_retry_activity(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot retry activity " INT64_FORMAT ": it is %s", id, activity.status),
-				 errhint("Only failed automatic activities are retried.")));
+				 errhint("Failed automatic activities, and waits whose timeout failed, are retried.")));
 	flow_engine_retry(flow, &instance, &activity);
 	cache_unpin();
 	SPI_finish();
@@ -280,7 +283,7 @@ procflow_retry_activity(PG_FUNCTION_ARGS)
 
 /*
  * procflow.skip_activity(activity): close a ready or failed automatic
- * activity, or a waiting wait, and go on as if it had closed.
+ * activity, or a waiting or failed wait, and go on as if it had closed.
  */
 Datum
 procflow_skip_activity(PG_FUNCTION_ARGS)
@@ -298,7 +301,8 @@ procflow_skip_activity(PG_FUNCTION_ARGS)
 		skippable = strcmp(activity.status, "ready") == 0 ||
 			strcmp(activity.status, "failed") == 0;
 	else if (strcmp(activity.kind, "wait") == 0)
-		skippable = strcmp(activity.status, "waiting") == 0;
+		skippable = strcmp(activity.status, "waiting") == 0 ||
+			strcmp(activity.status, "failed") == 0;
 	else
 		skippable = false;
 	if (!skippable)
@@ -306,7 +310,7 @@ procflow_skip_activity(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot skip activity " INT64_FORMAT ": it is a %s %s activity", id,
 						activity.status, activity.kind),
-				 errhint("Automatic activities that are ready or failed, and waits that wait, can be skipped.")));
+				 errhint("Automatic activities and waits that are live (ready, waiting or failed) can be skipped.")));
 	flow_engine_skip(flow, &instance, &activity, GetUserNameFromId(GetUserId(), false));
 	cache_unpin();
 	SPI_finish();

@@ -370,7 +370,8 @@ run_batch_items(Batch *batch, int max_items, bool in_executor, int *ran)
 
 			queue_claimed_from(&row, &job);
 			run_job(&job, in_executor, &outcome);
-			(*ran)++;
+			if (!outcome.held)
+				(*ran)++;
 			taken++;
 			if (batch_materialized())
 			{
@@ -463,7 +464,10 @@ run_owner_turn(Oid owner, int max_jobs, Oid as_role, bool in_executor, int *ran)
 		catalog_leave_privileged(&scope);
 		nrun = run_claimed(jobs, njobs, in_executor, outcomes);
 	}
-	*ran = nrun;
+	/* a held job did not run */
+	for (int i = 0; i < nrun; i++)
+		if (!outcomes[i].held)
+			(*ran)++;
 
 	catalog_enter_privileged(&scope);
 	queue_record_outcomes(outcomes, nrun);
@@ -593,15 +597,21 @@ runner_count_crashed(int64 job_id)
 	Datum		args[1] = {Int64GetDatum(job_id)};
 	PrivilegedScope scope;
 	JobOutcome	outcome;
+	ClaimedJob	job;
 	int32		process_id;
 	int32		attempts;
 	bool		isnull;
+	Datum		d;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	catalog_enter_privileged(&scope);
 	batch_materialize_job(job_id);
-	catalog_exec("SELECT process_id, attempts FROM procflow.job WHERE id = $1 FOR UPDATE",
+	catalog_exec(catalog_oids()->has_flows ?
+				 "SELECT process_id, attempts, event, activity_id FROM procflow.job"
+				 " WHERE id = $1 FOR UPDATE" :
+				 "SELECT process_id, attempts, event, NULL::int8 FROM procflow.job"
+				 " WHERE id = $1 FOR UPDATE",
 				 1, argtypes, args, NULL, SPI_OK_SELECT);
 	catalog_leave_privileged(&scope);
 	if (SPI_processed == 1)
@@ -613,10 +623,19 @@ runner_count_crashed(int64 job_id)
 		memset(&outcome, 0, sizeof(outcome));
 		outcome.id = job_id;
 		outcome.started_at = GetCurrentTimestamp();
+		memset(&job, 0, sizeof(job));
+		job.id = job_id;
+		strlcpy(job.event, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3),
+				sizeof(job.event));
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
+		job.activity_id = isnull ? 0 : DatumGetInt64(d);
 		failure_outcome(process_id, job_id, attempts, unpack_sql_state(ERRCODE_CRASH_SHUTDOWN),
 						"the server process running this job terminated abnormally",
 						"The job may have crashed it; it counts as a failed attempt.",
 						&outcome);
+		if (flow_engine_runs_job(&job))
+			flow_engine_note_failure(&job, strcmp(outcome.status, "failed") == 0,
+									 outcome.message);
 		catalog_enter_privileged(&scope);
 		queue_record_outcomes(&outcome, 1);
 		catalog_leave_privileged(&scope);

@@ -2,7 +2,10 @@
 -- events and timeouts, vars, suspend and resume, terminate, failures,
 -- retry_activity and skip_activity, triggers that launch, and the picture
 -- of an instance.  No executor runs here: procflow.run_jobs() runs the due
--- steps, timers and events.
+-- steps, timers and events.  Tables of their own schema: 07 has an invoice
+-- table too.
+CREATE SCHEMA run;
+SET search_path = run, public;
 CREATE TABLE invoice (id int PRIMARY KEY, amount numeric, number text,
                       status text DEFAULT 'open');
 CREATE TABLE payment (id int PRIMARY KEY, invoice_id int, paid numeric);
