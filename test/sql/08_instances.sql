@@ -160,6 +160,26 @@ SELECT a.name, a.status, a.closed_by IS NOT NULL AS closed_by_someone
   FROM procflow.activities a JOIN procflow.instances i ON i.id = a.instance
  WHERE i.flow = 'fragile' AND i.status = 'completed' AND a.name = 'try' AND a.status = 'skipped';
 
+-- a wait whose timeout leads to SQL that fails is failed with the error;
+-- retry_activity fires its timeout again
+CREATE TABLE divisor (n int);
+INSERT INTO divisor VALUES (0);
+SELECT procflow.create_flow('late', NULL, $${
+  "start": "w",
+  "activities": {
+    "w": {"kind": "wait", "timeout": {"sql": "now()"}, "next": "d"},
+    "d": {"kind": "decision", "cases": [{"when": "(SELECT 1 / n FROM divisor) = 1", "next": "e"}], "else": "e"},
+    "e": {"kind": "end"}
+  }}$$, max_attempts => 1);
+SELECT procflow.launch('late') AS late;
+SELECT procflow.run_jobs();
+SELECT name, status, error FROM procflow.activities WHERE flow = 'late' ORDER BY id;
+UPDATE divisor SET n = 1;
+SELECT procflow.retry_activity(id) FROM procflow.activities WHERE flow = 'late';
+SELECT procflow.run_jobs();
+SELECT name, status, outcome FROM procflow.activities WHERE flow = 'late' ORDER BY id;
+SELECT status FROM procflow.instances WHERE flow = 'late';
+
 -- triggers launch instances: queued ones through the queue, immediate ones at once
 CREATE TABLE ticket (id int PRIMARY KEY, state text);
 SELECT procflow.create_flow('ticket_flow', 'ticket', $${
