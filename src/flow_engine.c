@@ -62,6 +62,8 @@
 /* A version of a flow, read and prepared to run. */
 typedef struct VersionKey
 {
+	Oid			catalog;		/* procflow.process: ids start again when the
+								 * extension is created again */
 	int32		process_id;
 	int32		version;
 } VersionKey;
@@ -70,7 +72,7 @@ typedef struct FlowVersion
 {
 	VersionKey	key;			/* hash key: must be first */
 	MemoryContext cxt;			/* everything below lives here */
-	Jsonb	   *doc;			/* the definition, to see it is the same */
+	Jsonb	   *doc;			/* the definition */
 	Oid			rowtype;		/* of the entity when prepared */
 	char	   *search_path;
 	FlowDefinition *def;
@@ -96,6 +98,7 @@ typedef struct Step
 	Datum		row;
 	bool		row_null;
 	bool		ended;			/* an end terminated the instance */
+	bool		made_live;		/* it began an activity that is live */
 	Jsonb	   *event;			/* the event a wait is closed by, or NULL */
 } Step;
 
@@ -110,8 +113,11 @@ static SPIPlanPtr waiting_plan = NULL;
 static void
 forget_version(FlowVersion *fv)
 {
-	if (fv->def != NULL)
+	/* an entry whose reading failed half-way holds nothing valid */
+	if (fv->cxt != NULL)
 	{
+		int			nlinks = 0;
+
 		for (int i = 0; i < fv->def->nactivities; i++)
 		{
 			if (fv->plans[i])
@@ -120,23 +126,14 @@ forget_version(FlowVersion *fv)
 				SPI_freeplan(fv->timeout_plans[i]);
 			if (fv->key_plans[i])
 				SPI_freeplan(fv->key_plans[i]);
-		}
-	}
-	if (fv->link_plans != NULL)
-	{
-		int			nlinks = 0;
-
-		for (int i = 0; i < fv->def->nactivities; i++)
 			nlinks += fv->def->activities[i].nlinks;
+		}
 		for (int i = 0; i < nlinks; i++)
 			if (fv->link_plans[i])
 				SPI_freeplan(fv->link_plans[i]);
-	}
-	if (fv->cxt)
 		MemoryContextDelete(fv->cxt);
-	fv->cxt = NULL;
-	fv->def = NULL;
-	fv->link_plans = NULL;
+	}
+	memset((char *) fv + sizeof(VersionKey), 0, sizeof(FlowVersion) - sizeof(VersionKey));
 }
 
 /* Index of a link in a version's flat array of links. */
@@ -152,10 +149,10 @@ link_index(FlowDefinition *def, int activity, int link)
 
 /*
  * The version of a flow, read and parsed (its SQL is prepared when first
- * run, see prepare_version).  A version never changes once written, but a
- * process id can come again after the extension is dropped and created,
- * and a flow can move to another table: the definition and the row type
- * are compared with what was read before.
+ * run, see prepare_version).  A version never changes once written: it is
+ * read once per backend, keyed by the catalog too, since process ids come
+ * again when the extension is dropped and created.  A flow can move to
+ * another table: then it is prepared again for its row type.
  */
 static FlowVersion *
 load_version(ProcessInfo *flow, int32 version)
@@ -169,6 +166,7 @@ load_version(ProcessInfo *flow, int32 version)
 	Jsonb	   *doc;
 	Oid			rowtype = flow->entity ? flow->entity->rowtype : RECORDOID;
 	MemoryContext old;
+	MemoryContext cxt;
 	PrivilegedScope scope;
 	int			nlinks = 0;
 
@@ -181,6 +179,13 @@ load_version(ProcessInfo *flow, int32 version)
 		versions = hash_create("procflow flow versions", 64, &ctl,
 							   HASH_ELEM | HASH_BLOBS);
 	}
+	memset(&key, 0, sizeof(key));
+	key.catalog = catalog_oids()->process;
+	key.process_id = flow->id;
+	key.version = version;
+	fv = hash_search(versions, &key, HASH_FIND, NULL);
+	if (fv != NULL && fv->cxt != NULL && fv->rowtype == rowtype)
+		return fv;
 
 	catalog_enter_privileged(&scope);
 	catalog_keep_plan(&version_plan,
@@ -197,19 +202,16 @@ load_version(ProcessInfo *flow, int32 version)
 	doc = DatumGetJsonbP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
 									   &isnull));
 
-	memset(&key, 0, sizeof(key));
-	key.process_id = flow->id;
-	key.version = version;
 	fv = hash_search(versions, &key, HASH_ENTER, &found);
-	if (found && fv->cxt != NULL && fv->rowtype == rowtype &&
-		VARSIZE(fv->doc) == VARSIZE(doc) && memcmp(fv->doc, doc, VARSIZE(doc)) == 0)
-		return fv;
 	if (found)
 		forget_version(fv);
+	else
+		memset((char *) fv + sizeof(VersionKey), 0, sizeof(FlowVersion) - sizeof(VersionKey));
 
-	fv->cxt = AllocSetContextCreate(TopMemoryContext, "procflow flow version",
-									ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(fv->cxt);
+	/* the entry is valid once cxt is set, after everything else */
+	cxt = AllocSetContextCreate(TopMemoryContext, "procflow flow version",
+								ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(cxt);
 	fv->doc = palloc(VARSIZE(doc));
 	memcpy(fv->doc, doc, VARSIZE(doc));
 	fv->rowtype = rowtype;
@@ -225,6 +227,7 @@ load_version(ProcessInfo *flow, int32 version)
 	fv->link_plans = palloc0(sizeof(SPIPlanPtr) * Max(nlinks, 1));
 	fv->prepared = false;
 	MemoryContextSwitchTo(old);
+	fv->cxt = cxt;
 	return fv;
 }
 
@@ -642,6 +645,7 @@ enter_wait(Step *s, int index, FlowActivity *act)
 		a.wait_key = s->instance.key;
 	}
 	id = flow_store_insert_activity(s->instance.id, &a);
+	s->made_live = true;
 	if (timeout != 0)
 		queue_activity_job(s, id, "timer", timeout);
 }
@@ -654,7 +658,10 @@ enter_join(Step *s, FlowActivity *act, const char *from)
 	int64		id = flow_store_join_arrive(s->instance.id, act->name, from, &narrived);
 
 	if (narrived < act->incoming)
+	{
+		s->made_live = true;
 		return;
+	}
 	flow_store_close_activity(id, "closed", NULL, NULL, false);
 	follow(s, act, NULL);
 }
@@ -683,6 +690,7 @@ enter_activity(Step *s, int target, const char *from)
 			a.status = "ready";
 			a.run_at = GetCurrentTimestamp();
 			id = flow_store_insert_activity(s->instance.id, &a);
+			s->made_live = true;
 			queue_activity_job(s, id, "step", a.run_at);
 			break;
 		case FLOW_WAIT:
@@ -712,11 +720,14 @@ enter_activity(Step *s, int target, const char *from)
 	}
 }
 
-/* After a step: an active instance with no live activity has completed. */
+/*
+ * After a step: an active instance with no live activity has completed.
+ * A step that began a live activity need not look.
+ */
 static void
 step_end(Step *s)
 {
-	if (!s->ended && strcmp(s->instance.status, "active") == 0 &&
+	if (!s->ended && !s->made_live && strcmp(s->instance.status, "active") == 0 &&
 		!flow_store_has_live(s->instance.id))
 		flow_store_set_status(s->instance.id, "completed");
 }
