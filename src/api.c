@@ -221,14 +221,21 @@ api_sync_capture_trigger(Oid entity)
 
 	args[0] = ObjectIdGetDatum(entity);
 	args[1] = CStringGetTextDatum(CAPTURE_TRIGGER_NAME);
-	catalog_exec("SELECT EXISTS (SELECT 1 FROM procflow.trigger t"
-				 "                 JOIN procflow.process p ON p.id = t.process_id"
-				 "                WHERE p.entity = $1 AND t.event IS NOT NULL)"
-				 "       OR EXISTS (SELECT 1 FROM procflow.flow_version v"
-				 "                   WHERE $1 = ANY (v.waits_on)),"
-				 "       EXISTS (SELECT 1 FROM pg_catalog.pg_trigger"
-				 "                WHERE tgrelid = $1 AND tgname = $2)",
-				 2, argtypes, args, NULL, SPI_OK_SELECT);
+#define TRIGGERS_WANTED_SQL(waits) \
+	"SELECT EXISTS (SELECT 1 FROM procflow.trigger t" \
+	"                 JOIN procflow.process p ON p.id = t.process_id" \
+	"                WHERE p.entity = $1 AND t.event IS NOT NULL)" \
+	waits \
+	"       , EXISTS (SELECT 1 FROM pg_catalog.pg_trigger" \
+	"                WHERE tgrelid = $1 AND tgname = $2)"
+
+	/* a catalog not updated to 0.4 yet has no waits */
+	if (catalog_oids()->has_flows)
+		catalog_exec(TRIGGERS_WANTED_SQL("       OR EXISTS (SELECT 1 FROM procflow.flow_version v"
+										 "                   WHERE $1 = ANY (v.waits_on))"),
+					 2, argtypes, args, NULL, SPI_OK_SELECT);
+	else
+		catalog_exec(TRIGGERS_WANTED_SQL(""), 2, argtypes, args, NULL, SPI_OK_SELECT);
 	{
 		bool		isnull;
 
@@ -282,4 +289,20 @@ api_sync_wait_triggers(ArrayType *tables)
 					  &elems, NULL, &n);
 	for (int i = 0; i < n; i++)
 		api_sync_capture_trigger(DatumGetObjectId(elems[i]));
+}
+
+/*
+ * Refuse to define or run flows in a database whose extension is older
+ * than the library (0.2 or 0.3, before ALTER EXTENSION UPDATE): its tables
+ * cannot hold what this version of flows needs.
+ */
+void
+api_require_flow_catalog(void)
+{
+	if (!catalog_oids()->has_flows)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"procflow\" in this database is older than its library"),
+				 errdetail("Flows need the tables of version 0.4."),
+				 errhint("Run ALTER EXTENSION procflow UPDATE.")));
 }

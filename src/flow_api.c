@@ -78,6 +78,7 @@ procflow_alter_flow(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	api_require_flow_catalog();
 	find_flow(name, &flow, true);
 	/* a member of the owner changes the owner's flow: checked as the owner */
 	waits_on = flow_check_sql(flow_read(definition, name), name, flow.entity, flow.owner,

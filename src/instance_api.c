@@ -112,6 +112,7 @@ procflow_launch(PG_FUNCTION_ARGS)
 				 errmsg("vars must be a JSON object")));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	api_require_flow_catalog();
 	api_lookup_process(name, &process, false);
 	if (process.version == 0)
 		ereport(ERROR,

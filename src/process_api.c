@@ -246,6 +246,7 @@ process_api_define(FunctionCallInfo fcinfo, bool alter, bool flow)
 	{
 		api_require_arg(fcinfo, 2, "definition");
 		definition = PG_GETARG_JSONB_P(2);
+		api_require_flow_catalog();
 	}
 	else
 		action = api_text_arg(fcinfo, 2, "action", !alter);

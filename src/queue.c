@@ -397,7 +397,8 @@ queue_xact_event(XactEvent event)
  * claim index (a walk over its first column) and the batches; at most
  * max_owners of them.  Executors take turns between them (runner.c).
  * Returns how many; the caller holds an SPI connection and acts as the
- * extension owner.
+ * extension owner.  Read with a new snapshot, which sees the jobs the
+ * caller's transaction queued just before (a schedule that fired).
  */
 int
 queue_owners(Oid *owners, int max_owners)
@@ -418,7 +419,7 @@ queue_owners(Oid *owners, int max_owners)
 					  " UNION SELECT owner FROM procflow.job_batch"
 					  " ORDER BY 1 LIMIT $1",
 					  1, argtypes);
-	if (SPI_execute_plan(owners_plan, args, NULL, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(owners_plan, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading the owners of pending jobs failed");
 	n = (int) SPI_processed;
 	for (int i = 0; i < n; i++)

@@ -560,7 +560,9 @@ runner_run_due(int max_jobs, Oid as_role, bool in_executor, int *ran)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	catalog_enter_privileged(&scope);
-	scheduler_fire_due(as_role);
+	/* the jobs of the schedules that fired are claimed in this same round */
+	if (scheduler_fire_due(as_role) > 0)
+		CommandCounterIncrement();
 	batch_materialize_blocking();
 	nowners = queue_owners(owners, QUEUE_MAX_OWNERS);
 	catalog_leave_privileged(&scope);

@@ -210,6 +210,17 @@ SELECT count(*) AS live_activities FROM procflow.activities
 SELECT procflow.drop_process('ticket_flow');
 SELECT count(*) AS instances_left FROM procflow.instances WHERE flow = 'ticket_flow';
 
+-- a cron trigger launches an instance without row
+SELECT procflow.create_flow('nightly', NULL, $${"start": "a", "activities": {
+  "a": {"kind": "automatic", "action": "INSERT INTO effect VALUES (($3->>'instance')::bigint, 'nightly', 0)", "next": "e"},
+  "e": {"kind": "end"}}}$$);
+SELECT procflow.add_trigger('nightly', cron => '0 3 * * *') > 0 AS cron_trigger;
+UPDATE procflow.trigger SET next_run_at = now() - interval '1 second'
+ WHERE process_id = (SELECT id FROM procflow.process WHERE name = 'nightly');
+SELECT procflow.run_jobs() > 0 AS ran;
+SELECT key, status FROM procflow.instances WHERE flow = 'nightly';
+SELECT count(*) AS effects FROM effect WHERE activity = 'nightly';
+
 -- a bulk statement's events are written as one batch, and reach every wait
 CREATE TABLE parcel (id int PRIMARY KEY, state text DEFAULT 'packed');
 INSERT INTO parcel SELECT g FROM generate_series(1, 50) g;
