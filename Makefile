@@ -25,6 +25,7 @@ OBJS = \
 	src/flow_store.o \
 	src/flow_engine.o \
 	src/instance_api.o \
+	src/task_api.o \
 	src/job_api.o \
 	src/api.o \
 	src/entity.o \

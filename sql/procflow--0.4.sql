@@ -80,6 +80,8 @@ CREATE TABLE procflow.instance (
 	vars			jsonb NOT NULL DEFAULT '{}'
 		CONSTRAINT instance_vars_check CHECK (pg_catalog.jsonb_typeof(vars) = 'object'),
 	parent			bigint,
+	parent_activity	bigint,			-- the subflow activity of the parent
+	began			pg_snapshot,	-- events its snapshot saw are older than it
 	started_at		timestamptz NOT NULL DEFAULT now(),
 	updated_at		timestamptz NOT NULL DEFAULT now(),
 	finished_at		timestamptz,
@@ -93,6 +95,10 @@ CREATE INDEX instance_live_idx ON procflow.instance (process_id, version)
 	WHERE finished_at IS NULL;
 CREATE INDEX instance_finished_at_idx ON procflow.instance (finished_at)
 	WHERE finished_at IS NOT NULL;
+CREATE INDEX instance_key_idx ON procflow.instance (process_id, key)
+	WHERE finished_at IS NULL;
+CREATE INDEX instance_parent_idx ON procflow.instance (parent, parent_activity)
+	WHERE parent IS NOT NULL;
 
 COMMENT ON TABLE procflow.instance IS 'instances of flows';
 
@@ -131,6 +137,7 @@ CREATE TABLE procflow.activity (
 	"group"			text,
 	instructions	text,
 	due_at			timestamptz,
+	timeout_at		timestamptz,	-- a task's timeout
 	began			pg_snapshot,
 	wait_entity		regclass,
 	wait_key		text[],
@@ -142,17 +149,22 @@ CREATE TABLE procflow.activity (
 CREATE INDEX activity_instance_id_idx ON procflow.activity (instance_id, id);
 CREATE INDEX activity_waiting_idx ON procflow.activity (wait_entity, wait_key)
 	WHERE status = 'waiting' AND wait_entity IS NOT NULL;
+-- the taskbox: a person's tasks, and the unassigned ones of their groups
+CREATE INDEX activity_assignee_idx ON procflow.activity (assignee, due_at)
+	WHERE kind = 'human' AND status IN ('ready', 'open');
+CREATE INDEX activity_group_idx ON procflow.activity ("group", due_at)
+	WHERE kind = 'human' AND status = 'ready' AND assignee IS NULL;
 
 COMMENT ON TABLE procflow.activity IS 'the activities of instances of flows';
 
 /*
- * A wait's snapshot names transactions of the cluster that took it.  A
- * restore into a cluster whose transaction counter is behind that one
- * (pg_dump and a new initdb) would make every later event look older than
- * the wait: such a snapshot is dropped, and the wait takes every event
- * delivered to it from then on.
+ * The snapshot of a wait, or of an instance (for its conditional starts),
+ * names transactions of the cluster that took it.  A restore into a
+ * cluster whose transaction counter is behind that one (pg_dump and a new
+ * initdb) would make every later event look older: such a snapshot is
+ * dropped, and every event delivered from then on counts.
  */
-CREATE FUNCTION procflow.activity_restored() RETURNS trigger
+CREATE FUNCTION procflow.snapshot_restored() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -167,8 +179,13 @@ $$;
 CREATE TRIGGER activity_restored
 	BEFORE INSERT ON procflow.activity
 	FOR EACH ROW WHEN (NEW.began IS NOT NULL)
-	EXECUTE FUNCTION procflow.activity_restored();
+	EXECUTE FUNCTION procflow.snapshot_restored();
 ALTER TABLE procflow.activity ENABLE ALWAYS TRIGGER activity_restored;
+CREATE TRIGGER instance_restored
+	BEFORE INSERT ON procflow.instance
+	FOR EACH ROW WHEN (NEW.began IS NOT NULL)
+	EXECUTE FUNCTION procflow.snapshot_restored();
+ALTER TABLE procflow.instance ENABLE ALWAYS TRIGGER instance_restored;
 
 /*
  * The owner of a process is kept by OID (renaming the role keeps it) and by
@@ -780,6 +797,33 @@ SELECT a.id AS activity,
 
 GRANT SELECT ON procflow.instances, procflow.activities, procflow.tasks TO PUBLIC;
 
+/*
+ * Tasks: the human activities of instances, and the taskbox over them.
+ */
+CREATE FUNCTION procflow.taskbox(assignee text DEFAULT current_user, groups text[] DEFAULT '{}')
+RETURNS SETOF procflow.tasks
+LANGUAGE C STABLE CALLED ON NULL INPUT
+AS 'MODULE_PATHNAME', 'procflow_taskbox';
+
+CREATE FUNCTION procflow.claim_task(activity bigint, assignee text DEFAULT current_user)
+RETURNS void
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'procflow_claim_task';
+
+CREATE FUNCTION procflow.release_task(activity bigint) RETURNS void
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'procflow_release_task';
+
+CREATE FUNCTION procflow.assign_task(activity bigint, assignee text) RETURNS void
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'procflow_assign_task';
+
+CREATE FUNCTION procflow.complete_task(activity bigint, outcome text DEFAULT NULL,
+									   vars jsonb DEFAULT '{}')
+RETURNS void
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'procflow_complete_task';
+
 GRANT USAGE ON SCHEMA procflow TO PUBLIC;
 GRANT SELECT ON procflow.processes, procflow.process_triggers,
 	procflow.jobs, procflow.job_history, procflow.flow_versions TO PUBLIC;
@@ -1313,7 +1357,7 @@ CREATE EVENT TRIGGER procflow_table_altered ON ddl_command_end
  * the executors.  (Triggers call their functions whatever the privileges.)
  */
 REVOKE EXECUTE ON FUNCTION procflow.definitions_changed(), procflow.jobs_inserted(),
-	procflow.capture(), procflow.process_owner_by_name(), procflow.activity_restored(),
+	procflow.capture(), procflow.process_owner_by_name(), procflow.snapshot_restored(),
 	procflow.entity_dropped(),
 	procflow.table_altering(), procflow.table_altered() FROM PUBLIC;
 

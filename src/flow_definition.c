@@ -31,6 +31,7 @@
 #include "action.h"
 #include "api.h"
 #include "cache.h"
+#include "catalog.h"
 #include "flow_definition.h"
 
 #define MAX_ACTIVITY_NAME_LENGTH 200
@@ -57,6 +58,10 @@ static const char *const decision_keys[] = {"kind", "cases", "else", NULL};
 static const char *const case_keys[] = {"when", "next", NULL};
 static const char *const join_keys[] = {"kind", "next", NULL};
 static const char *const end_keys[] = {"kind", "terminate", NULL};
+static const char *const human_keys[] = {"kind", "assignee", "group", "instructions", "due",
+"start_delay", "timeout", "allow_skip", "next", NULL};
+static const char *const conditional_start_keys[] = {"kind", "on", "next", NULL};
+static const char *const subflow_keys[] = {"kind", "flow", "key", "vars", "next", NULL};
 
 /* The name of a kind as the document spells it. */
 const char *
@@ -625,6 +630,188 @@ read_end(FlowActivity *act, ReadPlace *place)
 }
 
 /* The kind of an activity; refuses the kinds this version cannot run. */
+/*
+ * A value that is a literal string or {"sql": "..."}: a task's assignee,
+ * group and instructions.
+ */
+static void
+read_text_value(FlowActivity *act, const char *key, FlowValue *value, ReadPlace *place)
+{
+	JsonbValue	v;
+
+	if (!member(act->doc, key, &v))
+		return;
+	place->key = key;
+	if (v.type == jbvString && v.val.string.len > 0)
+		value->literal = json_string(&v);
+	else if ((value->sql = sql_value(&v, key, place)) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key \"%s\" of activity \"%s\" must be a non-empty string or {\"sql\": \"expression\"}",
+						key, act->name)));
+	place->key = NULL;
+}
+
+/*
+ * A time that is a positive interval (from when the activity begins) or
+ * {"sql": "timestamptz expression"}: a task's due, start_delay and
+ * timeout.
+ */
+static void
+read_time_value(FlowActivity *act, const char *key, FlowValue *value, ReadPlace *place)
+{
+	JsonbValue	v;
+
+	if (!member(act->doc, key, &v))
+		return;
+	if (v.type == jbvString)
+	{
+		check_interval_literal(&v, key, place);
+		value->literal = json_string(&v);
+	}
+	else if ((value->sql = sql_value(&v, key, place)) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key \"%s\" of activity \"%s\" must be an interval or {\"sql\": \"timestamptz expression\"}",
+						key, act->name)));
+}
+
+/*
+ * The "next" of a task: one outcome (a name or an array), or an object
+ * whose keys are its outcomes, named as the application wants; "timeout"
+ * is the outcome of its timeout, and an object must give it when the task
+ * has one.
+ */
+static void
+read_task_next(FlowDefinition *def, FlowActivity *act, bool has_timeout, ReadPlace *place)
+{
+	JsonbValue	next;
+	char	  **keys;
+	JsonbValue *values;
+	int			n;
+	bool		timeout_given = false;
+
+	place->key = "next";
+	if (!member(act->doc, "next", &next))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("activity \"%s\" has no key \"next\"", act->name),
+				 errhint("Name the activity that follows, or give an object from each outcome to the activity that follows it.")));
+	if (!is_object(&next))
+	{
+		add_targets(def, act, NULL, NULL, &next, place);
+		place->key = NULL;
+		return;
+	}
+	n = object_entries(next.val.binary.data, &keys, &values);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key \"next\" of activity \"%s\" names no outcome", act->name)));
+	for (int i = 0; i < n; i++)
+	{
+		if (keys[i][0] == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("activity \"%s\" has an empty outcome name", act->name)));
+		if (strcmp(keys[i], "timeout") == 0)
+		{
+			if (!has_timeout)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("activity \"%s\" cannot have the outcome \"timeout\"", act->name),
+						 errdetail("It has no \"timeout\".")));
+			timeout_given = true;
+		}
+		add_targets(def, act, keys[i], NULL, &values[i], place);
+	}
+	if (has_timeout && !timeout_given)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key \"next\" of activity \"%s\" has no activity for the outcome \"timeout\"",
+						act->name)));
+	place->key = NULL;
+}
+
+/* A human activity: a task of the taskbox. */
+static void
+read_human(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
+{
+	JsonbValue	v;
+	FlowValue	timeout = {NULL, NULL};
+
+	check_keys(act->doc, human_keys);
+	read_text_value(act, "assignee", &act->assignee, place);
+	read_text_value(act, "group", &act->group, place);
+	read_text_value(act, "instructions", &act->instructions, place);
+	read_time_value(act, "due", &act->due, place);
+	read_time_value(act, "start_delay", &act->start_delay, place);
+	read_time_value(act, "timeout", &timeout, place);
+	act->timeout = timeout.literal;
+	act->timeout_sql = timeout.sql;
+	if (member(act->doc, "allow_skip", &v))
+	{
+		if (v.type != jbvBool)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key \"allow_skip\" of activity \"%s\" must be a boolean", act->name)));
+		act->allow_skip = v.val.boolean;
+	}
+	read_task_next(def, act, timeout.literal || timeout.sql, place);
+}
+
+/*
+ * A conditional start: not reached by links, it listens ("on", as a
+ * wait's) while the instance is active, and each matching event starts a
+ * branch at its "next".
+ */
+static void
+read_conditional_start(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
+{
+	JsonbValue	v;
+
+	check_keys(act->doc, conditional_start_keys);
+	place->key = "on";
+	if (!member(act->doc, "on", &v) || !is_object(&v))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("conditional start \"%s\" must have \"on\", an object", act->name),
+				 errhint("\"on\" names the event that starts a branch, as a wait's does.")));
+	read_on(act, v.val.binary.data, place);
+	place->key = NULL;
+	read_next(def, act, NULL, NULL, place);
+}
+
+/*
+ * A subflow: an instance of another flow of the same owner, which the
+ * activity waits for; outcomes completed and terminated.
+ */
+static void
+read_subflow(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
+{
+	static const char *const outcomes[] = {"completed", "terminated", NULL};
+	JsonbValue	v;
+
+	check_keys(act->doc, subflow_keys);
+	act->subflow = required_string(act->doc, "flow", place);
+	for (const char *const *k = (const char *const[]) {"key", "vars", NULL}; *k; k++)
+		if (member(act->doc, *k, &v))
+		{
+			place->key = *k;
+			if (v.type != jbvString || v.val.string.len == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("key \"%s\" of activity \"%s\" must be a non-empty string of SQL",
+								*k, act->name)));
+			if (strcmp(*k, "key") == 0)
+				act->subflow_key = json_string(&v);
+			else
+				act->subflow_vars = json_string(&v);
+			place->key = NULL;
+		}
+	read_next(def, act, outcomes, outcomes, place);
+}
+
 static FlowKind
 read_kind(FlowActivity *act, ReadPlace *place)
 {
@@ -636,19 +823,12 @@ read_kind(FlowActivity *act, ReadPlace *place)
 	{
 		if (strcmp(name, flow_kind_name(kinds[i])) != 0)
 			continue;
-		if (kinds[i] == FLOW_HUMAN || kinds[i] == FLOW_CONDITIONAL_START ||
-			kinds[i] == FLOW_SUBFLOW)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("activity \"%s\" is of kind \"%s\", which this version of procflow does not run",
-							act->name, name),
-					 errdetail("Human activities, conditional starts and subflows are not available yet.")));
 		return kinds[i];
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("activity \"%s\" has an unknown kind \"%s\"", act->name, name),
-			 errhint("The kinds are automatic, wait, decision, join and end.")));
+			 errhint("The kinds are automatic, human, wait, decision, join, conditional_start, subflow and end.")));
 	return FLOW_END;			/* not reached */
 }
 
@@ -726,13 +906,29 @@ check_graph(FlowDefinition *def)
 	int		   *path = palloc(sizeof(int) * n);
 	bool		changed;
 
+	if (def->activities[def->start].kind == FLOW_CONDITIONAL_START)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("\"start\" names conditional start \"%s\"", def->activities[def->start].name),
+				 errdetail("A conditional start starts branches on events; a flow starts with another activity.")));
+	for (int i = 0; i < n; i++)
+		if (def->activities[i].kind == FLOW_CONDITIONAL_START && def->activities[i].incoming > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("a link leads to conditional start \"%s\"", def->activities[i].name),
+					 errdetail("A conditional start is not reached by links: its events start it.")));
+
+	/* conditional starts begin branches of their own */
 	mark_reachable(def, def->start, seen);
+	for (int i = 0; i < n; i++)
+		if (def->activities[i].kind == FLOW_CONDITIONAL_START)
+			mark_reachable(def, i, seen);
 	for (int i = 0; i < n; i++)
 		if (!seen[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
 					 errmsg("activity \"%s\" is not reached from the start", def->activities[i].name),
-					 errdetail("No link leads to it from the activity named by \"start\".")));
+					 errdetail("No link leads to it from the activity named by \"start\" or from a conditional start.")));
 
 	for (int i = 0; i < n; i++)
 		if (def->activities[i].kind == FLOW_JOIN && def->activities[i].incoming < 2)
@@ -865,8 +1061,15 @@ flow_read(Jsonb *definition, const char *flow)
 			case FLOW_END:
 				read_end(act, &place);
 				break;
-			default:
-				elog(ERROR, "unexpected activity kind %d", (int) act->kind);
+			case FLOW_HUMAN:
+				read_human(def, act, &place);
+				break;
+			case FLOW_CONDITIONAL_START:
+				read_conditional_start(def, act, &place);
+				break;
+			case FLOW_SUBFLOW:
+				read_subflow(def, act, &place);
+				break;
 		}
 	}
 	place.activity = NULL;
@@ -993,6 +1196,117 @@ check_on(FlowActivity *act, JsonbContainer *on, Oid entity, Oid rowtype, Oid own
 }
 
 /*
+ * The owner's flow of that name: its id and entity table; false when it
+ * has none.  The caller holds an SPI connection.
+ */
+static bool
+owned_flow(const char *name, Oid owner, int32 *id, Oid *entity)
+{
+	Oid			argtypes[2] = {TEXTOID, OIDOID};
+	Datum		args[2] = {CStringGetTextDatum(name), ObjectIdGetDatum(owner)};
+	bool		isnull;
+	Datum		d;
+
+	catalog_exec("SELECT id, entity::oid FROM procflow.process"
+				 " WHERE name = $1 AND owner = $2 AND kind = 'flow'",
+				 2, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return false;
+	*id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+	*entity = isnull ? InvalidOid : DatumGetObjectId(d);
+	return true;
+}
+
+/*
+ * Would the flow "root" launch itself through subflow "name", directly or
+ * through the subflows of the current versions of the flows it launches?
+ * "visited" holds the names already looked at.
+ */
+static bool
+subflow_cycle(const char *root, const char *name, Oid owner, List **visited)
+{
+	Oid			argtypes[2] = {TEXTOID, OIDOID};
+	Datum		args[2] = {CStringGetTextDatum(name), ObjectIdGetDatum(owner)};
+	bool		isnull;
+	FlowDefinition *def;
+	ListCell   *lc;
+
+	check_stack_depth();
+	if (strcmp(root, name) == 0)
+		return true;
+	foreach(lc, *visited)
+		if (strcmp((char *) lfirst(lc), name) == 0)
+			return false;
+	*visited = lappend(*visited, pstrdup(name));
+	catalog_exec("SELECT v.definition FROM procflow.process p"
+				 "  JOIN procflow.flow_version v ON v.process_id = p.id AND v.version = p.version"
+				 " WHERE p.name = $1 AND p.owner = $2 AND p.kind = 'flow'",
+				 2, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return false;
+	def = flow_read(DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0],
+													 SPI_tuptable->tupdesc, 1, &isnull)),
+					name);
+	for (int i = 0; i < def->nactivities; i++)
+		if (def->activities[i].kind == FLOW_SUBFLOW &&
+			subflow_cycle(root, def->activities[i].subflow, owner, visited))
+			return true;
+	return false;
+}
+
+/*
+ * A subflow: a flow of the same owner that would not launch this one
+ * again; its key (of the child's key type, or jsonb for a composite key)
+ * and vars (jsonb) against the row type.
+ */
+static void
+check_subflow(FlowActivity *act, const char *flow, Oid entity, Oid rowtype, Oid owner,
+			  ReadPlace *place)
+{
+	int32		child_id;
+	Oid			child_entity;
+	List	   *visited = NIL;
+
+	place->key = "flow";
+	if (!owned_flow(act->subflow, owner, &child_id, &child_entity))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("subflow \"%s\" names flow \"%s\", which does not exist", act->name,
+						act->subflow),
+				 errdetail("A subflow launches another flow of the same owner.")));
+	if (subflow_cycle(flow, act->subflow, owner, &visited))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("subflow \"%s\" would launch flow \"%s\" again", act->name, flow),
+				 errdetail("Flow \"%s\" leads back to it through its subflows, without end.",
+						   act->subflow)));
+	place->key = NULL;
+	if (act->subflow_key != NULL)
+	{
+		Oid			keytypes[INDEX_MAX_KEYS];
+		int			nkeys;
+
+		if (!OidIsValid(child_entity))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("subflow \"%s\" gives a key, but flow \"%s\" has no entity table",
+							act->name, act->subflow)));
+		entity_key_types(child_entity, &nkeys, keytypes);
+		(void) check_piece(act->subflow_key, rowtype, nkeys == 1 ? keytypes[0] : JSONBOID,
+						   "key", place);
+	}
+	else if (child_entity != entity)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("subflow \"%s\" gives no \"key\" for flow \"%s\", whose table is not this flow's",
+						act->name, act->subflow),
+				 errhint("Add \"key\": an expression over $1 that gives the key of the child's row.")));
+	if (act->subflow_vars != NULL)
+		(void) check_piece(act->subflow_vars, rowtype, JSONBOID, "vars", place);
+}
+
+/*
  * Parse and analyse every piece of SQL of a definition read by flow_read,
  * against the row type of the flow's entity table (InvalidOid: none), as
  * the flow's owner, with the given search_path (NULL: the caller's, which
@@ -1050,6 +1364,41 @@ flow_check_sql(FlowDefinition *def, const char *flow, Oid entity, Oid owner,
 				for (int j = 0; j < act->nlinks; j++)
 					if (act->links[j].when)
 						(void) check_piece(act->links[j].when, rowtype, BOOLOID, "cases", &place);
+				break;
+			case FLOW_CONDITIONAL_START:
+				{
+					Oid			relid;
+					bool		known = false;
+
+					member(act->doc, "on", &v);
+					relid = check_on(act, v.val.binary.data, entity, rowtype, owner, &place);
+					for (int t = 0; t < ntables && !known; t++)
+						known = DatumGetObjectId(tables[t]) == relid;
+					if (!known)
+						tables[ntables++] = ObjectIdGetDatum(relid);
+				}
+				break;
+			case FLOW_HUMAN:
+				{
+					const FlowValue *texts[3] = {&act->assignee, &act->group, &act->instructions};
+					const char *const text_keys[3] = {"assignee", "group", "instructions"};
+					const FlowValue *times[2] = {&act->due, &act->start_delay};
+					const char *const time_keys[2] = {"due", "start_delay"};
+
+					for (int k = 0; k < 3; k++)
+						if (texts[k]->sql)
+							(void) check_piece(texts[k]->sql, rowtype, TEXTOID, text_keys[k], &place);
+					for (int k = 0; k < 2; k++)
+						if (times[k]->sql)
+							(void) check_piece(times[k]->sql, rowtype, TIMESTAMPTZOID, time_keys[k],
+											   &place);
+					if (act->timeout_sql)
+						(void) check_piece(act->timeout_sql, rowtype, TIMESTAMPTZOID, "timeout",
+										   &place);
+				}
+				break;
+			case FLOW_SUBFLOW:
+				check_subflow(act, flow, entity, rowtype, owner, &place);
 				break;
 			default:
 				break;

@@ -36,6 +36,13 @@ typedef struct FlowLink
 	int			target;			/* index of the activity it leads to */
 } FlowLink;
 
+/* A value of an activity: a literal, or SQL computing it; both NULL: none. */
+typedef struct FlowValue
+{
+	const char *literal;
+	const char *sql;
+} FlowValue;
+
 /* One activity of a flow. */
 typedef struct FlowActivity
 {
@@ -48,9 +55,18 @@ typedef struct FlowActivity
 	bool		terminate;		/* an end that ends the whole instance */
 	/* what running it needs, NULL when the activity has none */
 	const char *action;			/* automatic */
-	const char *timeout;		/* automatic, wait: a literal interval */
-	const char *timeout_sql;	/* wait: a timestamptz expression */
-	struct FlowWaitOn *on;		/* wait: the event it waits for */
+	const char *timeout;		/* automatic, wait, human: a literal interval */
+	const char *timeout_sql;	/* wait, human: a timestamptz expression */
+	struct FlowWaitOn *on;		/* wait, conditional start: the event */
+	FlowValue	assignee;		/* human: text */
+	FlowValue	group;
+	FlowValue	instructions;
+	FlowValue	due;			/* human: an interval, or timestamptz SQL */
+	FlowValue	start_delay;
+	bool		allow_skip;
+	const char *subflow;		/* subflow: the flow's name */
+	const char *subflow_key;	/* subflow: SQL, or NULL for the instance's key */
+	const char *subflow_vars;	/* subflow: jsonb SQL, or NULL for {} */
 } FlowActivity;
 
 /* The "on" of a wait. */

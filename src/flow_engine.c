@@ -36,6 +36,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "commands/async.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -59,6 +60,17 @@
 #include "queue.h"
 #include "stored_row.h"
 
+/* The values of a task that may be SQL, in FlowVersion.value_plans. */
+enum
+{
+	VALUE_ASSIGNEE,
+	VALUE_GROUP,
+	VALUE_INSTRUCTIONS,
+	VALUE_DUE,
+	VALUE_START_DELAY,
+	HUMAN_VALUES
+};
+
 /* A version of a flow, read and prepared to run. */
 typedef struct VersionKey
 {
@@ -80,7 +92,9 @@ typedef struct FlowVersion
 								 * condition; NULL when none or not yet */
 	SPIPlanPtr *timeout_plans;	/* a wait's timestamptz expression */
 	SPIPlanPtr *link_plans;		/* per link of a decision: its case */
-	SPIPlanPtr *key_plans;		/* a wait's key expression, as jsonb */
+	SPIPlanPtr *key_plans;		/* a wait's or subflow's key, as jsonb */
+	SPIPlanPtr *vars_plans;		/* a subflow's vars */
+	SPIPlanPtr (*value_plans)[HUMAN_VALUES];	/* a task's values given as SQL */
 	Oid		   *wait_entity;	/* a wait for an event: its table */
 	int64	   *timeout_ms;		/* an automatic activity's statement timeout */
 	bool		prepared;
@@ -108,6 +122,7 @@ static HTAB *versions = NULL;
 static SPIPlanPtr version_plan = NULL;
 static SPIPlanPtr listening_plan = NULL;
 static SPIPlanPtr waiting_plan = NULL;
+static SPIPlanPtr started_plan = NULL;
 
 /* Free what a version entry holds. */
 static void
@@ -126,6 +141,11 @@ forget_version(FlowVersion *fv)
 				SPI_freeplan(fv->timeout_plans[i]);
 			if (fv->key_plans[i])
 				SPI_freeplan(fv->key_plans[i]);
+			if (fv->vars_plans[i])
+				SPI_freeplan(fv->vars_plans[i]);
+			for (int v = 0; v < HUMAN_VALUES; v++)
+				if (fv->value_plans[i][v])
+					SPI_freeplan(fv->value_plans[i][v]);
 			nlinks += fv->def->activities[i].nlinks;
 		}
 		for (int i = 0; i < nlinks; i++)
@@ -220,6 +240,8 @@ load_version(ProcessInfo *flow, int32 version)
 	fv->plans = palloc0(sizeof(SPIPlanPtr) * fv->def->nactivities);
 	fv->timeout_plans = palloc0(sizeof(SPIPlanPtr) * fv->def->nactivities);
 	fv->key_plans = palloc0(sizeof(SPIPlanPtr) * fv->def->nactivities);
+	fv->vars_plans = palloc0(sizeof(SPIPlanPtr) * fv->def->nactivities);
+	fv->value_plans = palloc0(sizeof(SPIPlanPtr[HUMAN_VALUES]) * fv->def->nactivities);
 	fv->wait_entity = palloc0(sizeof(Oid) * fv->def->nactivities);
 	fv->timeout_ms = palloc0(sizeof(int64) * fv->def->nactivities);
 	for (int i = 0; i < fv->def->nactivities; i++)
@@ -288,6 +310,33 @@ prepare_version(ProcessInfo *flow, FlowVersion *fv)
 					keep(action_prepare_expression(psprintf("pg_catalog.to_jsonb((%s\n))",
 															act->on->key),
 												   onrowtype, &type));
+		}
+		if (act->kind == FLOW_HUMAN)
+		{
+			const FlowValue *values[HUMAN_VALUES] = {&act->assignee, &act->group,
+			&act->instructions, &act->due, &act->start_delay};
+
+			for (int v = 0; v < HUMAN_VALUES; v++)
+				if (values[v]->sql != NULL && fv->value_plans[i][v] == NULL)
+					fv->value_plans[i][v] =
+						keep(action_prepare_expression(psprintf(v < VALUE_DUE ?
+																 "(%s\n)::pg_catalog.text" :
+																 "(%s\n)::pg_catalog.timestamptz",
+																 values[v]->sql),
+													   fv->rowtype, &type));
+		}
+		if (act->kind == FLOW_SUBFLOW)
+		{
+			if (act->subflow_key != NULL && fv->key_plans[i] == NULL)
+				fv->key_plans[i] =
+					keep(action_prepare_expression(psprintf("pg_catalog.to_jsonb((%s\n))",
+															act->subflow_key),
+												   fv->rowtype, &type));
+			if (act->subflow_vars != NULL && fv->vars_plans[i] == NULL)
+				fv->vars_plans[i] =
+					keep(action_prepare_expression(psprintf("(%s\n)::pg_catalog.jsonb",
+															act->subflow_vars),
+												   fv->rowtype, &type));
 		}
 		if (act->kind == FLOW_AUTOMATIC && act->timeout != NULL)
 		{
@@ -521,13 +570,99 @@ follow(Step *s, FlowActivity *act, const char *outcome)
 	}
 }
 
-/* Terminate the step's instance: an end with "terminate", or terminate(). */
-void
-flow_engine_terminate(FlowInstance *instance, int64 except_job)
+/*
+ * Tell a subflow's parent that the instance ended: a step job of the
+ * parent's subflow activity, which closes it with the child's outcome
+ * when it runs.  The parent is not locked here: executors lock one
+ * instance at a time, and the functions lock parents before children.
+ */
+static void
+notify_parent(FlowInstance *instance)
 {
+	ProcessInfo *parent_flow;
+	int32		process_id;
+	NewJob		job;
+
+	if (instance->parent_activity == 0)
+		return;
+	process_id = flow_store_instance_flow(instance->parent);
+	if (process_id == 0 || (parent_flow = cache_process(process_id)) == NULL)
+		return;
+	memset(&job, 0, sizeof(job));
+	job.process_id = parent_flow->id;
+	job.event = "step";
+	job.ord = procflow_order_key(parent_flow->execution_order, 0);
+	job.owner = parent_flow->owner;
+	job.instance_id = instance->parent;
+	job.activity_id = instance->parent_activity;
+	job.run_at = GetCurrentTimestamp();
+	(void) queue_insert(&job);
+}
+
+/*
+ * Terminate an instance: an end with "terminate", terminate(), or
+ * disable_process with cancel_pending.  Its live children are terminated
+ * too (locked, in turn, after it); its parent is told, unless it is the
+ * one terminating it.  The caller holds the instance's lock.
+ */
+void
+flow_engine_terminate(FlowInstance *instance, int64 except_job, bool tell_parent)
+{
+	List	   *children;
+	ListCell   *lc;
+
+	check_stack_depth();
 	flow_store_cancel_live(instance->id, except_job);
 	flow_store_set_status(instance->id, "terminated");
 	strlcpy(instance->status, "terminated", sizeof(instance->status));
+	children = flow_store_live_children(instance->id);
+	foreach(lc, children)
+	{
+		FlowInstance child;
+		bool		busy;
+
+		if (flow_store_lock_instance(*(int64 *) lfirst(lc), true, &child, &busy) &&
+			(strcmp(child.status, "active") == 0 || strcmp(child.status, "suspended") == 0))
+			flow_engine_terminate(&child, 0, false);
+	}
+	if (tell_parent)
+		notify_parent(instance);
+}
+
+/*
+ * Suspend or resume an instance and its live children, recursively: a
+ * child suspended with its parent is resumed with it.  The caller holds the
+ * instance's lock.
+ */
+void
+flow_engine_set_suspended(FlowInstance *instance, bool suspend)
+{
+	List	   *children;
+	ListCell   *lc;
+
+	check_stack_depth();
+	flow_store_set_status(instance->id, suspend ? "suspended" : "active");
+	children = flow_store_live_children(instance->id);
+	foreach(lc, children)
+	{
+		FlowInstance child;
+		bool		busy;
+
+		if (flow_store_lock_instance(*(int64 *) lfirst(lc), true, &child, &busy) &&
+			strcmp(child.status, suspend ? "active" : "suspended") == 0)
+			flow_engine_set_suspended(&child, suspend);
+	}
+}
+
+/*
+ * Tell a taskbox that a task changed (it became ready, was claimed,
+ * released or assigned, or closed): NOTIFY procflow_task with its id, sent
+ * when the transaction commits.
+ */
+void
+flow_engine_notify_task(int64 activity_id)
+{
+	Async_Notify("procflow_task", psprintf(INT64_FORMAT, activity_id));
 }
 
 /* A decision: the first case that holds, or else. */
@@ -650,6 +785,148 @@ enter_wait(Step *s, int index, FlowActivity *act)
 		queue_activity_job(s, id, "timer", timeout);
 }
 
+/*
+ * A text value of a task (assignee, group, instructions): its literal, or
+ * its SQL's result; NULL when it has none or the SQL gives NULL.
+ */
+static const char *
+task_text(Step *s, int index, int slot, const FlowValue *value, const char *activity)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (value->literal != NULL)
+		return value->literal;
+	if (value->sql == NULL)
+		return NULL;
+	d = step_evaluate(s, s->fv->value_plans[index][slot], activity, &isnull);
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/*
+ * A time of a task or wait: a literal interval from "from", or its SQL's
+ * result; 0 when it has none or the SQL gives NULL.
+ */
+static TimestampTz
+activity_time(Step *s, SPIPlanPtr plan, const char *literal, const char *sql,
+			  TimestampTz from, const char *activity)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (literal != NULL)
+		return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													   TimestampTzGetDatum(from),
+													   DirectFunctionCall3(interval_in,
+																		   CStringGetDatum(literal),
+																		   ObjectIdGetDatum(InvalidOid),
+																		   Int32GetDatum(-1))));
+	if (sql == NULL)
+		return 0;
+	d = step_evaluate(s, plan, activity, &isnull);
+	return isnull ? 0 : DatumGetTimestampTz(d);
+}
+
+/*
+ * A human activity: a task, with its values computed now as the flow's
+ * owner.  It is ready at once (and the taskbox is told), or scheduled
+ * until its start_delay passes; its start and its timeout are timers.
+ */
+static void
+enter_human(Step *s, int index, FlowActivity *act)
+{
+	NewActivity a;
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz start;
+	int64		id;
+
+	memset(&a, 0, sizeof(a));
+	a.name = act->name;
+	a.kind = "human";
+	a.assignee = task_text(s, index, VALUE_ASSIGNEE, &act->assignee, act->name);
+	a.group = task_text(s, index, VALUE_GROUP, &act->group, act->name);
+	a.instructions = task_text(s, index, VALUE_INSTRUCTIONS, &act->instructions, act->name);
+	a.due_at = activity_time(s, s->fv->value_plans[index][VALUE_DUE], act->due.literal,
+							 act->due.sql, now, act->name);
+	start = activity_time(s, s->fv->value_plans[index][VALUE_START_DELAY],
+						  act->start_delay.literal, act->start_delay.sql, now, act->name);
+	a.timeout_at = activity_time(s, s->fv->timeout_plans[index], act->timeout,
+								 act->timeout_sql, now, act->name);
+	a.status = start > now ? "scheduled" : "ready";
+	a.run_at = start > now ? start : now;
+	id = flow_store_insert_activity(s->instance.id, &a);
+	s->made_live = true;
+	if (start > now)
+		queue_activity_job(s, id, "timer", start);
+	else
+		flow_engine_notify_task(id);
+	if (a.timeout_at != 0)
+		queue_activity_job(s, id, "timer", a.timeout_at);
+}
+
+/*
+ * A subflow: an instance of another flow of the owner, for the key its
+ * "key" gives (or this instance's key), with its "vars"; the activity
+ * waits until the child ends (notify_parent).
+ */
+static void
+enter_subflow(Step *s, int index, FlowActivity *act)
+{
+	NewActivity a;
+	ProcessInfo *child;
+	int32		child_id;
+	Datum		key = s->instance.key;
+	Jsonb	   *vars = NULL;
+	int64		id;
+	bool		isnull;
+	Datum		d;
+
+	child_id = flow_store_flow_by_name(act->subflow, s->flow->owner);
+	child = child_id != 0 ? cache_process(child_id) : NULL;
+	if (child == NULL || child->version == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("subflow \"%s\" names flow \"%s\", which does not exist", act->name,
+						act->subflow)));
+	if (!child->enabled)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("flow \"%s\", which subflow \"%s\" launches, is disabled",
+						act->subflow, act->name)));
+	if (act->subflow_key != NULL)
+	{
+		int64		hash;
+
+		d = step_evaluate(s, s->fv->key_plans[index], act->name, &isnull);
+		if (isnull || child->entity == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("the key of subflow \"%s\" is NULL", act->name)));
+		key = entity_key_of_jsonb(child->entity, DatumGetJsonbP(d), &hash);
+	}
+	else if (child->entity == NULL)
+		key = (Datum) 0;
+	if (act->subflow_vars != NULL)
+	{
+		d = step_evaluate(s, s->fv->vars_plans[index], act->name, &isnull);
+		if (!isnull)
+		{
+			vars = DatumGetJsonbP(d);
+			if (JB_ROOT_IS_SCALAR(vars) || !JB_ROOT_IS_OBJECT(vars))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("the vars of subflow \"%s\" are not a JSON object", act->name)));
+		}
+	}
+	memset(&a, 0, sizeof(a));
+	a.name = act->name;
+	a.kind = "subflow";
+	a.status = "waiting";
+	id = flow_store_insert_activity(s->instance.id, &a);
+	s->made_live = true;
+	(void) flow_engine_launch(child, key, vars, s->instance.id, id);
+}
+
 /* A link from "from" reaches a join: it goes on when all its links have. */
 static void
 enter_join(Step *s, FlowActivity *act, const char *from)
@@ -708,47 +985,61 @@ enter_activity(Step *s, int target, const char *from)
 			(void) flow_store_insert_activity(s->instance.id, &a);
 			if (act->terminate)
 			{
-				flow_engine_terminate(&s->instance, s->job_id);
+				flow_engine_terminate(&s->instance, s->job_id, true);
 				s->ended = true;
 			}
 			break;
-		default:
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("activity \"%s\" is of kind %s, which this version of procflow does not run",
-							act->name, flow_kind_name(act->kind))));
+		case FLOW_HUMAN:
+			enter_human(s, target, act);
+			break;
+		case FLOW_SUBFLOW:
+			enter_subflow(s, target, act);
+			break;
+		case FLOW_CONDITIONAL_START:
+			/* not reached by links: the definition's check refuses that */
+			elog(ERROR, "a link leads to conditional start \"%s\"", act->name);
 	}
 }
 
 /*
- * After a step: an active instance with no live activity has completed.
- * A step that began a live activity need not look.
+ * After a step: an active instance with no live activity has completed,
+ * and its parent is told.  A step that began a live activity need not
+ * look.
  */
 static void
 step_end(Step *s)
 {
 	if (!s->ended && !s->made_live && strcmp(s->instance.status, "active") == 0 &&
 		!flow_store_has_live(s->instance.id))
+	{
 		flow_store_set_status(s->instance.id, "completed");
+		strlcpy(s->instance.status, "completed", sizeof(s->instance.status));
+		notify_parent(&s->instance);
+	}
 }
 
 /*
  * Start an instance of a flow's current version for the entity row with
  * this key (text[], 0 for none), with these vars (NULL: {}), and follow
- * its start.  Returns its id.  The caller has checked the right to.
+ * its start; a subflow's instance names its parent and the parent's
+ * activity that waits for it.  Returns its id.  The caller has checked the
+ * right to.
  */
 int64
-flow_engine_launch(ProcessInfo *flow, Datum key, Jsonb *vars, int64 parent)
+flow_engine_launch(ProcessInfo *flow, Datum key, Jsonb *vars, int64 parent,
+				   int64 parent_activity)
 {
 	FlowInstance instance;
 	Step		s;
 
 	memset(&instance, 0, sizeof(instance));
-	instance.id = flow_store_insert_instance(flow->id, flow->version, key, vars, parent);
+	instance.id = flow_store_insert_instance(flow->id, flow->version, key, vars, parent,
+											 parent_activity);
 	instance.process_id = flow->id;
 	instance.version = flow->version;
 	instance.key = key;
 	instance.parent = parent;
+	instance.parent_activity = parent_activity;
 	strlcpy(instance.status, "active", sizeof(instance.status));
 	instance.vars = vars != NULL ? vars :
 		DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
@@ -934,6 +1225,60 @@ delivery_key(Delivery *d, ProcessInfo *flow, FlowVersion *fv, int index)
 }
 
 /*
+ * The active instances of a version whose conditional start "name" an
+ * event with this key may start a branch of: appended to *waiting (as
+ * entries without activity) from n; returns the new count.
+ */
+static int
+find_started(Delivery *d, ProcessInfo *flow, int32 version, const char *name, Datum key,
+			 int64 only_instance, Waiting **waiting, int n, int *capacity)
+{
+	Oid			qtypes[5] = {INT4OID, INT4OID, TEXTARRAYOID, INT8OID, XID8OID};
+	Datum		qargs[5];
+	char		qnulls[5] = {' ', ' ', ' ', ' ', ' '};
+	PrivilegedScope scope;
+
+	qargs[0] = Int32GetDatum(flow->id);
+	qargs[1] = Int32GetDatum(version);
+	qargs[2] = key;
+	qargs[3] = Int64GetDatum(only_instance);
+	if (only_instance == 0)
+		qnulls[3] = 'n';
+	qargs[4] = UInt64GetDatum(d->job->xid);
+	catalog_enter_privileged(&scope);
+	catalog_prefer_indexes();
+	catalog_keep_plan(&started_plan,
+					  "SELECT id, (began IS NULL"
+					  "            OR NOT pg_catalog.pg_visible_in_snapshot($5, began))"
+					  "  FROM procflow.instance"
+					  " WHERE process_id = $1 AND version = $2 AND key = $3"
+					  "   AND finished_at IS NULL AND ($4::int8 IS NULL OR id = $4)",
+					  5, qtypes);
+	if (SPI_execute_plan(started_plan, qargs, qnulls, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "finding the instances an event starts a branch of failed");
+	catalog_leave_privileged(&scope);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		bool		isnull;
+		Waiting    *w;
+
+		if (n == *capacity)
+		{
+			*capacity *= 2;
+			*waiting = repalloc(*waiting, sizeof(Waiting) * *capacity);
+		}
+		w = &(*waiting)[n++];
+		w->activity_id = 0;
+		w->instance_id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		w->after = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		w->name = pstrdup(name);
+		w->version = version;
+	}
+	return n;
+}
+
+/*
  * The waits of the flow's instances (of one instance, when only_instance is
  * set) that an event may close: those of every version that waits for
  * this event of this table, for the row key each computes, in instance
@@ -989,6 +1334,12 @@ find_waiting(Delivery *d, ProcessInfo *flow, int64 only_instance, Waiting **wait
 			key = delivery_key(d, flow, fv, i);
 			if (key == 0)
 				continue;
+			if (act->kind == FLOW_CONDITIONAL_START)
+			{
+				n = find_started(d, flow, versions[v], act->name, key, only_instance,
+								 waiting, n, &capacity);
+				continue;
+			}
 			qargs[0] = ObjectIdGetDatum(d->table->relid);
 			qargs[1] = key;
 			qargs[2] = Int32GetDatum(flow->id);
@@ -1166,8 +1517,9 @@ deliver(ProcessInfo *flow, ClaimedJob *job, const char **note)
 			int			index = activity_index(fv->def, w->name);
 			FlowActivity *act = &fv->def->activities[index];
 
-			if (!w->after || !flow_store_read_activity(w->activity_id, &row) ||
-				strcmp(row.status, "waiting") != 0)
+			if (!w->after || (w->activity_id != 0 &&
+							  (!flow_store_read_activity(w->activity_id, &row) ||
+							   strcmp(row.status, "waiting") != 0)))
 				continue;
 			if (d.event == 'u' && !changed_watched(job, act->on))
 				continue;
@@ -1182,9 +1534,23 @@ deliver(ProcessInfo *flow, ClaimedJob *job, const char **note)
 				if (isnull || !DatumGetBool(holds))
 					continue;
 			}
+			closed++;
+			if (w->activity_id == 0)
+			{
+				/* a conditional start: a branch of its own begins */
+				NewActivity a;
+
+				memset(&a, 0, sizeof(a));
+				a.name = act->name;
+				a.kind = "conditional_start";
+				a.status = "closed";
+				a.outcome = "event";
+				(void) flow_store_insert_activity(instance.id, &a);
+				follow(&s, act, NULL);
+				continue;
+			}
 			flow_store_cancel_jobs(instance.id, w->activity_id, "the wait closed with its event");
 			flow_store_close_activity(w->activity_id, "closed", "event", NULL, false);
-			closed++;
 			follow(&s, act, "event");
 		}
 		step_end(&s);
@@ -1196,6 +1562,82 @@ deliver(ProcessInfo *flow, ClaimedJob *job, const char **note)
 		return "skipped";
 	}
 	return "succeeded";
+}
+
+/*
+ * Has the job of an activity anything to do: an automatic activity's step
+ * while it is ready, a wait's timer while it waits, a task's timers while
+ * it is live and one of its times has come, the step that tells a subflow
+ * activity its child ended while it waits?
+ */
+static bool
+job_is_due(ClaimedJob *job, FlowActivityRow *row)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (strcmp(row->kind, "automatic") == 0)
+		return strcmp(row->status, "ready") == 0;
+	if (strcmp(row->kind, "human") == 0)
+		return (strcmp(row->status, "scheduled") == 0 && row->run_at <= now) ||
+			((strcmp(row->status, "scheduled") == 0 || strcmp(row->status, "ready") == 0 ||
+			  strcmp(row->status, "open") == 0) &&
+			 row->timeout_at != 0 && row->timeout_at <= now);
+	return strcmp(row->status, "waiting") == 0;
+}
+
+/*
+ * A task's timer: its start_delay passed (it becomes ready, and the
+ * taskbox is told), or its timeout (it closes with outcome "timeout":
+ * escalation).
+ */
+static void
+task_timer(Step *s, FlowActivityRow *row, int index)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (row->timeout_at != 0 && row->timeout_at <= now)
+	{
+		flow_store_cancel_jobs(s->instance.id, row->id, "the task timed out");
+		flow_store_close_activity(row->id, "closed", "timeout", NULL, false);
+		flow_engine_notify_task(row->id);
+		follow(s, &s->fv->def->activities[index], "timeout");
+		return;
+	}
+	flow_store_set_task(row->id, "ready", row->assignee);
+	flow_engine_notify_task(row->id);
+	s->made_live = true;
+}
+
+/*
+ * A subflow activity's child ended: the activity closes with the child's
+ * outcome (completed or terminated), the child's vars are merged into the
+ * instance's under the activity's name, and the instance goes on.
+ */
+static void
+close_subflow(Step *s, FlowActivityRow *row, int index)
+{
+	FlowActivity *act = &s->fv->def->activities[index];
+	char	   *status;
+	Jsonb	   *vars;
+	JsonbParseState *state = NULL;
+	JsonbValue *result;
+
+	if (!flow_store_child(s->instance.id, row->id, &status, &vars) ||
+		(strcmp(status, "completed") != 0 && strcmp(status, "terminated") != 0))
+	{
+		s->made_live = true;	/* the child has not ended: nothing to do */
+		return;
+	}
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	push_jsonb_pair(&state, act->name, vars);
+	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	vars = JsonbValueToJsonb(result);
+	flow_store_merge_vars(s->instance.id, vars);
+	s->instance.vars = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+														  JsonbPGetDatum(s->instance.vars),
+														  JsonbPGetDatum(vars)));
+	flow_store_close_activity(row->id, "closed", status, NULL, false);
+	follow(s, act, status);
 }
 
 /*
@@ -1229,8 +1671,7 @@ flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const 
 		*note = "the instance has ended";
 		return "skipped";
 	}
-	if (!flow_store_read_activity(job->activity_id, &row) ||
-		strcmp(row.status, strcmp(job->event, "step") == 0 ? "ready" : "waiting") != 0)
+	if (!flow_store_read_activity(job->activity_id, &row) || !job_is_due(job, &row))
 	{
 		*note = "the activity is no longer waiting for this job";
 		return "skipped";
@@ -1241,8 +1682,12 @@ flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const 
 	if (index < 0)
 		elog(ERROR, "activity \"%s\" is not in version %d of flow \"%s\"",
 			 row.name, instance.version, flow->name);
-	if (strcmp(job->event, "step") == 0)
+	if (strcmp(row.kind, "automatic") == 0)
 		run_automatic(&s, &row, index, in_executor);
+	else if (strcmp(row.kind, "subflow") == 0)
+		close_subflow(&s, &row, index);
+	else if (strcmp(row.kind, "human") == 0)
+		task_timer(&s, &row, index);
 	else
 	{
 		flow_store_close_activity(row.id, "closed", "timeout", NULL, false);
@@ -1290,6 +1735,12 @@ flow_engine_skip(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *act
 		elog(ERROR, "activity \"%s\" is not in version %d of flow \"%s\"",
 			 activity->name, instance->version, flow->name);
 	act = &s.fv->def->activities[index];
+	if (act->kind == FLOW_HUMAN && !act->allow_skip)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("task %lld (\"%s\") cannot be skipped", (long long) activity->id,
+						activity->name),
+				 errdetail("Its activity does not have \"allow_skip\": true.")));
 	for (int l = 0; l < act->nlinks; l++)
 	{
 		plain |= act->links[l].outcome == NULL;
@@ -1302,11 +1753,98 @@ flow_engine_skip(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *act
 				 errmsg("activity %lld (\"%s\") cannot be skipped", (long long) activity->id,
 						activity->name),
 				 errdetail("Its \"next\" names no activity for the outcome \"skipped\"."),
-				 errhint("Give the wait a \"skipped\" outcome in a new version of the flow.")));
+				 errhint("Give the activity a \"skipped\" outcome in a new version of the flow.")));
 	flow_store_cancel_jobs(instance->id, activity->id, "the activity was skipped");
 	flow_store_close_activity(activity->id, "skipped", skipped ? "skipped" : NULL, by, false);
+	if (act->kind == FLOW_HUMAN)
+		flow_engine_notify_task(activity->id);
 	follow(&s, act, "skipped");
 	step_end(&s);
+}
+
+/*
+ * complete_task: close a ready or open task with one of its outcomes (the
+ * keys of its "next"; none for a plain "next"; "timeout" is its timer's),
+ * merge vars into the instance's, and go on.  The caller holds the
+ * instance's lock and has checked the rights and states.
+ */
+void
+flow_engine_complete_task(ProcessInfo *flow, FlowInstance *instance,
+						  FlowActivityRow *activity, const char *outcome, Jsonb *vars,
+						  const char *by)
+{
+	Step		s;
+	int			index;
+	FlowActivity *act;
+	bool		known = false;
+	bool		plain = false;
+	StringInfoData outcomes;
+
+	step_begin(&s, flow, instance, 0, 1);
+	index = activity_index(s.fv->def, activity->name);
+	if (index < 0)
+		elog(ERROR, "activity \"%s\" is not in version %d of flow \"%s\"",
+			 activity->name, instance->version, flow->name);
+	act = &s.fv->def->activities[index];
+	initStringInfo(&outcomes);
+	for (int l = 0; l < act->nlinks; l++)
+	{
+		const char *o = act->links[l].outcome;
+
+		if (o == NULL)
+			plain = true;
+		else if (strcmp(o, "timeout") != 0)
+		{
+			if (outcome != NULL && strcmp(o, outcome) == 0)
+				known = true;
+			if (l == 0 || act->links[l - 1].outcome == NULL ||
+				strcmp(act->links[l - 1].outcome, o) != 0)
+				appendStringInfo(&outcomes, "%s%s", outcomes.len > 0 ? ", " : "", o);
+		}
+	}
+	if (plain ? outcome != NULL : !known)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 outcome ? errmsg("task %lld (\"%s\") has no outcome \"%s\"",
+								  (long long) activity->id, activity->name, outcome) :
+				 errmsg("task %lld (\"%s\") needs an outcome", (long long) activity->id,
+						activity->name),
+				 plain ? errhint("It has one outcome: complete it without naming one.") :
+				 errhint("Its outcomes are: %s.", outcomes.data)));
+	flow_store_cancel_jobs(instance->id, activity->id, "the task was completed");
+	if (vars != NULL)
+	{
+		flow_store_merge_vars(instance->id, vars);
+		s.instance.vars = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+															 JsonbPGetDatum(s.instance.vars),
+															 JsonbPGetDatum(vars)));
+	}
+	flow_store_close_activity(activity->id, "closed", outcome, by, false);
+	flow_engine_notify_task(activity->id);
+	follow(&s, act, outcome);
+	step_end(&s);
+}
+
+/*
+ * disable_process with cancel_pending: terminate every live instance of a
+ * flow, each with its children, waiting for the steps executors run on
+ * them.
+ */
+void
+flow_engine_terminate_flow(int32 process_id)
+{
+	List	   *ids = flow_store_live_instances(process_id);
+	ListCell   *lc;
+
+	foreach(lc, ids)
+	{
+		FlowInstance instance;
+		bool		busy;
+
+		if (flow_store_lock_instance(*(int64 *) lfirst(lc), true, &instance, &busy) &&
+			(strcmp(instance.status, "active") == 0 || strcmp(instance.status, "suspended") == 0))
+			flow_engine_terminate(&instance, 0, true);
+	}
 }
 
 /*

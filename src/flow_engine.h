@@ -23,12 +23,19 @@
 #define FLOW_HELD_RETRY_MS 20
 
 /* These need an SPI connection. */
-extern int64 flow_engine_launch(ProcessInfo *flow, Datum key, Jsonb *vars, int64 parent);
+extern int64 flow_engine_launch(ProcessInfo *flow, Datum key, Jsonb *vars, int64 parent,
+								int64 parent_activity);
 extern bool flow_engine_runs_job(const ClaimedJob *job);
 extern const char *flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor,
 									   const char **note);
 extern void flow_engine_note_failure(const ClaimedJob *job, bool final, const char *message);
-extern void flow_engine_terminate(FlowInstance *instance, int64 except_job);
+extern void flow_engine_terminate(FlowInstance *instance, int64 except_job, bool tell_parent);
+extern void flow_engine_set_suspended(FlowInstance *instance, bool suspend);
+extern void flow_engine_terminate_flow(int32 process_id);
+extern void flow_engine_complete_task(ProcessInfo *flow, FlowInstance *instance,
+									  FlowActivityRow *activity, const char *outcome,
+									  Jsonb *vars, const char *by);
+extern void flow_engine_notify_task(int64 activity_id);
 extern void flow_engine_skip(ProcessInfo *flow, FlowInstance *instance,
 							 FlowActivityRow *activity, const char *by);
 extern void flow_engine_retry(ProcessInfo *flow, FlowInstance *instance,

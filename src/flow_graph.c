@@ -124,9 +124,32 @@ dot_shape(FlowActivity *act)
 			return "diamond";
 		case FLOW_END:
 			return act->terminate ? "doubleoctagon" : "doublecircle";
-		default:
-			return "box";
+		case FLOW_HUMAN:
+			return "component";
+		case FLOW_SUBFLOW:
+			return "box3d";
+		case FLOW_CONDITIONAL_START:
+			return "invhouse";
 	}
+	return "box";
+}
+
+/*
+ * What a node says besides its name: a task's group or assignee (when
+ * given literally), the flow a subflow launches; NULL for nothing.
+ */
+static const char *
+node_note(FlowActivity *act)
+{
+	if (act->kind == FLOW_HUMAN && act->group.literal)
+		return psprintf("group %s", act->group.literal);
+	if (act->kind == FLOW_HUMAN && act->assignee.literal)
+		return psprintf("for %s", act->assignee.literal);
+	if (act->kind == FLOW_HUMAN && (act->group.sql || act->assignee.sql))
+		return "assigned by SQL";
+	if (act->kind == FLOW_SUBFLOW)
+		return psprintf("flow %s", act->subflow);
+	return NULL;
 }
 
 /* DOT style and colours of an activity: its kind's, then its mark's. */
@@ -184,6 +207,14 @@ flow_graph_dot(FlowDefinition *def, const char *flow, const FlowMark *marks)
 		appendStringInfoString(&buf, "  \"");
 		append_dot_string(&buf, act->name);
 		appendStringInfo(&buf, "\" [shape=%s", dot_shape(act));
+		if (node_note(act) != NULL)
+		{
+			appendStringInfoString(&buf, ", label=\"");
+			append_dot_string(&buf, act->name);
+			appendStringInfoString(&buf, "\\n");
+			append_dot_string(&buf, node_note(act));
+			appendStringInfoChar(&buf, '"');
+		}
 		append_dot_style(&buf, act, marks ? marks[order[i]] : FLOW_MARK_NONE);
 		appendStringInfo(&buf, ", tooltip=\"%s\"];\n", flow_kind_name(act->kind));
 	}
@@ -240,6 +271,15 @@ mermaid_brackets(FlowActivity *act, const char **open, const char **close)
 			else
 				*open = "(((\"", *close = "\")))";
 			break;
+		case FLOW_HUMAN:
+			*open = "[/\"", *close = "\"\\]";
+			break;
+		case FLOW_SUBFLOW:
+			*open = "[\\\"", *close = "\"/]";
+			break;
+		case FLOW_CONDITIONAL_START:
+			*open = ">\"", *close = "\"]";
+			break;
 		default:
 			*open = "[\"", *close = "\"]";
 			break;
@@ -272,6 +312,11 @@ flow_graph_mermaid(FlowDefinition *def, const FlowMark *marks)
 		mermaid_brackets(act, &open, &close);
 		appendStringInfo(&buf, "  a%d%s", i + 1, open);
 		append_mermaid_string(&buf, act->name);
+		if (node_note(act) != NULL)
+		{
+			appendStringInfoString(&buf, " · ");
+			append_mermaid_string(&buf, node_note(act));
+		}
 		appendStringInfo(&buf, "%s\n", close);
 	}
 	appendStringInfo(&buf, "  start --> a%d\n", node[def->start]);

@@ -46,7 +46,12 @@ enum
 	CANCEL_ACTIVITY_JOBS,
 	INSTANCE_OWNER,
 	ACTIVITY_INSTANCE,
-	TERMINATE_ALL,
+	LIVE_INSTANCES,
+	SET_TASK,
+	CHILD,
+	INSTANCE_FLOW,
+	FLOW_BY_NAME,
+	LIVE_CHILDREN,
 	PRUNE,
 	NSTATEMENTS
 };
@@ -80,15 +85,16 @@ result_value(int col, bool *isnull)
 
 /*
  * Insert an active instance of a flow's version and return its id; key is
- * a text[] (0 for an entity-less flow), vars a jsonb object (NULL: {}).
+ * a text[] (0 for an entity-less flow), vars a jsonb object (NULL: {});
+ * a subflow's instance names its parent instance and activity.
  */
 int64
 flow_store_insert_instance(int32 process_id, int32 version, Datum key, Jsonb *vars,
-						   int64 parent)
+						   int64 parent, int64 parent_activity)
 {
-	Oid			argtypes[5] = {INT4OID, INT4OID, TEXTARRAYOID, JSONBOID, INT8OID};
-	Datum		args[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[6] = {INT4OID, INT4OID, TEXTARRAYOID, JSONBOID, INT8OID, INT8OID};
+	Datum		args[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	bool		isnull;
 
 	args[0] = Int32GetDatum(process_id);
@@ -102,10 +108,16 @@ flow_store_insert_instance(int32 process_id, int32 version, Datum key, Jsonb *va
 		nulls[3] = 'n';
 	if (parent == 0)
 		nulls[4] = 'n';
+	args[5] = Int64GetDatum(parent_activity);
+	if (parent_activity == 0)
+		nulls[5] = 'n';
+	/* its snapshot tells the events its conditional starts take */
 	store_exec(INSERT_INSTANCE,
-			   "INSERT INTO procflow.instance (process_id, version, key, vars, parent)"
-			   " VALUES ($1, $2, $3, coalesce($4, '{}'), $5) RETURNING id",
-			   5, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
+			   "INSERT INTO procflow.instance (process_id, version, key, vars, parent,"
+			   "  parent_activity, began)"
+			   " VALUES ($1, $2, $3, coalesce($4, '{}'), $5, $6, pg_catalog.pg_current_snapshot())"
+			   " RETURNING id",
+			   6, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
 	return DatumGetInt64(result_value(1, &isnull));
 }
 
@@ -125,7 +137,8 @@ flow_store_lock_instance(int64 id, bool wait, FlowInstance *instance, bool *busy
 	Datum		d;
 
 #define LOCK_SQL(how) \
-	"SELECT process_id, version, key, status, vars, parent FROM procflow.instance" \
+	"SELECT process_id, version, key, status, vars, parent, parent_activity" \
+	"  FROM procflow.instance" \
 	" WHERE id = $1 FOR UPDATE" how
 
 	*busy = false;
@@ -156,6 +169,8 @@ flow_store_lock_instance(int64 id, bool wait, FlowInstance *instance, bool *busy
 	instance->vars = DatumGetJsonbPCopy(SPI_datumTransfer(result_value(5, &isnull), false, -1));
 	d = result_value(6, &isnull);
 	instance->parent = isnull ? 0 : DatumGetInt64(d);
+	d = result_value(7, &isnull);
+	instance->parent_activity = isnull ? 0 : DatumGetInt64(d);
 	return true;
 }
 
@@ -216,12 +231,20 @@ flow_store_read_activity(int64 id, FlowActivityRow *row)
 	Datum		args[1] = {Int64GetDatum(id)};
 	bool		isnull;
 
+	Datum		d;
+
 	store_exec(READ_ACTIVITY,
-			   "SELECT instance_id, name, kind, status, attempts FROM procflow.activity"
-			   " WHERE id = $1",
+			   "SELECT instance_id, name, kind, status, attempts, assignee, run_at, timeout_at"
+			   "  FROM procflow.activity WHERE id = $1",
 			   1, argtypes, args, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return false;
+	d = result_value(6, &isnull);
+	row->assignee = isnull ? NULL : TextDatumGetCString(d);
+	d = result_value(7, &isnull);
+	row->run_at = isnull ? 0 : DatumGetTimestampTz(d);
+	d = result_value(8, &isnull);
+	row->timeout_at = isnull ? 0 : DatumGetTimestampTz(d);
 	row->id = id;
 	row->instance_id = DatumGetInt64(result_value(1, &isnull));
 	row->name = TextDatumGetCString(result_value(2, &isnull));
@@ -235,12 +258,15 @@ flow_store_read_activity(int64 id, FlowActivityRow *row)
 int64
 flow_store_insert_activity(int64 instance_id, const NewActivity *a)
 {
-	Oid			argtypes[10] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
-	BOOLOID, OIDOID, TEXTARRAYOID, TEXTOID};
-	Datum		args[10];
-	char		nulls[10] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[15] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
+		BOOLOID, OIDOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
+	TIMESTAMPTZOID};
+	Datum		args[15];
+	char		nulls[15];
 	bool		isnull;
+	const char *texts[3] = {a->assignee, a->group, a->instructions};
 
+	memset(nulls, ' ', sizeof(nulls));
 	args[0] = Int64GetDatum(instance_id);
 	args[1] = CStringGetTextDatum(a->name);
 	args[2] = CStringGetTextDatum(a->kind);
@@ -256,16 +282,27 @@ flow_store_insert_activity(int64 instance_id, const NewActivity *a)
 	nulls[8] = a->wait_key != 0 ? ' ' : 'n';
 	args[9] = a->arrived ? CStringGetTextDatum(a->arrived) : (Datum) 0;
 	nulls[9] = a->arrived ? ' ' : 'n';
+	for (int i = 0; i < 3; i++)
+	{
+		args[10 + i] = texts[i] ? CStringGetTextDatum(texts[i]) : (Datum) 0;
+		nulls[10 + i] = texts[i] ? ' ' : 'n';
+	}
+	args[13] = TimestampTzGetDatum(a->due_at);
+	nulls[13] = a->due_at != 0 ? ' ' : 'n';
+	args[14] = TimestampTzGetDatum(a->timeout_at);
+	nulls[14] = a->timeout_at != 0 ? ' ' : 'n';
 	store_exec(INSERT_ACTIVITY,
 			   "INSERT INTO procflow.activity (instance_id, name, kind, status, outcome,"
-			   "  run_at, closed_at, began, wait_entity, wait_key, arrived)"
+			   "  run_at, closed_at, began, wait_entity, wait_key, arrived,"
+			   "  assignee, \"group\", instructions, due_at, timeout_at)"
 			   " VALUES ($1, $2, $3, $4, $5, $6,"
 			   "  CASE WHEN $4 IN ('closed', 'skipped', 'cancelled')"
 			   "       THEN pg_catalog.clock_timestamp() END,"
 			   "  CASE WHEN $7 THEN pg_catalog.pg_current_snapshot() END,"
-			   "  $8::pg_catalog.regclass, $9, CASE WHEN $10 IS NOT NULL THEN ARRAY[$10] END)"
+			   "  $8::pg_catalog.regclass, $9, CASE WHEN $10 IS NOT NULL THEN ARRAY[$10] END,"
+			   "  $11, $12, $13, $14, $15)"
 			   " RETURNING id",
-			   10, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
+			   15, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
 	return DatumGetInt64(result_value(1, &isnull));
 }
 
@@ -424,6 +461,39 @@ flow_store_instance_owner(int64 instance_id, Oid *owner)
 	return true;
 }
 
+/* The id of the owner's flow of that name, or 0 when there is none. */
+int32
+flow_store_flow_by_name(const char *name, Oid owner)
+{
+	Oid			argtypes[2] = {TEXTOID, OIDOID};
+	Datum		args[2] = {CStringGetTextDatum(name), ObjectIdGetDatum(owner)};
+	bool		isnull;
+
+	store_exec(FLOW_BY_NAME,
+			   "SELECT id FROM procflow.process"
+			   " WHERE name = $1 AND owner = $2 AND kind = 'flow'",
+			   2, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return 0;
+	return DatumGetInt32(result_value(1, &isnull));
+}
+
+/* The flow (process id) of an instance, or 0 when there is none. */
+int32
+flow_store_instance_flow(int64 instance_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(instance_id)};
+	bool		isnull;
+
+	store_exec(INSTANCE_FLOW,
+			   "SELECT process_id FROM procflow.instance WHERE id = $1",
+			   1, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return 0;
+	return DatumGetInt32(result_value(1, &isnull));
+}
+
 /* The instance of an activity, or 0 when there is no such activity. */
 int64
 flow_store_activity_instance(int64 activity_id)
@@ -440,30 +510,94 @@ flow_store_activity_instance(int64 activity_id)
 	return DatumGetInt64(result_value(1, &isnull));
 }
 
-/*
- * Terminate every live instance of a flow (disable_process with
- * cancel_pending), waiting for the steps that executors run on them; the
- * caller removes the flow's pending jobs.
- */
-void
-flow_store_terminate_all(int32 process_id)
+/* The ids of a flow's instances that are active or suspended. */
+List *
+flow_store_live_instances(int32 process_id)
 {
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1] = {Int32GetDatum(process_id)};
+	List	   *ids = NIL;
+	bool		isnull;
 
-	store_exec(TERMINATE_ALL,
-			   "WITH live AS ("
-			   "  SELECT id FROM procflow.instance"
-			   "   WHERE process_id = $1 AND finished_at IS NULL ORDER BY id FOR UPDATE),"
-			   " cancelled AS ("
-			   "  UPDATE procflow.activity a"
-			   "     SET status = 'cancelled', closed_at = pg_catalog.clock_timestamp()"
-			   "    FROM live WHERE a.instance_id = live.id AND a.closed_at IS NULL)"
-			   "UPDATE procflow.instance i"
-			   "   SET status = 'terminated', updated_at = now(),"
-			   "       finished_at = pg_catalog.clock_timestamp()"
-			   "  FROM live WHERE i.id = live.id",
-			   1, argtypes, args, NULL, SPI_OK_UPDATE);
+	store_exec(LIVE_INSTANCES,
+			   "SELECT id FROM procflow.instance"
+			   " WHERE process_id = $1 AND finished_at IS NULL ORDER BY id",
+			   1, argtypes, args, NULL, SPI_OK_SELECT);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		int64	   *id = palloc(sizeof(int64));
+
+		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1,
+										  &isnull));
+		ids = lappend(ids, id);
+	}
+	return ids;
+}
+
+/*
+ * A task's new status and assignee (NULL: none), by claim_task,
+ * release_task, assign_task, or its start_delay passing.
+ */
+void
+flow_store_set_task(int64 id, const char *status, const char *assignee)
+{
+	Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	args[0] = Int64GetDatum(id);
+	args[1] = CStringGetTextDatum(status);
+	args[2] = assignee ? CStringGetTextDatum(assignee) : (Datum) 0;
+	nulls[2] = assignee ? ' ' : 'n';
+	store_exec(SET_TASK,
+			   "UPDATE procflow.activity SET status = $2, assignee = $3 WHERE id = $1",
+			   3, argtypes, args, nulls, SPI_OK_UPDATE);
+}
+
+/*
+ * The instance a subflow activity launched: its status and vars (in the
+ * caller's memory context); false when there is none.
+ */
+bool
+flow_store_child(int64 instance_id, int64 activity_id, char **status, Jsonb **vars)
+{
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		args[2] = {Int64GetDatum(instance_id), Int64GetDatum(activity_id)};
+	bool		isnull;
+
+	store_exec(CHILD,
+			   "SELECT status, vars FROM procflow.instance"
+			   " WHERE parent = $1 AND parent_activity = $2 ORDER BY id DESC LIMIT 1",
+			   2, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return false;
+	*status = TextDatumGetCString(result_value(1, &isnull));
+	*vars = DatumGetJsonbPCopy(result_value(2, &isnull));
+	return true;
+}
+
+/* The ids of an instance's children that are active or suspended. */
+List *
+flow_store_live_children(int64 instance_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(instance_id)};
+	List	   *ids = NIL;
+	bool		isnull;
+
+	store_exec(LIVE_CHILDREN,
+			   "SELECT id FROM procflow.instance"
+			   " WHERE parent = $1 AND finished_at IS NULL ORDER BY id",
+			   1, argtypes, args, NULL, SPI_OK_SELECT);
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		int64	   *id = palloc(sizeof(int64));
+
+		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1,
+										  &isnull));
+		ids = lappend(ids, id);
+	}
+	return ids;
 }
 
 /*

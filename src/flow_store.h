@@ -11,6 +11,7 @@
 #ifndef PROCFLOW_FLOW_STORE_H
 #define PROCFLOW_FLOW_STORE_H
 
+#include "nodes/pg_list.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
@@ -24,6 +25,7 @@ typedef struct FlowInstance
 	char		status[12];
 	Jsonb	   *vars;
 	int64		parent;			/* 0 when none */
+	int64		parent_activity;	/* the parent's subflow activity, or 0 */
 } FlowInstance;
 
 /* An activity row, as the engine and the functions look at it. */
@@ -35,6 +37,9 @@ typedef struct FlowActivityRow
 	char		kind[20];
 	char		status[12];
 	int32		attempts;
+	char	   *assignee;		/* a task's, or NULL */
+	TimestampTz run_at;			/* 0 when none */
+	TimestampTz timeout_at;		/* a task's timeout, 0 when none */
 } FlowActivityRow;
 
 /* An activity row to insert. */
@@ -49,11 +54,16 @@ typedef struct NewActivity
 	Oid			wait_entity;	/* a wait for an event: the table */
 	Datum		wait_key;		/* and the instance's key (text[]), or 0 */
 	const char *arrived;		/* a join: the first activity that arrived */
+	const char *assignee;		/* a task: who and which group does it, */
+	const char *group;
+	const char *instructions;	/* what to do, */
+	TimestampTz due_at;			/* by when (0: none), */
+	TimestampTz timeout_at;		/* and when it times out (0: never) */
 } NewActivity;
 
 /* These need an SPI connection; they act as the extension owner. */
 extern int64 flow_store_insert_instance(int32 process_id, int32 version, Datum key,
-										Jsonb *vars, int64 parent);
+										Jsonb *vars, int64 parent, int64 parent_activity);
 extern bool flow_store_lock_instance(int64 id, bool wait, FlowInstance *instance,
 									 bool *busy);
 extern void flow_store_set_status(int64 instance_id, const char *status);
@@ -65,13 +75,19 @@ extern void flow_store_close_activity(int64 id, const char *status, const char *
 									  const char *closed_by, bool ran);
 extern void flow_store_note_run(int64 id, const char *status, const char *error);
 extern void flow_store_reopen(int64 id, const char *status);
+extern void flow_store_set_task(int64 id, const char *status, const char *assignee);
+extern bool flow_store_child(int64 instance_id, int64 activity_id, char **status,
+							 Jsonb **vars);
+extern List *flow_store_live_children(int64 instance_id);
 extern int64 flow_store_join_arrive(int64 instance_id, const char *name, const char *from,
 									int *narrived);
 extern void flow_store_cancel_live(int64 instance_id, int64 except_job);
 extern void flow_store_cancel_jobs(int64 instance_id, int64 activity_id, const char *reason);
 extern bool flow_store_instance_owner(int64 instance_id, Oid *owner);
 extern int64 flow_store_activity_instance(int64 activity_id);
-extern void flow_store_terminate_all(int32 process_id);
+extern int32 flow_store_instance_flow(int64 instance_id);
+extern int32 flow_store_flow_by_name(const char *name, Oid owner);
+extern List *flow_store_live_instances(int32 process_id);
 extern uint64 flow_store_prune(int retention_seconds);
 
 #endif							/* PROCFLOW_FLOW_STORE_H */

@@ -31,6 +31,7 @@
 #include "entity.h"
 #include "flow_engine.h"
 #include "flow_store.h"
+#include "instance_api.h"
 #include "wakeup.h"
 
 PG_FUNCTION_INFO_V1(procflow_launch);
@@ -50,10 +51,10 @@ id_arg(FunctionCallInfo fcinfo, const char *argname)
 
 /*
  * Lock the caller's instance and read it, with its flow (pinned in the
- * cache until the transaction ends).  The caller holds an SPI connection.
+ * cache: the caller unpins it).  The caller holds an SPI connection.
  */
-static ProcessInfo *
-lock_instance(int64 id, FlowInstance *instance)
+ProcessInfo *
+instance_api_lock(int64 id, FlowInstance *instance)
 {
 	Oid			owner;
 	bool		busy;
@@ -157,7 +158,7 @@ procflow_launch(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("flow \"%s\" has no entity, so it takes no key", name)));
 
-	id = flow_engine_launch(flow, key, vars, 0);
+	id = flow_engine_launch(flow, key, vars, 0, 0);
 	cache_unpin();
 	SPI_finish();
 	PG_RETURN_INT64(id);
@@ -175,9 +176,9 @@ procflow_suspend(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	(void) lock_instance(id, &instance);
+	(void) instance_api_lock(id, &instance);
 	require_status(&instance, "active", "suspend");
-	flow_store_set_status(id, "suspended");
+	flow_engine_set_suspended(&instance, true);
 	cache_unpin();
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -195,9 +196,9 @@ procflow_resume(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	(void) lock_instance(id, &instance);
+	(void) instance_api_lock(id, &instance);
 	require_status(&instance, "suspended", "resume");
-	flow_store_set_status(id, "active");
+	flow_engine_set_suspended(&instance, false);
 	wakeup_note_due(GetCurrentTimestamp());
 	cache_unpin();
 	SPI_finish();
@@ -216,13 +217,13 @@ procflow_terminate(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	(void) lock_instance(id, &instance);
+	(void) instance_api_lock(id, &instance);
 	if (strcmp(instance.status, "active") != 0 && strcmp(instance.status, "suspended") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot terminate instance " INT64_FORMAT ": it is %s", id,
 						instance.status)));
-	flow_engine_terminate(&instance, 0);
+	flow_engine_terminate(&instance, 0, true);
 	cache_unpin();
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -230,11 +231,11 @@ procflow_terminate(PG_FUNCTION_ARGS)
 
 /*
  * Lock the instance of the caller's activity and read both; the instance
- * must be active.
+ * must be active ("action" names what the caller does, for the error).
  */
-static ProcessInfo *
-lock_activity(int64 id, FlowInstance *instance, FlowActivityRow *activity,
-			  const char *action)
+ProcessInfo *
+instance_api_lock_activity(int64 id, FlowInstance *instance, FlowActivityRow *activity,
+						   const char *action)
 {
 	int64		instance_id = flow_store_activity_instance(id);
 	ProcessInfo *flow;
@@ -243,7 +244,7 @@ lock_activity(int64 id, FlowInstance *instance, FlowActivityRow *activity,
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("activity " INT64_FORMAT " does not exist", id)));
-	flow = lock_instance(instance_id, instance);
+	flow = instance_api_lock(instance_id, instance);
 	if (!flow_store_read_activity(id, activity))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -270,7 +271,7 @@ procflow_retry_activity(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	flow = lock_activity(id, &instance, &activity, "retry");
+	flow = instance_api_lock_activity(id, &instance, &activity, "retry");
 	if (strcmp(activity.status, "failed") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -297,13 +298,16 @@ procflow_skip_activity(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	flow = lock_activity(id, &instance, &activity, "skip");
+	flow = instance_api_lock_activity(id, &instance, &activity, "skip");
 	if (strcmp(activity.kind, "automatic") == 0)
 		skippable = strcmp(activity.status, "ready") == 0 ||
 			strcmp(activity.status, "failed") == 0;
 	else if (strcmp(activity.kind, "wait") == 0)
 		skippable = strcmp(activity.status, "waiting") == 0 ||
 			strcmp(activity.status, "failed") == 0;
+	else if (strcmp(activity.kind, "human") == 0)
+		skippable = strcmp(activity.status, "scheduled") == 0 ||
+			strcmp(activity.status, "ready") == 0 || strcmp(activity.status, "open") == 0;
 	else
 		skippable = false;
 	if (!skippable)
@@ -311,7 +315,7 @@ procflow_skip_activity(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot skip activity " INT64_FORMAT ": it is a %s %s activity", id,
 						activity.status, activity.kind),
-				 errhint("Automatic activities and waits that are live (ready, waiting or failed) can be skipped.")));
+				 errhint("Automatic activities, waits and tasks that are live can be skipped (tasks when their activity allows it).")));
 	flow_engine_skip(flow, &instance, &activity, GetUserNameFromId(GetUserId(), false));
 	cache_unpin();
 	SPI_finish();

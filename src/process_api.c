@@ -39,7 +39,7 @@
 #include "cron.h"
 #include "catalog.h"
 #include "flow_definition.h"
-#include "flow_store.h"
+#include "flow_engine.h"
 #include "process_api.h"
 #include "queue.h"
 
@@ -711,7 +711,7 @@ set_enabled(const char *name, bool enabled, bool cancel_pending)
 					 " WHERE process_id = $1 AND cron IS NOT NULL",
 					 1, argtypes, args, NULL, SPI_OK_UPDATE);
 	if (cancel_pending && process.version > 0)
-		flow_store_terminate_all(process.id);
+		flow_engine_terminate_flow(process.id);
 	if (cancel_pending)
 	{
 		PrivilegedScope scope;

@@ -143,7 +143,7 @@ run_action(ProcessInfo *p, ClaimedJob *job, bool in_executor, const char **note)
 		if (in_executor && timeout_ms > 0)
 			enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(timeout_ms, INT_MAX));
 		if (p->version > 0)
-			(void) flow_engine_launch(p, job->key, NULL, 0);
+			(void) flow_engine_launch(p, job->key, NULL, 0, 0);
 		else
 			action_execute(p, args, nulls);
 		if (in_executor && timeout_ms > 0)

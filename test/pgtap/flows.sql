@@ -157,10 +157,10 @@ SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', bad('{activities,
     'activity "paid" has no key "kind"', 'no kind');
 SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', bad('{activities,paid,kind}', '"finish"'))$$, '22023',
     'activity "paid" has an unknown kind "finish"', 'unknown kind');
-SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', bad('{activities,remind,kind}', '"human"'))$$, '0A000',
-    'activity "remind" is of kind "human", which this version of procflow does not run', 'human activities are refused, naming the kind');
-SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', bad('{activities,remind,kind}', '"subflow"'))$$, '0A000', NULL, 'subflows');
-SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', bad('{activities,remind,kind}', '"conditional_start"'))$$, '0A000', NULL, 'conditional starts');
+SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', bad('{activities,remind,kind}', '"human"'))$$, '22023',
+    'unknown key "action"', 'a human activity has keys of its own');
+SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', bad('{activities,remind,kind}', '"subflow"'))$$, '22023', NULL, 'so does a subflow');
+SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', bad('{activities,remind,kind}', '"conditional_start"'))$$, '22023', NULL, 'and a conditional start');
 SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', bad('{activities,remind,retries}', '3'))$$, '22023', 'unknown key "retries"', 'unknown key of an activity');
 SELECT throws_ok($$SELECT procflow.create_flow('x', 'invoice', bad('{activities,remind,action}', NULL))$$, '22023',
     'activity "remind" has no key "action"', 'automatic without action');

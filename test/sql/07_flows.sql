@@ -45,7 +45,7 @@ SELECT procflow.create_flow('bad', 'invoice', '{"start": "a", "activities": {
     "b": {"kind": "decision", "cases": [{"when": "true", "next": "a"}], "else": "z"},
     "z": {"kind": "end"}}}');
 SELECT procflow.create_flow('bad', 'invoice', '{"start": "a", "activities": {
-    "a": {"kind": "human", "group": "finance", "next": "z"}, "z": {"kind": "end"}}}');
+    "a": {"kind": "human", "group": "finance", "next": {"timeout": "z"}}, "z": {"kind": "end"}}}');
 SELECT procflow.create_flow('bad', 'invoice', '{"start": "a", "activities": {
     "a": {"kind": "wait", "timeout": "1 day", "next": {"event": "z"}}, "z": {"kind": "end"}}}');
 SELECT count(*) AS processes FROM procflow.processes;
