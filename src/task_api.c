@@ -109,14 +109,17 @@ procflow_taskbox(PG_FUNCTION_ARGS)
 static ProcessInfo *
 lock_task(int64 id, FlowInstance *instance, FlowActivityRow *task, const char *action)
 {
-	ProcessInfo *flow = instance_api_lock_activity(id, instance, task, action);
+	Oid			owner;
 
-	if (strcmp(task->kind, "human") != 0)
+	/* an activity's kind never changes: told before any state */
+	if (flow_store_read_activity(id, task) && strcmp(task->kind, "human") != 0 &&
+		flow_store_instance_owner(task->instance_id, &owner) &&
+		has_privs_of_role(GetUserId(), owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("activity " INT64_FORMAT " is not a task", id),
 				 errdetail("It is a %s activity; tasks are the human activities.", task->kind)));
-	return flow;
+	return instance_api_lock_activity(id, instance, task, action);
 }
 
 /* Refuse to act on a task that is not in one of the two given statuses. */
