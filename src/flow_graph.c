@@ -82,23 +82,36 @@ reading_order(FlowDefinition *def)
 
 	order[n++] = def->start;
 	seen[def->start] = true;
-	for (int i = 0; i < n; i++)
+	for (int root = -1; root < def->nactivities; root++)
 	{
-		FlowActivity *act = &def->activities[order[i]];
-
-		for (int j = 0; j < act->nlinks; j++)
+		/* from the start first, then from each conditional start */
+		if (root >= 0)
 		{
-			int			to = act->links[j].target;
+			if (def->activities[root].kind != FLOW_CONDITIONAL_START || seen[root])
+				continue;
+			seen[root] = true;
+			order[n++] = root;
+		}
+		for (int i = 0; i < n; i++)
+		{
+			FlowActivity *act = &def->activities[order[i]];
 
-			if (!seen[to])
+			for (int j = 0; j < act->nlinks; j++)
 			{
-				seen[to] = true;
-				order[n++] = to;
+				int			to = act->links[j].target;
+
+				if (!seen[to])
+				{
+					seen[to] = true;
+					order[n++] = to;
+				}
 			}
 		}
 	}
-	/* a checked definition has no activity the start does not reach */
-	Assert(n == def->nactivities);
+	/* a checked definition has no activity these do not reach */
+	if (n != def->nactivities)
+		elog(ERROR, "flow definition has %d activities that are not reached",
+			 def->nactivities - n);
 	return order;
 }
 
