@@ -106,3 +106,22 @@ SELECT instance, name, kind, status, outcome, run_at::timestamp(0) AS run_at
 SELECT procflow.flow_graph('onboarding', 'mermaid', instance => 2);
 \pset format aligned
 \pset tuples_only off
+
+\echo '== a task in a taskbox: call each new customer (a human activity for the support group)'
+SELECT procflow.create_flow('welcome_call', 'customer', $${
+  "start": "call",
+  "activities": {
+    "call": {"kind": "human", "group": "support", "instructions": {"sql": "'Call ' || ($1).name"},
+             "due": "1 day", "next": {"reached": "done", "no_answer": "done"}},
+    "done": {"kind": "end"}
+  }}$$, label => 'Welcome call') AS version;
+SELECT procflow.launch('welcome_call', '1') AS ann_call;
+\echo '== the taskbox of zoe, in the support group (procflow.taskbox)'
+SELECT activity, name, instructions, status, assignee FROM procflow.taskbox('zoe', '{support}');
+\echo '== zoe claims it (procflow.claim_task), and completes it with an outcome (procflow.complete_task)'
+SELECT procflow.claim_task(activity, 'zoe') FROM procflow.taskbox('zoe', '{support}');
+SELECT activity, name, status, assignee FROM procflow.taskbox('zoe', '{}');
+SELECT procflow.complete_task(activity, 'reached', '{"note": "happy customer"}') FROM procflow.taskbox('zoe', '{}');
+SELECT i.id, i.status, i.vars, a.name, a.outcome, a.closed_by
+  FROM procflow.instances i JOIN procflow.activities a ON a.instance = i.id
+ WHERE i.flow = 'welcome_call' ORDER BY a.id;
