@@ -1549,7 +1549,7 @@ deliver(ProcessInfo *flow, ClaimedJob *job, const char **note)
 				follow(&s, act, NULL);
 				continue;
 			}
-			flow_store_cancel_jobs(instance.id, w->activity_id, "the wait closed with its event");
+			flow_store_cancel_jobs(instance.id, w->activity_id, 0, "the wait closed with its event");
 			flow_store_close_activity(w->activity_id, "closed", "event", NULL, false);
 			follow(&s, act, "event");
 		}
@@ -1597,7 +1597,7 @@ task_timer(Step *s, FlowActivityRow *row, int index)
 
 	if (row->timeout_at != 0 && row->timeout_at <= now)
 	{
-		flow_store_cancel_jobs(s->instance.id, row->id, "the task timed out");
+		flow_store_cancel_jobs(s->instance.id, row->id, s->job_id, "the task timed out");
 		flow_store_close_activity(row->id, "closed", "timeout", NULL, false);
 		flow_engine_notify_task(row->id);
 		follow(s, &s->fv->def->activities[index], "timeout");
@@ -1754,7 +1754,7 @@ flow_engine_skip(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *act
 						activity->name),
 				 errdetail("Its \"next\" names no activity for the outcome \"skipped\"."),
 				 errhint("Give the activity a \"skipped\" outcome in a new version of the flow.")));
-	flow_store_cancel_jobs(instance->id, activity->id, "the activity was skipped");
+	flow_store_cancel_jobs(instance->id, activity->id, 0, "the activity was skipped");
 	flow_store_close_activity(activity->id, "skipped", skipped ? "skipped" : NULL, by, false);
 	if (act->kind == FLOW_HUMAN)
 		flow_engine_notify_task(activity->id);
@@ -1811,7 +1811,7 @@ flow_engine_complete_task(ProcessInfo *flow, FlowInstance *instance,
 						activity->name),
 				 plain ? errhint("It has one outcome: complete it without naming one.") :
 				 errhint("Its outcomes are: %s.", outcomes.data)));
-	flow_store_cancel_jobs(instance->id, activity->id, "the task was completed");
+	flow_store_cancel_jobs(instance->id, activity->id, 0, "the task was completed");
 	if (vars != NULL)
 	{
 		flow_store_merge_vars(instance->id, vars);

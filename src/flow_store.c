@@ -427,19 +427,22 @@ flow_store_cancel_live(int64 instance_id, int64 except_job)
 }
 
 /*
- * Remove the pending jobs of one activity (its step, or a wait's timer)
- * into the history, as cancelled for "reason".
+ * Remove the pending jobs of one activity (its step, a wait's or a task's
+ * timers) into the history, as cancelled for "reason", but the job
+ * except_job, which is running.
  */
 void
-flow_store_cancel_jobs(int64 instance_id, int64 activity_id, const char *reason)
+flow_store_cancel_jobs(int64 instance_id, int64 activity_id, int64 except_job,
+					   const char *reason)
 {
-	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Datum		args[2] = {Int64GetDatum(instance_id), Int64GetDatum(activity_id)};
+	Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
+	Datum		args[3] = {Int64GetDatum(instance_id), Int64GetDatum(activity_id),
+	Int64GetDatum(except_job)};
 
 	store_exec(CANCEL_ACTIVITY_JOBS,
 			   "DELETE FROM procflow.job WHERE instance_id = $1 AND activity_id = $2"
-			   " RETURNING *",
-			   2, argtypes, args, NULL, SPI_OK_DELETE_RETURNING);
+			   "   AND id <> $3 RETURNING *",
+			   3, argtypes, args, NULL, SPI_OK_DELETE_RETURNING);
 	queue_cancel_deleted(SPI_tuptable, SPI_processed, reason);
 }
 

@@ -365,8 +365,9 @@ queue_xact_event(XactEvent event)
  * one row's jobs run one at a time in creation order), no older batch
  * of its process (batch.c): it may hold its row; and for a job of one
  * instance of a flow (a step, a timer, an event kept for it while it was
- * suspended), an active instance: a suspended instance's jobs are held, and
- * its kept events run one at a time in the order they came.
+ * suspended), an instance that is not suspended: a suspended instance's
+ * jobs are held, and its kept events run one at a time in the order they
+ * came (the job of an instance that ended runs, and is skipped).
  */
 #define RUNNABLE(alias, role, instance) \
 	" " alias ".owner = $5 AND " alias ".ord = g.ord" \
@@ -385,8 +386,8 @@ queue_xact_event(XactEvent event)
 /* The part of RUNNABLE about instances, for a catalog that has them. */
 #define INSTANCE_RUNNABLE(alias) \
 	" AND (" alias ".instance_id IS NULL" \
-	"      OR (EXISTS (SELECT 1 FROM procflow.instance i" \
-	"                   WHERE i.id = " alias ".instance_id AND i.status = 'active')" \
+	"      OR (NOT EXISTS (SELECT 1 FROM procflow.instance i" \
+	"                       WHERE i.id = " alias ".instance_id AND i.status = 'suspended')" \
 	"          AND (" alias ".xid IS NULL" \
 	"               OR NOT EXISTS (SELECT 1 FROM procflow.job h" \
 	"                               WHERE h.instance_id = " alias ".instance_id" \

@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Measurement 13 of bench/measure: tasks and the taskbox.
+
+- notify latency: a client commits the launch of an instance whose first
+  activity is a task (the commit makes it ready); another client, LISTENing
+  on procflow_task, receives the notification.  Time from the launching
+  client's COMMIT returning to the listener reading the notification.
+- taskbox query: procflow.taskbox() for one user with three groups while
+  1,000,000 tasks are open across 10,000 users, beside 1,000 unassigned ready
+  tasks of 100 groups; the plan is printed.  The tasks are written straight
+  into the catalog tables (launching a million instances would take the
+  run's time, and is measured elsewhere): the query is what is measured.
+- completion throughput: two sessions complete tasks (complete_task), each
+  leading to an automatic step and the end, which the executors run; tasks
+  completed per second until every instance has completed.
+
+Results go to table bench_result of database "bench", like the others.
+
+Copyright (c) 2026, procflow developers
+"""
+import os
+import select
+import statistics
+import threading
+import time
+
+import psycopg2
+import psycopg2.extensions
+
+SAMPLES = int(os.environ.get("TASK_SAMPLES", "1000"))
+BIG = int(os.environ.get("TASKBOX_TASKS", "1000000"))
+USERS = int(os.environ.get("TASKBOX_USERS", "10000"))
+GROUPS = int(os.environ.get("TASKBOX_GROUPS", "100"))
+CALLS = int(os.environ.get("TASKBOX_CALLS", "200"))
+COMPLETE = int(os.environ.get("TASK_COMPLETE", "4000"))
+
+
+def connect(autocommit=True):
+    conn = psycopg2.connect(dbname=os.environ.get("BENCH_DB", "bench"))
+    conn.autocommit = autocommit
+    return conn
+
+
+def record(cur, measure, variant, value):
+    cur.execute("INSERT INTO bench_result (measure, variant, value) VALUES (%s, %s, %s)",
+                (measure, variant, value))
+
+
+def setup(cur):
+    cur.execute("""
+        CREATE TABLE IF NOT EXISTS task_item (id int PRIMARY KEY);
+        SELECT procflow.create_flow('bench_task', 'task_item', $${"start": "t", "activities": {
+            "t": {"kind": "human", "group": "bench", "next": "a"},
+            "a": {"kind": "automatic", "action": "SELECT 1", "next": "e"},
+            "e": {"kind": "end"}}}$$)
+         WHERE NOT EXISTS (SELECT 1 FROM procflow.processes WHERE name = 'bench_task');
+    """)
+
+
+def notify_latency(cur):
+    listener = connect()
+    lcur = listener.cursor()
+    lcur.execute("LISTEN procflow_task")
+    cur.execute("TRUNCATE task_item")
+    cur.execute("INSERT INTO task_item SELECT g FROM generate_series(1, %s) g", (SAMPLES,))
+    writer = connect(autocommit=False)
+    wcur = writer.cursor()
+    samples = []
+    for i in range(1, SAMPLES + 1):
+        wcur.execute("SELECT procflow.launch('bench_task', %s)", (str(i),))
+        wcur.execute("SELECT activity FROM procflow.tasks WHERE key = %s", ('{"id": %d}' % i,))
+        activity = str(wcur.fetchone()[0])
+        writer.commit()
+        committed = time.perf_counter()
+        got = None
+        while got is None:
+            select.select([listener], [], [], 5)
+            listener.poll()
+            while listener.notifies:
+                n = listener.notifies.pop(0)
+                if n.payload == activity:
+                    got = time.perf_counter()
+        samples.append((got - committed) * 1000)
+        time.sleep(0.005)
+    for s in samples:
+        record(cur, "taskbox_notify_ms", "commit of the launch that makes a task ready -> listener", s)
+    samples.sort()
+    print("-- notify latency p50 %.3f ms, p99 %.3f ms" % (
+        samples[len(samples) // 2], samples[int(len(samples) * 0.99) - 1]))
+    listener.close()
+    writer.close()
+    cur.execute("SELECT procflow.disable_process('bench_task', cancel_pending => true)")
+    cur.execute("SELECT procflow.enable_process('bench_task')")
+
+
+def taskbox_query(cur):
+    cur.execute("""
+        INSERT INTO procflow.instance (process_id, version, key, status)
+        SELECT p.id, 1, ARRAY['0'], 'active' FROM procflow.process p WHERE p.name = 'bench_task';
+    """)
+    cur.execute("""
+        INSERT INTO procflow.activity (instance_id, name, kind, status, assignee, "group", due_at)
+        SELECT (SELECT max(id) FROM procflow.instance), 't', 'human', 'open',
+               'user' || (g %% %s), 'group' || (g %% %s), now() + (g %% 1000) * interval '1 minute'
+          FROM generate_series(1, %s) g;
+        INSERT INTO procflow.activity (instance_id, name, kind, status, "group", due_at)
+        SELECT (SELECT max(id) FROM procflow.instance), 't', 'human', 'ready',
+               'group' || (g %% %s), now() + g * interval '1 minute'
+          FROM generate_series(1, 1000) g;
+        ANALYZE procflow.activity;
+    """, (USERS, GROUPS, BIG, GROUPS))
+    groups = ['group1', 'group2', 'group3']
+    cur.execute("SELECT count(*) FROM procflow.taskbox('user42', %s)", (groups,))
+    rows = cur.fetchone()[0]
+    times = []
+    for i in range(CALLS):
+        user = 'user%d' % (i * 37 % USERS)
+        t0 = time.perf_counter()
+        cur.execute("SELECT * FROM procflow.taskbox(%s, %s)", (user, groups))
+        cur.fetchall()
+        times.append((time.perf_counter() - t0) * 1000)
+    for t in times:
+        record(cur, "taskbox_query_ms", "one user, three groups, %d open tasks (%d rows each)"
+               % (BIG, rows), t)
+    # the plan of the statement inside taskbox()
+    cur.execute("""
+        EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+        SELECT a.id FROM (SELECT * FROM procflow.activity t
+                           WHERE t.kind = 'human' AND t.status IN ('ready', 'open') AND t.assignee = 'user42'
+                          UNION ALL
+                          SELECT * FROM procflow.activity t
+                           WHERE t.kind = 'human' AND t.status = 'ready' AND t.assignee IS NULL
+                             AND t."group" = ANY ('{group1,group2,group3}')
+                          UNION ALL
+                          SELECT * FROM procflow.activity t
+                           WHERE t.kind = 'human' AND t.status = 'ready' AND t.assignee IS NULL
+                             AND t."group" IS NULL) a
+          JOIN procflow.instance i ON i.id = a.instance_id
+          JOIN procflow.process p ON p.id = i.process_id
+         ORDER BY a.due_at NULLS LAST, p.execution_order, a.created_at, a.id""")
+    print("-- taskbox plan:\n" + "\n".join(r[0] for r in cur.fetchall()))
+    times.sort()
+    print("-- taskbox query p50 %.3f ms, p99 %.3f ms, %d rows" % (
+        times[len(times) // 2], times[int(len(times) * 0.99) - 1], rows))
+    cur.execute("DELETE FROM procflow.instance WHERE key = ARRAY['0']")
+
+
+def completion(cur):
+    cur.execute("TRUNCATE task_item")
+    cur.execute("INSERT INTO task_item SELECT g FROM generate_series(1, %s) g", (COMPLETE,))
+    cur.execute("SELECT count(procflow.launch('bench_task', to_jsonb(id))) FROM task_item")
+    cur.execute("SELECT activity FROM procflow.tasks WHERE flow = 'bench_task' ORDER BY activity")
+    tasks = [r[0] for r in cur.fetchall()]
+    halves = [tasks[0::2], tasks[1::2]]
+
+    def work(ids):
+        conn = connect()
+        c = conn.cursor()
+        for a in ids:
+            c.execute("SELECT procflow.complete_task(%s)", (a,))
+        conn.close()
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=work, args=(h,)) for h in halves]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    deadline = time.time() + 600
+    while True:
+        cur.execute("SELECT count(*) FROM procflow.instances WHERE flow = 'bench_task' AND status = 'completed'")
+        if cur.fetchone()[0] >= len(tasks) or time.time() > deadline:
+            break
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - t0
+    record(cur, "tasks_completed_per_s", "2 sessions: complete_task, then an automatic step and the end",
+           len(tasks) / elapsed)
+    print("-- %d tasks completed in %.2f s: %.0f per second" % (len(tasks), elapsed, len(tasks) / elapsed))
+
+
+def main():
+    conn = connect()
+    cur = conn.cursor()
+    setup(cur)
+    notify_latency(cur)
+    taskbox_query(cur)
+    completion(cur)
+    conn.close()
+
+
+if __name__ == "__main__":
+    main()
