@@ -798,6 +798,37 @@ SELECT a.id AS activity,
 GRANT SELECT ON procflow.instances, procflow.activities, procflow.tasks TO PUBLIC;
 
 /*
+ * How each process has run over the last hour and the last day: runs that
+ * finished (succeeded or failed), failures, mean and 95th percentile of
+ * their durations and of their start lag (from when they were due to when
+ * they started), in milliseconds.
+ */
+CREATE VIEW procflow.process_stats WITH (security_barrier) AS
+SELECT p.name AS process,
+	   p.kind,
+	   w.period,
+	   count(r.id) AS runs,
+	   count(r.id) FILTER (WHERE r.status = 'failed') AS failures,
+	   round(avg(r.ms)::numeric, 3) AS mean_ms,
+	   round((pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY r.ms))::numeric, 3) AS p95_ms,
+	   round(avg(r.lag_ms)::numeric, 3) AS mean_lag_ms,
+	   round((pg_catalog.percentile_cont(0.95) WITHIN GROUP (ORDER BY r.lag_ms))::numeric, 3) AS p95_lag_ms,
+	   p.owner_name AS owner
+  FROM procflow.process p
+ CROSS JOIN (VALUES ('hour', interval '1 hour'), ('day', interval '1 day')) AS w(period, span)
+  LEFT JOIN LATERAL (
+	SELECT j.id, j.status,
+		   extract(epoch FROM j.finished_at - j.started_at) * 1000 AS ms,
+		   greatest(extract(epoch FROM j.started_at - j.run_at) * 1000, 0) AS lag_ms
+	  FROM procflow.finished_job j
+	 WHERE j.process_id = p.id AND j.finished_at > pg_catalog.now() - w.span
+	   AND j.status IN ('succeeded', 'failed') AND j.started_at IS NOT NULL) r ON true
+ WHERE pg_catalog.pg_has_role(p.owner, 'USAGE')
+ GROUP BY p.id, p.name, p.kind, p.owner_name, w.period;
+
+GRANT SELECT ON procflow.process_stats TO PUBLIC;
+
+/*
  * Tasks: the human activities of instances, and the taskbox over them.
  */
 CREATE FUNCTION procflow.taskbox(assignee text DEFAULT current_user, groups text[] DEFAULT '{}')

@@ -237,3 +237,7 @@ SELECT count(*) AS pending FROM procflow.jobs WHERE process = 'ship';
 
 -- a table that a wait of a flow waits for cannot be dropped
 DROP TABLE payment;
+
+-- how processes ran: procflow.process_stats
+SELECT process, kind, period, runs, failures, mean_ms >= 0 AS has_mean, p95_lag_ms >= 0 AS has_lag
+  FROM procflow.process_stats WHERE process IN ('fragile', 'invoice_flow') ORDER BY process, period;
