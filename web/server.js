@@ -1,0 +1,372 @@
+// procflow's back-office and taskbox page.
+//
+// A client of procflow's SQL interface only: every page reads procflow's
+// views and every button calls one of its functions, as the person who
+// logged in.  HTTP basic authentication is checked by PostgreSQL itself:
+// each login gets its own connection pool, opened with the login's name and
+// password, so roles, row-level security and procflow's ownership rules
+// apply unchanged.  The taskbox follows LISTEN procflow_task through
+// server-sent events, so it updates without polling.
+//
+// Copyright (c) 2026, procflow developers
+
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import crypto from 'node:crypto';
+
+import Fastify from 'fastify';
+import basicAuth from '@fastify/basic-auth';
+import formbody from '@fastify/formbody';
+import view from '@fastify/view';
+import { Eta } from 'eta';
+import pg from 'pg';
+import { instance as vizInstance } from '@viz-js/viz';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+// SQLSTATEs of a connection that went away: the statement is tried again once.
+const CONNECTION_LOST = new Set(['57P01', '57P02', '57P03', '08000', '08003', '08006',
+	'ECONNRESET', 'ECONNREFUSED', 'EPIPE']);
+
+// Columns the processes grid may be sorted by.
+const GRID_SORTS = ['name', 'label', 'related_entity', 'execution_order', 'enabled',
+	'created_at', 'kind', 'version'];
+
+/* The settings: flags first, then the usual PG* environment variables. */
+export function settings(argv = process.argv.slice(2), env = process.env) {
+	const { values } = parseArgs({
+		args: argv,
+		options: {
+			host: { type: 'string', default: env.PROCFLOW_WEB_HOST || '127.0.0.1' },
+			port: { type: 'string', default: env.PROCFLOW_WEB_PORT || '8080' },
+			database: { type: 'string', default: env.PGDATABASE },
+			'pg-host': { type: 'string', default: env.PGHOST },
+			'pg-port': { type: 'string', default: env.PGPORT },
+		},
+	});
+	return {
+		host: values.host,
+		port: Number(values.port),
+		pg: {
+			database: values.database,
+			host: values['pg-host'],
+			port: values['pg-port'] ? Number(values['pg-port']) : undefined,
+		},
+	};
+}
+
+/* A pool per login, opened with the login's own name and password. */
+class Logins {
+	constructor(pgSettings) {
+		this.pgSettings = pgSettings;
+		this.pools = new Map();
+	}
+
+	key(user, password) {
+		return crypto.createHash('sha256').update(`${user}\0${password}`).digest('hex');
+	}
+
+	// The login's pool once PostgreSQL accepted the password, else null.
+	async open(user, password) {
+		const key = this.key(user, password);
+		let pool = this.pools.get(key);
+		if (pool)
+			return pool;
+		pool = new pg.Pool({ ...this.pgSettings, user, password, max: 4,
+			application_name: 'procflow web' });
+		pool.on('error', () => {});	// a dropped idle connection: the next query reconnects
+		try {
+			const client = await pool.connect();
+			client.release();
+		} catch (err) {
+			await pool.end().catch(() => {});
+			if (err.code === '28P01' || err.code === '28000')
+				return null;
+			throw err;
+		}
+		this.pools.set(key, pool);
+		return pool;
+	}
+
+	async close() {
+		await Promise.all([...this.pools.values()].map((p) => p.end().catch(() => {})));
+	}
+}
+
+/* Run a statement with the request's pool, once more if the connection was lost. */
+async function query(req, sql, params = []) {
+	try {
+		return await req.pool.query(sql, params);
+	} catch (err) {
+		if (!CONNECTION_LOST.has(err.code))
+			throw err;
+		await new Promise((resolve) => setTimeout(resolve, 200));
+		return req.pool.query(sql, params);
+	}
+}
+
+/* Where a form sends the browser back to: a path of this site only. */
+function back(req, fallback) {
+	const to = req.body && req.body.back;
+	return typeof to === 'string' && to.startsWith('/') && !to.startsWith('//') ? to : fallback;
+}
+
+export async function build(options) {
+	const app = Fastify({ logger: false });
+	const logins = new Logins(options.pg);
+	const viz = await vizInstance();
+	const eta = new Eta({ views: path.join(here, 'views'), cache: true });
+
+	app.register(formbody);
+	app.register(view, { engine: { eta }, templates: path.join(here, 'views') });
+	await app.register(basicAuth, {
+		authenticate: { realm: 'procflow' },
+		validate: async (user, password, req) => {
+			const pool = await logins.open(user, password);
+			if (!pool)
+				throw new Error('PostgreSQL refused this name and password.');
+			req.pool = pool;
+			req.login = user;
+		},
+	});
+	app.addHook('onRequest', app.basicAuth);
+	app.addHook('onClose', async () => logins.close());
+
+	// Every error a person sees: PostgreSQL's message, detail and hint.
+	app.setErrorHandler(async (err, req, reply) => {
+		if (err.statusCode === 401) {
+			reply.code(401).header('WWW-Authenticate', 'Basic realm="procflow"');
+			return reply.view('error.eta', { title: 'Log in', login: null,
+				error: { message: err.message, detail: null, hint: 'Log in with your PostgreSQL role and password.' } });
+		}
+		const status = err.code === '42501' ? 403 : err.code ? 400 : 500;
+		reply.code(status);
+		return reply.view('error.eta', { title: 'Refused', login: req.login || null,
+			error: { message: err.message, detail: err.detail || null, hint: err.hint || null,
+				code: err.code || null } });
+	});
+
+	// A time as the pages show it: UTC, to the minute (or the second).
+	const when = (d, seconds) =>
+		d ? d.toISOString().slice(0, seconds ? 19 : 16).replace('T', ' ') : '';
+	const render = (reply, template, req, data) =>
+		reply.view(template, { login: req.login, when, ...data });
+	// Graphviz's SVG without its XML prolog and doctype, to sit in the page.
+	const svg = (dot) => {
+		const text = viz.renderString(dot, { format: 'svg' });
+		return text.slice(text.indexOf('<svg'));
+	};
+
+	app.get('/', async (req, reply) => reply.redirect('/processes'));
+
+	// The grid of processes, as Oro's System > Processes, plus kind and version.
+	app.get('/processes', async (req, reply) => {
+		const sort = GRID_SORTS.includes(req.query.sort) ? req.query.sort : 'execution_order';
+		const filter = typeof req.query.q === 'string' ? req.query.q : '';
+		const { rows } = await query(req,
+			`SELECT name, label, related_entity::text AS related_entity, execution_order, enabled,
+			        created_at, kind, version, owner_name
+			   FROM procflow.processes
+			  WHERE $1 = '' OR name ILIKE '%' || $1 || '%' OR label ILIKE '%' || $1 || '%'
+			  ORDER BY ${sort}, name`, [filter]);
+		return render(reply, 'processes.eta', req, { title: 'Processes', rows, sort, filter });
+	});
+
+	app.post('/processes/:name/:action(^enable|disable$)', async (req, reply) => {
+		const fn = req.params.action === 'enable' ? 'enable_process' : 'disable_process';
+		await query(req, `SELECT procflow.${fn}($1)`, [req.params.name]);
+		return reply.redirect(back(req, '/processes'), 303);
+	});
+
+	// A process: its settings, triggers, and for a flow its picture and versions.
+	app.get('/processes/:name', async (req, reply) => {
+		const name = req.params.name;
+		const { rows: [process] } = await query(req,
+			`SELECT name, label, related_entity::text AS related_entity, execution_order, enabled,
+			        created_at, updated_at, kind, version, action, condition, max_attempts,
+			        timeout::text AS timeout, owner_name
+			   FROM procflow.processes WHERE name = $1 ORDER BY owner_name LIMIT 1`, [name]);
+		if (!process)
+			return reply.code(404).view('error.eta', { title: 'Not found', login: req.login,
+				error: { message: `process "${name}" does not exist`, detail: null, hint: null } });
+		const { rows: triggers } = await query(req,
+			`SELECT id, event, fields, queued, delay::text AS delay, priority, cron, next_run_at
+			   FROM procflow.process_triggers WHERE process = $1 ORDER BY id`, [name]);
+		let picture = null;
+		let versions = [];
+		if (process.kind === 'flow') {
+			const { rows: [g] } = await query(req, 'SELECT procflow.flow_graph($1) AS dot', [name]);
+			picture = svg(g.dot);
+			({ rows: versions } = await query(req,
+				`SELECT version, current, created_at FROM procflow.flow_versions
+				  WHERE flow = $1 ORDER BY version DESC`, [name]));
+		}
+		return render(reply, 'process.eta', req, { title: name, process, triggers, picture, versions });
+	});
+
+	app.get('/instances', async (req, reply) => {
+		const flow = typeof req.query.flow === 'string' ? req.query.flow : '';
+		const status = typeof req.query.status === 'string' ? req.query.status : '';
+		const { rows } = await query(req,
+			`SELECT id, flow, version, key::text AS key, status, started_at, finished_at
+			   FROM procflow.instances
+			  WHERE ($1 = '' OR flow = $1) AND ($2 = '' OR status = $2)
+			  ORDER BY id DESC LIMIT 200`, [flow, status]);
+		const { rows: flows } = await query(req,
+			`SELECT name FROM procflow.processes WHERE kind = 'flow' ORDER BY name`);
+		return render(reply, 'instances.eta', req, { title: 'Instances', rows, flows, flow, status });
+	});
+
+	// An instance: its picture with where it went and where it is, activities, vars.
+	app.get('/instances/:id(^\\d+$)', async (req, reply) => {
+		const id = req.params.id;
+		const { rows: [instance] } = await query(req,
+			`SELECT id, flow, version, key::text AS key, status, vars, parent, started_at,
+			        updated_at, finished_at
+			   FROM procflow.instances WHERE id = $1`, [id]);
+		if (!instance)
+			return reply.code(404).view('error.eta', { title: 'Not found', login: req.login,
+				error: { message: `instance ${id} does not exist`, detail: null, hint: null } });
+		const { rows: [g] } = await query(req,
+			'SELECT procflow.flow_graph($1, instance => $2) AS dot', [instance.flow, id]);
+		const { rows: activities } = await query(req,
+			`SELECT id, name, kind, status, outcome, assignee, "group", due_at, error, attempts
+			   FROM procflow.activities WHERE instance = $1 ORDER BY id`, [id]);
+		return render(reply, 'instance.eta', req, { title: `Instance ${id}`, instance,
+			picture: svg(g.dot), activities });
+	});
+
+	app.post('/instances/:id(^\\d+$)/:action(^suspend|resume|terminate$)', async (req, reply) => {
+		await query(req, `SELECT procflow.${req.params.action}($1)`, [req.params.id]);
+		return reply.redirect(back(req, `/instances/${req.params.id}`), 303);
+	});
+
+	app.post('/activities/:id(^\\d+$)/:action(^retry|skip$)', async (req, reply) => {
+		const fn = req.params.action === 'retry' ? 'retry_activity' : 'skip_activity';
+		await query(req, `SELECT procflow.${fn}($1)`, [req.params.id]);
+		return reply.redirect(back(req, '/instances'), 303);
+	});
+
+	// Jobs: pending and retrying ones, and those that failed.
+	app.get('/jobs', async (req, reply) => {
+		const { rows: pending } = await query(req,
+			`SELECT id, process, event, key::text AS key, run_at, attempts, state, last_error
+			   FROM procflow.jobs ORDER BY run_at, id LIMIT 200`);
+		const { rows: failed } = await query(req,
+			`SELECT id, process, event, key::text AS key, attempts, finished_at, error, error_code
+			   FROM procflow.job_history WHERE status = 'failed'
+			  ORDER BY finished_at DESC LIMIT 200`);
+		return render(reply, 'jobs.eta', req, { title: 'Jobs', pending, failed });
+	});
+
+	app.post('/jobs/:id(^\\d+$)/:action(^retry|cancel$)', async (req, reply) => {
+		const fn = req.params.action === 'retry' ? 'retry_job' : 'cancel_job';
+		await query(req, `SELECT procflow.${fn}($1)`, [req.params.id]);
+		return reply.redirect(back(req, '/jobs'), 303);
+	});
+
+	app.get('/stats', async (req, reply) => {
+		const { rows } = await query(req,
+			`SELECT process, kind, period, runs, failures, mean_ms, p95_ms, mean_lag_ms, p95_lag_ms
+			   FROM procflow.process_stats ORDER BY process, period DESC`);
+		return render(reply, 'stats.eta', req, { title: 'Statistics', rows });
+	});
+
+	// The taskbox: the login's tasks, its groups being the roles it is a member of.
+	const taskbox = async (req) => {
+		const { rows } = await query(req,
+			`WITH g AS (SELECT coalesce(array_agg(rolname::text), '{}') AS groups
+			              FROM pg_roles
+			             WHERE rolname <> current_user
+			               AND pg_has_role(current_user, oid, 'MEMBER'))
+			 SELECT t.activity, t.instance, t.flow, t.name, t.status, t.assignee, t."group",
+			        t.instructions, t.due_at, t.due_at < now() AS overdue, t.key::text AS key,
+			        (SELECT coalesce(array_agg(o ORDER BY o), '{}')
+			           FROM procflow.flow_versions v
+			           JOIN procflow.instances i ON i.id = t.instance AND v.version = i.version,
+			                jsonb_object_keys(CASE jsonb_typeof(v.definition->'activities'->t.name->'next')
+			                                  WHEN 'object' THEN v.definition->'activities'->t.name->'next'
+			                                  ELSE '{}' END) o
+			          WHERE v.flow = t.flow AND o NOT IN ('timeout', 'skipped')) AS outcomes,
+			        (SELECT coalesce((v.definition->'activities'->t.name->>'allow_skip')::boolean, false)
+			           FROM procflow.flow_versions v
+			           JOIN procflow.instances i ON i.id = t.instance AND v.version = i.version
+			          WHERE v.flow = t.flow) AS allow_skip
+			   FROM g, procflow.taskbox(current_user, g.groups) t`);
+		return rows;
+	};
+
+	app.get('/taskbox', async (req, reply) => {
+		const tasks = await taskbox(req);
+		if (req.query.part === 'tasks')
+			return render(reply, 'tasks.eta', req, { tasks });
+		return render(reply, 'taskbox.eta', req, { title: 'Taskbox', tasks });
+	});
+
+	app.post('/tasks/:id(^\\d+$)/:action(^claim|release|complete|skip$)', async (req, reply) => {
+		const id = req.params.id;
+		switch (req.params.action) {
+			case 'claim':
+				await query(req, 'SELECT procflow.claim_task($1)', [id]);
+				break;
+			case 'release':
+				await query(req, 'SELECT procflow.release_task($1)', [id]);
+				break;
+			case 'skip':
+				await query(req, 'SELECT procflow.skip_activity($1)', [id]);
+				break;
+			default:
+				await query(req, 'SELECT procflow.complete_task($1, $2)',
+					[id, req.body && req.body.outcome ? req.body.outcome : null]);
+		}
+		return reply.redirect(back(req, '/taskbox'), 303);
+	});
+
+	// Server-sent events: one per procflow_task notification, from a
+	// connection of the login's own that LISTENs.
+	app.get('/events', async (req, reply) => {
+		const client = await req.pool.connect();
+		let closed = false;
+		const onNotify = (msg) => {
+			if (!closed)
+				reply.raw.write(`event: task\ndata: ${msg.payload}\n\n`);
+		};
+		client.on('notification', onNotify);
+		await client.query('LISTEN procflow_task');
+		reply.raw.writeHead(200, {
+			'Content-Type': 'text/event-stream',
+			'Cache-Control': 'no-cache',
+			Connection: 'keep-alive',
+		});
+		reply.raw.write(': listening\n\n');
+		const keepalive = setInterval(() => reply.raw.write(': keepalive\n\n'), 25000);
+		req.raw.on('close', async () => {
+			closed = true;
+			clearInterval(keepalive);
+			client.off('notification', onNotify);
+			try {
+				await client.query('UNLISTEN procflow_task');
+				client.release();
+			} catch {
+				client.release(true);
+			}
+		});
+		return reply.hijack();
+	});
+
+	return app;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+	const options = settings();
+	const app = await build(options);
+	await app.listen({ host: options.host, port: options.port });
+	console.log(`procflow web on http://${options.host}:${options.port}/`);
+	const stop = async () => {
+		await app.close();
+		process.exit(0);
+	};
+	process.on('SIGINT', stop);
+	process.on('SIGTERM', stop);
+}
