@@ -1,0 +1,33 @@
+-- The page's tests: roles and processes of a small back office.
+--   web_admin   owns the processes and flows (logs in as their admin)
+--   web_worker  a member of web_admin (it serves the taskbox) and of the
+--               group role finance
+--   web_stranger  a role of its own: sees nothing of web_admin's
+CREATE EXTENSION procflow;
+CREATE ROLE web_admin LOGIN PASSWORD 'admin-pw';
+CREATE ROLE finance NOLOGIN;
+CREATE ROLE web_worker LOGIN PASSWORD 'worker-pw' IN ROLE web_admin, finance;
+CREATE ROLE web_stranger LOGIN PASSWORD 'stranger-pw';
+GRANT CREATE ON SCHEMA public TO web_admin;
+
+SET ROLE web_admin;
+CREATE TABLE invoice (id int PRIMARY KEY, amount numeric, status text DEFAULT 'open');
+CREATE TABLE audit (invoice_id int, note text);
+INSERT INTO invoice SELECT g, g * 100 FROM generate_series(1, 20) g;
+SELECT procflow.create_process('audit_invoice', 'invoice',
+    $$INSERT INTO audit VALUES (($1).id, 'changed')$$, label => 'Audit invoice changes');
+SELECT procflow.add_trigger('audit_invoice', 'update', fields => '{status}', queued => true);
+SELECT procflow.create_flow('invoice_flow', 'invoice', $${
+  "start": "review",
+  "activities": {
+    "review":  {"kind": "human", "group": "finance",
+                "instructions": {"sql": "'Review invoice ' || ($1).id || ' of ' || ($1).amount"},
+                "due": "1 day", "next": {"approve": "book", "reject": "rejected"}},
+    "book":    {"kind": "automatic", "action": "UPDATE invoice SET status = 'booked' WHERE id = ($1).id",
+                "next": "paid"},
+    "paid":    {"kind": "wait", "on": {"event": "update", "fields": ["status"], "condition": "($1).status = 'paid'"},
+                "timeout": "30 days", "next": {"event": "done", "timeout": "done"}},
+    "rejected": {"kind": "end", "terminate": true},
+    "done":    {"kind": "end"}
+  }}$$, label => 'Invoice approval');
+RESET ROLE;

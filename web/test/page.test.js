@@ -1,0 +1,198 @@
+// End-to-end tests of procflow's page in headless Chromium, against a real
+// cluster (see ./run): what an admin and a task worker do, what a stranger
+// cannot, and the screenshots of the README.
+//
+// Copyright (c) 2026, procflow developers
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { chromium } from 'playwright-core';
+import pg from 'pg';
+
+const url = process.env.WEB_URL;
+const shots = process.env.SCREENSHOTS;
+const admin = { username: 'web_admin', password: 'admin-pw' };
+const worker = { username: 'web_worker', password: 'worker-pw' };
+const stranger = { username: 'web_stranger', password: 'stranger-pw' };
+
+// The database, as its superuser: to launch instances and check results.
+const db = new pg.Pool();
+let browser;
+
+before(async () => {
+	browser = await chromium.launch({
+		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+		args: ['--no-sandbox'],
+	});
+	fs.mkdirSync(shots, { recursive: true });
+});
+
+after(async () => {
+	await browser.close();
+	await db.end();
+});
+
+async function pageAs(credentials, viewport = { width: 1280, height: 900 }) {
+	const context = await browser.newContext({ httpCredentials: credentials, viewport });
+	const page = await context.newPage();
+	page.on('dialog', (dialog) => dialog.accept());	// every confirmation: yes
+	return page;
+}
+
+async function sql(text, params = []) {
+	return (await db.query(text, params)).rows;
+}
+
+// Poll a query until it returns true, or fail after a deadline.
+async function until(text, params, what, seconds = 20) {
+	const deadline = Date.now() + seconds * 1000;
+	while (Date.now() < deadline) {
+		const [row] = await sql(text, params);
+		if (row && Object.values(row)[0] === true)
+			return;
+		await new Promise((resolve) => setTimeout(resolve, 50));
+	}
+	assert.fail(`timed out: ${what}`);
+}
+
+// Launch an instance of invoice_flow for an invoice, as its owner.
+async function launch(key) {
+	const client = await db.connect();
+	try {
+		await client.query('SET ROLE web_admin');
+		const { rows } = await client.query("SELECT procflow.launch('invoice_flow', $1::jsonb) AS id",
+			[String(key)]);
+		return rows[0].id;
+	} finally {
+		await client.query('RESET ROLE');
+		client.release();
+	}
+}
+
+test('a bad password is refused, and the page asks to log in', async () => {
+	const page = await pageAs({ username: 'web_admin', password: 'wrong' });
+	const response = await page.goto(`${url}/processes`);
+	assert.equal(response.status(), 401);
+	assert.match(response.headers()['www-authenticate'], /Basic/);
+	await page.context().close();
+});
+
+test('the admin deactivates and activates a process from the grid', async () => {
+	const page = await pageAs(admin);
+	await page.goto(`${url}/processes`);
+	const row = page.locator('tr[data-process="audit_invoice"]');
+	await row.getByRole('button', { name: 'Deactivate' }).click();
+	await page.waitForURL(`${url}/processes`);
+	assert.equal(await row.locator('.enabled').textContent(), 'no');
+	assert.deepEqual(await sql("SELECT enabled FROM procflow.processes WHERE name = 'audit_invoice'"),
+		[{ enabled: false }]);
+	await row.getByRole('button', { name: 'Activate' }).click();
+	await page.waitForURL(`${url}/processes`);
+	assert.deepEqual(await sql("SELECT enabled FROM procflow.processes WHERE name = 'audit_invoice'"),
+		[{ enabled: true }]);
+	// sort and filter
+	await page.goto(`${url}/processes?q=invoice&sort=name`);
+	assert.deepEqual(await page.locator('tbody tr').evaluateAll(
+		(rows) => rows.map((r) => r.dataset.process)), ['audit_invoice', 'invoice_flow']);
+	await page.goto(`${url}/processes?q=approval`);
+	assert.equal(await page.locator('tbody tr').count(), 1);
+	await page.goto(`${url}/processes`);
+	await page.screenshot({ path: path.join(shots, 'processes.png') });
+	await page.context().close();
+});
+
+test("a flow's details show its triggers, versions and a picture naming every activity", async () => {
+	const page = await pageAs(admin);
+	await page.goto(`${url}/processes/invoice_flow`);
+	const names = (await sql(`SELECT jsonb_object_keys(definition->'activities') AS name
+	                            FROM procflow.flow_versions WHERE flow = 'invoice_flow'`)).map((r) => r.name);
+	const text = await page.locator('#picture svg').textContent();
+	for (const name of names)
+		assert.ok(text.includes(name), `the picture names ${name}`);
+	assert.equal(await page.locator('#versions tbody tr').count(), 1);
+	await page.goto(`${url}/processes/audit_invoice`);
+	assert.match(await page.locator('#triggers').textContent(), /update\s*status\s*yes/);
+	await page.context().close();
+});
+
+test('a task appears in the taskbox without a reload; completing it moves the instance on', async () => {
+	const page = await pageAs(worker);
+	await page.goto(`${url}/taskbox`);
+	await page.locator('#no-tasks').waitFor();
+	await page.locator('body[data-live="yes"]').waitFor();
+	const id = await launch(1);
+	// the page did not reload: the notification brought the task
+	const task = page.locator('.task');
+	await task.waitFor({ timeout: 10000 });
+	assert.match(await task.locator('.what').textContent(), /Review invoice 1 of 100/);
+	await page.screenshot({ path: path.join(shots, 'taskbox.png') });
+	await task.getByRole('button', { name: 'Claim' }).click();
+	await page.waitForURL(`${url}/taskbox`);
+	assert.equal(await page.locator('.task .status').textContent(), 'open');
+	await page.locator('.task').getByRole('button', { name: 'Approve' }).click();
+	await page.waitForURL(`${url}/taskbox`);
+	await until(`SELECT status = 'booked' FROM invoice WHERE id = 1`, [], 'the automatic step after approval');
+	assert.deepEqual(await sql(
+		`SELECT name, status, outcome, closed_by FROM procflow.activities WHERE instance = $1 ORDER BY id`, [id]),
+	[{ name: 'review', status: 'closed', outcome: 'approve', closed_by: 'web_worker' },
+		{ name: 'book', status: 'closed', outcome: null, closed_by: null },
+		{ name: 'paid', status: 'waiting', outcome: null, closed_by: null }]);
+	await page.locator('#no-tasks').waitFor();
+	await page.context().close();
+});
+
+test('the admin suspends, resumes and terminates an instance from its page', async () => {
+	const id = await launch(2);
+	const page = await pageAs(admin);
+	await page.goto(`${url}/instances?flow=invoice_flow&status=active`);
+	await page.getByRole('link', { name: String(id), exact: true }).click();
+	await page.waitForURL(`${url}/instances/${id}`);
+	assert.ok((await page.locator('#picture svg').textContent()).includes('review'));
+	await page.screenshot({ path: path.join(shots, 'instance.png'), fullPage: true });
+	await page.getByRole('button', { name: 'Suspend' }).click();
+	await page.waitForURL(`${url}/instances/${id}`);
+	assert.equal(await page.locator('#status').textContent(), 'suspended');
+	assert.deepEqual(await sql('SELECT status FROM procflow.instances WHERE id = $1', [id]), [{ status: 'suspended' }]);
+	await page.getByRole('button', { name: 'Resume' }).click();
+	await page.waitForURL(`${url}/instances/${id}`);
+	assert.equal(await page.locator('#status').textContent(), 'active');
+	await page.getByRole('button', { name: 'Terminate' }).click();
+	await page.waitForURL(`${url}/instances/${id}`);
+	assert.equal(await page.locator('#status').textContent(), 'terminated');
+	assert.deepEqual(await sql(`SELECT status FROM procflow.activities WHERE instance = $1`, [id]),
+		[{ status: 'cancelled' }]);
+	await page.context().close();
+});
+
+test('a stranger sees nothing, and a forged request gets a readable refusal', async () => {
+	const id = await launch(3);
+	const page = await pageAs(stranger);
+	await page.goto(`${url}/processes`);
+	assert.equal(await page.locator('tbody tr').count(), 0);
+	await page.goto(`${url}/instances`);
+	assert.equal(await page.locator('#instances tbody tr').count(), 0);
+	await page.goto(`${url}/taskbox`);
+	await page.locator('#no-tasks').waitFor();
+	const response = await page.request.post(`${url}/instances/${id}/terminate`,
+		{ form: { action: 'terminate' }, maxRedirects: 0 });
+	assert.equal(response.status(), 403);
+	const body = await response.text();
+	assert.match(body, /permission denied for instance/);
+	assert.match(body, /Only roles with the privileges of the flow&#39;s owner act on its instances/);
+	assert.doesNotMatch(body, /at .*\.js:\d+/);
+	assert.deepEqual(await sql('SELECT status FROM procflow.instances WHERE id = $1', [id]), [{ status: 'active' }]);
+	await page.context().close();
+});
+
+test('the pages fit a narrow window', async () => {
+	const page = await pageAs(admin, { width: 380, height: 800 });
+	for (const p of ['/processes', '/instances', '/jobs', '/stats', '/taskbox']) {
+		await page.goto(`${url}${p}`);
+		const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+		assert.ok(overflow <= 1, `${p} fits: ${overflow}px too wide`);
+	}
+	await page.context().close();
+});
