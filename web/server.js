@@ -99,7 +99,7 @@ async function query(req, sql, params = []) {
 	try {
 		return await req.pool.query(sql, params);
 	} catch (err) {
-		if (!CONNECTION_LOST.has(err.code))
+		if (!CONNECTION_LOST.has(err.code) && !/Connection terminated/.test(err.message))
 			throw err;
 		await new Promise((resolve) => setTimeout(resolve, 200));
 		return req.pool.query(sql, params);

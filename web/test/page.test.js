@@ -196,3 +196,13 @@ test('the pages fit a narrow window', async () => {
 	}
 	await page.context().close();
 });
+
+test('a dropped database connection is retried', async () => {
+	const page = await pageAs(admin);
+	assert.equal((await page.goto(`${url}/processes`)).status(), 200);
+	await sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	            WHERE application_name = 'procflow web' AND usename = 'web_admin'`);
+	assert.equal((await page.goto(`${url}/processes`)).status(), 200);
+	assert.equal(await page.locator('tr[data-process="invoice_flow"]').count(), 1);
+	await page.context().close();
+});
