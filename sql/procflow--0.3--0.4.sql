@@ -20,7 +20,8 @@ ALTER TABLE procflow.job
 	ADD COLUMN instance_id bigint,
 	ADD COLUMN activity_id bigint,
 	ADD COLUMN xid xid8,
-	ADD COLUMN event_table regclass;
+	ADD COLUMN event_table regclass,
+	ADD COLUMN cid int4;
 ALTER TABLE procflow.finished_job
 	DROP CONSTRAINT finished_job_event_check,
 	ADD CONSTRAINT finished_job_event_check
@@ -28,10 +29,12 @@ ALTER TABLE procflow.finished_job
 	ADD COLUMN instance_id bigint,
 	ADD COLUMN activity_id bigint,
 	ADD COLUMN xid xid8,
-	ADD COLUMN event_table regclass;
+	ADD COLUMN event_table regclass,
+	ADD COLUMN cid int4;
 ALTER TABLE procflow.job_batch
 	ADD COLUMN xid xid8,
-	ADD COLUMN event_table regclass;
+	ADD COLUMN event_table regclass,
+	ADD COLUMN cid int4;
 ALTER TABLE procflow.flow_version
 	ADD COLUMN waits_on regclass[];
 CREATE INDEX job_instance_id_idx ON procflow.job (instance_id) WHERE instance_id IS NOT NULL;
@@ -55,7 +58,9 @@ CREATE TABLE procflow.instance (
 		CONSTRAINT instance_vars_check CHECK (pg_catalog.jsonb_typeof(vars) = 'object'),
 	parent			bigint,
 	parent_activity	bigint,			-- the subflow activity of the parent
-	began			pg_snapshot,	-- events its snapshot saw are older than it
+	began			pg_snapshot,	-- events its snapshot saw are older than it,
+	began_xid		xid8,			-- and those of its own transaction
+	began_cid		int4,			-- before this command
 	started_at		timestamptz NOT NULL DEFAULT now(),
 	updated_at		timestamptz NOT NULL DEFAULT now(),
 	finished_at		timestamptz,
@@ -113,6 +118,8 @@ CREATE TABLE procflow.activity (
 	due_at			timestamptz,
 	timeout_at		timestamptz,	-- a task's timeout
 	began			pg_snapshot,
+	began_xid		xid8,
+	began_cid		int4,
 	wait_entity		regclass,
 	wait_key		text[],
 	arrived			text[],

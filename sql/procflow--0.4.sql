@@ -81,7 +81,9 @@ CREATE TABLE procflow.instance (
 		CONSTRAINT instance_vars_check CHECK (pg_catalog.jsonb_typeof(vars) = 'object'),
 	parent			bigint,
 	parent_activity	bigint,			-- the subflow activity of the parent
-	began			pg_snapshot,	-- events its snapshot saw are older than it
+	began			pg_snapshot,	-- events its snapshot saw are older than it,
+	began_xid		xid8,			-- and those of its own transaction
+	began_cid		int4,			-- before this command
 	started_at		timestamptz NOT NULL DEFAULT now(),
 	updated_at		timestamptz NOT NULL DEFAULT now(),
 	finished_at		timestamptz,
@@ -139,6 +141,8 @@ CREATE TABLE procflow.activity (
 	due_at			timestamptz,
 	timeout_at		timestamptz,	-- a task's timeout
 	began			pg_snapshot,
+	began_xid		xid8,
+	began_cid		int4,
 	wait_entity		regclass,
 	wait_key		text[],
 	arrived			text[],
@@ -288,8 +292,9 @@ CREATE TABLE procflow.job (
 											-- turn it is, see queue.c
 	instance_id		bigint,		-- a flow's step or timer: its instance
 	activity_id		bigint,		-- and activity
-	xid				xid8,		-- an event for waits: the writing transaction
-	event_table		regclass	-- and the table it happened on
+	xid				xid8,		-- an event for waits: the writing transaction,
+	event_table		regclass,	-- the table it happened on,
+	cid				int4		-- and the command in that transaction
 ) PARTITION BY LIST (partition);
 
 CREATE SEQUENCE procflow.job_id_seq OWNED BY procflow.job.id;
@@ -347,7 +352,8 @@ CREATE TABLE procflow.finished_job (
 	instance_id		bigint,
 	activity_id		bigint,
 	xid				xid8,
-	event_table		regclass
+	event_table		regclass,
+	cid				int4
 );
 
 CREATE INDEX finished_job_process_id_idx ON procflow.finished_job (process_id);
@@ -383,8 +389,9 @@ CREATE TABLE procflow.job_batch (
 	changed			text[],
 	excluded		int[],
 	owner			oid NOT NULL DEFAULT 0,
-	xid				xid8,		-- events for waits: the writing transaction
-	event_table		regclass	-- and the table they happened on
+	xid				xid8,		-- events for waits: the writing transaction,
+	event_table		regclass,	-- the table they happened on,
+	cid				int4		-- and the command
 );
 
 COMMENT ON TABLE procflow.job_batch IS 'pending jobs queued together by one statement';

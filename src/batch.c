@@ -75,6 +75,7 @@ enum
 	BATCH_OWNER,
 	BATCH_XID,
 	BATCH_EVENT_TABLE,
+	BATCH_CID,
 	BATCH_NATTS
 };
 
@@ -183,6 +184,8 @@ batch_write(const NewJob *jobs, int n)
 	nulls[BATCH_XID] = jobs[0].xid == 0;
 	values[BATCH_EVENT_TABLE] = ObjectIdGetDatum(jobs[0].event_table);
 	nulls[BATCH_EVENT_TABLE] = !OidIsValid(jobs[0].event_table);
+	values[BATCH_CID] = Int32GetDatum((int32) jobs[0].cid);
+	nulls[BATCH_CID] = jobs[0].xid == 0;
 
 	direct_insert(catalog_oids()->job_batch,
 				  catalog_oids()->has_flows ? BATCH_NATTS : BATCH_XID, values, nulls);
@@ -255,7 +258,7 @@ load_batch(int64 first_id)
 	"  FROM procflow.job_batch WHERE first_id = $1"
 
 	if (flows)
-		catalog_keep_plan(&load_plan[1], LOAD_SQL(", xid, event_table"), 1, argtypes);
+		catalog_keep_plan(&load_plan[1], LOAD_SQL(", xid, event_table, cid"), 1, argtypes);
 	else
 		catalog_keep_plan(&load_plan[0], LOAD_SQL(""), 1, argtypes);
 	if (SPI_execute_plan(load_plan[flows], args, NULL, true, 1) != SPI_OK_SELECT ||
@@ -298,6 +301,8 @@ load_batch(int64 first_id)
 		b->xid = isnull ? 0 : DatumGetUInt64(d);
 		d = SPI_getbinval(tup, desc, 17, &isnull);
 		b->event_table = isnull ? InvalidOid : DatumGetObjectId(d);
+		d = SPI_getbinval(tup, desc, 18, &isnull);
+		b->cid = isnull ? 0 : (uint32) DatumGetInt32(d);
 	}
 	MemoryContextSwitchTo(old);
 	SPI_freetuptable(SPI_tuptable);
@@ -563,6 +568,7 @@ batch_item_job(Batch *batch, int item, NewJob *job)
 	job->owner = batch->owner;
 	job->xid = batch->xid;
 	job->event_table = batch->event_table;
+	job->cid = batch->cid;
 	job->run_at = batch->run_at;
 	job->created_at = batch->created_at;
 }

@@ -34,7 +34,8 @@ typedef struct Batch
 	Datum		excluded;		/* int4[], or 0 */
 	Oid			owner;			/* its process's owner when queued */
 	uint64		xid;			/* events for waits: the writing transaction */
-	Oid			event_table;	/* and the table */
+	Oid			event_table;	/* the table, */
+	uint32		cid;			/* and the command */
 } Batch;
 
 extern void batch_write(const NewJob *jobs, int n);

@@ -309,7 +309,9 @@ enqueue(RowEvent *ev, TriggerRule *rule)
 	if (rule->listen)
 	{
 		/* an event for waits: no action runs it, at no depth */
+		job.run_at = now;
 		job.xid = U64FromFullTransactionId(GetTopFullTransactionId());
+		job.cid = GetCurrentCommandId(false);
 		job.event_table = ev->rules->targets[t].entity->relid;
 		collect_job(&job);
 		return;

@@ -275,6 +275,7 @@ write_list(ProcessJobs *l)
 			   l->cancelled[end] == 0 &&
 			   l->jobs[end].trigger_id == first->trigger_id &&
 			   l->jobs[end].event_table == first->event_table &&
+			   l->jobs[end].cid == first->cid &&
 			   strcmp(l->jobs[end].event, first->event) == 0 &&
 			   l->jobs[end].depth == first->depth &&
 			   l->jobs[end].run_at == first->run_at &&

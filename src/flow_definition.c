@@ -1296,7 +1296,7 @@ check_subflow(FlowActivity *act, const char *flow, Oid entity, Oid rowtype, Oid 
 		(void) check_piece(act->subflow_key, rowtype, nkeys == 1 ? keytypes[0] : JSONBOID,
 						   "key", place);
 	}
-	else if (child_entity != entity)
+	else if (OidIsValid(child_entity) && child_entity != entity)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
 				 errmsg("subflow \"%s\" gives no \"key\" for flow \"%s\", whose table is not this flow's",

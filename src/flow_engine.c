@@ -113,10 +113,29 @@ typedef struct Step
 	bool		row_null;
 	bool		ended;			/* an end terminated the instance */
 	bool		made_live;		/* it began an activity that is live */
+	bool		closed_join;	/* it closed a join it may have begun */
 	Jsonb	   *event;			/* the event a wait is closed by, or NULL */
 } Step;
 
 static HTAB *versions = NULL;
+
+/*
+ * Did an event (its transaction's full id $7, and command $8 in it) happen
+ * after a wait (or an instance, for its conditional starts) began?  Its
+ * transaction committed after the snapshot of the step that began it
+ * (which saw every transaction that committed before), or it is that
+ * step's own transaction, at a later command (an executor's round runs
+ * many steps in one transaction).  A snapshot dropped at a restore takes
+ * every event.  (In the instance statement, $5 and $6 play those parts.)
+ */
+#define EVENT_AFTER(alias) \
+	"(" alias "began IS NULL" \
+	" OR CASE WHEN " alias "began_xid = $7 THEN $8 > " alias "began_cid" \
+	"    ELSE NOT pg_catalog.pg_visible_in_snapshot($7, " alias "began) END)"
+#define INSTANCE_EVENT_AFTER \
+	"(began IS NULL" \
+	" OR CASE WHEN began_xid = $5 THEN $6 > began_cid" \
+	"    ELSE NOT pg_catalog.pg_visible_in_snapshot($5, began) END)"
 
 /* Statements on procflow's tables, prepared once. */
 static SPIPlanPtr version_plan = NULL;
@@ -630,8 +649,8 @@ flow_engine_terminate(FlowInstance *instance, int64 except_job, bool tell_parent
 }
 
 /*
- * Suspend or resume an instance and its live children, recursively: a
- * child suspended with its parent is resumed with it.  The caller holds the
+ * Suspend or resume an instance and its live children, recursively
+ * (resuming resumes every suspended child).  The caller holds the
  * instance's lock.
  */
 void
@@ -940,6 +959,7 @@ enter_join(Step *s, FlowActivity *act, const char *from)
 		return;
 	}
 	flow_store_close_activity(id, "closed", NULL, NULL, false);
+	s->closed_join = true;
 	follow(s, act, NULL);
 }
 
@@ -1004,12 +1024,13 @@ enter_activity(Step *s, int target, const char *from)
 /*
  * After a step: an active instance with no live activity has completed,
  * and its parent is told.  A step that began a live activity need not
- * look.
+ * look, unless it closed a join (which its first arrival may have begun).
  */
 static void
 step_end(Step *s)
 {
-	if (!s->ended && !s->made_live && strcmp(s->instance.status, "active") == 0 &&
+	if (!s->ended && (!s->made_live || s->closed_join) &&
+		strcmp(s->instance.status, "active") == 0 &&
 		!flow_store_has_live(s->instance.id))
 	{
 		flow_store_set_status(s->instance.id, "completed");
@@ -1233,9 +1254,9 @@ static int
 find_started(Delivery *d, ProcessInfo *flow, int32 version, const char *name, Datum key,
 			 int64 only_instance, Waiting **waiting, int n, int *capacity)
 {
-	Oid			qtypes[5] = {INT4OID, INT4OID, TEXTARRAYOID, INT8OID, XID8OID};
-	Datum		qargs[5];
-	char		qnulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			qtypes[6] = {INT4OID, INT4OID, TEXTARRAYOID, INT8OID, XID8OID, INT4OID};
+	Datum		qargs[6];
+	char		qnulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	PrivilegedScope scope;
 
 	qargs[0] = Int32GetDatum(flow->id);
@@ -1245,15 +1266,15 @@ find_started(Delivery *d, ProcessInfo *flow, int32 version, const char *name, Da
 	if (only_instance == 0)
 		qnulls[3] = 'n';
 	qargs[4] = UInt64GetDatum(d->job->xid);
+	qargs[5] = Int32GetDatum((int32) d->job->cid);
 	catalog_enter_privileged(&scope);
 	catalog_prefer_indexes();
 	catalog_keep_plan(&started_plan,
-					  "SELECT id, (began IS NULL"
-					  "            OR NOT pg_catalog.pg_visible_in_snapshot($5, began))"
+					  "SELECT id, " INSTANCE_EVENT_AFTER
 					  "  FROM procflow.instance"
 					  " WHERE process_id = $1 AND version = $2 AND key = $3"
 					  "   AND finished_at IS NULL AND ($4::int8 IS NULL OR id = $4)",
-					  5, qtypes);
+					  6, qtypes);
 	if (SPI_execute_plan(started_plan, qargs, qnulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "finding the instances an event starts a branch of failed");
 	catalog_leave_privileged(&scope);
@@ -1323,10 +1344,10 @@ find_waiting(Delivery *d, ProcessInfo *flow, int64 only_instance, Waiting **wait
 		{
 			FlowActivity *act = &fv->def->activities[i];
 			Datum		key;
-			Oid			qtypes[7] = {REGCLASSOID, TEXTARRAYOID, INT4OID, INT4OID, TEXTOID,
-			INT8OID, XID8OID};
-			Datum		qargs[7];
-			char		qnulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+			Oid			qtypes[8] = {REGCLASSOID, TEXTARRAYOID, INT4OID, INT4OID, TEXTOID,
+			INT8OID, XID8OID, INT4OID};
+			Datum		qargs[8];
+			char		qnulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 			if (act->on == NULL || act->on->event != d->event ||
 				fv->wait_entity[i] != d->table->relid)
@@ -1347,21 +1368,20 @@ find_waiting(Delivery *d, ProcessInfo *flow, int64 only_instance, Waiting **wait
 			qargs[4] = CStringGetTextDatum(act->name);
 			qargs[5] = Int64GetDatum(only_instance);
 			qargs[6] = UInt64GetDatum(d->job->xid);
+			qargs[7] = Int32GetDatum((int32) d->job->cid);
 			if (only_instance == 0)
 				qnulls[5] = 'n';
 			catalog_enter_privileged(&scope);
 			catalog_prefer_indexes();
 			catalog_keep_plan(&waiting_plan,
-							  "SELECT a.id, a.instance_id,"
-							  "       (a.began IS NULL"
-							  "        OR NOT pg_catalog.pg_visible_in_snapshot($7, a.began))"
+							  "SELECT a.id, a.instance_id, " EVENT_AFTER("a.")
 							  "  FROM procflow.activity a"
 							  "  JOIN procflow.instance i ON i.id = a.instance_id"
 							  " WHERE a.wait_entity = $1 AND a.wait_key = $2"
 							  "   AND a.status = 'waiting' AND a.name = $5"
 							  "   AND i.process_id = $3 AND i.version = $4"
 							  "   AND ($6::int8 IS NULL OR i.id = $6)",
-							  7, qtypes);
+							  8, qtypes);
 			if (SPI_execute_plan(waiting_plan, qargs, qnulls, false, 0) != SPI_OK_SELECT)
 				elog(ERROR, "finding the waits an event closes failed");
 			catalog_leave_privileged(&scope);
@@ -1443,6 +1463,7 @@ keep_for_instance(ProcessInfo *flow, ClaimedJob *job, int64 instance_id)
 	kept.instance_id = instance_id;
 	kept.xid = job->xid;
 	kept.event_table = job->event_table;
+	kept.cid = job->cid;
 	kept.run_at = GetCurrentTimestamp();
 	(void) queue_insert(&kept);
 }
@@ -1700,17 +1721,16 @@ flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const 
 /*
  * A step or timer job failed (its subtransaction was rolled back: the
  * action, or what the activity led to, raised an error): count the run on
- * its activity, which is failed when the job is, with the error.  A wait
- * whose timeout could not be followed fails too, so that retry_activity
- * can run its timeout again.
+ * its activity, which keeps its status while the job is retried, and is
+ * failed, with the error, when the job is.  A wait or task whose timer
+ * could not be followed fails too, so that retry_activity can run its
+ * timer again.
  */
 void
 flow_engine_note_failure(const ClaimedJob *job, bool final, const char *message)
 {
-	if (strcmp(job->event, "step") == 0)
-		flow_store_note_run(job->activity_id, final ? "failed" : "ready", message);
-	else if (strcmp(job->event, "timer") == 0)
-		flow_store_note_run(job->activity_id, final ? "failed" : "waiting", message);
+	if (strcmp(job->event, "step") == 0 || strcmp(job->event, "timer") == 0)
+		flow_store_note_run(job->activity_id, final ? "failed" : NULL, message);
 }
 
 /*
@@ -1849,18 +1869,24 @@ flow_engine_terminate_flow(int32 process_id)
 
 /*
  * retry_activity: a failed automatic activity runs again, or a failed
- * wait's timeout fires again, with the job's attempts counted anew.  The
- * caller holds the instance's lock.
+ * wait's or task's timer fires again (a task is ready meanwhile), with the
+ * job's attempts counted anew.  The caller holds the instance's lock.
  */
 void
 flow_engine_retry(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *activity)
 {
 	Step		s;
-	bool		wait = strcmp(activity->kind, "wait") == 0;
+	bool		automatic = strcmp(activity->kind, "automatic") == 0;
+	bool		subflow = strcmp(activity->kind, "subflow") == 0;
+	bool		waits = subflow || strcmp(activity->kind, "wait") == 0;
 
 	memset(&s, 0, sizeof(s));
 	s.flow = flow;
 	s.instance = *instance;
-	flow_store_reopen(activity->id, wait ? "waiting" : "ready");
-	queue_activity_job(&s, activity->id, wait ? "timer" : "step", GetCurrentTimestamp());
+	/* a task is ready again; its timer finds whether its timeout passed */
+	flow_store_reopen(activity->id, waits ? "waiting" : "ready");
+	queue_activity_job(&s, activity->id, automatic || subflow ? "step" : "timer",
+					   GetCurrentTimestamp());
+	if (strcmp(activity->kind, "human") == 0)
+		flow_engine_notify_task(activity->id);
 }

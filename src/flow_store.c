@@ -17,6 +17,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
@@ -92,9 +93,10 @@ int64
 flow_store_insert_instance(int32 process_id, int32 version, Datum key, Jsonb *vars,
 						   int64 parent, int64 parent_activity)
 {
-	Oid			argtypes[6] = {INT4OID, INT4OID, TEXTARRAYOID, JSONBOID, INT8OID, INT8OID};
-	Datum		args[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[7] = {INT4OID, INT4OID, TEXTARRAYOID, JSONBOID, INT8OID, INT8OID,
+	INT4OID};
+	Datum		args[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	bool		isnull;
 
 	args[0] = Int32GetDatum(process_id);
@@ -112,12 +114,14 @@ flow_store_insert_instance(int32 process_id, int32 version, Datum key, Jsonb *va
 	if (parent_activity == 0)
 		nulls[5] = 'n';
 	/* its snapshot tells the events its conditional starts take */
+	args[6] = Int32GetDatum((int32) GetCurrentCommandId(false));
 	store_exec(INSERT_INSTANCE,
 			   "INSERT INTO procflow.instance (process_id, version, key, vars, parent,"
-			   "  parent_activity, began)"
-			   " VALUES ($1, $2, $3, coalesce($4, '{}'), $5, $6, pg_catalog.pg_current_snapshot())"
+			   "  parent_activity, began, began_xid, began_cid)"
+			   " VALUES ($1, $2, $3, coalesce($4, '{}'), $5, $6, pg_catalog.pg_current_snapshot(),"
+			   "         pg_catalog.pg_current_xact_id(), $7)"
 			   " RETURNING id",
-			   6, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
+			   7, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
 	return DatumGetInt64(result_value(1, &isnull));
 }
 
@@ -258,11 +262,11 @@ flow_store_read_activity(int64 id, FlowActivityRow *row)
 int64
 flow_store_insert_activity(int64 instance_id, const NewActivity *a)
 {
-	Oid			argtypes[15] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
+	Oid			argtypes[16] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
 		BOOLOID, OIDOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
-	TIMESTAMPTZOID};
-	Datum		args[15];
-	char		nulls[15];
+	TIMESTAMPTZOID, INT4OID};
+	Datum		args[16];
+	char		nulls[16];
 	bool		isnull;
 	const char *texts[3] = {a->assignee, a->group, a->instructions};
 
@@ -291,18 +295,21 @@ flow_store_insert_activity(int64 instance_id, const NewActivity *a)
 	nulls[13] = a->due_at != 0 ? ' ' : 'n';
 	args[14] = TimestampTzGetDatum(a->timeout_at);
 	nulls[14] = a->timeout_at != 0 ? ' ' : 'n';
+	args[15] = Int32GetDatum((int32) GetCurrentCommandId(false));
 	store_exec(INSERT_ACTIVITY,
 			   "INSERT INTO procflow.activity (instance_id, name, kind, status, outcome,"
-			   "  run_at, closed_at, began, wait_entity, wait_key, arrived,"
-			   "  assignee, \"group\", instructions, due_at, timeout_at)"
+			   "  run_at, closed_at, began, began_xid, began_cid, wait_entity, wait_key,"
+			   "  arrived, assignee, \"group\", instructions, due_at, timeout_at)"
 			   " VALUES ($1, $2, $3, $4, $5, $6,"
 			   "  CASE WHEN $4 IN ('closed', 'skipped', 'cancelled')"
 			   "       THEN pg_catalog.clock_timestamp() END,"
 			   "  CASE WHEN $7 THEN pg_catalog.pg_current_snapshot() END,"
+			   "  CASE WHEN $7 THEN pg_catalog.pg_current_xact_id() END,"
+			   "  CASE WHEN $7 THEN $16 END,"
 			   "  $8::pg_catalog.regclass, $9, CASE WHEN $10 IS NOT NULL THEN ARRAY[$10] END,"
 			   "  $11, $12, $13, $14, $15)"
 			   " RETURNING id",
-			   15, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
+			   16, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
 	return DatumGetInt64(result_value(1, &isnull));
 }
 
@@ -335,8 +342,9 @@ flow_store_close_activity(int64 id, const char *status, const char *outcome,
 }
 
 /*
- * Count a run of an automatic activity that did not close it: it stays
- * ready (to be retried) or becomes failed, with the run's error.
+ * Count a run of an activity's job that did not close it, with the run's
+ * error: the activity becomes "status" (failed, when the job is), or
+ * keeps its status (NULL) while the job is to be retried.
  */
 void
 flow_store_note_run(int64 id, const char *status, const char *error)
@@ -346,13 +354,19 @@ flow_store_note_run(int64 id, const char *status, const char *error)
 	char		nulls[3] = {' ', ' ', ' '};
 
 	args[0] = Int64GetDatum(id);
-	args[1] = CStringGetTextDatum(status);
+	args[1] = status ? CStringGetTextDatum(status) : (Datum) 0;
+	nulls[1] = status ? ' ' : 'n';
 	args[2] = error ? CStringGetTextDatum(error) : (Datum) 0;
 	nulls[2] = error ? ' ' : 'n';
+	/*
+	 * Outside the job's rolled-back step, so without the instance's lock: an
+	 * activity that a function holds (terminate cancels it) is left to it.
+	 */
 	store_exec(NOTE_RUN,
 			   "UPDATE procflow.activity"
-			   "   SET status = $2, error = $3, attempts = attempts + 1"
-			   " WHERE id = $1",
+			   "   SET status = coalesce($2, status), error = $3, attempts = attempts + 1"
+			   " WHERE id = (SELECT id FROM procflow.activity WHERE id = $1"
+			   "              FOR UPDATE SKIP LOCKED)",
 			   3, argtypes, args, nulls, SPI_OK_UPDATE);
 }
 
@@ -420,8 +434,12 @@ flow_store_cancel_live(int64 instance_id, int64 except_job)
 			   "   SET status = 'cancelled', closed_at = pg_catalog.clock_timestamp()"
 			   " WHERE instance_id = $1 AND closed_at IS NULL",
 			   2, argtypes, args, NULL, SPI_OK_UPDATE);
+	/* a job an executor holds is left: it runs, finds the instance ended, and is skipped */
 	store_exec(CANCEL_JOBS,
-			   "DELETE FROM procflow.job WHERE instance_id = $1 AND id <> $2 RETURNING *",
+			   "DELETE FROM procflow.job"
+			   " WHERE id IN (SELECT id FROM procflow.job WHERE instance_id = $1 AND id <> $2"
+			   "               FOR UPDATE SKIP LOCKED)"
+			   " RETURNING *",
 			   2, argtypes, args, NULL, SPI_OK_DELETE_RETURNING);
 	queue_cancel_deleted(SPI_tuptable, SPI_processed, "the instance ended");
 }
@@ -439,9 +457,13 @@ flow_store_cancel_jobs(int64 instance_id, int64 activity_id, int64 except_job,
 	Datum		args[3] = {Int64GetDatum(instance_id), Int64GetDatum(activity_id),
 	Int64GetDatum(except_job)};
 
+	/* a job an executor holds is left: it runs, finds nothing to do, and is skipped */
 	store_exec(CANCEL_ACTIVITY_JOBS,
-			   "DELETE FROM procflow.job WHERE instance_id = $1 AND activity_id = $2"
-			   "   AND id <> $3 RETURNING *",
+			   "DELETE FROM procflow.job"
+			   " WHERE id IN (SELECT id FROM procflow.job"
+			   "               WHERE instance_id = $1 AND activity_id = $2 AND id <> $3"
+			   "               FOR UPDATE SKIP LOCKED)"
+			   " RETURNING *",
 			   3, argtypes, args, NULL, SPI_OK_DELETE_RETURNING);
 	queue_cancel_deleted(SPI_tuptable, SPI_processed, reason);
 }

@@ -77,6 +77,7 @@ enum
 	JOB_ACTIVITY_ID,
 	JOB_XID,
 	JOB_EVENT_TABLE,
+	JOB_CID,
 	JOB_NATTS
 };
 
@@ -231,6 +232,7 @@ queue_insert(const NewJob *job)
 			   job->xid == 0);
 	set_column(values, nulls, JOB_EVENT_TABLE, ObjectIdGetDatum(job->event_table),
 			   !OidIsValid(job->event_table));
+	set_column(values, nulls, JOB_CID, Int32GetDatum((int32) job->cid), job->xid == 0);
 	set_column(values, nulls, JOB_STATUS, job_word(status), false);
 	set_column(values, nulls, JOB_RUN_AT, TimestampTzGetDatum(job->run_at), false);
 	set_column(values, nulls, JOB_ATTEMPTS, Int32GetDatum(job->attempts), false);
@@ -282,6 +284,7 @@ queue_claimed_from(const NewJob *job, ClaimedJob *claimed)
 	claimed->activity_id = job->activity_id;
 	claimed->xid = job->xid;
 	claimed->event_table = job->event_table;
+	claimed->cid = job->cid;
 }
 
 /*
@@ -455,7 +458,7 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 	Oid			argtypes[5] = {INT4OID, OIDOID, TIMESTAMPTZOID, INT8OID, OIDOID};
 	int			flows = catalog_oids()->has_flows ? 1 : 0;
 
-#define FLOW_COLUMNS ", c.instance_id, c.activity_id, c.xid, c.event_table"
+#define FLOW_COLUMNS ", c.instance_id, c.activity_id, c.xid, c.event_table, c.cid"
 #define CLAIM_SQL(locking, flow_columns, instance) \
 	GROUPS_CTE \
 	"SELECT c.tableoid, c.ctid, c.id, c.process_id, c.trigger_id, c.event, c.key," \
@@ -540,6 +543,7 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 		job->activity_id = 0;
 		job->xid = 0;
 		job->event_table = InvalidOid;
+		job->cid = 0;
 		if (flows)
 		{
 			d = SPI_getbinval(tup, desc, 15, &isnull);
@@ -550,6 +554,8 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 			job->xid = isnull ? 0 : DatumGetUInt64(d);
 			d = SPI_getbinval(tup, desc, 18, &isnull);
 			job->event_table = isnull ? InvalidOid : DatumGetObjectId(d);
+			d = SPI_getbinval(tup, desc, 19, &isnull);
+			job->cid = isnull ? 0 : (uint32) DatumGetInt32(d);
 		}
 	}
 	SPI_freetuptable(SPI_tuptable);

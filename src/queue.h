@@ -44,7 +44,8 @@ typedef struct NewJob
 	int64		activity_id;	/* activity, else 0 */
 	uint64		xid;			/* an event for waits: the writing transaction's
 								 * full id, else 0 */
-	Oid			event_table;	/* and the table it happened on */
+	Oid			event_table;	/* the table it happened on */
+	uint32		cid;			/* and the command in that transaction */
 	TimestampTz run_at;
 	TimestampTz created_at;		/* 0: the transaction's start */
 	/* the outcome of a run; status NULL for a job not run yet */
@@ -79,6 +80,7 @@ typedef struct ClaimedJob
 	int64		activity_id;
 	uint64		xid;
 	Oid			event_table;
+	uint32		cid;
 } ClaimedJob;
 
 /* The outcome of one run of a claimed job. */

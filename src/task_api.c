@@ -198,7 +198,7 @@ procflow_release_task(PG_FUNCTION_ARGS)
 	FlowActivityRow task;
 
 	(void) lock_task(id, &instance, &task, "release");
-	require_task_status(&task, "open", "ready", "release");
+	require_task_status(&task, "open", task.assignee ? "ready" : NULL, "release");
 	flow_store_set_task(id, "ready", NULL);
 	flow_engine_notify_task(id);
 	cache_unpin();

@@ -26,8 +26,8 @@ SELECT procflow.create_flow('expense_approval', 'expense', $${
   }}$$, label => 'Expense approval');
 SELECT procflow.add_trigger('expense_approval', 'create', queued => true) > 0 AS launched_on_create;
 INSERT INTO expense VALUES (4, 'dee', 75);
-SELECT procflow.launch('expense_approval', '1') AS ann, procflow.launch('expense_approval', '2') AS bob,
-       procflow.launch('expense_approval', '3') AS cy;
+SELECT procflow.launch('expense_approval', '1') > 0 AS ann, procflow.launch('expense_approval', '2') > 0 AS bob,
+       procflow.launch('expense_approval', '3') > 0 AS cy;
 SELECT procflow.run_jobs();     -- launches 4; the big expense's review times out at once
 SELECT key, name, status, assignee, "group", instructions, due_at::date FROM procflow.tasks ORDER BY activity;
 SELECT key, name, "group" FROM procflow.taskbox('frank', '{finance}');
@@ -51,7 +51,8 @@ SELECT i.key, a.name, a.status, a.outcome, a.closed_by
  WHERE a.flow = 'expense_approval' ORDER BY a.id;
 SELECT procflow.flow_graph('expense_approval');
 SELECT procflow.flow_graph('expense_approval', 'mermaid',
-                           instance => (SELECT id FROM procflow.instances WHERE key = '{"id": 4}'));
+                           instance => (SELECT id FROM procflow.instances
+                                         WHERE flow = 'expense_approval' AND key = '{"id": 4}'));
 
 -- a task with a start_delay is scheduled until then
 SELECT procflow.create_flow('later', 'expense', $${"start": "t", "activities": {
