@@ -221,6 +221,28 @@ SELECT procflow.run_jobs() > 0 AS ran;
 SELECT key, status FROM procflow.instances WHERE flow = 'nightly';
 SELECT count(*) AS effects FROM effect WHERE activity = 'nightly';
 
+-- a join whose branches both arrive in the step that began it goes on,
+-- and the instance completes
+SELECT procflow.create_flow('both', NULL, $${"start": "a", "activities": {
+  "a": {"kind": "automatic", "action": "SELECT 1", "next": ["d1", "d2"]},
+  "d1": {"kind": "decision", "cases": [{"when": "false", "next": "e"}], "else": "j"},
+  "d2": {"kind": "decision", "cases": [{"when": "false", "next": "e"}], "else": "j"},
+  "j": {"kind": "join", "next": "e"},
+  "e": {"kind": "end"}}}$$);
+SELECT procflow.launch('both') > 0 AS launched;
+SELECT procflow.run_jobs();
+SELECT status FROM procflow.instances WHERE flow = 'both';
+
+-- an event of the transaction that began a wait, at a later command, closes it
+BEGIN;
+SELECT procflow.launch('collect', '1') > 0 AS launched;
+INSERT INTO payment VALUES (4, 1, 1000);
+COMMIT;
+SELECT procflow.run_jobs();
+SELECT i.key, a.name, a.status, a.outcome FROM procflow.activities a
+  JOIN procflow.instances i ON i.id = a.instance
+ WHERE a.flow = 'collect' AND i.key = '{"id": 1}' ORDER BY a.id;
+
 -- a bulk statement's events are written as one batch, and reach every wait
 CREATE TABLE parcel (id int PRIMARY KEY, state text DEFAULT 'packed');
 INSERT INTO parcel SELECT g FROM generate_series(1, 50) g;
