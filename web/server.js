@@ -131,6 +131,15 @@ export async function build(options) {
 		},
 	});
 	app.addHook('onRequest', app.basicAuth);
+	// A form may only be posted from this site's own pages: a browser sends
+	// another site's page's posts with the credentials it keeps for this one.
+	app.addHook('preHandler', async (req, reply) => {
+		if (req.method !== 'POST')
+			return;
+		const from = req.headers.origin || req.headers.referer;
+		if (from && new URL(from).host !== req.headers.host)
+			reply.code(403).send('This form was posted from another site.');
+	});
 	app.addHook('onClose', async () => logins.close());
 
 	// Every error a person sees: PostgreSQL's message, detail and hint.

@@ -187,6 +187,16 @@ test('a stranger sees nothing, and a forged request gets a readable refusal', as
 	await page.context().close();
 });
 
+test("a form posted from another site's page is refused", async () => {
+	const page = await pageAs(admin);
+	const response = await page.request.post(`${url}/processes/audit_invoice/disable`,
+		{ headers: { Origin: 'http://elsewhere.example' }, maxRedirects: 0 });
+	assert.equal(response.status(), 403);
+	assert.deepEqual(await sql("SELECT enabled FROM procflow.processes WHERE name = 'audit_invoice'"),
+		[{ enabled: true }]);
+	await page.context().close();
+});
+
 test('the pages fit a narrow window', async () => {
 	const page = await pageAs(admin, { width: 380, height: 800 });
 	for (const p of ['/processes', '/instances', '/jobs', '/stats', '/taskbox']) {
