@@ -239,9 +239,18 @@ export async function build(options) {
 				error: { message: `instance ${id} does not exist`, detail: null, hint: null } });
 		const { rows: [g] } = await query(req,
 			'SELECT procflow.flow_graph($1, instance => $2) AS dot', [instance.flow, id]);
+		// a task may be skipped only when its activity allows it
 		const { rows: activities } = await query(req,
-			`SELECT id, name, kind, status, outcome, assignee, "group", due_at, error, attempts
-			   FROM procflow.activities WHERE instance = $1 ORDER BY id`, [id]);
+			`SELECT a.id, a.name, a.kind, a.status, a.outcome, a.assignee, a."group", a.due_at,
+			        a.error, a.attempts,
+			        a.kind <> 'human'
+			        OR coalesce((v.definition->'activities'->a.name->>'allow_skip')::boolean, false)
+			          AS skippable
+			   FROM procflow.activities a
+			   JOIN procflow.instances i ON i.id = a.instance
+			   JOIN procflow.flow_versions v ON v.flow = i.flow AND v.owner = i.owner
+			                                AND v.version = i.version
+			  WHERE a.instance = $1 ORDER BY a.id`, [id]);
 		return render(reply, 'instance.eta', req, { title: `Instance ${id}`, instance,
 			picture: svg(g.dot), activities });
 	});

@@ -151,6 +151,8 @@ test('the admin suspends, resumes and terminates an instance from its page', asy
 	await page.getByRole('link', { name: String(id), exact: true }).click();
 	await page.waitForURL(`${url}/instances/${id}`);
 	assert.ok((await page.locator('#picture svg').textContent()).includes('review'));
+	// its task does not allow skipping: no Skip button
+	assert.equal(await page.locator('tr[data-activity="review"] button', { hasText: 'Skip' }).count(), 0);
 	await page.screenshot({ path: path.join(shots, 'instance.png'), fullPage: true });
 	await page.getByRole('button', { name: 'Suspend' }).click();
 	await page.waitForURL(`${url}/instances/${id}`);
