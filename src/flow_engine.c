@@ -1518,6 +1518,9 @@ deliver(ProcessInfo *flow, ClaimedJob *job, const char **note)
 		}
 		if (strcmp(instance.status, "suspended") == 0)
 		{
+			/* an event already kept for it keeps its place in the queue */
+			if (job->instance_id != 0)
+				return FLOW_STEP_HELD;
 			keep_for_instance(flow, job, instance.id);
 			closed++;
 			i = end;

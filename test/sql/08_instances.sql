@@ -260,6 +260,20 @@ SELECT count(*) AS pending FROM procflow.jobs WHERE process = 'ship';
 -- a table that a wait of a flow waits for cannot be dropped
 DROP TABLE payment;
 
+-- an event kept for a suspended instance keeps its place, once, when the
+-- instance is suspended again before the event ran
+SELECT procflow.launch('collect', '3') AS kept_id \gset
+SELECT procflow.suspend(:kept_id);
+INSERT INTO payment VALUES (10, 3, 1000);
+SELECT procflow.run_jobs();
+SELECT procflow.resume(:kept_id);
+SELECT procflow.suspend(:kept_id);
+SELECT procflow.run_jobs();
+SELECT event, state FROM procflow.jobs WHERE process = 'collect' ORDER BY id;
+SELECT procflow.resume(:kept_id);
+SELECT procflow.run_jobs();
+SELECT name, status, outcome FROM procflow.activities WHERE instance = :kept_id ORDER BY id;
+
 -- how processes ran: procflow.process_stats
 SELECT process, kind, period, runs, failures, mean_ms >= 0 AS has_mean, p95_lag_ms >= 0 AS has_lag
   FROM procflow.process_stats WHERE process IN ('fragile', 'invoice_flow') ORDER BY process, period;
