@@ -540,18 +540,16 @@ static int32 *
 read_relation_rules(CacheGeneration *gen, Oid relid, RelationRules *rules,
 					Oid **target_relids_out)
 {
+#define TRIGGER_RULES_SQL \
+	"SELECT t.id, t.event, t.fields, t.queued, t.delay, t.priority," \
+	"       t.process_id, p.enabled, p.entity::oid, false AS listen, p.execution_order" \
+	"  FROM procflow.trigger t JOIN procflow.process p ON p.id = t.process_id" \
+	" WHERE p.entity = ANY ($1::pg_catalog.regclass[]) AND t.event IS NOT NULL"
+
 	static const char *sql_before_flows =
-		"SELECT t.id, t.event, t.fields, t.queued, t.delay, t.priority,"
-		"       t.process_id, p.enabled, p.entity::oid, false AS listen, p.execution_order"
-		"  FROM procflow.trigger t JOIN procflow.process p ON p.id = t.process_id"
-		" WHERE p.entity = ANY ($1::pg_catalog.regclass[]) AND t.event IS NOT NULL"
-		" ORDER BY p.execution_order, p.id, t.id";
+		TRIGGER_RULES_SQL " ORDER BY p.execution_order, p.id, t.id";
 	static const char *sql =
-		"SELECT r.* FROM ("
-		" SELECT t.id, t.event, t.fields, t.queued, t.delay, t.priority,"
-		"        t.process_id, p.enabled, p.entity::oid, false AS listen, p.execution_order"
-		"   FROM procflow.trigger t JOIN procflow.process p ON p.id = t.process_id"
-		"  WHERE p.entity = ANY ($1::pg_catalog.regclass[]) AND t.event IS NOT NULL"
+		"SELECT r.* FROM (" TRIGGER_RULES_SQL
 		" UNION ALL"
 		" SELECT 0, e.event, NULL, true, NULL, 0, w.process_id, true, w.relid, true,"
 		"        p.execution_order"

@@ -63,6 +63,20 @@ static const char *const human_keys[] = {"kind", "assignee", "group", "instructi
 static const char *const conditional_start_keys[] = {"kind", "on", "next", NULL};
 static const char *const subflow_keys[] = {"kind", "flow", "key", "vars", "next", NULL};
 
+/*
+ * The table an "on" (of a wait or a conditional start) listens to: the one
+ * it names, resolved with the current search_path, or the flow's own
+ * ("entity", InvalidOid for none).
+ */
+Oid
+flow_on_table(const FlowWaitOn *on, Oid entity)
+{
+	if (on->entity == NULL)
+		return entity;
+	return RangeVarGetRelid(makeRangeVarFromNameList(stringToQualifiedNameList(on->entity)),
+							NoLock, false);
+}
+
 /* The name of a kind as the document spells it. */
 const char *
 flow_kind_name(FlowKind kind)
@@ -1142,13 +1156,10 @@ check_on(FlowActivity *act, JsonbContainer *on, Oid entity, Oid rowtype, Oid own
 				 errmsg("wait \"%s\" waits for an event, but the flow has no entity table", act->name),
 				 errdetail("Events reach the instances of the row they name; an instance of a flow without entity table has no row."),
 				 errhint("A flow without entity table can wait for a timeout.")));
-	if (member(on, "entity", &v))
+	if (act->on->entity != NULL)
 	{
-		List	   *names;
-
 		place->key = "on";
-		names = stringToQualifiedNameList(json_string(&v));
-		relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, false);
+		relid = flow_on_table(act->on, entity);
 		onrowtype = api_check_entity(relid, owner);
 	}
 

@@ -92,5 +92,6 @@ extern FlowDefinition *flow_read(Jsonb *definition, const char *flow);
 extern ArrayType *flow_check_sql(FlowDefinition *def, const char *flow, Oid entity,
 								 Oid owner, const char *search_path);
 extern const char *flow_kind_name(FlowKind kind);
+extern Oid	flow_on_table(const FlowWaitOn *on, Oid entity);
 
 #endif							/* PROCFLOW_FLOW_DEFINITION_H */

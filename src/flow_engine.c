@@ -42,7 +42,6 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/regproc.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -126,16 +125,12 @@ static HTAB *versions = NULL;
  * (which saw every transaction that committed before), or it is that
  * step's own transaction, at a later command (an executor's round runs
  * many steps in one transaction).  A snapshot dropped at a restore takes
- * every event.  (In the instance statement, $5 and $6 play those parts.)
+ * every event.
  */
 #define EVENT_AFTER(alias) \
 	"(" alias "began IS NULL" \
 	" OR CASE WHEN " alias "began_xid = $7 THEN $8 > " alias "began_cid" \
 	"    ELSE NOT pg_catalog.pg_visible_in_snapshot($7, " alias "began) END)"
-#define INSTANCE_EVENT_AFTER \
-	"(began IS NULL" \
-	" OR CASE WHEN began_xid = $5 THEN $6 > began_cid" \
-	"    ELSE NOT pg_catalog.pg_visible_in_snapshot($5, began) END)"
 
 /* Statements on procflow's tables, prepared once. */
 static SPIPlanPtr version_plan = NULL;
@@ -309,18 +304,10 @@ prepare_version(ProcessInfo *flow, FlowVersion *fv)
 											   fv->rowtype, &type));
 		if (act->on != NULL)
 		{
-			Oid			table = InvalidOid;
-			Oid			onrowtype = fv->rowtype;
+			Oid			table = flow_on_table(act->on,
+											  flow->entity ? flow->entity->relid : InvalidOid);
+			Oid			onrowtype = act->on->entity ? get_rel_type_id(table) : fv->rowtype;
 
-			if (act->on->entity != NULL)
-			{
-				List	   *names = stringToQualifiedNameList(act->on->entity);
-
-				table = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, false);
-				onrowtype = get_rel_type_id(table);
-			}
-			else if (flow->entity != NULL)
-				table = flow->entity->relid;
 			fv->wait_entity[i] = table;
 			if (act->on->condition != NULL && fv->plans[i] == NULL)
 				fv->plans[i] = keep(action_prepare(act->on->condition, true, onrowtype));
@@ -1246,64 +1233,11 @@ delivery_key(Delivery *d, ProcessInfo *flow, FlowVersion *fv, int index)
 }
 
 /*
- * The active instances of a version whose conditional start "name" an
- * event with this key may start a branch of: appended to *waiting (as
- * entries without activity) from n; returns the new count.
- */
-static int
-find_started(Delivery *d, ProcessInfo *flow, int32 version, const char *name, Datum key,
-			 int64 only_instance, Waiting **waiting, int n, int *capacity)
-{
-	Oid			qtypes[6] = {INT4OID, INT4OID, TEXTARRAYOID, INT8OID, XID8OID, INT4OID};
-	Datum		qargs[6];
-	char		qnulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
-	PrivilegedScope scope;
-
-	qargs[0] = Int32GetDatum(flow->id);
-	qargs[1] = Int32GetDatum(version);
-	qargs[2] = key;
-	qargs[3] = Int64GetDatum(only_instance);
-	if (only_instance == 0)
-		qnulls[3] = 'n';
-	qargs[4] = UInt64GetDatum(d->job->xid);
-	qargs[5] = Int32GetDatum((int32) d->job->cid);
-	catalog_enter_privileged(&scope);
-	catalog_prefer_indexes();
-	catalog_keep_plan(&started_plan,
-					  "SELECT id, " INSTANCE_EVENT_AFTER
-					  "  FROM procflow.instance"
-					  " WHERE process_id = $1 AND version = $2 AND key = $3"
-					  "   AND finished_at IS NULL AND ($4::int8 IS NULL OR id = $4)",
-					  6, qtypes);
-	if (SPI_execute_plan(started_plan, qargs, qnulls, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "finding the instances an event starts a branch of failed");
-	catalog_leave_privileged(&scope);
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		bool		isnull;
-		Waiting    *w;
-
-		if (n == *capacity)
-		{
-			*capacity *= 2;
-			*waiting = repalloc(*waiting, sizeof(Waiting) * *capacity);
-		}
-		w = &(*waiting)[n++];
-		w->activity_id = 0;
-		w->instance_id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-		w->after = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-		w->name = pstrdup(name);
-		w->version = version;
-	}
-	return n;
-}
-
-/*
  * The waits of the flow's instances (of one instance, when only_instance is
- * set) that an event may close: those of every version that waits for
- * this event of this table, for the row key each computes, in instance
- * order.  Returns how many, in *waiting.
+ * set) that an event may close, and the instances whose conditional starts
+ * it may start a branch of (entries without activity): those of every
+ * version that listens for this event of this table, for the row key each
+ * computes.  Returns how many, in *waiting.
  */
 static int
 find_waiting(Delivery *d, ProcessInfo *flow, int64 only_instance, Waiting **waiting)
@@ -1343,7 +1277,7 @@ find_waiting(Delivery *d, ProcessInfo *flow, int64 only_instance, Waiting **wait
 		for (int i = 0; i < fv->def->nactivities; i++)
 		{
 			FlowActivity *act = &fv->def->activities[i];
-			Datum		key;
+			bool		starts = act->kind == FLOW_CONDITIONAL_START;
 			Oid			qtypes[8] = {REGCLASSOID, TEXTARRAYOID, INT4OID, INT4OID, TEXTOID,
 			INT8OID, XID8OID, INT4OID};
 			Datum		qargs[8];
@@ -1352,17 +1286,10 @@ find_waiting(Delivery *d, ProcessInfo *flow, int64 only_instance, Waiting **wait
 			if (act->on == NULL || act->on->event != d->event ||
 				fv->wait_entity[i] != d->table->relid)
 				continue;
-			key = delivery_key(d, flow, fv, i);
-			if (key == 0)
+			qargs[1] = delivery_key(d, flow, fv, i);
+			if (qargs[1] == 0)
 				continue;
-			if (act->kind == FLOW_CONDITIONAL_START)
-			{
-				n = find_started(d, flow, versions[v], act->name, key, only_instance,
-								 waiting, n, &capacity);
-				continue;
-			}
 			qargs[0] = ObjectIdGetDatum(d->table->relid);
-			qargs[1] = key;
 			qargs[2] = Int32GetDatum(flow->id);
 			qargs[3] = Int32GetDatum(versions[v]);
 			qargs[4] = CStringGetTextDatum(act->name);
@@ -1371,18 +1298,32 @@ find_waiting(Delivery *d, ProcessInfo *flow, int64 only_instance, Waiting **wait
 			qargs[7] = Int32GetDatum((int32) d->job->cid);
 			if (only_instance == 0)
 				qnulls[5] = 'n';
+
+			/*
+			 * A wait's rows, or for a conditional start the active instances
+			 * of the row (without activity): same parameters, same columns.
+			 */
 			catalog_enter_privileged(&scope);
 			catalog_prefer_indexes();
-			catalog_keep_plan(&waiting_plan,
-							  "SELECT a.id, a.instance_id, " EVENT_AFTER("a.")
-							  "  FROM procflow.activity a"
-							  "  JOIN procflow.instance i ON i.id = a.instance_id"
-							  " WHERE a.wait_entity = $1 AND a.wait_key = $2"
-							  "   AND a.status = 'waiting' AND a.name = $5"
-							  "   AND i.process_id = $3 AND i.version = $4"
-							  "   AND ($6::int8 IS NULL OR i.id = $6)",
-							  8, qtypes);
-			if (SPI_execute_plan(waiting_plan, qargs, qnulls, false, 0) != SPI_OK_SELECT)
+			if (starts)
+				catalog_keep_plan(&started_plan,
+								  "SELECT 0::int8, id, " EVENT_AFTER("")
+								  "  FROM procflow.instance"
+								  " WHERE process_id = $3 AND version = $4 AND key = $2"
+								  "   AND finished_at IS NULL AND ($6::int8 IS NULL OR id = $6)",
+								  8, qtypes);
+			else
+				catalog_keep_plan(&waiting_plan,
+								  "SELECT a.id, a.instance_id, " EVENT_AFTER("a.")
+								  "  FROM procflow.activity a"
+								  "  JOIN procflow.instance i ON i.id = a.instance_id"
+								  " WHERE a.wait_entity = $1 AND a.wait_key = $2"
+								  "   AND a.status = 'waiting' AND a.name = $5"
+								  "   AND i.process_id = $3 AND i.version = $4"
+								  "   AND ($6::int8 IS NULL OR i.id = $6)",
+								  8, qtypes);
+			if (SPI_execute_plan(starts ? started_plan : waiting_plan, qargs, qnulls, false,
+								 0) != SPI_OK_SELECT)
 				elog(ERROR, "finding the waits an event closes failed");
 			catalog_leave_privileged(&scope);
 			for (uint64 r = 0; r < SPI_processed; r++)

@@ -535,19 +535,13 @@ flow_store_activity_instance(int64 activity_id)
 	return DatumGetInt64(result_value(1, &isnull));
 }
 
-/* The ids of a flow's instances that are active or suspended. */
-List *
-flow_store_live_instances(int32 process_id)
+/* The ids (int64 *) in the first column of the last statement's rows. */
+static List *
+result_ids(void)
 {
-	Oid			argtypes[1] = {INT4OID};
-	Datum		args[1] = {Int32GetDatum(process_id)};
 	List	   *ids = NIL;
 	bool		isnull;
 
-	store_exec(LIVE_INSTANCES,
-			   "SELECT id FROM procflow.instance"
-			   " WHERE process_id = $1 AND finished_at IS NULL ORDER BY id",
-			   1, argtypes, args, NULL, SPI_OK_SELECT);
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		int64	   *id = palloc(sizeof(int64));
@@ -557,6 +551,20 @@ flow_store_live_instances(int32 process_id)
 		ids = lappend(ids, id);
 	}
 	return ids;
+}
+
+/* The ids of a flow's instances that are active or suspended. */
+List *
+flow_store_live_instances(int32 process_id)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(process_id)};
+
+	store_exec(LIVE_INSTANCES,
+			   "SELECT id FROM procflow.instance"
+			   " WHERE process_id = $1 AND finished_at IS NULL ORDER BY id",
+			   1, argtypes, args, NULL, SPI_OK_SELECT);
+	return result_ids();
 }
 
 /*
@@ -607,22 +615,12 @@ flow_store_live_children(int64 instance_id)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(instance_id)};
-	List	   *ids = NIL;
-	bool		isnull;
 
 	store_exec(LIVE_CHILDREN,
 			   "SELECT id FROM procflow.instance"
 			   " WHERE parent = $1 AND finished_at IS NULL ORDER BY id",
 			   1, argtypes, args, NULL, SPI_OK_SELECT);
-	for (uint64 r = 0; r < SPI_processed; r++)
-	{
-		int64	   *id = palloc(sizeof(int64));
-
-		*id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1,
-										  &isnull));
-		ids = lappend(ids, id);
-	}
-	return ids;
+	return result_ids();
 }
 
 /*

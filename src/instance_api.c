@@ -41,9 +41,9 @@ PG_FUNCTION_INFO_V1(procflow_terminate);
 PG_FUNCTION_INFO_V1(procflow_retry_activity);
 PG_FUNCTION_INFO_V1(procflow_skip_activity);
 
-/* A bigint argument that must not be NULL. */
-static int64
-id_arg(FunctionCallInfo fcinfo, const char *argname)
+/* The id an instance or task function takes first: not NULL. */
+int64
+instance_api_id_arg(FunctionCallInfo fcinfo, const char *argname)
 {
 	api_require_arg(fcinfo, 0, argname);
 	return PG_GETARG_INT64(0);
@@ -171,7 +171,7 @@ procflow_launch(PG_FUNCTION_ARGS)
 Datum
 procflow_suspend(PG_FUNCTION_ARGS)
 {
-	int64		id = id_arg(fcinfo, "instance");
+	int64		id = instance_api_id_arg(fcinfo, "instance");
 	FlowInstance instance;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -191,7 +191,7 @@ procflow_suspend(PG_FUNCTION_ARGS)
 Datum
 procflow_resume(PG_FUNCTION_ARGS)
 {
-	int64		id = id_arg(fcinfo, "instance");
+	int64		id = instance_api_id_arg(fcinfo, "instance");
 	FlowInstance instance;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -212,7 +212,7 @@ procflow_resume(PG_FUNCTION_ARGS)
 Datum
 procflow_terminate(PG_FUNCTION_ARGS)
 {
-	int64		id = id_arg(fcinfo, "instance");
+	int64		id = instance_api_id_arg(fcinfo, "instance");
 	FlowInstance instance;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -264,7 +264,7 @@ instance_api_lock_activity(int64 id, FlowInstance *instance, FlowActivityRow *ac
 Datum
 procflow_retry_activity(PG_FUNCTION_ARGS)
 {
-	int64		id = id_arg(fcinfo, "activity");
+	int64		id = instance_api_id_arg(fcinfo, "activity");
 	FlowInstance instance;
 	FlowActivityRow activity;
 	ProcessInfo *flow;
@@ -290,7 +290,7 @@ procflow_retry_activity(PG_FUNCTION_ARGS)
 Datum
 procflow_skip_activity(PG_FUNCTION_ARGS)
 {
-	int64		id = id_arg(fcinfo, "activity");
+	int64		id = instance_api_id_arg(fcinfo, "activity");
 	FlowInstance instance;
 	FlowActivityRow activity;
 	ProcessInfo *flow;

@@ -11,9 +11,12 @@
 #ifndef PROCFLOW_INSTANCE_API_H
 #define PROCFLOW_INSTANCE_API_H
 
+#include "fmgr.h"
+
 #include "cache.h"
 #include "flow_store.h"
 
+extern int64 instance_api_id_arg(FunctionCallInfo fcinfo, const char *argname);
 extern ProcessInfo *instance_api_lock(int64 id, FlowInstance *instance);
 extern ProcessInfo *instance_api_lock_activity(int64 id, FlowInstance *instance,
 											   FlowActivityRow *activity,

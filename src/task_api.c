@@ -138,10 +138,11 @@ require_task_status(FlowActivityRow *task, const char *one, const char *other,
 static int64
 task_arg(FunctionCallInfo fcinfo)
 {
-	api_require_arg(fcinfo, 0, "activity");
+	int64		id = instance_api_id_arg(fcinfo, "activity");
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	return PG_GETARG_INT64(0);
+	return id;
 }
 
 /*
