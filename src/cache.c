@@ -47,6 +47,7 @@
 
 #include "cache.h"
 #include "catalog.h"
+#include "identity.h"
 #include "value_text.h"
 
 typedef struct CacheGeneration
@@ -353,28 +354,6 @@ spi_text(int col, MemoryContext cxt)
 }
 
 /*
- * The search_path of a process with pg_temp last, unless it names pg_temp
- * itself: temporary objects of the session never shadow the owner's.
- */
-static char *
-search_path_temp_last(const char *search_path, MemoryContext cxt)
-{
-	char	   *copy = pstrdup(search_path);
-	List	   *names;
-	ListCell   *lc;
-	bool		has_temp = false;
-
-	if (SplitIdentifierString(copy, ',', &names))
-	{
-		foreach(lc, names)
-			has_temp |= strcmp((char *) lfirst(lc), "pg_temp") == 0;
-	}
-	if (has_temp)
-		return MemoryContextStrdup(cxt, search_path);
-	return MemoryContextStrdup(cxt, psprintf("%s, pg_temp", search_path));
-}
-
-/*
  * Read one process definition into "info"; false when it does not exist.
  * The processes it excludes are those of its owner with the names it
  * lists.  The caller holds an SPI connection and acts as the extension
@@ -426,7 +405,7 @@ read_process(CacheGeneration *gen, int32 process_id, ProcessInfo *info)
 	info->max_attempts = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
 	d = SPI_getbinval(tup, desc, 7, &isnull);
 	info->timeout_ms = isnull ? 0 : Max(DatumGetInt64(d), 1);
-	info->search_path = search_path_temp_last(SPI_getvalue(tup, desc, 8), gen->cxt);
+	info->search_path = identity_search_path_temp_last(SPI_getvalue(tup, desc, 8), gen->cxt);
 	info->action = spi_text(9, gen->cxt);
 	info->condition = spi_text(10, gen->cxt);
 	info->owner_name = spi_text(12, gen->cxt);

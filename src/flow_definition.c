@@ -1340,6 +1340,8 @@ flow_check_sql(FlowDefinition *def, const char *flow, Oid entity, Oid owner,
 	errcb.arg = &place;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
+	if (search_path != NULL)
+		search_path = identity_search_path_temp_last(search_path, CurrentMemoryContext);
 	action_enter_owner(owner, search_path, &scope);
 
 	for (int i = 0; i < def->nactivities; i++)

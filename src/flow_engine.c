@@ -55,6 +55,7 @@
 #include "flow_definition.h"
 #include "flow_engine.h"
 #include "flow_store.h"
+#include "identity.h"
 #include "procflow.h"
 #include "queue.h"
 #include "stored_row.h"
@@ -249,7 +250,9 @@ load_version(ProcessInfo *flow, int32 version)
 	fv->doc = palloc(VARSIZE(doc));
 	memcpy(fv->doc, doc, VARSIZE(doc));
 	fv->rowtype = rowtype;
-	fv->search_path = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	fv->search_path = identity_search_path_temp_last(SPI_getvalue(SPI_tuptable->vals[0],
+																	 SPI_tuptable->tupdesc, 2),
+													 cxt);
 	fv->def = flow_read(fv->doc, flow->name);
 	fv->plans = palloc0(sizeof(SPIPlanPtr) * fv->def->nactivities);
 	fv->timeout_plans = palloc0(sizeof(SPIPlanPtr) * fv->def->nactivities);

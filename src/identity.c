@@ -24,6 +24,8 @@
 
 #include "miscadmin.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/varlena.h"
 
 #include "identity.h"
 
@@ -70,4 +72,27 @@ identity_leave(IdentityScope *scope)
 	if (scope->guc_nest_level > 0)
 		AtEOXact_GUC(false, scope->guc_nest_level);
 	SetUserIdAndSecContext(scope->save_userid, scope->save_sec_context);
+}
+
+/*
+ * "search_path" with pg_temp last, in "cxt", unless it names pg_temp
+ * itself: the temporary objects of the session an action runs in (the
+ * writer's) never shadow the owner's.
+ */
+char *
+identity_search_path_temp_last(const char *search_path, MemoryContext cxt)
+{
+	char	   *copy = pstrdup(search_path);
+	List	   *names;
+	ListCell   *lc;
+	bool		has_temp = false;
+
+	if (SplitIdentifierString(copy, ',', &names))
+	{
+		foreach(lc, names)
+			has_temp |= strcmp((char *) lfirst(lc), "pg_temp") == 0;
+	}
+	if (has_temp)
+		return MemoryContextStrdup(cxt, search_path);
+	return MemoryContextStrdup(cxt, psprintf("%s, pg_temp", search_path));
 }

@@ -26,5 +26,7 @@ extern void identity_enter(Oid role, bool restricted, const char *search_path,
 						   IdentityScope *scope);
 extern void identity_enter_builtin(Oid role, IdentityScope *scope);
 extern void identity_leave(IdentityScope *scope);
+extern char *identity_search_path_temp_last(const char *search_path,
+											 MemoryContext cxt);
 
 #endif							/* PROCFLOW_IDENTITY_H */

@@ -277,3 +277,30 @@ SELECT name, status, outcome FROM procflow.activities WHERE instance = :kept_id 
 -- how processes ran: procflow.process_stats
 SELECT process, kind, period, runs, failures, mean_ms >= 0 AS has_mean, p95_lag_ms >= 0 AS has_lag
   FROM procflow.process_stats WHERE process IN ('fragile', 'invoice_flow') ORDER BY process, period;
+
+-- the SQL of a flow run in a writer's session resolves names in pg_temp
+-- last: a writer's temporary table never shadows the owner's
+CREATE TABLE sec_order (id int PRIMARY KEY, amount numeric);
+CREATE TABLE sec_limit (val numeric);
+INSERT INTO sec_limit VALUES (100);
+CREATE ROLE pf_writer;
+GRANT SELECT, INSERT ON sec_order TO pf_writer;
+DO $$BEGIN EXECUTE format('GRANT USAGE ON SCHEMA %I TO pf_writer', current_schema()); END$$;
+SELECT procflow.create_flow('sec_route', 'sec_order', $${"start": "d", "activities": {
+  "d": {"kind": "decision", "cases": [{"when": "($1).amount > (SELECT max(val) FROM sec_limit)", "next": "big"}],
+        "else": "small"},
+  "big": {"kind": "end"}, "small": {"kind": "end"}}}$$);
+SELECT procflow.add_trigger('sec_route', 'create') > 0 AS create_trigger;
+SET ROLE pf_writer;
+CREATE TEMP TABLE sec_limit (val numeric);
+INSERT INTO sec_limit VALUES (0);
+INSERT INTO sec_order VALUES (1, 5);
+DROP TABLE sec_limit;
+RESET ROLE;
+SELECT a.name, a.status FROM procflow.activities a
+  JOIN procflow.instances i ON i.id = a.instance
+ WHERE i.flow = 'sec_route' ORDER BY a.id;
+SELECT procflow.drop_process('sec_route');
+DROP TABLE sec_order, sec_limit;
+DROP OWNED BY pf_writer;
+DROP ROLE pf_writer;
