@@ -627,6 +627,25 @@ procflow_drop_trigger(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Lock a process's row and its flow versions as for a change of their
+ * keys: wait for the transactions that are queueing its jobs or launching
+ * its instances (they hold key-share locks through their foreign keys) and
+ * keep new ones out, so that what is read next includes everything they
+ * committed.
+ */
+static void
+lock_process(int32 process_id)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(process_id)};
+
+	catalog_exec("SELECT 1 FROM procflow.process WHERE id = $1 FOR UPDATE",
+				 1, argtypes, args, NULL, SPI_OK_SELECT);
+	catalog_exec("SELECT 1 FROM procflow.flow_version WHERE process_id = $1 FOR UPDATE",
+				 1, argtypes, args, NULL, SPI_OK_SELECT);
+}
+
+/*
  * procflow.drop_process(name): the process, its triggers, its pending jobs
  * and its history; a flow's versions and finished instances.  A flow with
  * live instances is refused: they would be lost in the middle of their
@@ -644,6 +663,7 @@ procflow_drop_process(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	api_find_process(name, &process);
+	lock_process(process.id);
 
 	args[0] = Int32GetDatum(process.id);
 	catalog_exec("SELECT count(*)::int8 FROM procflow.instance"
@@ -698,6 +718,9 @@ set_enabled(const char *name, bool enabled, bool cancel_pending)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	api_find_process(name, &process);
+	/* instances launched concurrently are cancelled too, once committed */
+	if (cancel_pending)
+		lock_process(process.id);
 
 	args[0] = Int32GetDatum(process.id);
 	args[1] = BoolGetDatum(enabled);
