@@ -49,6 +49,7 @@ typedef struct RunningAction
 {
 	ProcessInfo *process;
 	int			depth;
+	int64		instance_id;	/* the flow instance whose step it is, or 0 */
 	int			nest_level;		/* transaction nesting level it runs in */
 	int			ninherited;
 	int32	   *inherited;		/* processes its job must not trigger: the
@@ -412,10 +413,11 @@ action_context(ProcessInfo *process, const char *event, int64 trigger_id,
  * Note that an action of "process" runs at nesting depth "depth" (1 for an
  * action fired by a top-level statement), if that is allowed; "inherited"
  * (int4[] or 0) names the processes that the actions which queued its job
- * excluded, which it must not trigger either.
+ * excluded, which it must not trigger either; "instance_id" is the flow
+ * instance whose step it runs (0: a light process's action).
  */
 void
-action_push(ProcessInfo *process, int depth, Datum inherited)
+action_push(ProcessInfo *process, int depth, Datum inherited, int64 instance_id)
 {
 	MemoryContext old;
 	RunningAction *r;
@@ -431,6 +433,7 @@ action_push(ProcessInfo *process, int depth, Datum inherited)
 	r = palloc0(sizeof(RunningAction));
 	r->process = process;
 	r->depth = depth;
+	r->instance_id = instance_id;
 	r->nest_level = GetCurrentTransactionNestLevel();
 	if (n > 0)
 	{
@@ -497,6 +500,23 @@ action_excluded(int32 process_id)
 		for (int i = 0; i < r->ninherited; i++)
 			if (r->inherited[i] == process_id)
 				return true;
+	}
+	return false;
+}
+
+/*
+ * Is a step of this flow instance running in this session?  The instance
+ * functions refuse it: the step owns the instance until it returns.
+ */
+bool
+action_runs_instance(int64 instance_id)
+{
+	ListCell   *lc;
+
+	foreach(lc, running)
+	{
+		if (((RunningAction *) lfirst(lc))->instance_id == instance_id)
+			return true;
 	}
 	return false;
 }

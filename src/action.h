@@ -37,11 +37,13 @@ extern void action_run_plan(SPIPlanPtr plan, const char *what, const char *name,
 extern Datum action_context(ProcessInfo *process, const char *event, int64 trigger_id,
 							int64 job_id, int attempt, Datum key, Datum changed);
 
-extern void action_push(ProcessInfo *process, int depth, Datum inherited);
+extern void action_push(ProcessInfo *process, int depth, Datum inherited,
+						int64 instance_id);
 extern void action_pop(void);
 extern void action_check_depth(ProcessInfo *process, int depth);
 extern int	action_current_depth(void);
 extern bool action_excluded(int32 process_id);
 extern Datum action_current_exclusions(void);
+extern bool action_runs_instance(int64 instance_id);
 
 #endif							/* PROCFLOW_ACTION_H */

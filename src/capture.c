@@ -270,7 +270,7 @@ run_as_owner(RowEvent *ev, TriggerRule *rule, bool run_action)
 
 	job_state_begin(&state);
 	action_enter_process(p, &scope);
-	action_push(p, depth, (Datum) 0);
+	action_push(p, depth, (Datum) 0, 0);
 	holds = action_condition_holds(p, args, nulls);
 	if (holds && run_action && p->version > 0)
 		(void) flow_engine_launch(p, te->key, NULL, 0, 0);

@@ -1121,7 +1121,7 @@ run_automatic(Step *s, FlowActivityRow *row, int index, bool in_executor)
 
 	step_args(s, act->name, row->id, args, nulls);
 	action_enter_process_path(s->flow, s->fv->search_path, &scope);
-	action_push(s->flow, 1, (Datum) 0);
+	action_push(s->flow, 1, (Datum) 0, s->instance.id);
 	if (in_executor && timeout_ms > 0)
 		enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(timeout_ms, INT_MAX));
 	action_run_plan(s->fv->plans[index], "activity", act->name, args, nulls);

@@ -26,6 +26,7 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "action.h"
 #include "api.h"
 #include "cache.h"
 #include "entity.h"
@@ -69,6 +70,11 @@ instance_api_lock(int64 id, FlowInstance *instance)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for instance " INT64_FORMAT, id),
 				 errdetail("Only roles with the privileges of the flow's owner act on its instances.")));
+	if (action_runs_instance(id))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("instance " INT64_FORMAT " is running a step in this session", id),
+				 errdetail("A step cannot suspend, resume, terminate or change its own instance.")));
 	if (!flow_store_lock_instance(id, true, instance, &busy))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),

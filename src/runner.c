@@ -130,7 +130,7 @@ run_action(ProcessInfo *p, ClaimedJob *job, bool in_executor, const char **note)
 	args[2] = action_context(p, job->event, job->trigger_id, job->id,
 							 job->attempts + 1, job->key, job->changed);
 	action_enter_process(p, &scope);
-	action_push(p, job->depth + 1, job->excluded);
+	action_push(p, job->depth + 1, job->excluded, 0);
 	if (!action_condition_holds(p, args, nulls))
 	{
 		status = "skipped";

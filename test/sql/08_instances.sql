@@ -304,3 +304,18 @@ SELECT procflow.drop_process('sec_route');
 DROP TABLE sec_order, sec_limit;
 DROP OWNED BY pf_writer;
 DROP ROLE pf_writer;
+
+-- a step cannot act on its own instance (55006): it fails with the error,
+-- and the instance stays as it was
+SELECT procflow.create_flow('self_act', NULL, $${"start": "a", "activities": {
+  "a": {"kind": "automatic", "action": "SELECT CASE $3->'vars'->>'how' WHEN 'terminate' THEN procflow.terminate(($3->>'instance')::bigint) WHEN 'suspend' THEN procflow.suspend(($3->>'instance')::bigint) ELSE procflow.skip_activity(($3->>'activity')::bigint) END", "next": "b"},
+  "b": {"kind": "automatic", "action": "SELECT 1", "next": "e"},
+  "e": {"kind": "end"}}}$$, max_attempts => 1);
+SELECT procflow.launch('self_act', vars => jsonb_build_object('how', how)) > 0 AS launched
+  FROM unnest(ARRAY['terminate', 'suspend', 'skip']) how;
+SELECT procflow.run_jobs();
+SELECT i.vars->>'how' AS how, i.status, a.name, a.status, regexp_replace(a.error, '[0-9]+', 'N') AS error
+  FROM procflow.instances i JOIN procflow.activities a ON a.instance = i.id
+ WHERE i.flow = 'self_act' ORDER BY i.id, a.id;
+SELECT procflow.disable_process('self_act', cancel_pending => true);
+SELECT procflow.drop_process('self_act');
