@@ -609,6 +609,26 @@ notify_parent(FlowInstance *instance)
 }
 
 /*
+ * Terminate the instances with these ids that are still live once locked
+ * (each waits for a step running on it), telling their parents or not.
+ */
+static void
+terminate_listed(List *ids, bool tell_parent)
+{
+	ListCell   *lc;
+
+	foreach(lc, ids)
+	{
+		FlowInstance instance;
+		bool		busy;
+
+		if (flow_store_lock_instance(*(int64 *) lfirst(lc), true, &instance, &busy) &&
+			(strcmp(instance.status, "active") == 0 || strcmp(instance.status, "suspended") == 0))
+			flow_engine_terminate(&instance, 0, tell_parent);
+	}
+}
+
+/*
  * Terminate an instance: an end with "terminate", terminate(), or
  * disable_process with cancel_pending.  Its live children are terminated
  * too (locked, in turn, after it); its parent is told, unless it is the
@@ -617,23 +637,11 @@ notify_parent(FlowInstance *instance)
 void
 flow_engine_terminate(FlowInstance *instance, int64 except_job, bool tell_parent)
 {
-	List	   *children;
-	ListCell   *lc;
-
 	check_stack_depth();
 	flow_store_cancel_live(instance->id, except_job);
 	flow_store_set_status(instance->id, "terminated");
 	strlcpy(instance->status, "terminated", sizeof(instance->status));
-	children = flow_store_live_children(instance->id);
-	foreach(lc, children)
-	{
-		FlowInstance child;
-		bool		busy;
-
-		if (flow_store_lock_instance(*(int64 *) lfirst(lc), true, &child, &busy) &&
-			(strcmp(child.status, "active") == 0 || strcmp(child.status, "suspended") == 0))
-			flow_engine_terminate(&child, 0, false);
-	}
+	terminate_listed(flow_store_live_children(instance->id), false);
 	if (tell_parent)
 		notify_parent(instance);
 }
@@ -1800,18 +1808,7 @@ flow_engine_complete_task(ProcessInfo *flow, FlowInstance *instance,
 void
 flow_engine_terminate_flow(int32 process_id)
 {
-	List	   *ids = flow_store_live_instances(process_id);
-	ListCell   *lc;
-
-	foreach(lc, ids)
-	{
-		FlowInstance instance;
-		bool		busy;
-
-		if (flow_store_lock_instance(*(int64 *) lfirst(lc), true, &instance, &busy) &&
-			(strcmp(instance.status, "active") == 0 || strcmp(instance.status, "suspended") == 0))
-			flow_engine_terminate(&instance, 0, true);
-	}
+	terminate_listed(flow_store_live_instances(process_id), true);
 }
 
 /*
