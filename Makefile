@@ -24,6 +24,7 @@ OBJS = \
 	src/flow_api.o \
 	src/flow_store.o \
 	src/flow_engine.o \
+	src/flow_delivery.o \
 	src/instance_api.o \
 	src/task_api.o \
 	src/job_api.o \

@@ -22,6 +22,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -275,7 +276,11 @@ api_sync_capture_trigger(Oid entity)
 
 /*
  * Install or remove the capture trigger of each table of a regclass[]
- * (NULL: none) that waits of flows wait for events of.
+ * (NULL: none) that waits of flows wait for events of.  Each table is
+ * locked against writes first, until commit: a transaction that writes it
+ * meanwhile captures with the rules it read before the new version, so
+ * the new version's waits must not begin before it ends; and one that
+ * writes it afterwards reads the rules again when it locks the table.
  */
 void
 api_sync_wait_triggers(ArrayType *tables)
@@ -288,7 +293,10 @@ api_sync_wait_triggers(ArrayType *tables)
 	deconstruct_array(tables, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT,
 					  &elems, NULL, &n);
 	for (int i = 0; i < n; i++)
+	{
+		LockRelationOid(DatumGetObjectId(elems[i]), ShareLock);
 		api_sync_capture_trigger(DatumGetObjectId(elems[i]));
+	}
 }
 
 /*
@@ -303,6 +311,6 @@ api_require_flow_catalog(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("extension \"procflow\" in this database is older than its library"),
-				 errdetail("Flows need the tables of version 0.4."),
+				 errdetail("Flows need the tables of version 0.5."),
 				 errhint("Run ALTER EXTENSION procflow UPDATE.")));
 }

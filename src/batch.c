@@ -76,6 +76,7 @@ enum
 	BATCH_XID,
 	BATCH_EVENT_TABLE,
 	BATCH_CID,
+	BATCH_NEW_ROWS,
 	BATCH_NATTS
 };
 
@@ -90,8 +91,9 @@ static Oid	loaded_from = InvalidOid;	/* procflow.job_batch it was read from */
 static Batch *pinned = NULL;
 static bool pinned_materialized = false;	/* it became job rows meanwhile */
 
-static SPIPlanPtr claim_plan = NULL;
-static SPIPlanPtr peek_plan = NULL;
+/* [1] for a catalog that runs flows */
+static SPIPlanPtr claim_plan[2];
+static SPIPlanPtr peek_plan[2];
 /* [1] for a catalog whose batches have the columns of events for waits */
 static SPIPlanPtr load_plan[2];
 static SPIPlanPtr taken_plan = NULL;
@@ -122,8 +124,10 @@ batch_write(const NewJob *jobs, int n)
 	Datum	   *hashes = palloc(sizeof(Datum) * n);
 	Datum	   *keys = palloc(sizeof(Datum) * n);
 	Datum	   *old_rows = NULL;
+	Datum	   *new_rows = NULL;
 	Datum	   *changed = NULL;
 	int			key_columns = 0;
+	int			natts = BATCH_NATTS;
 
 	/* 0 key columns: the keys are the row hashes (see entity.c) */
 	if (jobs[0].key != 0)
@@ -135,6 +139,8 @@ batch_write(const NewJob *jobs, int n)
 
 	if (jobs[0].old_row != 0)
 		old_rows = palloc(sizeof(Datum) * n);
+	if (jobs[0].new_row != 0)
+		new_rows = palloc(sizeof(Datum) * n);
 	if (jobs[0].changed != 0)
 		changed = palloc(sizeof(Datum) * n);
 	for (int i = 0; i < n; i++)
@@ -154,6 +160,8 @@ batch_write(const NewJob *jobs, int n)
 			keys[i] = array_as_text(jobs[i].key);
 		if (old_rows != NULL)
 			old_rows[i] = jobs[i].old_row;
+		if (new_rows != NULL)
+			new_rows[i] = jobs[i].new_row;
 		if (changed != NULL)
 			changed[i] = array_as_text(jobs[i].changed);
 	}
@@ -186,9 +194,15 @@ batch_write(const NewJob *jobs, int n)
 	nulls[BATCH_EVENT_TABLE] = !OidIsValid(jobs[0].event_table);
 	values[BATCH_CID] = Int32GetDatum((int32) jobs[0].cid);
 	nulls[BATCH_CID] = jobs[0].xid == 0;
+	values[BATCH_NEW_ROWS] = new_rows ? queue_array(new_rows, NULL, n, TEXTOID) : (Datum) 0;
+	nulls[BATCH_NEW_ROWS] = new_rows == NULL;
 
-	direct_insert(catalog_oids()->job_batch,
-				  catalog_oids()->has_flows ? BATCH_NATTS : BATCH_XID, values, nulls);
+	/* the columns of the tables' version (see catalog.h) */
+	if (catalog_oids()->level == CATALOG_BEFORE_FLOWS)
+		natts = BATCH_XID;
+	else if (catalog_oids()->level == CATALOG_FLOWS_0_4)
+		natts = BATCH_NEW_ROWS;
+	direct_insert(catalog_oids()->job_batch, natts, values, nulls);
 	wakeup_note_due(jobs[0].run_at);
 }
 
@@ -258,7 +272,8 @@ load_batch(int64 first_id)
 	"  FROM procflow.job_batch WHERE first_id = $1"
 
 	if (flows)
-		catalog_keep_plan(&load_plan[1], LOAD_SQL(", xid, event_table, cid"), 1, argtypes);
+		catalog_keep_plan(&load_plan[1], LOAD_SQL(", xid, event_table, cid, new_rows"), 1,
+						  argtypes);
 	else
 		catalog_keep_plan(&load_plan[0], LOAD_SQL(""), 1, argtypes);
 	if (SPI_execute_plan(load_plan[flows], args, NULL, true, 1) != SPI_OK_SELECT ||
@@ -303,6 +318,7 @@ load_batch(int64 first_id)
 		b->event_table = isnull ? InvalidOid : DatumGetObjectId(d);
 		d = SPI_getbinval(tup, desc, 18, &isnull);
 		b->cid = isnull ? 0 : (uint32) DatumGetInt32(d);
+		b->new_rows = text_elements(tup, desc, 19, b->items);
 	}
 	MemoryContextSwitchTo(old);
 	SPI_freetuptable(SPI_tuptable);
@@ -368,15 +384,18 @@ locked_batch(int64 first_id)
 }
 
 /*
- * The owner's first due batch (in order key, run_at and id order) of an
- * enabled process with no older batch, of processes whose owner as_role
- * has the privileges of (when as_role is valid).
+ * The owner's first due batch (in order key, run_at and id order) of a
+ * process that "enabled" says may run it (as in queue.c: enabled, or a
+ * disabled flow's events for waits; only light processes in a catalog
+ * whose flows wait for ALTER EXTENSION UPDATE), with no older batch, of
+ * processes whose owner as_role has the privileges of (when as_role is
+ * valid).
  */
-#define FIRST_DUE_BATCH \
+#define FIRST_DUE_BATCH(enabled) \
 	"SELECT b.first_id, b.ord, b.run_at FROM procflow.job_batch b" \
 	" WHERE b.owner = $3 AND b.run_at <= $2" \
 	"   AND EXISTS (SELECT 1 FROM procflow.process p" \
-	"                WHERE p.id = b.process_id AND p.enabled" \
+	"                WHERE p.id = b.process_id AND " enabled \
 	"                  AND ($1::oid IS NULL" \
 	"                       OR pg_catalog.pg_has_role($1::oid, p.owner, 'USAGE')))" \
 	"   AND NOT EXISTS (SELECT 1 FROM procflow.job_batch e" \
@@ -396,11 +415,20 @@ find_first_due_batch(Oid owner, Oid as_role, bool lock)
 	char		nulls[3] = {' ', ' ', ' '};
 	SPIPlanPtr	plan;
 
-	if (lock)
-		plan = catalog_keep_plan(&claim_plan, FIRST_DUE_BATCH " FOR UPDATE OF b SKIP LOCKED",
-								 3, argtypes);
+	int			flows = catalog_oids()->has_flows ? 1 : 0;
+
+#define ENABLED_FLOWS "(p.enabled OR b.xid IS NOT NULL)"
+#define ENABLED_LIGHT "p.enabled AND p.action IS NOT NULL"
+	if (lock && flows)
+		plan = catalog_keep_plan(&claim_plan[1], FIRST_DUE_BATCH(ENABLED_FLOWS)
+								 " FOR UPDATE OF b SKIP LOCKED", 3, argtypes);
+	else if (lock)
+		plan = catalog_keep_plan(&claim_plan[0], FIRST_DUE_BATCH(ENABLED_LIGHT)
+								 " FOR UPDATE OF b SKIP LOCKED", 3, argtypes);
+	else if (flows)
+		plan = catalog_keep_plan(&peek_plan[1], FIRST_DUE_BATCH(ENABLED_FLOWS), 3, argtypes);
 	else
-		plan = catalog_keep_plan(&peek_plan, FIRST_DUE_BATCH, 3, argtypes);
+		plan = catalog_keep_plan(&peek_plan[0], FIRST_DUE_BATCH(ENABLED_LIGHT), 3, argtypes);
 	args[0] = ObjectIdGetDatum(as_role);
 	args[1] = TimestampTzGetDatum(GetCurrentTimestamp());
 	args[2] = ObjectIdGetDatum(owner);
@@ -562,6 +590,7 @@ batch_item_job(Batch *batch, int item, NewJob *job)
 	job->row_hash = batch->row_hashes[item - 1];
 	job->key = item_key(batch, item);
 	job->old_row = batch->old_rows ? batch->old_rows[item - 1] : (Datum) 0;
+	job->new_row = batch->new_rows ? batch->new_rows[item - 1] : (Datum) 0;
 	job->changed = item_changed(batch, item);
 	job->depth = batch->depth;
 	job->excluded = batch->excluded;

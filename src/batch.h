@@ -30,6 +30,7 @@ typedef struct Batch
 	int64	   *row_hashes;
 	Datum	   *keys;			/* text, or NULL when the keys are the hashes */
 	Datum	   *old_rows;		/* text, or NULL for none */
+	Datum	   *new_rows;		/* text, or NULL for none */
 	Datum	   *changed;		/* text of a text[], or NULL for none */
 	Datum		excluded;		/* int4[], or 0 */
 	Oid			owner;			/* its process's owner when queued */

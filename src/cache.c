@@ -508,12 +508,14 @@ target_of(RelationRules *rules, Oid *target_relids, Oid entity)
  * partition ancestors: the rules of enabled processes, in execution order,
  * and per target entity the processes whose queued create and update jobs
  * a deletion cancels.  A flow whose waits (in any of its versions) wait for
- * events of the table, in its current version or in one that live
- * instances run, gets a listening rule per event, whether it is enabled or
- * not: a disabled flow's instances keep their events for when it is
- * enabled again.  (New instances only start with the current version, so
- * a version that no instance runs any more is not listened for again.)  Returns the process id of each rule, and the
- * relation of each target in *target_relids_out.
+ * events of the table gets a listening rule per event, whether it is
+ * enabled or not: a disabled flow's instances keep their events for when
+ * it is enabled again.  Every version counts, not only those that live
+ * instances run: a launch of an older version may commit after these rules
+ * were read, and no invalidation would tell this backend.  In a database
+ * whose flows wait for ALTER EXTENSION UPDATE (see catalog.h), only the
+ * triggers of light processes.  Returns the process id of each rule, and
+ * the relation of each target in *target_relids_out.
  */
 static int32 *
 read_relation_rules(CacheGeneration *gen, Oid relid, RelationRules *rules,
@@ -526,22 +528,16 @@ read_relation_rules(CacheGeneration *gen, Oid relid, RelationRules *rules,
 	" WHERE p.entity = ANY ($1::pg_catalog.regclass[]) AND t.event IS NOT NULL"
 
 	static const char *sql_before_flows =
-		TRIGGER_RULES_SQL " ORDER BY p.execution_order, p.id, t.id";
+		TRIGGER_RULES_SQL " AND p.action IS NOT NULL ORDER BY p.execution_order, p.id, t.id";
 	static const char *sql =
 		"SELECT r.* FROM (" TRIGGER_RULES_SQL
 		" UNION ALL"
 		" SELECT 0, e.event, NULL, true, NULL, 0, w.process_id, true, w.relid, true,"
 		"        p.execution_order"
 		"   FROM (SELECT DISTINCT v.process_id, t::pg_catalog.oid AS relid"
-		"           FROM procflow.flow_version v"
-		"           JOIN procflow.process f ON f.id = v.process_id,"
+		"           FROM procflow.flow_version v,"
 		"                pg_catalog.unnest(v.waits_on) t"
-		"          WHERE t = ANY ($1::pg_catalog.regclass[])"
-		"            AND (v.version = f.version"
-		"                 OR EXISTS (SELECT 1 FROM procflow.instance i"
-		"                             WHERE i.process_id = v.process_id"
-		"                               AND i.version = v.version"
-		"                               AND i.finished_at IS NULL))) w"
+		"          WHERE t = ANY ($1::pg_catalog.regclass[])) w"
 		"   JOIN procflow.process p ON p.id = w.process_id"
 		"  CROSS JOIN (VALUES ('create'), ('update'), ('delete')) e(event)) r"
 		" ORDER BY r.execution_order, r.process_id, r.id";

@@ -76,6 +76,8 @@ typedef struct TargetEvent
 	Datum		changed;		/* text[] of changed column names, or 0 */
 	bool		have_old_text;
 	Datum		old_text;		/* stored form of old_row */
+	bool		have_new_text;
+	Datum		new_text;		/* stored form of row */
 	bool		have_args;
 	Datum		args[2];		/* $1 and $2 */
 } TargetEvent;
@@ -115,12 +117,12 @@ target_event(RowEvent *ev, int t)
 }
 
 /*
- * Compute the key, row hash or stored old row of the event for target t,
- * which runs the column types' output functions: as the table owner when
- * they are not PostgreSQL's own.
+ * Compute the key, row hash, stored old row or stored new row of the event
+ * for target t, which runs the column types' output functions: as the
+ * table owner when they are not PostgreSQL's own.
  */
 static void
-compute_texts(RowEvent *ev, int t, bool key, bool old_text)
+compute_texts(RowEvent *ev, int t, bool key, bool old_text, bool new_text)
 {
 	EntityShape *entity = ev->rules->targets[t].entity;
 	TargetEvent *te = target_event(ev, t);
@@ -138,6 +140,11 @@ compute_texts(RowEvent *ev, int t, bool key, bool old_text)
 		te->old_text = stored_row_of_tuple(entity, te->old_row);
 		te->have_old_text = true;
 	}
+	if (new_text && !te->have_new_text)
+	{
+		te->new_text = stored_row_of_tuple(entity, te->row);
+		te->have_new_text = true;
+	}
 	if (entity->io_user_code)
 		entity_leave(&scope);
 }
@@ -147,7 +154,7 @@ static void
 ensure_key(RowEvent *ev, int t)
 {
 	if (!ev->targets[t].have_key)
-		compute_texts(ev, t, true, false);
+		compute_texts(ev, t, true, false, false);
 }
 
 /*
@@ -215,8 +222,17 @@ static Datum
 old_row_text(RowEvent *ev, int t)
 {
 	if (!ev->targets[t].have_old_text)
-		compute_texts(ev, t, false, true);
+		compute_texts(ev, t, false, true, false);
 	return ev->targets[t].old_text;
+}
+
+/* The new row of target t in stored form, as an event for waits keeps it. */
+static Datum
+new_row_text(RowEvent *ev, int t)
+{
+	if (!ev->targets[t].have_new_text)
+		compute_texts(ev, t, false, false, true);
+	return ev->targets[t].new_text;
 }
 
 /* $1 and $2 of the actions of target t; $3 is set per rule. */
@@ -308,7 +324,13 @@ enqueue(RowEvent *ev, TriggerRule *rule)
 	job.owner = rule->process->owner;
 	if (rule->listen)
 	{
-		/* an event for waits: no action runs it, at no depth */
+		/*
+		 * An event for waits: no action runs it, at no depth.  It carries
+		 * the rows its statement wrote, which its waits are judged on (the
+		 * deleted row is its old row).
+		 */
+		if (ev->event != 'd')
+			job.new_row = new_row_text(ev, t);
 		job.run_at = now;
 		job.xid = U64FromFullTransactionId(GetTopFullTransactionId());
 		job.cid = GetCurrentCommandId(false);

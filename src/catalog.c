@@ -92,8 +92,14 @@ catalog_oids_if_installed(void)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("extension \"procflow\" in this database is older than its library"),
 				 errhint("Run ALTER EXTENSION procflow UPDATE.")));
-	oids.has_flows = OidIsValid(get_relname_relid("instance", oids.namespace)) &&
-		get_attnum(oids.job, "event_table") != InvalidAttrNumber;
+	if (!OidIsValid(get_relname_relid("instance", oids.namespace)) ||
+		get_attnum(oids.job, "event_table") == InvalidAttrNumber)
+		oids.level = CATALOG_BEFORE_FLOWS;
+	else if (get_attnum(oids.job, "new_row") == InvalidAttrNumber)
+		oids.level = CATALOG_FLOWS_0_4;
+	else
+		oids.level = CATALOG_CURRENT;
+	oids.has_flows = oids.level == CATALOG_CURRENT;
 	oids.owner = relation_owner(oids.process);
 	oids_valid = true;
 	return &oids;

@@ -17,6 +17,19 @@
 #include "identity.h"
 #include "procflow.h"
 
+/*
+ * The versions of procflow's tables that this library works with.  Between
+ * installing a new library and ALTER EXTENSION UPDATE, a database keeps
+ * the tables of its version: light processes go on there, flows wait for
+ * the update (their triggers do not fire, their jobs are not run).
+ */
+typedef enum CatalogLevel
+{
+	CATALOG_BEFORE_FLOWS,		/* 0.2 and 0.3: no flows */
+	CATALOG_FLOWS_0_4,			/* 0.4: flows, events without row images */
+	CATALOG_CURRENT				/* 0.5 */
+} CatalogLevel;
+
 typedef struct CatalogOids
 {
 	Oid			namespace;		/* schema procflow */
@@ -28,10 +41,10 @@ typedef struct CatalogOids
 	Oid			job_id_seq;		/* procflow.job_id_seq */
 	Oid			job_batch;		/* procflow.job_batch */
 	Oid			owner;			/* owner of the catalog tables */
-	bool		has_flows;		/* the tables run flows (0.4 on): the jobs have
-								 * their columns; false in a database whose
-								 * extension is still 0.2 or 0.3, until ALTER
-								 * EXTENSION UPDATE */
+	CatalogLevel level;			/* the version of the tables */
+	bool		has_flows;		/* level is CATALOG_CURRENT: the tables run
+								 * flows; false in a database whose extension
+								 * is older, until ALTER EXTENSION UPDATE */
 } CatalogOids;
 
 /* Saved identity while acting as the extension's owner. */

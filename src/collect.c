@@ -200,7 +200,7 @@ cancel_deleted_rows(void)
 		Oid			argtypes[3] = {INT4ARRAYOID, INT8ARRAYOID, TEXTARRAYOID};
 		Datum		args[3];
 		int			ret;
-		int			flows = catalog_oids()->has_flows ? 1 : 0;
+		int			flows = catalog_oids()->level != CATALOG_BEFORE_FLOWS ? 1 : 0;
 
 		/* the rows of one table share their process ids */
 		bool	   *keynulls = palloc(sizeof(bool) * (ndeleted - start));
@@ -335,6 +335,7 @@ collect_job(const NewJob *job)
 	*copy = *job;
 	copy->key = copy_datum(job->key);
 	copy->old_row = copy_datum(job->old_row);
+	copy->new_row = copy_datum(job->new_row);
 	copy->changed = copy_datum(job->changed);
 	copy->excluded = copy_datum(job->excluded);
 	l->levels[l->njobs] = GetCurrentTransactionNestLevel();

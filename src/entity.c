@@ -36,6 +36,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "catalog/pg_operator.h"
@@ -437,6 +438,24 @@ prepare_fetch(EntityShape *entity)
 }
 
 /*
+ * The key (text[]) of a row of the table, given as a composite datum: the
+ * row's own values, in the text form procflow keeps keys in.
+ */
+Datum
+entity_key_of_row(EntityShape *entity, Datum row)
+{
+	HeapTupleHeader header = DatumGetHeapTupleHeader(row);
+	HeapTupleData tuple;
+	int64		hash;
+
+	tuple.t_len = HeapTupleHeaderGetDatumLength(header);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = entity->relid;
+	tuple.t_data = header;
+	return entity_key_of_tuple(entity, &tuple, &hash);
+}
+
+/*
  * Re-read the row with this key into *row (a composite datum in the
  * caller's memory context).  False when it is gone.  The caller acts as
  * the table owner (entity_enter) and holds an SPI connection.
@@ -471,7 +490,12 @@ entity_fetch_row(EntityShape *entity, Datum key, Datum *row)
 		values[i] = value_text_in(key_io(entity, i), TextDatumGetCString(elems[i]));
 	}
 
-	ret = SPI_execute_plan(entity->fetch_plan, values, NULL, false, 1);
+	/*
+	 * With the latest snapshot, whatever the isolation level: "the row as it
+	 * is now", and never older than a snapshot a wait just began with.
+	 */
+	ret = SPI_execute_snapshot(entity->fetch_plan, values, NULL, GetLatestSnapshot(),
+							   InvalidSnapshot, true, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "re-reading the entity row failed: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)

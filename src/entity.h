@@ -29,6 +29,7 @@ extern void entity_push_jsonb_string(JsonbParseState **state, JsonbIteratorToken
 									 const char *text);
 extern JsonbValue *entity_key_push_jsonb(JsonbParseState **state, EntityShape *entity,
 										 Datum key);
+extern Datum entity_key_of_row(EntityShape *entity, Datum row);
 extern bool entity_fetch_row(EntityShape *entity, Datum key, Datum *row);
 
 #endif							/* PROCFLOW_ENTITY_H */

@@ -211,6 +211,9 @@ procflow_executor_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 
 	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
+	/* each job reads what committed before it (runner.c): never one snapshot a transaction */
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET,
+					PGC_S_OVERRIDE);
 	pgstat_report_appname("procflow executor");
 
 	if (!extension_installed())

@@ -53,91 +53,19 @@
 #include "catalog.h"
 #include "entity.h"
 #include "flow_definition.h"
+#include "flow_delivery.h"
 #include "flow_engine.h"
+#include "flow_engine_int.h"
 #include "flow_store.h"
 #include "identity.h"
 #include "procflow.h"
 #include "queue.h"
 #include "stored_row.h"
 
-/* The values of a task that may be SQL, in FlowVersion.value_plans. */
-enum
-{
-	VALUE_ASSIGNEE,
-	VALUE_GROUP,
-	VALUE_INSTRUCTIONS,
-	VALUE_DUE,
-	VALUE_START_DELAY,
-	HUMAN_VALUES
-};
-
-/* A version of a flow, read and prepared to run. */
-typedef struct VersionKey
-{
-	Oid			catalog;		/* procflow.process: ids start again when the
-								 * extension is created again */
-	int32		process_id;
-	int32		version;
-} VersionKey;
-
-typedef struct FlowVersion
-{
-	VersionKey	key;			/* hash key: must be first */
-	MemoryContext cxt;			/* everything below lives here */
-	Jsonb	   *doc;			/* the definition */
-	Oid			rowtype;		/* of the entity when prepared */
-	char	   *search_path;
-	FlowDefinition *def;
-	SPIPlanPtr *plans;			/* per activity: its action, or its wait's
-								 * condition; NULL when none or not yet */
-	SPIPlanPtr *timeout_plans;	/* a wait's timestamptz expression */
-	SPIPlanPtr *link_plans;		/* per link of a decision: its case */
-	SPIPlanPtr *key_plans;		/* a wait's or subflow's key, as jsonb */
-	SPIPlanPtr *vars_plans;		/* a subflow's vars */
-	SPIPlanPtr (*value_plans)[HUMAN_VALUES];	/* a task's values given as SQL */
-	Oid		   *wait_entity;	/* a wait for an event: its table */
-	int64	   *timeout_ms;		/* an automatic activity's statement timeout */
-	bool		prepared;
-} FlowVersion;
-
-/* One step of one instance. */
-typedef struct Step
-{
-	ProcessInfo *flow;
-	FlowVersion *fv;
-	FlowInstance instance;
-	int64		job_id;			/* the running job, or 0 */
-	int			attempt;
-	bool		have_row;		/* row read */
-	Datum		row;
-	bool		row_null;
-	bool		ended;			/* an end terminated the instance */
-	bool		made_live;		/* it began an activity that is live */
-	bool		closed_join;	/* it closed a join it may have begun */
-	Jsonb	   *event;			/* the event a wait is closed by, or NULL */
-} Step;
-
 static HTAB *versions = NULL;
-
-/*
- * Did an event (its transaction's full id $7, and command $8 in it) happen
- * after a wait (or an instance, for its conditional starts) began?  Its
- * transaction committed after the snapshot of the step that began it
- * (which saw every transaction that committed before), or it is that
- * step's own transaction, at a later command (an executor's round runs
- * many steps in one transaction).  A snapshot dropped at a restore takes
- * every event.
- */
-#define EVENT_AFTER(alias) \
-	"(" alias "began IS NULL" \
-	" OR CASE WHEN " alias "began_xid = $7 THEN $8 > " alias "began_cid" \
-	"    ELSE NOT pg_catalog.pg_visible_in_snapshot($7, " alias "began) END)"
 
 /* Statements on procflow's tables, prepared once. */
 static SPIPlanPtr version_plan = NULL;
-static SPIPlanPtr listening_plan = NULL;
-static SPIPlanPtr waiting_plan = NULL;
-static SPIPlanPtr started_plan = NULL;
 
 /* Free what a version entry holds. */
 static void
@@ -184,13 +112,13 @@ link_index(FlowDefinition *def, int activity, int link)
 
 /*
  * The version of a flow, read and parsed (its SQL is prepared when first
- * run, see prepare_version).  A version never changes once written: it is
+ * run, see flow_version_prepare).  A version never changes once written: it is
  * read once per backend, keyed by the catalog too, since process ids come
  * again when the extension is dropped and created.  A flow can move to
  * another table: then it is prepared again for its row type.
  */
-static FlowVersion *
-load_version(ProcessInfo *flow, int32 version)
+FlowVersion *
+flow_version_load(ProcessInfo *flow, int32 version)
 {
 	Oid			argtypes[2] = {INT4OID, INT4OID};
 	Datum		args[2] = {Int32GetDatum(flow->id), Int32GetDatum(version)};
@@ -284,8 +212,8 @@ keep(SPIPlanPtr plan)
  * search_path (names resolve as they did when the version was checked),
  * and resolve the tables its waits name.
  */
-static void
-prepare_version(ProcessInfo *flow, FlowVersion *fv)
+void
+flow_version_prepare(ProcessInfo *flow, FlowVersion *fv)
 {
 	FlowDefinition *def = fv->def;
 	OwnerScope	scope;
@@ -373,8 +301,8 @@ prepare_version(ProcessInfo *flow, FlowVersion *fv)
 }
 
 /* The index of the activity with this name in a definition, or -1. */
-static int
-activity_index(FlowDefinition *def, const char *name)
+int
+flow_activity_index(FlowDefinition *def, const char *name)
 {
 	for (int i = 0; i < def->nactivities; i++)
 		if (strcmp(def->activities[i].name, name) == 0)
@@ -382,8 +310,13 @@ activity_index(FlowDefinition *def, const char *name)
 	return -1;
 }
 
-/* Begin a step of a locked instance. */
-static void
+/*
+ * Begin a step of a locked instance.  Until step_end, the instance is
+ * marked as running a step in this session (action.c): whatever SQL the
+ * step runs (an action, a decision, a condition, a task's values) cannot
+ * suspend, resume, terminate or change the instance under it.
+ */
+void
 step_begin(Step *s, ProcessInfo *flow, FlowInstance *instance, int64 job_id, int attempt)
 {
 	memset(s, 0, sizeof(Step));
@@ -391,8 +324,21 @@ step_begin(Step *s, ProcessInfo *flow, FlowInstance *instance, int64 job_id, int
 	s->instance = *instance;
 	s->job_id = job_id;
 	s->attempt = attempt;
-	s->fv = load_version(flow, instance->version);
-	prepare_version(flow, s->fv);
+	s->spins = instance->spins;
+	s->fv = flow_version_load(flow, instance->version);
+	flow_version_prepare(flow, s->fv);
+	action_push(flow, action_current_depth() + 1, (Datum) 0, instance->id);
+}
+
+/*
+ * The step was brought by something from outside: an event, a timer, a
+ * person or a function.  The instance rests, and its count of waits closed
+ * at once starts again.
+ */
+void
+step_rest(Step *s)
+{
+	s->spins = 0;
 }
 
 /*
@@ -414,8 +360,8 @@ step_read_row(Step *s)
 }
 
 /* Push "key": value (a C string, or null) into a jsonb object. */
-static void
-push_pair(JsonbParseState **state, const char *key, const char *value)
+void
+flow_jsonb_push_pair(JsonbParseState **state, const char *key, const char *value)
 {
 	JsonbValue	null_value;
 
@@ -430,8 +376,8 @@ push_pair(JsonbParseState **state, const char *key, const char *value)
 }
 
 /* Push "key": number into a jsonb object. */
-static void
-push_number_pair(JsonbParseState **state, const char *key, int64 number)
+void
+flow_jsonb_push_number(JsonbParseState **state, const char *key, int64 number)
 {
 	JsonbValue	v;
 
@@ -442,8 +388,8 @@ push_number_pair(JsonbParseState **state, const char *key, int64 number)
 }
 
 /* Push "key": a jsonb document into a jsonb object. */
-static void
-push_jsonb_pair(JsonbParseState **state, const char *key, Jsonb *doc)
+void
+flow_jsonb_push_doc(JsonbParseState **state, const char *key, Jsonb *doc)
 {
 	JsonbValue	v;
 
@@ -455,7 +401,7 @@ push_jsonb_pair(JsonbParseState **state, const char *key, Jsonb *doc)
 }
 
 /* The context ($3) of SQL that an activity of the step runs. */
-static Datum
+Datum
 step_context(Step *s, const char *activity_name, int64 activity_id)
 {
 	JsonbParseState *state = NULL;
@@ -464,9 +410,9 @@ step_context(Step *s, const char *activity_name, int64 activity_id)
 
 	null_value.type = jbvNull;
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	push_pair(&state, "flow", s->flow->name);
-	push_number_pair(&state, "version", s->instance.version);
-	push_number_pair(&state, "instance", s->instance.id);
+	flow_jsonb_push_pair(&state, "flow", s->flow->name);
+	flow_jsonb_push_number(&state, "version", s->instance.version);
+	flow_jsonb_push_number(&state, "instance", s->instance.id);
 	entity_push_jsonb_string(&state, WJB_KEY, "activity");
 	if (activity_id != 0)
 	{
@@ -478,18 +424,18 @@ step_context(Step *s, const char *activity_name, int64 activity_id)
 	}
 	else
 		(void) pushJsonbValue(&state, WJB_VALUE, &null_value);
-	push_pair(&state, "activity_name", activity_name);
+	flow_jsonb_push_pair(&state, "activity_name", activity_name);
 	entity_push_jsonb_string(&state, WJB_KEY, "key");
 	if (s->instance.key != 0 && s->flow->entity != NULL)
 		(void) entity_key_push_jsonb(&state, s->flow->entity, s->instance.key);
 	else
 		(void) pushJsonbValue(&state, WJB_VALUE, &null_value);
-	push_jsonb_pair(&state, "vars", s->instance.vars);
-	push_number_pair(&state, "attempt", s->attempt);
+	flow_jsonb_push_doc(&state, "vars", s->instance.vars);
+	flow_jsonb_push_number(&state, "attempt", s->attempt);
 	if (s->event != NULL)
-		push_jsonb_pair(&state, "event", s->event);
+		flow_jsonb_push_doc(&state, "event", s->event);
 	else
-		push_pair(&state, "event", NULL);
+		flow_jsonb_push_pair(&state, "event", NULL);
 	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	return JsonbPGetDatum(JsonbValueToJsonb(result));
 }
@@ -512,9 +458,9 @@ step_args(Step *s, const char *activity_name, int64 activity_id, Datum *args, ch
  * Evaluate a prepared expression of a flow's version as its owner, with
  * these arguments; *isnull when it gives NULL (or no row).
  */
-static Datum
-evaluate(ProcessInfo *flow, FlowVersion *fv, SPIPlanPtr plan, const char *activity_name,
-		 Datum *args, char *nulls, bool *isnull)
+Datum
+flow_version_evaluate(ProcessInfo *flow, FlowVersion *fv, SPIPlanPtr plan,
+					  const char *activity_name, Datum *args, char *nulls, bool *isnull)
 {
 	OwnerScope	scope;
 	Datum		result = (Datum) 0;
@@ -540,7 +486,7 @@ step_evaluate(Step *s, SPIPlanPtr plan, const char *activity_name, bool *isnull)
 	char		nulls[ACTION_NARGS];
 
 	step_args(s, activity_name, 0, args, nulls);
-	return evaluate(s->flow, s->fv, plan, activity_name, args, nulls, isnull);
+	return flow_version_evaluate(s->flow, s->fv, plan, activity_name, args, nulls, isnull);
 }
 
 /* Queue a step or timer job of an activity of the step's instance. */
@@ -566,8 +512,8 @@ static void enter_activity(Step *s, int target, const char *from);
  * Follow the links of activity "act" that its outcome takes (all of them
  * for a plain or split "next"; those of the outcome for an object "next").
  */
-static void
-follow(Step *s, FlowActivity *act, const char *outcome)
+void
+step_follow(Step *s, FlowActivity *act, const char *outcome)
 {
 	for (int l = 0; l < act->nlinks && !s->ended; l++)
 	{
@@ -729,7 +675,9 @@ enter_decision(Step *s, int index, FlowActivity *act)
  * Does a wait's event already hold for the instance's own row as it
  * begins?  A create: the row exists (and the condition holds); an update:
  * its condition holds (without one, only a change closes it); a delete:
- * the row is gone.
+ * the row is gone.  The row is read again, after the wait's snapshot was
+ * taken: what that snapshot sees, this reading sees too, so an event is
+ * either seen here or taken later.
  */
 static bool
 wait_holds_now(Step *s, int index, FlowActivity *act)
@@ -741,8 +689,7 @@ wait_holds_now(Step *s, int index, FlowActivity *act)
 	if (s->flow->entity == NULL || s->fv->wait_entity[index] != s->flow->entity->relid ||
 		s->instance.key == 0)
 		return false;
-	if (!s->have_row)
-		step_read_row(s);
+	step_read_row(s);
 	if (on->event == 'd')
 		return s->row_null;
 	if (s->row_null)
@@ -753,7 +700,16 @@ wait_holds_now(Step *s, int index, FlowActivity *act)
 	return !isnull && DatumGetBool(holds);
 }
 
-/* A wait begins: for its event, its timeout, or both. */
+/*
+ * A wait begins: for its event, its timeout, or both.  It takes the events
+ * that its snapshot does not see: the latest one, taken now that the
+ * instance is locked (or being inserted); and, while the instance catches
+ * up on the events kept for it, those kept after the one it is at.
+ *
+ * A wait whose event already holds closes at once; an instance that does
+ * so FLOW_MAX_SPINS times without taking an event in between would spin
+ * (a cycle through such a wait never rests): the wait fails instead.
+ */
 static void
 enter_wait(Step *s, int index, FlowActivity *act)
 {
@@ -764,12 +720,32 @@ enter_wait(Step *s, int index, FlowActivity *act)
 	memset(&a, 0, sizeof(a));
 	a.name = act->name;
 	a.kind = "wait";
+	if (act->on != NULL)
+	{
+		a.began = flow_store_latest_snapshot();
+		a.began_after = s->instance.replaying;
+	}
 	if (act->on != NULL && wait_holds_now(s, index, act))
 	{
+		if (s->spins >= FLOW_MAX_SPINS)
+		{
+			a.status = "failed";
+			a.error = psprintf("wait \"%s\" closed at once %d times in a row without an event: its instance would never rest",
+							   act->name, FLOW_MAX_SPINS);
+			a.wait_entity = s->fv->wait_entity[index];
+			a.wait_key = s->instance.key;
+			(void) flow_store_insert_activity(s->instance.id, &a);
+			s->made_live = true;
+			ereport(LOG,
+					(errmsg("instance " INT64_FORMAT " of flow \"%s\": %s", s->instance.id,
+							s->flow->name, a.error)));
+			return;
+		}
+		s->spins++;
 		a.status = "closed";
 		a.outcome = "event";
 		(void) flow_store_insert_activity(s->instance.id, &a);
-		follow(s, act, "event");
+		step_follow(s, act, "event");
 		return;
 	}
 	if (act->timeout != NULL)
@@ -792,7 +768,6 @@ enter_wait(Step *s, int index, FlowActivity *act)
 	a.run_at = timeout;
 	if (act->on != NULL)
 	{
-		a.take_snapshot = true;
 		a.wait_entity = s->fv->wait_entity[index];
 		a.wait_key = s->instance.key;
 	}
@@ -958,7 +933,7 @@ enter_join(Step *s, FlowActivity *act, const char *from)
 	}
 	flow_store_close_activity(id, "closed", NULL, NULL, false);
 	s->closed_join = true;
-	follow(s, act, NULL);
+	step_follow(s, act, NULL);
 }
 
 /*
@@ -1023,8 +998,11 @@ enter_activity(Step *s, int target, const char *from)
  * After a step: an active instance with no live activity has completed,
  * and its parent is told.  A step that began a live activity need not
  * look, unless it closed a join (which its first arrival may have begun).
+ * The count of waits closed at once is kept; an instance that caught up
+ * on its kept events is live again.  The instance is no
+ * longer running a step in this session.
  */
-static void
+void
 step_end(Step *s)
 {
 	if (!s->ended && (!s->made_live || s->closed_join) &&
@@ -1035,6 +1013,11 @@ step_end(Step *s)
 		strlcpy(s->instance.status, "completed", sizeof(s->instance.status));
 		notify_parent(&s->instance);
 	}
+	if (s->spins != s->instance.spins)
+		flow_store_set_spins(s->instance.id, s->spins);
+	if (s->instance.replaying != 0 && !flow_store_has_kept(s->instance.id, s->job_id))
+		flow_store_set_replaying(s->instance.id, 0);
+	action_pop();
 }
 
 /*
@@ -1053,7 +1036,7 @@ flow_engine_launch(ProcessInfo *flow, Datum key, Jsonb *vars, int64 parent,
 
 	memset(&instance, 0, sizeof(instance));
 	instance.id = flow_store_insert_instance(flow->id, flow->version, key, vars, parent,
-											 parent_activity);
+											 parent_activity, flow_store_latest_snapshot());
 	instance.process_id = flow->id;
 	instance.version = flow->version;
 	instance.key = key;
@@ -1148,396 +1131,7 @@ run_automatic(Step *s, FlowActivityRow *row, int index, bool in_executor)
 	}
 	flow_store_close_activity(row->id, "closed", NULL, NULL, true);
 	s->have_row = false;		/* the action may have changed it */
-	follow(s, act, NULL);
-}
-
-/* An event being delivered to waits (a job with xid set). */
-typedef struct Delivery
-{
-	ClaimedJob *job;
-	EntityShape *table;			/* the table it happened on */
-	char		event;			/* 'c'reate, 'u'pdate, 'd'elete */
-	Datum		args[ACTION_NARGS]; /* $1 the row, $2 the old row; $3 per
-									 * instance */
-	char		nulls[ACTION_NARGS];
-	Jsonb	   *doc;			/* the event as $3 shows it */
-} Delivery;
-
-/* A waiting activity an event may close. */
-typedef struct Waiting
-{
-	int64		activity_id;
-	int64		instance_id;
-	char	   *name;
-	int32		version;
-	bool		after;			/* the event committed after the wait began */
-} Waiting;
-
-/*
- * Read what a delivery job carries: the row (as it is now, or the deleted
- * row), the old row, and the event as jsonb.
- */
-static void
-delivery_read(Delivery *d, ClaimedJob *job)
-{
-	IdentityScope scope;
-	JsonbParseState *state = NULL;
-	JsonbValue *result;
-
-	d->job = job;
-	d->table = cache_entity(job->event_table);
-	d->event = job->event[0];
-	d->nulls[0] = d->nulls[1] = 'n';
-	d->nulls[2] = ' ';
-	entity_enter(d->table, &scope);
-	if (job->old_row != NULL)
-	{
-		d->args[1] = stored_row_to_datum(d->table, job->old_row);
-		d->nulls[1] = ' ';
-	}
-	if (d->event == 'd')
-	{
-		d->args[0] = d->args[1];
-		d->nulls[0] = d->nulls[1];
-	}
-	else if (entity_fetch_row(d->table, job->key, &d->args[0]))
-		d->nulls[0] = ' ';
-	entity_leave(&scope);
-
-	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	push_pair(&state, "event", job->event);
-	push_pair(&state, "table", get_rel_name(job->event_table));
-	entity_push_jsonb_string(&state, WJB_KEY, "key");
-	(void) entity_key_push_jsonb(&state, d->table, job->key);
-	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	d->doc = JsonbValueToJsonb(result);
-}
-
-/*
- * The key of the waiting instance's row that activity "index" of a version
- * computes from the event (its "key", or the event row's own key), as
- * text[]; 0 when it gives NULL.
- */
-static Datum
-delivery_key(Delivery *d, ProcessInfo *flow, FlowVersion *fv, int index)
-{
-	FlowActivity *act = &fv->def->activities[index];
-	JsonbParseState *state = NULL;
-	JsonbValue *result;
-	Datum		value;
-	bool		isnull;
-	int64		hash;
-
-	if (act->on->key == NULL)
-		return d->job->key;
-	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	push_pair(&state, "flow", flow->name);
-	push_number_pair(&state, "version", fv->key.version);
-	push_pair(&state, "activity_name", act->name);
-	push_jsonb_pair(&state, "event", d->doc);
-	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	d->args[2] = JsonbPGetDatum(JsonbValueToJsonb(result));
-	value = evaluate(flow, fv, fv->key_plans[index], act->name, d->args, d->nulls, &isnull);
-	if (isnull)
-		return (Datum) 0;
-	return entity_key_of_jsonb(flow->entity, DatumGetJsonbP(value), &hash);
-}
-
-/*
- * The waits of the flow's instances (of one instance, when only_instance is
- * set) that an event may close, and the instances whose conditional starts
- * it may start a branch of (entries without activity): those of every
- * version that listens for this event of this table, for the row key each
- * computes.  Returns how many, in *waiting.
- */
-static int
-find_waiting(Delivery *d, ProcessInfo *flow, int64 only_instance, Waiting **waiting)
-{
-	Oid			argtypes[2] = {INT4OID, REGCLASSOID};
-	Datum		args[2] = {Int32GetDatum(flow->id), ObjectIdGetDatum(d->table->relid)};
-	int			nversions;
-	int32	   *versions;
-	int			n = 0;
-	int			capacity = 16;
-	PrivilegedScope scope;
-
-	*waiting = palloc(sizeof(Waiting) * capacity);
-	catalog_enter_privileged(&scope);
-	catalog_keep_plan(&listening_plan,
-					  "SELECT version FROM procflow.flow_version"
-					  " WHERE process_id = $1 AND $2 = ANY (waits_on) ORDER BY version",
-					  2, argtypes);
-	if (SPI_execute_plan(listening_plan, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "reading the versions that wait for an event failed");
-	catalog_leave_privileged(&scope);
-	nversions = (int) SPI_processed;
-	versions = palloc(sizeof(int32) * Max(nversions, 1));
-	for (int v = 0; v < nversions; v++)
-	{
-		bool		isnull;
-
-		versions[v] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[v],
-												  SPI_tuptable->tupdesc, 1, &isnull));
-	}
-
-	for (int v = 0; v < nversions; v++)
-	{
-		FlowVersion *fv = load_version(flow, versions[v]);
-
-		prepare_version(flow, fv);
-		for (int i = 0; i < fv->def->nactivities; i++)
-		{
-			FlowActivity *act = &fv->def->activities[i];
-			bool		starts = act->kind == FLOW_CONDITIONAL_START;
-			Oid			qtypes[8] = {REGCLASSOID, TEXTARRAYOID, INT4OID, INT4OID, TEXTOID,
-			INT8OID, XID8OID, INT4OID};
-			Datum		qargs[8];
-			char		qnulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
-
-			if (act->on == NULL || act->on->event != d->event ||
-				fv->wait_entity[i] != d->table->relid)
-				continue;
-			qargs[1] = delivery_key(d, flow, fv, i);
-			if (qargs[1] == 0)
-				continue;
-			qargs[0] = ObjectIdGetDatum(d->table->relid);
-			qargs[2] = Int32GetDatum(flow->id);
-			qargs[3] = Int32GetDatum(versions[v]);
-			qargs[4] = CStringGetTextDatum(act->name);
-			qargs[5] = Int64GetDatum(only_instance);
-			qargs[6] = UInt64GetDatum(d->job->xid);
-			qargs[7] = Int32GetDatum((int32) d->job->cid);
-			if (only_instance == 0)
-				qnulls[5] = 'n';
-
-			/*
-			 * A wait's rows, or for a conditional start the active instances
-			 * of the row (without activity): same parameters, same columns.
-			 */
-			catalog_enter_privileged(&scope);
-			catalog_prefer_indexes();
-			if (starts)
-				catalog_keep_plan(&started_plan,
-								  "SELECT 0::int8, id, " EVENT_AFTER("")
-								  "  FROM procflow.instance"
-								  " WHERE process_id = $3 AND version = $4 AND key = $2"
-								  "   AND finished_at IS NULL AND ($6::int8 IS NULL OR id = $6)",
-								  8, qtypes);
-			else
-				catalog_keep_plan(&waiting_plan,
-								  "SELECT a.id, a.instance_id, " EVENT_AFTER("a.")
-								  "  FROM procflow.activity a"
-								  "  JOIN procflow.instance i ON i.id = a.instance_id"
-								  " WHERE a.wait_entity = $1 AND a.wait_key = $2"
-								  "   AND a.status = 'waiting' AND a.name = $5"
-								  "   AND i.process_id = $3 AND i.version = $4"
-								  "   AND ($6::int8 IS NULL OR i.id = $6)",
-								  8, qtypes);
-			if (SPI_execute_plan(starts ? started_plan : waiting_plan, qargs, qnulls, false,
-								 0) != SPI_OK_SELECT)
-				elog(ERROR, "finding the waits an event closes failed");
-			catalog_leave_privileged(&scope);
-			for (uint64 r = 0; r < SPI_processed; r++)
-			{
-				HeapTuple	tup = SPI_tuptable->vals[r];
-				bool		isnull;
-				Waiting    *w;
-
-				if (n == capacity)
-				{
-					capacity *= 2;
-					*waiting = repalloc(*waiting, sizeof(Waiting) * capacity);
-				}
-				w = &(*waiting)[n++];
-				w->activity_id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1,
-															 &isnull));
-				w->instance_id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2,
-															 &isnull));
-				w->after = DatumGetBool(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3,
-													  &isnull));
-				w->name = pstrdup(act->name);
-				w->version = versions[v];
-			}
-		}
-	}
-	return n;
-}
-
-/* Order waits by instance, then activity. */
-static int
-waiting_cmp(const void *a, const void *b)
-{
-	const Waiting *x = a;
-	const Waiting *y = b;
-
-	if (x->instance_id != y->instance_id)
-		return x->instance_id < y->instance_id ? -1 : 1;
-	if (x->activity_id != y->activity_id)
-		return x->activity_id < y->activity_id ? -1 : 1;
-	return 0;
-}
-
-/* Did an update change one of the fields a wait watches? */
-static bool
-changed_watched(ClaimedJob *job, FlowWaitOn *on)
-{
-	Datum	   *elems;
-	bool	   *elnulls;
-	int			n;
-
-	if (on->nfields == 0)
-		return true;
-	if (job->changed == 0)
-		return false;
-	deconstruct_array(DatumGetArrayTypeP(job->changed), TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &elnulls, &n);
-	for (int i = 0; i < n; i++)
-		for (int f = 0; f < on->nfields; f++)
-			if (!elnulls[i] && strcmp(TextDatumGetCString(elems[i]), on->fields[f]) == 0)
-				return true;
-	return false;
-}
-
-/* Keep an event for a suspended instance, to be delivered when it resumes. */
-static void
-keep_for_instance(ProcessInfo *flow, ClaimedJob *job, int64 instance_id)
-{
-	NewJob		kept;
-
-	memset(&kept, 0, sizeof(kept));
-	kept.process_id = flow->id;
-	kept.event = job->event;
-	kept.ord = job->ord;
-	kept.key = job->key;
-	kept.old_row = job->old_row ? CStringGetTextDatum(job->old_row) : (Datum) 0;
-	kept.changed = job->changed;
-	kept.owner = flow->owner;
-	kept.instance_id = instance_id;
-	kept.xid = job->xid;
-	kept.event_table = job->event_table;
-	kept.cid = job->cid;
-	kept.run_at = GetCurrentTimestamp();
-	(void) queue_insert(&kept);
-}
-
-/*
- * Deliver an event to the waits it closes: for each instance that waits
- * for it (or only the instance an event was kept for), under the
- * instance's lock, each waiting activity whose wait began before the
- * event committed, whose fields changed and whose condition holds closes
- * with outcome "event", and the instance goes on.  Every instance is
- * locked before anything changes: when one is busy, the whole delivery is
- * held, so that no wait takes the event twice.  A suspended instance gets
- * the event kept for it.
- */
-static const char *
-deliver(ProcessInfo *flow, ClaimedJob *job, const char **note)
-{
-	Delivery	d;
-	Waiting    *waiting;
-	int			n;
-	int			closed = 0;		/* waits closed, and events kept */
-
-	memset(&d, 0, sizeof(d));
-	delivery_read(&d, job);
-	n = find_waiting(&d, flow, job->instance_id, &waiting);
-	qsort(waiting, n, sizeof(Waiting), waiting_cmp);
-	for (int i = 0; i < n; i++)
-	{
-		FlowInstance instance;
-		bool		busy;
-
-		if (i > 0 && waiting[i].instance_id == waiting[i - 1].instance_id)
-			continue;
-		if (!flow_store_lock_instance(waiting[i].instance_id, false, &instance, &busy) &&
-			busy)
-			return FLOW_STEP_HELD;
-	}
-
-	for (int i = 0; i < n;)
-	{
-		FlowInstance instance;
-		bool		busy;
-		int			end = i;
-		Step		s;
-
-		while (end < n && waiting[end].instance_id == waiting[i].instance_id)
-			end++;
-		if (!flow_store_lock_instance(waiting[i].instance_id, false, &instance, &busy))
-		{
-			i = end;
-			continue;
-		}
-		if (strcmp(instance.status, "suspended") == 0)
-		{
-			/* an event already kept for it keeps its place in the queue */
-			if (job->instance_id != 0)
-				return FLOW_STEP_HELD;
-			keep_for_instance(flow, job, instance.id);
-			closed++;
-			i = end;
-			continue;
-		}
-		if (strcmp(instance.status, "active") != 0)
-		{
-			i = end;
-			continue;
-		}
-		step_begin(&s, flow, &instance, job->id, 1);
-		s.event = d.doc;
-		for (int k = i; k < end && !s.ended; k++)
-		{
-			Waiting    *w = &waiting[k];
-			FlowActivityRow row;
-			FlowVersion *fv = load_version(flow, w->version);
-			int			index = activity_index(fv->def, w->name);
-			FlowActivity *act = &fv->def->activities[index];
-
-			if (!w->after || (w->activity_id != 0 &&
-							  (!flow_store_read_activity(w->activity_id, &row) ||
-							   strcmp(row.status, "waiting") != 0)))
-				continue;
-			if (d.event == 'u' && !changed_watched(job, act->on))
-				continue;
-			if (act->on->condition != NULL)
-			{
-				bool		isnull;
-				Datum		holds;
-
-				d.args[2] = step_context(&s, act->name, w->activity_id);
-				holds = evaluate(flow, fv, fv->plans[index], act->name, d.args, d.nulls,
-								 &isnull);
-				if (isnull || !DatumGetBool(holds))
-					continue;
-			}
-			closed++;
-			if (w->activity_id == 0)
-			{
-				/* a conditional start: a branch of its own begins */
-				NewActivity a;
-
-				memset(&a, 0, sizeof(a));
-				a.name = act->name;
-				a.kind = "conditional_start";
-				a.status = "closed";
-				a.outcome = "event";
-				(void) flow_store_insert_activity(instance.id, &a);
-				follow(&s, act, NULL);
-				continue;
-			}
-			flow_store_cancel_jobs(instance.id, w->activity_id, 0, "the wait closed with its event");
-			flow_store_close_activity(w->activity_id, "closed", "event", NULL, false);
-			follow(&s, act, "event");
-		}
-		step_end(&s);
-		i = end;
-	}
-	if (closed == 0)
-	{
-		*note = "no wait took the event";
-		return "skipped";
-	}
-	return "succeeded";
+	step_follow(s, act, NULL);
 }
 
 /*
@@ -1576,7 +1170,7 @@ task_timer(Step *s, FlowActivityRow *row, int index)
 		flow_store_cancel_jobs(s->instance.id, row->id, s->job_id, "the task timed out");
 		flow_store_close_activity(row->id, "closed", "timeout", NULL, false);
 		flow_engine_notify_task(row->id);
-		follow(s, &s->fv->def->activities[index], "timeout");
+		step_follow(s, &s->fv->def->activities[index], "timeout");
 		return;
 	}
 	flow_store_set_task(row->id, "ready", row->assignee);
@@ -1605,7 +1199,7 @@ close_subflow(Step *s, FlowActivityRow *row, int index)
 		return;
 	}
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	push_jsonb_pair(&state, act->name, vars);
+	flow_jsonb_push_doc(&state, act->name, vars);
 	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	vars = JsonbValueToJsonb(result);
 	flow_store_merge_vars(s->instance.id, vars);
@@ -1613,7 +1207,7 @@ close_subflow(Step *s, FlowActivityRow *row, int index)
 														  JsonbPGetDatum(s->instance.vars),
 														  JsonbPGetDatum(vars)));
 	flow_store_close_activity(row->id, "closed", status, NULL, false);
-	follow(s, act, status);
+	step_follow(s, act, status);
 }
 
 /*
@@ -1632,7 +1226,7 @@ flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const 
 	int			index;
 
 	if (job->xid != 0)
-		return deliver(flow, job, note);
+		return flow_delivery_run(flow, job, in_executor, note);
 	if (!flow_store_lock_instance(job->instance_id, false, &instance, &busy))
 	{
 		if (busy)
@@ -1654,10 +1248,13 @@ flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const 
 	}
 
 	step_begin(&s, flow, &instance, job->id, job->attempts + 1);
-	index = activity_index(s.fv->def, row.name);
+	index = flow_activity_index(s.fv->def, row.name);
 	if (index < 0)
 		elog(ERROR, "activity \"%s\" is not in version %d of flow \"%s\"",
 			 row.name, instance.version, flow->name);
+	/* a timer, or a child's end, comes from outside: the instance rests */
+	if (strcmp(row.kind, "automatic") != 0)
+		step_rest(&s);
 	if (strcmp(row.kind, "automatic") == 0)
 		run_automatic(&s, &row, index, in_executor);
 	else if (strcmp(row.kind, "subflow") == 0)
@@ -1667,7 +1264,7 @@ flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const 
 	else
 	{
 		flow_store_close_activity(row.id, "closed", "timeout", NULL, false);
-		follow(&s, &s.fv->def->activities[index], "timeout");
+		step_follow(&s, &s.fv->def->activities[index], "timeout");
 	}
 	step_end(&s);
 	return "succeeded";
@@ -1679,13 +1276,28 @@ flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const 
  * its activity, which keeps its status while the job is retried, and is
  * failed, with the error, when the job is.  A wait or task whose timer
  * could not be followed fails too, so that retry_activity can run its
- * timer again.
+ * timer again.  An event kept for an instance fails the activity its
+ * delivery was at (the wait whose condition failed, say), which the job
+ * notes, so that retry_activity delivers the same event again.
  */
 void
 flow_engine_note_failure(const ClaimedJob *job, bool final, const char *message)
 {
-	if (strcmp(job->event, "step") == 0 || strcmp(job->event, "timer") == 0)
-		flow_store_note_run(job->activity_id, final ? "failed" : NULL, message);
+	int64		activity = job->activity_id;
+
+	if (job->xid != 0)
+	{
+		if (job->instance_id == 0)
+			return;
+		if (activity == 0)
+			activity = flow_delivery_failing_activity();
+		if (activity == 0)
+			return;
+		flow_store_note_event_activity(job->id, activity);
+	}
+	else if (strcmp(job->event, "step") != 0 && strcmp(job->event, "timer") != 0)
+		return;
+	flow_store_note_run(activity, final ? "failed" : NULL, message);
 }
 
 /*
@@ -1705,7 +1317,8 @@ flow_engine_skip(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *act
 	bool		skipped = false;
 
 	step_begin(&s, flow, instance, 0, 1);
-	index = activity_index(s.fv->def, activity->name);
+	step_rest(&s);
+	index = flow_activity_index(s.fv->def, activity->name);
 	if (index < 0)
 		elog(ERROR, "activity \"%s\" is not in version %d of flow \"%s\"",
 			 activity->name, instance->version, flow->name);
@@ -1733,7 +1346,7 @@ flow_engine_skip(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *act
 	flow_store_close_activity(activity->id, "skipped", skipped ? "skipped" : NULL, by, false);
 	if (act->kind == FLOW_HUMAN)
 		flow_engine_notify_task(activity->id);
-	follow(&s, act, "skipped");
+	step_follow(&s, act, "skipped");
 	step_end(&s);
 }
 
@@ -1756,7 +1369,8 @@ flow_engine_complete_task(ProcessInfo *flow, FlowInstance *instance,
 	StringInfoData outcomes;
 
 	step_begin(&s, flow, instance, 0, 1);
-	index = activity_index(s.fv->def, activity->name);
+	step_rest(&s);
+	index = flow_activity_index(s.fv->def, activity->name);
 	if (index < 0)
 		elog(ERROR, "activity \"%s\" is not in version %d of flow \"%s\"",
 			 activity->name, instance->version, flow->name);
@@ -1796,7 +1410,7 @@ flow_engine_complete_task(ProcessInfo *flow, FlowInstance *instance,
 	}
 	flow_store_close_activity(activity->id, "closed", outcome, by, false);
 	flow_engine_notify_task(activity->id);
-	follow(&s, act, outcome);
+	step_follow(&s, act, outcome);
 	step_end(&s);
 }
 
@@ -1812,9 +1426,12 @@ flow_engine_terminate_flow(int32 process_id)
 }
 
 /*
- * retry_activity: a failed automatic activity runs again, or a failed
- * wait's or task's timer fires again (a task is ready meanwhile), with the
- * job's attempts counted anew.  The caller holds the instance's lock.
+ * retry_activity: a failed automatic activity runs again; a wait that
+ * failed on an event gets that event again; a failed wait's or task's
+ * timer fires again (a task is ready meanwhile); a wait that failed as it
+ * began (it would have spun) waits, its instance's count of waits closed
+ * at once starting again.  Attempts are counted anew.  The caller holds the
+ * instance's lock.
  */
 void
 flow_engine_retry(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *activity)
@@ -1822,13 +1439,20 @@ flow_engine_retry(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *ac
 	Step		s;
 	bool		automatic = strcmp(activity->kind, "automatic") == 0;
 	bool		subflow = strcmp(activity->kind, "subflow") == 0;
-	bool		waits = subflow || strcmp(activity->kind, "wait") == 0;
+	bool		wait = strcmp(activity->kind, "wait") == 0;
 
 	memset(&s, 0, sizeof(s));
 	s.flow = flow;
 	s.instance = *instance;
+	if (instance->spins != 0)
+		flow_store_set_spins(instance->id, 0);
+	if (wait && (flow_store_failed_event(instance->id, activity->id) || activity->run_at == 0))
+	{
+		flow_store_reopen(activity->id, "waiting", false);
+		return;
+	}
 	/* a task is ready again; its timer finds whether its timeout passed */
-	flow_store_reopen(activity->id, waits ? "waiting" : "ready");
+	flow_store_reopen(activity->id, subflow || wait ? "waiting" : "ready", true);
 	queue_activity_job(&s, activity->id, automatic || subflow ? "step" : "timer",
 					   GetCurrentTimestamp());
 	if (strcmp(activity->kind, "human") == 0)

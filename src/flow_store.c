@@ -17,11 +17,17 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 
 #include "catalog.h"
 #include "flow_store.h"
@@ -54,8 +60,31 @@ enum
 	FLOW_BY_NAME,
 	LIVE_CHILDREN,
 	PRUNE,
+	CANDIDATES,
+	WAITING,
+	STARTED_BEFORE,
+	HAS_KEPT,
+	SET_REPLAYING,
+	SET_SPINS,
+	NOTE_EVENT_ACTIVITY,
+	FAILED_EVENT,
 	NSTATEMENTS
 };
+
+/*
+ * Did an event (its transaction's full id $2, and command $3 in it) happen
+ * after a wait (or an instance, for its conditional starts) began?  Its
+ * transaction committed after the snapshot the wait began with (which saw
+ * every transaction that committed before), or it is the transaction that
+ * began the wait, at a later command (an executor's round runs many steps
+ * in one transaction).  A snapshot dropped at a restore takes every event.
+ */
+#define EVENT_AFTER \
+	"(began IS NULL" \
+	" OR CASE WHEN began_xid = $2 THEN $3 > began_cid" \
+	"    ELSE NOT pg_catalog.pg_visible_in_snapshot($2, began) END)"
+
+
 
 static SPIPlanPtr plans[NSTATEMENTS];
 
@@ -85,18 +114,40 @@ result_value(int col, bool *isnull)
 }
 
 /*
+ * The latest snapshot, as a pg_snapshot datum: what a wait or an instance
+ * begins with.  Taken after the instance is locked or inserted, so that an
+ * event committed later is delivered after this transaction ends (a
+ * delivery holds an event while an instance of its row is locked or being
+ * inserted, see flow_delivery.c); the latest, not the transaction's, so
+ * that this holds at every isolation level.
+ */
+Datum
+flow_store_latest_snapshot(void)
+{
+	LOCAL_FCINFO(fcinfo, 0);
+	Datum		result;
+
+	PushActiveSnapshot(GetLatestSnapshot());
+	InitFunctionCallInfoData(*fcinfo, NULL, 0, InvalidOid, NULL, NULL);
+	result = pg_current_snapshot(fcinfo);
+	PopActiveSnapshot();
+	return result;
+}
+
+/*
  * Insert an active instance of a flow's version and return its id; key is
  * a text[] (0 for an entity-less flow), vars a jsonb object (NULL: {});
- * a subflow's instance names its parent instance and activity.
+ * a subflow's instance names its parent instance and activity.  "began"
+ * (a pg_snapshot) tells the events its conditional starts take.
  */
 int64
 flow_store_insert_instance(int32 process_id, int32 version, Datum key, Jsonb *vars,
-						   int64 parent, int64 parent_activity)
+						   int64 parent, int64 parent_activity, Datum began)
 {
-	Oid			argtypes[7] = {INT4OID, INT4OID, TEXTARRAYOID, JSONBOID, INT8OID, INT8OID,
-	INT4OID};
-	Datum		args[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[8] = {INT4OID, INT4OID, TEXTARRAYOID, JSONBOID, INT8OID, INT8OID,
+	INT4OID, PG_SNAPSHOTOID};
+	Datum		args[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	bool		isnull;
 
 	args[0] = Int32GetDatum(process_id);
@@ -113,15 +164,15 @@ flow_store_insert_instance(int32 process_id, int32 version, Datum key, Jsonb *va
 	args[5] = Int64GetDatum(parent_activity);
 	if (parent_activity == 0)
 		nulls[5] = 'n';
-	/* its snapshot tells the events its conditional starts take */
 	args[6] = Int32GetDatum((int32) GetCurrentCommandId(false));
+	args[7] = began;
 	store_exec(INSERT_INSTANCE,
 			   "INSERT INTO procflow.instance (process_id, version, key, vars, parent,"
 			   "  parent_activity, began, began_xid, began_cid)"
-			   " VALUES ($1, $2, $3, coalesce($4, '{}'), $5, $6, pg_catalog.pg_current_snapshot(),"
+			   " VALUES ($1, $2, $3, coalesce($4, '{}'), $5, $6, $8,"
 			   "         pg_catalog.pg_current_xact_id(), $7)"
 			   " RETURNING id",
-			   7, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
+			   8, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
 	return DatumGetInt64(result_value(1, &isnull));
 }
 
@@ -141,7 +192,8 @@ flow_store_lock_instance(int64 id, bool wait, FlowInstance *instance, bool *busy
 	Datum		d;
 
 #define LOCK_SQL(how) \
-	"SELECT process_id, version, key, status, vars, parent, parent_activity" \
+	"SELECT process_id, version, key, status, vars, parent, parent_activity," \
+	"       replaying, spins" \
 	"  FROM procflow.instance" \
 	" WHERE id = $1 FOR UPDATE" how
 
@@ -175,6 +227,9 @@ flow_store_lock_instance(int64 id, bool wait, FlowInstance *instance, bool *busy
 	instance->parent = isnull ? 0 : DatumGetInt64(d);
 	d = result_value(7, &isnull);
 	instance->parent_activity = isnull ? 0 : DatumGetInt64(d);
+	d = result_value(8, &isnull);
+	instance->replaying = isnull ? 0 : DatumGetInt64(d);
+	instance->spins = DatumGetInt32(result_value(9, &isnull));
 	return true;
 }
 
@@ -262,11 +317,11 @@ flow_store_read_activity(int64 id, FlowActivityRow *row)
 int64
 flow_store_insert_activity(int64 instance_id, const NewActivity *a)
 {
-	Oid			argtypes[16] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
-		BOOLOID, OIDOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
-	TIMESTAMPTZOID, INT4OID};
-	Datum		args[16];
-	char		nulls[16];
+	Oid			argtypes[18] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
+		PG_SNAPSHOTOID, OIDOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, TEXTOID, INT8OID};
+	Datum		args[18];
+	char		nulls[18];
 	bool		isnull;
 	const char *texts[3] = {a->assignee, a->group, a->instructions};
 
@@ -279,7 +334,8 @@ flow_store_insert_activity(int64 instance_id, const NewActivity *a)
 	nulls[4] = a->outcome ? ' ' : 'n';
 	args[5] = TimestampTzGetDatum(a->run_at);
 	nulls[5] = a->run_at != 0 ? ' ' : 'n';
-	args[6] = BoolGetDatum(a->take_snapshot);
+	args[6] = a->began;
+	nulls[6] = a->began != 0 ? ' ' : 'n';
 	args[7] = ObjectIdGetDatum(a->wait_entity);
 	nulls[7] = OidIsValid(a->wait_entity) ? ' ' : 'n';
 	args[8] = a->wait_key;
@@ -296,20 +352,24 @@ flow_store_insert_activity(int64 instance_id, const NewActivity *a)
 	args[14] = TimestampTzGetDatum(a->timeout_at);
 	nulls[14] = a->timeout_at != 0 ? ' ' : 'n';
 	args[15] = Int32GetDatum((int32) GetCurrentCommandId(false));
+	args[16] = a->error ? CStringGetTextDatum(a->error) : (Datum) 0;
+	nulls[16] = a->error ? ' ' : 'n';
+	args[17] = Int64GetDatum(a->began_after);
+	nulls[17] = a->began_after != 0 ? ' ' : 'n';
 	store_exec(INSERT_ACTIVITY,
 			   "INSERT INTO procflow.activity (instance_id, name, kind, status, outcome,"
 			   "  run_at, closed_at, began, began_xid, began_cid, wait_entity, wait_key,"
-			   "  arrived, assignee, \"group\", instructions, due_at, timeout_at)"
+			   "  arrived, assignee, \"group\", instructions, due_at, timeout_at, error,"
+			   "  began_after)"
 			   " VALUES ($1, $2, $3, $4, $5, $6,"
 			   "  CASE WHEN $4 IN ('closed', 'skipped', 'cancelled')"
 			   "       THEN pg_catalog.clock_timestamp() END,"
-			   "  CASE WHEN $7 THEN pg_catalog.pg_current_snapshot() END,"
-			   "  CASE WHEN $7 THEN pg_catalog.pg_current_xact_id() END,"
-			   "  CASE WHEN $7 THEN $16 END,"
+			   "  $7, CASE WHEN $7 IS NOT NULL THEN pg_catalog.pg_current_xact_id() END,"
+			   "  CASE WHEN $7 IS NOT NULL THEN $16 END,"
 			   "  $8::pg_catalog.regclass, $9, CASE WHEN $10 IS NOT NULL THEN ARRAY[$10] END,"
-			   "  $11, $12, $13, $14, $15)"
+			   "  $11, $12, $13, $14, $15, $17, $18)"
 			   " RETURNING id",
-			   16, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
+			   18, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
 	return DatumGetInt64(result_value(1, &isnull));
 }
 
@@ -372,17 +432,20 @@ flow_store_note_run(int64 id, const char *status, const char *error)
 
 /*
  * A failed activity is live again (retry_activity): an automatic one ready,
- * a wait waiting, due now.
+ * a wait waiting; due now when its job runs again (else its times stay).
  */
 void
-flow_store_reopen(int64 id, const char *status)
+flow_store_reopen(int64 id, const char *status, bool due_now)
 {
-	Oid			argtypes[2] = {INT8OID, TEXTOID};
-	Datum		args[2] = {Int64GetDatum(id), CStringGetTextDatum(status)};
+	Oid			argtypes[3] = {INT8OID, TEXTOID, BOOLOID};
+	Datum		args[3] = {Int64GetDatum(id), CStringGetTextDatum(status),
+	BoolGetDatum(due_now)};
 
 	store_exec(REOPEN,
-			   "UPDATE procflow.activity SET status = $2, run_at = now() WHERE id = $1",
-			   2, argtypes, args, NULL, SPI_OK_UPDATE);
+			   "UPDATE procflow.activity"
+			   "   SET status = $2, run_at = CASE WHEN $3 THEN now() ELSE run_at END"
+			   " WHERE id = $1",
+			   3, argtypes, args, NULL, SPI_OK_UPDATE);
 }
 
 /*
@@ -639,4 +702,198 @@ flow_store_prune(int retention_seconds)
 			   "                     - pg_catalog.make_interval(secs => $1)",
 			   1, argtypes, args, NULL, SPI_OK_DELETE);
 	return SPI_processed;
+}
+
+/*
+ * Is an instance of the flow for the row with this key (text[]) being
+ * inserted by a transaction still in progress?  Its launch may begin waits
+ * whose snapshot does not see an event committed meanwhile: the event must
+ * wait for it.  Read with a dirty snapshot, which sees rows of
+ * transactions in progress and says whose they are.
+ */
+bool
+flow_store_launch_in_progress(int32 process_id, Datum key)
+{
+	const CatalogOids *c = catalog_oids();
+	Oid			relid = get_relname_relid("instance", c->namespace);
+	Oid			indexid = get_relname_relid("instance_key_idx", c->namespace);
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData keys[2];
+	SnapshotData dirty;
+	HeapTuple	tup;
+	bool		found = false;
+
+	if (!OidIsValid(relid) || !OidIsValid(indexid))
+		elog(ERROR, "procflow.instance or its key index is missing");
+	InitDirtySnapshot(dirty);
+	rel = table_open(relid, AccessShareLock);
+	/* heap attribute numbers: process_id and key */
+	ScanKeyInit(&keys[0], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(process_id));
+	ScanKeyInit(&keys[1], 4, BTEqualStrategyNumber, F_ARRAY_EQ, key);
+	scan = systable_beginscan(rel, indexid, true, &dirty, 2, keys);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+		found = TransactionIdIsValid(dirty.xmin);
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* The ids of the live instances of a flow's version for the row with this key. */
+List *
+flow_store_candidates(int32 process_id, int32 version, Datum key)
+{
+	Oid			argtypes[3] = {INT4OID, INT4OID, TEXTARRAYOID};
+	Datum		args[3] = {Int32GetDatum(process_id), Int32GetDatum(version), key};
+
+	store_exec(CANDIDATES,
+			   "SELECT id FROM procflow.instance"
+			   " WHERE process_id = $1 AND version = $2 AND key = $3"
+			   "   AND finished_at IS NULL ORDER BY id",
+			   3, argtypes, args, NULL, SPI_OK_SELECT);
+	return result_ids();
+}
+
+/*
+ * The activities of an instance with this name that wait, in the order
+ * they began, and whether an event (its transaction's full id and command;
+ * "kept", its event_id when it was kept for the instance, else 0) came
+ * after each began: see EVENT_AFTER; and a wait begun while its instance
+ * caught up on kept events takes those kept after the one it was at.
+ * Returns how many, in *waiting (in the caller's memory context).
+ */
+int
+flow_store_waiting(int64 instance_id, const char *name, uint64 xid, uint32 cid,
+				   int64 kept, FlowWaiting **waiting)
+{
+	Oid			argtypes[5] = {INT8OID, XID8OID, INT4OID, TEXTOID, INT8OID};
+	Datum		args[5];
+	int			n;
+
+	args[0] = Int64GetDatum(instance_id);
+	args[1] = UInt64GetDatum(xid);
+	args[2] = Int32GetDatum((int32) cid);
+	args[3] = CStringGetTextDatum(name);
+	args[4] = Int64GetDatum(kept);
+	store_exec(WAITING,
+			   "SELECT id, $5 > coalesce(began_after, $5) OR " EVENT_AFTER
+			   "  FROM procflow.activity"
+			   " WHERE instance_id = $1 AND name = $4 AND status = 'waiting' ORDER BY id",
+			   5, argtypes, args, NULL, SPI_OK_SELECT);
+	n = (int) SPI_processed;
+	*waiting = palloc(sizeof(FlowWaiting) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		(*waiting)[i].id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													   SPI_tuptable->tupdesc, 1, &isnull));
+		(*waiting)[i].after = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
+														 SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	return n;
+}
+
+/*
+ * Did an event (its transaction's full id and command) come after the
+ * instance began?  Its conditional starts take only those.
+ */
+bool
+flow_store_started_before(int64 instance_id, uint64 xid, uint32 cid)
+{
+	Oid			argtypes[3] = {INT8OID, XID8OID, INT4OID};
+	Datum		args[3];
+	bool		isnull;
+
+	args[0] = Int64GetDatum(instance_id);
+	args[1] = UInt64GetDatum(xid);
+	args[2] = Int32GetDatum((int32) cid);
+	store_exec(STARTED_BEFORE,
+			   "SELECT " EVENT_AFTER " FROM procflow.instance WHERE id = $1",
+			   3, argtypes, args, NULL, SPI_OK_SELECT);
+	return SPI_processed == 1 && DatumGetBool(result_value(1, &isnull));
+}
+
+/* Has the instance events kept for it, but the job except_job? */
+bool
+flow_store_has_kept(int64 instance_id, int64 except_job)
+{
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		args[2] = {Int64GetDatum(instance_id), Int64GetDatum(except_job)};
+	bool		isnull;
+
+	store_exec(HAS_KEPT,
+			   "SELECT EXISTS (SELECT 1 FROM procflow.job"
+			   "                WHERE instance_id = $1 AND xid IS NOT NULL AND id <> $2)",
+			   2, argtypes, args, NULL, SPI_OK_SELECT);
+	return DatumGetBool(result_value(1, &isnull));
+}
+
+/*
+ * The kept event an instance is at as it catches up (its event_id), or 0
+ * when it is live again; see FlowInstance.
+ */
+void
+flow_store_set_replaying(int64 instance_id, int64 job_id)
+{
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		args[2] = {Int64GetDatum(instance_id), Int64GetDatum(job_id)};
+
+	store_exec(SET_REPLAYING, "UPDATE procflow.instance SET replaying = $2 WHERE id = $1",
+			   2, argtypes, args, job_id != 0 ? NULL : " n", SPI_OK_UPDATE);
+}
+
+/* The waits an instance closed at once since it last took an event. */
+void
+flow_store_set_spins(int64 instance_id, int32 spins)
+{
+	Oid			argtypes[2] = {INT8OID, INT4OID};
+	Datum		args[2] = {Int64GetDatum(instance_id), Int32GetDatum(spins)};
+
+	store_exec(SET_SPINS, "UPDATE procflow.instance SET spins = $2 WHERE id = $1",
+			   2, argtypes, args, NULL, SPI_OK_UPDATE);
+}
+
+/*
+ * An event kept for an instance failed on one of its activities: the job
+ * notes which, so that retry_activity finds it once it has failed for good.
+ */
+void
+flow_store_note_event_activity(int64 job_id, int64 activity_id)
+{
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		args[2] = {Int64GetDatum(job_id), Int64GetDatum(activity_id)};
+
+	store_exec(NOTE_EVENT_ACTIVITY,
+			   "UPDATE procflow.job SET activity_id = $2"
+			   " WHERE id = $1 AND activity_id IS NULL",
+			   2, argtypes, args, NULL, SPI_OK_UPDATE);
+}
+
+/*
+ * retry_activity of a wait that failed on an event: queue that event again
+ * for its instance, due now.  False when no event failed on it.
+ */
+bool
+flow_store_failed_event(int64 instance_id, int64 activity_id)
+{
+	Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
+	Datum		args[3];
+
+	args[0] = Int64GetDatum(instance_id);
+	args[1] = Int64GetDatum(activity_id);
+	args[2] = Int64GetDatum(queue_allocate_ids(1));
+	store_exec(FAILED_EVENT,
+			   "INSERT INTO procflow.job (id, process_id, trigger_id, event, ord, row_hash,"
+			   "  key, old_row, changed, depth, excluded, owner, run_at, instance_id,"
+			   "  activity_id, xid, event_table, cid, new_row, event_id)"
+			   " SELECT $3, process_id, trigger_id, event, ord, row_hash, key, old_row,"
+			   "        changed, depth, excluded, owner, pg_catalog.now(), instance_id,"
+			   "        activity_id, xid, event_table, cid, new_row, event_id"
+			   "   FROM procflow.finished_job"
+			   "  WHERE instance_id = $1 AND activity_id = $2 AND xid IS NOT NULL"
+			   "    AND status = 'failed'"
+			   "  ORDER BY id DESC LIMIT 1",
+			   3, argtypes, args, NULL, SPI_OK_INSERT);
+	return SPI_processed > 0;
 }

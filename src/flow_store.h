@@ -26,6 +26,11 @@ typedef struct FlowInstance
 	Jsonb	   *vars;
 	int64		parent;			/* 0 when none */
 	int64		parent_activity;	/* the parent's subflow activity, or 0 */
+	int64		replaying;		/* while it catches up on the events kept for
+								 * it, the one it is at (its job's id); 0
+								 * otherwise */
+	int32		spins;			/* waits closed at once since it last took an
+								 * event */
 } FlowInstance;
 
 /* An activity row, as the engine and the functions look at it. */
@@ -50,7 +55,11 @@ typedef struct NewActivity
 	const char *status;
 	const char *outcome;		/* NULL when none */
 	TimestampTz run_at;			/* 0 when none */
-	bool		take_snapshot;	/* a wait: note the snapshot it began in */
+	Datum		began;			/* a wait: the pg_snapshot it began in (the
+								 * events it takes committed after it), or 0 */
+	int64		began_after;	/* and the kept event its instance was at,
+								 * whose successors it takes too; or 0 */
+	const char *error;			/* a failed activity: why, else NULL */
 	Oid			wait_entity;	/* a wait for an event: the table */
 	Datum		wait_key;		/* and the instance's key (text[]), or 0 */
 	const char *arrived;		/* a join: the first activity that arrived */
@@ -61,11 +70,31 @@ typedef struct NewActivity
 	TimestampTz timeout_at;		/* and when it times out (0: never) */
 } NewActivity;
 
+/* A waiting activity an event may close, and whether it came after it. */
+typedef struct FlowWaiting
+{
+	int64		id;
+	bool		after;
+} FlowWaiting;
+
+extern Datum flow_store_latest_snapshot(void);
+
 /* These need an SPI connection; they act as the extension owner. */
 extern int64 flow_store_insert_instance(int32 process_id, int32 version, Datum key,
-										Jsonb *vars, int64 parent, int64 parent_activity);
+										Jsonb *vars, int64 parent, int64 parent_activity,
+										Datum began);
 extern bool flow_store_lock_instance(int64 id, bool wait, FlowInstance *instance,
 									 bool *busy);
+extern bool flow_store_launch_in_progress(int32 process_id, Datum key);
+extern List *flow_store_candidates(int32 process_id, int32 version, Datum key);
+extern int	flow_store_waiting(int64 instance_id, const char *name, uint64 xid, uint32 cid,
+							   int64 kept, FlowWaiting **waiting);
+extern bool flow_store_started_before(int64 instance_id, uint64 xid, uint32 cid);
+extern bool flow_store_has_kept(int64 instance_id, int64 except_job);
+extern void flow_store_set_replaying(int64 instance_id, int64 job_id);
+extern void flow_store_set_spins(int64 instance_id, int32 spins);
+extern void flow_store_note_event_activity(int64 job_id, int64 activity_id);
+extern bool flow_store_failed_event(int64 instance_id, int64 activity_id);
 extern void flow_store_set_status(int64 instance_id, const char *status);
 extern void flow_store_merge_vars(int64 instance_id, Jsonb *vars);
 extern bool flow_store_has_live(int64 instance_id);
@@ -74,7 +103,7 @@ extern int64 flow_store_insert_activity(int64 instance_id, const NewActivity *ac
 extern void flow_store_close_activity(int64 id, const char *status, const char *outcome,
 									  const char *closed_by, bool ran);
 extern void flow_store_note_run(int64 id, const char *status, const char *error);
-extern void flow_store_reopen(int64 id, const char *status);
+extern void flow_store_reopen(int64 id, const char *status, bool due_now);
 extern void flow_store_set_task(int64 id, const char *status, const char *assignee);
 extern bool flow_store_child(int64 instance_id, int64 activity_id, char **status,
 							 Jsonb **vars);

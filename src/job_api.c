@@ -10,6 +10,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -263,6 +264,12 @@ procflow_run_jobs(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("procflow.run_jobs() cannot be called from the action or condition of a process"),
 				 errdetail("It would run jobs inside the job or event that runs the action.")));
+	/* each job reads what committed before it, as executors do */
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("procflow.run_jobs() must run at isolation level READ COMMITTED"),
+				 errdetail("Each job reads what committed before it ran, as in an executor.")));
 	if (job_state_has_cursors())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -78,6 +78,8 @@ enum
 	JOB_XID,
 	JOB_EVENT_TABLE,
 	JOB_CID,
+	JOB_NEW_ROW,
+	JOB_EVENT_ID,
 	JOB_NATTS
 };
 
@@ -162,13 +164,22 @@ job_word(const char *word)
 
 /*
  * The columns of procflow.job: all of them, or, in a database whose
- * extension is not updated yet, those up to the ones flows added (no flow
- * runs there).
+ * extension is not updated yet, those its version has (no flow runs
+ * there, see catalog.h).
  */
 static int
 job_natts(void)
 {
-	return catalog_oids()->has_flows ? JOB_NATTS : JOB_INSTANCE_ID;
+	switch (catalog_oids()->level)
+	{
+		case CATALOG_BEFORE_FLOWS:
+			return JOB_INSTANCE_ID;
+		case CATALOG_FLOWS_0_4:
+			return JOB_NEW_ROW;
+		case CATALOG_CURRENT:
+			break;
+	}
+	return JOB_NATTS;
 }
 
 /* Set a nullable column of a job row. */
@@ -233,6 +244,9 @@ queue_insert(const NewJob *job)
 	set_column(values, nulls, JOB_EVENT_TABLE, ObjectIdGetDatum(job->event_table),
 			   !OidIsValid(job->event_table));
 	set_column(values, nulls, JOB_CID, Int32GetDatum((int32) job->cid), job->xid == 0);
+	set_column(values, nulls, JOB_NEW_ROW, job->new_row, job->new_row == 0);
+	set_column(values, nulls, JOB_EVENT_ID, Int64GetDatum(job->event_id),
+			   job->event_id == 0);
 	set_column(values, nulls, JOB_STATUS, job_word(status), false);
 	set_column(values, nulls, JOB_RUN_AT, TimestampTzGetDatum(job->run_at), false);
 	set_column(values, nulls, JOB_ATTEMPTS, Int32GetDatum(job->attempts), false);
@@ -276,6 +290,8 @@ queue_claimed_from(const NewJob *job, ClaimedJob *claimed)
 	strlcpy(claimed->event, job->event, sizeof(claimed->event));
 	claimed->key = job->key;
 	claimed->old_row = job->old_row != 0 ? TextDatumGetCString(job->old_row) : NULL;
+	claimed->new_row = job->new_row != 0 ? TextDatumGetCString(job->new_row) : NULL;
+	claimed->event_id = job->event_id;
 	claimed->changed = job->changed;
 	claimed->depth = job->depth;
 	claimed->excluded = job->excluded;
@@ -363,19 +379,16 @@ queue_xact_event(XactEvent event)
 
 /*
  * A job of the owner's (job alias) that may run: in the order key's group,
- * of an enabled process (whose owner "role" has the privileges of, if
- * given), with no older pending job of the same process and row (so that
- * one row's jobs run one at a time in creation order), no older batch
- * of its process (batch.c): it may hold its row; and for a job of one
- * instance of a flow (a step, a timer, an event kept for it while it was
- * suspended), an instance that is not suspended: a suspended instance's
- * jobs are held, and its kept events run one at a time in the order they
- * came (the job of an instance that ended runs, and is skipped).
+ * of a process that "enabled" says may run it (whose owner "role" has the
+ * privileges of, if given), with no older pending job of the same process
+ * and row (so that one row's jobs run one at a time in creation order), no
+ * older batch of its process (batch.c): it may hold its row; and what
+ * "instance" says of the jobs of one instance of a flow.
  */
-#define RUNNABLE(alias, role, instance) \
+#define RUNNABLE(alias, role, enabled, instance) \
 	" " alias ".owner = $5 AND " alias ".ord = g.ord" \
 	" AND EXISTS (SELECT 1 FROM procflow.process p" \
-	"              WHERE p.id = " alias ".process_id AND p.enabled" \
+	"              WHERE p.id = " alias ".process_id AND " enabled \
 	"                AND (" role "::oid IS NULL" \
 	"                     OR pg_catalog.pg_has_role(" role "::oid, p.owner, 'USAGE')))" \
 	" AND NOT EXISTS (SELECT 1 FROM procflow.job e" \
@@ -386,15 +399,40 @@ queue_xact_event(XactEvent event)
 	"                    AND b.first_id < " alias ".id) " \
 	instance
 
-/* The part of RUNNABLE about instances, for a catalog that has them. */
+/*
+ * Which processes' jobs run: enabled ones; in a catalog that runs flows,
+ * also a disabled flow's events for waits, which are delivered to its
+ * instances as kept events (flow_delivery.c).  In a catalog whose flows
+ * wait for ALTER EXTENSION UPDATE, only light processes' jobs.
+ */
+#define ENABLED_FLOWS(alias) \
+	"(p.enabled OR (" alias ".xid IS NOT NULL AND " alias ".instance_id IS NULL))"
+#define ENABLED_LIGHT "p.enabled AND p.action IS NOT NULL"
+
+/*
+ * The part of RUNNABLE about the jobs of one instance of a flow (a step, a
+ * timer, an event kept for it), for a catalog that runs flows.  A
+ * suspended instance's jobs are held (the job of an instance that ended
+ * runs, and is skipped).  Its kept events are delivered one at a time, in
+ * the order they came, each after the instance's pending steps (those the
+ * one before led to) and its timers due before the event was kept; a timer
+ * waits for the events kept before it was due.  So an instance catches up
+ * on what it missed in the order things happened.
+ */
 #define INSTANCE_RUNNABLE(alias) \
 	" AND (" alias ".instance_id IS NULL" \
 	"      OR (NOT EXISTS (SELECT 1 FROM procflow.instance i" \
 	"                       WHERE i.id = " alias ".instance_id AND i.status = 'suspended')" \
-	"          AND (" alias ".xid IS NULL" \
-	"               OR NOT EXISTS (SELECT 1 FROM procflow.job h" \
-	"                               WHERE h.instance_id = " alias ".instance_id" \
-	"                                 AND h.xid IS NOT NULL AND h.id < " alias ".id)))) "
+	"          AND NOT EXISTS (SELECT 1 FROM procflow.job h" \
+	"                           WHERE h.instance_id = " alias ".instance_id" \
+	"                             AND CASE WHEN " alias ".xid IS NOT NULL" \
+	"                                 THEN (h.xid IS NOT NULL" \
+	"                                       AND h.event_id < " alias ".event_id)" \
+	"                                      OR h.event = 'step'" \
+	"                                      OR (h.event = 'timer'" \
+	"                                          AND h.run_at <= " alias ".created_at)" \
+	"                                 ELSE " alias ".event = 'timer' AND h.xid IS NOT NULL" \
+	"                                      AND h.created_at < " alias ".run_at END))) "
 
 /*
  * The owners that have pending jobs or batches, in OID order, from the
@@ -437,6 +475,19 @@ queue_owners(Oid *owners, int max_owners)
 	return n;
 }
 
+/* A copy of a string (or NULL) in the memory of the caller of SPI. */
+static char *
+upper_string(const char *value)
+{
+	char	   *copy;
+
+	if (value == NULL)
+		return NULL;
+	copy = SPI_palloc(strlen(value) + 1);
+	strcpy(copy, value);
+	return copy;
+}
+
 /*
  * Read up to max_jobs due jobs of one owner (see queue_owners).  With
  * "lock", lock them, skipping jobs locked by another executor; without,
@@ -458,8 +509,9 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 	Oid			argtypes[5] = {INT4OID, OIDOID, TIMESTAMPTZOID, INT8OID, OIDOID};
 	int			flows = catalog_oids()->has_flows ? 1 : 0;
 
-#define FLOW_COLUMNS ", c.instance_id, c.activity_id, c.xid, c.event_table, c.cid"
-#define CLAIM_SQL(locking, flow_columns, instance) \
+#define FLOW_COLUMNS \
+	", c.instance_id, c.activity_id, c.xid, c.event_table, c.cid, c.new_row, c.event_id"
+#define CLAIM_SQL(locking, flow_columns, enabled, instance) \
 	GROUPS_CTE \
 	"SELECT c.tableoid, c.ctid, c.id, c.process_id, c.trigger_id, c.event, c.key," \
 	"       c.old_row, c.changed, c.depth, c.attempts, c.excluded, c.ord, c.run_at" \
@@ -467,7 +519,7 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 	"  FROM grp g, LATERAL (" \
 	"    SELECT j.tableoid, j.ctid, j.* FROM procflow.job j" \
 	"     WHERE j.run_at <= $3 AND" \
-	RUNNABLE("j", "$2", instance) \
+	RUNNABLE("j", "$2", enabled, instance) \
 	"     ORDER BY j.run_at, j.id LIMIT $1" \
 	locking ") c" \
 	" WHERE g.ord IS NOT NULL AND ($4::int8 IS NULL OR g.ord < $4)" \
@@ -477,14 +529,16 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 	if (lock && flows)
 		catalog_keep_plan(&claim_locking_plan[1],
 						  CLAIM_SQL("     FOR UPDATE OF j SKIP LOCKED", FLOW_COLUMNS,
-									INSTANCE_RUNNABLE("j")), 5, argtypes);
+									ENABLED_FLOWS("j"), INSTANCE_RUNNABLE("j")), 5, argtypes);
 	else if (lock)
 		catalog_keep_plan(&claim_locking_plan[0],
-						  CLAIM_SQL("     FOR UPDATE OF j SKIP LOCKED", "", ""), 5, argtypes);
+						  CLAIM_SQL("     FOR UPDATE OF j SKIP LOCKED", "", ENABLED_LIGHT, ""),
+						  5, argtypes);
 	else if (flows)
-		catalog_keep_plan(&claim_plan[1], CLAIM_SQL("", FLOW_COLUMNS, INSTANCE_RUNNABLE("j")), 5, argtypes);
+		catalog_keep_plan(&claim_plan[1], CLAIM_SQL("", FLOW_COLUMNS, ENABLED_FLOWS("j"),
+													INSTANCE_RUNNABLE("j")), 5, argtypes);
 	else
-		catalog_keep_plan(&claim_plan[0], CLAIM_SQL("", "", ""), 5, argtypes);
+		catalog_keep_plan(&claim_plan[0], CLAIM_SQL("", "", ENABLED_LIGHT, ""), 5, argtypes);
 
 	args[0] = Int32GetDatum(max_jobs);
 	args[1] = ObjectIdGetDatum(as_role);
@@ -523,14 +577,7 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 		strlcpy(job->event, event, sizeof(job->event));
 		d = SPI_getbinval(tup, desc, 7, &isnull);
 		job->key = isnull ? 0 : SPI_datumTransfer(d, false, -1);
-		job->old_row = SPI_getvalue(tup, desc, 8);
-		if (job->old_row != NULL)
-		{
-			char	   *copy = SPI_palloc(strlen(job->old_row) + 1);
-
-			strcpy(copy, job->old_row);
-			job->old_row = copy;
-		}
+		job->old_row = upper_string(SPI_getvalue(tup, desc, 8));
 		d = SPI_getbinval(tup, desc, 9, &isnull);
 		job->changed = isnull ? 0 : SPI_datumTransfer(d, false, -1);
 		job->depth = DatumGetInt32(SPI_getbinval(tup, desc, 10, &isnull));
@@ -544,6 +591,8 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 		job->xid = 0;
 		job->event_table = InvalidOid;
 		job->cid = 0;
+		job->new_row = NULL;
+		job->event_id = 0;
 		if (flows)
 		{
 			d = SPI_getbinval(tup, desc, 15, &isnull);
@@ -556,6 +605,9 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 			job->event_table = isnull ? InvalidOid : DatumGetObjectId(d);
 			d = SPI_getbinval(tup, desc, 19, &isnull);
 			job->cid = isnull ? 0 : (uint32) DatumGetInt32(d);
+			job->new_row = upper_string(SPI_getvalue(tup, desc, 20));
+			d = SPI_getbinval(tup, desc, 21, &isnull);
+			job->event_id = isnull ? 0 : DatumGetInt64(d);
 		}
 	}
 	SPI_freetuptable(SPI_tuptable);
@@ -793,21 +845,22 @@ queue_next_due(void)
 		/* $2 to $4 are those of the claim; this statement uses $1 and $5 */
 		Oid			argtypes[5] = {TIMESTAMPTZOID, OIDOID, TIMESTAMPTZOID, INT8OID, OIDOID};
 
-#define NEXT_DUE_SQL(instance) \
+#define NEXT_DUE_SQL(enabled, instance) \
 	GROUPS_CTE \
 	"SELECT min(n.run_at)" \
 	"  FROM grp g, LATERAL (" \
 	"    SELECT j.run_at FROM procflow.job j" \
 	"     WHERE j.run_at > $1 AND" \
-	RUNNABLE("j", "NULL", instance) \
+	RUNNABLE("j", "NULL", enabled, instance) \
 	"     ORDER BY j.run_at, j.id LIMIT 1) n" \
 	" WHERE g.ord IS NOT NULL"
 
 		if (flows)
-			catalog_keep_plan(&next_due_plan[1], NEXT_DUE_SQL(INSTANCE_RUNNABLE("j")), 5,
+			catalog_keep_plan(&next_due_plan[1],
+							  NEXT_DUE_SQL(ENABLED_FLOWS("j"), INSTANCE_RUNNABLE("j")), 5,
 							  argtypes);
 		else
-			catalog_keep_plan(&next_due_plan[0], NEXT_DUE_SQL(""), 5, argtypes);
+			catalog_keep_plan(&next_due_plan[0], NEXT_DUE_SQL(ENABLED_LIGHT, ""), 5, argtypes);
 		catalog_keep_plan(&next_due_other_plan,
 						  "SELECT least((SELECT min(b.run_at) FROM procflow.job_batch b"
 						  "               JOIN procflow.process p ON p.id = b.process_id"

@@ -46,6 +46,9 @@ typedef struct NewJob
 								 * full id, else 0 */
 	Oid			event_table;	/* the table it happened on */
 	uint32		cid;			/* and the command in that transaction */
+	Datum		new_row;		/* its new row (text, see stored_row.c), or 0 */
+	int64		event_id;		/* kept for an instance: the event it was kept
+								 * from, else 0 */
 	TimestampTz run_at;
 	TimestampTz created_at;		/* 0: the transaction's start */
 	/* the outcome of a run; status NULL for a job not run yet */
@@ -81,6 +84,8 @@ typedef struct ClaimedJob
 	uint64		xid;
 	Oid			event_table;
 	uint32		cid;
+	char	   *new_row;		/* see stored_row.c, or NULL */
+	int64		event_id;
 } ClaimedJob;
 
 /* The outcome of one run of a claimed job. */

@@ -37,8 +37,10 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/snapmgr.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 
@@ -254,8 +256,18 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
+		ProcessInfo *p;
+
+		/*
+		 * The job reads what committed before it: the definitions (the
+		 * invalidations they sent) and rows (a snapshot of its own), not
+		 * only what committed before the round began.
+		 */
+		AcceptInvalidationMessages();
+		PushActiveSnapshot(GetTransactionSnapshot());
+
 		/* inside: a process that cannot be read (its table dropped) fails the job */
-		ProcessInfo *p = cache_process(job->process_id);
+		p = cache_process(job->process_id);
 
 		if (p == NULL)
 			ereport(ERROR,
@@ -270,6 +282,7 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 		else
 			outcome->status = run_action(p, job, in_executor, &outcome->message);
 		job_state_close_portals(&state);
+		PopActiveSnapshot();
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;

@@ -280,7 +280,7 @@ RESET session_replication_role;
 ALTER EXTENSION procflow UPDATE;
 });
 is($node->safe_psql('upgraded', "SELECT extversion FROM pg_extension WHERE extname = 'procflow'"),
-	'0.4', 'updated to 0.4');
+	'0.5', 'updated to 0.5');
 is($node->safe_psql('upgraded', "SELECT name || ' ' || owner || ' ' || kind FROM procflow.processes ORDER BY name"),
 	"cron_p postgres light\nrenamed postgres light", 'the definitions and their owners are kept, as light processes');
 $node->safe_psql('upgraded', 'SELECT procflow.run_jobs()');
@@ -371,7 +371,7 @@ INSERT INTO item SELECT g, 0 FROM generate_series(3, 5) g;
 ALTER EXTENSION procflow UPDATE;
 });
 is($node->safe_psql('from02', "SELECT extversion FROM pg_extension WHERE extname = 'procflow'"),
-	'0.4', 'updated from 0.2 to 0.4');
+	'0.5', 'updated from 0.2 to 0.5');
 is($node->safe_psql('from02', "SELECT count(*) FROM procflow.jobs WHERE process = 'count'"),
 	'4', 'the pending jobs and the batch are kept');
 $node->safe_psql('from02', 'SELECT procflow.run_jobs()');

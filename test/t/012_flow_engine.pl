@@ -337,7 +337,7 @@ is($source->safe_psql('upgraded', q{SELECT process || ' ' || event || ' ' || sta
 	'note create pending', 'the 0.3 catalog has a pending job');
 $source->safe_psql('upgraded', 'ALTER EXTENSION procflow UPDATE');
 is($source->safe_psql('upgraded', "SELECT extversion FROM pg_extension WHERE extname = 'procflow'"),
-	'0.4', 'updated from 0.3 to 0.4');
+	'0.5', 'updated from 0.3 to 0.5');
 is($source->safe_psql('upgraded', q{
 SELECT string_agg(name || ' ' || kind || ' ' || coalesce(version, 0), ',' ORDER BY name) FROM procflow.processes}),
 	'note light 0,paid flow 1', 'the light process and the flow are kept');

@@ -1,0 +1,22 @@
+/*-------------------------------------------------------------------------
+ *
+ * flow_delivery.h
+ *	  Delivering entity events to the waits and conditional starts of the
+ *	  instances of flows.
+ *
+ * Copyright (c) 2026, procflow developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROCFLOW_FLOW_DELIVERY_H
+#define PROCFLOW_FLOW_DELIVERY_H
+
+#include "cache.h"
+#include "queue.h"
+
+/* These need an SPI connection. */
+extern const char *flow_delivery_run(ProcessInfo *flow, ClaimedJob *job, bool in_executor,
+									 const char **note);
+extern int64 flow_delivery_failing_activity(void);
+
+#endif							/* PROCFLOW_FLOW_DELIVERY_H */

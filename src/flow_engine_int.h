@@ -1,0 +1,102 @@
+/*-------------------------------------------------------------------------
+ *
+ * flow_engine_int.h
+ *	  What the files of the flow engine share: versions read and prepared
+ *	  to run, and the step of one instance.  Private to flow_engine.c and
+ *	  flow_delivery.c; the rest of procflow uses flow_engine.h.
+ *
+ * Copyright (c) 2026, procflow developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PROCFLOW_FLOW_ENGINE_INT_H
+#define PROCFLOW_FLOW_ENGINE_INT_H
+
+#include "cache.h"
+#include "flow_definition.h"
+#include "flow_store.h"
+
+/*
+ * How many waits an instance may close at once, without taking an event in
+ * between, before one fails instead: a cycle through a wait whose event
+ * already holds would spin without end.
+ */
+#define FLOW_MAX_SPINS 100
+
+/* The values of a task that may be SQL, in FlowVersion.value_plans. */
+enum
+{
+	VALUE_ASSIGNEE,
+	VALUE_GROUP,
+	VALUE_INSTRUCTIONS,
+	VALUE_DUE,
+	VALUE_START_DELAY,
+	HUMAN_VALUES
+};
+
+/* A version of a flow, read and prepared to run. */
+typedef struct VersionKey
+{
+	Oid			catalog;		/* procflow.process: ids start again when the
+								 * extension is created again */
+	int32		process_id;
+	int32		version;
+} VersionKey;
+
+typedef struct FlowVersion
+{
+	VersionKey	key;			/* hash key: must be first */
+	MemoryContext cxt;			/* everything below lives here */
+	Jsonb	   *doc;			/* the definition */
+	Oid			rowtype;		/* of the entity when prepared */
+	char	   *search_path;
+	FlowDefinition *def;
+	SPIPlanPtr *plans;			/* per activity: its action, or its wait's
+								 * condition; NULL when none or not yet */
+	SPIPlanPtr *timeout_plans;	/* a wait's timestamptz expression */
+	SPIPlanPtr *link_plans;		/* per link of a decision: its case */
+	SPIPlanPtr *key_plans;		/* a wait's or subflow's key, as jsonb */
+	SPIPlanPtr *vars_plans;		/* a subflow's vars */
+	SPIPlanPtr (*value_plans)[HUMAN_VALUES];	/* a task's values given as SQL */
+	Oid		   *wait_entity;	/* a wait for an event: its table */
+	int64	   *timeout_ms;		/* an automatic activity's statement timeout */
+	bool		prepared;
+} FlowVersion;
+
+/* One step of one instance, from step_begin to step_end. */
+typedef struct Step
+{
+	ProcessInfo *flow;
+	FlowVersion *fv;
+	FlowInstance instance;
+	int64		job_id;			/* the running job, or 0 */
+	int			attempt;
+	bool		have_row;		/* row read */
+	Datum		row;
+	bool		row_null;
+	bool		ended;			/* an end terminated the instance */
+	bool		made_live;		/* it began an activity that is live */
+	bool		closed_join;	/* it closed a join it may have begun */
+	int32		spins;			/* instance.spins as the step leaves it */
+	Jsonb	   *event;			/* the event a wait is closed by, or NULL */
+} Step;
+
+extern FlowVersion *flow_version_load(ProcessInfo *flow, int32 version);
+extern void flow_version_prepare(ProcessInfo *flow, FlowVersion *fv);
+extern int	flow_activity_index(FlowDefinition *def, const char *name);
+
+extern void step_begin(Step *s, ProcessInfo *flow, FlowInstance *instance, int64 job_id,
+					   int attempt);
+extern void step_end(Step *s);
+extern void step_follow(Step *s, FlowActivity *act, const char *outcome);
+extern Datum step_context(Step *s, const char *activity_name, int64 activity_id);
+extern void step_rest(Step *s);
+extern Datum flow_version_evaluate(ProcessInfo *flow, FlowVersion *fv, SPIPlanPtr plan,
+								   const char *activity_name, Datum *args, char *nulls,
+								   bool *isnull);
+
+extern void flow_jsonb_push_pair(JsonbParseState **state, const char *key, const char *value);
+extern void flow_jsonb_push_number(JsonbParseState **state, const char *key, int64 number);
+extern void flow_jsonb_push_doc(JsonbParseState **state, const char *key, Jsonb *doc);
+
+#endif							/* PROCFLOW_FLOW_ENGINE_INT_H */
