@@ -40,6 +40,7 @@ OBJS = \
 	src/ddl.o \
 	src/job_state.o \
 	src/action_limits.o \
+	src/job_deadline.o \
 	src/wakeup.o
 
 DATA = $(wildcard sql/procflow--*.sql)

@@ -39,6 +39,7 @@
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "storage/lmgr.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/memutils.h"
@@ -46,6 +47,7 @@
 #include "utils/timestamp.h"
 
 #include "batch.h"
+#include "cache.h"
 #include "catalog.h"
 #include "collect.h"
 
@@ -249,13 +251,47 @@ cancel_deleted_rows(void)
 }
 
 /*
+ * Before writing jobs of a process (other than events for waits), lock the
+ * process until the transaction ends, in the mode disable_process with
+ * cancel_pending waits for: it cancels them once this transaction commits.
+ * A process that is disabled by now (its rules were read before) takes
+ * none of them: false.
+ */
+static bool
+queue_lock_process(ProcessJobs *l)
+{
+	ProcessInfo *p;
+	bool		enabled;
+	bool		any = false;
+
+	for (int i = 0; i < l->njobs && !any; i++)
+		any = l->jobs[i].xid == 0;
+	if (!any)
+		return true;
+	LockDatabaseObject(catalog_oids()->process, l->process_id, 0, RowExclusiveLock);
+	cache_pin();
+	p = cache_process(l->process_id);
+	enabled = p != NULL && p->enabled;
+	cache_unpin();
+	return enabled;
+}
+
+/*
  * Write one process's jobs: runs of one trigger as batches, the rest as
- * rows; a job cancelled by a delete as its cancelled history row.
+ * rows; a job cancelled by a delete, or queued for a process that was
+ * disabled meanwhile, as its cancelled history row.
  */
 static void
 write_list(ProcessJobs *l)
 {
 	int			start = 0;
+
+	if (!queue_lock_process(l))
+	{
+		for (int i = 0; i < l->njobs; i++)
+			if (l->jobs[i].xid == 0 && l->cancelled[i] == 0)
+				l->cancelled[i] = -1;
+	}
 
 	while (start < l->njobs)
 	{
@@ -266,7 +302,8 @@ write_list(ProcessJobs *l)
 		{
 			first->status = "cancelled";
 			first->finished_at = GetCurrentTimestamp();
-			first->error_message = "the entity row was deleted";
+			first->error_message = l->cancelled[start] < 0 ?
+				"cancelled when the process was disabled" : "the entity row was deleted";
 			(void) queue_insert(first);
 			start++;
 			continue;

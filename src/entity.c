@@ -195,6 +195,12 @@ key_scalar_text(EntityShape *entity, int i, JsonbValue *v)
 													   NumericGetDatum(v->val.numeric)));
 		case jbvBool:
 			return pstrdup(v->val.boolean ? "true" : "false");
+		case jbvNull:
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("key value for column \"%s\" is null", entity->keynames[i]),
+					 errdetail("A row's primary key has no null values.")));
+			break;
 		default:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -225,6 +231,17 @@ entity_key_of_jsonb(EntityShape *entity, Jsonb *key, int64 *hash)
 	for (int i = 0; i < entity->nkeys; i++)
 		appendStringInfo(&names, "%s%s", i > 0 ? ", " : "", entity->keynames[i]);
 
+	if (JB_ROOT_IS_SCALAR(key))
+	{
+		JsonbValue	v;
+
+		(void) JsonbExtractScalar(&key->root, &v);
+		if (v.type == jbvNull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("key is null"),
+					 errhint("The primary key columns are: %s.", names.data)));
+	}
 	if (JB_ROOT_IS_SCALAR(key) && entity->nkeys == 1)
 	{
 		JsonbValue	v;
@@ -503,4 +520,26 @@ entity_fetch_row(EntityShape *entity, Datum key, Datum *row)
 	*row = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	*row = SPI_datumTransfer(*row, false, -1);
 	return true;
+}
+
+/*
+ * The key (text[]) of the row that a key given by a person or by SQL names,
+ * as the row itself has it: the values of some types compare equal in
+ * several text forms (numeric 1.5 and 1.50), and procflow compares keys by
+ * their text.  *found is false, and the key is returned as given, when
+ * there is no such row.  Runs as the table owner; the caller holds an SPI
+ * connection.
+ */
+Datum
+entity_row_key(EntityShape *entity, Datum key, bool *found)
+{
+	IdentityScope scope;
+	Datum		row;
+
+	entity_enter(entity, &scope);
+	*found = entity_fetch_row(entity, key, &row);
+	if (*found)
+		key = entity_key_of_row(entity, row);
+	entity_leave(&scope);
+	return key;
 }

@@ -30,6 +30,7 @@ extern void entity_push_jsonb_string(JsonbParseState **state, JsonbIteratorToken
 extern JsonbValue *entity_key_push_jsonb(JsonbParseState **state, EntityShape *entity,
 										 Datum key);
 extern Datum entity_key_of_row(EntityShape *entity, Datum row);
+extern Datum entity_row_key(EntityShape *entity, Datum key, bool *found);
 extern bool entity_fetch_row(EntityShape *entity, Datum key, Datum *row);
 
 #endif							/* PROCFLOW_ENTITY_H */

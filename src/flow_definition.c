@@ -24,7 +24,9 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "parser/parse_coerce.h"
+#include "port/pg_bitutils.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 
@@ -244,13 +246,22 @@ required_string(JsonbContainer *obj, const char *key, ReadPlace *place)
 }
 
 /*
- * A literal interval that must be positive: an automatic activity's
- * statement timeout, a wait's timeout.
+ * The longest literal interval a definition takes: an instance adds it to
+ * the time an activity begins, which must stay a timestamp (and, for an
+ * automatic activity's statement timeout, a number of milliseconds).
+ */
+#define MAX_INTERVAL_LITERAL "1000 years"
+
+/*
+ * A literal interval that must be positive and at most
+ * MAX_INTERVAL_LITERAL: an automatic activity's statement timeout, a
+ * wait's timeout, a task's times.
  */
 static void
 check_interval_literal(JsonbValue *v, const char *key, ReadPlace *place)
 {
 	Interval   *value;
+	Datum		limit;
 
 	place->key = key;
 	value = DatumGetIntervalP(DirectFunctionCall3(interval_in,
@@ -262,6 +273,14 @@ check_interval_literal(JsonbValue *v, const char *key, ReadPlace *place)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("key \"%s\" of activity \"%s\" must be a positive interval",
 						key, place->activity)));
+	limit = DirectFunctionCall3(interval_in, CStringGetDatum(MAX_INTERVAL_LITERAL),
+								ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(value), limit)) > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key \"%s\" of activity \"%s\" must be at most %s",
+						key, place->activity, MAX_INTERVAL_LITERAL),
+				 errdetail("An instance adds it to the time the activity begins.")));
 	place->key = NULL;
 }
 
@@ -860,11 +879,20 @@ mark_reachable(FlowDefinition *def, int from, bool *seen)
 		mark_reachable(def, act->links[i].target, seen);
 }
 
-/* Does an activity take no time, so that a cycle through it would spin? */
+/*
+ * Does an activity never rest, so that a cycle through it would spin?
+ * Automatic activities, decisions and joins follow each other at once; so
+ * does a wait for the creation or the deletion of the instance's own row
+ * without a condition, which closes at once as long as the row exists (or,
+ * for a deletion, once it is gone).
+ */
 static bool
-is_instant(FlowKind kind)
+never_rests(FlowActivity *act)
 {
-	return kind == FLOW_AUTOMATIC || kind == FLOW_DECISION || kind == FLOW_JOIN;
+	if (act->kind == FLOW_WAIT)
+		return act->on != NULL && act->on->entity == NULL && act->on->condition == NULL &&
+			(act->on->event == 'c' || act->on->event == 'd');
+	return act->kind == FLOW_AUTOMATIC || act->kind == FLOW_DECISION || act->kind == FLOW_JOIN;
 }
 
 /*
@@ -884,7 +912,7 @@ find_spinning_cycle(FlowDefinition *def, int at, int *state, int *path, int dept
 	{
 		int			to = act->links[i].target;
 
-		if (!is_instant(def->activities[to].kind))
+		if (!never_rests(&def->activities[to]))
 			continue;
 		if (state[to] == 1)
 		{
@@ -900,13 +928,282 @@ find_spinning_cycle(FlowDefinition *def, int at, int *state, int *path, int dept
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
 					 errmsg("activities %s form a cycle that never waits", cycle.data),
-					 errdetail("Automatic activities, decisions and joins follow each other at once, so this cycle could run without end."),
-					 errhint("Put a wait in the cycle.")));
+					 errdetail("Automatic activities, decisions and joins follow each other at once, and so does a wait for the creation or deletion of the instance's own row without a condition, so this cycle could run without end."),
+					 errhint("Put a wait that rests in the cycle: for an update, for another table, or with a condition.")));
 		}
 		if (state[to] == 0)
 			find_spinning_cycle(def, to, state, path, depth + 1);
 	}
 	state[at] = 2;
+}
+
+/*
+ * Joins that could wait for good.  A join goes on when each activity that
+ * links to it has arrived; a path of exclusive choices (a decision's case
+ * or else, a wait's or task's or subflow's outcome) that brings some of
+ * them but not all, and then nothing more, leaves the join waiting with
+ * nothing to wake it: a branch that bypasses a join, or a join after an
+ * exclusive choice instead of after a split.  This is found by playing the
+ * flow with tokens, as a Petri net: a token at each activity that runs,
+ * every link of a plain "next" taken at once (a split), one outcome's
+ * links for each exclusive choice; the token with the lowest activity
+ * first, so that each set of choices is played once.  A play that ends
+ * (no token left, no end that terminates reached) with a join half filled
+ * is refused.  Joins that a conditional start leads to are left out: their
+ * other branches may be waiting for its events, as a wait would.  The
+ * states already seen are not played again; a flow with too many states to
+ * play whole is not refused.
+ */
+#define JOIN_PLAY_MAX_STATES	20000
+#define JOIN_PLAY_MAX_TOKENS	64
+
+typedef struct JoinPlay
+{
+	FlowDefinition *def;
+	int		   *join_of;		/* activity -> index among the joins, or -1 */
+	int			njoins;
+	int		  **source_bit;		/* per join: activity -> bit of its sources */
+	bool	   *checked;		/* per join: not fed by a conditional start */
+	HTAB	   *seen;			/* states played */
+	int			nstates;
+	bool		gave_up;
+	const char *choices[8];		/* the path's exclusive choices, for the message */
+	int			nchoices;
+} JoinPlay;
+
+/* A state: the tokens (activity indices, sorted) and the joins' arrivals. */
+typedef struct PlayState
+{
+	int			ntokens;
+	int			tokens[JOIN_PLAY_MAX_TOKENS];
+	uint64		arrived[FLEXIBLE_ARRAY_MEMBER];
+} PlayState;
+
+static void play(JoinPlay *p, PlayState *st);
+
+/* The size of a state with njoins joins. */
+static Size
+play_state_size(int njoins)
+{
+	return offsetof(PlayState, arrived) + sizeof(uint64) * Max(njoins, 1);
+}
+
+/* Add a token at activity "at", keeping the tokens sorted. */
+static bool
+add_token(PlayState *st, int at)
+{
+	int			i;
+
+	if (st->ntokens == JOIN_PLAY_MAX_TOKENS)
+		return false;
+	for (i = st->ntokens; i > 0 && st->tokens[i - 1] > at; i--)
+		st->tokens[i] = st->tokens[i - 1];
+	st->tokens[i] = at;
+	st->ntokens++;
+	return true;
+}
+
+/* Play on from st after moving the first token along links [from, to). */
+static void
+play_links(JoinPlay *p, PlayState *st, int at, FlowLink *links, int from, int to,
+		   const char *choice)
+{
+	Size		size = play_state_size(p->njoins);
+	PlayState  *next = palloc(size);
+
+	memcpy(next, st, size);
+	/* the first token goes */
+	memmove(next->tokens, next->tokens + 1, sizeof(int) * (next->ntokens - 1));
+	next->ntokens--;
+	for (int l = from; l < to; l++)
+	{
+		int			target = links[l].target;
+		int			j = p->join_of[target];
+
+		if (j >= 0)
+		{
+			/* the join notes its source; once all arrived, it goes on */
+			next->arrived[j] |= UINT64CONST(1) << p->source_bit[j][at];
+			if (pg_popcount64(next->arrived[j]) == p->def->activities[target].incoming)
+			{
+				next->arrived[j] = 0;
+				if (!add_token(next, target))
+				{
+					p->gave_up = true;
+					return;
+				}
+			}
+		}
+		else if (!add_token(next, target))
+		{
+			p->gave_up = true;
+			return;
+		}
+	}
+	if (choice != NULL && p->nchoices < (int) lengthof(p->choices))
+		p->choices[p->nchoices] = choice;
+	p->nchoices++;
+	play(p, next);
+	p->nchoices--;
+	pfree(next);
+}
+
+/* Play every way on from a state. */
+static void
+play(JoinPlay *p, PlayState *st)
+{
+	bool		found;
+	FlowActivity *act;
+	int			at;
+
+	check_stack_depth();
+	if (p->gave_up)
+		return;
+	(void) hash_search(p->seen, st, HASH_ENTER, &found);
+	if (found)
+		return;
+	if (++p->nstates > JOIN_PLAY_MAX_STATES)
+	{
+		p->gave_up = true;
+		return;
+	}
+	if (st->ntokens == 0)
+	{
+		for (int j = 0; j < p->njoins; j++)
+		{
+			int			join = -1;
+			StringInfoData path;
+
+			if (st->arrived[j] == 0)
+				continue;
+			for (int i = 0; i < p->def->nactivities && join < 0; i++)
+				if (p->join_of[i] == j)
+					join = i;
+			if (!p->checked[j])
+				continue;
+			initStringInfo(&path);
+			for (int c = 0; c < Min(p->nchoices, (int) lengthof(p->choices)); c++)
+				if (p->choices[c] != NULL)
+					appendStringInfo(&path, "%s%s", path.len > 0 ? ", " : "", p->choices[c]);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("join \"%s\" can wait for ever", p->def->activities[join].name),
+					 path.len > 0 ?
+					 errdetail("When %s, some of the activities that link to it arrive and the others never do.",
+							   path.data) :
+					 errdetail("Some of the activities that link to it arrive and the others never do."),
+					 errhint("A join waits for every activity that links to it: lead each exclusive outcome either to all of its branches or to none, or join after a split.")));
+		}
+		return;
+	}
+
+	at = st->tokens[0];
+	act = &p->def->activities[at];
+	if (act->kind == FLOW_END)
+	{
+		if (!act->terminate)
+			play_links(p, st, at, act->links, 0, 0, NULL);
+		return;
+	}
+	if (act->kind == FLOW_DECISION)
+	{
+		int			ncase = 0;
+
+		/* each case (its links share their condition), and else */
+		for (int l = 0; l < act->nlinks;)
+		{
+			int			end = l + 1;
+
+			while (end < act->nlinks && act->links[end].when == act->links[l].when &&
+				   act->links[l].when != NULL)
+				end++;
+			play_links(p, st, at, act->links, l, end,
+					   act->links[l].when ?
+					   psprintf("\"%s\" takes case %d", act->name, ++ncase) :
+					   psprintf("\"%s\" takes else", act->name));
+			l = end;
+		}
+		return;
+	}
+	/* links with outcomes: one outcome at a time; plain links: all at once */
+	for (int l = 0; l < act->nlinks;)
+	{
+		int			end = l + 1;
+
+		if (act->links[l].outcome == NULL)
+		{
+			while (end < act->nlinks && act->links[end].outcome == NULL)
+				end++;
+			play_links(p, st, at, act->links, l, end, NULL);
+		}
+		else
+		{
+			while (end < act->nlinks && act->links[end].outcome != NULL &&
+				   strcmp(act->links[end].outcome, act->links[l].outcome) == 0)
+				end++;
+			play_links(p, st, at, act->links, l, end,
+					   psprintf("\"%s\" ends with \"%s\"", act->name, act->links[l].outcome));
+		}
+		l = end;
+	}
+	if (act->nlinks == 0)
+		play_links(p, st, at, act->links, 0, 0, NULL);
+}
+
+/* Refuse a join that some play of the flow leaves waiting for good. */
+static void
+check_joins(FlowDefinition *def)
+{
+	JoinPlay	p;
+	PlayState  *start;
+	HASHCTL		ctl;
+	bool	   *fed = palloc0(sizeof(bool) * def->nactivities);
+
+	memset(&p, 0, sizeof(p));
+	p.def = def;
+	p.join_of = palloc(sizeof(int) * def->nactivities);
+	for (int i = 0; i < def->nactivities; i++)
+		p.join_of[i] = def->activities[i].kind == FLOW_JOIN ? p.njoins++ : -1;
+	if (p.njoins == 0)
+		return;
+	for (int i = 0; i < def->nactivities; i++)
+		if (def->activities[i].kind == FLOW_CONDITIONAL_START)
+			mark_reachable(def, i, fed);
+	p.checked = palloc0(sizeof(bool) * p.njoins);
+	p.source_bit = palloc0(sizeof(int *) * p.njoins);
+	for (int i = 0; i < def->nactivities; i++)
+	{
+		int			j = p.join_of[i];
+		int			bits = 0;
+
+		if (j < 0)
+			continue;
+		p.checked[j] = !fed[i];
+		p.source_bit[j] = palloc0(sizeof(int) * def->nactivities);
+		for (int a = 0; a < def->nactivities; a++)
+		{
+			bool		links = false;
+
+			for (int l = 0; l < def->activities[a].nlinks; l++)
+				links |= def->activities[a].links[l].target == i;
+			if (links)
+				p.source_bit[j][a] = bits++;
+		}
+		/* more sources than bits, or one activity's two links: not played */
+		if (bits > 63 || bits != def->activities[i].incoming)
+			p.checked[j] = false;
+	}
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = play_state_size(p.njoins);
+	ctl.entrysize = ctl.keysize;
+	ctl.hcxt = CurrentMemoryContext;
+	p.seen = hash_create("procflow join play", 256, &ctl,
+						 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	start = palloc0(play_state_size(p.njoins));
+	(void) add_token(start, def->start);
+	play(&p, start);
+	hash_destroy(p.seen);
 }
 
 /* The rules of the graph as a whole. */
@@ -977,8 +1274,9 @@ check_graph(FlowDefinition *def)
 					 errdetail("Every activity must lead to an activity of kind \"end\".")));
 
 	for (int i = 0; i < n; i++)
-		if (state[i] == 0 && is_instant(def->activities[i].kind))
+		if (state[i] == 0 && never_rests(&def->activities[i]))
 			find_spinning_cycle(def, i, state, path, 0);
+	check_joins(def);
 }
 
 /*

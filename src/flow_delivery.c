@@ -169,6 +169,7 @@ listener_key(Delivery *d, ProcessInfo *flow, FlowVersion *fv, int index)
 	Datum		value;
 	bool		isnull;
 	int64		hash;
+	bool		found;
 
 	if (act->on->key == NULL)
 		return d->job->key;
@@ -183,7 +184,10 @@ listener_key(Delivery *d, ProcessInfo *flow, FlowVersion *fv, int index)
 								  d->nulls, &isnull);
 	if (isnull)
 		return (Datum) 0;
-	return entity_key_of_jsonb(flow->entity, DatumGetJsonbP(value), &hash);
+	/* as the instance's row has it (instances keep their row's own key) */
+	return entity_row_key(flow->entity,
+						  entity_key_of_jsonb(flow->entity, DatumGetJsonbP(value), &hash),
+						  &found);
 }
 
 /*

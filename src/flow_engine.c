@@ -42,11 +42,11 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/timeout.h"
 #include "utils/timestamp.h"
 
 #include "action.h"
@@ -58,6 +58,7 @@
 #include "flow_engine_int.h"
 #include "flow_store.h"
 #include "identity.h"
+#include "job_deadline.h"
 #include "procflow.h"
 #include "queue.h"
 #include "stored_row.h"
@@ -857,19 +858,20 @@ enter_human(Step *s, int index, FlowActivity *act)
 }
 
 /*
- * A subflow: an instance of another flow of the owner, for the key its
- * "key" gives (or this instance's key), with its "vars"; the activity
- * waits until the child ends (notify_parent).
+ * Launch the child of subflow activity "activity_id": an instance of
+ * another flow of the owner, for the row the activity's "key" names (or
+ * this instance's row), with its "vars".  A key that names no row raises
+ * 23503 when "raise", and otherwise returns false, with the message in
+ * *error.
  */
-static void
-enter_subflow(Step *s, int index, FlowActivity *act)
+static bool
+launch_child(Step *s, int index, FlowActivity *act, int64 activity_id, bool raise,
+			 char **error)
 {
-	NewActivity a;
 	ProcessInfo *child;
 	int32		child_id;
 	Datum		key = s->instance.key;
 	Jsonb	   *vars = NULL;
-	int64		id;
 	bool		isnull;
 	Datum		d;
 
@@ -898,6 +900,26 @@ enter_subflow(Step *s, int index, FlowActivity *act)
 	}
 	else if (child->entity == NULL)
 		key = (Datum) 0;
+	if (key != 0)
+	{
+		bool		found;
+
+		key = entity_row_key(child->entity, key, &found);
+		if (!found)
+		{
+			char	   *message = psprintf("table \"%s\" has no row with key %s for subflow \"%s\"",
+										   get_rel_name(child->entity->relid),
+										   OidOutputFunctionCall(F_ARRAY_OUT, key),
+										   act->name);
+
+			if (raise)
+				ereport(ERROR,
+						(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+						 errmsg("%s", message)));
+			*error = message;
+			return false;
+		}
+	}
 	if (act->subflow_vars != NULL)
 	{
 		d = step_evaluate(s, s->fv->vars_plans[index], act->name, &isnull);
@@ -910,13 +932,30 @@ enter_subflow(Step *s, int index, FlowActivity *act)
 						 errmsg("the vars of subflow \"%s\" are not a JSON object", act->name)));
 		}
 	}
+	(void) flow_engine_launch(child, key, vars, s->instance.id, activity_id);
+	return true;
+}
+
+/*
+ * A subflow: it launches its child and waits until the child ends
+ * (notify_parent).  A child whose key names no row fails the activity,
+ * with that error: retry_activity launches it again.
+ */
+static void
+enter_subflow(Step *s, int index, FlowActivity *act)
+{
+	NewActivity a;
+	int64		id;
+	char	   *error;
+
 	memset(&a, 0, sizeof(a));
 	a.name = act->name;
 	a.kind = "subflow";
 	a.status = "waiting";
 	id = flow_store_insert_activity(s->instance.id, &a);
 	s->made_live = true;
-	(void) flow_engine_launch(child, key, vars, s->instance.id, id);
+	if (!launch_child(s, index, act, id, false, &error))
+		flow_store_note_run(id, "failed", error);
 }
 
 /* A link from "from" reaches a join: it goes on when all its links have. */
@@ -1088,17 +1127,6 @@ action_vars(const char *activity)
 	return DatumGetJsonbPCopy(d);
 }
 
-/* The statement timeout of an automatic activity, in ms; 0 for none. */
-static int64
-activity_timeout_ms(Step *s, int index)
-{
-	int64		ms = s->fv->timeout_ms[index] ? s->fv->timeout_ms[index] : s->flow->timeout_ms;
-
-	if (procflow_max_timeout > 0 && (ms == 0 || ms > procflow_max_timeout))
-		ms = procflow_max_timeout;
-	return ms;
-}
-
 /* Run an automatic activity's action and follow its next. */
 static void
 run_automatic(Step *s, FlowActivityRow *row, int index, bool in_executor)
@@ -1108,16 +1136,18 @@ run_automatic(Step *s, FlowActivityRow *row, int index, bool in_executor)
 	char		nulls[ACTION_NARGS];
 	OwnerScope	scope;
 	Jsonb	   *vars;
-	int64		timeout_ms = activity_timeout_ms(s, index);
+	/* its own statement timeout, else its flow's */
+	int64		timeout_ms = s->fv->timeout_ms[index] ? s->fv->timeout_ms[index] :
+		s->flow->timeout_ms;
 
 	step_args(s, act->name, row->id, args, nulls);
 	action_enter_process_path(s->flow, s->fv->search_path, &scope);
 	action_push(s->flow, 1, (Datum) 0, s->instance.id);
-	if (in_executor && timeout_ms > 0)
-		enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(timeout_ms, INT_MAX));
+	if (in_executor)
+		job_deadline_narrow(timeout_ms);
 	action_run_plan(s->fv->plans[index], "activity", act->name, args, nulls);
-	if (in_executor && timeout_ms > 0)
-		disable_timeout(STATEMENT_TIMEOUT, false);
+	if (in_executor)
+		job_deadline_widen();
 	vars = action_vars(act->name);
 	action_pop();
 	action_leave_owner(&scope);
@@ -1192,8 +1222,14 @@ close_subflow(Step *s, FlowActivityRow *row, int index)
 	JsonbParseState *state = NULL;
 	JsonbValue *result;
 
-	if (!flow_store_child(s->instance.id, row->id, &status, &vars) ||
-		(strcmp(status, "completed") != 0 && strcmp(status, "terminated") != 0))
+	if (!flow_store_child(s->instance.id, row->id, &status, &vars))
+	{
+		/* retry_activity of a subflow whose child could not be launched */
+		(void) launch_child(s, index, act, row->id, true, NULL);
+		s->made_live = true;
+		return;
+	}
+	if (strcmp(status, "completed") != 0 && strcmp(status, "terminated") != 0)
 	{
 		s->made_live = true;	/* the child has not ended: nothing to do */
 		return;

@@ -696,10 +696,13 @@ flow_store_prune(int retention_seconds)
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1] = {Int32GetDatum(retention_seconds)};
 
+	/* a child whose end its parent has not taken yet stays */
 	store_exec(PRUNE,
-			   "DELETE FROM procflow.instance"
-			   " WHERE finished_at < pg_catalog.now()"
-			   "                     - pg_catalog.make_interval(secs => $1)",
+			   "DELETE FROM procflow.instance c"
+			   " WHERE c.finished_at < pg_catalog.now()"
+			   "                       - pg_catalog.make_interval(secs => $1)"
+			   "   AND NOT EXISTS (SELECT 1 FROM procflow.activity a"
+			   "                    WHERE a.id = c.parent_activity AND a.closed_at IS NULL)",
 			   1, argtypes, args, NULL, SPI_OK_DELETE);
 	return SPI_processed;
 }

@@ -138,9 +138,7 @@ procflow_launch(PG_FUNCTION_ARGS)
 	if (flow->entity != NULL)
 	{
 		int64		hash;
-		Datum		row;
 		bool		found;
-		IdentityScope scope;
 
 		if (PG_ARGISNULL(1))
 			ereport(ERROR,
@@ -148,9 +146,8 @@ procflow_launch(PG_FUNCTION_ARGS)
 					 errmsg("flow \"%s\" needs the key of a row of table \"%s\"", name,
 							get_rel_name(flow->entity->relid))));
 		key = entity_key_of_jsonb(flow->entity, PG_GETARG_JSONB_P(1), &hash);
-		entity_enter(flow->entity, &scope);
-		found = entity_fetch_row(flow->entity, key, &row);
-		entity_leave(&scope);
+		/* the row's own key: 1.5 names the numeric 1.50 as the row has it */
+		key = entity_row_key(flow->entity, key, &found);
 		if (!found)
 			ereport(ERROR,
 					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),

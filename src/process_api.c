@@ -27,6 +27,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -153,8 +154,53 @@ check_name_array(ArrayType *arr, const char *argname)
 }
 
 /*
+ * Refuse to move or drop a flow that another flow launches as a subflow:
+ * in its current version, or in one that live instances run (the subflow
+ * names it, and its key, given or not, names a row of its table).  "what"
+ * is "move" or "drop".
+ */
+static void
+check_not_launched(const char *name, int32 process_id, const char *what)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(process_id)};
+	char	   *launcher;
+
+	catalog_exec("SELECT p.name FROM procflow.process f"
+				 "  JOIN procflow.process p ON p.owner = f.owner AND p.id <> f.id"
+				 "  JOIN procflow.flow_version v ON v.process_id = p.id,"
+				 "       pg_catalog.jsonb_each(v.definition -> 'activities') a"
+				 " WHERE f.id = $1 AND p.kind = 'flow'"
+				 "   AND a.value ->> 'kind' = 'subflow' AND a.value ->> 'flow' = f.name"
+				 "   AND (v.version = p.version"
+				 "        OR EXISTS (SELECT 1 FROM procflow.instance i"
+				 "                    WHERE i.process_id = p.id AND i.version = v.version"
+				 "                      AND i.finished_at IS NULL))"
+				 " ORDER BY p.name LIMIT 1",
+				 1, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return;
+	launcher = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (strcmp(what, "drop") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop flow \"%s\" because flow \"%s\" launches it as a subflow",
+						name, launcher),
+				 errhint("Give flow \"%s\" a version without that subflow (procflow.alter_flow), and let its instances finish, first.",
+						 launcher)));
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_IN_USE),
+			 errmsg("the entity of flow \"%s\" cannot change while flow \"%s\" launches it as a subflow",
+					name, launcher),
+			 errdetail("The subflow names rows of its present table."),
+			 errhint("Give flow \"%s\" a version without that subflow (procflow.alter_flow), and let its instances finish, first.",
+					 launcher)));
+}
+
+/*
  * A process can move to another entity table (or none) only when nothing
- * refers to rows of the old one: no event triggers, no pending jobs.
+ * refers to rows of the old one: no event triggers, no pending jobs, no
+ * live instances, no flow that launches it as a subflow.
  */
 static void
 check_entity_change(const char *name, int32 process_id)
@@ -175,6 +221,7 @@ check_entity_change(const char *name, int32 process_id)
 				 errmsg("the entity of process \"%s\" cannot change while it has event triggers, pending jobs or live instances",
 						name),
 				 errhint("Drop its event triggers, cancel or run its pending jobs, and terminate its instances, first.")));
+	check_not_launched(name, process_id, "move");
 }
 
 /*
@@ -628,9 +675,10 @@ procflow_drop_trigger(PG_FUNCTION_ARGS)
 
 /*
  * Lock a process's row and its flow versions as for a change of their
- * keys: wait for the transactions that are queueing its jobs or launching
- * its instances (they hold key-share locks through their foreign keys) and
- * keep new ones out, so that what is read next includes everything they
+ * keys, and the process as an object: wait for the transactions that are
+ * launching its instances (they hold key-share locks through their foreign
+ * keys) or have queued its jobs (collect.c locks the process), and keep
+ * new ones out, so that what is read next includes everything they
  * committed.
  */
 static void
@@ -638,6 +686,8 @@ lock_process(int32 process_id)
 {
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1] = {Int32GetDatum(process_id)};
+
+	LockDatabaseObject(catalog_oids()->process, process_id, 0, ExclusiveLock);
 
 	catalog_exec("SELECT 1 FROM procflow.process WHERE id = $1 FOR UPDATE",
 				 1, argtypes, args, NULL, SPI_OK_SELECT);
@@ -682,6 +732,8 @@ procflow_drop_process(PG_FUNCTION_ARGS)
 								   live, name, live),
 					 errhint("Terminate them first, for example with procflow.disable_process(name, cancel_pending => true).")));
 	}
+	if (process.version > 0)
+		check_not_launched(name, process.id, "drop");
 	catalog_exec("SELECT pg_catalog.array_agg(DISTINCT t)::pg_catalog.regclass[]"
 				 "  FROM procflow.flow_version v, pg_catalog.unnest(v.waits_on) t"
 				 " WHERE v.process_id = $1",

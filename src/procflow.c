@@ -158,8 +158,8 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("procflow.max_timeout",
-							"Longest time an action may run in an executor, whatever its process's timeout.",
-							"0 means no limit beyond each process's own timeout.",
+							"Longest time an executor works on one job, whatever its process's timeout.",
+							"Actions, conditions, decisions, keys, a task's values, re-reads of entity rows and lock waits all count. 0 means no limit beyond each process's own timeout.",
 							&procflow_max_timeout,
 							0, 0, INT_MAX,
 							PGC_SIGHUP,

@@ -41,7 +41,6 @@
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
-#include "utils/timeout.h"
 #include "utils/timestamp.h"
 
 #include "action.h"
@@ -51,6 +50,7 @@
 #include "entity.h"
 #include "flow_engine.h"
 #include "inflight.h"
+#include "job_deadline.h"
 #include "job_state.h"
 #include "procflow.h"
 #include "queue.h"
@@ -97,19 +97,6 @@ read_job_rows(ProcessInfo *p, ClaimedJob *job, Datum *args, char *nulls)
 }
 
 /*
- * How long the action of a process may run in an executor: its own
- * timeout, capped by procflow.max_timeout; 0 for no limit.
- */
-static int64
-action_timeout_ms(ProcessInfo *p)
-{
-	if (procflow_max_timeout > 0 &&
-		(p->timeout_ms == 0 || p->timeout_ms > procflow_max_timeout))
-		return procflow_max_timeout;
-	return p->timeout_ms;
-}
-
-/*
  * Run the action of one claimed job as the process owner (a flow's job
  * launches an instance of it instead).  Returns the job's status:
  * "succeeded", or "skipped" with the reason in *note when the row is gone
@@ -140,16 +127,14 @@ run_action(ProcessInfo *p, ClaimedJob *job, bool in_executor, const char **note)
 	}
 	else
 	{
-		int64		timeout_ms = action_timeout_ms(p);
-
-		if (in_executor && timeout_ms > 0)
-			enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(timeout_ms, INT_MAX));
+		if (in_executor)
+			job_deadline_narrow(p->timeout_ms);
 		if (p->version > 0)
 			(void) flow_engine_launch(p, job->key, NULL, 0, 0);
 		else
 			action_execute(p, args, nulls);
-		if (in_executor && timeout_ms > 0)
-			disable_timeout(STATEMENT_TIMEOUT, false);
+		if (in_executor)
+			job_deadline_widen();
 	}
 	action_pop();
 	action_leave_owner(&scope);
@@ -252,6 +237,8 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 
 	cache_pin();
 	job_state_begin(&state);
+	if (in_executor)
+		job_deadline_begin();
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
@@ -283,6 +270,8 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 			outcome->status = run_action(p, job, in_executor, &outcome->message);
 		job_state_close_portals(&state);
 		PopActiveSnapshot();
+		if (in_executor)
+			job_deadline_end();
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -290,7 +279,7 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 	PG_CATCH();
 	{
 		if (in_executor)
-			disable_timeout(STATEMENT_TIMEOUT, false);
+			job_deadline_end();
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		if (!in_executor && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)

@@ -61,10 +61,18 @@ lock_row_jobs(Oid entity)
 		ids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	}
 	batch_materialize_processes(ids, false);
-	catalog_exec("SELECT j.id, j.key FROM procflow.job j"
+	/* events for waits carry their rows: they are delivered all the same */
+	catalog_exec(catalog_oids()->level == CATALOG_BEFORE_FLOWS ?
+				 "SELECT j.id, j.key FROM procflow.job j"
 				 "  JOIN procflow.process p ON p.id = j.process_id"
 				 " WHERE p.entity = $1::pg_catalog.regclass"
 				 "   AND j.event IN ('create', 'update') AND j.key IS NOT NULL"
+				 " ORDER BY j.id FOR UPDATE OF j SKIP LOCKED" :
+				 "SELECT j.id, j.key FROM procflow.job j"
+				 "  JOIN procflow.process p ON p.id = j.process_id"
+				 " WHERE p.entity = $1::pg_catalog.regclass"
+				 "   AND j.event IN ('create', 'update') AND j.key IS NOT NULL"
+				 "   AND j.xid IS NULL"
 				 " ORDER BY j.id FOR UPDATE OF j SKIP LOCKED",
 				 1, argtypes, args, NULL, SPI_OK_SELECT);
 }
@@ -82,9 +90,42 @@ cancel_jobs(Datum ids)
 }
 
 /*
+ * Refuse to truncate a table whose rows' deletion a live wait waits for:
+ * TRUNCATE removes rows without deleting them one by one, so the wait
+ * would never see its event.
+ */
+static void
+refuse_if_deletion_awaited(Oid table)
+{
+	Oid			argtypes[1] = {OIDOID};
+	Datum		args[1] = {ObjectIdGetDatum(table)};
+
+	catalog_exec("SELECT p.name, a.name FROM procflow.activity a"
+				 "  JOIN procflow.instance i ON i.id = a.instance_id"
+				 "  JOIN procflow.process p ON p.id = i.process_id"
+				 "  JOIN procflow.flow_version v"
+				 "    ON v.process_id = i.process_id AND v.version = i.version"
+				 " WHERE a.status = 'waiting' AND a.wait_entity = $1::pg_catalog.regclass"
+				 "   AND v.definition -> 'activities' -> a.name -> 'on' ->> 'event' = 'delete'"
+				 " LIMIT 1",
+				 1, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("cannot truncate table \"%s\" while wait \"%s\" of flow \"%s\" waits for the deletion of its rows",
+						get_rel_name(table),
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
+				 errdetail("TRUNCATE deletes no row one by one: the wait would never see its event."),
+				 errhint("DELETE the rows instead.")));
+}
+
+/*
  * Cancel the pending create and update jobs of the processes of "entity"
  * whose rows a TRUNCATE removed: all of them when the entity table itself
  * was truncated ("whole"), those whose row is gone when a partition was.
+ * Events for waits are kept: they carry their rows.  A table whose rows'
+ * deletion a live wait waits for is not truncated.
  */
 void
 truncate_cancel_jobs(Oid entity, bool whole)
@@ -99,6 +140,8 @@ truncate_cancel_jobs(Oid entity, bool whole)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	catalog_enter_privileged(&scope);
+	if (catalog_oids()->has_flows)
+		refuse_if_deletion_awaited(entity);
 	lock_row_jobs(entity);
 	catalog_leave_privileged(&scope);
 	jobs = SPI_tuptable;

@@ -225,9 +225,10 @@ SELECT count(*) AS effects FROM effect WHERE activity = 'nightly';
 -- and the instance completes
 SELECT procflow.create_flow('both', NULL, $${"start": "a", "activities": {
   "a": {"kind": "automatic", "action": "SELECT 1", "next": ["d1", "d2"]},
-  "d1": {"kind": "decision", "cases": [{"when": "false", "next": "e"}], "else": "j"},
-  "d2": {"kind": "decision", "cases": [{"when": "false", "next": "e"}], "else": "j"},
+  "d1": {"kind": "decision", "cases": [{"when": "true", "next": "j"}], "else": "stop"},
+  "d2": {"kind": "decision", "cases": [{"when": "true", "next": "j"}], "else": "stop"},
   "j": {"kind": "join", "next": "e"},
+  "stop": {"kind": "end", "terminate": true},
   "e": {"kind": "end"}}}$$);
 SELECT procflow.launch('both') > 0 AS launched;
 SELECT procflow.run_jobs();

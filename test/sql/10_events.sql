@@ -12,7 +12,7 @@ CREATE TABLE switch (broken boolean);
 INSERT INTO switch VALUES (true);
 
 -- a wait for status 'paid', then the end
-SELECT procflow.create_flow('pay', 'invoice', $${
+SELECT procflow.create_flow('ev_pay', 'invoice', $${
   "start": "wait_paid",
   "activities": {
     "wait_paid": {"kind": "wait", "on": {"event": "update", "fields": ["status"],
@@ -24,7 +24,7 @@ SELECT procflow.create_flow('pay', 'invoice', $${
 -- two updates of one row in one transaction are two events, each judged on
 -- its own rows: the first closes the wait, though the row moved on
 INSERT INTO invoice (id) VALUES (1), (2), (3), (4);
-SELECT procflow.launch('pay', '1') AS first \gset
+SELECT procflow.launch('ev_pay', '1') AS first \gset
 BEGIN;
 UPDATE invoice SET status = 'paid' WHERE id = 1;
 UPDATE invoice SET status = 'archived' WHERE id = 1;
@@ -33,7 +33,7 @@ SELECT procflow.run_jobs();
 SELECT name, status, outcome FROM procflow.activities WHERE instance = :first ORDER BY id;
 
 -- kept while suspended, and the row moved on meanwhile: the same
-SELECT procflow.launch('pay', '2') AS second \gset
+SELECT procflow.launch('ev_pay', '2') AS second \gset
 SELECT procflow.suspend(:second);
 UPDATE invoice SET status = 'paid' WHERE id = 2;
 UPDATE invoice SET status = 'archived' WHERE id = 2;
@@ -44,13 +44,13 @@ SELECT procflow.run_jobs();
 SELECT name, status, outcome FROM procflow.activities WHERE instance = :second ORDER BY id;
 
 -- held while the flow is disabled, and the row deleted meanwhile: the same
-SELECT procflow.launch('pay', '3') AS third \gset
-SELECT procflow.disable_process('pay');
+SELECT procflow.launch('ev_pay', '3') AS third \gset
+SELECT procflow.disable_process('ev_pay');
 UPDATE invoice SET status = 'paid' WHERE id = 3;
 DELETE FROM invoice WHERE id = 3;
 SELECT procflow.run_jobs();
 SELECT name, status FROM procflow.activities WHERE instance = :third ORDER BY id;
-SELECT procflow.enable_process('pay');
+SELECT procflow.enable_process('ev_pay');
 SELECT procflow.run_jobs();
 SELECT name, status, outcome FROM procflow.activities WHERE instance = :third ORDER BY id;
 SELECT status FROM procflow.instances WHERE id = :third;
@@ -58,7 +58,7 @@ SELECT status FROM procflow.instances WHERE id = :third;
 -- approve closes the first wait and begins one for a payment row: held
 -- events are delivered in order, as if live, so the payment that came
 -- after the approval closes the second wait
-SELECT procflow.create_flow('collect', 'invoice', $${
+SELECT procflow.create_flow('ev_collect', 'invoice', $${
   "start": "wait_approved",
   "activities": {
     "wait_approved": {"kind": "wait", "on": {"event": "update", "condition": "($1).approved"},
@@ -68,19 +68,19 @@ SELECT procflow.create_flow('collect', 'invoice', $${
                      "next": "done"},
     "done": {"kind": "end"}
   }}$$);
-SELECT procflow.launch('collect', '4') AS fourth \gset
-SELECT procflow.disable_process('collect');
+SELECT procflow.launch('ev_collect', '4') AS fourth \gset
+SELECT procflow.disable_process('ev_collect');
 UPDATE invoice SET approved = true WHERE id = 4;
 INSERT INTO payment VALUES (1, 4, 100);
 SELECT procflow.run_jobs();
-SELECT procflow.enable_process('collect');
+SELECT procflow.enable_process('ev_collect');
 SELECT procflow.run_jobs();
 SELECT name, status, outcome FROM procflow.activities WHERE instance = :fourth ORDER BY id;
 SELECT status FROM procflow.instances WHERE id = :fourth;
 
 -- the same across suspend and resume
 INSERT INTO invoice (id) VALUES (5);
-SELECT procflow.launch('collect', '5') AS fifth \gset
+SELECT procflow.launch('ev_collect', '5') AS fifth \gset
 SELECT procflow.suspend(:fifth);
 UPDATE invoice SET approved = true WHERE id = 5;
 INSERT INTO payment VALUES (2, 5, 100);
@@ -93,7 +93,7 @@ SELECT status FROM procflow.instances WHERE id = :fifth;
 -- a payment before the approval came before the second wait began: it is
 -- not taken, live or held
 INSERT INTO invoice (id) VALUES (6);
-SELECT procflow.launch('collect', '6') AS sixth \gset
+SELECT procflow.launch('ev_collect', '6') AS sixth \gset
 SELECT procflow.suspend(:sixth);
 INSERT INTO payment VALUES (3, 6, 100);
 UPDATE invoice SET approved = true WHERE id = 6;
@@ -104,7 +104,7 @@ SELECT name, status, outcome FROM procflow.activities WHERE instance = :sixth OR
 -- delivery is per instance: one instance whose condition fails keeps the
 -- event from no other; its wait fails with the error after its attempts,
 -- and retry_activity delivers the same event again
-SELECT procflow.create_flow('picky', 'invoice', $${
+SELECT procflow.create_flow('ev_picky', 'invoice', $${
   "start": "wait_paid",
   "activities": {
     "wait_paid": {"kind": "wait", "on": {"event": "update",
@@ -113,15 +113,15 @@ SELECT procflow.create_flow('picky', 'invoice', $${
     "done": {"kind": "end"}
   }}$$, max_attempts => 2);
 INSERT INTO invoice (id) VALUES (7);
-SELECT procflow.launch('picky', '7', '{"fragile": true}') AS fragile,
-       procflow.launch('picky', '7', '{"fragile": false}') AS healthy \gset
+SELECT procflow.launch('ev_picky', '7', '{"fragile": true}') AS fragile,
+       procflow.launch('ev_picky', '7', '{"fragile": false}') AS healthy \gset
 UPDATE invoice SET status = 'paid' WHERE id = 7;
 SELECT procflow.run_jobs();
 SELECT procflow.run_jobs();
 SELECT instance = :fragile AS fragile, name, status, outcome, attempts, error
   FROM procflow.activities WHERE instance IN (:fragile, :healthy) ORDER BY id;
 SELECT event, key, attempts, status, error FROM procflow.job_history
- WHERE process = 'picky' ORDER BY id;
+ WHERE process = 'ev_picky' ORDER BY id;
 UPDATE switch SET broken = false;
 SELECT procflow.retry_activity(id) FROM procflow.activities
  WHERE instance = :fragile AND status = 'failed';
@@ -131,7 +131,7 @@ SELECT status FROM procflow.instances WHERE id IN (:fragile, :healthy) ORDER BY 
 
 -- a key that fails for one version keeps the event from no other version:
 -- the failure is noted on the event's history
-SELECT procflow.create_flow('bykey', 'invoice', $${
+SELECT procflow.create_flow('ev_bykey', 'invoice', $${
   "start": "w",
   "activities": {
     "w": {"kind": "wait", "on": {"event": "create", "entity": "payment", "key": "($1).invoice_id"},
@@ -139,8 +139,8 @@ SELECT procflow.create_flow('bykey', 'invoice', $${
     "done": {"kind": "end"}
   }}$$);
 INSERT INTO invoice (id) VALUES (8);
-SELECT procflow.launch('bykey', '8') AS v1 \gset
-SELECT procflow.alter_flow('bykey', $${
+SELECT procflow.launch('ev_bykey', '8') AS v1 \gset
+SELECT procflow.alter_flow('ev_bykey', $${
   "start": "w",
   "activities": {
     "w": {"kind": "wait", "on": {"event": "create", "entity": "payment",
@@ -148,17 +148,17 @@ SELECT procflow.alter_flow('bykey', $${
           "next": "done"},
     "done": {"kind": "end"}
   }}$$);
-SELECT procflow.launch('bykey', '8') AS v2 \gset
+SELECT procflow.launch('ev_bykey', '8') AS v2 \gset
 INSERT INTO payment VALUES (4, 8, 0);
 SELECT procflow.run_jobs();
 SELECT instance = :v1 AS v1, name, status, outcome FROM procflow.activities
  WHERE instance IN (:v1, :v2) ORDER BY id;
-SELECT status, error FROM procflow.job_history WHERE process = 'bykey' ORDER BY id;
+SELECT status, error FROM procflow.job_history WHERE process = 'ev_bykey' ORDER BY id;
 
 -- an instance never spins: a wait whose condition already holds, in a
 -- cycle, closes at once a bounded number of times, then fails saying why;
 -- the instance stays active, and retry_activity makes it wait
-SELECT procflow.create_flow('spin', 'invoice', $${
+SELECT procflow.create_flow('ev_spin', 'invoice', $${
   "start": "w",
   "activities": {
     "w": {"kind": "wait", "on": {"event": "update", "condition": "($1).status = 'paid'"},
@@ -167,7 +167,7 @@ SELECT procflow.create_flow('spin', 'invoice', $${
     "done": {"kind": "end"}
   }}$$);
 INSERT INTO invoice (id, status) VALUES (9, 'paid');
-SELECT procflow.launch('spin', '9') AS spinning \gset
+SELECT procflow.launch('ev_spin', '9') AS spinning \gset
 SELECT status, count(*) FROM procflow.activities WHERE instance = :spinning
  GROUP BY status ORDER BY status;
 SELECT name, status, error FROM procflow.activities
@@ -180,14 +180,14 @@ SELECT procflow.run_jobs();
 SELECT status FROM procflow.instances WHERE id = :spinning;
 
 -- a decision cannot terminate its own instance: the step fails with 55006
-SELECT procflow.create_flow('selfish', 'invoice', $${
+SELECT procflow.create_flow('ev_selfish', 'invoice', $${
   "start": "d",
   "activities": {
     "d": {"kind": "decision", "cases": [{"when": "procflow.terminate(($3->>'instance')::bigint) IS NULL", "next": "done"}],
           "else": "done"},
     "done": {"kind": "end"}
   }}$$);
-SELECT procflow.launch('selfish', '9');
-SELECT count(*) FROM procflow.instances WHERE flow = 'selfish';
+SELECT procflow.launch('ev_selfish', '9');
+SELECT count(*) FROM procflow.instances WHERE flow = 'ev_selfish';
 
 RESET search_path;

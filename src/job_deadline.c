@@ -1,0 +1,79 @@
+/*-------------------------------------------------------------------------
+ *
+ * job_deadline.c
+ *	  The time an executor gives one job.
+ *
+ * procflow.max_timeout bounds everything an executor does for one job, so
+ * that no role can hold an executor, and with it other roles' work, for
+ * longer: the action, and also conditions, decisions, keys, a task's
+ * values, the re-reading of entity rows, and the lock waits of any of
+ * them.  It is the statement timeout, armed when the job starts and
+ * disarmed when it ends; an action's own timeout (its process's, or its
+ * activity's) narrows it while the action runs, never beyond the job's
+ * deadline.  When it fires, the job fails with "canceling statement due to
+ * statement timeout", as any error, and is retried.
+ *
+ * Only executors use it: in a session, procflow.run_jobs() keeps the
+ * session's own statement_timeout.
+ *
+ * Copyright (c) 2026, procflow developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+
+#include "job_deadline.h"
+#include "procflow.h"
+
+/* When the running job's time is up; 0 when it has no limit. */
+static TimestampTz deadline = 0;
+
+/* A job starts: its time runs until procflow.max_timeout has passed. */
+void
+job_deadline_begin(void)
+{
+	deadline = 0;
+	if (procflow_max_timeout > 0)
+	{
+		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), procflow_max_timeout);
+		enable_timeout_at(STATEMENT_TIMEOUT, deadline);
+	}
+}
+
+/*
+ * An action with its own timeout (ms, 0 for none) starts: it may run that
+ * long, but not past the job's deadline.
+ */
+void
+job_deadline_narrow(int64 timeout_ms)
+{
+	TimestampTz until;
+
+	if (timeout_ms <= 0)
+		return;
+	until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	if (deadline != 0 && deadline < until)
+		until = deadline;
+	enable_timeout_at(STATEMENT_TIMEOUT, until);
+}
+
+/* The action returned: the job's deadline again. */
+void
+job_deadline_widen(void)
+{
+	if (deadline != 0)
+		enable_timeout_at(STATEMENT_TIMEOUT, deadline);
+	else
+		disable_timeout(STATEMENT_TIMEOUT, false);
+}
+
+/* The job ended, or failed: no deadline. */
+void
+job_deadline_end(void)
+{
+	deadline = 0;
+	disable_timeout(STATEMENT_TIMEOUT, false);
+}

@@ -1,0 +1,179 @@
+-- What an instance names stays true, and definitions that could never
+-- finish are refused: keys stored as their row's own value, launches of a
+-- key with no row or a null key, subflows of a key with no row, joins that
+-- a branch bypasses, timeouts out of range, cycles that never rest, and
+-- ALTER TABLE, TRUNCATE, alter_process and drop_process while live
+-- instances need what they would change.
+BEGIN;
+SELECT plan(35);
+
+CREATE TABLE acct (id numeric PRIMARY KEY, status text, note text, spare text);
+CREATE TABLE pay (id int PRIMARY KEY, acct_id numeric, amount int);
+CREATE TABLE other (code text PRIMARY KEY, acct_id numeric);
+INSERT INTO acct VALUES (1.50, 'open', 'a', NULL), (2, 'open', 'b', NULL);
+
+-- keys: a key is stored as its row's own value
+SELECT procflow.create_flow('watch', 'acct', $${
+  "start": "w",
+  "activities": {
+    "w": {"kind": "wait", "on": {"event": "update", "fields": ["status"], "condition": "($1).status = 'paid'"},
+          "next": "e"},
+    "e": {"kind": "end"}
+  }}$$);
+SELECT procflow.launch('watch', '1.5') AS numeric_instance \gset
+SELECT is((SELECT key FROM procflow.instances WHERE id = :numeric_instance), '{"id": 1.50}',
+          'a numeric key 1.5 is stored as its row has it, 1.50');
+UPDATE acct SET status = 'paid' WHERE id = 1.5;
+SELECT procflow.run_jobs();
+SELECT is((SELECT status FROM procflow.instances WHERE id = :numeric_instance), 'completed',
+          'and the row''s events reach its wait');
+
+SELECT throws_ok($$SELECT procflow.launch('watch', 'null')$$, '22004', 'key is null',
+                 'a JSON null key is refused as null');
+SELECT throws_ok($$SELECT procflow.launch('watch', '{"id": null}')$$, '22004', NULL,
+                 'a null key value too');
+SELECT throws_ok($$SELECT procflow.launch('watch', '3')$$, '23503', NULL,
+                 'a key with no row is refused');
+
+-- a wait on another table, whose key expression gives 1.5: it reaches the
+-- instance of row 1.50
+SELECT procflow.create_flow('collect', 'acct', $${
+  "start": "w",
+  "activities": {
+    "w": {"kind": "wait", "on": {"event": "create", "entity": "pay", "key": "($1).acct_id"}, "next": "e"},
+    "e": {"kind": "end"}
+  }}$$);
+SELECT procflow.launch('collect', '1.50') AS collecting \gset
+INSERT INTO pay VALUES (1, 1.5, 10);
+SELECT procflow.run_jobs();
+SELECT is((SELECT status FROM procflow.instances WHERE id = :collecting), 'completed',
+          'a computed key 1.5 names the instance of row 1.50');
+
+-- a subflow of a key with no row: the subflow activity fails with 23503,
+-- and retry_activity launches it once the row is there
+SELECT procflow.create_flow('child', 'other', '{"start": "e", "activities": {"e": {"kind": "end"}}}');
+SELECT procflow.create_flow('parent', 'acct', $${
+  "start": "s",
+  "activities": {
+    "s": {"kind": "subflow", "flow": "child", "key": "'c-' || ($1).note", "next": "e"},
+    "e": {"kind": "end"}
+  }}$$);
+SELECT procflow.launch('parent', '2') AS parent \gset
+SELECT is((SELECT status FROM procflow.activities WHERE instance = :parent AND name = 's'), 'failed',
+          'a subflow whose key names no row fails');
+SELECT matches((SELECT error FROM procflow.activities WHERE instance = :parent AND name = 's'),
+               'has no row with key', 'saying so');
+SELECT is((SELECT status FROM procflow.instances WHERE id = :parent), 'active', 'its instance stays active');
+INSERT INTO other VALUES ('c-b', 2);
+SELECT procflow.retry_activity(id) FROM procflow.activities WHERE instance = :parent AND name = 's';
+SELECT procflow.run_jobs();
+SELECT procflow.run_jobs();
+SELECT is((SELECT status FROM procflow.instances WHERE id = :parent), 'completed',
+          'retry_activity launches the child, and the parent goes on when it ends');
+
+-- joins that can wait for ever are refused
+SELECT throws_ok($$SELECT procflow.create_flow('bypass', 'acct', '{"start": "s", "activities": {
+  "s": {"kind": "automatic", "action": "SELECT 1", "next": ["x", "y"]},
+  "x": {"kind": "decision", "cases": [{"when": "($1).note = ''a''", "next": "j"}], "else": "e"},
+  "y": {"kind": "automatic", "action": "SELECT 1", "next": "j"},
+  "j": {"kind": "join", "next": "e"},
+  "e": {"kind": "end"}}}')$$, '42P17', 'join "j" can wait for ever',
+  'a decision''s else that bypasses a join is refused');
+SELECT throws_ok($$SELECT procflow.create_flow('xorjoin', 'acct', '{"start": "w", "activities": {
+  "w": {"kind": "wait", "on": {"event": "update"}, "timeout": "1 day", "next": {"event": "a", "timeout": "b"}},
+  "a": {"kind": "automatic", "action": "SELECT 1", "next": "j"},
+  "b": {"kind": "automatic", "action": "SELECT 1", "next": "j"},
+  "j": {"kind": "join", "next": "e"},
+  "e": {"kind": "end"}}}')$$, '42P17', 'join "j" can wait for ever',
+  'a join after two exclusive outcomes is refused');
+SELECT lives_ok($$SELECT procflow.create_flow('nested', 'acct', '{"start": "d", "activities": {
+  "d": {"kind": "decision", "cases": [{"when": "($1).note = ''a''", "next": ["a", "b"]}], "else": "e"},
+  "a": {"kind": "automatic", "action": "SELECT 1", "next": "j"},
+  "b": {"kind": "wait", "timeout": "1 hour", "next": "j"},
+  "j": {"kind": "join", "next": "e"},
+  "e": {"kind": "end"}}}')$$, 'a split inside one case, joined there, is fine');
+SELECT lives_ok($$SELECT procflow.create_flow('bail', 'acct', '{"start": "s", "activities": {
+  "s": {"kind": "automatic", "action": "SELECT 1", "next": ["x", "y"]},
+  "x": {"kind": "decision", "cases": [{"when": "($1).note = ''a''", "next": "j"}], "else": "t"},
+  "y": {"kind": "automatic", "action": "SELECT 1", "next": "j"},
+  "j": {"kind": "join", "next": "e"},
+  "t": {"kind": "end", "terminate": true},
+  "e": {"kind": "end"}}}')$$, 'a bypass that terminates the instance is fine');
+SELECT lives_ok($$SELECT procflow.create_flow('remind', 'acct', '{"start": "s", "activities": {
+  "s": {"kind": "automatic", "action": "SELECT 1", "next": ["w", "y"]},
+  "w": {"kind": "wait", "on": {"event": "update"}, "timeout": "1 day", "next": {"event": "j", "timeout": "r"}},
+  "r": {"kind": "automatic", "action": "SELECT 1", "next": "w"},
+  "y": {"kind": "automatic", "action": "SELECT 1", "next": "j"},
+  "j": {"kind": "join", "next": "e"},
+  "e": {"kind": "end"}}}')$$, 'a reminder loop on one branch of a join is fine');
+
+-- timeouts out of range
+SELECT throws_ok($$SELECT procflow.create_flow('forever', 'acct', '{"start": "w", "activities": {
+  "w": {"kind": "wait", "timeout": "300000 years", "next": "e"}, "e": {"kind": "end"}}}')$$,
+  '22023', 'key "timeout" of activity "w" must be at most 1000 years', 'a timeout beyond the timestamps is refused');
+SELECT throws_ok($$SELECT procflow.create_flow('late', 'acct', '{"start": "t", "activities": {
+  "t": {"kind": "human", "due": "2000000 months", "next": "e"}, "e": {"kind": "end"}}}')$$,
+  '22023', NULL, 'a task''s due too');
+SELECT lives_ok($$SELECT procflow.create_flow('millennium', 'acct', '{"start": "w", "activities": {
+  "w": {"kind": "wait", "timeout": "1000 years", "next": "e"}, "e": {"kind": "end"}}}')$$,
+  'a thousand years is the longest');
+SELECT ok(procflow.launch('millennium', '2') > 0, 'and launches');
+
+-- a cycle that provably never rests
+SELECT throws_ok($$SELECT procflow.create_flow('spinner', 'acct', '{"start": "w", "activities": {
+  "w": {"kind": "wait", "on": {"event": "create"}, "next": "d"},
+  "d": {"kind": "decision", "cases": [{"when": "($1).note = ''z''", "next": "e"}], "else": "w"},
+  "e": {"kind": "end"}}}')$$, '42P17', NULL,
+  'a cycle through a wait for the creation of the instance''s own row is refused');
+SELECT lives_ok($$SELECT procflow.create_flow('rests', 'acct', '{"start": "w", "activities": {
+  "w": {"kind": "wait", "on": {"event": "update"}, "next": "d"},
+  "d": {"kind": "decision", "cases": [{"when": "($1).note = ''z''", "next": "e"}], "else": "w"},
+  "e": {"kind": "end"}}}')$$, 'a cycle through a wait for an update rests');
+
+-- ALTER TABLE while live instances need what it changes
+SELECT procflow.launch('watch', '2') AS watching \gset
+SELECT throws_ok($$ALTER TABLE acct RENAME COLUMN status TO state$$, '2BP01', NULL,
+                 'renaming a column a live version''s wait watches is refused');
+SELECT throws_ok($$ALTER TABLE acct DROP COLUMN status$$, '2BP01', NULL,
+                 'dropping it too');
+SELECT throws_ok($$ALTER TABLE pay RENAME TO payment$$, '2BP01', NULL,
+                 'renaming a table a live version''s wait names too');
+SELECT throws_ok($$ALTER TABLE pay RENAME COLUMN acct_id TO account$$, '2BP01', NULL,
+                 'renaming a column its key uses too');
+SELECT lives_ok($$ALTER TABLE acct RENAME COLUMN spare TO extra$$,
+                'renaming a column no version uses is fine');
+SELECT throws_ok($$ALTER TABLE acct RENAME COLUMN note TO remark$$, '2BP01', NULL,
+                 'a column the current version of a flow without instances uses is not renamed either');
+SELECT throws_ok($$ALTER TABLE acct DROP CONSTRAINT acct_pkey, ADD PRIMARY KEY (note)$$, '55006', NULL,
+                 'changing the primary key of a table with live instances is refused');
+SELECT throws_ok($$ALTER TABLE acct ALTER id TYPE text$$, '55006', NULL,
+                 'changing the type of a key column too');
+
+-- TRUNCATE: events already queued are delivered; a table whose deletion a
+-- live wait waits for is not truncated
+UPDATE acct SET status = 'paid' WHERE id = 2;
+TRUNCATE pay;
+SELECT procflow.run_jobs();
+SELECT is((SELECT status FROM procflow.instances WHERE id = :watching), 'completed',
+          'an event queued before a TRUNCATE of its table is delivered');
+SELECT procflow.create_flow('gone', 'acct', $${
+  "start": "w",
+  "activities": {"w": {"kind": "wait", "on": {"event": "delete"}, "next": "e"}, "e": {"kind": "end"}}}$$);
+SELECT procflow.launch('gone', '2') AS going \gset
+SELECT throws_ok($$TRUNCATE acct CASCADE$$, '55006', NULL,
+                 'truncating a table whose rows'' deletion a wait waits for is refused');
+DELETE FROM acct WHERE id = 2;
+SELECT procflow.run_jobs();
+SELECT is((SELECT status FROM procflow.instances WHERE id = :going), 'completed', 'a DELETE closes it');
+
+-- a flow that another launches as a subflow is neither moved nor dropped
+SELECT throws_ok($$SELECT procflow.alter_process('child', 'pay', NULL)$$, '55006', NULL,
+                 'moving a flow another launches is refused');
+SELECT throws_ok($$SELECT procflow.drop_process('child')$$, '2BP01', NULL,
+                 'dropping it too');
+SELECT procflow.alter_flow('parent', '{"start": "e", "activities": {"e": {"kind": "end"}}}');
+SELECT lives_ok($$SELECT procflow.drop_process('child')$$,
+                'once no version that could still run launches it, it can go');
+
+SELECT * FROM finish();
+ROLLBACK;
