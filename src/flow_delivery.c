@@ -100,13 +100,23 @@ static int64 failing_activity = 0;
 static SPIPlanPtr listening_plan = NULL;
 
 /*
- * The activity a kept event's delivery was at when it failed: its failure
- * is noted there (flow_engine_note_failure).
+ * An event kept for an instance failed (its subtransaction was rolled
+ * back): count the run on the activity its delivery was at (the wait whose
+ * condition failed, say), which keeps its status while the job is retried
+ * and is failed, with the error, when the job is.  The job notes the
+ * activity, so that retry_activity delivers the same event again.  An
+ * event of the flow's (not yet any instance's) that failed as a whole is
+ * retried and noted nowhere else.
  */
-int64
-flow_delivery_failing_activity(void)
+void
+flow_delivery_note_failure(const ClaimedJob *job, bool final, const char *message)
 {
-	return failing_activity;
+	int64		activity = job->activity_id != 0 ? job->activity_id : failing_activity;
+
+	if (job->instance_id == 0 || activity == 0)
+		return;
+	flow_store_note_event_activity(job->id, activity);
+	flow_store_note_run(activity, final ? "failed" : NULL, message);
 }
 
 /*

@@ -17,6 +17,7 @@
 /* These need an SPI connection. */
 extern const char *flow_delivery_run(ProcessInfo *flow, ClaimedJob *job, bool in_executor,
 									 const char **note);
-extern int64 flow_delivery_failing_activity(void);
+extern void flow_delivery_note_failure(const ClaimedJob *job, bool final,
+									   const char *message);
 
 #endif							/* PROCFLOW_FLOW_DELIVERY_H */

@@ -53,7 +53,6 @@
 #include "catalog.h"
 #include "entity.h"
 #include "flow_definition.h"
-#include "flow_delivery.h"
 #include "flow_engine.h"
 #include "flow_engine_int.h"
 #include "flow_store.h"
@@ -1091,16 +1090,6 @@ flow_engine_launch(ProcessInfo *flow, Datum key, Jsonb *vars, int64 parent,
 }
 
 /*
- * Is this job one the engine runs: an instance's step or timer, or an
- * event for waits?
- */
-bool
-flow_engine_runs_job(const ClaimedJob *job)
-{
-	return job->activity_id != 0 || job->xid != 0;
-}
-
-/*
  * The vars an automatic action gives: the jsonb object that its last
  * statement returned as the first column of one row, or NULL.
  */
@@ -1261,8 +1250,6 @@ flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const 
 	Step		s;
 	int			index;
 
-	if (job->xid != 0)
-		return flow_delivery_run(flow, job, in_executor, note);
 	if (!flow_store_lock_instance(job->instance_id, false, &instance, &busy))
 	{
 		if (busy)
@@ -1312,28 +1299,12 @@ flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const 
  * its activity, which keeps its status while the job is retried, and is
  * failed, with the error, when the job is.  A wait or task whose timer
  * could not be followed fails too, so that retry_activity can run its
- * timer again.  An event kept for an instance fails the activity its
- * delivery was at (the wait whose condition failed, say), which the job
- * notes, so that retry_activity delivers the same event again.
+ * timer again.
  */
 void
 flow_engine_note_failure(const ClaimedJob *job, bool final, const char *message)
 {
-	int64		activity = job->activity_id;
-
-	if (job->xid != 0)
-	{
-		if (job->instance_id == 0)
-			return;
-		if (activity == 0)
-			activity = flow_delivery_failing_activity();
-		if (activity == 0)
-			return;
-		flow_store_note_event_activity(job->id, activity);
-	}
-	else if (strcmp(job->event, "step") != 0 && strcmp(job->event, "timer") != 0)
-		return;
-	flow_store_note_run(activity, final ? "failed" : NULL, message);
+	flow_store_note_run(job->activity_id, final ? "failed" : NULL, message);
 }
 
 /*

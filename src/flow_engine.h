@@ -25,7 +25,6 @@
 /* These need an SPI connection. */
 extern int64 flow_engine_launch(ProcessInfo *flow, Datum key, Jsonb *vars, int64 parent,
 								int64 parent_activity);
-extern bool flow_engine_runs_job(const ClaimedJob *job);
 extern const char *flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor,
 									   const char **note);
 extern void flow_engine_note_failure(const ClaimedJob *job, bool final, const char *message);

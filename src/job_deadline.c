@@ -26,19 +26,21 @@
 #include "utils/timestamp.h"
 
 #include "job_deadline.h"
-#include "procflow.h"
 
 /* When the running job's time is up; 0 when it has no limit. */
 static TimestampTz deadline = 0;
 
-/* A job starts: its time runs until procflow.max_timeout has passed. */
+/*
+ * A job starts: its time runs until max_ms (procflow.max_timeout) have
+ * passed; 0 for no limit.
+ */
 void
-job_deadline_begin(void)
+job_deadline_begin(int max_ms)
 {
 	deadline = 0;
-	if (procflow_max_timeout > 0)
+	if (max_ms > 0)
 	{
-		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), procflow_max_timeout);
+		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), max_ms);
 		enable_timeout_at(STATEMENT_TIMEOUT, deadline);
 	}
 }

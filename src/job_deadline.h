@@ -10,7 +10,7 @@
 #ifndef PROCFLOW_JOB_DEADLINE_H
 #define PROCFLOW_JOB_DEADLINE_H
 
-extern void job_deadline_begin(void);
+extern void job_deadline_begin(int max_ms);
 extern void job_deadline_narrow(int64 timeout_ms);
 extern void job_deadline_widen(void);
 extern void job_deadline_end(void);

@@ -48,6 +48,7 @@
 #include "cache.h"
 #include "catalog.h"
 #include "entity.h"
+#include "flow_delivery.h"
 #include "flow_engine.h"
 #include "inflight.h"
 #include "job_deadline.h"
@@ -139,6 +140,20 @@ run_action(ProcessInfo *p, ClaimedJob *job, bool in_executor, const char **note)
 	action_pop();
 	action_leave_owner(&scope);
 	return status;
+}
+
+/*
+ * A flow's job failed: the activity it ran (a step's, a timer's, or the
+ * wait a kept event's delivery was at) notes the run, and fails with the
+ * job.
+ */
+static void
+note_flow_failure(const ClaimedJob *job, bool final, const char *message)
+{
+	if (job->xid != 0)
+		flow_delivery_note_failure(job, final, message);
+	else if (job->activity_id != 0)
+		flow_engine_note_failure(job, final, message);
 }
 
 /* Delay before retry number "attempts": procflow.retry_delay, doubling. */
@@ -238,7 +253,7 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 	cache_pin();
 	job_state_begin(&state);
 	if (in_executor)
-		job_deadline_begin();
+		job_deadline_begin(procflow_max_timeout);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
@@ -264,7 +279,9 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 			pgstat_report_activity(STATE_RUNNING,
 								   psprintf("procflow job " INT64_FORMAT " (process %s, %s)",
 											job->id, p->name, job->event));
-		if (flow_engine_runs_job(job))
+		if (job->xid != 0)
+			outcome->status = flow_delivery_run(p, job, in_executor, &outcome->message);
+		else if (job->activity_id != 0)
 			outcome->status = flow_engine_run_job(p, job, in_executor, &outcome->message);
 		else
 			outcome->status = run_action(p, job, in_executor, &outcome->message);
@@ -315,9 +332,7 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 		failure_outcome(job->process_id, job->id, job->attempts,
 						unpack_sql_state(edata->sqlerrcode), edata->message, edata->detail,
 						outcome);
-		if (flow_engine_runs_job(job))
-			flow_engine_note_failure(job, strcmp(outcome->status, "failed") == 0,
-									 outcome->message);
+		note_flow_failure(job, strcmp(outcome->status, "failed") == 0, outcome->message);
 		FreeErrorData(edata);
 	}
 	cache_unpin();
@@ -612,10 +627,10 @@ runner_count_crashed(int64 job_id)
 	catalog_enter_privileged(&scope);
 	batch_materialize_job(job_id);
 	catalog_exec(catalog_oids()->has_flows ?
-				 "SELECT process_id, attempts, event, activity_id FROM procflow.job"
-				 " WHERE id = $1 FOR UPDATE" :
-				 "SELECT process_id, attempts, event, NULL::int8 FROM procflow.job"
-				 " WHERE id = $1 FOR UPDATE",
+				 "SELECT process_id, attempts, event, activity_id, instance_id, xid"
+				 "  FROM procflow.job WHERE id = $1 FOR UPDATE" :
+				 "SELECT process_id, attempts, event, NULL::int8, NULL::int8, NULL::xid8"
+				 "  FROM procflow.job WHERE id = $1 FOR UPDATE",
 				 1, argtypes, args, NULL, SPI_OK_SELECT);
 	catalog_leave_privileged(&scope);
 	if (SPI_processed == 1)
@@ -633,13 +648,15 @@ runner_count_crashed(int64 job_id)
 				sizeof(job.event));
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
 		job.activity_id = isnull ? 0 : DatumGetInt64(d);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull);
+		job.instance_id = isnull ? 0 : DatumGetInt64(d);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull);
+		job.xid = isnull ? 0 : DatumGetUInt64(d);
 		failure_outcome(process_id, job_id, attempts, unpack_sql_state(ERRCODE_CRASH_SHUTDOWN),
 						"the server process running this job terminated abnormally",
 						"The job may have crashed it; it counts as a failed attempt.",
 						&outcome);
-		if (flow_engine_runs_job(&job))
-			flow_engine_note_failure(&job, strcmp(outcome.status, "failed") == 0,
-									 outcome.message);
+		note_flow_failure(&job, strcmp(outcome.status, "failed") == 0, outcome.message);
 		catalog_enter_privileged(&scope);
 		queue_record_outcomes(&outcome, 1);
 		catalog_leave_privileged(&scope);
