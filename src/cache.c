@@ -508,7 +508,9 @@ target_of(RelationRules *rules, Oid *target_relids, Oid entity)
  * partition ancestors: the rules of enabled processes, in execution order,
  * and per target entity the processes whose queued create and update jobs
  * a deletion cancels.  A flow whose waits (in any of its versions) wait for
- * events of the table gets a listening rule per event, whether it is
+ * events of the table gets a listening rule per kind of event its waits
+ * and conditional starts wait for (of any table: a version that waits for
+ * one kind here and another there listens to both), whether it is
  * enabled or not: a disabled flow's instances keep their events for when
  * it is enabled again.  Every version counts, not only those that live
  * instances run: a launch of an older version may commit after these rules
@@ -532,14 +534,16 @@ read_relation_rules(CacheGeneration *gen, Oid relid, RelationRules *rules,
 	static const char *sql =
 		"SELECT r.* FROM (" TRIGGER_RULES_SQL
 		" UNION ALL"
-		" SELECT 0, e.event, NULL, true, NULL, 0, w.process_id, true, w.relid, true,"
+		" SELECT 0, w.event, NULL, true, NULL, 0, w.process_id, true, w.relid, true,"
 		"        p.execution_order"
-		"   FROM (SELECT DISTINCT v.process_id, t::pg_catalog.oid AS relid"
+		"   FROM (SELECT DISTINCT v.process_id, t::pg_catalog.oid AS relid, e.event"
 		"           FROM procflow.flow_version v,"
-		"                pg_catalog.unnest(v.waits_on) t"
-		"          WHERE t = ANY ($1::pg_catalog.regclass[])) w"
-		"   JOIN procflow.process p ON p.id = w.process_id"
-		"  CROSS JOIN (VALUES ('create'), ('update'), ('delete')) e(event)) r"
+		"                pg_catalog.unnest(v.waits_on) t,"
+		"                pg_catalog.jsonb_each(v.definition OPERATOR(pg_catalog.->) 'activities') a,"
+		"                LATERAL (SELECT a.value OPERATOR(pg_catalog.->) 'on'"
+		"                                OPERATOR(pg_catalog.->>) 'event') e(event)"
+		"          WHERE t = ANY ($1::pg_catalog.regclass[]) AND e.event IS NOT NULL) w"
+		"   JOIN procflow.process p ON p.id = w.process_id) r"
 		" ORDER BY r.execution_order, r.process_id, r.id";
 	Oid			argtypes[1] = {OIDARRAYOID};
 	Datum		args[1];
