@@ -41,6 +41,7 @@ OBJS = \
 	src/job_state.o \
 	src/action_limits.o \
 	src/job_deadline.o \
+	src/subxact.o \
 	src/wakeup.o
 
 DATA = $(wildcard sql/procflow--*.sql)

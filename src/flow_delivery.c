@@ -54,7 +54,6 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/resowner.h"
 
 #include "action.h"
 #include "catalog.h"
@@ -65,6 +64,7 @@
 #include "flow_store.h"
 #include "identity.h"
 #include "stored_row.h"
+#include "subxact.h"
 
 /* An event being delivered (a job with xid set). */
 typedef struct Delivery
@@ -200,6 +200,29 @@ listener_key(Delivery *d, ProcessInfo *flow, FlowVersion *fv, int index)
 						  &found);
 }
 
+/* A listener_key call in a subtransaction (listener_key_guarded). */
+typedef struct KeyCall
+{
+	Delivery   *d;
+	ProcessInfo *flow;
+	FlowVersion *fv;
+	int			index;
+	Datum		key;
+} KeyCall;
+
+/*
+ * The work of a KeyCall: the key, copied into the caller's memory (the
+ * work runs in it), which outlives the subtransaction.
+ */
+static void
+key_call(void *arg)
+{
+	KeyCall    *c = arg;
+	Datum		key = listener_key(c->d, c->flow, c->fv, c->index);
+
+	c->key = key != 0 ? datumCopy(key, false, -1) : (Datum) 0;
+}
+
 /*
  * listener_key in a subtransaction: an error is returned as its message
  * (and the key is 0), and keeps no other activity from the event.  A query
@@ -209,42 +232,19 @@ static Datum
 listener_key_guarded(Delivery *d, ProcessInfo *flow, FlowVersion *fv, int index,
 					 char **error)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile Datum key = (Datum) 0;
+	KeyCall		c = {d, flow, fv, index, (Datum) 0};
+	ErrorData  *edata;
 
 	*error = NULL;
 	if (fv->def->activities[index].on->key == NULL)
 		return d->job->key;
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	edata = subxact_run(key_call, NULL, &c, true);
+	if (edata != NULL)
 	{
-		Datum		k = listener_key(d, flow, fv, index);
-
-		MemoryContextSwitchTo(cxt);
-		key = k != 0 ? datumCopy(k, false, -1) : (Datum) 0;
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			PG_RE_THROW();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
 		*error = edata->message;
-		key = (Datum) 0;
+		return (Datum) 0;
 	}
-	PG_END_TRY();
-	return key;
+	return c.key;
 }
 
 /*
@@ -492,6 +492,26 @@ keep_for_instance(Delivery *d, ProcessInfo *flow, int64 instance_id, int64 activ
 	(void) queue_insert(&kept);
 }
 
+/* A delivery to one instance in a subtransaction (deliver_guarded). */
+typedef struct InstanceCall
+{
+	ProcessInfo *flow;
+	Delivery   *d;
+	FlowInstance *instance;
+	Listener   *listeners;
+	int			nlisteners;
+	int			took;
+} InstanceCall;
+
+/* The work of an InstanceCall. */
+static void
+instance_call(void *arg)
+{
+	InstanceCall *c = arg;
+
+	c->took = deliver_to_instance(c->flow, c->d, c->instance, c->listeners, c->nlisteners);
+}
+
 /*
  * Deliver the event to one instance in a subtransaction of its own.
  * Returns how many of its waits took it, or, when it failed (the job's
@@ -503,35 +523,11 @@ static int
 deliver_guarded(ProcessInfo *flow, Delivery *d, FlowInstance *instance,
 				Listener *listeners, int nlisteners, bool in_executor)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile int took = 0;
-	ErrorData  *volatile edata = NULL;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		took = deliver_to_instance(flow, d, instance, listeners, nlisteners);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (!in_executor && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			PG_RE_THROW();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_END_TRY();
+	InstanceCall c = {flow, d, instance, listeners, nlisteners, 0};
+	ErrorData  *edata = subxact_run(instance_call, NULL, &c, !in_executor);
 
 	if (edata == NULL)
-		return took;
+		return c.took;
 	keep_for_instance(d, flow, instance->id, failing_activity);
 	ereport(LOG,
 			(errmsg("delivering event job " INT64_FORMAT " of flow \"%s\" to instance " INT64_FORMAT " failed: %s",

@@ -57,6 +57,7 @@
 #include "queue.h"
 #include "runner.h"
 #include "scheduler.h"
+#include "subxact.h"
 #include "stored_row.h"
 
 /* Longest wait before a retry. */
@@ -228,6 +229,60 @@ failure_outcome(int32 process_id, int64 job_id, int attempts, const char *sqlsta
 	}
 }
 
+/* What a job's run in its subtransaction needs (run_job). */
+typedef struct JobRun
+{
+	ClaimedJob *job;
+	bool		in_executor;
+	JobOutcome *outcome;
+	JobState   *state;
+} JobRun;
+
+/*
+ * The run of one job, in its subtransaction: it reads what committed
+ * before it, the definitions (the invalidations they sent) and rows (a
+ * snapshot of its own), not only what committed before the round began.
+ * A process that cannot be read (its table dropped) fails the job.
+ */
+static void
+run_job_work(void *arg)
+{
+	JobRun	   *r = arg;
+	ClaimedJob *job = r->job;
+	ProcessInfo *p;
+
+	AcceptInvalidationMessages();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	p = cache_process(job->process_id);
+	if (p == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("process %d does not exist", job->process_id)));
+	if (r->in_executor)
+		pgstat_report_activity(STATE_RUNNING,
+							   psprintf("procflow job " INT64_FORMAT " (process %s, %s)",
+										job->id, p->name, job->event));
+	if (job->xid != 0)
+		r->outcome->status = flow_delivery_run(p, job, r->in_executor, &r->outcome->message);
+	else if (job->activity_id != 0)
+		r->outcome->status = flow_engine_run_job(p, job, r->in_executor,
+												 &r->outcome->message);
+	else
+		r->outcome->status = run_action(p, job, r->in_executor, &r->outcome->message);
+	job_state_close_portals(r->state);
+	PopActiveSnapshot();
+	if (r->in_executor)
+		job_deadline_end();
+}
+
+/* A job's run failed: its deadline goes before its subtransaction does. */
+static void
+run_job_failed(void *arg)
+{
+	if (((JobRun *) arg)->in_executor)
+		job_deadline_end();
+}
+
 /*
  * Run one claimed job in a subtransaction and fill in its outcome.  The
  * outcomes are written by the round's transaction itself, which holds the
@@ -239,10 +294,9 @@ failure_outcome(int32 process_id, int64 job_id, int attempts, const char *sqlsta
 static void
 run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	ErrorData  *volatile edata = NULL;
+	ErrorData  *edata;
 	JobState	state;
+	JobRun		r = {job, in_executor, outcome, &state};
 
 	memset(outcome, 0, sizeof(JobOutcome));
 	outcome->id = job->id;
@@ -254,62 +308,7 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 	job_state_begin(&state);
 	if (in_executor)
 		job_deadline_begin(procflow_max_timeout);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		ProcessInfo *p;
-
-		/*
-		 * The job reads what committed before it: the definitions (the
-		 * invalidations they sent) and rows (a snapshot of its own), not
-		 * only what committed before the round began.
-		 */
-		AcceptInvalidationMessages();
-		PushActiveSnapshot(GetTransactionSnapshot());
-
-		/* inside: a process that cannot be read (its table dropped) fails the job */
-		p = cache_process(job->process_id);
-
-		if (p == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("process %d does not exist", job->process_id)));
-		if (in_executor)
-			pgstat_report_activity(STATE_RUNNING,
-								   psprintf("procflow job " INT64_FORMAT " (process %s, %s)",
-											job->id, p->name, job->event));
-		if (job->xid != 0)
-			outcome->status = flow_delivery_run(p, job, in_executor, &outcome->message);
-		else if (job->activity_id != 0)
-			outcome->status = flow_engine_run_job(p, job, in_executor, &outcome->message);
-		else
-			outcome->status = run_action(p, job, in_executor, &outcome->message);
-		job_state_close_portals(&state);
-		PopActiveSnapshot();
-		if (in_executor)
-			job_deadline_end();
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		if (in_executor)
-			job_deadline_end();
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (!in_executor && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-		{
-			cache_unpin();
-			PG_RE_THROW();
-		}
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_END_TRY();
+	edata = subxact_run(run_job_work, run_job_failed, &r, !in_executor);
 
 	if (in_executor)
 	{

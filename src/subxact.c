@@ -1,0 +1,63 @@
+/*-------------------------------------------------------------------------
+ *
+ * subxact.c
+ *	  Running a piece of work in a subtransaction of its own.
+ *
+ * As PL/pgSQL's exception blocks do: the work runs in an internal
+ * subtransaction; an error rolls back the work alone and is handed to the
+ * caller, which goes on in its own (sub)transaction.  procflow runs each
+ * job so (runner.c), and within an event's job the delivery to each
+ * instance (flow_delivery.c), so that one failing piece never takes the
+ * others with it.
+ *
+ * Copyright (c) 2026, procflow developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+#include "subxact.h"
+
+/*
+ * Run work(arg) in a subtransaction.  Returns NULL when it succeeded, else
+ * the error (in the caller's memory context), the subtransaction rolled
+ * back.  on_error(arg), if given, runs first when it failed, before the
+ * rollback (to disarm a timer, say).  With rethrow_cancel, a query cancel
+ * (or statement timeout) is not caught: it stops the caller too.
+ */
+ErrorData *
+subxact_run(SubxactWork work, SubxactWork on_error, void *arg, bool rethrow_cancel)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile edata = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		work(arg);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		if (on_error != NULL)
+			on_error(arg);
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (rethrow_cancel && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			PG_RE_THROW();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_END_TRY();
+	return edata;
+}
