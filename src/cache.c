@@ -59,6 +59,7 @@ typedef struct CacheGeneration
 	List	   *plans;			/* SPI plans kept for this generation */
 	Oid			process_relid;	/* procflow.process when it was built */
 	Oid			trigger_relid;	/* procflow.trigger when it was built */
+	uint64		number;			/* generations are numbered from 1 */
 } CacheGeneration;
 
 typedef struct RelationEntry
@@ -81,6 +82,7 @@ typedef struct EntityEntry
 } EntityEntry;
 
 static CacheGeneration *current = NULL;
+static uint64 last_number = 0;
 static bool stale = false;
 static int	pins = 0;
 static List *retired = NIL;		/* in TopMemoryContext */
@@ -200,6 +202,7 @@ generation(void)
 	gen->cxt = cxt;
 	gen->process_relid = c->process;
 	gen->trigger_relid = c->trigger;
+	gen->number = ++last_number;
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(Oid);
@@ -219,6 +222,16 @@ generation(void)
 	current = gen;
 	stale = false;
 	return gen;
+}
+
+/*
+ * The number of the current generation: what was prepared in an earlier
+ * one may have been prepared against definitions or tables that changed.
+ */
+uint64
+cache_generation_number(void)
+{
+	return generation()->number;
 }
 
 /* Keep an SPI plan for as long as the generation lives. */

@@ -125,5 +125,6 @@ extern RelationRules *cache_relation_rules(Oid relid);
 extern ProcessInfo *cache_process(int32 process_id);
 extern EntityShape *cache_entity(Oid relid);
 extern void cache_keep_plan(struct CacheGeneration *generation, SPIPlanPtr plan);
+extern uint64 cache_generation_number(void);
 
 #endif							/* PROCFLOW_CACHE_H */

@@ -24,8 +24,10 @@
  *   job runs again a moment later (FLOW_STEP_HELD).
  * - An instance that cannot take the event now gets a copy of it, a job of
  *   its own (a kept event): one that another transaction holds (a step
- *   runs on it), one that is suspended, one of a disabled flow, or one
- *   that has older kept events.
+ *   runs on it), one that is suspended, one of a disabled flow, one in
+ *   which a chain of steps runs (see below), or one that has older kept
+ *   events.  One with a failed wait gets it parked: not due until that
+ *   wait is retried or skipped, so that nothing passes it meanwhile.
  * - Otherwise the event is delivered to the instance at once, in a
  *   subtransaction of its own: an error in one instance's condition, key or
  *   step (or the job's time running out) rolls back that instance's part
@@ -35,8 +37,17 @@
  * An instance's kept events are delivered one at a time, in the order they
  * came (the order of the queue, in which one row's events are in the order
  * their transactions committed), after the steps that the one before led
- * to (queue.c).  While it catches up so, the waits it begins take the kept
- * events that came after the one it is at, as they would have live.
+ * to (queue.c).
+ *
+ * As if every step ran at once: a chain of steps of an instance (a
+ * delivery and the steps it queues, a launch and its first steps, the
+ * events kept for it meanwhile) has a clock, the place in the queue where
+ * it started (the event's id, or its first step's job's).  The waits the
+ * chain begins take the events queued after that place, whatever the
+ * executors' lag, besides those their snapshot does not see; the events
+ * that come for the instance while its chain runs are kept for it, and
+ * taken when its steps have run.  A wait that closes at once has seen the
+ * row as it is: the clock moves to the end of the queue.
  *
  * Copyright (c) 2026, procflow developers
  *
@@ -103,8 +114,10 @@ static SPIPlanPtr listening_plan = NULL;
  * An event kept for an instance failed (its subtransaction was rolled
  * back): count the run on the activity its delivery was at (the wait whose
  * condition failed, say), which keeps its status while the job is retried
- * and is failed, with the error, when the job is.  The job notes the
- * activity, so that retry_activity delivers the same event again.  An
+ * and is failed, with the error, when the job is; a failure before any
+ * wait was reached (its rows could not be read) is noted on a wait of the
+ * instance for that table.  The job notes the activity, so that
+ * retry_activity delivers the same event again.  An
  * event of the flow's (not yet any instance's) that failed as a whole is
  * retried and noted nowhere else.
  */
@@ -113,7 +126,12 @@ flow_delivery_note_failure(const ClaimedJob *job, bool final, const char *messag
 {
 	int64		activity = job->activity_id != 0 ? job->activity_id : failing_activity;
 
-	if (job->instance_id == 0 || activity == 0)
+	if (job->instance_id == 0)
+		return;
+	/* it failed before reaching a wait (reading its rows): a wait for it */
+	if (activity == 0)
+		activity = flow_store_wait_for(job->instance_id, job->event_table);
+	if (activity == 0)
 		return;
 	flow_store_note_event_activity(job->id, activity);
 	flow_store_note_run(activity, final ? "failed" : NULL, message);
@@ -405,6 +423,8 @@ deliver_to_instance(ProcessInfo *flow, Delivery *d, FlowInstance *instance,
 	failing_activity = 0;
 	step_begin(&s, flow, instance, job->id, job->attempts + 1);
 	s.event = d->doc;
+	/* a chain of steps starts at the event: the waits it begins take later ones */
+	s.clock = job->event_id != 0 ? job->event_id : job->id;
 	for (int l = 0; l < nlisteners && !s.ended; l++)
 	{
 		Listener   *listener = &listeners[l];
@@ -437,7 +457,8 @@ deliver_to_instance(ProcessInfo *flow, Delivery *d, FlowInstance *instance,
 			continue;
 		}
 		nwaiting = flow_store_waiting(instance->id, act->name, job->xid, job->cid,
-									  job->event_id, &waiting);
+									  job->event_id != 0 ? job->event_id : job->id,
+									  &waiting);
 		for (int w = 0; w < nwaiting && !s.ended; w++)
 		{
 			FlowActivityRow row;
@@ -464,11 +485,12 @@ deliver_to_instance(ProcessInfo *flow, Delivery *d, FlowInstance *instance,
 
 /*
  * Keep the event for an instance that cannot take it now, as a job of the
- * instance, noting the snapshot of this delivery; "activity" is the one it
- * failed on, if it did.
+ * instance; "activity" is the one it failed on, if it did.  A parked one is
+ * not due until the instance's failed wait is retried or skipped.
  */
 static void
-keep_for_instance(Delivery *d, ProcessInfo *flow, int64 instance_id, int64 activity)
+keep_for_instance(Delivery *d, ProcessInfo *flow, int64 instance_id, int64 activity,
+				  bool parked)
 {
 	ClaimedJob *job = d->job;
 	NewJob		kept;
@@ -489,6 +511,10 @@ keep_for_instance(Delivery *d, ProcessInfo *flow, int64 instance_id, int64 activ
 	kept.cid = job->cid;
 	kept.event_id = job->event_id != 0 ? job->event_id : job->id;
 	kept.run_at = GetCurrentTimestamp();
+	/* when the event came (its transaction began), not when it was kept */
+	kept.created_at = Min(job->run_at, kept.run_at);
+	if (parked)
+		kept.run_at = DT_NOEND;
 	(void) queue_insert(&kept);
 }
 
@@ -528,7 +554,7 @@ deliver_guarded(ProcessInfo *flow, Delivery *d, FlowInstance *instance,
 
 	if (edata == NULL)
 		return c.took;
-	keep_for_instance(d, flow, instance->id, failing_activity);
+	keep_for_instance(d, flow, instance->id, failing_activity, false);
 	ereport(LOG,
 			(errmsg("delivering event job " INT64_FORMAT " of flow \"%s\" to instance " INT64_FORMAT " failed: %s",
 					d->job->id, flow->name, instance->id, edata->message),
@@ -619,7 +645,7 @@ deliver_to_flow(ProcessInfo *flow, Delivery *d, bool in_executor, const char **n
 		/* a disabled flow's instances take their events when it is enabled */
 		if (!flow->enabled || time_up)
 		{
-			keep_for_instance(d, flow, id, 0);
+			keep_for_instance(d, flow, id, 0, false);
 			kept++;
 			continue;
 		}
@@ -627,14 +653,15 @@ deliver_to_flow(ProcessInfo *flow, Delivery *d, bool in_executor, const char **n
 		{
 			if (busy)
 			{
-				keep_for_instance(d, flow, id, 0);
+				keep_for_instance(d, flow, id, 0, false);
 				kept++;
 			}
 			continue;
 		}
-		if (strcmp(instance.status, "suspended") == 0 || flow_store_has_kept(id, 0))
+		if (strcmp(instance.status, "suspended") == 0 || instance.clock != 0 ||
+			instance.failed_wait || flow_store_has_kept(id, 0))
 		{
-			keep_for_instance(d, flow, id, 0);
+			keep_for_instance(d, flow, id, 0, instance.failed_wait);
 			kept++;
 			continue;
 		}
@@ -689,8 +716,8 @@ deliver_kept(ProcessInfo *flow, Delivery *d, const char **note)
 		*note = "the instance has ended";
 		return "skipped";
 	}
-	flow_store_set_replaying(instance.id, job->event_id);
-	instance.replaying = job->event_id;
+	if (instance.failed_wait)
+		return FLOW_EVENT_PARKED;
 	nlisteners = listeners_of(d, flow, instance.version, false, &listeners, &key_error);
 	if (deliver_to_instance(flow, d, &instance, listeners, nlisteners) == 0)
 	{
@@ -710,6 +737,7 @@ flow_delivery_run(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const ch
 {
 	Delivery	d;
 
+	failing_activity = 0;
 	memset(&d, 0, sizeof(d));
 	delivery_read(&d, job);
 	if (job->instance_id != 0)

@@ -41,6 +41,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
@@ -64,37 +65,105 @@
 
 static HTAB *versions = NULL;
 
+/*
+ * What versions prepared again, or read again, no longer use: plans and
+ * memory that code of this transaction may still point to (a step holds
+ * its version, a delivery the activities that listen), freed in a later
+ * transaction.
+ */
+static List *retired_plans = NIL;	/* of SPIPlanPtr */
+static List *retired_memory = NIL;	/* of MemoryContext */
+static LocalTransactionId retired_lxid = InvalidLocalTransactionId;
+
 /* Statements on procflow's tables, prepared once. */
 static SPIPlanPtr version_plan = NULL;
 
-/* Free what a version entry holds. */
+/* Free what was retired in an earlier transaction. */
+static void
+free_retired(void)
+{
+	ListCell   *lc;
+
+	if (retired_lxid == MyProc->lxid)
+		return;
+	foreach(lc, retired_plans)
+		SPI_freeplan((SPIPlanPtr) lfirst(lc));
+	foreach(lc, retired_memory)
+		MemoryContextDelete((MemoryContext) lfirst(lc));
+	list_free(retired_plans);
+	list_free(retired_memory);
+	retired_plans = NIL;
+	retired_memory = NIL;
+}
+
+/* Keep a plan or a memory context until a later transaction. */
+static void
+retire(SPIPlanPtr plan, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	if (plan != NULL)
+		retired_plans = lappend(retired_plans, plan);
+	if (cxt != NULL)
+		retired_memory = lappend(retired_memory, cxt);
+	MemoryContextSwitchTo(old);
+	retired_lxid = MyProc->lxid;
+}
+
+/* Retire a version's prepared SQL, and the arrays that hold it. */
+static void
+retire_plans(FlowVersion *fv)
+{
+	int			nlinks = 0;
+
+	for (int i = 0; i < fv->def->nactivities; i++)
+	{
+		retire(fv->plans[i], NULL);
+		retire(fv->timeout_plans[i], NULL);
+		retire(fv->key_plans[i], NULL);
+		retire(fv->vars_plans[i], NULL);
+		for (int v = 0; v < HUMAN_VALUES; v++)
+			retire(fv->value_plans[i][v], NULL);
+		nlinks += fv->def->activities[i].nlinks;
+	}
+	for (int i = 0; i < nlinks; i++)
+		retire(fv->link_plans[i], NULL);
+	retire(NULL, fv->plans_cxt);
+}
+
+/* Empty arrays of plans for a version, in memory of their own. */
+static void
+new_plans(FlowVersion *fv)
+{
+	int			nlinks = 0;
+	MemoryContext old;
+
+	for (int i = 0; i < fv->def->nactivities; i++)
+		nlinks += fv->def->activities[i].nlinks;
+	fv->plans_cxt = AllocSetContextCreate(TopMemoryContext, "procflow flow version plans",
+										  ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(fv->plans_cxt);
+	fv->plans = palloc0(sizeof(SPIPlanPtr) * fv->def->nactivities);
+	fv->timeout_plans = palloc0(sizeof(SPIPlanPtr) * fv->def->nactivities);
+	fv->key_plans = palloc0(sizeof(SPIPlanPtr) * fv->def->nactivities);
+	fv->vars_plans = palloc0(sizeof(SPIPlanPtr) * fv->def->nactivities);
+	fv->value_plans = palloc0(sizeof(SPIPlanPtr[HUMAN_VALUES]) * fv->def->nactivities);
+	fv->wait_entity = palloc0(sizeof(Oid) * fv->def->nactivities);
+	fv->timeout_ms = palloc0(sizeof(int64) * fv->def->nactivities);
+	fv->link_plans = palloc0(sizeof(SPIPlanPtr) * Max(nlinks, 1));
+	MemoryContextSwitchTo(old);
+	fv->prepared = false;
+}
+
+/* Retire what a version entry holds. */
 static void
 forget_version(FlowVersion *fv)
 {
 	/* an entry whose reading failed half-way holds nothing valid */
 	if (fv->cxt != NULL)
 	{
-		int			nlinks = 0;
-
-		for (int i = 0; i < fv->def->nactivities; i++)
-		{
-			if (fv->plans[i])
-				SPI_freeplan(fv->plans[i]);
-			if (fv->timeout_plans[i])
-				SPI_freeplan(fv->timeout_plans[i]);
-			if (fv->key_plans[i])
-				SPI_freeplan(fv->key_plans[i]);
-			if (fv->vars_plans[i])
-				SPI_freeplan(fv->vars_plans[i]);
-			for (int v = 0; v < HUMAN_VALUES; v++)
-				if (fv->value_plans[i][v])
-					SPI_freeplan(fv->value_plans[i][v]);
-			nlinks += fv->def->activities[i].nlinks;
-		}
-		for (int i = 0; i < nlinks; i++)
-			if (fv->link_plans[i])
-				SPI_freeplan(fv->link_plans[i]);
-		MemoryContextDelete(fv->cxt);
+		retire_plans(fv);
+		retire(NULL, fv->cxt);
 	}
 	memset((char *) fv + sizeof(VersionKey), 0, sizeof(FlowVersion) - sizeof(VersionKey));
 }
@@ -115,7 +184,10 @@ link_index(FlowDefinition *def, int activity, int link)
  * run, see flow_version_prepare).  A version never changes once written: it is
  * read once per backend, keyed by the catalog too, since process ids come
  * again when the extension is dropped and created.  A flow can move to
- * another table: then it is prepared again for its row type.
+ * another table: then it is read again for its row type.  Its SQL is
+ * prepared again when the tables it runs over may have changed (the rule
+ * cache's generation changed: an ALTER TABLE of one, say): a plan over a
+ * row type does not notice a column of another type.
  */
 FlowVersion *
 flow_version_load(ProcessInfo *flow, int32 version)
@@ -131,7 +203,6 @@ flow_version_load(ProcessInfo *flow, int32 version)
 	MemoryContext old;
 	MemoryContext cxt;
 	PrivilegedScope scope;
-	int			nlinks = 0;
 
 	if (versions == NULL)
 	{
@@ -146,9 +217,17 @@ flow_version_load(ProcessInfo *flow, int32 version)
 	key.catalog = catalog_oids()->process;
 	key.process_id = flow->id;
 	key.version = version;
+	free_retired();
 	fv = hash_search(versions, &key, HASH_FIND, NULL);
 	if (fv != NULL && fv->cxt != NULL && fv->rowtype == rowtype)
+	{
+		if (fv->prepared && fv->generation != cache_generation_number())
+		{
+			retire_plans(fv);
+			new_plans(fv);
+		}
 		return fv;
+	}
 
 	catalog_enter_privileged(&scope);
 	catalog_keep_plan(&version_plan,
@@ -182,16 +261,7 @@ flow_version_load(ProcessInfo *flow, int32 version)
 																	 SPI_tuptable->tupdesc, 2),
 													 cxt);
 	fv->def = flow_read(fv->doc, flow->name);
-	fv->plans = palloc0(sizeof(SPIPlanPtr) * fv->def->nactivities);
-	fv->timeout_plans = palloc0(sizeof(SPIPlanPtr) * fv->def->nactivities);
-	fv->key_plans = palloc0(sizeof(SPIPlanPtr) * fv->def->nactivities);
-	fv->vars_plans = palloc0(sizeof(SPIPlanPtr) * fv->def->nactivities);
-	fv->value_plans = palloc0(sizeof(SPIPlanPtr[HUMAN_VALUES]) * fv->def->nactivities);
-	fv->wait_entity = palloc0(sizeof(Oid) * fv->def->nactivities);
-	fv->timeout_ms = palloc0(sizeof(int64) * fv->def->nactivities);
-	for (int i = 0; i < fv->def->nactivities; i++)
-		nlinks += fv->def->activities[i].nlinks;
-	fv->link_plans = palloc0(sizeof(SPIPlanPtr) * Max(nlinks, 1));
+	new_plans(fv);
 	fv->prepared = false;
 	MemoryContextSwitchTo(old);
 	fv->cxt = cxt;
@@ -239,7 +309,10 @@ flow_version_prepare(ProcessInfo *flow, FlowVersion *fv)
 											  flow->entity ? flow->entity->relid : InvalidOid);
 			Oid			onrowtype = act->on->entity ? get_rel_type_id(table) : fv->rowtype;
 
+			fv->listens = true;
 			fv->wait_entity[i] = table;
+			/* its changes now start a new generation of the rule cache */
+			(void) cache_entity(table);
 			if (act->on->condition != NULL && fv->plans[i] == NULL)
 				fv->plans[i] = keep(action_prepare(act->on->condition, true, onrowtype));
 			if (act->on->key != NULL && fv->key_plans[i] == NULL)
@@ -297,6 +370,7 @@ flow_version_prepare(ProcessInfo *flow, FlowVersion *fv)
 		}
 	}
 	action_leave_owner(&scope);
+	fv->generation = cache_generation_number();
 	fv->prepared = true;
 }
 
@@ -325,6 +399,7 @@ step_begin(Step *s, ProcessInfo *flow, FlowInstance *instance, int64 job_id, int
 	s->job_id = job_id;
 	s->attempt = attempt;
 	s->spins = instance->spins;
+	s->clock = instance->clock;
 	s->fv = flow_version_load(flow, instance->version);
 	flow_version_prepare(flow, s->fv);
 	action_push(flow, action_current_depth() + 1, (Datum) 0, instance->id);
@@ -489,10 +564,16 @@ step_evaluate(Step *s, SPIPlanPtr plan, const char *activity_name, bool *isnull)
 	return flow_version_evaluate(s->flow, s->fv, plan, activity_name, args, nulls, isnull);
 }
 
-/* Queue a step or timer job of an activity of the step's instance. */
+/*
+ * Queue a step or timer job of an activity of the step's instance.  A step
+ * of an instance that waits for events, queued when no chain of its steps
+ * runs, starts one: its job's place in the queue is the chain's clock.
+ */
 static void
 queue_activity_job(Step *s, int64 activity_id, const char *event, TimestampTz run_at)
 {
+	int64		id;
+
 	NewJob		job;
 
 	memset(&job, 0, sizeof(job));
@@ -503,7 +584,9 @@ queue_activity_job(Step *s, int64 activity_id, const char *event, TimestampTz ru
 	job.instance_id = s->instance.id;
 	job.activity_id = activity_id;
 	job.run_at = run_at;
-	(void) queue_insert(&job);
+	id = queue_insert(&job);
+	if (s->clock == 0 && s->fv != NULL && s->fv->listens && strcmp(event, "step") == 0)
+		s->clock = id;
 }
 
 static void enter_activity(Step *s, int target, const char *from);
@@ -701,14 +784,38 @@ wait_holds_now(Step *s, int index, FlowActivity *act)
 }
 
 /*
+ * An activity is done the moment it begins, without anything coming from
+ * outside: a wait whose event already holds (closed at once), or whose
+ * timeout had passed when it began (closed by its timer), a subflow whose
+ * child ended at once.  That is a round without rest: an instance that
+ * does so FLOW_MAX_SPINS times without taking an event, a timer, a task's
+ * completion or a function acting on it in between would spin in a cycle
+ * through it, and the activity fails instead.  Returns false, with the
+ * error; else true, the round counted.
+ */
+static bool
+count_spin(Step *s, const char *kind, const char *name, char **error)
+{
+	if (s->spins >= FLOW_MAX_SPINS)
+	{
+		*error = psprintf("%s \"%s\" ended at once %d times in a row without an event: its instance would never rest",
+						  kind, name, FLOW_MAX_SPINS);
+		ereport(LOG,
+				(errmsg("instance " INT64_FORMAT " of flow \"%s\": %s", s->instance.id,
+						s->flow->name, *error)));
+		return false;
+	}
+	s->spins++;
+	return true;
+}
+
+/*
  * A wait begins: for its event, its timeout, or both.  It takes the events
  * that its snapshot does not see: the latest one, taken now that the
- * instance is locked (or being inserted); and, while the instance catches
- * up on the events kept for it, those kept after the one it is at.
- *
- * A wait whose event already holds closes at once; an instance that does
- * so FLOW_MAX_SPINS times without taking an event in between would spin
- * (a cycle through such a wait never rests): the wait fails instead.
+ * instance is locked (or being inserted); and those queued after its
+ * instance's clock, while a chain of steps runs (flow_delivery.c).  A wait
+ * whose event already holds closes at once (outcome event); see
+ * count_spin.
  */
 static void
 enter_wait(Step *s, int index, FlowActivity *act)
@@ -723,25 +830,24 @@ enter_wait(Step *s, int index, FlowActivity *act)
 	if (act->on != NULL)
 	{
 		a.began = flow_store_latest_snapshot();
-		a.began_after = s->instance.replaying;
+		a.began_after = s->clock;
+		a.wait_entity = s->fv->wait_entity[index];
+		a.wait_key = s->instance.key;
 	}
 	if (act->on != NULL && wait_holds_now(s, index, act))
 	{
-		if (s->spins >= FLOW_MAX_SPINS)
+		char	   *error;
+
+		if (!count_spin(s, "wait", act->name, &error))
 		{
 			a.status = "failed";
-			a.error = psprintf("wait \"%s\" closed at once %d times in a row without an event: its instance would never rest",
-							   act->name, FLOW_MAX_SPINS);
-			a.wait_entity = s->fv->wait_entity[index];
-			a.wait_key = s->instance.key;
+			a.error = error;
 			(void) flow_store_insert_activity(s->instance.id, &a);
 			s->made_live = true;
-			ereport(LOG,
-					(errmsg("instance " INT64_FORMAT " of flow \"%s\": %s", s->instance.id,
-							s->flow->name, a.error)));
 			return;
 		}
-		s->spins++;
+		/* the row as it is now is seen: the waits after take what comes next */
+		s->clock = flow_store_queue_end();
 		a.status = "closed";
 		a.outcome = "event";
 		(void) flow_store_insert_activity(s->instance.id, &a);
@@ -764,13 +870,8 @@ enter_wait(Step *s, int index, FlowActivity *act)
 		if (!isnull)
 			timeout = DatumGetTimestampTz(d);
 	}
-	a.status = "waiting";
 	a.run_at = timeout;
-	if (act->on != NULL)
-	{
-		a.wait_entity = s->fv->wait_entity[index];
-		a.wait_key = s->instance.key;
-	}
+	a.status = "waiting";
 	id = flow_store_insert_activity(s->instance.id, &a);
 	s->made_live = true;
 	if (timeout != 0)
@@ -859,9 +960,9 @@ enter_human(Step *s, int index, FlowActivity *act)
 /*
  * Launch the child of subflow activity "activity_id": an instance of
  * another flow of the owner, for the row the activity's "key" names (or
- * this instance's row), with its "vars".  A key that names no row raises
- * 23503 when "raise", and otherwise returns false, with the message in
- * *error.
+ * this instance's row), with its "vars".  A key that is NULL or names no
+ * row raises 22004 or 23503 when "raise", and otherwise returns false,
+ * with the message in *error.
  */
 static bool
 launch_child(Step *s, int index, FlowActivity *act, int64 activity_id, bool raise,
@@ -892,9 +993,16 @@ launch_child(Step *s, int index, FlowActivity *act, int64 activity_id, bool rais
 
 		d = step_evaluate(s, s->fv->key_plans[index], act->name, &isnull);
 		if (isnull || child->entity == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("the key of subflow \"%s\" is NULL", act->name)));
+		{
+			char	   *message = psprintf("the key of subflow \"%s\" is NULL", act->name);
+
+			if (raise)
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("%s", message)));
+			*error = message;
+			return false;
+		}
 		key = entity_key_of_jsonb(child->entity, DatumGetJsonbP(d), &hash);
 	}
 	else if (child->entity == NULL)
@@ -936,9 +1044,35 @@ launch_child(Step *s, int index, FlowActivity *act, int64 activity_id, bool rais
 }
 
 /*
+ * A subflow's child ended (with status "status" and these vars): the
+ * activity closes with its outcome, the child's vars are merged into the
+ * instance's under the activity's name, and the instance goes on.
+ */
+static void
+take_child_end(Step *s, FlowActivity *act, int64 activity_id, const char *status,
+			   Jsonb *vars)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue *result;
+
+	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	flow_jsonb_push_doc(&state, act->name, vars);
+	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	vars = JsonbValueToJsonb(result);
+	flow_store_merge_vars(s->instance.id, vars);
+	s->instance.vars = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+														  JsonbPGetDatum(s->instance.vars),
+														  JsonbPGetDatum(vars)));
+	flow_store_close_activity(activity_id, "closed", status, NULL, false);
+	step_follow(s, act, status);
+}
+
+/*
  * A subflow: it launches its child and waits until the child ends
- * (notify_parent).  A child whose key names no row fails the activity,
- * with that error: retry_activity launches it again.
+ * (notify_parent).  A child whose key is NULL or names no row fails the
+ * activity, with that error: retry_activity launches it again.  A child
+ * that ended at once is taken at once, as a round without rest
+ * (count_spin).
  */
 static void
 enter_subflow(Step *s, int index, FlowActivity *act)
@@ -946,6 +1080,8 @@ enter_subflow(Step *s, int index, FlowActivity *act)
 	NewActivity a;
 	int64		id;
 	char	   *error;
+	char	   *status;
+	Jsonb	   *vars;
 
 	memset(&a, 0, sizeof(a));
 	a.name = act->name;
@@ -954,7 +1090,21 @@ enter_subflow(Step *s, int index, FlowActivity *act)
 	id = flow_store_insert_activity(s->instance.id, &a);
 	s->made_live = true;
 	if (!launch_child(s, index, act, id, false, &error))
+	{
 		flow_store_note_run(id, "failed", error);
+		return;
+	}
+	if (!flow_store_child(s->instance.id, id, &status, &vars) ||
+		(strcmp(status, "completed") != 0 && strcmp(status, "terminated") != 0))
+		return;
+	if (!count_spin(s, "subflow", act->name, &error))
+	{
+		flow_store_note_run(id, "failed", error);
+		return;
+	}
+	/* it closed an activity it began: step_end looks whether any is live */
+	s->closed_begun = true;
+	take_child_end(s, act, id, status, vars);
 }
 
 /* A link from "from" reaches a join: it goes on when all its links have. */
@@ -970,7 +1120,7 @@ enter_join(Step *s, FlowActivity *act, const char *from)
 		return;
 	}
 	flow_store_close_activity(id, "closed", NULL, NULL, false);
-	s->closed_join = true;
+	s->closed_begun = true;
 	step_follow(s, act, NULL);
 }
 
@@ -1035,15 +1185,15 @@ enter_activity(Step *s, int target, const char *from)
 /*
  * After a step: an active instance with no live activity has completed,
  * and its parent is told.  A step that began a live activity need not
- * look, unless it closed a join (which its first arrival may have begun).
+ * look, unless it closed one it may have begun (a join, a subflow).
  * The count of waits closed at once is kept; an instance that caught up
- * on its kept events is live again.  The instance is no
- * longer running a step in this session.
+ * on its kept events, and whose chain of steps is over, rests: its clock
+ * goes.  The instance is no longer running a step in this session.
  */
 void
 step_end(Step *s)
 {
-	if (!s->ended && (!s->made_live || s->closed_join) &&
+	if (!s->ended && (!s->made_live || s->closed_begun) &&
 		strcmp(s->instance.status, "active") == 0 &&
 		!flow_store_has_live(s->instance.id))
 	{
@@ -1053,8 +1203,10 @@ step_end(Step *s)
 	}
 	if (s->spins != s->instance.spins)
 		flow_store_set_spins(s->instance.id, s->spins);
-	if (s->instance.replaying != 0 && !flow_store_has_kept(s->instance.id, s->job_id))
-		flow_store_set_replaying(s->instance.id, 0);
+	if (s->clock != 0 && !flow_store_chain_goes_on(s->instance.id, s->job_id))
+		s->clock = 0;
+	if (s->clock != s->instance.clock)
+		flow_store_set_clock(s->instance.id, s->clock);
 	action_pop();
 }
 
@@ -1208,8 +1360,6 @@ close_subflow(Step *s, FlowActivityRow *row, int index)
 	FlowActivity *act = &s->fv->def->activities[index];
 	char	   *status;
 	Jsonb	   *vars;
-	JsonbParseState *state = NULL;
-	JsonbValue *result;
 
 	if (!flow_store_child(s->instance.id, row->id, &status, &vars))
 	{
@@ -1223,16 +1373,7 @@ close_subflow(Step *s, FlowActivityRow *row, int index)
 		s->made_live = true;	/* the child has not ended: nothing to do */
 		return;
 	}
-	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	flow_jsonb_push_doc(&state, act->name, vars);
-	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	vars = JsonbValueToJsonb(result);
-	flow_store_merge_vars(s->instance.id, vars);
-	s->instance.vars = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
-														  JsonbPGetDatum(s->instance.vars),
-														  JsonbPGetDatum(vars)));
-	flow_store_close_activity(row->id, "closed", status, NULL, false);
-	step_follow(s, act, status);
+	take_child_end(s, act, row->id, status, vars);
 }
 
 /*
@@ -1275,8 +1416,24 @@ flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const 
 	if (index < 0)
 		elog(ERROR, "activity \"%s\" is not in version %d of flow \"%s\"",
 			 row.name, instance.version, flow->name);
-	/* a timer, or a child's end, comes from outside: the instance rests */
-	if (strcmp(row.kind, "automatic") != 0)
+	/*
+	 * A timer, or a child's end, comes from outside: the instance rests;
+	 * but a wait's timeout that had passed when it began is a round without
+	 * rest (count_spin).
+	 */
+	if (strcmp(row.kind, "wait") == 0 && row.run_at != 0 && row.run_at <= row.created_at)
+	{
+		char	   *error;
+
+		if (!count_spin(&s, "wait", row.name, &error))
+		{
+			flow_store_note_run(row.id, "failed", error);
+			s.made_live = true;
+			step_end(&s);
+			return "succeeded";
+		}
+	}
+	else if (strcmp(row.kind, "automatic") != 0)
 		step_rest(&s);
 	if (strcmp(row.kind, "automatic") == 0)
 		run_automatic(&s, &row, index, in_executor);
@@ -1351,6 +1508,8 @@ flow_engine_skip(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *act
 				 errhint("Give the activity a \"skipped\" outcome in a new version of the flow.")));
 	flow_store_cancel_jobs(instance->id, activity->id, 0, "the activity was skipped");
 	flow_store_close_activity(activity->id, "skipped", skipped ? "skipped" : NULL, by, false);
+	if (act->kind == FLOW_WAIT)
+		flow_store_unpark_events(instance->id);
 	if (act->kind == FLOW_HUMAN)
 		flow_engine_notify_task(activity->id);
 	step_follow(&s, act, "skipped");
@@ -1453,6 +1612,9 @@ flow_engine_retry(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *ac
 	s.instance = *instance;
 	if (instance->spins != 0)
 		flow_store_set_spins(instance->id, 0);
+	/* the events that came meanwhile are taken after it */
+	if (wait)
+		flow_store_unpark_events(instance->id);
 	if (wait && (flow_store_failed_event(instance->id, activity->id) || activity->run_at == 0))
 	{
 		flow_store_reopen(activity->id, "waiting", false);

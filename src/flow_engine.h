@@ -22,6 +22,12 @@
 #define FLOW_STEP_HELD "held"
 #define FLOW_HELD_RETRY_MS 20
 
+/*
+ * The status of an event kept for an instance with a failed wait: it waits,
+ * not due, until retry_activity or skip_activity of that wait.
+ */
+#define FLOW_EVENT_PARKED "parked"
+
 /* These need an SPI connection. */
 extern int64 flow_engine_launch(ProcessInfo *flow, Datum key, Jsonb *vars, int64 parent,
 								int64 parent_activity);

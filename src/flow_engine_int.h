@@ -46,7 +46,9 @@ typedef struct VersionKey
 typedef struct FlowVersion
 {
 	VersionKey	key;			/* hash key: must be first */
-	MemoryContext cxt;			/* everything below lives here */
+	MemoryContext cxt;			/* the definition lives here */
+	MemoryContext plans_cxt;	/* the arrays of plans live here */
+	uint64		generation;		/* of the rule cache it was prepared in */
 	Jsonb	   *doc;			/* the definition */
 	Oid			rowtype;		/* of the entity when prepared */
 	char	   *search_path;
@@ -60,6 +62,7 @@ typedef struct FlowVersion
 	SPIPlanPtr (*value_plans)[HUMAN_VALUES];	/* a task's values given as SQL */
 	Oid		   *wait_entity;	/* a wait for an event: its table */
 	int64	   *timeout_ms;		/* an automatic activity's statement timeout */
+	bool		listens;		/* a wait or conditional start waits for events */
 	bool		prepared;
 } FlowVersion;
 
@@ -76,8 +79,10 @@ typedef struct Step
 	bool		row_null;
 	bool		ended;			/* an end terminated the instance */
 	bool		made_live;		/* it began an activity that is live */
-	bool		closed_join;	/* it closed a join it may have begun */
+	bool		closed_begun;	/* it closed an activity it may have begun (a
+								 * join, a subflow whose child ended at once) */
 	int32		spins;			/* instance.spins as the step leaves it */
+	int64		clock;			/* instance.clock as the step leaves it */
 	Jsonb	   *event;			/* the event a wait is closed by, or NULL */
 } Step;
 

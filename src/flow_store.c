@@ -18,6 +18,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/xact.h"
@@ -64,10 +65,14 @@ enum
 	WAITING,
 	STARTED_BEFORE,
 	HAS_KEPT,
-	SET_REPLAYING,
+	SET_CLOCK,
+	CHAIN_GOES_ON,
+	QUEUE_END,
 	SET_SPINS,
 	NOTE_EVENT_ACTIVITY,
 	FAILED_EVENT,
+	WAIT_FOR,
+	UNPARK,
 	NSTATEMENTS
 };
 
@@ -193,7 +198,9 @@ flow_store_lock_instance(int64 id, bool wait, FlowInstance *instance, bool *busy
 
 #define LOCK_SQL(how) \
 	"SELECT process_id, version, key, status, vars, parent, parent_activity," \
-	"       replaying, spins" \
+	"       clock, spins," \
+	"       EXISTS (SELECT 1 FROM procflow.activity a" \
+	"                WHERE a.instance_id = $1 AND a.kind = 'wait' AND a.status = 'failed')" \
 	"  FROM procflow.instance" \
 	" WHERE id = $1 FOR UPDATE" how
 
@@ -228,8 +235,9 @@ flow_store_lock_instance(int64 id, bool wait, FlowInstance *instance, bool *busy
 	d = result_value(7, &isnull);
 	instance->parent_activity = isnull ? 0 : DatumGetInt64(d);
 	d = result_value(8, &isnull);
-	instance->replaying = isnull ? 0 : DatumGetInt64(d);
+	instance->clock = isnull ? 0 : DatumGetInt64(d);
 	instance->spins = DatumGetInt32(result_value(9, &isnull));
+	instance->failed_wait = DatumGetBool(result_value(10, &isnull));
 	return true;
 }
 
@@ -293,7 +301,8 @@ flow_store_read_activity(int64 id, FlowActivityRow *row)
 	Datum		d;
 
 	store_exec(READ_ACTIVITY,
-			   "SELECT instance_id, name, kind, status, attempts, assignee, run_at, timeout_at"
+			   "SELECT instance_id, name, kind, status, attempts, assignee, run_at, timeout_at,"
+			   "       created_at"
 			   "  FROM procflow.activity WHERE id = $1",
 			   1, argtypes, args, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -304,6 +313,7 @@ flow_store_read_activity(int64 id, FlowActivityRow *row)
 	row->run_at = isnull ? 0 : DatumGetTimestampTz(d);
 	d = result_value(8, &isnull);
 	row->timeout_at = isnull ? 0 : DatumGetTimestampTz(d);
+	row->created_at = DatumGetTimestampTz(result_value(9, &isnull));
 	row->id = id;
 	row->instance_id = DatumGetInt64(result_value(1, &isnull));
 	row->name = TextDatumGetCString(result_value(2, &isnull));
@@ -735,8 +745,10 @@ flow_store_launch_in_progress(int32 process_id, Datum key)
 	ScanKeyInit(&keys[0], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(process_id));
 	ScanKeyInit(&keys[1], 4, BTEqualStrategyNumber, F_ARRAY_EQ, key);
 	scan = systable_beginscan(rel, indexid, true, &dirty, 2, keys);
+	/* a row its transaction inserted, not one a step updates */
 	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
-		found = TransactionIdIsValid(dirty.xmin);
+		found = TransactionIdIsValid(dirty.xmin) &&
+			(tup->t_data->t_infomask & HEAP_UPDATED) == 0;
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return found;
@@ -832,18 +844,52 @@ flow_store_has_kept(int64 instance_id, int64 except_job)
 	return DatumGetBool(result_value(1, &isnull));
 }
 
-/*
- * The kept event an instance is at as it catches up (its event_id), or 0
- * when it is live again; see FlowInstance.
- */
+/* An instance's clock, or 0 when it rests; see FlowInstance. */
 void
-flow_store_set_replaying(int64 instance_id, int64 job_id)
+flow_store_set_clock(int64 instance_id, int64 clock)
 {
 	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Datum		args[2] = {Int64GetDatum(instance_id), Int64GetDatum(job_id)};
+	Datum		args[2] = {Int64GetDatum(instance_id), Int64GetDatum(clock)};
 
-	store_exec(SET_REPLAYING, "UPDATE procflow.instance SET replaying = $2 WHERE id = $1",
-			   2, argtypes, args, job_id != 0 ? NULL : " n", SPI_OK_UPDATE);
+	store_exec(SET_CLOCK, "UPDATE procflow.instance SET clock = $2 WHERE id = $1",
+			   2, argtypes, args, clock != 0 ? NULL : " n", SPI_OK_UPDATE);
+}
+
+/*
+ * Does a chain of an instance's steps go on: has it pending steps, or
+ * events kept for it, but the job except_job?
+ */
+bool
+flow_store_chain_goes_on(int64 instance_id, int64 except_job)
+{
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		args[2] = {Int64GetDatum(instance_id), Int64GetDatum(except_job)};
+	bool		isnull;
+
+	store_exec(CHAIN_GOES_ON,
+			   "SELECT EXISTS (SELECT 1 FROM procflow.job"
+			   "                WHERE instance_id = $1 AND id <> $2"
+			   "                  AND (xid IS NOT NULL OR event = 'step'))",
+			   2, argtypes, args, NULL, SPI_OK_SELECT);
+	return DatumGetBool(result_value(1, &isnull));
+}
+
+/*
+ * The end of the queue: the highest job id handed out so far.  Events
+ * queued from now on have higher ones.
+ */
+int64
+flow_store_queue_end(void)
+{
+	Oid			argtypes[1] = {REGCLASSOID};
+	Datum		args[1] = {ObjectIdGetDatum(catalog_oids()->job_id_seq)};
+	bool		isnull;
+	Datum		d;
+
+	store_exec(QUEUE_END, "SELECT pg_catalog.pg_sequence_last_value($1)",
+			   1, argtypes, args, NULL, SPI_OK_SELECT);
+	d = result_value(1, &isnull);
+	return isnull ? 0 : DatumGetInt64(d);
 }
 
 /* The waits an instance closed at once since it last took an event. */
@@ -899,4 +945,38 @@ flow_store_failed_event(int64 instance_id, int64 activity_id)
 			   "  ORDER BY id DESC LIMIT 1",
 			   3, argtypes, args, NULL, SPI_OK_INSERT);
 	return SPI_processed > 0;
+}
+
+/* The first wait of an instance for events of a table, or 0 when none. */
+int64
+flow_store_wait_for(int64 instance_id, Oid table)
+{
+	Oid			argtypes[2] = {INT8OID, OIDOID};
+	Datum		args[2] = {Int64GetDatum(instance_id), ObjectIdGetDatum(table)};
+	bool		isnull;
+
+	store_exec(WAIT_FOR,
+			   "SELECT id FROM procflow.activity"
+			   " WHERE instance_id = $1 AND status = 'waiting'"
+			   "   AND wait_entity = $2::pg_catalog.regclass ORDER BY id LIMIT 1",
+			   2, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return 0;
+	return DatumGetInt64(result_value(1, &isnull));
+}
+
+/*
+ * The events kept for an instance while it had a failed wait (not due,
+ * see FLOW_EVENT_PARKED) are due now: its wait is retried or skipped.
+ */
+void
+flow_store_unpark_events(int64 instance_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(instance_id)};
+
+	store_exec(UNPARK,
+			   "UPDATE procflow.job SET run_at = pg_catalog.now()"
+			   " WHERE instance_id = $1 AND xid IS NOT NULL AND run_at = 'infinity'",
+			   1, argtypes, args, NULL, SPI_OK_UPDATE);
 }

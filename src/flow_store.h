@@ -26,11 +26,12 @@ typedef struct FlowInstance
 	Jsonb	   *vars;
 	int64		parent;			/* 0 when none */
 	int64		parent_activity;	/* the parent's subflow activity, or 0 */
-	int64		replaying;		/* while it catches up on the events kept for
-								 * it, the one it is at (its job's id); 0
-								 * otherwise */
+	int64		clock;			/* while a chain of its steps runs, the place
+								 * in the queue (a job id) it started at; 0
+								 * otherwise (see flow_delivery.c) */
 	int32		spins;			/* waits closed at once since it last took an
 								 * event */
+	bool		failed_wait;	/* it has a failed wait (read when locked) */
 } FlowInstance;
 
 /* An activity row, as the engine and the functions look at it. */
@@ -45,6 +46,7 @@ typedef struct FlowActivityRow
 	char	   *assignee;		/* a task's, or NULL */
 	TimestampTz run_at;			/* 0 when none */
 	TimestampTz timeout_at;		/* a task's timeout, 0 when none */
+	TimestampTz created_at;
 } FlowActivityRow;
 
 /* An activity row to insert. */
@@ -57,8 +59,8 @@ typedef struct NewActivity
 	TimestampTz run_at;			/* 0 when none */
 	Datum		began;			/* a wait: the pg_snapshot it began in (the
 								 * events it takes committed after it), or 0 */
-	int64		began_after;	/* and the kept event its instance was at,
-								 * whose successors it takes too; or 0 */
+	int64		began_after;	/* and its instance's clock, after which it
+								 * takes the queued events too; or 0 */
 	const char *error;			/* a failed activity: why, else NULL */
 	Oid			wait_entity;	/* a wait for an event: the table */
 	Datum		wait_key;		/* and the instance's key (text[]), or 0 */
@@ -91,9 +93,13 @@ extern int	flow_store_waiting(int64 instance_id, const char *name, uint64 xid, u
 							   int64 kept, FlowWaiting **waiting);
 extern bool flow_store_started_before(int64 instance_id, uint64 xid, uint32 cid);
 extern bool flow_store_has_kept(int64 instance_id, int64 except_job);
-extern void flow_store_set_replaying(int64 instance_id, int64 job_id);
+extern void flow_store_set_clock(int64 instance_id, int64 clock);
+extern bool flow_store_chain_goes_on(int64 instance_id, int64 except_job);
+extern int64 flow_store_queue_end(void);
 extern void flow_store_set_spins(int64 instance_id, int32 spins);
 extern void flow_store_note_event_activity(int64 job_id, int64 activity_id);
+extern int64 flow_store_wait_for(int64 instance_id, Oid table);
+extern void flow_store_unpark_events(int64 instance_id);
 extern bool flow_store_failed_event(int64 instance_id, int64 activity_id);
 extern void flow_store_set_status(int64 instance_id, const char *status);
 extern void flow_store_merge_vars(int64 instance_id, Jsonb *vars);

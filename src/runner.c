@@ -324,6 +324,13 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 		outcome->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 														FLOW_HELD_RETRY_MS);
 	}
+	else if (edata == NULL && strcmp(outcome->status, FLOW_EVENT_PARKED) == 0)
+	{
+		/* its instance has a failed wait: until that wait is retried or skipped */
+		outcome->status = "pending";
+		outcome->held = true;
+		outcome->retry_at = DT_NOEND;
+	}
 	else if (edata == NULL)
 		outcome->finished_at = GetCurrentTimestamp();
 	else

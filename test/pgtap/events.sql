@@ -5,7 +5,7 @@
 -- ALTER TABLE, TRUNCATE, alter_process and drop_process while live
 -- instances need what they would change.
 BEGIN;
-SELECT plan(35);
+SELECT plan(37);
 
 CREATE TABLE acct (id numeric PRIMARY KEY, status text, note text, spare text);
 CREATE TABLE pay (id int PRIMARY KEY, acct_id numeric, amount int);
@@ -70,6 +70,16 @@ SELECT procflow.run_jobs();
 SELECT procflow.run_jobs();
 SELECT is((SELECT status FROM procflow.instances WHERE id = :parent), 'completed',
           'retry_activity launches the child, and the parent goes on when it ends');
+
+-- a subflow whose key is NULL fails the same way, not its launch
+UPDATE acct SET note = NULL WHERE id = 1.5;
+SELECT procflow.launch('parent', '1.5') AS nullkey \gset
+SELECT is((SELECT status FROM procflow.activities WHERE instance = :nullkey AND name = 's'), 'failed',
+          'a subflow whose key is NULL fails');
+SELECT matches((SELECT error FROM procflow.activities WHERE instance = :nullkey AND name = 's'),
+               'is NULL', 'saying so');
+UPDATE acct SET note = 'a' WHERE id = 1.5;
+SELECT procflow.terminate(:nullkey);
 
 -- joins that can wait for ever are refused
 SELECT throws_ok($$SELECT procflow.create_flow('bypass', 'acct', '{"start": "s", "activities": {

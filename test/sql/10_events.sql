@@ -190,4 +190,128 @@ SELECT procflow.create_flow('ev_selfish', 'invoice', $${
 SELECT procflow.launch('ev_selfish', '9');
 SELECT count(*) FROM procflow.instances WHERE flow = 'ev_selfish';
 
+-- as if every step ran at once: a chain of steps takes the events queued
+-- after it started, whatever the executors' lag.  An approval and then a
+-- payment, both committed before any delivery: the wait for the payment,
+-- begun while delivering the approval, takes it.
+INSERT INTO invoice (id) VALUES (10), (11);
+SELECT procflow.launch('ev_collect', '10') AS lagging \gset
+UPDATE invoice SET approved = true WHERE id = 10;
+INSERT INTO payment VALUES (10, 10, 100);
+SELECT procflow.run_jobs();
+SELECT name, status, outcome FROM procflow.activities WHERE instance = :lagging ORDER BY id;
+-- the same through an automatic step between the two waits
+SELECT procflow.create_flow('ev_chain', 'invoice', $${
+  "start": "wait_approved",
+  "activities": {
+    "wait_approved": {"kind": "wait", "on": {"event": "update", "condition": "($1).approved AND NOT ($2).approved"},
+                      "next": "book"},
+    "book": {"kind": "automatic", "action": "SELECT 1", "next": "wait_payment"},
+    "wait_payment": {"kind": "wait", "on": {"event": "create", "entity": "payment", "key": "($1).invoice_id"},
+                     "next": "done"},
+    "done": {"kind": "end"}
+  }}$$);
+SELECT procflow.launch('ev_chain', '11') AS chained \gset
+UPDATE invoice SET approved = true WHERE id = 11;
+INSERT INTO payment VALUES (11, 11, 100);
+SELECT procflow.run_jobs();
+SELECT name, status, outcome FROM procflow.activities WHERE instance = :chained ORDER BY id;
+
+-- a column of another type: the waits' SQL is prepared again for it
+CREATE TABLE counter (id int PRIMARY KEY, n int DEFAULT 0);
+INSERT INTO counter VALUES (1), (2);
+SELECT procflow.create_flow('ev_count', 'counter', $${
+  "start": "w",
+  "activities": {
+    "w": {"kind": "wait", "on": {"event": "update", "fields": ["n"], "condition": "($1).n > 0"}, "next": "e"},
+    "e": {"kind": "end"}
+  }}$$, max_attempts => 2);
+SELECT procflow.launch('ev_count', '1') AS counted \gset
+UPDATE counter SET n = 1 WHERE id = 2;
+SELECT procflow.run_jobs();
+ALTER TABLE counter ALTER n TYPE bigint;
+UPDATE counter SET n = 1 WHERE id = 1;
+SELECT procflow.run_jobs();
+SELECT name, status, outcome, error FROM procflow.activities WHERE instance = :counted ORDER BY id;
+
+-- a kept event that cannot be read back any more fails its own instance's
+-- wait, not another's; the other instance takes its own event; after the
+-- column takes the value again, retry_activity delivers it
+CREATE TABLE bill (id int PRIMARY KEY);
+CREATE TABLE deposit (id int PRIMARY KEY, bill_id int, amount numeric);
+INSERT INTO bill VALUES (1), (2);
+SELECT procflow.create_flow('ev_deposit', 'bill', $${
+  "start": "w",
+  "activities": {
+    "w": {"kind": "wait", "on": {"event": "create", "entity": "deposit", "key": "($1).bill_id",
+                                 "condition": "($1).amount > 0"}, "next": "e"},
+    "e": {"kind": "end"}
+  }}$$, max_attempts => 2);
+SELECT procflow.launch('ev_deposit', '1') AS first_bill, procflow.launch('ev_deposit', '2') AS second_bill \gset
+SELECT procflow.disable_process('ev_deposit');
+INSERT INTO deposit VALUES (1, 1, 5.5), (2, 2, 7);
+SELECT procflow.run_jobs();
+ALTER TABLE deposit ALTER amount TYPE int USING amount::int;
+SELECT procflow.enable_process('ev_deposit');
+SELECT procflow.run_jobs();
+SELECT procflow.run_jobs();
+SELECT instance = :first_bill AS first, name, status, outcome, error FROM procflow.activities
+ WHERE instance IN (:first_bill, :second_bill) ORDER BY id;
+ALTER TABLE deposit ALTER amount TYPE numeric;
+SELECT procflow.retry_activity(id) FROM procflow.activities WHERE instance = :first_bill AND status = 'failed';
+SELECT procflow.run_jobs();
+SELECT name, status, outcome FROM procflow.activities WHERE instance = :first_bill ORDER BY id;
+
+-- while an instance has a failed wait, its events are kept for it (parked),
+-- and taken in order once the wait is retried
+UPDATE switch SET broken = true;
+INSERT INTO invoice (id) VALUES (12);
+SELECT procflow.create_flow('ev_stuck', 'invoice', $${
+  "start": "approve",
+  "activities": {
+    "approve": {"kind": "wait", "on": {"event": "update", "fields": ["approved"],
+                "condition": "$2 IS NOT NULL AND CASE WHEN (SELECT broken FROM switch) THEN 1 / (SELECT count(*)::int FROM switch WHERE NOT broken) = 1 ELSE ($1).approved END"},
+                "next": "pay"},
+    "pay": {"kind": "wait", "on": {"event": "update", "fields": ["status"], "condition": "($1).status = 'paid'"},
+            "next": "e"},
+    "e": {"kind": "end"}
+  }}$$, max_attempts => 1);
+SELECT procflow.launch('ev_stuck', '12') AS stuck \gset
+UPDATE invoice SET approved = true WHERE id = 12;
+SELECT procflow.run_jobs();
+UPDATE invoice SET status = 'paid' WHERE id = 12;
+UPDATE invoice SET status = 'shipped' WHERE id = 12;
+SELECT procflow.run_jobs();
+SELECT name, status FROM procflow.activities WHERE instance = :stuck ORDER BY id;
+SELECT count(*) AS parked FROM procflow.jobs WHERE process = 'ev_stuck' AND run_at = 'infinity';
+UPDATE switch SET broken = false;
+SELECT procflow.retry_activity(id) FROM procflow.activities WHERE instance = :stuck AND status = 'failed';
+SELECT procflow.run_jobs();
+SELECT name, status, outcome FROM procflow.activities WHERE instance = :stuck ORDER BY id;
+SELECT status FROM procflow.instances WHERE id = :stuck;
+
+-- loops that rest nowhere through the queue are bounded too: a wait whose
+-- timeout has passed when it begins, and a subflow whose child ends at once
+SELECT procflow.create_flow('ev_past', 'invoice', $${
+  "start": "w",
+  "activities": {
+    "w": {"kind": "wait", "timeout": {"sql": "now() - interval '1 day'"}, "next": "d"},
+    "d": {"kind": "decision", "cases": [{"when": "($1).status = 'never'", "next": "e"}], "else": "w"},
+    "e": {"kind": "end"}
+  }}$$);
+SELECT procflow.launch('ev_past', '12') AS past \gset
+SELECT procflow.run_jobs(1000) < 1000 AS rested;
+SELECT name, status, error FROM procflow.activities WHERE instance = :past AND status = 'failed';
+SELECT procflow.create_flow('ev_quick', 'invoice', '{"start": "e", "activities": {"e": {"kind": "end"}}}');
+SELECT procflow.create_flow('ev_again', 'invoice', $${
+  "start": "s",
+  "activities": {
+    "s": {"kind": "subflow", "flow": "ev_quick", "next": "d"},
+    "d": {"kind": "decision", "cases": [{"when": "($1).status = 'never'", "next": "e"}], "else": "s"},
+    "e": {"kind": "end"}
+  }}$$);
+SELECT procflow.launch('ev_again', '12') AS again \gset
+SELECT name, status, error FROM procflow.activities WHERE instance = :again AND status = 'failed';
+SELECT count(*) AS children FROM procflow.instances WHERE parent = :again;
+
 RESET search_path;
