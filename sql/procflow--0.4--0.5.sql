@@ -34,15 +34,90 @@ ALTER TABLE procflow.job_batch
 	ALTER new_rows SET STORAGE EXTERNAL;
 
 /*
- * "replaying": while an instance catches up on the events kept for it, the
- * kept event (its event_id) it is at; "spins": the waits it closed at once,
- * without an event, since it last took one.  An activity's "began_after":
- * a wait begun while its instance caught up takes the kept events after
- * that one (as it would have, had they come live), besides those its
- * snapshot does not see.
+ * "clock": while a chain of steps runs for an instance (the steps one step
+ * queued, the events kept for it), the place in the queue (a job id) it
+ * started at: the waits the chain begins take the events queued after it,
+ * as they would have had every step run at once; "spins": the waits it
+ * closed at once, without an event, since it last took one.  An
+ * activity's "began_after": the clock of the chain that began a wait,
+ * whose later events it takes besides those its snapshot does not see.
  */
 ALTER TABLE procflow.instance
-	ADD COLUMN replaying bigint,
+	ADD COLUMN clock bigint,
 	ADD COLUMN spins int NOT NULL DEFAULT 0;
 ALTER TABLE procflow.activity
 	ADD COLUMN began_after bigint;
+
+/*
+ * An entity table cannot be dropped while a process uses it, as a table
+ * cannot while a view uses it: its pending jobs could never run.  Nor can a
+ * table that a wait of a flow waits for events of (in the flow's current
+ * version, or one that live instances run, or are being launched with).
+ * Nor can a column that an update trigger watches ("fields"): the trigger
+ * would fire on no change, or on every change.  (Run as the extension owner, to
+ * read the definitions; it reads nothing else.)
+ */
+CREATE OR REPLACE FUNCTION procflow.entity_dropped() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	process text;
+	entity text;
+	col text;
+BEGIN
+	IF to_regclass('procflow.process') IS NULL THEN
+		RETURN;					-- the extension itself is being dropped
+	END IF;
+	SELECT p.name, d.object_identity INTO process, entity
+	  FROM pg_event_trigger_dropped_objects() d
+	  JOIN procflow.process p ON p.entity::oid = d.objid
+	 WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+	 ORDER BY p.name
+	 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot drop table % because process "%" uses it', entity, process
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  HINT = 'Drop the process first (procflow.drop_process), or move it to another table (procflow.alter_process).';
+	END IF;
+	-- a table that a wait of a flow waits for events of: after the
+	-- transactions launching instances of its versions have ended (they
+	-- hold key-share locks on them), so that their instances count
+	PERFORM 1
+	   FROM pg_event_trigger_dropped_objects() d
+	   JOIN procflow.flow_version v ON d.objid = ANY (v.waits_on::oid[])
+	  WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+	    FOR UPDATE OF v;
+	SELECT p.name, d.object_identity INTO process, entity
+	  FROM pg_event_trigger_dropped_objects() d
+	  JOIN procflow.flow_version v ON d.objid = ANY (v.waits_on::oid[])
+	  JOIN procflow.process p ON p.id = v.process_id
+	 WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+	   AND (v.version = p.version
+			OR EXISTS (SELECT 1 FROM procflow.instance i
+						WHERE i.process_id = v.process_id AND i.version = v.version
+						  AND i.finished_at IS NULL))
+	 ORDER BY p.name
+	 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot drop table % because a wait of flow "%" waits for its events', entity, process
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  HINT = 'Give the flow a version without that wait (procflow.alter_flow), and let its instances finish, first.';
+	END IF;
+	SELECT p.name, d.address_names[3], format('%I.%I', d.address_names[1], d.address_names[2])
+	  INTO process, col, entity
+	  FROM pg_event_trigger_dropped_objects() d
+	  JOIN procflow.process p ON p.entity::oid = d.objid
+	  JOIN procflow.trigger t ON t.process_id = p.id
+	 WHERE d.classid = 'pg_class'::regclass AND d.objsubid > 0
+	   AND d.address_names[3] = ANY (t.fields)
+	 ORDER BY p.name
+	 LIMIT 1;
+	IF FOUND THEN
+		RAISE EXCEPTION 'cannot drop column % of table % because process "%" watches it', col, entity, process
+			USING ERRCODE = 'dependent_objects_still_exist',
+				  DETAIL = 'An update trigger of the process fires when that column changes.',
+				  HINT = 'Drop the trigger first (procflow.drop_trigger), and add it again without the column.';
+	END IF;
+END
+$$;

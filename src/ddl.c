@@ -51,6 +51,7 @@
 
 #include "catalog.h"
 #include "flow_definition.h"
+#include "truncate.h"
 
 PG_FUNCTION_INFO_V1(procflow_table_altering);
 PG_FUNCTION_INFO_V1(procflow_table_altered);
@@ -331,8 +332,9 @@ follow_rename(RenameStmt *stmt)
 /*
  * Check again, against the table as it now is, every version of a flow
  * that uses relid (its entity table, or a table its waits wait for) and
- * that live instances run or that is current: refuse the command when one
- * no longer holds.
+ * that live instances run (or are being launched with: their launches are
+ * waited for) or that is current: refuse the command when one no longer
+ * holds.
  */
 static void
 recheck_versions(Oid relid)
@@ -342,6 +344,13 @@ recheck_versions(Oid relid)
 	SPITupleTable *versions;
 	uint64		n;
 
+	/* after the launches of its versions in progress have ended */
+	catalog_exec("SELECT 1 FROM procflow.process p"
+				 "  JOIN procflow.flow_version v ON v.process_id = p.id"
+				 " WHERE p.entity = $1::pg_catalog.regclass"
+				 "    OR $1::pg_catalog.regclass = ANY (v.waits_on)"
+				 "   FOR UPDATE OF v",
+				 1, argtypes, args, NULL, SPI_OK_SELECT);
 	catalog_exec("SELECT p.name, p.entity::oid, p.owner, v.version, v.definition, v.search_path"
 				 "  FROM procflow.process p"
 				 "  JOIN procflow.flow_version v ON v.process_id = p.id"
@@ -393,6 +402,28 @@ recheck_versions(Oid relid)
 	}
 }
 
+/*
+ * DETACH PARTITION of a table whose rows' deletion a live wait waits for:
+ * the partition's rows leave it without a delete (see truncate.c).
+ */
+static void
+refuse_detach_awaited(AlterTableStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		Oid			relid;
+
+		if (cmd->subtype != AT_DetachPartition)
+			continue;
+		relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+		if (OidIsValid(relid))
+			truncate_refuse_if_deletion_awaited(relid, "detach a partition of table");
+	}
+}
+
 /* ddl_command_end of ALTER TABLE. */
 Datum
 procflow_table_altered(PG_FUNCTION_ARGS)
@@ -411,6 +442,8 @@ procflow_table_altered(PG_FUNCTION_ARGS)
 	if (IsA(parsetree, RenameStmt) &&
 		((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN)
 		follow_rename((RenameStmt *) parsetree);
+	if (IsA(parsetree, AlterTableStmt) && catalog_oids()->has_flows)
+		refuse_detach_awaited((AlterTableStmt *) parsetree);
 	renamed = renamed_table_xact == MyProc->lxid ? renamed_table : InvalidOid;
 	renamed_table_xact = InvalidLocalTransactionId;
 	if (OidIsValid(renamed) && catalog_oids()->has_flows)

@@ -90,12 +90,13 @@ cancel_jobs(Datum ids)
 }
 
 /*
- * Refuse to truncate a table whose rows' deletion a live wait waits for:
- * TRUNCATE removes rows without deleting them one by one, so the wait
- * would never see its event.
+ * Refuse to "what" a table (truncate it, detach a partition of it) whose
+ * rows' deletion a live wait waits for: the rows go without being deleted
+ * one by one, so the wait would never see its event.  The caller holds an
+ * SPI connection.
  */
-static void
-refuse_if_deletion_awaited(Oid table)
+void
+truncate_refuse_if_deletion_awaited(Oid table, const char *what)
 {
 	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1] = {ObjectIdGetDatum(table)};
@@ -112,11 +113,11 @@ refuse_if_deletion_awaited(Oid table)
 	if (SPI_processed > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_IN_USE),
-				 errmsg("cannot truncate table \"%s\" while wait \"%s\" of flow \"%s\" waits for the deletion of its rows",
-						get_rel_name(table),
+				 errmsg("cannot %s \"%s\" while wait \"%s\" of flow \"%s\" waits for the deletion of its rows",
+						what, get_rel_name(table),
 						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
 						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1)),
-				 errdetail("TRUNCATE deletes no row one by one: the wait would never see its event."),
+				 errdetail("Its rows would go without being deleted one by one: the wait would never see its event."),
 				 errhint("DELETE the rows instead.")));
 }
 
@@ -141,7 +142,7 @@ truncate_cancel_jobs(Oid entity, bool whole)
 		elog(ERROR, "SPI_connect failed");
 	catalog_enter_privileged(&scope);
 	if (catalog_oids()->has_flows)
-		refuse_if_deletion_awaited(entity);
+		truncate_refuse_if_deletion_awaited(entity, "truncate table");
 	lock_row_jobs(entity);
 	catalog_leave_privileged(&scope);
 	jobs = SPI_tuptable;

@@ -12,6 +12,7 @@
 #define PROCFLOW_TRUNCATE_H
 
 extern void truncate_cancel_jobs(Oid entity, bool whole);
+extern void truncate_refuse_if_deletion_awaited(Oid table, const char *what);
 extern void truncate_partitions_done(List *relations);
 
 #endif							/* PROCFLOW_TRUNCATE_H */

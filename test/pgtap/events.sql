@@ -5,7 +5,7 @@
 -- ALTER TABLE, TRUNCATE, alter_process and drop_process while live
 -- instances need what they would change.
 BEGIN;
-SELECT plan(37);
+SELECT plan(39);
 
 CREATE TABLE acct (id numeric PRIMARY KEY, status text, note text, spare text);
 CREATE TABLE pay (id int PRIMARY KEY, acct_id numeric, amount int);
@@ -175,6 +175,15 @@ SELECT throws_ok($$TRUNCATE acct CASCADE$$, '55006', NULL,
 DELETE FROM acct WHERE id = 2;
 SELECT procflow.run_jobs();
 SELECT is((SELECT status FROM procflow.instances WHERE id = :going), 'completed', 'a DELETE closes it');
+CREATE TABLE parted (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE parted_low PARTITION OF parted FOR VALUES FROM (0) TO (100);
+INSERT INTO parted VALUES (1);
+SELECT procflow.create_flow('parted_gone', 'parted', $${
+  "start": "w",
+  "activities": {"w": {"kind": "wait", "on": {"event": "delete"}, "next": "e"}, "e": {"kind": "end"}}}$$);
+SELECT ok(procflow.launch('parted_gone', '1') > 0, 'a wait for the deletion of a partitioned row');
+SELECT throws_ok($$ALTER TABLE parted DETACH PARTITION parted_low$$, '55006', NULL,
+                 'detaching its partition is refused');
 
 -- a flow that another launches as a subflow is neither moved nor dropped
 SELECT throws_ok($$SELECT procflow.alter_process('child', 'pay', NULL)$$, '55006', NULL,
