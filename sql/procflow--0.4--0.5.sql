@@ -20,16 +20,22 @@
  * "new_row": an event's new row, as "old_row" holds its old one.
  * "event_id": an event kept for one instance, the id of the event it was
  * kept from: an instance takes its kept events in that order.
+ * "source_instance": an event written by a step of an instance, that
+ * instance (its own waits take such an event only when it came after they
+ * began).
  */
 ALTER TABLE procflow.job
 	ADD COLUMN new_row text,
-	ADD COLUMN event_id bigint;
+	ADD COLUMN event_id bigint,
+	ADD COLUMN source_instance bigint;
 UPDATE procflow.job SET event_id = id WHERE instance_id IS NOT NULL AND xid IS NOT NULL;
 ALTER TABLE procflow.finished_job
 	ADD COLUMN new_row text,
-	ADD COLUMN event_id bigint;
+	ADD COLUMN event_id bigint,
+	ADD COLUMN source_instance bigint;
 ALTER TABLE procflow.job_batch
-	ADD COLUMN new_rows text[];
+	ADD COLUMN new_rows text[],
+	ADD COLUMN source_instance bigint;
 ALTER TABLE procflow.job_batch
 	ALTER new_rows SET STORAGE EXTERNAL;
 

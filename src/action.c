@@ -484,6 +484,27 @@ action_current_depth(void)
 	return ((RunningAction *) llast(running))->depth;
 }
 
+/*
+ * The flow instance whose step is the innermost one running in this
+ * session, or 0 when no step runs: an event a step writes (itself or by the
+ * actions it triggers) is that instance's own.
+ */
+int64
+action_current_instance(void)
+{
+	int64		instance_id = 0;
+	ListCell   *lc;
+
+	foreach(lc, running)
+	{
+		RunningAction *r = lfirst(lc);
+
+		if (r->instance_id != 0)
+			instance_id = r->instance_id;
+	}
+	return instance_id;
+}
+
 /* Does a running action exclude this process, itself or by inheritance? */
 bool
 action_excluded(int32 process_id)

@@ -42,6 +42,7 @@ extern void action_push(ProcessInfo *process, int depth, Datum inherited,
 extern void action_pop(void);
 extern void action_check_depth(ProcessInfo *process, int depth);
 extern int	action_current_depth(void);
+extern int64 action_current_instance(void);
 extern bool action_excluded(int32 process_id);
 extern Datum action_current_exclusions(void);
 extern bool action_runs_instance(int64 instance_id);

@@ -77,6 +77,7 @@ enum
 	BATCH_EVENT_TABLE,
 	BATCH_CID,
 	BATCH_NEW_ROWS,
+	BATCH_SOURCE_INSTANCE,
 	BATCH_NATTS
 };
 
@@ -196,6 +197,8 @@ batch_write(const NewJob *jobs, int n)
 	nulls[BATCH_CID] = jobs[0].xid == 0;
 	values[BATCH_NEW_ROWS] = new_rows ? queue_array(new_rows, NULL, n, TEXTOID) : (Datum) 0;
 	nulls[BATCH_NEW_ROWS] = new_rows == NULL;
+	values[BATCH_SOURCE_INSTANCE] = Int64GetDatum(jobs[0].source_instance);
+	nulls[BATCH_SOURCE_INSTANCE] = jobs[0].source_instance == 0;
 
 	/* the columns of the tables' version (see catalog.h) */
 	if (catalog_oids()->level == CATALOG_BEFORE_FLOWS)
@@ -272,7 +275,7 @@ load_batch(int64 first_id)
 	"  FROM procflow.job_batch WHERE first_id = $1"
 
 	if (flows)
-		catalog_keep_plan(&load_plan[1], LOAD_SQL(", xid, event_table, cid, new_rows"), 1,
+		catalog_keep_plan(&load_plan[1], LOAD_SQL(", xid, event_table, cid, new_rows, source_instance"), 1,
 						  argtypes);
 	else
 		catalog_keep_plan(&load_plan[0], LOAD_SQL(""), 1, argtypes);
@@ -319,6 +322,8 @@ load_batch(int64 first_id)
 		d = SPI_getbinval(tup, desc, 18, &isnull);
 		b->cid = isnull ? 0 : (uint32) DatumGetInt32(d);
 		b->new_rows = text_elements(tup, desc, 19, b->items);
+		d = SPI_getbinval(tup, desc, 20, &isnull);
+		b->source_instance = isnull ? 0 : DatumGetInt64(d);
 	}
 	MemoryContextSwitchTo(old);
 	SPI_freetuptable(SPI_tuptable);
@@ -591,6 +596,7 @@ batch_item_job(Batch *batch, int item, NewJob *job)
 	job->key = item_key(batch, item);
 	job->old_row = batch->old_rows ? batch->old_rows[item - 1] : (Datum) 0;
 	job->new_row = batch->new_rows ? batch->new_rows[item - 1] : (Datum) 0;
+	job->source_instance = batch->source_instance;
 	job->changed = item_changed(batch, item);
 	job->depth = batch->depth;
 	job->excluded = batch->excluded;

@@ -31,6 +31,7 @@ typedef struct Batch
 	Datum	   *keys;			/* text, or NULL when the keys are the hashes */
 	Datum	   *old_rows;		/* text, or NULL for none */
 	Datum	   *new_rows;		/* text, or NULL for none */
+	int64		source_instance;	/* events a step of an instance wrote */
 	Datum	   *changed;		/* text of a text[], or NULL for none */
 	Datum		excluded;		/* int4[], or 0 */
 	Oid			owner;			/* its process's owner when queued */

@@ -335,6 +335,7 @@ enqueue(RowEvent *ev, TriggerRule *rule)
 		job.xid = U64FromFullTransactionId(GetTopFullTransactionId());
 		job.cid = GetCurrentCommandId(false);
 		job.event_table = ev->rules->targets[t].entity->relid;
+		job.source_instance = action_current_instance();
 		collect_job(&job);
 		return;
 	}

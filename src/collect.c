@@ -313,6 +313,7 @@ write_list(ProcessJobs *l)
 			   l->jobs[end].trigger_id == first->trigger_id &&
 			   l->jobs[end].event_table == first->event_table &&
 			   l->jobs[end].cid == first->cid &&
+			   l->jobs[end].source_instance == first->source_instance &&
 			   strcmp(l->jobs[end].event, first->event) == 0 &&
 			   l->jobs[end].depth == first->depth &&
 			   l->jobs[end].run_at == first->run_at &&

@@ -458,7 +458,7 @@ deliver_to_instance(ProcessInfo *flow, Delivery *d, FlowInstance *instance,
 		}
 		nwaiting = flow_store_waiting(instance->id, act->name, job->xid, job->cid,
 									  job->event_id != 0 ? job->event_id : job->id,
-									  &waiting);
+									  job->source_instance, &waiting);
 		for (int w = 0; w < nwaiting && !s.ended; w++)
 		{
 			FlowActivityRow row;
@@ -510,6 +510,7 @@ keep_for_instance(Delivery *d, ProcessInfo *flow, int64 instance_id, int64 activ
 	kept.event_table = job->event_table;
 	kept.cid = job->cid;
 	kept.event_id = job->event_id != 0 ? job->event_id : job->id;
+	kept.source_instance = job->source_instance;
 	kept.run_at = GetCurrentTimestamp();
 	/* when the event came (its transaction began), not when it was kept */
 	kept.created_at = Min(job->run_at, kept.run_at);

@@ -771,30 +771,38 @@ flow_store_candidates(int32 process_id, int32 version, Datum key)
 
 /*
  * The activities of an instance with this name that wait, in the order
- * they began, and whether an event (its transaction's full id and command;
- * "kept", its event_id when it was kept for the instance, else 0) came
- * after each began: see EVENT_AFTER; and a wait begun while its instance
- * caught up on kept events takes those kept after the one it was at.
- * Returns how many, in *waiting (in the caller's memory context).
+ * they began, and whether an event came after each began.  The event is
+ * its transaction's full id and command, "event_id" (its id, or the one it
+ * was kept from) and "source" (the instance whose step wrote it, or 0).
+ * It came after a wait that did not see it (see EVENT_AFTER); and, but for
+ * an event of the instance's own steps, after a wait whose chain of steps
+ * (began_after, its clock) began before it was queued: as if the chain ran
+ * at once when its clock was due.  Returns how many, in *waiting (in the
+ * caller's memory context).
  */
 int
 flow_store_waiting(int64 instance_id, const char *name, uint64 xid, uint32 cid,
-				   int64 kept, FlowWaiting **waiting)
+				   int64 event_id, int64 source, FlowWaiting **waiting)
 {
-	Oid			argtypes[5] = {INT8OID, XID8OID, INT4OID, TEXTOID, INT8OID};
-	Datum		args[5];
+	Oid			argtypes[6] = {INT8OID, XID8OID, INT4OID, TEXTOID, INT8OID, INT8OID};
+	Datum		args[6];
 	int			n;
 
 	args[0] = Int64GetDatum(instance_id);
 	args[1] = UInt64GetDatum(xid);
 	args[2] = Int32GetDatum((int32) cid);
 	args[3] = CStringGetTextDatum(name);
-	args[4] = Int64GetDatum(kept);
+	args[4] = Int64GetDatum(event_id);
+	args[5] = Int64GetDatum(source);
 	store_exec(WAITING,
-			   "SELECT id, $5 > coalesce(began_after, $5) OR " EVENT_AFTER
+			   "SELECT id, began IS NULL"
+			   "        OR CASE WHEN began_xid = $2 THEN $3 > began_cid"
+			   "           ELSE NOT pg_catalog.pg_visible_in_snapshot($2, began)"
+			   "                OR ($5 > coalesce(began_after, $5) AND $6 <> instance_id)"
+			   "           END"
 			   "  FROM procflow.activity"
 			   " WHERE instance_id = $1 AND name = $4 AND status = 'waiting' ORDER BY id",
-			   5, argtypes, args, NULL, SPI_OK_SELECT);
+			   6, argtypes, args, NULL, SPI_OK_SELECT);
 	n = (int) SPI_processed;
 	*waiting = palloc(sizeof(FlowWaiting) * Max(n, 1));
 	for (int i = 0; i < n; i++)
@@ -935,10 +943,10 @@ flow_store_failed_event(int64 instance_id, int64 activity_id)
 	store_exec(FAILED_EVENT,
 			   "INSERT INTO procflow.job (id, process_id, trigger_id, event, ord, row_hash,"
 			   "  key, old_row, changed, depth, excluded, owner, run_at, instance_id,"
-			   "  activity_id, xid, event_table, cid, new_row, event_id)"
+			   "  activity_id, xid, event_table, cid, new_row, event_id, source_instance)"
 			   " SELECT $3, process_id, trigger_id, event, ord, row_hash, key, old_row,"
 			   "        changed, depth, excluded, owner, pg_catalog.now(), instance_id,"
-			   "        activity_id, xid, event_table, cid, new_row, event_id"
+			   "        activity_id, xid, event_table, cid, new_row, event_id, source_instance"
 			   "   FROM procflow.finished_job"
 			   "  WHERE instance_id = $1 AND activity_id = $2 AND xid IS NOT NULL"
 			   "    AND status = 'failed'"

@@ -90,7 +90,7 @@ extern bool flow_store_lock_instance(int64 id, bool wait, FlowInstance *instance
 extern bool flow_store_launch_in_progress(int32 process_id, Datum key);
 extern List *flow_store_candidates(int32 process_id, int32 version, Datum key);
 extern int	flow_store_waiting(int64 instance_id, const char *name, uint64 xid, uint32 cid,
-							   int64 kept, FlowWaiting **waiting);
+							   int64 event_id, int64 source, FlowWaiting **waiting);
 extern bool flow_store_started_before(int64 instance_id, uint64 xid, uint32 cid);
 extern bool flow_store_has_kept(int64 instance_id, int64 except_job);
 extern void flow_store_set_clock(int64 instance_id, int64 clock);

@@ -80,6 +80,7 @@ enum
 	JOB_CID,
 	JOB_NEW_ROW,
 	JOB_EVENT_ID,
+	JOB_SOURCE_INSTANCE,
 	JOB_NATTS
 };
 
@@ -247,6 +248,8 @@ queue_insert(const NewJob *job)
 	set_column(values, nulls, JOB_NEW_ROW, job->new_row, job->new_row == 0);
 	set_column(values, nulls, JOB_EVENT_ID, Int64GetDatum(job->event_id),
 			   job->event_id == 0);
+	set_column(values, nulls, JOB_SOURCE_INSTANCE, Int64GetDatum(job->source_instance),
+			   job->source_instance == 0);
 	set_column(values, nulls, JOB_STATUS, job_word(status), false);
 	set_column(values, nulls, JOB_RUN_AT, TimestampTzGetDatum(job->run_at), false);
 	set_column(values, nulls, JOB_ATTEMPTS, Int32GetDatum(job->attempts), false);
@@ -292,6 +295,7 @@ queue_claimed_from(const NewJob *job, ClaimedJob *claimed)
 	claimed->old_row = job->old_row != 0 ? TextDatumGetCString(job->old_row) : NULL;
 	claimed->new_row = job->new_row != 0 ? TextDatumGetCString(job->new_row) : NULL;
 	claimed->event_id = job->event_id;
+	claimed->source_instance = job->source_instance;
 	claimed->changed = job->changed;
 	claimed->depth = job->depth;
 	claimed->excluded = job->excluded;
@@ -510,7 +514,8 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 	int			flows = catalog_oids()->has_flows ? 1 : 0;
 
 #define FLOW_COLUMNS \
-	", c.instance_id, c.activity_id, c.xid, c.event_table, c.cid, c.new_row, c.event_id"
+	", c.instance_id, c.activity_id, c.xid, c.event_table, c.cid, c.new_row, c.event_id," \
+	" c.source_instance"
 #define CLAIM_SQL(locking, flow_columns, enabled, instance) \
 	GROUPS_CTE \
 	"SELECT c.tableoid, c.ctid, c.id, c.process_id, c.trigger_id, c.event, c.key," \
@@ -593,6 +598,7 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 		job->cid = 0;
 		job->new_row = NULL;
 		job->event_id = 0;
+		job->source_instance = 0;
 		if (flows)
 		{
 			d = SPI_getbinval(tup, desc, 15, &isnull);
@@ -608,6 +614,8 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 			job->new_row = upper_string(SPI_getvalue(tup, desc, 20));
 			d = SPI_getbinval(tup, desc, 21, &isnull);
 			job->event_id = isnull ? 0 : DatumGetInt64(d);
+			d = SPI_getbinval(tup, desc, 22, &isnull);
+			job->source_instance = isnull ? 0 : DatumGetInt64(d);
 		}
 	}
 	SPI_freetuptable(SPI_tuptable);

@@ -49,6 +49,8 @@ typedef struct NewJob
 	Datum		new_row;		/* its new row (text, see stored_row.c), or 0 */
 	int64		event_id;		/* kept for an instance: the event it was kept
 								 * from, else 0 */
+	int64		source_instance;	/* an event a step of an instance wrote:
+									 * that instance, else 0 */
 	TimestampTz run_at;
 	TimestampTz created_at;		/* 0: the transaction's start */
 	/* the outcome of a run; status NULL for a job not run yet */
@@ -86,6 +88,7 @@ typedef struct ClaimedJob
 	uint32		cid;
 	char	   *new_row;		/* see stored_row.c, or NULL */
 	int64		event_id;
+	int64		source_instance;
 } ClaimedJob;
 
 /* The outcome of one run of a claimed job. */

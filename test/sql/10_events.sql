@@ -216,6 +216,27 @@ UPDATE invoice SET approved = true WHERE id = 11;
 INSERT INTO payment VALUES (11, 11, 100);
 SELECT procflow.run_jobs();
 SELECT name, status, outcome FROM procflow.activities WHERE instance = :chained ORDER BY id;
+-- but a chain's own writes come before the waits it begins after them: a
+-- step that marks its row, then a wait for the next change of the row (in
+-- the same step, and after another step), takes only a later update
+INSERT INTO invoice (id) VALUES (13);
+SELECT procflow.create_flow('ev_own', 'invoice', $${
+  "start": "mark",
+  "activities": {
+    "mark": {"kind": "automatic", "action": "UPDATE invoice SET status = 'marked' WHERE id = ($1).id",
+             "next": ["w_same", "pause"]},
+    "w_same": {"kind": "wait", "on": {"event": "update", "fields": ["status"]}, "next": "j"},
+    "pause": {"kind": "automatic", "action": "SELECT 1", "next": "w_later"},
+    "w_later": {"kind": "wait", "on": {"event": "update", "fields": ["status"]}, "next": "j"},
+    "j": {"kind": "join", "next": "done"},
+    "done": {"kind": "end"}
+  }}$$);
+SELECT procflow.launch('ev_own', '13') AS own \gset
+SELECT procflow.run_jobs();
+SELECT name, status, outcome FROM procflow.activities WHERE instance = :own ORDER BY id;
+UPDATE invoice SET status = 'paid' WHERE id = 13;
+SELECT procflow.run_jobs();
+SELECT name, status, outcome FROM procflow.activities WHERE instance = :own ORDER BY id;
 
 -- a column of another type: the waits' SQL is prepared again for it
 CREATE TABLE counter (id int PRIMARY KEY, n int DEFAULT 0);

@@ -118,7 +118,8 @@ $node->reload;
 # taken; the parent takes it once enabled.
 $node->safe_psql('postgres', q{
 INSERT INTO item VALUES (100);
-SELECT procflow.create_flow('kid', 'item', '{"start": "e", "activities": {"e": {"kind": "end"}}}');
+SELECT procflow.create_flow('kid', 'item', $${"start": "a", "activities": {
+  "a": {"kind": "automatic", "action": "SELECT 1", "next": "e"}, "e": {"kind": "end"}}}$$);
 SELECT procflow.create_flow('mom', 'item', $${"start": "s", "activities": {
   "s": {"kind": "subflow", "flow": "kid", "next": "e"}, "e": {"kind": "end"}}}$$);
 });
