@@ -66,6 +66,7 @@
 #include "catalog.h"
 #include "rotation.h"
 #include "shmem.h"
+#include "subxact.h"
 
 /* A partition takes new due jobs until it has this many pages (8 MB) ... */
 #define ROTATE_PAGES		1024
@@ -102,6 +103,21 @@ partition_pages(Oid relid)
 	return pages;
 }
 
+/* Lock the relation (*arg) for TRUNCATE, waiting at most LOCK_WAIT_MS. */
+static void
+lock_with_timeout(void *arg)
+{
+	Oid			relid = *(Oid *) arg;
+	int			guc_level = NewGUCNestLevel();
+	char		timeout[32];
+
+	snprintf(timeout, sizeof(timeout), "%d", LOCK_WAIT_MS);
+	(void) set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	LockRelationOid(relid, AccessExclusiveLock);
+	AtEOXact_GUC(true, guc_level);
+}
+
 /*
  * Wait at most LOCK_WAIT_MS for an ACCESS EXCLUSIVE lock on relid, in a
  * subtransaction that keeps the lock when it is granted.  Returns whether it
@@ -110,44 +126,15 @@ partition_pages(Oid relid)
 static bool
 wait_for_exclusive_lock(Oid relid)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool locked = false;
+	ErrorData  *edata = subxact_run(lock_with_timeout, NULL, &relid, false);
 
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		int			guc_level = NewGUCNestLevel();
-		char		timeout[32];
-
-		snprintf(timeout, sizeof(timeout), "%d", LOCK_WAIT_MS);
-		(void) set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		LockRelationOid(relid, AccessExclusiveLock);
-		AtEOXact_GUC(true, guc_level);
-		ReleaseCurrentSubTransaction();
-		locked = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE &&
-			edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED)
-			ReThrowError(edata);
-		FreeErrorData(edata);
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	return locked;
+	if (edata == NULL)
+		return true;
+	if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE &&
+		edata->sqlerrcode != ERRCODE_T_R_DEADLOCK_DETECTED)
+		ReThrowError(edata);
+	FreeErrorData(edata);
+	return false;
 }
 
 /*

@@ -27,7 +27,8 @@
  * the error (in the caller's memory context), the subtransaction rolled
  * back.  on_error(arg), if given, runs first when it failed, before the
  * rollback (to disarm a timer, say).  With rethrow_cancel, a query cancel
- * (or statement timeout) is not caught: it stops the caller too.
+ * (or statement timeout) is not caught: rolled back, it stops the caller
+ * too.  Any other error is the caller's to rethrow or to record.
  */
 ErrorData *
 subxact_run(SubxactWork work, SubxactWork on_error, void *arg, bool rethrow_cancel)
@@ -51,12 +52,13 @@ subxact_run(SubxactWork work, SubxactWork on_error, void *arg, bool rethrow_canc
 			on_error(arg);
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
-		if (rethrow_cancel && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			PG_RE_THROW();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
+		/* rethrown once the subtransaction is gone, as PL/pgSQL does */
+		if (rethrow_cancel && edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
 	}
 	PG_END_TRY();
 	return edata;

@@ -335,4 +335,26 @@ SELECT procflow.launch('ev_again', '12') AS again \gset
 SELECT name, status, error FROM procflow.activities WHERE instance = :again AND status = 'failed';
 SELECT count(*) AS children FROM procflow.instances WHERE parent = :again;
 
+-- a statement timeout while run_jobs() runs a step stops the call and
+-- leaves the session as any failed statement does; the step runs again
+CREATE TABLE slow (id int PRIMARY KEY);
+INSERT INTO slow VALUES (1);
+SELECT procflow.create_flow('ev_slow', 'slow', $${
+  "start": "a",
+  "activities": {
+    "a": {"kind": "automatic", "action": "SELECT 1", "next": "d"},
+    "d": {"kind": "decision", "cases": [{"when": "pg_sleep(5) IS NULL", "next": "e"}], "else": "e"},
+    "e": {"kind": "end"}
+  }}$$);
+SELECT procflow.launch('ev_slow', '1') AS slow_instance \gset
+SET statement_timeout = '200ms';
+SELECT procflow.run_jobs();
+SELECT 1 AS after_timeout;
+ROLLBACK;
+BEGIN;
+SELECT procflow.run_jobs();
+ROLLBACK;
+RESET statement_timeout;
+SELECT name, status FROM procflow.activities WHERE instance = :slow_instance ORDER BY id;
+
 RESET search_path;
