@@ -38,6 +38,9 @@ ALTER TABLE procflow.job_batch
 	ADD COLUMN source_instance bigint;
 ALTER TABLE procflow.job_batch
 	ALTER new_rows SET STORAGE EXTERNAL;
+/* the history of a flow instance's jobs: the event a failed wait failed on */
+CREATE INDEX finished_job_instance_idx ON procflow.finished_job (instance_id, activity_id)
+	WHERE instance_id IS NOT NULL;
 
 /*
  * "clock": while a chain of steps runs for an instance (the steps one step

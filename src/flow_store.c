@@ -200,7 +200,10 @@ flow_store_lock_instance(int64 id, bool wait, FlowInstance *instance, bool *busy
 	"SELECT process_id, version, key, status, vars, parent, parent_activity," \
 	"       clock, spins," \
 	"       EXISTS (SELECT 1 FROM procflow.activity a" \
-	"                WHERE a.instance_id = $1 AND a.kind = 'wait' AND a.status = 'failed')" \
+	"                WHERE a.instance_id = $1 AND a.kind = 'wait' AND a.status = 'failed'" \
+	"                  AND EXISTS (SELECT 1 FROM procflow.finished_job f" \
+	"                               WHERE f.instance_id = $1 AND f.activity_id = a.id" \
+	"                                 AND f.xid IS NOT NULL AND f.status = 'failed'))" \
 	"  FROM procflow.instance" \
 	" WHERE id = $1 FOR UPDATE" how
 

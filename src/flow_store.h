@@ -31,7 +31,9 @@ typedef struct FlowInstance
 								 * otherwise (see flow_delivery.c) */
 	int32		spins;			/* waits closed at once since it last took an
 								 * event */
-	bool		failed_wait;	/* it has a failed wait (read when locked) */
+	bool		failed_wait;	/* it has a wait that failed on an event, which
+								 * retry_activity delivers again (read when
+								 * locked) */
 } FlowInstance;
 
 /* An activity row, as the engine and the functions look at it. */

@@ -178,6 +178,27 @@ SELECT procflow.retry_activity(id) FROM procflow.activities
 UPDATE invoice SET approved = true WHERE id = 9;
 SELECT procflow.run_jobs();
 SELECT status FROM procflow.instances WHERE id = :spinning;
+-- a wait that failed as it began failed on no event: the instance's other
+-- waits still take theirs
+SELECT procflow.create_flow('ev_spin_branch', 'invoice', $${
+  "start": "fork",
+  "activities": {
+    "fork": {"kind": "automatic", "action": "SELECT 1", "next": ["w", "w_approved"]},
+    "w": {"kind": "wait", "on": {"event": "update", "condition": "($1).status = 'paid'"},
+          "next": "again"},
+    "again": {"kind": "decision", "cases": [{"when": "($1).status = 'never'", "next": "j"}], "else": "w"},
+    "w_approved": {"kind": "wait", "on": {"event": "update", "fields": ["approved"]}, "next": "j"},
+    "j": {"kind": "join", "next": "done"},
+    "done": {"kind": "end"}
+  }}$$);
+INSERT INTO invoice (id, status) VALUES (15, 'paid');
+SELECT procflow.launch('ev_spin_branch', '15') AS spin_branch \gset
+SELECT procflow.run_jobs();
+UPDATE invoice SET approved = true WHERE id = 15;
+SELECT procflow.run_jobs();
+SELECT name, status, outcome, count(*) FROM procflow.activities
+ WHERE instance = :spin_branch GROUP BY name, status, outcome ORDER BY min(id), status;
+SELECT count(*) AS parked FROM procflow.jobs WHERE process = 'ev_spin_branch';
 
 -- a decision cannot terminate its own instance: the step fails with 55006
 SELECT procflow.create_flow('ev_selfish', 'invoice', $${
