@@ -420,8 +420,10 @@ queue_xact_event(XactEvent event)
  * runs, and is skipped).  Its kept events are delivered one at a time, in
  * the order they came, each after the instance's pending steps (those the
  * one before led to) and its timers due before the event was kept; a timer
- * waits for the events kept before it was due.  So an instance catches up
- * on what it missed in the order things happened.
+ * waits for the events kept before it was due; a step waits for the steps
+ * queued before it that are due (however many executors there are).  So an
+ * instance catches up on what it missed in the order things happened, and
+ * its parallel branches' steps run in the order they were queued.
  */
 #define INSTANCE_RUNNABLE(alias) \
 	" AND (" alias ".instance_id IS NULL" \
@@ -435,8 +437,11 @@ queue_xact_event(XactEvent event)
 	"                                      OR h.event = 'step'" \
 	"                                      OR (h.event = 'timer'" \
 	"                                          AND h.run_at <= " alias ".created_at)" \
-	"                                 ELSE " alias ".event = 'timer' AND h.xid IS NOT NULL" \
-	"                                      AND h.created_at < " alias ".run_at END))) "
+	"                                 ELSE (" alias ".event = 'timer' AND h.xid IS NOT NULL" \
+	"                                       AND h.created_at < " alias ".run_at)" \
+	"                                      OR (" alias ".event = 'step' AND h.event = 'step'" \
+	"                                          AND h.id < " alias ".id" \
+	"                                          AND h.run_at <= " alias ".run_at) END))) "
 
 /*
  * The owners that have pending jobs or batches, in OID order, from the

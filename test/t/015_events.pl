@@ -60,6 +60,29 @@ UPDATE item SET status = 'shipped' WHERE id = 1;
 wait_until($node, q{SELECT count(*) = 1 FROM procflow.instances WHERE flow = 'quick_1' AND version = 2 AND status = 'completed'},
 	'the new version did not take its event');
 
+# an instance's parallel branches' steps run in the order they were queued,
+# whichever of the two executors claims them
+$node->safe_psql('postgres', q{
+CREATE TABLE branch_log (item int, activity text, at serial);
+INSERT INTO item SELECT 200 + k FROM generate_series(1, 20) k;
+SELECT procflow.create_flow('branches', 'item', $${"start": "fork", "activities": {
+  "fork": {"kind": "automatic", "action": "INSERT INTO branch_log VALUES (($1).id, 'fork')", "next": ["b1", "b2", "b3"]},
+  "b1": {"kind": "automatic", "action": "INSERT INTO branch_log VALUES (($1).id, 'b1'); SELECT pg_sleep(0.01)", "next": "c1"},
+  "b2": {"kind": "automatic", "action": "INSERT INTO branch_log VALUES (($1).id, 'b2')", "next": "c2"},
+  "b3": {"kind": "automatic", "action": "INSERT INTO branch_log VALUES (($1).id, 'b3')", "next": "j"},
+  "c1": {"kind": "automatic", "action": "INSERT INTO branch_log VALUES (($1).id, 'c1')", "next": "j"},
+  "c2": {"kind": "automatic", "action": "INSERT INTO branch_log VALUES (($1).id, 'c2')", "next": "j"},
+  "j": {"kind": "join", "next": "e"},
+  "e": {"kind": "end"}}}$$);
+SELECT procflow.launch('branches', to_jsonb(200 + k)) FROM generate_series(1, 20) k;
+});
+wait_until($node, q{SELECT count(*) = 20 FROM procflow.instances WHERE flow = 'branches' AND status = 'completed'},
+	'the branching flows did not complete');
+is($node->safe_psql('postgres', q{
+SELECT string_agg(DISTINCT order_seen, ' / ')
+  FROM (SELECT string_agg(activity, ' ' ORDER BY at) AS order_seen FROM branch_log GROUP BY item) o}),
+	'fork b1 b2 b3 c1 c2', 'each instance ran its steps in the order they were queued');
+
 # 2. procflow.max_timeout bounds a wait's condition, a decision, and a lock
 # wait on an entity table, in executors.
 $node->append_conf('postgresql.conf', "procflow.max_timeout = '1s'\n");
