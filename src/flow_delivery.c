@@ -405,12 +405,83 @@ condition_holds(Step *s, Delivery *d, FlowActivity *act, int index, int64 activi
 	return !isnull && DatumGetBool(holds);
 }
 
+/* A wait of an instance that an event came after, and its listener. */
+typedef struct WaitToClose
+{
+	int64		activity_id;
+	Listener   *listener;
+} WaitToClose;
+
+/* qsort comparator: the waits in the order they began */
+static int
+wait_order(const void *a, const void *b)
+{
+	int64		x = ((const WaitToClose *) a)->activity_id;
+	int64		y = ((const WaitToClose *) b)->activity_id;
+
+	return (x > y) - (x < y);
+}
+
+/* Does the listener listen for this event of this instance's version? */
+static bool
+listener_hears(Listener *listener, Step *s, Delivery *d)
+{
+	FlowActivity *act = &listener->fv->def->activities[listener->index];
+
+	if (listener->fv != s->fv || listener->key == 0 ||
+		!same_key(listener->key, s->instance.key))
+		return false;
+	return d->event != 'u' || changed_watched(d->job, act->on);
+}
+
+/*
+ * The instance's waits that hear the event and that it came after, in the
+ * order they began.  Returns how many, in *waits.
+ */
+static int
+waits_to_close(Step *s, Delivery *d, Listener *listeners, int nlisteners, WaitToClose **waits)
+{
+	ClaimedJob *job = d->job;
+	int			n = 0;
+	int			capacity = 8;
+
+	*waits = palloc(sizeof(WaitToClose) * capacity);
+	for (int l = 0; l < nlisteners; l++)
+	{
+		FlowActivity *act = &listeners[l].fv->def->activities[listeners[l].index];
+		FlowWaiting *waiting;
+		int			nwaiting;
+
+		if (act->kind == FLOW_CONDITIONAL_START || !listener_hears(&listeners[l], s, d))
+			continue;
+		nwaiting = flow_store_waiting(s->instance.id, act->name, job->xid, job->cid,
+									  job->event_id != 0 ? job->event_id : job->id,
+									  job->source_instance, &waiting);
+		for (int w = 0; w < nwaiting; w++)
+		{
+			if (!waiting[w].after)
+				continue;
+			if (n == capacity)
+			{
+				capacity *= 2;
+				*waits = repalloc(*waits, sizeof(WaitToClose) * capacity);
+			}
+			(*waits)[n].activity_id = waiting[w].id;
+			(*waits)[n].listener = &listeners[l];
+			n++;
+		}
+	}
+	qsort(*waits, n, sizeof(WaitToClose), wait_order);
+	return n;
+}
+
 /*
  * Deliver the event to one locked, active instance, in one step: each of
  * its waits that listens for it, began before it, whose fields changed and
- * whose condition holds closes with outcome "event", and the instance goes
- * on; each of its conditional starts that matches starts a branch.
- * Returns how many took it.
+ * whose condition holds closes with outcome "event", in the order they
+ * began, and the instance goes on from each (to its end, before the next
+ * one closes); then each of its conditional starts that matches starts a
+ * branch.  Returns how many took it.
  */
 static int
 deliver_to_instance(ProcessInfo *flow, Delivery *d, FlowInstance *instance,
@@ -418,6 +489,8 @@ deliver_to_instance(ProcessInfo *flow, Delivery *d, FlowInstance *instance,
 {
 	ClaimedJob *job = d->job;
 	Step		s;
+	WaitToClose *waits;
+	int			nwaits;
 	int			took = 0;
 
 	failing_activity = 0;
@@ -425,61 +498,52 @@ deliver_to_instance(ProcessInfo *flow, Delivery *d, FlowInstance *instance,
 	s.event = d->doc;
 	/* a chain of steps starts at the event: the waits it begins take later ones */
 	s.clock = job->event_id != 0 ? job->event_id : job->id;
+
+	nwaits = waits_to_close(&s, d, listeners, nlisteners, &waits);
+	for (int w = 0; w < nwaits && !s.ended; w++)
+	{
+		Listener   *listener = waits[w].listener;
+		FlowActivity *act = &listener->fv->def->activities[listener->index];
+		FlowActivityRow row;
+
+		/* what closed before in this step (an end that terminates) */
+		if (!flow_store_read_activity(waits[w].activity_id, &row) ||
+			strcmp(row.status, "waiting") != 0)
+			continue;
+		failing_activity = waits[w].activity_id;
+		if (!condition_holds(&s, d, act, listener->index, waits[w].activity_id))
+			continue;
+		flow_store_cancel_jobs(instance->id, waits[w].activity_id, 0,
+							   "the wait closed with its event");
+		flow_store_close_activity(waits[w].activity_id, "closed", "event", NULL, false);
+		step_rest(&s);
+		step_follow(&s, act, "event");
+		took++;
+	}
+	failing_activity = 0;
+
 	for (int l = 0; l < nlisteners && !s.ended; l++)
 	{
-		Listener   *listener = &listeners[l];
-		FlowActivity *act = &listener->fv->def->activities[listener->index];
-		FlowWaiting *waiting;
-		int			nwaiting;
+		FlowActivity *act = &listeners[l].fv->def->activities[listeners[l].index];
+		NewActivity a;
 
-		if (listener->fv != s.fv || listener->key == 0 ||
-			!same_key(listener->key, instance->key))
+		if (act->kind != FLOW_CONDITIONAL_START || !listener_hears(&listeners[l], &s, d))
 			continue;
-		if (d->event == 'u' && !changed_watched(job, act->on))
+		if (!flow_store_started_before(instance->id, job->xid, job->cid) ||
+			!condition_holds(&s, d, act, listeners[l].index, 0))
 			continue;
-		if (act->kind == FLOW_CONDITIONAL_START)
-		{
-			NewActivity a;
-
-			if (!flow_store_started_before(instance->id, job->xid, job->cid) ||
-				!condition_holds(&s, d, act, listener->index, 0))
-				continue;
-			/* a branch of its own begins */
-			memset(&a, 0, sizeof(a));
-			a.name = act->name;
-			a.kind = "conditional_start";
-			a.status = "closed";
-			a.outcome = "event";
-			(void) flow_store_insert_activity(instance->id, &a);
-			step_rest(&s);
-			step_follow(&s, act, NULL);
-			took++;
-			continue;
-		}
-		nwaiting = flow_store_waiting(instance->id, act->name, job->xid, job->cid,
-									  job->event_id != 0 ? job->event_id : job->id,
-									  job->source_instance, &waiting);
-		for (int w = 0; w < nwaiting && !s.ended; w++)
-		{
-			FlowActivityRow row;
-
-			/* what closed before in this step (an end that terminates) */
-			if (!waiting[w].after || !flow_store_read_activity(waiting[w].id, &row) ||
-				strcmp(row.status, "waiting") != 0)
-				continue;
-			failing_activity = waiting[w].id;
-			if (!condition_holds(&s, d, act, listener->index, waiting[w].id))
-				continue;
-			flow_store_cancel_jobs(instance->id, waiting[w].id, 0,
-								   "the wait closed with its event");
-			flow_store_close_activity(waiting[w].id, "closed", "event", NULL, false);
-			step_rest(&s);
-			step_follow(&s, act, "event");
-			took++;
-		}
+		/* a branch of its own begins */
+		memset(&a, 0, sizeof(a));
+		a.name = act->name;
+		a.kind = "conditional_start";
+		a.status = "closed";
+		a.outcome = "event";
+		(void) flow_store_insert_activity(instance->id, &a);
+		step_rest(&s);
+		step_follow(&s, act, NULL);
+		took++;
 	}
 	step_end(&s);
-	failing_activity = 0;
 	return took;
 }
 

@@ -356,6 +356,29 @@ SELECT procflow.launch('ev_again', '12') AS again \gset
 SELECT name, status, error FROM procflow.activities WHERE instance = :again AND status = 'failed';
 SELECT count(*) AS children FROM procflow.instances WHERE parent = :again;
 
+-- one event closes several waits of an instance in the order they began
+-- (not in the order the definition keeps its activities), each one's
+-- continuation first
+CREATE TABLE closing (n serial, activity text);
+INSERT INTO invoice (id) VALUES (16);
+SELECT procflow.create_flow('ev_two_waits', 'invoice', $${
+  "start": "fork",
+  "activities": {
+    "fork": {"kind": "automatic", "action": "SELECT 1", "next": ["w_zulu_first", "w_a"]},
+    "w_zulu_first": {"kind": "wait", "on": {"event": "update", "fields": ["status"]}, "next": "zulu"},
+    "w_a": {"kind": "wait", "on": {"event": "update", "fields": ["status"]}, "next": "alpha"},
+    "zulu": {"kind": "automatic", "action": "INSERT INTO closing (activity) VALUES ('zulu')", "next": "j"},
+    "alpha": {"kind": "automatic", "action": "INSERT INTO closing (activity) VALUES ('alpha')", "next": "j"},
+    "j": {"kind": "join", "next": "done"},
+    "done": {"kind": "end"}
+  }}$$);
+SELECT procflow.launch('ev_two_waits', '16') AS two_waits \gset
+SELECT procflow.run_jobs() > 0 AS ran;
+UPDATE invoice SET status = 'sent' WHERE id = 16;
+SELECT procflow.run_jobs() > 0 AS ran;
+SELECT activity FROM closing ORDER BY n;
+SELECT status FROM procflow.instances WHERE id = :two_waits;
+
 -- a statement timeout while run_jobs() runs a step stops the call and
 -- leaves the session as any failed statement does; the step runs again
 CREATE TABLE slow (id int PRIMARY KEY);
