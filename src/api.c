@@ -147,7 +147,7 @@ api_check_delay(Interval *delay)
 
 /* The query of api_lookup_process, without or with its row lock. */
 #define LOOKUP_PROCESS_QUERY \
-	"SELECT id, entity::oid, owner, execution_order, coalesce(version, 0)" \
+	"SELECT id, entity::oid, owner, execution_order, coalesce(version, 0), enabled" \
 	"  FROM procflow.process" \
 	" WHERE name = $1 AND (owner = $2 OR pg_catalog.pg_has_role($2, owner, 'USAGE'))" \
 	" ORDER BY owner = $2 DESC, id" \
@@ -193,6 +193,7 @@ api_lookup_process(const char *name, OwnedProcess *process, bool lock)
 	process->entity = isnull ? InvalidOid : DatumGetObjectId(d);
 	process->execution_order = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
 	process->version = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+	process->enabled = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
 }
 
 /* Find a process by name, to change it: see api_lookup_process. */

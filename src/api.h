@@ -23,6 +23,7 @@ typedef struct OwnedProcess
 	Oid			owner;
 	int32		execution_order;
 	int32		version;		/* a flow's current version; 0: a light process */
+	bool		enabled;		/* as this statement's snapshot sees it */
 } OwnedProcess;
 
 extern Oid	api_check_entity(Oid relid, Oid owner);

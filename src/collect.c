@@ -42,6 +42,7 @@
 #include "storage/lmgr.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -269,6 +270,8 @@ queue_lock_process(ProcessJobs *l)
 	if (!any)
 		return true;
 	LockDatabaseObject(catalog_oids()->process, l->process_id, 0, RowExclusiveLock);
+	/* a disable_process we waited for has sent its invalidation by now */
+	AcceptInvalidationMessages();
 	cache_pin();
 	p = cache_process(l->process_id);
 	enabled = p != NULL && p->enabled;

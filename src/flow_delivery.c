@@ -691,6 +691,7 @@ deliver_to_flow(ProcessInfo *flow, Delivery *d, bool in_executor, const char **n
 	List	   *candidates;
 	ListCell   *lc;
 	bool		held;
+	bool		enabled;
 	bool		time_up = false;
 	int			took = 0;
 	int			kept = 0;
@@ -699,6 +700,7 @@ deliver_to_flow(ProcessInfo *flow, Delivery *d, bool in_executor, const char **n
 	candidates = candidates_of(flow, listeners, nlisteners, &held);
 	if (held)
 		return FLOW_STEP_HELD;
+	enabled = flow_store_flow_enabled(flow->id);
 
 	foreach(lc, candidates)
 	{
@@ -708,7 +710,7 @@ deliver_to_flow(ProcessInfo *flow, Delivery *d, bool in_executor, const char **n
 		int			r;
 
 		/* a disabled flow's instances take their events when it is enabled */
-		if (!flow->enabled || time_up)
+		if (!enabled || time_up)
 		{
 			keep_for_instance(d, flow, id, 0, false);
 			kept++;
@@ -774,7 +776,7 @@ deliver_kept(ProcessInfo *flow, Delivery *d, const char **note)
 		*note = "the instance no longer exists";
 		return "skipped";
 	}
-	if (strcmp(instance.status, "suspended") == 0 || !flow->enabled)
+	if (strcmp(instance.status, "suspended") == 0 || !flow_store_flow_enabled(flow->id))
 		return FLOW_STEP_HELD;
 	if (strcmp(instance.status, "active") != 0)
 	{

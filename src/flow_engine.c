@@ -982,7 +982,7 @@ launch_child(Step *s, int index, FlowActivity *act, int64 activity_id, bool rais
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("subflow \"%s\" names flow \"%s\", which does not exist", act->name,
 						act->subflow)));
-	if (!child->enabled)
+	if (!flow_store_flow_enabled(child_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("flow \"%s\", which subflow \"%s\" launches, is disabled",

@@ -59,6 +59,7 @@ enum
 	CHILD,
 	INSTANCE_FLOW,
 	FLOW_BY_NAME,
+	FLOW_ENABLED,
 	LIVE_CHILDREN,
 	PRUNE,
 	CANDIDATES,
@@ -560,6 +561,25 @@ flow_store_instance_owner(int64 instance_id, Oid *owner)
 		return false;
 	*owner = DatumGetObjectId(result_value(1, &isnull));
 	return true;
+}
+
+/*
+ * Is the flow enabled, as the current snapshot sees it?  The rule cache
+ * learns of a disable_process only when its invalidation arrives, which
+ * comes after the transaction that disabled the flow is visible; what an
+ * executor does with a job that transaction queued must not depend on that.
+ */
+bool
+flow_store_flow_enabled(int32 process_id)
+{
+	Oid			argtypes[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(process_id)};
+	bool		isnull;
+
+	store_exec(FLOW_ENABLED,
+			   "SELECT enabled FROM procflow.process WHERE id = $1",
+			   1, argtypes, args, NULL, SPI_OK_SELECT);
+	return SPI_processed == 1 && DatumGetBool(result_value(1, &isnull));
 }
 
 /* The id of the owner's flow of that name, or 0 when there is none. */

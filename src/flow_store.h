@@ -122,6 +122,7 @@ extern void flow_store_cancel_live(int64 instance_id, int64 except_job);
 extern void flow_store_cancel_jobs(int64 instance_id, int64 activity_id, int64 except_job,
 								   const char *reason);
 extern bool flow_store_instance_owner(int64 instance_id, Oid *owner);
+extern bool flow_store_flow_enabled(int32 process_id);
 extern int64 flow_store_activity_instance(int64 activity_id);
 extern int32 flow_store_instance_flow(int64 instance_id);
 extern int32 flow_store_flow_by_name(const char *name, Oid owner);

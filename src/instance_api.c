@@ -130,7 +130,7 @@ procflow_launch(PG_FUNCTION_ARGS)
 	flow = cache_process(process.id);
 	if (flow == NULL)
 		elog(ERROR, "flow \"%s\" could not be read", name);
-	if (!flow->enabled)
+	if (!process.enabled)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("flow \"%s\" is disabled", name),

@@ -83,6 +83,37 @@ SELECT string_agg(DISTINCT order_seen, ' / ')
   FROM (SELECT string_agg(activity, ' ' ORDER BY at) AS order_seen FROM branch_log GROUP BY item) o}),
 	'fork b1 b2 b3 c1 c2', 'each instance ran its steps in the order they were queued');
 
+# an event of the transaction that disables its flow is kept for the
+# instance (the executor reads the flow's state as its job's snapshot sees
+# it, not as its cache last heard), and taken once the flow is enabled
+$node->safe_psql('postgres', q{
+INSERT INTO item SELECT 300 + k FROM generate_series(1, 15) k;
+SELECT procflow.create_flow('held_flow', 'item', $${"start": "w", "activities": {
+  "w": {"kind": "wait", "on": {"event": "update", "fields": ["status"]}, "next": "e"},
+  "e": {"kind": "end"}}}$$);
+});
+my $taken_early = 0;
+for my $k (301 .. 315)
+{
+	$node->safe_psql('postgres', qq{SELECT procflow.launch('held_flow', '$k')});
+	$node->safe_psql('postgres', qq{
+BEGIN;
+UPDATE item SET status = 'sent' WHERE id = $k;
+SELECT procflow.disable_process('held_flow');
+COMMIT;
+});
+	wait_until($node, q{SELECT NOT EXISTS (SELECT 1 FROM procflow.job j JOIN procflow.process p ON p.id = j.process_id
+	                                        WHERE p.name = 'held_flow' AND j.instance_id IS NULL)},
+		'the event of the disabling transaction was not looked at');
+	$taken_early += $node->safe_psql('postgres',
+		qq{SELECT count(*) FROM procflow.activities a JOIN procflow.instances i ON i.id = a.instance
+		    WHERE i.flow = 'held_flow' AND i.key = '$k' AND a.name = 'w' AND a.status <> 'waiting'});
+	$node->safe_psql('postgres', q{SELECT procflow.enable_process('held_flow')});
+}
+is($taken_early, 0, 'no instance took an event of the transaction that disabled its flow');
+wait_until($node, q{SELECT count(*) = 15 FROM procflow.instances WHERE flow = 'held_flow' AND status = 'completed'},
+	'the kept events were not taken after enable_process');
+
 # 2. procflow.max_timeout bounds a wait's condition, a decision, and a lock
 # wait on an entity table, in executors.
 $node->append_conf('postgresql.conf', "procflow.max_timeout = '1s'\n");
