@@ -565,6 +565,19 @@ step_evaluate(Step *s, SPIPlanPtr plan, const char *activity_name, bool *isnull)
 }
 
 /*
+ * When a step queued now is due: at its transaction's start, as the events
+ * the transaction writes are, so that the jobs one transaction queues (a
+ * launch's first step and the events of its later statements, the steps
+ * and events of one executor round or run_jobs() call) run in the order
+ * they were queued.
+ */
+static inline TimestampTz
+step_due_now(void)
+{
+	return GetCurrentTransactionStartTimestamp();
+}
+
+/*
  * Queue a step or timer job of an activity of the step's instance.  A step
  * of an instance that waits for events, queued when no chain of its steps
  * runs, starts one: its job's place in the queue is the chain's clock.
@@ -633,7 +646,7 @@ notify_parent(FlowInstance *instance)
 	job.owner = parent_flow->owner;
 	job.instance_id = instance->parent;
 	job.activity_id = instance->parent_activity;
-	job.run_at = GetCurrentTimestamp();
+	job.run_at = step_due_now();
 	(void) queue_insert(&job);
 }
 
@@ -1149,7 +1162,7 @@ enter_activity(Step *s, int target, const char *from)
 			a.run_at = GetCurrentTimestamp();
 			id = flow_store_insert_activity(s->instance.id, &a);
 			s->made_live = true;
-			queue_activity_job(s, id, "step", a.run_at);
+			queue_activity_job(s, id, "step", step_due_now());
 			break;
 		case FLOW_WAIT:
 			enter_wait(s, target, act);
@@ -1623,7 +1636,7 @@ flow_engine_retry(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *ac
 	/* a task is ready again; its timer finds whether its timeout passed */
 	flow_store_reopen(activity->id, subflow || wait ? "waiting" : "ready", true);
 	queue_activity_job(&s, activity->id, automatic || subflow ? "step" : "timer",
-					   GetCurrentTimestamp());
+					   step_due_now());
 	if (strcmp(activity->kind, "human") == 0)
 		flow_engine_notify_task(activity->id);
 }

@@ -800,7 +800,11 @@ flow_store_candidates(int32 process_id, int32 version, Datum key)
  * It came after a wait that did not see it (see EVENT_AFTER); and, but for
  * an event of the instance's own steps, after a wait whose chain of steps
  * (began_after, its clock) began before it was queued: as if the chain ran
- * at once when its clock was due.  Returns how many, in *waiting (in the
+ * at once when its clock was due, whichever transaction (an executor's
+ * round, a run_jobs() call) the steps ran in.  An event of the launch's
+ * own transaction, up to its command (the creation that launched it), is
+ * never after: the launch saw it, though the statement queued it after
+ * the launch's first step.  Returns how many, in *waiting (in the
  * caller's memory context).
  */
 int
@@ -818,13 +822,14 @@ flow_store_waiting(int64 instance_id, const char *name, uint64 xid, uint32 cid,
 	args[4] = Int64GetDatum(event_id);
 	args[5] = Int64GetDatum(source);
 	store_exec(WAITING,
-			   "SELECT id, began IS NULL"
-			   "        OR CASE WHEN began_xid = $2 THEN $3 > began_cid"
-			   "           ELSE NOT pg_catalog.pg_visible_in_snapshot($2, began)"
-			   "                OR ($5 > coalesce(began_after, $5) AND $6 <> instance_id)"
-			   "           END"
-			   "  FROM procflow.activity"
-			   " WHERE instance_id = $1 AND name = $4 AND status = 'waiting' ORDER BY id",
+			   "SELECT a.id, a.began IS NULL"
+			   "        OR CASE WHEN a.began_xid = $2 THEN $3 > a.began_cid"
+			   "           ELSE NOT pg_catalog.pg_visible_in_snapshot($2, a.began) END"
+			   "        OR ($5 > coalesce(a.began_after, $5) AND $6 <> a.instance_id"
+			   "            AND NOT coalesce(i.began_xid = $2 AND $3 <= i.began_cid, false))"
+			   "  FROM procflow.activity a JOIN procflow.instance i ON i.id = a.instance_id"
+			   " WHERE a.instance_id = $1 AND a.name = $4 AND a.status = 'waiting'"
+			   " ORDER BY a.id",
 			   6, argtypes, args, NULL, SPI_OK_SELECT);
 	n = (int) SPI_processed;
 	*waiting = palloc(sizeof(FlowWaiting) * Max(n, 1));

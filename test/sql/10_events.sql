@@ -258,6 +258,42 @@ SELECT name, status, outcome FROM procflow.activities WHERE instance = :own ORDE
 UPDATE invoice SET status = 'paid' WHERE id = 13;
 SELECT procflow.run_jobs();
 SELECT name, status, outcome FROM procflow.activities WHERE instance = :own ORDER BY id;
+-- another instance's step is no step of this chain: its write comes after
+-- the chain's clock, even within the one transaction that runs both steps
+CREATE TABLE parcel (id int PRIMARY KEY, status text, flag boolean);
+SELECT procflow.create_flow('ev_flip', 'parcel', $${
+  "start": "flip",
+  "activities": {
+    "flip": {"kind": "automatic", "action": "UPDATE parcel SET flag = NOT flag WHERE id = ($1).id", "next": "e"},
+    "e": {"kind": "end"}
+  }}$$);
+SELECT procflow.add_trigger('ev_flip', 'create');
+SELECT procflow.create_flow('ev_mark', 'parcel', $${
+  "start": "mark",
+  "activities": {
+    "mark": {"kind": "automatic", "action": "UPDATE parcel SET status = 'c' WHERE id = ($1).id", "next": "w"},
+    "w": {"kind": "wait", "on": {"event": "update"}, "next": "e"},
+    "e": {"kind": "end"}
+  }}$$);
+SELECT procflow.add_trigger('ev_mark', 'create');
+INSERT INTO parcel VALUES (1, 'b', true);
+SELECT procflow.run_jobs();
+SELECT flow, status FROM procflow.instances WHERE flow IN ('ev_flip', 'ev_mark') ORDER BY flow;
+-- the creation that launched an instance came before its launch, though
+-- its statement queued it after the launch's first step
+SELECT procflow.create_flow('ev_born', 'parcel', $${
+  "start": "note",
+  "activities": {
+    "note": {"kind": "automatic", "action": "SELECT 1", "next": "w"},
+    "w": {"kind": "wait", "on": {"event": "create"}, "next": "e"},
+    "e": {"kind": "end"}
+  }}$$);
+SELECT procflow.add_trigger('ev_born', 'create');
+INSERT INTO parcel VALUES (2, 'b', true);
+DELETE FROM parcel WHERE id = 2;
+SELECT procflow.run_jobs() > 0 AS ran;
+SELECT a.name, a.status FROM procflow.activities a JOIN procflow.instances i ON i.id = a.instance
+ WHERE i.flow = 'ev_born' ORDER BY a.id;
 
 -- a column of another type: the waits' SQL is prepared again for it
 CREATE TABLE counter (id int PRIMARY KEY, n int DEFAULT 0);
