@@ -382,22 +382,47 @@ queue_xact_event(XactEvent event)
 	"    FROM grp g WHERE g.ord IS NOT NULL) "
 
 /*
+ * The order of one row's jobs: no older pending job of the same process
+ * and row, so that they run one at a time in creation order.
+ */
+#define ROW_ORDER(alias) \
+	" NOT EXISTS (SELECT 1 FROM procflow.job e" \
+	"              WHERE e.process_id = " alias ".process_id" \
+	"                AND e.row_hash = " alias ".row_hash AND e.id < " alias ".id)"
+
+/*
+ * The same, when claiming in a catalog that runs flows.  A flow's events
+ * (not yet any instance's) are delivered in the order they were queued,
+ * whatever their rows: an instance may wait for an update of its row and
+ * then a payment, and a round that skipped the update (queued behind the
+ * row's creation) for the later payment would lose the payment.  So one
+ * transaction at a time takes a flow's events (an advisory lock on the
+ * flow, held until the round ends), and runs them in the order it claims
+ * them; the row rule holds for every other job.
+ */
+#define CLAIM_ROW_ORDER(alias) \
+	" CASE WHEN " alias ".xid IS NOT NULL AND " alias ".instance_id IS NULL" \
+	"      THEN pg_catalog.pg_try_advisory_xact_lock(" FLOW_EVENTS_LOCK_CLASS "," \
+	"                                                " alias ".process_id)" \
+	"      ELSE" ROW_ORDER(alias) " END"
+
+/* The first key of that advisory lock: procflow's own space of keys. */
+#define FLOW_EVENTS_LOCK_CLASS "'procflow.process'::pg_catalog.regclass::pg_catalog.int4"
+
+/*
  * A job of the owner's (job alias) that may run: in the order key's group,
  * of a process that "enabled" says may run it (whose owner "role" has the
- * privileges of, if given), with no older pending job of the same process
- * and row (so that one row's jobs run one at a time in creation order), no
+ * privileges of, if given), in its row's order ("row_order"), with no
  * older batch of its process (batch.c): it may hold its row; and what
  * "instance" says of the jobs of one instance of a flow.
  */
-#define RUNNABLE(alias, role, enabled, instance) \
+#define RUNNABLE(alias, role, enabled, row_order, instance) \
 	" " alias ".owner = $5 AND " alias ".ord = g.ord" \
 	" AND EXISTS (SELECT 1 FROM procflow.process p" \
 	"              WHERE p.id = " alias ".process_id AND " enabled \
 	"                AND (" role "::oid IS NULL" \
 	"                     OR pg_catalog.pg_has_role(" role "::oid, p.owner, 'USAGE')))" \
-	" AND NOT EXISTS (SELECT 1 FROM procflow.job e" \
-	"                  WHERE e.process_id = " alias ".process_id" \
-	"                    AND e.row_hash = " alias ".row_hash AND e.id < " alias ".id)" \
+	" AND" row_order \
 	" AND NOT EXISTS (SELECT 1 FROM procflow.job_batch b" \
 	"                  WHERE b.process_id = " alias ".process_id" \
 	"                    AND b.first_id < " alias ".id) " \
@@ -521,7 +546,7 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 #define FLOW_COLUMNS \
 	", c.instance_id, c.activity_id, c.xid, c.event_table, c.cid, c.new_row, c.event_id," \
 	" c.source_instance"
-#define CLAIM_SQL(locking, flow_columns, enabled, instance) \
+#define CLAIM_SQL(locking, flow_columns, enabled, row_order, instance) \
 	GROUPS_CTE \
 	"SELECT c.tableoid, c.ctid, c.id, c.process_id, c.trigger_id, c.event, c.key," \
 	"       c.old_row, c.changed, c.depth, c.attempts, c.excluded, c.ord, c.run_at" \
@@ -529,7 +554,7 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 	"  FROM grp g, LATERAL (" \
 	"    SELECT j.tableoid, j.ctid, j.* FROM procflow.job j" \
 	"     WHERE j.run_at <= $3 AND" \
-	RUNNABLE("j", "$2", enabled, instance) \
+	RUNNABLE("j", "$2", enabled, row_order, instance) \
 	"     ORDER BY j.run_at, j.id LIMIT $1" \
 	locking ") c" \
 	" WHERE g.ord IS NOT NULL AND ($4::int8 IS NULL OR g.ord < $4)" \
@@ -539,16 +564,21 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 	if (lock && flows)
 		catalog_keep_plan(&claim_locking_plan[1],
 						  CLAIM_SQL("     FOR UPDATE OF j SKIP LOCKED", FLOW_COLUMNS,
-									ENABLED_FLOWS("j"), INSTANCE_RUNNABLE("j")), 5, argtypes);
+									ENABLED_FLOWS("j"), CLAIM_ROW_ORDER("j"),
+									INSTANCE_RUNNABLE("j")), 5, argtypes);
 	else if (lock)
 		catalog_keep_plan(&claim_locking_plan[0],
-						  CLAIM_SQL("     FOR UPDATE OF j SKIP LOCKED", "", ENABLED_LIGHT, ""),
+						  CLAIM_SQL("     FOR UPDATE OF j SKIP LOCKED", "", ENABLED_LIGHT,
+									ROW_ORDER("j"), ""),
 						  5, argtypes);
 	else if (flows)
 		catalog_keep_plan(&claim_plan[1], CLAIM_SQL("", FLOW_COLUMNS, ENABLED_FLOWS("j"),
-													INSTANCE_RUNNABLE("j")), 5, argtypes);
+													CLAIM_ROW_ORDER("j"),
+													INSTANCE_RUNNABLE("j")),
+						  5, argtypes);
 	else
-		catalog_keep_plan(&claim_plan[0], CLAIM_SQL("", "", ENABLED_LIGHT, ""), 5, argtypes);
+		catalog_keep_plan(&claim_plan[0], CLAIM_SQL("", "", ENABLED_LIGHT, ROW_ORDER("j"), ""),
+						  5, argtypes);
 
 	args[0] = Int32GetDatum(max_jobs);
 	args[1] = ObjectIdGetDatum(as_role);
@@ -864,7 +894,7 @@ queue_next_due(void)
 	"  FROM grp g, LATERAL (" \
 	"    SELECT j.run_at FROM procflow.job j" \
 	"     WHERE j.run_at > $1 AND" \
-	RUNNABLE("j", "NULL", enabled, instance) \
+	RUNNABLE("j", "NULL", enabled, ROW_ORDER("j"), instance) \
 	"     ORDER BY j.run_at, j.id LIMIT 1) n" \
 	" WHERE g.ord IS NOT NULL"
 

@@ -258,9 +258,29 @@ SELECT name, status, outcome FROM procflow.activities WHERE instance = :own ORDE
 UPDATE invoice SET status = 'paid' WHERE id = 13;
 SELECT procflow.run_jobs();
 SELECT name, status, outcome FROM procflow.activities WHERE instance = :own ORDER BY id;
+-- a flow's events are delivered in the order they were queued, whatever
+-- their rows: the update (queued behind the row's creation) closes the
+-- first wait before the payment, queued later, is delivered to the second
+CREATE TABLE parcel (id int PRIMARY KEY, status text, flag boolean);
+SELECT procflow.create_flow('ev_in_order', 'parcel', $${
+  "start": "w_update",
+  "activities": {
+    "w_update": {"kind": "wait", "on": {"event": "update"}, "next": "w_paid"},
+    "w_paid": {"kind": "wait", "on": {"event": "create", "entity": "payment", "key": "($1).invoice_id"},
+               "next": "e"},
+    "e": {"kind": "end"}
+  }}$$);
+BEGIN;
+INSERT INTO parcel VALUES (3, 'b', true);
+SELECT procflow.launch('ev_in_order', '3') AS in_order \gset
+UPDATE parcel SET status = 'c' WHERE id = 3;
+COMMIT;
+INSERT INTO payment VALUES (30, 3, 10);
+SELECT procflow.run_jobs() > 0 AS ran;
+SELECT status FROM procflow.instances WHERE id = :in_order;
+
 -- another instance's step is no step of this chain: its write comes after
 -- the chain's clock, even within the one transaction that runs both steps
-CREATE TABLE parcel (id int PRIMARY KEY, status text, flag boolean);
 SELECT procflow.create_flow('ev_flip', 'parcel', $${
   "start": "flip",
   "activities": {
