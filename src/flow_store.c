@@ -62,7 +62,6 @@ enum
 	FLOW_ENABLED,
 	LIVE_CHILDREN,
 	PRUNE,
-	CANDIDATES,
 	WAITING,
 	STARTED_BEFORE,
 	HAS_KEPT,
@@ -741,6 +740,38 @@ flow_store_prune(int retention_seconds)
 }
 
 /*
+ * Open a scan of a flow's live instances for the row with this key
+ * (text[]) through instance_key_idx, with this snapshot.  An index scan
+ * written out rather than a query: the planner, told by statistics that
+ * the table is empty, may as well pick the (process, version) index and
+ * then read every live instance of the flow for each event.
+ */
+static SysScanDesc
+key_scan_begin(Relation *rel, int32 process_id, Datum key, Snapshot snapshot)
+{
+	const CatalogOids *c = catalog_oids();
+	Oid			relid = get_relname_relid("instance", c->namespace);
+	Oid			indexid = get_relname_relid("instance_key_idx", c->namespace);
+	ScanKeyData keys[2];
+
+	if (!OidIsValid(relid) || !OidIsValid(indexid))
+		elog(ERROR, "procflow.instance or its key index is missing");
+	*rel = table_open(relid, AccessShareLock);
+	/* heap attribute numbers: process_id and key */
+	ScanKeyInit(&keys[0], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(process_id));
+	ScanKeyInit(&keys[1], 4, BTEqualStrategyNumber, F_ARRAY_EQ, key);
+	return systable_beginscan(*rel, indexid, true, snapshot, 2, keys);
+}
+
+/* End a scan that key_scan_begin opened. */
+static void
+key_scan_end(Relation rel, SysScanDesc scan)
+{
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/*
  * Is an instance of the flow for the row with this key (text[]) being
  * inserted by a transaction still in progress?  Its launch may begin waits
  * whose snapshot does not see an event committed meanwhile: the event must
@@ -750,46 +781,63 @@ flow_store_prune(int retention_seconds)
 bool
 flow_store_launch_in_progress(int32 process_id, Datum key)
 {
-	const CatalogOids *c = catalog_oids();
-	Oid			relid = get_relname_relid("instance", c->namespace);
-	Oid			indexid = get_relname_relid("instance_key_idx", c->namespace);
 	Relation	rel;
 	SysScanDesc scan;
-	ScanKeyData keys[2];
 	SnapshotData dirty;
 	HeapTuple	tup;
 	bool		found = false;
 
-	if (!OidIsValid(relid) || !OidIsValid(indexid))
-		elog(ERROR, "procflow.instance or its key index is missing");
 	InitDirtySnapshot(dirty);
-	rel = table_open(relid, AccessShareLock);
-	/* heap attribute numbers: process_id and key */
-	ScanKeyInit(&keys[0], 2, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(process_id));
-	ScanKeyInit(&keys[1], 4, BTEqualStrategyNumber, F_ARRAY_EQ, key);
-	scan = systable_beginscan(rel, indexid, true, &dirty, 2, keys);
+	scan = key_scan_begin(&rel, process_id, key, &dirty);
 	/* a row its transaction inserted, not one a step updates */
 	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
 		found = TransactionIdIsValid(dirty.xmin) &&
 			(tup->t_data->t_infomask & HEAP_UPDATED) == 0;
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
+	key_scan_end(rel, scan);
 	return found;
 }
 
-/* The ids of the live instances of a flow's version for the row with this key. */
+/*
+ * The ids of the live instances of a flow's version for the row with this
+ * key, in no particular order.  Read as a statement of the transaction would read
+ * them: with a new snapshot, after this transaction's earlier commands.
+ */
 List *
 flow_store_candidates(int32 process_id, int32 version, Datum key)
 {
-	Oid			argtypes[3] = {INT4OID, INT4OID, TEXTARRAYOID};
-	Datum		args[3] = {Int32GetDatum(process_id), Int32GetDatum(version), key};
+	Relation	rel;
+	SysScanDesc scan;
+	Snapshot	snapshot;
+	HeapTuple	tup;
+	List	   *ids = NIL;
+	AttrNumber	id_att;
+	AttrNumber	version_att;
+	AttrNumber	finished_att;
 
-	store_exec(CANDIDATES,
-			   "SELECT id FROM procflow.instance"
-			   " WHERE process_id = $1 AND version = $2 AND key = $3"
-			   "   AND finished_at IS NULL ORDER BY id",
-			   3, argtypes, args, NULL, SPI_OK_SELECT);
-	return result_ids();
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	scan = key_scan_begin(&rel, process_id, key, snapshot);
+	id_att = get_attnum(RelationGetRelid(rel), "id");
+	version_att = get_attnum(RelationGetRelid(rel), "version");
+	finished_att = get_attnum(RelationGetRelid(rel), "finished_at");
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		bool		isnull;
+		int64	   *id;
+
+		if (DatumGetInt32(heap_getattr(tup, version_att, desc, &isnull)) != version)
+			continue;
+		(void) heap_getattr(tup, finished_att, desc, &isnull);
+		if (!isnull)
+			continue;
+		id = palloc(sizeof(int64));
+		*id = DatumGetInt64(heap_getattr(tup, id_att, desc, &isnull));
+		ids = lappend(ids, id);
+	}
+	key_scan_end(rel, scan);
+	UnregisterSnapshot(snapshot);
+	return ids;
 }
 
 /*
