@@ -513,8 +513,10 @@ deliver_to_instance(ProcessInfo *flow, Delivery *d, FlowInstance *instance,
 		failing_activity = waits[w].activity_id;
 		if (!condition_holds(&s, d, act, listener->index, waits[w].activity_id))
 			continue;
-		flow_store_cancel_jobs(instance->id, waits[w].activity_id, 0,
-							   "the wait closed with its event");
+		/* its timer, if it has one */
+		if (act->timeout != NULL || act->timeout_sql != NULL)
+			flow_store_cancel_jobs(instance->id, waits[w].activity_id, 0,
+								   "the wait closed with its event");
 		flow_store_close_activity(waits[w].activity_id, "closed", "event", NULL, false);
 		step_rest(&s);
 		step_follow(&s, act, "event");
