@@ -59,6 +59,15 @@ ALTER TABLE procflow.instance
 	ADD COLUMN spins int NOT NULL DEFAULT 0;
 ALTER TABLE procflow.activity
 	ADD COLUMN began_after bigint;
+/*
+ * An instance's jobs by id: a step is claimed after the older steps of its
+ * instance (queue.c), found without reading the step itself.
+ */
+DROP INDEX procflow.job_instance_id_idx;
+CREATE INDEX job_instance_id_idx ON procflow.job (instance_id, id) WHERE instance_id IS NOT NULL;
+/* an instance's failed waits, looked for each time it is locked */
+CREATE INDEX activity_failed_wait_idx ON procflow.activity (instance_id)
+	WHERE kind = 'wait' AND status = 'failed';
 
 /*
  * An entity table cannot be dropped while a process uses it, as a table

@@ -693,7 +693,6 @@ deliver_to_flow(ProcessInfo *flow, Delivery *d, bool in_executor, const char **n
 	List	   *candidates;
 	ListCell   *lc;
 	bool		held;
-	bool		enabled;
 	bool		time_up = false;
 	int			took = 0;
 	int			kept = 0;
@@ -702,7 +701,6 @@ deliver_to_flow(ProcessInfo *flow, Delivery *d, bool in_executor, const char **n
 	candidates = candidates_of(flow, listeners, nlisteners, &held);
 	if (held)
 		return FLOW_STEP_HELD;
-	enabled = flow_store_flow_enabled(flow->id);
 
 	foreach(lc, candidates)
 	{
@@ -711,14 +709,13 @@ deliver_to_flow(ProcessInfo *flow, Delivery *d, bool in_executor, const char **n
 		bool		busy;
 		int			r;
 
-		/* a disabled flow's instances take their events when it is enabled */
-		if (!enabled || time_up)
+		if (time_up)
 		{
 			keep_for_instance(d, flow, id, 0, false);
 			kept++;
 			continue;
 		}
-		if (!flow_store_lock_instance(id, false, &instance, &busy))
+		if (!flow_store_lock_for_event(id, &instance, &busy))
 		{
 			if (busy)
 			{
@@ -727,8 +724,9 @@ deliver_to_flow(ProcessInfo *flow, Delivery *d, bool in_executor, const char **n
 			}
 			continue;
 		}
-		if (strcmp(instance.status, "suspended") == 0 || instance.clock != 0 ||
-			instance.failed_wait || flow_store_has_kept(id, 0))
+		/* a disabled flow's instances take their events when it is enabled */
+		if (!instance.flow_enabled || strcmp(instance.status, "suspended") == 0 ||
+			instance.clock != 0 || instance.failed_wait || instance.has_kept)
 		{
 			keep_for_instance(d, flow, id, 0, instance.failed_wait);
 			kept++;
@@ -771,14 +769,14 @@ deliver_kept(ProcessInfo *flow, Delivery *d, const char **note)
 	char	   *key_error;
 	bool		busy;
 
-	if (!flow_store_lock_instance(job->instance_id, false, &instance, &busy))
+	if (!flow_store_lock_for_event(job->instance_id, &instance, &busy))
 	{
 		if (busy)
 			return FLOW_STEP_HELD;
 		*note = "the instance no longer exists";
 		return "skipped";
 	}
-	if (strcmp(instance.status, "suspended") == 0 || !flow_store_flow_enabled(flow->id))
+	if (strcmp(instance.status, "suspended") == 0 || !instance.flow_enabled)
 		return FLOW_STEP_HELD;
 	if (strcmp(instance.status, "active") != 0)
 	{

@@ -598,8 +598,12 @@ queue_activity_job(Step *s, int64 activity_id, const char *event, TimestampTz ru
 	job.activity_id = activity_id;
 	job.run_at = run_at;
 	id = queue_insert(&job);
-	if (s->clock == 0 && s->fv != NULL && s->fv->listens && strcmp(event, "step") == 0)
-		s->clock = id;
+	if (strcmp(event, "step") == 0)
+	{
+		s->queued_step = true;
+		if (s->clock == 0 && s->fv != NULL && s->fv->listens)
+			s->clock = id;
+	}
 }
 
 static void enter_activity(Step *s, int target, const char *from);
@@ -1216,7 +1220,11 @@ step_end(Step *s)
 	}
 	if (s->spins != s->instance.spins)
 		flow_store_set_spins(s->instance.id, s->spins);
-	if (s->clock != 0 && !flow_store_chain_goes_on(s->instance.id, s->job_id))
+	/* the chain goes on while a step it queued, or an event kept, waits */
+	if (s->clock != 0 &&
+		(strcmp(s->instance.status, "completed") == 0 ||
+		 strcmp(s->instance.status, "terminated") == 0 ||
+		 (!s->queued_step && !flow_store_chain_goes_on(s->instance.id, s->job_id))))
 		s->clock = 0;
 	if (s->clock != s->instance.clock)
 		flow_store_set_clock(s->instance.id, s->clock);

@@ -79,6 +79,7 @@ typedef struct Step
 	bool		row_null;
 	bool		ended;			/* an end terminated the instance */
 	bool		made_live;		/* it began an activity that is live */
+	bool		queued_step;	/* it queued a step of its instance */
 	bool		closed_begun;	/* it closed an activity it may have begun (a
 								 * join, a subflow whose child ended at once) */
 	int32		spins;			/* instance.spins as the step leaves it */

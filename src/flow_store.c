@@ -40,6 +40,7 @@ enum
 	INSERT_INSTANCE,
 	LOCK_INSTANCE,
 	LOCK_INSTANCE_SKIP,
+	LOCK_INSTANCE_EVENT,
 	SET_STATUS,
 	MERGE_VARS,
 	HAS_LIVE,
@@ -64,7 +65,6 @@ enum
 	PRUNE,
 	WAITING,
 	STARTED_BEFORE,
-	HAS_KEPT,
 	SET_CLOCK,
 	CHAIN_GOES_ON,
 	QUEUE_END,
@@ -182,21 +182,12 @@ flow_store_insert_instance(int32 process_id, int32 version, Datum key, Jsonb *va
 }
 
 /*
- * Lock an instance row and read it.  With "wait", wait for a lock another
- * transaction holds; without, set *busy and return false when one does (an
- * executor never waits for an instance: the functions that lock one wait
- * for the jobs an executor holds).  False, with *busy false, when there is
- * no such instance.  The datums are in the caller's memory context.
+ * An instance row, locked: its columns, whether it has a wait that failed
+ * on an event, and, for an event's delivery ("event"), whether its flow is
+ * enabled and whether events are kept for it, as the same snapshot sees
+ * them.
  */
-bool
-flow_store_lock_instance(int64 id, bool wait, FlowInstance *instance, bool *busy)
-{
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(id)};
-	bool		isnull;
-	Datum		d;
-
-#define LOCK_SQL(how) \
+#define LOCK_SQL(event, how) \
 	"SELECT process_id, version, key, status, vars, parent, parent_activity," \
 	"       clock, spins," \
 	"       EXISTS (SELECT 1 FROM procflow.activity a" \
@@ -204,16 +195,40 @@ flow_store_lock_instance(int64 id, bool wait, FlowInstance *instance, bool *busy
 	"                  AND EXISTS (SELECT 1 FROM procflow.finished_job f" \
 	"                               WHERE f.instance_id = $1 AND f.activity_id = a.id" \
 	"                                 AND f.xid IS NOT NULL AND f.status = 'failed'))" \
+	event \
 	"  FROM procflow.instance" \
 	" WHERE id = $1 FOR UPDATE" how
+#define LOCK_EVENT_COLUMNS \
+	", (SELECT p.enabled FROM procflow.process p WHERE p.id = process_id)," \
+	"  EXISTS (SELECT 1 FROM procflow.job j WHERE j.instance_id = $1 AND j.xid IS NOT NULL)"
+
+/*
+ * Lock an instance row and read it (see LOCK_SQL).  With "wait", wait for
+ * a lock another transaction holds; without, set *busy and return false
+ * when one does (an executor never waits for an instance: the functions
+ * that lock one wait for the jobs an executor holds).  False, with *busy
+ * false, when there is no such instance.  The datums are in the caller's
+ * memory context.
+ */
+static bool
+lock_instance(int64 id, bool wait, bool event, FlowInstance *instance, bool *busy)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(id)};
+	bool		isnull;
+	Datum		d;
 
 	*busy = false;
 	if (wait)
-		store_exec(LOCK_INSTANCE, LOCK_SQL(""), 1, argtypes, args, NULL, SPI_OK_SELECT);
+		store_exec(LOCK_INSTANCE, LOCK_SQL("", ""), 1, argtypes, args, NULL, SPI_OK_SELECT);
 	else
 	{
-		store_exec(LOCK_INSTANCE_SKIP, LOCK_SQL(" SKIP LOCKED"), 1, argtypes, args, NULL,
-				   SPI_OK_SELECT);
+		if (event)
+			store_exec(LOCK_INSTANCE_EVENT, LOCK_SQL(LOCK_EVENT_COLUMNS, " SKIP LOCKED"), 1,
+					   argtypes, args, NULL, SPI_OK_SELECT);
+		else
+			store_exec(LOCK_INSTANCE_SKIP, LOCK_SQL("", " SKIP LOCKED"), 1, argtypes, args,
+					   NULL, SPI_OK_SELECT);
 		if (SPI_processed == 0)
 		{
 			Oid			owner;
@@ -241,7 +256,27 @@ flow_store_lock_instance(int64 id, bool wait, FlowInstance *instance, bool *busy
 	instance->clock = isnull ? 0 : DatumGetInt64(d);
 	instance->spins = DatumGetInt32(result_value(9, &isnull));
 	instance->failed_wait = DatumGetBool(result_value(10, &isnull));
+	instance->flow_enabled = event && DatumGetBool(result_value(11, &isnull)) && !isnull;
+	instance->has_kept = event && DatumGetBool(result_value(12, &isnull));
 	return true;
+}
+
+/* Lock an instance row and read it, for a step or a function (see lock_instance). */
+bool
+flow_store_lock_instance(int64 id, bool wait, FlowInstance *instance, bool *busy)
+{
+	return lock_instance(id, wait, false, instance, busy);
+}
+
+/*
+ * Lock an instance row for delivering an event to it, without waiting,
+ * and read it with its flow's enabled flag and whether events are kept
+ * for it (see lock_instance).
+ */
+bool
+flow_store_lock_for_event(int64 id, FlowInstance *instance, bool *busy)
+{
+	return lock_instance(id, false, true, instance, busy);
 }
 
 /*
@@ -911,21 +946,6 @@ flow_store_started_before(int64 instance_id, uint64 xid, uint32 cid)
 			   "SELECT " EVENT_AFTER " FROM procflow.instance WHERE id = $1",
 			   3, argtypes, args, NULL, SPI_OK_SELECT);
 	return SPI_processed == 1 && DatumGetBool(result_value(1, &isnull));
-}
-
-/* Has the instance events kept for it, but the job except_job? */
-bool
-flow_store_has_kept(int64 instance_id, int64 except_job)
-{
-	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Datum		args[2] = {Int64GetDatum(instance_id), Int64GetDatum(except_job)};
-	bool		isnull;
-
-	store_exec(HAS_KEPT,
-			   "SELECT EXISTS (SELECT 1 FROM procflow.job"
-			   "                WHERE instance_id = $1 AND xid IS NOT NULL AND id <> $2)",
-			   2, argtypes, args, NULL, SPI_OK_SELECT);
-	return DatumGetBool(result_value(1, &isnull));
 }
 
 /* An instance's clock, or 0 when it rests; see FlowInstance. */

@@ -34,6 +34,8 @@ typedef struct FlowInstance
 	bool		failed_wait;	/* it has a wait that failed on an event, which
 								 * retry_activity delivers again (read when
 								 * locked) */
+	bool		flow_enabled;	/* locked for an event: its flow is enabled */
+	bool		has_kept;		/* locked for an event: events are kept for it */
 } FlowInstance;
 
 /* An activity row, as the engine and the functions look at it. */
@@ -89,12 +91,12 @@ extern int64 flow_store_insert_instance(int32 process_id, int32 version, Datum k
 										Datum began);
 extern bool flow_store_lock_instance(int64 id, bool wait, FlowInstance *instance,
 									 bool *busy);
+extern bool flow_store_lock_for_event(int64 id, FlowInstance *instance, bool *busy);
 extern bool flow_store_launch_in_progress(int32 process_id, Datum key);
 extern List *flow_store_candidates(int32 process_id, int32 version, Datum key);
 extern int	flow_store_waiting(int64 instance_id, const char *name, uint64 xid, uint32 cid,
 							   int64 event_id, int64 source, FlowWaiting **waiting);
 extern bool flow_store_started_before(int64 instance_id, uint64 xid, uint32 cid);
-extern bool flow_store_has_kept(int64 instance_id, int64 except_job);
 extern void flow_store_set_clock(int64 instance_id, int64 clock);
 extern bool flow_store_chain_goes_on(int64 instance_id, int64 except_job);
 extern int64 flow_store_queue_end(void);

@@ -454,19 +454,25 @@ queue_xact_event(XactEvent event)
 	" AND (" alias ".instance_id IS NULL" \
 	"      OR (NOT EXISTS (SELECT 1 FROM procflow.instance i" \
 	"                       WHERE i.id = " alias ".instance_id AND i.status = 'suspended')" \
-	"          AND NOT EXISTS (SELECT 1 FROM procflow.job h" \
-	"                           WHERE h.instance_id = " alias ".instance_id" \
-	"                             AND CASE WHEN " alias ".xid IS NOT NULL" \
-	"                                 THEN (h.xid IS NOT NULL" \
-	"                                       AND h.event_id < " alias ".event_id)" \
-	"                                      OR h.event = 'step'" \
-	"                                      OR (h.event = 'timer'" \
-	"                                          AND h.run_at <= " alias ".created_at)" \
-	"                                 ELSE (" alias ".event = 'timer' AND h.xid IS NOT NULL" \
-	"                                       AND h.created_at < " alias ".run_at)" \
-	"                                      OR (" alias ".event = 'step' AND h.event = 'step'" \
-	"                                          AND h.id < " alias ".id" \
-	"                                          AND h.run_at <= " alias ".run_at) END))) "
+	"          AND CASE WHEN " alias ".xid IS NOT NULL" \
+	"              THEN NOT EXISTS (SELECT 1 FROM procflow.job h" \
+	"                                WHERE h.instance_id = " alias ".instance_id" \
+	"                                  AND ((h.xid IS NOT NULL" \
+	"                                        AND h.event_id < " alias ".event_id)" \
+	"                                       OR h.event = 'step'" \
+	"                                       OR (h.event = 'timer'" \
+	"                                           AND h.run_at <= " alias ".created_at)))" \
+	"              WHEN " alias ".event = 'timer'" \
+	"              THEN NOT EXISTS (SELECT 1 FROM procflow.job h" \
+	"                                WHERE h.instance_id = " alias ".instance_id" \
+	"                                  AND h.xid IS NOT NULL" \
+	"                                  AND h.created_at < " alias ".run_at)" \
+	"              WHEN " alias ".event = 'step'" \
+	"              THEN NOT EXISTS (SELECT 1 FROM procflow.job h" \
+	"                                WHERE h.instance_id = " alias ".instance_id" \
+	"                                  AND h.id < " alias ".id AND h.event = 'step'" \
+	"                                  AND h.run_at <= " alias ".run_at)" \
+	"              ELSE true END)) "
 
 /*
  * The owners that have pending jobs or batches, in OID order, from the
