@@ -142,3 +142,71 @@ BEGIN
 	END IF;
 END
 $$;
+
+/*
+ * Tasks for people.  A task's assignee or group may name a role: that role,
+ * and the roles that have its privileges, see and work the task with no
+ * right on the flow's owner.  Each activity names its instance's flow, so
+ * that taskboxes and the tasks view read only the tasks of the flows the
+ * caller may see and those assigned to, or waiting for a group of, its own
+ * roles, from their indexes.
+ */
+ALTER TABLE procflow.activity
+	ADD COLUMN process_id int;
+UPDATE procflow.activity a
+   SET process_id = i.process_id
+  FROM procflow.instance i
+ WHERE i.id = a.instance_id AND a.kind = 'human';
+DROP INDEX procflow.activity_assignee_idx;
+DROP INDEX procflow.activity_group_idx;
+CREATE INDEX activity_assignee_idx ON procflow.activity (assignee, process_id)
+	WHERE kind = 'human' AND status IN ('ready', 'open');
+CREATE INDEX activity_group_idx ON procflow.activity ("group", process_id)
+	WHERE kind = 'human' AND status = 'ready' AND assignee IS NULL;
+CREATE INDEX activity_task_flow_idx ON procflow.activity (process_id)
+	WHERE kind = 'human' AND status IN ('ready', 'open');
+
+/*
+ * The tasks a role may see: those of the flows whose owner it has the
+ * privileges of, and, of any flow, those assigned to a role it has the
+ * privileges of, or ready and unassigned for a group that is such a role.
+ */
+CREATE OR REPLACE VIEW procflow.tasks WITH (security_barrier) AS
+SELECT a.id AS activity,
+	   a.instance_id AS instance,
+	   p.name AS flow,
+	   a.name,
+	   a.status,
+	   a.assignee,
+	   a."group",
+	   a.instructions,
+	   a.due_at,
+	   a.created_at,
+	   procflow.key_to_jsonb(p.entity, i.key) AS key
+  FROM procflow.process p
+  JOIN procflow.activity a ON a.process_id = p.id
+  JOIN procflow.instance i ON i.id = a.instance_id
+ WHERE a.kind = 'human' AND a.status IN ('ready', 'open')
+   AND pg_catalog.pg_has_role(p.owner, 'USAGE')
+UNION ALL
+SELECT a.id,
+	   a.instance_id,
+	   p.name,
+	   a.name,
+	   a.status,
+	   a.assignee,
+	   a."group",
+	   a.instructions,
+	   a.due_at,
+	   a.created_at,
+	   procflow.key_to_jsonb(p.entity, i.key)
+  FROM procflow.activity a
+  JOIN procflow.instance i ON i.id = a.instance_id
+  JOIN procflow.process p ON p.id = i.process_id
+ WHERE a.kind = 'human' AND a.status IN ('ready', 'open')
+   AND (a.assignee = ANY (ARRAY(SELECT r.rolname::text FROM pg_catalog.pg_roles r
+								 WHERE pg_catalog.pg_has_role(r.oid, 'USAGE')))
+		OR (a.assignee IS NULL AND a.status = 'ready'
+			AND a."group" = ANY (ARRAY(SELECT r.rolname::text FROM pg_catalog.pg_roles r
+										WHERE pg_catalog.pg_has_role(r.oid, 'USAGE')))))
+   AND NOT pg_catalog.pg_has_role(p.owner, 'USAGE');

@@ -540,7 +540,7 @@ deliver_to_instance(ProcessInfo *flow, Delivery *d, FlowInstance *instance,
 		a.kind = "conditional_start";
 		a.status = "closed";
 		a.outcome = "event";
-		(void) flow_store_insert_activity(instance->id, &a);
+		(void) flow_store_insert_activity(instance, &a);
 		step_rest(&s);
 		step_follow(&s, act, NULL);
 		took++;

@@ -759,7 +759,7 @@ enter_decision(Step *s, int index, FlowActivity *act)
 	a.kind = "decision";
 	a.status = "closed";
 	a.outcome = outcome;
-	(void) flow_store_insert_activity(s->instance.id, &a);
+	(void) flow_store_insert_activity(&s->instance, &a);
 
 	for (int l = 0; l < act->nlinks && !s->ended; l++)
 	{
@@ -859,7 +859,7 @@ enter_wait(Step *s, int index, FlowActivity *act)
 		{
 			a.status = "failed";
 			a.error = error;
-			(void) flow_store_insert_activity(s->instance.id, &a);
+			(void) flow_store_insert_activity(&s->instance, &a);
 			s->made_live = true;
 			return;
 		}
@@ -867,7 +867,7 @@ enter_wait(Step *s, int index, FlowActivity *act)
 		s->clock = flow_store_queue_end();
 		a.status = "closed";
 		a.outcome = "event";
-		(void) flow_store_insert_activity(s->instance.id, &a);
+		(void) flow_store_insert_activity(&s->instance, &a);
 		step_follow(s, act, "event");
 		return;
 	}
@@ -889,7 +889,7 @@ enter_wait(Step *s, int index, FlowActivity *act)
 	}
 	a.run_at = timeout;
 	a.status = "waiting";
-	id = flow_store_insert_activity(s->instance.id, &a);
+	id = flow_store_insert_activity(&s->instance, &a);
 	s->made_live = true;
 	if (timeout != 0)
 		queue_activity_job(s, id, "timer", timeout);
@@ -964,7 +964,7 @@ enter_human(Step *s, int index, FlowActivity *act)
 								 act->timeout_sql, now, act->name);
 	a.status = start > now ? "scheduled" : "ready";
 	a.run_at = start > now ? start : now;
-	id = flow_store_insert_activity(s->instance.id, &a);
+	id = flow_store_insert_activity(&s->instance, &a);
 	s->made_live = true;
 	if (start > now)
 		queue_activity_job(s, id, "timer", start);
@@ -1104,7 +1104,7 @@ enter_subflow(Step *s, int index, FlowActivity *act)
 	a.name = act->name;
 	a.kind = "subflow";
 	a.status = "waiting";
-	id = flow_store_insert_activity(s->instance.id, &a);
+	id = flow_store_insert_activity(&s->instance, &a);
 	s->made_live = true;
 	if (!launch_child(s, index, act, id, false, &error))
 	{
@@ -1164,7 +1164,7 @@ enter_activity(Step *s, int target, const char *from)
 			a.kind = "automatic";
 			a.status = "ready";
 			a.run_at = GetCurrentTimestamp();
-			id = flow_store_insert_activity(s->instance.id, &a);
+			id = flow_store_insert_activity(&s->instance, &a);
 			s->made_live = true;
 			queue_activity_job(s, id, "step", step_due_now());
 			break;
@@ -1180,7 +1180,7 @@ enter_activity(Step *s, int target, const char *from)
 		case FLOW_END:
 			a.kind = "end";
 			a.status = "closed";
-			(void) flow_store_insert_activity(s->instance.id, &a);
+			(void) flow_store_insert_activity(&s->instance, &a);
 			if (act->terminate)
 			{
 				flow_engine_terminate(&s->instance, s->job_id, true);

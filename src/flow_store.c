@@ -340,7 +340,7 @@ flow_store_read_activity(int64 id, FlowActivityRow *row)
 
 	store_exec(READ_ACTIVITY,
 			   "SELECT instance_id, name, kind, status, attempts, assignee, run_at, timeout_at,"
-			   "       created_at"
+			   "       created_at, \"group\""
 			   "  FROM procflow.activity WHERE id = $1",
 			   1, argtypes, args, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -352,6 +352,8 @@ flow_store_read_activity(int64 id, FlowActivityRow *row)
 	d = result_value(8, &isnull);
 	row->timeout_at = isnull ? 0 : DatumGetTimestampTz(d);
 	row->created_at = DatumGetTimestampTz(result_value(9, &isnull));
+	d = result_value(10, &isnull);
+	row->group = isnull ? NULL : TextDatumGetCString(d);
 	row->id = id;
 	row->instance_id = DatumGetInt64(result_value(1, &isnull));
 	row->name = TextDatumGetCString(result_value(2, &isnull));
@@ -363,18 +365,18 @@ flow_store_read_activity(int64 id, FlowActivityRow *row)
 
 /* Insert an activity of an instance and return its id. */
 int64
-flow_store_insert_activity(int64 instance_id, const NewActivity *a)
+flow_store_insert_activity(const FlowInstance *instance, const NewActivity *a)
 {
-	Oid			argtypes[18] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
+	Oid			argtypes[19] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
 		PG_SNAPSHOTOID, OIDOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, TEXTOID, INT8OID};
-	Datum		args[18];
-	char		nulls[18];
+	TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, TEXTOID, INT8OID, INT4OID};
+	Datum		args[19];
+	char		nulls[19];
 	bool		isnull;
 	const char *texts[3] = {a->assignee, a->group, a->instructions};
 
 	memset(nulls, ' ', sizeof(nulls));
-	args[0] = Int64GetDatum(instance_id);
+	args[0] = Int64GetDatum(instance->id);
 	args[1] = CStringGetTextDatum(a->name);
 	args[2] = CStringGetTextDatum(a->kind);
 	args[3] = CStringGetTextDatum(a->status);
@@ -404,20 +406,21 @@ flow_store_insert_activity(int64 instance_id, const NewActivity *a)
 	nulls[16] = a->error ? ' ' : 'n';
 	args[17] = Int64GetDatum(a->began_after);
 	nulls[17] = a->began_after != 0 ? ' ' : 'n';
+	args[18] = Int32GetDatum(instance->process_id);
 	store_exec(INSERT_ACTIVITY,
 			   "INSERT INTO procflow.activity (instance_id, name, kind, status, outcome,"
 			   "  run_at, closed_at, began, began_xid, began_cid, wait_entity, wait_key,"
 			   "  arrived, assignee, \"group\", instructions, due_at, timeout_at, error,"
-			   "  began_after)"
+			   "  began_after, process_id)"
 			   " VALUES ($1, $2, $3, $4, $5, $6,"
 			   "  CASE WHEN $4 IN ('closed', 'skipped', 'cancelled')"
 			   "       THEN pg_catalog.clock_timestamp() END,"
 			   "  $7, CASE WHEN $7 IS NOT NULL THEN pg_catalog.pg_current_xact_id() END,"
 			   "  CASE WHEN $7 IS NOT NULL THEN $16 END,"
 			   "  $8::pg_catalog.regclass, $9, CASE WHEN $10 IS NOT NULL THEN ARRAY[$10] END,"
-			   "  $11, $12, $13, $14, $15, $17, $18)"
+			   "  $11, $12, $13, $14, $15, $17, $18, $19)"
 			   " RETURNING id",
-			   18, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
+			   19, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
 	return DatumGetInt64(result_value(1, &isnull));
 }
 

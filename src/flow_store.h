@@ -48,6 +48,7 @@ typedef struct FlowActivityRow
 	char		status[12];
 	int32		attempts;
 	char	   *assignee;		/* a task's, or NULL */
+	char	   *group;			/* a task's, or NULL */
 	TimestampTz run_at;			/* 0 when none */
 	TimestampTz timeout_at;		/* a task's timeout, 0 when none */
 	TimestampTz created_at;
@@ -109,7 +110,8 @@ extern void flow_store_set_status(int64 instance_id, const char *status);
 extern void flow_store_merge_vars(int64 instance_id, Jsonb *vars);
 extern bool flow_store_has_live(int64 instance_id);
 extern bool flow_store_read_activity(int64 id, FlowActivityRow *row);
-extern int64 flow_store_insert_activity(int64 instance_id, const NewActivity *activity);
+extern int64 flow_store_insert_activity(const FlowInstance *instance,
+										const NewActivity *activity);
 extern void flow_store_close_activity(int64 id, const char *status, const char *outcome,
 									  const char *closed_by, bool ran);
 extern void flow_store_note_run(int64 id, const char *status, const char *error);

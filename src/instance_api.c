@@ -52,10 +52,12 @@ instance_api_id_arg(FunctionCallInfo fcinfo, const char *argname)
 
 /*
  * Lock the caller's instance and read it, with its flow (pinned in the
- * cache: the caller unpins it).  The caller holds an SPI connection.
+ * cache: the caller unpins it).  Unless "granted" (the caller decided the
+ * right to, as for a task's worker), the caller must have the privileges
+ * of the flow's owner.  The caller holds an SPI connection.
  */
-ProcessInfo *
-instance_api_lock(int64 id, FlowInstance *instance)
+static ProcessInfo *
+lock_instance(int64 id, bool granted, FlowInstance *instance)
 {
 	Oid			owner;
 	bool		busy;
@@ -65,7 +67,7 @@ instance_api_lock(int64 id, FlowInstance *instance)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("instance " INT64_FORMAT " does not exist", id)));
-	if (!has_privs_of_role(GetUserId(), owner))
+	if (!granted && !has_privs_of_role(GetUserId(), owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for instance " INT64_FORMAT, id),
@@ -85,6 +87,13 @@ instance_api_lock(int64 id, FlowInstance *instance)
 		elog(ERROR, "flow %d of instance " INT64_FORMAT " does not exist",
 			 instance->process_id, id);
 	return flow;
+}
+
+/* Lock an instance the caller has the privileges of its owner for (see lock_instance). */
+ProcessInfo *
+instance_api_lock(int64 id, FlowInstance *instance)
+{
+	return lock_instance(id, false, instance);
 }
 
 /* Refuse to act on an instance whose status is not the one required. */
@@ -235,10 +244,12 @@ procflow_terminate(PG_FUNCTION_ARGS)
 /*
  * Lock the instance of the caller's activity and read both; the instance
  * must be active ("action" names what the caller does, for the error).
+ * Unless "granted" (a task's worker), the caller must have the privileges
+ * of the flow's owner.
  */
 ProcessInfo *
-instance_api_lock_activity(int64 id, FlowInstance *instance, FlowActivityRow *activity,
-						   const char *action)
+instance_api_lock_activity(int64 id, bool granted, FlowInstance *instance,
+						   FlowActivityRow *activity, const char *action)
 {
 	int64		instance_id = flow_store_activity_instance(id);
 	ProcessInfo *flow;
@@ -247,7 +258,7 @@ instance_api_lock_activity(int64 id, FlowInstance *instance, FlowActivityRow *ac
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("activity " INT64_FORMAT " does not exist", id)));
-	flow = instance_api_lock(instance_id, instance);
+	flow = lock_instance(instance_id, granted, instance);
 	if (!flow_store_read_activity(id, activity))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -274,7 +285,7 @@ procflow_retry_activity(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	flow = instance_api_lock_activity(id, &instance, &activity, "retry");
+	flow = instance_api_lock_activity(id, false, &instance, &activity, "retry");
 	if (strcmp(activity.status, "failed") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -301,7 +312,7 @@ procflow_skip_activity(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	flow = instance_api_lock_activity(id, &instance, &activity, "skip");
+	flow = instance_api_lock_activity(id, false, &instance, &activity, "skip");
 	if (strcmp(activity.kind, "automatic") == 0)
 		skippable = strcmp(activity.status, "ready") == 0 ||
 			strcmp(activity.status, "failed") == 0;

@@ -18,7 +18,7 @@
 
 extern int64 instance_api_id_arg(FunctionCallInfo fcinfo, const char *argname);
 extern ProcessInfo *instance_api_lock(int64 id, FlowInstance *instance);
-extern ProcessInfo *instance_api_lock_activity(int64 id, FlowInstance *instance,
+extern ProcessInfo *instance_api_lock_activity(int64 id, bool granted, FlowInstance *instance,
 											   FlowActivityRow *activity,
 											   const char *action);
 

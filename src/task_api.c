@@ -6,12 +6,15 @@
  *
  * A task is "ready" (anyone it is for may take it; it may already be
  * assigned to someone), "open" (claimed: its assignee works on it), or, with
- * a start_delay, "scheduled" until then.  Assignees and groups are the
- * application's user and group names, not roles; the roles that act on a
- * task are those with the privileges of its flow's owner, as for every
- * function on instances (instance_api.c), which also refuses work on a
- * task of an instance that is not active.  Every change of a task tells
- * listening taskboxes (NOTIFY procflow_task, at commit).
+ * a start_delay, "scheduled" until then.  Assignees and groups are names:
+ * an application's users and groups, served by a role with the privileges
+ * of the flow's owner (as every function on instances, instance_api.c,
+ * which also refuses work on a task of an instance that is not active);
+ * or roles.  A task assigned to a role, or ready and unassigned for a
+ * group that is a role, is worked by the roles with that role's
+ * privileges ("workers"), with no right on the flow's owner: they list,
+ * claim, release and complete it, for themselves.  Every change of a task
+ * tells listening taskboxes (NOTIFY procflow_task, at commit).
  *
  * Copyright (c) 2026, procflow developers
  *
@@ -40,86 +43,181 @@ PG_FUNCTION_INFO_V1(procflow_release_task);
 PG_FUNCTION_INFO_V1(procflow_assign_task);
 PG_FUNCTION_INFO_V1(procflow_complete_task);
 
+static SPIPlanPtr whom_plan = NULL;
 static SPIPlanPtr taskbox_plan = NULL;
 
 /*
  * procflow.taskbox(assignee, groups): the tasks of procflow.tasks that are
  * for this person: ready and open ones assigned to them, and ready
  * unassigned ones of one of their groups or of no group, by due date
- * (tasks without one last), execution order and creation.  Each branch is
- * read from its own partial index.
+ * (tasks without one last), execution order and creation.  For the
+ * caller itself (the default), as a worker too: the tasks assigned to a
+ * role it has the privileges of, and the unassigned ones of a group that
+ * is such a role.  Each branch reads only the tasks the caller may see
+ * from an index: of the flows whose owner it has the privileges of, or
+ * for its own roles.
  */
 Datum
 procflow_taskbox(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			argtypes[3] = {TEXTOID, TEXTARRAYOID, OIDOID};
-	Datum		args[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Oid			whom_types[3] = {OIDOID, TEXTOID, TEXTARRAYOID};
+	Datum		whom_args[3];
+	char		whom_nulls[3] = {' ', ' ', ' '};
+	Oid			argtypes[4] = {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID};
+	Datum		args[4];
+	bool		isnull;
 	PrivilegedScope scope;
 
 	InitMaterializedSRF(fcinfo, 0);
-	args[0] = PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
-	nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
-	args[1] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
-	nulls[1] = PG_ARGISNULL(1) ? 'n' : ' ';
-	args[2] = ObjectIdGetDatum(GetUserId());
+	whom_args[0] = ObjectIdGetDatum(GetUserId());
+	whom_args[1] = PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
+	whom_nulls[1] = PG_ARGISNULL(0) ? 'n' : ' ';
+	whom_args[2] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
+	whom_nulls[2] = PG_ARGISNULL(1) ? 'n' : ' ';
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	catalog_enter_privileged(&scope);
 	catalog_prefer_indexes();
+	/* the assignees and groups asked for, the caller's flows and roles */
+	catalog_keep_plan(&whom_plan,
+					  "WITH mine AS ("
+					  "  SELECT pg_catalog.array_agg(r.rolname::text) AS roles"
+					  "    FROM pg_catalog.pg_roles r"
+					  "   WHERE pg_catalog.pg_has_role($1, r.oid, 'USAGE'))"
+					  "   , me AS ("
+					  "  SELECT r.rolname::text AS name FROM pg_catalog.pg_roles r WHERE r.oid = $1)"
+					  "SELECT CASE WHEN $2 = me.name THEN coalesce(m.roles, '{}')"
+					  "            ELSE coalesce(ARRAY[$2], '{}') END,"
+					  "       coalesce($3, '{}')"
+					  "       || CASE WHEN $2 = me.name THEN coalesce(m.roles, '{}') ELSE '{}' END,"
+					  "       coalesce((SELECT pg_catalog.array_agg(p.id) FROM procflow.process p"
+					  "                  WHERE pg_catalog.pg_has_role($1, p.owner, 'USAGE')), '{}'),"
+					  "       coalesce(m.roles, '{}')"
+					  "  FROM mine m, me",
+					  3, whom_types);
+	if (SPI_execute_plan(whom_plan, whom_args, whom_nulls, true, 0) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "reading whose taskbox it is failed");
+	for (int i = 0; i < 4; i++)
+		args[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
+
+	/* $1 assignees, $2 groups, $3 the caller's flows, $4 its roles */
+#define TASKS_WHERE(cond) \
+	"SELECT t.* FROM procflow.activity t WHERE t.kind = 'human' AND " cond
 	catalog_keep_plan(&taskbox_plan,
 					  "SELECT a.id, a.instance_id, p.name, a.name, a.status, a.assignee,"
 					  "       a.\"group\", a.instructions, a.due_at, a.created_at,"
 					  "       procflow.key_to_jsonb(p.entity, i.key)"
-					  "  FROM (SELECT * FROM procflow.activity t"
-					  "         WHERE t.kind = 'human' AND t.status IN ('ready', 'open')"
-					  "           AND t.assignee = $1"
-					  "        UNION ALL"
-					  "        SELECT * FROM procflow.activity t"
-					  "         WHERE t.kind = 'human' AND t.status = 'ready'"
-					  "           AND t.assignee IS NULL AND t.\"group\" = ANY ($2)"
-					  "        UNION ALL"
-					  "        SELECT * FROM procflow.activity t"
-					  "         WHERE t.kind = 'human' AND t.status = 'ready'"
-					  "           AND t.assignee IS NULL AND t.\"group\" IS NULL) a"
+					  "  FROM (" TASKS_WHERE("t.status IN ('ready', 'open') AND t.assignee = ANY ($1)"
+											 " AND t.process_id = ANY ($3)") " UNION ALL "
+					  TASKS_WHERE("t.status IN ('ready', 'open') AND t.assignee = ANY ($1)"
+								  " AND t.assignee = ANY ($4) AND NOT t.process_id = ANY ($3)")
+					  " UNION ALL "
+					  TASKS_WHERE("t.status = 'ready' AND t.assignee IS NULL"
+								  " AND t.\"group\" = ANY ($2) AND t.process_id = ANY ($3)")
+					  " UNION ALL "
+					  TASKS_WHERE("t.status = 'ready' AND t.assignee IS NULL"
+								  " AND t.\"group\" = ANY ($2) AND t.\"group\" = ANY ($4)"
+								  " AND NOT t.process_id = ANY ($3)")
+					  " UNION ALL "
+					  TASKS_WHERE("t.status = 'ready' AND t.assignee IS NULL"
+								  " AND t.\"group\" IS NULL AND t.process_id = ANY ($3)")
+					  ") a"
 					  "  JOIN procflow.instance i ON i.id = a.instance_id"
 					  "  JOIN procflow.process p ON p.id = i.process_id"
-					  " WHERE pg_catalog.pg_has_role($3, p.owner, 'USAGE')"
 					  " ORDER BY a.due_at NULLS LAST, p.execution_order, a.created_at, a.id",
-					  3, argtypes);
-	if (SPI_execute_plan(taskbox_plan, args, nulls, true, 0) != SPI_OK_SELECT)
+					  4, argtypes);
+	if (SPI_execute_plan(taskbox_plan, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading the taskbox failed");
 	catalog_leave_privileged(&scope);
 
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
 		Datum		values[11];
-		bool		isnull[11];
+		bool		nulls[11];
 
-		heap_deform_tuple(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, values, isnull);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, isnull);
+		heap_deform_tuple(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	SPI_finish();
 	return (Datum) 0;
 }
 
-/* The task with this id, locked with its instance; an active instance's. */
-static ProcessInfo *
-lock_task(int64 id, FlowInstance *instance, FlowActivityRow *task, const char *action)
+/* Has the current role the privileges of the role this name names? */
+static bool
+acts_as(const char *name)
 {
+	Oid			role = name ? get_role_oid(name, true) : InvalidOid;
+
+	return OidIsValid(role) && has_privs_of_role(GetUserId(), role);
+}
+
+/*
+ * Is the task the current role's to work as a worker: assigned to a role
+ * it has the privileges of, or ready and unassigned for a group that is
+ * such a role?
+ */
+static bool
+worker_task(FlowActivityRow *task)
+{
+	if (task->assignee != NULL)
+		return acts_as(task->assignee);
+	return strcmp(task->status, "ready") == 0 && acts_as(task->group);
+}
+
+/*
+ * The task with this id, locked with its instance; an active instance's.
+ * The caller has the privileges of the flow's owner (*as_owner), or, where
+ * "workers" allows, the task is its to work as a worker.
+ */
+static ProcessInfo *
+lock_task(int64 id, bool workers, FlowInstance *instance, FlowActivityRow *task,
+		  const char *action, bool *as_owner)
+{
+	FlowActivityRow seen;
 	Oid			owner;
 
-	/* an activity's kind never changes: told before any state */
-	if (flow_store_read_activity(id, task) && strcmp(task->kind, "human") != 0 &&
-		flow_store_instance_owner(task->instance_id, &owner) &&
-		has_privs_of_role(GetUserId(), owner))
+	*as_owner = true;
+	if (!flow_store_read_activity(id, &seen) ||
+		!flow_store_instance_owner(seen.instance_id, &owner))
+		return instance_api_lock_activity(id, false, instance, task, action);
+	if (has_privs_of_role(GetUserId(), owner))
+	{
+		/* an activity's kind never changes: told before any state */
+		if (strcmp(seen.kind, "human") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("activity " INT64_FORMAT " is not a task", id),
+					 errdetail("It is a %s activity; tasks are the human activities.", seen.kind)));
+		return instance_api_lock_activity(id, false, instance, task, action);
+	}
+	if (!workers)
 		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("activity " INT64_FORMAT " is not a task", id),
-				 errdetail("It is a %s activity; tasks are the human activities.", task->kind)));
-	return instance_api_lock_activity(id, instance, task, action);
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to %s task " INT64_FORMAT, action, id),
+				 errdetail("Only roles with the privileges of the flow's owner %s tasks.", action)));
+	if (strcmp(seen.kind, "human") != 0 || !worker_task(&seen))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to %s task " INT64_FORMAT, action, id),
+				 errdetail("Roles with the privileges of the flow's owner act on its tasks; other roles on the tasks assigned to a role they have the privileges of, or ready for a group that is one.")));
+	*as_owner = false;
+	return instance_api_lock_activity(id, true, instance, task, action);
+}
+
+/* Refuse a worker what only the claimant of a task may do. */
+static void
+require_claimant(FlowActivityRow *task, const char *action)
+{
+	if (task->assignee == NULL ||
+		strcmp(task->assignee, GetUserNameFromId(GetUserId(), false)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to %s task " INT64_FORMAT, action, task->id),
+				 errdetail("Only its claimant, or a role with the privileges of the flow's owner, may %s it.",
+						   action)));
 }
 
 /* Refuse to act on a task that is not in one of the two given statuses. */
@@ -158,8 +256,14 @@ procflow_claim_task(PG_FUNCTION_ARGS)
 	int64		id = task_arg(fcinfo);
 	FlowInstance instance;
 	FlowActivityRow task;
+	bool		as_owner;
 
-	(void) lock_task(id, &instance, &task, "claim");
+	(void) lock_task(id, true, &instance, &task, "claim", &as_owner);
+	if (!as_owner && strcmp(assignee, GetUserNameFromId(GetUserId(), false)) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to claim task " INT64_FORMAT " for \"%s\"", id, assignee),
+				 errdetail("A worker claims a task for itself; roles with the privileges of the flow's owner claim for others.")));
 	if (strcmp(task.status, "open") == 0 && task.assignee != NULL &&
 		strcmp(task.assignee, assignee) == 0)
 	{
@@ -174,7 +278,9 @@ procflow_claim_task(PG_FUNCTION_ARGS)
 						task.assignee ? task.assignee : "someone"),
 				 errhint("It can be claimed again once it is released (procflow.release_task).")));
 	require_task_status(&task, "ready", NULL, "claim");
-	if (task.assignee != NULL && strcmp(task.assignee, assignee) != 0)
+	/* a task assigned to a role is claimed by one of its workers */
+	if (task.assignee != NULL && strcmp(task.assignee, assignee) != 0 &&
+		(as_owner || !acts_as(task.assignee)))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot claim task " INT64_FORMAT ": it is assigned to \"%s\"", id,
@@ -197,8 +303,11 @@ procflow_release_task(PG_FUNCTION_ARGS)
 	int64		id = task_arg(fcinfo);
 	FlowInstance instance;
 	FlowActivityRow task;
+	bool		as_owner;
 
-	(void) lock_task(id, &instance, &task, "release");
+	(void) lock_task(id, true, &instance, &task, "release", &as_owner);
+	if (!as_owner)
+		require_claimant(&task, "release");
 	require_task_status(&task, "open", task.assignee ? "ready" : NULL, "release");
 	flow_store_set_task(id, "ready", NULL);
 	flow_engine_notify_task(id);
@@ -219,8 +328,9 @@ procflow_assign_task(PG_FUNCTION_ARGS)
 	int64		id = task_arg(fcinfo);
 	FlowInstance instance;
 	FlowActivityRow task;
+	bool		as_owner;
 
-	(void) lock_task(id, &instance, &task, "assign");
+	(void) lock_task(id, false, &instance, &task, "assign", &as_owner);
 	require_task_status(&task, "ready", NULL, "assign");
 	flow_store_set_task(id, "ready", assignee);
 	flow_engine_notify_task(id);
@@ -243,16 +353,28 @@ procflow_complete_task(PG_FUNCTION_ARGS)
 	FlowInstance instance;
 	FlowActivityRow task;
 	ProcessInfo *flow;
+	bool		as_owner;
+	char	   *me = GetUserNameFromId(GetUserId(), false);
+	const char *closed_by;
 
 	if (vars != NULL && (JB_ROOT_IS_SCALAR(vars) || !JB_ROOT_IS_OBJECT(vars)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("vars must be a JSON object")));
 	id = task_arg(fcinfo);
-	flow = lock_task(id, &instance, &task, "complete");
+	flow = lock_task(id, true, &instance, &task, "complete", &as_owner);
 	require_task_status(&task, "ready", "open", "complete");
-	flow_engine_complete_task(flow, &instance, &task, outcome, vars,
-							  task.assignee ? task.assignee : GetUserNameFromId(GetUserId(), false));
+	if (!as_owner && (strcmp(task.status, "open") == 0 || !worker_task(&task)))
+		require_claimant(&task, "complete");
+
+	/*
+	 * Who acted: the caller; but a role with the owner's privileges acts for
+	 * the application user (no role) the task is assigned to.
+	 */
+	closed_by = me;
+	if (as_owner && task.assignee != NULL && !OidIsValid(get_role_oid(task.assignee, true)))
+		closed_by = task.assignee;
+	flow_engine_complete_task(flow, &instance, &task, outcome, vars, closed_by);
 	cache_unpin();
 	SPI_finish();
 	PG_RETURN_VOID();
