@@ -183,11 +183,12 @@ SELECT a.id AS activity,
 	   a.due_at,
 	   a.created_at,
 	   procflow.key_to_jsonb(p.entity, i.key) AS key
-  FROM procflow.process p
-  JOIN procflow.activity a ON a.process_id = p.id
+  FROM procflow.activity a
   JOIN procflow.instance i ON i.id = a.instance_id
+  JOIN procflow.process p ON p.id = i.process_id
  WHERE a.kind = 'human' AND a.status IN ('ready', 'open')
-   AND pg_catalog.pg_has_role(p.owner, 'USAGE')
+   AND a.process_id = ANY (ARRAY(SELECT f.id FROM procflow.process f
+								  WHERE pg_catalog.pg_has_role(f.owner, 'USAGE')))
 UNION ALL
 SELECT a.id,
 	   a.instance_id,

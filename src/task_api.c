@@ -64,8 +64,9 @@ procflow_taskbox(PG_FUNCTION_ARGS)
 	Oid			whom_types[3] = {OIDOID, TEXTOID, TEXTARRAYOID};
 	Datum		whom_args[3];
 	char		whom_nulls[3] = {' ', ' ', ' '};
-	Oid			argtypes[4] = {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID};
-	Datum		args[4];
+	Oid			argtypes[5] = {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID};
+	Datum		args[5];
 	bool		isnull;
 	PrivilegedScope scope;
 
@@ -80,55 +81,74 @@ procflow_taskbox(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	catalog_enter_privileged(&scope);
 	catalog_prefer_indexes();
-	/* the assignees and groups asked for, the caller's flows and roles */
+	/*
+	 * The assignees and groups asked for, each once; the caller's flows; and
+	 * of those assignees and groups, the caller's own roles.
+	 */
 	catalog_keep_plan(&whom_plan,
 					  "WITH mine AS ("
-					  "  SELECT pg_catalog.array_agg(r.rolname::text) AS roles"
-					  "    FROM pg_catalog.pg_roles r"
-					  "   WHERE pg_catalog.pg_has_role($1, r.oid, 'USAGE'))"
-					  "   , me AS ("
-					  "  SELECT r.rolname::text AS name FROM pg_catalog.pg_roles r WHERE r.oid = $1)"
-					  "SELECT CASE WHEN $2 = me.name THEN coalesce(m.roles, '{}')"
-					  "            ELSE coalesce(ARRAY[$2], '{}') END,"
-					  "       coalesce($3, '{}')"
-					  "       || CASE WHEN $2 = me.name THEN coalesce(m.roles, '{}') ELSE '{}' END,"
-					  "       coalesce((SELECT pg_catalog.array_agg(p.id) FROM procflow.process p"
-					  "                  WHERE pg_catalog.pg_has_role($1, p.owner, 'USAGE')), '{}'),"
-					  "       coalesce(m.roles, '{}')"
-					  "  FROM mine m, me",
+					  "  SELECT r.rolname::text AS name FROM pg_catalog.pg_roles r"
+					  "   WHERE pg_catalog.pg_has_role($1, r.oid, 'USAGE')),"
+					  " asked AS ("
+					  "  SELECT $2 = (SELECT r.rolname::text FROM pg_catalog.pg_roles r"
+					  "                WHERE r.oid = $1) AS itself),"
+					  " who AS ("
+					  "  SELECT $2 AS name WHERE $2 IS NOT NULL"
+					  "  UNION SELECT m.name FROM mine m, asked WHERE asked.itself),"
+					  " grp AS ("
+					  "  SELECT pg_catalog.unnest($3) AS name"
+					  "  UNION SELECT m.name FROM mine m, asked WHERE asked.itself) "
+					  "SELECT ARRAY(SELECT name FROM who WHERE name IS NOT NULL),"
+					  "       ARRAY(SELECT name FROM grp WHERE name IS NOT NULL),"
+					  "       ARRAY(SELECT p.id FROM procflow.process p"
+					  "              WHERE pg_catalog.pg_has_role($1, p.owner, 'USAGE')),"
+					  "       ARRAY(SELECT name FROM who INTERSECT SELECT name FROM mine),"
+					  "       ARRAY(SELECT name FROM grp INTERSECT SELECT name FROM mine)",
 					  3, whom_types);
 	if (SPI_execute_plan(whom_plan, whom_args, whom_nulls, true, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "reading whose taskbox it is failed");
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		args[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
 
-	/* $1 assignees, $2 groups, $3 the caller's flows, $4 its roles */
-#define TASKS_WHERE(cond) \
-	"SELECT t.* FROM procflow.activity t WHERE t.kind = 'human' AND " cond
+	/*
+	 * $1 assignees, $2 groups, $3 the caller's flows, $4 and $5 the
+	 * assignees and groups that are the caller's roles.  Each part looks up
+	 * the tasks of one name (and one flow) in an index: a subquery the
+	 * planner keeps (OFFSET 0) rather than joining whole indexes by hash.
+	 */
+#define TASKS_OF(names, cond) \
+	"SELECT t.* FROM " names ", LATERAL (" \
+	"  SELECT * FROM procflow.activity x WHERE x.kind = 'human' AND " cond " OFFSET 0) t"
 	catalog_keep_plan(&taskbox_plan,
 					  "SELECT a.id, a.instance_id, p.name, a.name, a.status, a.assignee,"
 					  "       a.\"group\", a.instructions, a.due_at, a.created_at,"
 					  "       procflow.key_to_jsonb(p.entity, i.key)"
-					  "  FROM (" TASKS_WHERE("t.status IN ('ready', 'open') AND t.assignee = ANY ($1)"
-											 " AND t.process_id = ANY ($3)") " UNION ALL "
-					  TASKS_WHERE("t.status IN ('ready', 'open') AND t.assignee = ANY ($1)"
-								  " AND t.assignee = ANY ($4) AND NOT t.process_id = ANY ($3)")
+					  "  FROM ("
+					  TASKS_OF("unnest($3) f(id), unnest($1) w(name)",
+							   "x.status IN ('ready', 'open') AND x.assignee = w.name"
+							   " AND x.process_id = f.id")
 					  " UNION ALL "
-					  TASKS_WHERE("t.status = 'ready' AND t.assignee IS NULL"
-								  " AND t.\"group\" = ANY ($2) AND t.process_id = ANY ($3)")
+					  TASKS_OF("unnest($4) w(name)",
+							   "x.status IN ('ready', 'open') AND x.assignee = w.name"
+							   " AND NOT x.process_id = ANY ($3)")
 					  " UNION ALL "
-					  TASKS_WHERE("t.status = 'ready' AND t.assignee IS NULL"
-								  " AND t.\"group\" = ANY ($2) AND t.\"group\" = ANY ($4)"
-								  " AND NOT t.process_id = ANY ($3)")
+					  TASKS_OF("unnest($3) f(id), unnest($2) g(name)",
+							   "x.status = 'ready' AND x.assignee IS NULL"
+							   " AND x.\"group\" = g.name AND x.process_id = f.id")
 					  " UNION ALL "
-					  TASKS_WHERE("t.status = 'ready' AND t.assignee IS NULL"
-								  " AND t.\"group\" IS NULL AND t.process_id = ANY ($3)")
+					  TASKS_OF("unnest($5) g(name)",
+							   "x.status = 'ready' AND x.assignee IS NULL"
+							   " AND x.\"group\" = g.name AND NOT x.process_id = ANY ($3)")
+					  " UNION ALL "
+					  TASKS_OF("unnest($3) f(id)",
+							   "x.status = 'ready' AND x.assignee IS NULL"
+							   " AND x.\"group\" IS NULL AND x.process_id = f.id")
 					  ") a"
 					  "  JOIN procflow.instance i ON i.id = a.instance_id"
 					  "  JOIN procflow.process p ON p.id = i.process_id"
 					  " ORDER BY a.due_at NULLS LAST, p.execution_order, a.created_at, a.id",
-					  4, argtypes);
+					  5, argtypes);
 	if (SPI_execute_plan(taskbox_plan, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading the taskbox failed");
 	catalog_leave_privileged(&scope);
