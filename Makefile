@@ -27,6 +27,7 @@ OBJS = \
 	src/flow_delivery.o \
 	src/instance_api.o \
 	src/task_api.o \
+	src/task_form.o \
 	src/job_api.o \
 	src/api.o \
 	src/entity.o \

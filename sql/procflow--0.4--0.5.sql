@@ -149,10 +149,12 @@ $$;
  * right on the flow's owner.  Each activity names its instance's flow, so
  * that taskboxes and the tasks view read only the tasks of the flows the
  * caller may see and those assigned to, or waiting for a group of, its own
- * roles, from their indexes.
+ * roles, from their indexes.  A task's "form": the fields a person fills
+ * in to complete it, with their defaults computed when it was created.
  */
 ALTER TABLE procflow.activity
-	ADD COLUMN process_id int;
+	ADD COLUMN process_id int,
+	ADD COLUMN form jsonb;
 UPDATE procflow.activity a
    SET process_id = i.process_id
   FROM procflow.instance i
@@ -182,7 +184,8 @@ SELECT a.id AS activity,
 	   a.instructions,
 	   a.due_at,
 	   a.created_at,
-	   procflow.key_to_jsonb(p.entity, i.key) AS key
+	   procflow.key_to_jsonb(p.entity, i.key) AS key,
+	   a.form
   FROM procflow.activity a
   JOIN procflow.instance i ON i.id = a.instance_id
   JOIN procflow.process p ON p.id = i.process_id
@@ -200,7 +203,8 @@ SELECT a.id,
 	   a.instructions,
 	   a.due_at,
 	   a.created_at,
-	   procflow.key_to_jsonb(p.entity, i.key)
+	   procflow.key_to_jsonb(p.entity, i.key),
+	   a.form
   FROM procflow.activity a
   JOIN procflow.instance i ON i.id = a.instance_id
   JOIN procflow.process p ON p.id = i.process_id

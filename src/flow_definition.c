@@ -35,6 +35,7 @@
 #include "cache.h"
 #include "catalog.h"
 #include "flow_definition.h"
+#include "task_form.h"
 
 #define MAX_ACTIVITY_NAME_LENGTH 200
 
@@ -61,7 +62,7 @@ static const char *const case_keys[] = {"when", "next", NULL};
 static const char *const join_keys[] = {"kind", "next", NULL};
 static const char *const end_keys[] = {"kind", "terminate", NULL};
 static const char *const human_keys[] = {"kind", "assignee", "group", "instructions", "due",
-"start_delay", "timeout", "allow_skip", "next", NULL};
+"start_delay", "timeout", "allow_skip", "form", "next", NULL};
 static const char *const conditional_start_keys[] = {"kind", "on", "next", NULL};
 static const char *const subflow_keys[] = {"kind", "flow", "key", "vars", "next", NULL};
 
@@ -789,6 +790,12 @@ read_human(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("key \"allow_skip\" of activity \"%s\" must be a boolean", act->name)));
 		act->allow_skip = v.val.boolean;
+	}
+	if (member(act->doc, "form", &v))
+	{
+		place->key = "form";
+		act->form = task_form_read(&v, act->name);
+		place->key = NULL;
 	}
 	read_task_next(def, act, timeout.literal || timeout.sql, place);
 }
@@ -1706,6 +1713,9 @@ flow_check_sql(FlowDefinition *def, const char *flow, Oid entity, Oid owner,
 					if (act->timeout_sql)
 						(void) check_piece(act->timeout_sql, rowtype, TIMESTAMPTZOID, "timeout",
 										   &place);
+					for (int k = 0; act->form && k < act->form->nsql; k++)
+						(void) check_piece(act->form->sql[k].sql, rowtype, act->form->sql[k].type,
+										   "form", &place);
 				}
 				break;
 			case FLOW_SUBFLOW:

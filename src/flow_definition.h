@@ -64,6 +64,7 @@ typedef struct FlowActivity
 	FlowValue	due;			/* human: an interval, or timestamptz SQL */
 	FlowValue	start_delay;
 	bool		allow_skip;
+	struct TaskForm *form;		/* human: its form, or NULL */
 	const char *subflow;		/* subflow: the flow's name */
 	const char *subflow_key;	/* subflow: SQL, or NULL for the instance's key */
 	const char *subflow_vars;	/* subflow: jsonb SQL, or NULL for {} */

@@ -62,6 +62,7 @@
 #include "procflow.h"
 #include "queue.h"
 #include "stored_row.h"
+#include "task_form.h"
 
 static HTAB *versions = NULL;
 
@@ -334,6 +335,10 @@ flow_version_prepare(ProcessInfo *flow, FlowVersion *fv)
 																 "(%s\n)::pg_catalog.timestamptz",
 																 values[v]->sql),
 													   fv->rowtype, &type));
+			/* a form's computed defaults: one jsonb expression, in vars_plans */
+			if (act->form != NULL && act->form->nsql > 0 && fv->vars_plans[i] == NULL)
+				fv->vars_plans[i] =
+					keep(action_prepare_expression(task_form_sql(act->form), fv->rowtype, &type));
 		}
 		if (act->kind == FLOW_SUBFLOW)
 		{
@@ -962,6 +967,16 @@ enter_human(Step *s, int index, FlowActivity *act)
 						  act->start_delay.literal, act->start_delay.sql, now, act->name);
 	a.timeout_at = activity_time(s, s->fv->timeout_plans[index], act->timeout,
 								 act->timeout_sql, now, act->name);
+	if (act->form != NULL && act->form->nsql > 0)
+	{
+		bool		isnull;
+		Datum		d = step_evaluate(s, s->fv->vars_plans[index], act->name, &isnull);
+
+		a.form = isnull ? act->form->json :
+			JsonbToCString(NULL, &DatumGetJsonbP(d)->root, -1);
+	}
+	else if (act->form != NULL)
+		a.form = act->form->json;
 	a.status = start > now ? "scheduled" : "ready";
 	a.run_at = start > now ? start : now;
 	id = flow_store_insert_activity(&s->instance, &a);

@@ -58,7 +58,8 @@ typedef struct FlowVersion
 	SPIPlanPtr *timeout_plans;	/* a wait's timestamptz expression */
 	SPIPlanPtr *link_plans;		/* per link of a decision: its case */
 	SPIPlanPtr *key_plans;		/* a wait's or subflow's key, as jsonb */
-	SPIPlanPtr *vars_plans;		/* a subflow's vars */
+	SPIPlanPtr *vars_plans;		/* a subflow's vars; a task's form with its
+								 * computed defaults */
 	SPIPlanPtr (*value_plans)[HUMAN_VALUES];	/* a task's values given as SQL */
 	Oid		   *wait_entity;	/* a wait for an event: its table */
 	int64	   *timeout_ms;		/* an automatic activity's statement timeout */

@@ -340,7 +340,7 @@ flow_store_read_activity(int64 id, FlowActivityRow *row)
 
 	store_exec(READ_ACTIVITY,
 			   "SELECT instance_id, name, kind, status, attempts, assignee, run_at, timeout_at,"
-			   "       created_at, \"group\""
+			   "       created_at, \"group\", form"
 			   "  FROM procflow.activity WHERE id = $1",
 			   1, argtypes, args, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -354,6 +354,8 @@ flow_store_read_activity(int64 id, FlowActivityRow *row)
 	row->created_at = DatumGetTimestampTz(result_value(9, &isnull));
 	d = result_value(10, &isnull);
 	row->group = isnull ? NULL : TextDatumGetCString(d);
+	d = result_value(11, &isnull);
+	row->form = isnull ? NULL : DatumGetJsonbPCopy(d);
 	row->id = id;
 	row->instance_id = DatumGetInt64(result_value(1, &isnull));
 	row->name = TextDatumGetCString(result_value(2, &isnull));
@@ -367,11 +369,11 @@ flow_store_read_activity(int64 id, FlowActivityRow *row)
 int64
 flow_store_insert_activity(const FlowInstance *instance, const NewActivity *a)
 {
-	Oid			argtypes[19] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
+	Oid			argtypes[20] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
 		PG_SNAPSHOTOID, OIDOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, TEXTOID, INT8OID, INT4OID};
-	Datum		args[19];
-	char		nulls[19];
+	TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, TEXTOID, INT8OID, INT4OID, TEXTOID};
+	Datum		args[20];
+	char		nulls[20];
 	bool		isnull;
 	const char *texts[3] = {a->assignee, a->group, a->instructions};
 
@@ -407,20 +409,22 @@ flow_store_insert_activity(const FlowInstance *instance, const NewActivity *a)
 	args[17] = Int64GetDatum(a->began_after);
 	nulls[17] = a->began_after != 0 ? ' ' : 'n';
 	args[18] = Int32GetDatum(instance->process_id);
+	args[19] = a->form ? CStringGetTextDatum(a->form) : (Datum) 0;
+	nulls[19] = a->form ? ' ' : 'n';
 	store_exec(INSERT_ACTIVITY,
 			   "INSERT INTO procflow.activity (instance_id, name, kind, status, outcome,"
 			   "  run_at, closed_at, began, began_xid, began_cid, wait_entity, wait_key,"
 			   "  arrived, assignee, \"group\", instructions, due_at, timeout_at, error,"
-			   "  began_after, process_id)"
+			   "  began_after, process_id, form)"
 			   " VALUES ($1, $2, $3, $4, $5, $6,"
 			   "  CASE WHEN $4 IN ('closed', 'skipped', 'cancelled')"
 			   "       THEN pg_catalog.clock_timestamp() END,"
 			   "  $7, CASE WHEN $7 IS NOT NULL THEN pg_catalog.pg_current_xact_id() END,"
 			   "  CASE WHEN $7 IS NOT NULL THEN $16 END,"
 			   "  $8::pg_catalog.regclass, $9, CASE WHEN $10 IS NOT NULL THEN ARRAY[$10] END,"
-			   "  $11, $12, $13, $14, $15, $17, $18, $19)"
+			   "  $11, $12, $13, $14, $15, $17, $18, $19, $20::pg_catalog.jsonb)"
 			   " RETURNING id",
-			   19, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
+			   20, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
 	return DatumGetInt64(result_value(1, &isnull));
 }
 

@@ -49,6 +49,7 @@ typedef struct FlowActivityRow
 	int32		attempts;
 	char	   *assignee;		/* a task's, or NULL */
 	char	   *group;			/* a task's, or NULL */
+	Jsonb	   *form;			/* a task's form, or NULL */
 	TimestampTz run_at;			/* 0 when none */
 	TimestampTz timeout_at;		/* a task's timeout, 0 when none */
 	TimestampTz created_at;
@@ -75,6 +76,7 @@ typedef struct NewActivity
 	const char *instructions;	/* what to do, */
 	TimestampTz due_at;			/* by when (0: none), */
 	TimestampTz timeout_at;		/* and when it times out (0: never) */
+	const char *form;			/* and its form (JSON text), or NULL */
 } NewActivity;
 
 /* A waiting activity an event may close, and whether it came after it. */

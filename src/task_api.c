@@ -36,6 +36,7 @@
 #include "flow_engine.h"
 #include "flow_store.h"
 #include "instance_api.h"
+#include "task_form.h"
 
 PG_FUNCTION_INFO_V1(procflow_taskbox);
 PG_FUNCTION_INFO_V1(procflow_claim_task);
@@ -123,7 +124,7 @@ procflow_taskbox(PG_FUNCTION_ARGS)
 	catalog_keep_plan(&taskbox_plan,
 					  "SELECT a.id, a.instance_id, p.name, a.name, a.status, a.assignee,"
 					  "       a.\"group\", a.instructions, a.due_at, a.created_at,"
-					  "       procflow.key_to_jsonb(p.entity, i.key)"
+					  "       procflow.key_to_jsonb(p.entity, i.key), a.form"
 					  "  FROM ("
 					  TASKS_OF("unnest($3) f(id), unnest($1) w(name)",
 							   "x.status IN ('ready', 'open') AND x.assignee = w.name"
@@ -155,8 +156,8 @@ procflow_taskbox(PG_FUNCTION_ARGS)
 
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		Datum		values[11];
-		bool		nulls[11];
+		Datum		values[12];
+		bool		nulls[12];
 
 		heap_deform_tuple(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
@@ -384,6 +385,8 @@ procflow_complete_task(PG_FUNCTION_ARGS)
 	id = task_arg(fcinfo);
 	flow = lock_task(id, true, &instance, &task, "complete", &as_owner);
 	require_task_status(&task, "ready", "open", "complete");
+	if (task.form != NULL)
+		task_form_check_vars(task.form, vars, id);
 	if (!as_owner && (strcmp(task.status, "open") == 0 || !worker_task(&task)))
 		require_claimant(&task, "complete");
 
