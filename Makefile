@@ -28,6 +28,7 @@ OBJS = \
 	src/instance_api.o \
 	src/task_api.o \
 	src/task_form.o \
+	src/json_doc.o \
 	src/job_api.o \
 	src/api.o \
 	src/entity.o \

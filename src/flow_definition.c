@@ -35,6 +35,7 @@
 #include "cache.h"
 #include "catalog.h"
 #include "flow_definition.h"
+#include "json_doc.h"
 #include "task_form.h"
 
 #define MAX_ACTIVITY_NAME_LENGTH 200
@@ -121,73 +122,6 @@ read_error_context(void *arg)
 		errcontext("definition of flow \"%s\"", place->flow);
 }
 
-/* A JSON value's own text, NUL-terminated. */
-static char *
-json_string(JsonbValue *v)
-{
-	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
-static bool
-is_object(JsonbValue *v)
-{
-	return v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data);
-}
-
-static bool
-is_array(JsonbValue *v)
-{
-	return v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data);
-}
-
-/* The keys and values of an object, in jsonb's order (by length, then bytes). */
-static int
-object_entries(JsonbContainer *obj, char ***keys, JsonbValue **values)
-{
-	int			n = JsonContainerSize(obj);
-	JsonbIterator *it = JsonbIteratorInit(obj);
-	JsonbIteratorToken tok;
-	JsonbValue	v;
-	int			i = 0;
-
-	*keys = palloc(sizeof(char *) * Max(n, 1));
-	*values = palloc(sizeof(JsonbValue) * Max(n, 1));
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (tok == WJB_KEY)
-			(*keys)[i] = json_string(&v);
-		else if (tok == WJB_VALUE)
-			(*values)[i++] = v;
-	}
-	return i;
-}
-
-/* The elements of an array. */
-static int
-array_elements(JsonbContainer *arr, JsonbValue **elems)
-{
-	int			n = JsonContainerSize(arr);
-	JsonbIterator *it = JsonbIteratorInit(arr);
-	JsonbIteratorToken tok;
-	JsonbValue	v;
-	int			i = 0;
-
-	*elems = palloc(sizeof(JsonbValue) * Max(n, 1));
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (tok == WJB_ELEM)
-			(*elems)[i++] = v;
-	}
-	return i;
-}
-
-/* Look up a key of an object; false when it is absent. */
-static bool
-member(JsonbContainer *obj, const char *key, JsonbValue *out)
-{
-	return getKeyJsonValueFromContainer(obj, key, strlen(key), out) != NULL;
-}
-
 /*
  * Refuse any key of an object that is not among the allowed ones; the
  * error context says which object it is.
@@ -197,7 +131,7 @@ check_keys(JsonbContainer *obj, const char *const *allowed)
 {
 	char	  **keys;
 	JsonbValue *values;
-	int			n = object_entries(obj, &keys, &values);
+	int			n = json_doc_entries(obj, &keys, &values);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -227,7 +161,7 @@ required_string(JsonbContainer *obj, const char *key, ReadPlace *place)
 	char	   *s;
 
 	place->key = key;
-	if (!member(obj, key, &v))
+	if (!json_doc_member(obj, key, &v))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("activity \"%s\" has no key \"%s\"", place->activity, key)));
@@ -236,7 +170,7 @@ required_string(JsonbContainer *obj, const char *key, ReadPlace *place)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("key \"%s\" of activity \"%s\" must be a string",
 						key, place->activity)));
-	s = json_string(&v);
+	s = json_doc_string(&v);
 	if (*s == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -266,7 +200,7 @@ check_interval_literal(JsonbValue *v, const char *key, ReadPlace *place)
 
 	place->key = key;
 	value = DatumGetIntervalP(DirectFunctionCall3(interval_in,
-												  CStringGetDatum(json_string(v)),
+												  CStringGetDatum(json_doc_string(v)),
 												  ObjectIdGetDatum(InvalidOid),
 												  Int32GetDatum(-1)));
 	if (api_interval_sign(value) <= 0)
@@ -291,18 +225,18 @@ sql_value(JsonbValue *v, const char *key, ReadPlace *place)
 {
 	JsonbValue	sql;
 
-	if (!is_object(v))
+	if (!json_doc_is_object(v))
 		return NULL;
 	place->key = key;
 	check_keys(v->val.binary.data, (const char *const[]) {"sql", NULL});
-	if (!member(v->val.binary.data, "sql", &sql) || sql.type != jbvString ||
+	if (!json_doc_member(v->val.binary.data, "sql", &sql) || sql.type != jbvString ||
 		sql.val.string.len == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("key \"%s\" of activity \"%s\" must be a literal or {\"sql\": \"expression\"}",
 						key, place->activity)));
 	place->key = NULL;
-	return json_string(&sql);
+	return json_doc_string(&sql);
 }
 
 /*
@@ -314,7 +248,7 @@ is_join(FlowActivity *act)
 {
 	JsonbValue	kind;
 
-	return member(act->doc, "kind", &kind) && kind.type == jbvString &&
+	return json_doc_member(act->doc, "kind", &kind) && kind.type == jbvString &&
 		kind.val.string.len == 4 && memcmp(kind.val.string.val, "join", 4) == 0;
 }
 
@@ -348,7 +282,7 @@ add_link(FlowDefinition *def, FlowActivity *act, const char *outcome,
 				 errmsg("key \"%s\" of activity \"%s\" must name activities",
 						place->key, act->name),
 				 errhint("Give an activity's name, an array of names (a parallel split), or, for activities with outcomes, an object from outcome to either.")));
-	name = json_string(target);
+	name = json_doc_string(target);
 	index = find_activity(def, name);
 	if (index < 0)
 		ereport(ERROR,
@@ -378,12 +312,12 @@ add_targets(FlowDefinition *def, FlowActivity *act, const char *outcome,
 	JsonbValue *elems;
 	int			n;
 
-	if (!is_array(value))
+	if (!json_doc_is_array(value))
 	{
 		add_link(def, act, outcome, when, value, place);
 		return;
 	}
-	n = array_elements(value->val.binary.data, &elems);
+	n = json_doc_elements(value->val.binary.data, &elems);
 	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -399,7 +333,7 @@ add_targets(FlowDefinition *def, FlowActivity *act, const char *outcome,
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("key \"%s\" of activity \"%s\" names \"%s\" twice",
-								place->key, act->name, json_string(&elems[i]))));
+								place->key, act->name, json_doc_string(&elems[i]))));
 		add_link(def, act, outcome, when, &elems[i], place);
 	}
 }
@@ -419,12 +353,12 @@ read_next(FlowDefinition *def, FlowActivity *act, const char *const *outcomes,
 	int			n;
 
 	place->key = "next";
-	if (!member(act->doc, "next", &next))
+	if (!json_doc_member(act->doc, "next", &next))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("activity \"%s\" has no key \"next\"", act->name),
 				 errhint("Name the activity that follows, or end the branch with an activity of kind \"end\".")));
-	if (!is_object(&next))
+	if (!json_doc_is_object(&next))
 	{
 		add_targets(def, act, NULL, NULL, &next, place);
 		place->key = NULL;
@@ -436,7 +370,7 @@ read_next(FlowDefinition *def, FlowActivity *act, const char *const *outcomes,
 				 errmsg("activity \"%s\" of kind \"%s\" has no outcomes", act->name,
 						flow_kind_name(act->kind)),
 				 errhint("Give \"next\" as an activity's name or an array of names.")));
-	n = object_entries(next.val.binary.data, &keys, &values);
+	n = json_doc_entries(next.val.binary.data, &keys, &values);
 	for (int i = 0; i < n; i++)
 	{
 		bool		known = false;
@@ -454,7 +388,7 @@ read_next(FlowDefinition *def, FlowActivity *act, const char *const *outcomes,
 	{
 		JsonbValue	v;
 
-		if (!member(next.val.binary.data, *r, &v))
+		if (!json_doc_member(next.val.binary.data, *r, &v))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("key \"next\" of activity \"%s\" has no activity for the outcome \"%s\"",
@@ -471,14 +405,14 @@ read_automatic(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
 
 	check_keys(act->doc, automatic_keys);
 	act->action = required_string(act->doc, "action", place);
-	if (member(act->doc, "timeout", &v))
+	if (json_doc_member(act->doc, "timeout", &v))
 	{
 		if (v.type != jbvString)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("key \"timeout\" of activity \"%s\" must be an interval", act->name)));
 		check_interval_literal(&v, "timeout", place);
-		act->timeout = json_string(&v);
+		act->timeout = json_doc_string(&v);
 	}
 	read_next(def, act, NULL, NULL, place);
 }
@@ -494,12 +428,12 @@ read_on(FlowActivity *act, JsonbContainer *on, ReadPlace *place)
 
 	act->on = spec;
 	check_keys(on, on_keys);
-	if (!member(on, "event", &event) || event.type != jbvString)
+	if (!json_doc_member(on, "event", &event) || event.type != jbvString)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("key \"on\" of activity \"%s\" must name an \"event\"", act->name),
 				 errhint("The events are create, update and delete.")));
-	name = json_string(&event);
+	name = json_doc_string(&event);
 	if (strcmp(name, "create") != 0 && strcmp(name, "update") != 0 &&
 		strcmp(name, "delete") != 0)
 		ereport(ERROR,
@@ -507,7 +441,7 @@ read_on(FlowActivity *act, JsonbContainer *on, ReadPlace *place)
 				 errmsg("activity \"%s\" waits for an unknown event \"%s\"", act->name, name),
 				 errhint("The events are create, update and delete.")));
 	spec->event = name[0];
-	if (member(on, "fields", &v))
+	if (json_doc_member(on, "fields", &v))
 	{
 		JsonbValue *elems;
 		int			n;
@@ -517,7 +451,7 @@ read_on(FlowActivity *act, JsonbContainer *on, ReadPlace *place)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("activity \"%s\" lists fields for a %s event", act->name, name),
 					 errdetail("Only an update event watches fields.")));
-		if (!is_array(&v) || (n = array_elements(v.val.binary.data, &elems)) == 0)
+		if (!json_doc_is_array(&v) || (n = json_doc_elements(v.val.binary.data, &elems)) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("key \"fields\" of activity \"%s\" must be a non-empty array of column names",
@@ -530,22 +464,22 @@ read_on(FlowActivity *act, JsonbContainer *on, ReadPlace *place)
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("key \"fields\" of activity \"%s\" must be a non-empty array of column names",
 								act->name)));
-			spec->fields[i] = json_string(&elems[i]);
+			spec->fields[i] = json_doc_string(&elems[i]);
 		}
 		spec->nfields = n;
 	}
 	for (const char *const *k = (const char *const[]) {"condition", "entity", "key", NULL}; *k; k++)
-		if (member(on, *k, &v) && (v.type != jbvString || v.val.string.len == 0))
+		if (json_doc_member(on, *k, &v) && (v.type != jbvString || v.val.string.len == 0))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("key \"%s\" in the \"on\" of activity \"%s\" must be a non-empty string",
 							*k, act->name)));
-	if (member(on, "condition", &v))
-		spec->condition = json_string(&v);
-	if (member(on, "entity", &v))
-		spec->entity = json_string(&v);
-	if (member(on, "key", &v))
-		spec->key = json_string(&v);
+	if (json_doc_member(on, "condition", &v))
+		spec->condition = json_doc_string(&v);
+	if (json_doc_member(on, "entity", &v))
+		spec->entity = json_doc_string(&v);
+	if (json_doc_member(on, "key", &v))
+		spec->key = json_doc_string(&v);
 }
 
 /*
@@ -561,10 +495,10 @@ read_wait(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
 	JsonbValue	v;
 
 	check_keys(act->doc, wait_keys);
-	if (member(act->doc, "on", &v))
+	if (json_doc_member(act->doc, "on", &v))
 	{
 		place->key = "on";
-		if (!is_object(&v))
+		if (!json_doc_is_object(&v))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("key \"on\" of activity \"%s\" must be an object", act->name)));
@@ -572,12 +506,12 @@ read_wait(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
 		required[nrequired++] = "event";
 		place->key = NULL;
 	}
-	if (member(act->doc, "timeout", &v))
+	if (json_doc_member(act->doc, "timeout", &v))
 	{
 		if (v.type == jbvString)
 		{
 			check_interval_literal(&v, "timeout", place);
-			act->timeout = json_string(&v);
+			act->timeout = json_doc_string(&v);
 		}
 		else if ((act->timeout_sql = sql_value(&v, "timeout", place)) == NULL)
 			ereport(ERROR,
@@ -607,8 +541,8 @@ read_decision(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
 
 	check_keys(act->doc, decision_keys);
 	place->key = "cases";
-	if (!member(act->doc, "cases", &cases) || !is_array(&cases) ||
-		(n = array_elements(cases.val.binary.data, &elems)) == 0)
+	if (!json_doc_member(act->doc, "cases", &cases) || !json_doc_is_array(&cases) ||
+		(n = json_doc_elements(cases.val.binary.data, &elems)) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("decision \"%s\" must have \"cases\", a non-empty array", act->name),
@@ -618,24 +552,24 @@ read_decision(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
 		JsonbValue	when;
 		JsonbValue	next;
 
-		if (!is_object(&elems[i]))
+		if (!json_doc_is_object(&elems[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("case %d of decision \"%s\" must be an object", i + 1, act->name),
 					 errhint("Each case is {\"when\": \"boolean expression\", \"next\": \"activity\"}.")));
 		check_keys(elems[i].val.binary.data, case_keys);
-		if (!member(elems[i].val.binary.data, "when", &when) || when.type != jbvString ||
+		if (!json_doc_member(elems[i].val.binary.data, "when", &when) || when.type != jbvString ||
 			when.val.string.len == 0 ||
-			!member(elems[i].val.binary.data, "next", &next))
+			!json_doc_member(elems[i].val.binary.data, "next", &next))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("case %d of decision \"%s\" must have \"when\" and \"next\"",
 							i + 1, act->name),
 					 errhint("Each case is {\"when\": \"boolean expression\", \"next\": \"activity\"}.")));
-		add_targets(def, act, NULL, json_string(&when), &next, place);
+		add_targets(def, act, NULL, json_doc_string(&when), &next, place);
 	}
 	place->key = "else";
-	if (!member(act->doc, "else", &v))
+	if (!json_doc_member(act->doc, "else", &v))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("decision \"%s\" has no \"else\"", act->name),
@@ -651,7 +585,7 @@ read_end(FlowActivity *act, ReadPlace *place)
 	JsonbValue	v;
 
 	check_keys(act->doc, end_keys);
-	if (member(act->doc, "terminate", &v))
+	if (json_doc_member(act->doc, "terminate", &v))
 	{
 		place->key = "terminate";
 		if (v.type != jbvBool)
@@ -673,11 +607,11 @@ read_text_value(FlowActivity *act, const char *key, FlowValue *value, ReadPlace 
 {
 	JsonbValue	v;
 
-	if (!member(act->doc, key, &v))
+	if (!json_doc_member(act->doc, key, &v))
 		return;
 	place->key = key;
 	if (v.type == jbvString && v.val.string.len > 0)
-		value->literal = json_string(&v);
+		value->literal = json_doc_string(&v);
 	else if ((value->sql = sql_value(&v, key, place)) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -696,12 +630,12 @@ read_time_value(FlowActivity *act, const char *key, FlowValue *value, ReadPlace 
 {
 	JsonbValue	v;
 
-	if (!member(act->doc, key, &v))
+	if (!json_doc_member(act->doc, key, &v))
 		return;
 	if (v.type == jbvString)
 	{
 		check_interval_literal(&v, key, place);
-		value->literal = json_string(&v);
+		value->literal = json_doc_string(&v);
 	}
 	else if ((value->sql = sql_value(&v, key, place)) == NULL)
 		ereport(ERROR,
@@ -726,18 +660,18 @@ read_task_next(FlowDefinition *def, FlowActivity *act, bool has_timeout, ReadPla
 	bool		timeout_given = false;
 
 	place->key = "next";
-	if (!member(act->doc, "next", &next))
+	if (!json_doc_member(act->doc, "next", &next))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("activity \"%s\" has no key \"next\"", act->name),
 				 errhint("Name the activity that follows, or give an object from each outcome to the activity that follows it.")));
-	if (!is_object(&next))
+	if (!json_doc_is_object(&next))
 	{
 		add_targets(def, act, NULL, NULL, &next, place);
 		place->key = NULL;
 		return;
 	}
-	n = object_entries(next.val.binary.data, &keys, &values);
+	n = json_doc_entries(next.val.binary.data, &keys, &values);
 	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -783,7 +717,7 @@ read_human(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
 	read_time_value(act, "timeout", &timeout, place);
 	act->timeout = timeout.literal;
 	act->timeout_sql = timeout.sql;
-	if (member(act->doc, "allow_skip", &v))
+	if (json_doc_member(act->doc, "allow_skip", &v))
 	{
 		if (v.type != jbvBool)
 			ereport(ERROR,
@@ -791,7 +725,7 @@ read_human(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
 					 errmsg("key \"allow_skip\" of activity \"%s\" must be a boolean", act->name)));
 		act->allow_skip = v.val.boolean;
 	}
-	if (member(act->doc, "form", &v))
+	if (json_doc_member(act->doc, "form", &v))
 	{
 		place->key = "form";
 		act->form = task_form_read(&v, act->name);
@@ -812,7 +746,7 @@ read_conditional_start(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
 
 	check_keys(act->doc, conditional_start_keys);
 	place->key = "on";
-	if (!member(act->doc, "on", &v) || !is_object(&v))
+	if (!json_doc_member(act->doc, "on", &v) || !json_doc_is_object(&v))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("conditional start \"%s\" must have \"on\", an object", act->name),
@@ -835,7 +769,7 @@ read_subflow(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
 	check_keys(act->doc, subflow_keys);
 	act->subflow = required_string(act->doc, "flow", place);
 	for (const char *const *k = (const char *const[]) {"key", "vars", NULL}; *k; k++)
-		if (member(act->doc, *k, &v))
+		if (json_doc_member(act->doc, *k, &v))
 		{
 			place->key = *k;
 			if (v.type != jbvString || v.val.string.len == 0)
@@ -844,9 +778,9 @@ read_subflow(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
 						 errmsg("key \"%s\" of activity \"%s\" must be a non-empty string of SQL",
 								*k, act->name)));
 			if (strcmp(*k, "key") == 0)
-				act->subflow_key = json_string(&v);
+				act->subflow_key = json_doc_string(&v);
 			else
-				act->subflow_vars = json_string(&v);
+				act->subflow_vars = json_doc_string(&v);
 			place->key = NULL;
 		}
 	read_next(def, act, outcomes, outcomes, place);
@@ -1311,7 +1245,7 @@ flow_read(Jsonb *definition, const char *flow)
 				 errmsg("a flow definition must be a JSON object"),
 				 errhint("It has the keys \"start\" and \"activities\".")));
 	check_keys(&definition->root, (const char *const[]) {"start", "activities", NULL});
-	if (!member(&definition->root, "activities", &v) || !is_object(&v) ||
+	if (!json_doc_member(&definition->root, "activities", &v) || !json_doc_is_object(&v) ||
 		JsonContainerSize(v.val.binary.data) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1323,7 +1257,7 @@ flow_read(Jsonb *definition, const char *flow)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("a flow has at most %d activities", MAX_ACTIVITIES),
 				 errhint("Split it into several flows.")));
-	def->nactivities = object_entries(v.val.binary.data, &names, &docs);
+	def->nactivities = json_doc_entries(v.val.binary.data, &names, &docs);
 	def->activities = palloc0(sizeof(FlowActivity) * def->nactivities);
 	for (int i = 0; i < def->nactivities; i++)
 	{
@@ -1334,22 +1268,22 @@ flow_read(Jsonb *definition, const char *flow)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("activity names must have 1 to %d bytes", MAX_ACTIVITY_NAME_LENGTH)));
-		if (!is_object(&docs[i]))
+		if (!json_doc_is_object(&docs[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("activity \"%s\" must be an object", act->name)));
 		act->doc = docs[i].val.binary.data;
 	}
 
-	if (!member(&definition->root, "start", &v) || v.type != jbvString)
+	if (!json_doc_member(&definition->root, "start", &v) || v.type != jbvString)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a flow definition must have \"start\", the name of its first activity")));
-	def->start = find_activity(def, json_string(&v));
+	def->start = find_activity(def, json_doc_string(&v));
 	if (def->start < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("\"start\" names \"%s\", which is no activity of the flow", json_string(&v))));
+				 errmsg("\"start\" names \"%s\", which is no activity of the flow", json_doc_string(&v))));
 	if (is_join(&def->activities[def->start]))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
@@ -1468,7 +1402,7 @@ check_on(FlowActivity *act, JsonbContainer *on, Oid entity, Oid rowtype, Oid own
 		onrowtype = api_check_entity(relid, owner);
 	}
 
-	if (relid != entity && !member(on, "key", &v))
+	if (relid != entity && !json_doc_member(on, "key", &v))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
 				 errmsg("wait \"%s\" waits for events of another table but gives no \"key\"",
@@ -1476,15 +1410,15 @@ check_on(FlowActivity *act, JsonbContainer *on, Oid entity, Oid rowtype, Oid own
 				 errdetail("The key of the waiting instance's row must be computed from the event's row."),
 				 errhint("Add \"key\": an expression over $1, the event's row, that gives the key of the flow's row.")));
 
-	if (member(on, "fields", &v))
+	if (json_doc_member(on, "fields", &v))
 	{
 		JsonbValue *elems;
-		int			n = array_elements(v.val.binary.data, &elems);
+		int			n = json_doc_elements(v.val.binary.data, &elems);
 
 		place->key = "on";
 		for (int i = 0; i < n; i++)
 		{
-			char	   *column = json_string(&elems[i]);
+			char	   *column = json_doc_string(&elems[i]);
 
 			if (get_attnum(relid, column) <= 0)
 				ereport(ERROR,
@@ -1494,18 +1428,18 @@ check_on(FlowActivity *act, JsonbContainer *on, Oid entity, Oid rowtype, Oid own
 						 errdetail("Activity \"%s\" waits for a change of it.", act->name)));
 		}
 	}
-	if (member(on, "condition", &v))
+	if (json_doc_member(on, "condition", &v))
 	{
 		place->key = "on";
-		(void) check_piece(json_string(&v), onrowtype, BOOLOID, "condition", place);
+		(void) check_piece(json_doc_string(&v), onrowtype, BOOLOID, "condition", place);
 	}
-	if (member(on, "key", &v))
+	if (json_doc_member(on, "key", &v))
 	{
 		Oid			keytypes[INDEX_MAX_KEYS];
 		int			nkeys;
 
 		entity_key_types(entity, &nkeys, keytypes);
-		(void) check_piece(json_string(&v), onrowtype,
+		(void) check_piece(json_doc_string(&v), onrowtype,
 						   nkeys == 1 ? keytypes[0] : JSONBOID, "key", place);
 	}
 	return relid;
@@ -1659,11 +1593,11 @@ flow_check_sql(FlowDefinition *def, const char *flow, Oid entity, Oid owner,
 		switch (act->kind)
 		{
 			case FLOW_AUTOMATIC:
-				member(act->doc, "action", &v);
-				(void) check_piece(json_string(&v), rowtype, InvalidOid, "action", &place);
+				json_doc_member(act->doc, "action", &v);
+				(void) check_piece(json_doc_string(&v), rowtype, InvalidOid, "action", &place);
 				break;
 			case FLOW_WAIT:
-				if (member(act->doc, "on", &v))
+				if (json_doc_member(act->doc, "on", &v))
 				{
 					Oid			relid = check_on(act, v.val.binary.data, entity, rowtype,
 												 owner, &place);
@@ -1674,7 +1608,7 @@ flow_check_sql(FlowDefinition *def, const char *flow, Oid entity, Oid owner,
 					if (!known)
 						tables[ntables++] = ObjectIdGetDatum(relid);
 				}
-				if (member(act->doc, "timeout", &v) &&
+				if (json_doc_member(act->doc, "timeout", &v) &&
 					(sql = sql_value(&v, "timeout", &place)) != NULL)
 					(void) check_piece(sql, rowtype, TIMESTAMPTZOID, "timeout", &place);
 				break;
@@ -1688,7 +1622,7 @@ flow_check_sql(FlowDefinition *def, const char *flow, Oid entity, Oid owner,
 					Oid			relid;
 					bool		known = false;
 
-					member(act->doc, "on", &v);
+					json_doc_member(act->doc, "on", &v);
 					relid = check_on(act, v.val.binary.data, entity, rowtype, owner, &place);
 					for (int t = 0; t < ntables && !known; t++)
 						known = DatumGetObjectId(tables[t]) == relid;

@@ -27,6 +27,7 @@
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 
+#include "json_doc.h"
 #include "subxact.h"
 #include "task_form.h"
 
@@ -61,52 +62,6 @@ static const struct
 #define NFIELD_TYPES lengthof(field_types)
 
 static const char *const field_keys[] = {"type", "label", "required", "options", "default", NULL};
-
-/* A member of a JSON object, or false. */
-static bool
-member(JsonbContainer *obj, const char *key, JsonbValue *out)
-{
-	return getKeyJsonValueFromContainer(obj, key, strlen(key), out) != NULL;
-}
-
-/* Is the value a JSON object? */
-static bool
-is_object(JsonbValue *v)
-{
-	return v->type == jbvBinary && JsonContainerIsObject(v->val.binary.data);
-}
-
-/* A JSON string's text, NUL-terminated. */
-static char *
-string_of(JsonbValue *v)
-{
-	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
-/*
- * The keys of an object and their values, in jsonb's order; the values of
- * nested containers are jbvBinary.  Returns how many.
- */
-static int
-entries(JsonbContainer *obj, char ***keys, JsonbValue **values)
-{
-	int			n = JsonContainerSize(obj);
-	JsonbIterator *it = JsonbIteratorInit(obj);
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	int			i = 0;
-
-	*keys = palloc(sizeof(char *) * Max(n, 1));
-	*values = palloc(sizeof(JsonbValue) * Max(n, 1));
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (tok == WJB_KEY)
-			(*keys)[i] = string_of(&v);
-		else if (tok == WJB_VALUE)
-			(*values)[i++] = v;
-	}
-	return i;
-}
 
 /* The index of a field type's name in field_types, or -1. */
 static int
@@ -177,7 +132,7 @@ value_fits(int type, JsonbValue *options, JsonbValue *v)
 			return v->type == jbvBool;
 		case FIELD_DATE:
 		case FIELD_TIMESTAMPTZ:
-			return v->type == jbvString && parses_as(field_types[type].sqltype, string_of(v));
+			return v->type == jbvString && parses_as(field_types[type].sqltype, json_doc_string(v));
 		case FIELD_CHOICE:
 			if (v->type != jbvString || options == NULL)
 				return false;
@@ -192,9 +147,8 @@ value_fits(int type, JsonbValue *options, JsonbValue *v)
 static void
 check_options(JsonbValue *options, const char *activity, const char *field)
 {
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
+	JsonbValue *elems;
+	int			n;
 	List	   *seen = NIL;
 
 	if (options->type != jbvBinary || !JsonContainerIsArray(options->val.binary.data) ||
@@ -203,25 +157,24 @@ check_options(JsonbValue *options, const char *activity, const char *field)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the options of field \"%s\" of the form of activity \"%s\" must be a non-empty array of strings",
 						field, activity)));
-	it = JsonbIteratorInit(options->val.binary.data);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	n = json_doc_elements(options->val.binary.data, &elems);
+	for (int i = 0; i < n; i++)
 	{
+		JsonbValue	v = elems[i];
 		ListCell   *lc;
 
-		if (tok != WJB_ELEM)
-			continue;
 		if (v.type != jbvString || v.val.string.len == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("the options of field \"%s\" of the form of activity \"%s\" must be non-empty strings",
 							field, activity)));
 		foreach(lc, seen)
-			if (strcmp(lfirst(lc), string_of(&v)) == 0)
+			if (strcmp(lfirst(lc), json_doc_string(&v)) == 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("field \"%s\" of the form of activity \"%s\" has the option \"%s\" twice",
-								field, activity, string_of(&v))));
-		seen = lappend(seen, string_of(&v));
+								field, activity, json_doc_string(&v))));
+		seen = lappend(seen, json_doc_string(&v));
 	}
 }
 
@@ -231,7 +184,7 @@ check_field_keys(JsonbContainer *spec, const char *activity, const char *field)
 {
 	char	  **keys;
 	JsonbValue *values;
-	int			n = entries(spec, &keys, &values);
+	int			n = json_doc_entries(spec, &keys, &values);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -265,25 +218,25 @@ task_form_read(JsonbValue *form, const char *activity)
 	char	  **formkeys;
 	JsonbValue *formvalues;
 
-	if (!is_object(form))
+	if (!json_doc_is_object(form))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the form of activity \"%s\" must be an object with \"fields\"", activity)));
-	n = entries(form->val.binary.data, &formkeys, &formvalues);
+	n = json_doc_entries(form->val.binary.data, &formkeys, &formvalues);
 	for (int i = 0; i < n; i++)
 		if (strcmp(formkeys[i], "fields") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown key \"%s\" in the form of activity \"%s\"", formkeys[i], activity),
 					 errdetail("A form has one key: fields.")));
-	if (!member(form->val.binary.data, "fields", &fields) || !is_object(&fields) ||
+	if (!json_doc_member(form->val.binary.data, "fields", &fields) || !json_doc_is_object(&fields) ||
 		JsonContainerSize(fields.val.binary.data) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the form of activity \"%s\" must have \"fields\": an object of at least one field",
 						activity)));
 
-	n = entries(fields.val.binary.data, &names, &specs);
+	n = json_doc_entries(fields.val.binary.data, &names, &specs);
 	result->sql = palloc0(sizeof(FormSqlDefault) * n);
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	pushJsonbValue(&state, WJB_KEY, &(JsonbValue) {.type = jbvString,.val.string = {6, "fields"}});
@@ -303,30 +256,30 @@ task_form_read(JsonbValue *form, const char *activity)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("the form of activity \"%s\" has a field with an empty name", activity)));
-		if (!is_object(&specs[i]))
+		if (!json_doc_is_object(&specs[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("field \"%s\" of the form of activity \"%s\" must be an object", field,
 							activity)));
 		check_field_keys(specs[i].val.binary.data, activity, field);
-		if (!member(specs[i].val.binary.data, "type", &v) || v.type != jbvString ||
-			(type = field_type(string_of(&v))) < 0)
+		if (!json_doc_member(specs[i].val.binary.data, "type", &v) || v.type != jbvString ||
+			(type = field_type(json_doc_string(&v))) < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("field \"%s\" of the form of activity \"%s\" must have a \"type\"", field,
 							activity),
 					 errdetail("The types are: text, number, integer, boolean, date, timestamptz, choice.")));
-		if (member(specs[i].val.binary.data, "label", &v) && v.type != jbvString)
+		if (json_doc_member(specs[i].val.binary.data, "label", &v) && v.type != jbvString)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("the label of field \"%s\" of the form of activity \"%s\" must be a string",
 							field, activity)));
-		if (member(specs[i].val.binary.data, "required", &v) && v.type != jbvBool)
+		if (json_doc_member(specs[i].val.binary.data, "required", &v) && v.type != jbvBool)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("\"required\" of field \"%s\" of the form of activity \"%s\" must be a boolean",
 							field, activity)));
-		has_options = member(specs[i].val.binary.data, "options", &options);
+		has_options = json_doc_member(specs[i].val.binary.data, "options", &options);
 		if (has_options != (type == FIELD_CHOICE))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -340,24 +293,24 @@ task_form_read(JsonbValue *form, const char *activity)
 		pushJsonbValue(&state, WJB_KEY, &(JsonbValue) {.type = jbvString,
 					   .val.string = {strlen(field), (char *) field}});
 		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-		nkeys = entries(specs[i].val.binary.data, &keys, &values);
+		nkeys = json_doc_entries(specs[i].val.binary.data, &keys, &values);
 		for (int k = 0; k < nkeys; k++)
 		{
 			if (strcmp(keys[k], "default") == 0)
 			{
 				JsonbValue	sql;
 
-				if (is_object(&values[k]))
+				if (json_doc_is_object(&values[k]))
 				{
 					if (JsonContainerSize(values[k].val.binary.data) != 1 ||
-						!member(values[k].val.binary.data, "sql", &sql) ||
+						!json_doc_member(values[k].val.binary.data, "sql", &sql) ||
 						sql.type != jbvString || sql.val.string.len == 0)
 						ereport(ERROR,
 								(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 								 errmsg("the default of field \"%s\" of the form of activity \"%s\" must be a value or {\"sql\": \"expression\"}",
 										field, activity)));
 					result->sql[result->nsql].field = field;
-					result->sql[result->nsql].sql = string_of(&sql);
+					result->sql[result->nsql].sql = json_doc_string(&sql);
 					result->sql[result->nsql].type = field_types[type].sqltype;
 					result->nsql++;
 					continue;
@@ -417,9 +370,9 @@ task_form_check_vars(Jsonb *form, Jsonb *vars, int64 task)
 	int			n;
 	char	  **keys;
 	JsonbValue *values;
-	int			nvars = vars ? entries(&vars->root, &keys, &values) : 0;
+	int			nvars = vars ? json_doc_entries(&vars->root, &keys, &values) : 0;
 
-	if (!member(&form->root, "fields", &fields) || !is_object(&fields))
+	if (!json_doc_member(&form->root, "fields", &fields) || !json_doc_is_object(&fields))
 		return;
 	for (int i = 0; i < nvars; i++)
 	{
@@ -429,12 +382,12 @@ task_form_check_vars(Jsonb *form, Jsonb *vars, int64 task)
 		bool		has_options;
 		int			type;
 
-		if (!member(fields.val.binary.data, keys[i], &spec) || !is_object(&spec))
+		if (!json_doc_member(fields.val.binary.data, keys[i], &spec) || !json_doc_is_object(&spec))
 		{
 			StringInfoData list;
 
 			initStringInfo(&list);
-			n = entries(fields.val.binary.data, &names, &specs);
+			n = json_doc_entries(fields.val.binary.data, &names, &specs);
 			for (int f = 0; f < n; f++)
 				appendStringInfo(&list, "%s%s", f ? ", " : "", names[f]);
 			ereport(ERROR,
@@ -444,9 +397,9 @@ task_form_check_vars(Jsonb *form, Jsonb *vars, int64 task)
 		}
 		if (values[i].type == jbvNull)
 			continue;
-		member(spec.val.binary.data, "type", &v);
-		type = field_type(string_of(&v));
-		has_options = member(spec.val.binary.data, "options", &options);
+		json_doc_member(spec.val.binary.data, "type", &v);
+		type = field_type(json_doc_string(&v));
+		has_options = json_doc_member(spec.val.binary.data, "options", &options);
 		if (!value_fits(type, has_options ? &options : NULL, &values[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
@@ -456,16 +409,16 @@ task_form_check_vars(Jsonb *form, Jsonb *vars, int64 task)
 					 type == FIELD_TIMESTAMPTZ ? errhint("A timestamptz is written as \"2026-12-31T17:00:00Z\".") : 0));
 	}
 
-	n = entries(fields.val.binary.data, &names, &specs);
+	n = json_doc_entries(fields.val.binary.data, &names, &specs);
 	for (int f = 0; f < n; f++)
 	{
 		JsonbValue	required;
 		JsonbValue	given;
 
-		if (!is_object(&specs[f]) || !member(specs[f].val.binary.data, "required", &required) ||
+		if (!json_doc_is_object(&specs[f]) || !json_doc_member(specs[f].val.binary.data, "required", &required) ||
 			required.type != jbvBool || !required.val.boolean)
 			continue;
-		if (vars == NULL || !member(&vars->root, names[f], &given) || given.type == jbvNull)
+		if (vars == NULL || !json_doc_member(&vars->root, names[f], &given) || given.type == jbvNull)
 			ereport(ERROR,
 					(errcode(ERRCODE_NOT_NULL_VIOLATION),
 					 errmsg("task " INT64_FORMAT " needs the field \"%s\"", task, names[f]),
