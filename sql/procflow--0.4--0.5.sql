@@ -159,6 +159,8 @@ UPDATE procflow.activity a
    SET process_id = i.process_id
   FROM procflow.instance i
  WHERE i.id = a.instance_id AND a.kind = 'human';
+ALTER TABLE procflow.activity
+	ADD CONSTRAINT activity_task_flow_check CHECK (kind <> 'human' OR process_id IS NOT NULL);
 DROP INDEX procflow.activity_assignee_idx;
 DROP INDEX procflow.activity_group_idx;
 CREATE INDEX activity_assignee_idx ON procflow.activity (assignee, process_id)

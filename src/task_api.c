@@ -71,6 +71,7 @@ procflow_taskbox(PG_FUNCTION_ARGS)
 	bool		isnull;
 	PrivilegedScope scope;
 
+	api_require_flow_catalog();
 	InitMaterializedSRF(fcinfo, 0);
 	whom_args[0] = ObjectIdGetDatum(GetUserId());
 	whom_args[1] = PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
@@ -103,8 +104,10 @@ procflow_taskbox(PG_FUNCTION_ARGS)
 					  "       ARRAY(SELECT name FROM grp WHERE name IS NOT NULL),"
 					  "       ARRAY(SELECT p.id FROM procflow.process p"
 					  "              WHERE pg_catalog.pg_has_role($1, p.owner, 'USAGE')),"
-					  "       ARRAY(SELECT name FROM who INTERSECT SELECT name FROM mine),"
-					  "       ARRAY(SELECT name FROM grp INTERSECT SELECT name FROM mine)",
+					  "       ARRAY(SELECT name FROM who, asked WHERE asked.itself"
+					  "             INTERSECT SELECT name FROM mine),"
+					  "       ARRAY(SELECT name FROM grp, asked WHERE asked.itself"
+					  "             INTERSECT SELECT name FROM mine)",
 					  3, whom_types);
 	if (SPI_execute_plan(whom_plan, whom_args, whom_nulls, true, 0) != SPI_OK_SELECT ||
 		SPI_processed != 1)
@@ -199,7 +202,9 @@ lock_task(int64 id, bool workers, FlowInstance *instance, FlowActivityRow *task,
 {
 	FlowActivityRow seen;
 	Oid			owner;
+	ProcessInfo *flow;
 
+	api_require_flow_catalog();
 	*as_owner = true;
 	if (!flow_store_read_activity(id, &seen) ||
 		!flow_store_instance_owner(seen.instance_id, &owner))
@@ -225,7 +230,14 @@ lock_task(int64 id, bool workers, FlowInstance *instance, FlowActivityRow *task,
 				 errmsg("permission denied to %s task " INT64_FORMAT, action, id),
 				 errdetail("Roles with the privileges of the flow's owner act on its tasks; other roles on the tasks assigned to a role they have the privileges of, or ready for a group that is one.")));
 	*as_owner = false;
-	return instance_api_lock_activity(id, true, instance, task, action);
+	flow = instance_api_lock_activity(id, true, instance, task, action);
+	/* what changed while the instance's lock was awaited */
+	if (!worker_task(task))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to %s task " INT64_FORMAT, action, id),
+				 errdetail("The task is no longer one the caller works: it was claimed, released or assigned meanwhile.")));
+	return flow;
 }
 
 /* Refuse a worker what only the claimant of a task may do. */
@@ -385,10 +397,10 @@ procflow_complete_task(PG_FUNCTION_ARGS)
 	id = task_arg(fcinfo);
 	flow = lock_task(id, true, &instance, &task, "complete", &as_owner);
 	require_task_status(&task, "ready", "open", "complete");
-	if (task.form != NULL)
-		task_form_check_vars(task.form, vars, id);
 	if (!as_owner && (strcmp(task.status, "open") == 0 || !worker_task(&task)))
 		require_claimant(&task, "complete");
+	if (task.form != NULL)
+		task_form_check_vars(task.form, vars, id);
 
 	/*
 	 * Who acted: the caller; but a role with the owner's privileges acts for

@@ -92,27 +92,42 @@ parse_typed(void *arg)
 	(void) OidInputFunctionCall(input, (char *) p->text, ioparam, -1);
 }
 
-/* Does the text read as a value of the type (a date, a timestamptz)? */
+/*
+ * Does the text read as a value of the type (a date, a timestamptz),
+ * written year first as ISO 8601 has it ("2026-12-31", "2026-12-31T17:00Z"),
+ * so that it reads the same whatever the session's DateStyle, and is no
+ * special word ("today", "infinity")?
+ */
 static bool
 parses_as(Oid type, const char *text)
 {
 	ParseTyped	p = {type, text};
-	ErrorData  *edata = subxact_run(parse_typed, NULL, &p, true);
+	ErrorData  *edata;
 
+	for (int i = 0; i < 10; i++)
+		if (i == 4 || i == 7 ? text[i] != '-' : !isdigit((unsigned char) text[i]))
+			return false;
+	if (type == DATEOID && text[10] != '\0')
+		return false;
+	edata = subxact_run(parse_typed, NULL, &p, true);
 	if (edata == NULL)
 		return true;
 	FreeErrorData(edata);
 	return false;
 }
 
-/* Is the JSON number a whole number? */
+/* Is the JSON number a whole number that a bigint holds? */
 static bool
 is_whole(JsonbValue *v)
 {
 	Numeric		n = v->val.numeric;
 	Datum		rounded = DirectFunctionCall2(numeric_trunc, NumericGetDatum(n), Int32GetDatum(0));
+	Datum		lowest = NumericGetDatum(int64_to_numeric(PG_INT64_MIN));
+	Datum		highest = NumericGetDatum(int64_to_numeric(PG_INT64_MAX));
 
-	return DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(n), rounded));
+	return DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(n), rounded)) &&
+		DatumGetBool(DirectFunctionCall2(numeric_ge, NumericGetDatum(n), lowest)) &&
+		DatumGetBool(DirectFunctionCall2(numeric_le, NumericGetDatum(n), highest));
 }
 
 /*
@@ -397,8 +412,10 @@ task_form_check_vars(Jsonb *form, Jsonb *vars, int64 task)
 		}
 		if (values[i].type == jbvNull)
 			continue;
-		json_doc_member(spec.val.binary.data, "type", &v);
-		type = field_type(json_doc_string(&v));
+		/* a form stored by task_form_read has a known type */
+		if (!json_doc_member(spec.val.binary.data, "type", &v) || v.type != jbvString ||
+			(type = field_type(json_doc_string(&v))) < 0)
+			elog(ERROR, "field \"%s\" of task " INT64_FORMAT " has no known type", keys[i], task);
 		has_options = json_doc_member(spec.val.binary.data, "options", &options);
 		if (!value_fits(type, has_options ? &options : NULL, &values[i]))
 			ereport(ERROR,

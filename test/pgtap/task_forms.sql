@@ -4,7 +4,7 @@
 -- complete_task's vars checked against it (unknown field, wrong type,
 -- missing required field), refused without writing anything.
 BEGIN;
-SELECT plan(39);
+SELECT plan(44);
 
 CREATE ROLE form_owner;
 GRANT CREATE ON SCHEMA public TO form_owner;
@@ -70,6 +70,14 @@ SELECT throws_ok($$SELECT procflow.create_flow('x', 'claim', bad('{activities,re
     'a timestamptz default that is none');
 SELECT throws_ok($$SELECT procflow.create_flow('x', 'claim', bad('{activities,review,form,fields,channel,default}', '"fax"'))$$, '22023', NULL,
     'a choice default that is no option');
+SET datestyle = 'SQL, DMY';
+SELECT throws_ok($$SELECT procflow.create_flow('x', 'claim', bad('{activities,review,form,fields,paid_on,default}', '"31/12/2026"'))$$, '22023', NULL,
+    'a date default not written year first, whatever the session''s DateStyle');
+RESET datestyle;
+SELECT throws_ok($$SELECT procflow.create_flow('x', 'claim', bad('{activities,review,form,fields,paid_on,default}', '"today"'))$$, '22023', NULL,
+    'a date default that is a special word');
+SELECT throws_ok($$SELECT procflow.create_flow('x', 'claim', bad('{activities,review,form,fields,items,default}', '1e30'))$$, '22023', NULL,
+    'an integer default that no bigint holds');
 SELECT throws_ok($$SELECT procflow.create_flow('x', 'claim', bad('{activities,review,form,fields,note,default}', '{"sql": "($1).nosuch"}'))$$, '42703', NULL,
     'a computed default whose SQL does not plan');
 SELECT throws_ok($$SELECT procflow.create_flow('x', 'claim', bad('{activities,review,form,fields,paid_on,default}', '{"sql": "true"}'))$$, '42804', NULL,
@@ -115,6 +123,10 @@ SELECT throws_ok('SELECT procflow.complete_task(' || :t1 || $$, 'approve', '{"ap
     '22P02', NULL, 'a date that is none');
 SELECT throws_ok('SELECT procflow.complete_task(' || :t1 || $$, 'approve', '{"approved_amount": 100, "call_at": 5, "channel": "mail"}')$$,
     '22P02', NULL, 'a timestamptz that is a number');
+SELECT throws_ok('SELECT procflow.complete_task(' || :t1 || $$, 'approve', '{"approved_amount": 100, "call_at": "now", "channel": "mail"}')$$,
+    '22P02', NULL, 'a timestamptz that is a special word');
+SELECT throws_ok('SELECT procflow.complete_task(' || :t1 || $$, 'approve', '{"approved_amount": 100, "items": 1e30, "channel": "mail"}')$$,
+    '22P02', NULL, 'an integer that no bigint holds');
 SELECT throws_ok('SELECT procflow.complete_task(' || :t1 || $$, 'approve', '{"approved_amount": 100, "channel": "fax"}')$$,
     '22P02', NULL, 'a choice that is no option');
 SELECT throws_ok('SELECT procflow.complete_task(' || :t1 || $$, 'approve', '{"channel": "mail"}')$$,

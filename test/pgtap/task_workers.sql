@@ -4,7 +4,7 @@
 -- may complete or release an open task, and whose name closed_by records.
 -- Steps run with procflow.run_jobs() in this transaction.
 BEGIN;
-SELECT plan(47);
+SELECT plan(50);
 
 CREATE ROLE wk_owner;
 CREATE ROLE wk_app;
@@ -85,6 +85,8 @@ SELECT results_eq($$SELECT flow, (key->>'id')::int FROM procflow.taskbox() ORDER
     'another worker: the group''s unclaimed tasks and the one assigned to it');
 SELECT throws_ok('SELECT procflow.complete_task(' || (SELECT activity FROM t WHERE row_id = 1) || ', ''approve'')',
     '42501', NULL, 'an open task is completed only by its claimant');
+SELECT throws_ok('SELECT procflow.complete_task(' || (SELECT activity FROM t WHERE row_id = 1) || ', ''approve'', ''{"x": 1}'')',
+    '42501', NULL, 'also with vars: the right is told before anything of the task');
 SELECT throws_ok('SELECT procflow.release_task(' || (SELECT activity FROM t WHERE row_id = 1) || ')',
     '42501', NULL, 'and released only by its claimant');
 SELECT throws_ok('SELECT procflow.claim_task(' || (SELECT activity FROM t WHERE row_id = 1) || ')',
@@ -144,6 +146,16 @@ SELECT results_eq($$SELECT (key->>'id')::int FROM procflow.taskbox('dora', '{wk_
     $$VALUES (3), (6)$$, 'and those of the groups it passes');
 SELECT is((SELECT count(*) FROM procflow.taskbox('dora', '{wk_clerks}') WHERE flow = 'wk_elsewhere'), 0::bigint,
     'but not another owner''s');
+RESET ROLE;
+GRANT wk_clerks TO wk_app;
+SET ROLE wk_app;
+SELECT is((SELECT count(*) FROM procflow.taskbox('dora', '{wk_clerks}') WHERE flow = 'wk_elsewhere'), 0::bigint,
+    'not even when the application role is a member of the group role: that is its own taskbox''s');
+SELECT is((SELECT count(*) FROM procflow.taskbox() WHERE flow = 'wk_elsewhere'), 1::bigint,
+    'which has it');
+RESET ROLE;
+REVOKE wk_clerks FROM wk_app;
+SET ROLE wk_app;
 SELECT lives_ok('SELECT procflow.claim_task(' || (SELECT activity FROM t WHERE row_id = 5) || ', ''frank'')',
     'it claims for an application user');
 SELECT lives_ok('SELECT procflow.complete_task(' || (SELECT activity FROM t WHERE row_id = 5) || ', ''approve'')',
