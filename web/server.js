@@ -342,35 +342,90 @@ export async function build(options) {
 	});
 
 	// Server-sent events: one per procflow_task notification, from a
-	// connection of the login's own that LISTENs.
+	// connection of the login's own that LISTENs.  Anyone may NOTIFY on the
+	// channel, so a payload goes on only when it is a task id that the login
+	// may see now (procflow.tasks, procflow.activities) or was shown before
+	// (a task it saw that someone else closed or claimed).  A listening
+	// connection that dies ends the stream; the browser's EventSource opens
+	// it again, and the page says whether it is live.
+	const TASK_ID = /^[1-9][0-9]{0,18}$/;
 	app.get('/events', async (req, reply) => {
-		const client = await req.pool.connect();
 		let closed = false;
-		const onNotify = (msg) => {
-			if (!closed)
-				reply.raw.write(`event: task\ndata: ${msg.payload}\n\n`);
-		};
-		client.on('notification', onNotify);
-		await client.query('LISTEN procflow_task');
-		reply.raw.writeHead(200, {
-			'Content-Type': 'text/event-stream',
-			'Cache-Control': 'no-cache',
-			Connection: 'keep-alive',
-		});
-		reply.raw.write(': listening\n\n');
-		const keepalive = setInterval(() => reply.raw.write(': keepalive\n\n'), 25000);
-		req.raw.on('close', async () => {
+		let client = null;
+		let keepalive = null;
+		const shown = new Set();
+		const finish = (err) => {
+			if (closed)
+				return;
 			closed = true;
 			clearInterval(keepalive);
-			client.off('notification', onNotify);
-			try {
-				await client.query('UNLISTEN procflow_task');
-				client.release();
-			} catch {
-				client.release(true);
+			if (client) {
+				client.removeAllListeners('notification');
+				if (err)
+					client.release(err);
+				else
+					client.query('UNLISTEN procflow_task').then(() => client.release(),
+						(e) => client.release(e));
 			}
+			reply.raw.end();
+		};
+		const visible = async (id) => {
+			if (shown.has(id))
+				return true;
+			const { rows } = await query(req,
+				`SELECT EXISTS (SELECT 1 FROM procflow.tasks WHERE activity = $1)
+				     OR EXISTS (SELECT 1 FROM procflow.activities WHERE id = $1) AS seen`, [id]);
+			return rows[0].seen;
+		};
+		const onNotify = async (msg) => {
+			if (closed || !TASK_ID.test(msg.payload))
+				return;
+			try {
+				if (!(await visible(msg.payload)) || closed)
+					return;
+				shown.add(msg.payload);
+				reply.raw.write(`event: task\ndata: ${msg.payload}\n\n`);
+			} catch {
+				finish();
+			}
+		};
+		// the stream is this handler's: once it ends, the browser opens it again
+		reply.hijack();
+		reply.raw.writeHead(200, {
+			'Content-Type': 'text/event-stream',
+			'Cache-Control': 'no-store',
+			Connection: 'keep-alive',
 		});
-		return reply.hijack();
+		reply.raw.write('retry: 2000\n\n');
+		req.raw.on('close', () => finish());
+		try {
+			client = await req.pool.connect();
+		} catch {
+			finish();
+			return;
+		}
+		if (closed) {
+			client.release();
+			client = null;
+			return;
+		}
+		client.on('error', (err) => finish(err));
+		client.on('notification', onNotify);
+		try {
+			await client.query('LISTEN procflow_task');
+			const { rows } = await client.query(
+				`SELECT activity::text FROM procflow.taskbox(current_user,
+				   ARRAY(SELECT rolname::text FROM pg_roles WHERE pg_has_role(current_user, oid, 'MEMBER')))`);
+			for (const row of rows)
+				shown.add(row.activity);
+		} catch (err) {
+			finish(err);
+			return;
+		}
+		if (closed)
+			return;
+		reply.raw.write(': listening\n\n');
+		keepalive = setInterval(() => reply.raw.write(': keepalive\n\n'), 25000);
 	});
 
 	return app;

@@ -218,3 +218,53 @@ test('a dropped database connection is retried', async () => {
 	assert.equal(await page.locator('tr[data-process="invoice_flow"]').count(), 1);
 	await page.context().close();
 });
+
+test('a taskbox whose listening connection dies says so, listens again, and the server stays up', async () => {
+	const page = await pageAs(worker);
+	await page.goto(`${url}/taskbox`);
+	await page.locator('body[data-live="yes"]').waitFor();
+	const [{ count }] = await sql(
+		`SELECT count(pg_terminate_backend(pid))::int AS count FROM pg_stat_activity
+		  WHERE usename = 'web_worker' AND query LIKE 'SELECT activity::text FROM procflow.taskbox%'`);
+	assert.equal(count, 1, 'the listening connection was found and terminated');
+	await page.locator('body[data-live="no"]').waitFor();
+	assert.match(await page.locator('#live-state').textContent(), /reconnecting/);
+	await page.locator('body[data-live="yes"]').waitFor({ timeout: 15000 });
+	const response = await page.request.get(`${url}/taskbox`);
+	assert.equal(response.status(), 200, 'the server still answers');
+	// live again: a new task arrives without a reload
+	const before = await page.locator('.task').count();
+	await launch(5);
+	await page.waitForFunction((n) => document.querySelectorAll('.task').length > n, before);
+	await page.context().close();
+});
+
+test('the event stream passes on only task ids the login may see', async () => {
+	const page = await pageAs(stranger);
+	await page.goto(`${url}/taskbox`);
+	await page.locator('body[data-live="yes"]').waitFor();
+	await page.evaluate(() => {
+		window.got = [];
+		events.addEventListener('task', (e) => window.got.push(e.data));
+	});
+	// anyone may NOTIFY on the channel: none of these is a task id
+	await sql(`SELECT pg_notify('procflow_task', $1)`, ['1\ndata: 2']);
+	await sql(`SELECT pg_notify('procflow_task', $1)`, ['<img src=x onerror=alert(1)>']);
+	await sql(`SELECT pg_notify('procflow_task', $1)`, ['99999999999999999999999']);
+	// a task of web_admin's the stranger may not see; then one assigned to it
+	const id = await launch(6);
+	const [{ task }] = await sql(
+		`SELECT id::text AS task FROM procflow.activities WHERE instance = $1 AND name = 'review'`, [id]);
+	const client = await db.connect();
+	try {
+		await client.query('SET ROLE web_admin');
+		await client.query(`SELECT procflow.assign_task($1, 'web_stranger')`, [task]);
+	} finally {
+		await client.query('RESET ROLE');
+		client.release();
+	}
+	await page.waitForFunction(() => window.got.length > 0);
+	assert.deepEqual(await page.evaluate(() => window.got), [task],
+		'only the task once it was the stranger\'s, nothing else');
+	await page.context().close();
+});
