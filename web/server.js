@@ -56,35 +56,117 @@ export function settings(argv = process.argv.slice(2), env = process.env) {
 	};
 }
 
-/* A pool per login, opened with the login's own name and password. */
+/* Is the code of an error a SQLSTATE (not a Node.js code such as ECONNREFUSED)? */
+const isSqlState = (code) => typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+
+/* An error a person sees with an HTTP status of its own. */
+function httpError(status, message, hint) {
+	const err = new Error(message);
+	err.statusCode = status;
+	err.hint = hint;
+	return err;
+}
+
+// How often PostgreSQL checks a login's name and password again: a changed
+// password, NOLOGIN, VALID UNTIL or a dropped role takes effect within it.
+const RECHECK_MS = 1000;
+// Failed log-ins allowed per name and address, and per address, in a window.
+const FAILURES_PER_NAME = 5;
+const FAILURES_PER_ADDRESS = 20;
+const FAILURE_WINDOW_MS = 60000;
+
+/*
+ * A pool per login, opened with the login's own name and password, and the
+ * log-in attempts that failed.  PostgreSQL checks the name and password
+ * when the pool opens and again at most RECHECK_MS later on use, so that
+ * what PostgreSQL would refuse now is refused; a pool whose check fails,
+ * and the user's pools of another password, are dropped.
+ */
 class Logins {
 	constructor(pgSettings) {
 		this.pgSettings = pgSettings;
 		this.pools = new Map();
+		this.failures = new Map();
 	}
 
 	key(user, password) {
 		return crypto.createHash('sha256').update(`${user}\0${password}`).digest('hex');
 	}
 
-	// The login's pool once PostgreSQL accepted the password, else null.
-	async open(user, password) {
+	// Throttled: too many failures for this name from this address, or from it.
+	throttled(user, address) {
+		const now = Date.now();
+		for (const [k, f] of this.failures)
+			if (now - f.first > FAILURE_WINDOW_MS)
+				this.failures.delete(k);
+		const byName = this.failures.get(`${user}\0${address}`);
+		const byAddress = this.failures.get(`\0${address}`);
+		if ((byName && byName.count >= FAILURES_PER_NAME) ||
+			(byAddress && byAddress.count >= FAILURES_PER_ADDRESS))
+			return Math.ceil((FAILURE_WINDOW_MS - (now - (byName || byAddress).first)) / 1000);
+		return 0;
+	}
+
+	failed(user, address) {
+		for (const k of [`${user}\0${address}`, `\0${address}`]) {
+			const f = this.failures.get(k) || { count: 0, first: Date.now() };
+			f.count++;
+			this.failures.set(k, f);
+		}
+	}
+
+	async drop(key) {
+		const pool = this.pools.get(key);
+		this.pools.delete(key);
+		if (pool)
+			await pool.end().catch(() => {});
+	}
+
+	// Does PostgreSQL accept the name and password now?  Throws when it cannot say.
+	async check(user, password) {
+		const client = new pg.Client({ ...this.pgSettings, user, password,
+			application_name: 'procflow web' });
+		try {
+			await client.connect();
+			return true;
+		} catch (err) {
+			if (err.code === '28P01' || err.code === '28000')
+				return false;
+			throw httpError(503, 'The database cannot be reached.',
+				`Try again in a moment (${err.code || err.message}).`);
+		} finally {
+			await client.end().catch(() => {});
+		}
+	}
+
+	// The login's pool once PostgreSQL accepted the name and password, else null.
+	async open(user, password, address) {
+		const wait = this.throttled(user, address);
+		if (wait)
+			throw httpError(429, 'Too many failed log-ins.', `Try again in ${wait} s.`);
 		const key = this.key(user, password);
 		let pool = this.pools.get(key);
-		if (pool)
+		if (pool && Date.now() - pool.checkedAt < RECHECK_MS)
 			return pool;
+		if (!(await this.check(user, password))) {
+			await this.drop(key);
+			this.failed(user, address);
+			return null;
+		}
+		this.failures.delete(`${user}\0${address}`);
+		if (pool) {
+			pool.checkedAt = Date.now();
+			return pool;
+		}
+		// the user's pools of another password are no longer good
+		for (const [k, other] of this.pools)
+			if (other.user === user)
+				await this.drop(k);
 		pool = new pg.Pool({ ...this.pgSettings, user, password, max: 4,
 			application_name: 'procflow web' });
 		pool.on('error', () => {});	// a dropped idle connection: the next query reconnects
-		try {
-			const client = await pool.connect();
-			client.release();
-		} catch (err) {
-			await pool.end().catch(() => {});
-			if (err.code === '28P01' || err.code === '28000')
-				return null;
-			throw err;
-		}
+		pool.user = user;
+		pool.checkedAt = Date.now();
 		this.pools.set(key, pool);
 		return pool;
 	}
@@ -123,7 +205,7 @@ export async function build(options) {
 	await app.register(basicAuth, {
 		authenticate: { realm: 'procflow' },
 		validate: async (user, password, req) => {
-			const pool = await logins.open(user, password);
+			const pool = await logins.open(user, password, req.ip);
 			if (!pool)
 				throw new Error('PostgreSQL refused this name and password.');
 			req.pool = pool;
@@ -149,11 +231,23 @@ export async function build(options) {
 			return reply.view('error.eta', { title: 'Log in', login: null,
 				error: { message: err.message, detail: null, hint: 'Log in with your PostgreSQL role and password.' } });
 		}
-		const status = err.code === '42501' ? 403 : err.code ? 400 : 500;
+		if (err.statusCode === 429 || err.statusCode === 503) {
+			reply.code(err.statusCode);
+			if (err.statusCode === 429)
+				reply.header('Retry-After', String(FAILURE_WINDOW_MS / 1000));
+			return reply.view('error.eta', { title: err.statusCode === 429 ? 'Log in later' : 'Database unavailable',
+				login: null, error: { message: err.message, detail: null, hint: err.hint || null } });
+		}
+		if (!isSqlState(err.code) && (CONNECTION_LOST.has(err.code) || /Connection terminated/.test(err.message))) {
+			reply.code(503);
+			return reply.view('error.eta', { title: 'Database unavailable', login: req.login || null,
+				error: { message: 'The database cannot be reached.', detail: null, hint: 'Try again in a moment.' } });
+		}
+		const status = err.code === '42501' ? 403 : isSqlState(err.code) ? 400 : 500;
 		reply.code(status);
 		return reply.view('error.eta', { title: 'Refused', login: req.login || null,
 			error: { message: err.message, detail: err.detail || null, hint: err.hint || null,
-				code: err.code || null } });
+				code: isSqlState(err.code) ? err.code : null } });
 	});
 
 	// A time as the pages show it: UTC, to the minute (or the second).

@@ -12,6 +12,8 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import pg from 'pg';
 
+import { build } from '../server.js';
+
 const url = process.env.WEB_URL;
 const shots = process.env.SCREENSHOTS;
 const admin = { username: 'web_admin', password: 'admin-pw' };
@@ -267,4 +269,71 @@ test('the event stream passes on only task ids the login may see', async () => {
 	assert.deepEqual(await page.evaluate(() => window.got), [task],
 		'only the task once it was the stranger\'s, nothing else');
 	await page.context().close();
+});
+
+// A request with these credentials; its status and text.
+async function fetchAs(base, username, password, where = '/taskbox') {
+	const response = await fetch(`${base}${where}`, {
+		headers: { Authorization: `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` },
+	});
+	return { status: response.status, text: await response.text(), headers: response.headers };
+}
+
+// Ask until the answer's status is the one expected, or fail after a deadline.
+async function untilStatus(status, ask, what, seconds = 20) {
+	const deadline = Date.now() + seconds * 1000;
+	let last;
+	while (Date.now() < deadline) {
+		last = await ask();
+		if (last.status === status)
+			return last;
+		await new Promise((resolve) => setTimeout(resolve, 100));
+	}
+	assert.fail(`timed out: ${what} (last status ${last && last.status})`);
+}
+
+test('a changed password, NOLOGIN and a dropped role take effect at once', async () => {
+	await sql(`CREATE ROLE web_temp LOGIN PASSWORD 'first-pw'`);
+	try {
+		assert.equal((await fetchAs(url, 'web_temp', 'first-pw')).status, 200);
+		await sql(`ALTER ROLE web_temp PASSWORD 'second-pw'`);
+		await untilStatus(401, () => fetchAs(url, 'web_temp', 'first-pw'), 'the old password refused');
+		assert.equal((await fetchAs(url, 'web_temp', 'second-pw')).status, 200, 'the new one works');
+		await sql('ALTER ROLE web_temp NOLOGIN');
+		await untilStatus(401, () => fetchAs(url, 'web_temp', 'second-pw'), 'NOLOGIN refused');
+	} finally {
+		await sql('DROP ROLE web_temp');
+	}
+	await untilStatus(401, () => fetchAs(url, 'web_temp', 'second-pw'), 'a dropped role refused');
+});
+
+test('log-in attempts are throttled per name and address', async () => {
+	await sql(`CREATE ROLE web_guessed LOGIN PASSWORD 'right-pw'`);
+	try {
+		for (let i = 0; i < 5; i++)
+			assert.equal((await fetchAs(url, 'web_guessed', `guess-${i}`)).status, 401);
+		const refused = await fetchAs(url, 'web_guessed', 'right-pw');
+		assert.equal(refused.status, 429, 'even the right password waits once the name was guessed at');
+		assert.ok(Number(refused.headers.get('retry-after')) > 0);
+		assert.match(refused.text, /Too many failed log-ins/);
+		assert.equal((await fetchAs(url, worker.username, worker.password)).status, 200,
+			'another name from the same address is not held back');
+	} finally {
+		await sql('DROP ROLE web_guessed');
+	}
+});
+
+test('a database that cannot be reached says so, not "wrong password"', async () => {
+	// a page server whose database port nobody listens on
+	const app = await build({ pg: { host: '127.0.0.1', port: 1, database: 'procflow_web' } });
+	await app.listen({ host: '127.0.0.1', port: 0 });
+	try {
+		const base = `http://127.0.0.1:${app.server.address().port}`;
+		const answer = await fetchAs(base, worker.username, worker.password);
+		assert.equal(answer.status, 503);
+		assert.match(answer.text, /The database cannot be reached/);
+		assert.doesNotMatch(answer.text, /refused this name and password|SQLSTATE|ECONNREFUSED<\/code>/);
+	} finally {
+		await app.close();
+	}
 });
