@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 
 import Fastify from 'fastify';
 import basicAuth from '@fastify/basic-auth';
@@ -188,11 +189,46 @@ async function query(req, sql, params = []) {
 	}
 }
 
+/*
+ * A path of this site, or null: a browser reads "//host", "/\\host" and
+ * control characters as another site's address.
+ */
+function ownPath(to) {
+	if (typeof to !== 'string' || !/^\/(?![\/\\])[^\\\s\x00-\x1f]*$/.test(to))
+		return null;
+	const parsed = new URL(to, 'http://self.invalid');
+	return parsed.origin === 'http://self.invalid' ? parsed.pathname + parsed.search : null;
+}
+
 /* Where a form sends the browser back to: a path of this site only. */
 function back(req, fallback) {
-	const to = req.body && req.body.back;
-	return typeof to === 'string' && to.startsWith('/') && !to.startsWith('//') ? to : fallback;
+	return ownPath(req.body && req.body.back) || fallback;
 }
+
+/* The page an error page links back to: the referring page of this site. */
+function referrer(req) {
+	try {
+		const from = new URL(req.headers.referer);
+		return from.host === req.headers.host ? ownPath(from.pathname + from.search) : null;
+	} catch {
+		return null;
+	}
+}
+
+// What a browser may do with the pages: scripts of this site only (none
+// inline), no framing; pages with data are not stored.
+const SECURITY_HEADERS = {
+	'Content-Security-Policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+		"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+	'X-Frame-Options': 'DENY',
+	'X-Content-Type-Options': 'nosniff',
+	'Referrer-Policy': 'same-origin',
+	'Cache-Control': 'no-store',
+};
+
+// The page's own scripts, served from web/static.
+const STATIC = new Map(['page.js', 'taskbox.js'].map((name) =>
+	[name, fs.readFileSync(path.join(here, 'static', name), 'utf8')]));
 
 export async function build(options) {
 	const app = Fastify({ logger: false });
@@ -212,6 +248,10 @@ export async function build(options) {
 			req.login = user;
 		},
 	});
+	app.addHook('onRequest', async (req, reply) => {
+		for (const [name, value] of Object.entries(SECURITY_HEADERS))
+			reply.header(name, value);
+	});
 	app.addHook('onRequest', app.basicAuth);
 	// A form may only be posted from this site's own pages: a browser sends
 	// another site's page's posts with the credentials it keeps for this one.
@@ -219,8 +259,14 @@ export async function build(options) {
 		if (req.method !== 'POST')
 			return;
 		const from = req.headers.origin || req.headers.referer;
-		if (from && new URL(from).host !== req.headers.host)
-			reply.code(403).send('This form was posted from another site.');
+		let host = null;
+		try {
+			host = from ? new URL(from).host : null;
+		} catch {
+			host = null;
+		}
+		if (host !== req.headers.host)
+			reply.code(403).send('This form was posted from another site, or from no page at all.');
 	});
 	app.addHook('onClose', async () => logins.close());
 
@@ -245,7 +291,7 @@ export async function build(options) {
 		}
 		const status = err.code === '42501' ? 403 : isSqlState(err.code) ? 400 : 500;
 		reply.code(status);
-		return reply.view('error.eta', { title: 'Refused', login: req.login || null,
+		return reply.view('error.eta', { title: 'Refused', login: req.login || null, back: referrer(req),
 			error: { message: err.message, detail: err.detail || null, hint: err.hint || null,
 				code: isSqlState(err.code) ? err.code : null } });
 	});
@@ -262,6 +308,12 @@ export async function build(options) {
 	};
 
 	app.get('/', async (req, reply) => reply.redirect('/processes'));
+	app.get('/static/:name', async (req, reply) => {
+		const text = STATIC.get(req.params.name);
+		if (text === undefined)
+			return reply.code(404).send('No such file.');
+		return reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'no-cache').send(text);
+	});
 
 	// The grid of processes, as Oro's System > Processes, plus kind and version.
 	app.get('/processes', async (req, reply) => {

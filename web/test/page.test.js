@@ -181,7 +181,7 @@ test('a stranger sees nothing, and a forged request gets a readable refusal', as
 	await page.goto(`${url}/taskbox`);
 	await page.locator('#no-tasks').waitFor();
 	const response = await page.request.post(`${url}/instances/${id}/terminate`,
-		{ form: { action: 'terminate' }, maxRedirects: 0 });
+		{ form: { action: 'terminate' }, maxRedirects: 0, headers: { Origin: url } });
 	assert.equal(response.status(), 403);
 	const body = await response.text();
 	assert.match(body, /permission denied for instance/);
@@ -336,4 +336,44 @@ test('a database that cannot be reached says so, not "wrong password"', async ()
 	} finally {
 		await app.close();
 	}
+});
+
+test('pages allow no inline script, no framing, no storing; confirmations still ask', async () => {
+	const page = await pageAs(worker);
+	const response = await page.goto(`${url}/taskbox`);
+	const headers = response.headers();
+	assert.match(headers['content-security-policy'], /script-src 'self'(;|$)/);
+	assert.match(headers['content-security-policy'], /frame-ancestors 'none'/);
+	assert.equal(headers['cache-control'], 'no-store');
+	assert.equal(await page.locator('script:not([src])').count(), 0, 'no inline script');
+	await page.locator('body[data-live="yes"]').waitFor();	// its script runs under the policy
+	await page.context().close();
+
+	const adminPage = await pageAs(admin);
+	await adminPage.goto(`${url}/processes`);
+	adminPage.removeAllListeners('dialog');
+	let asked = null;
+	adminPage.once('dialog', (dialog) => {
+		asked = dialog.message();
+		dialog.dismiss();
+	});
+	await adminPage.getByRole('row', { name: /audit_invoice/ }).getByRole('button', { name: 'Deactivate' }).click();
+	assert.equal(asked, 'Deactivate process audit_invoice?');
+	assert.deepEqual(await sql(`SELECT enabled FROM procflow.processes WHERE name = 'audit_invoice'`),
+		[{ enabled: true }], 'declining the confirmation sends nothing');
+	await adminPage.context().close();
+});
+
+test('a form post from no page is refused, and a form sends back only to this site', async () => {
+	const auth = `Basic ${Buffer.from(`${admin.username}:${admin.password}`).toString('base64')}`;
+	const post = (headers, body) => fetch(`${url}/processes/audit_invoice/enable`, {
+		method: 'POST', redirect: 'manual', body,
+		headers: { Authorization: auth, 'Content-Type': 'application/x-www-form-urlencoded', ...headers },
+	});
+	assert.equal((await post({}, 'back=/processes')).status, 403, 'neither Origin nor Referer');
+	for (const evil of ['/\\evil.example/', '//evil.example/', '/\t/evil.example/', 'https://evil.example/'])
+		assert.equal((await post({ Origin: url }, `back=${encodeURIComponent(evil)}`)).headers.get('location'),
+			'/processes', `back=${JSON.stringify(evil)} goes to this site`);
+	assert.equal((await post({ Origin: url }, 'back=%2Fprocesses%2Faudit_invoice')).headers.get('location'),
+		'/processes/audit_invoice', 'a path of this site is followed');
 });
