@@ -32,7 +32,7 @@ const CONNECTION_LOST = new Set(['57P01', '57P02', '57P03', '08000', '08003', '0
 
 // Columns the processes grid may be sorted by.
 const GRID_SORTS = ['name', 'label', 'related_entity', 'execution_order', 'enabled',
-	'created_at', 'kind', 'version'];
+	'created_at', 'kind', 'version', 'owner_name'];
 
 /* The settings: flags first, then the usual PG* environment variables. */
 export function settings(argv = process.argv.slice(2), env = process.env) {
@@ -200,6 +200,27 @@ function ownPath(to) {
 	return parsed.origin === 'http://self.invalid' ? parsed.pathname + parsed.search : null;
 }
 
+/*
+ * Run work(client) in a transaction as the role that owns a process
+ * (SET LOCAL ROLE): procflow's functions take a process's name, and
+ * resolve it among the current role's processes first.
+ */
+async function asOwner(req, owner, work) {
+	const client = await req.pool.connect();
+	try {
+		await client.query('BEGIN');
+		await client.query("SELECT pg_catalog.set_config('role', $1, true)", [owner]);
+		const result = await work(client);
+		await client.query('COMMIT');
+		return result;
+	} catch (err) {
+		await client.query('ROLLBACK').catch(() => {});
+		throw err;
+	} finally {
+		client.release();
+	}
+}
+
 /* Where a form sends the browser back to: a path of this site only. */
 function back(req, fallback) {
 	return ownPath(req.body && req.body.back) || fallback;
@@ -328,34 +349,46 @@ export async function build(options) {
 		return render(reply, 'processes.eta', req, { title: 'Processes', rows, sort, filter });
 	});
 
-	app.post('/processes/:name/:action(^enable|disable$)', async (req, reply) => {
+	// A process is named by its owner and its name: names are per owner.
+	app.post('/processes/:owner/:name/:action(^enable|disable$)', async (req, reply) => {
 		const fn = req.params.action === 'enable' ? 'enable_process' : 'disable_process';
-		await query(req, `SELECT procflow.${fn}($1)`, [req.params.name]);
+		await asOwner(req, req.params.owner, (client) =>
+			client.query(`SELECT procflow.${fn}($1)`, [req.params.name]));
 		return reply.redirect(back(req, '/processes'), 303);
 	});
 
-	// A process: its settings, triggers, and for a flow its picture and versions.
+	// A process by name alone (an older link): its page, when one owner's.
 	app.get('/processes/:name', async (req, reply) => {
-		const name = req.params.name;
+		const { rows } = await query(req,
+			'SELECT owner_name FROM procflow.processes WHERE name = $1 ORDER BY owner_name', [req.params.name]);
+		if (rows.length === 1)
+			return reply.redirect(`/processes/${encodeURIComponent(rows[0].owner_name)}/${encodeURIComponent(req.params.name)}`);
+		return reply.redirect(`/processes?q=${encodeURIComponent(req.params.name)}`);
+	});
+
+	// A process: its settings, triggers, and for a flow its picture and versions.
+	app.get('/processes/:owner/:name', async (req, reply) => {
+		const { owner, name } = req.params;
 		const { rows: [process] } = await query(req,
 			`SELECT name, label, related_entity::text AS related_entity, execution_order, enabled,
 			        created_at, updated_at, kind, version, action, condition, max_attempts,
 			        timeout::text AS timeout, owner_name
-			   FROM procflow.processes WHERE name = $1 ORDER BY owner_name LIMIT 1`, [name]);
+			   FROM procflow.processes WHERE name = $1 AND owner_name = $2`, [name, owner]);
 		if (!process)
 			return reply.code(404).view('error.eta', { title: 'Not found', login: req.login,
-				error: { message: `process "${name}" does not exist`, detail: null, hint: null } });
+				error: { message: `process "${name}" of "${owner}" does not exist`, detail: null, hint: null } });
 		const { rows: triggers } = await query(req,
 			`SELECT id, event, fields, queued, delay::text AS delay, priority, cron, next_run_at
-			   FROM procflow.process_triggers WHERE process = $1 ORDER BY id`, [name]);
+			   FROM procflow.process_triggers WHERE process = $1 AND owner = $2 ORDER BY id`, [name, owner]);
 		let picture = null;
 		let versions = [];
 		if (process.kind === 'flow') {
-			const { rows: [g] } = await query(req, 'SELECT procflow.flow_graph($1) AS dot', [name]);
+			const { rows: [g] } = await asOwner(req, owner, (client) =>
+				client.query('SELECT procflow.flow_graph($1) AS dot', [name]));
 			picture = svg(g.dot);
 			({ rows: versions } = await query(req,
 				`SELECT version, current, created_at FROM procflow.flow_versions
-				  WHERE flow = $1 ORDER BY version DESC`, [name]));
+				  WHERE flow = $1 AND owner = $2 ORDER BY version DESC`, [name, owner]));
 		}
 		return render(reply, 'process.eta', req, { title: name, process, triggers, picture, versions });
 	});
@@ -378,13 +411,13 @@ export async function build(options) {
 		const id = req.params.id;
 		const { rows: [instance] } = await query(req,
 			`SELECT id, flow, version, key::text AS key, status, vars, parent, started_at,
-			        updated_at, finished_at
+			        updated_at, finished_at, owner
 			   FROM procflow.instances WHERE id = $1`, [id]);
 		if (!instance)
 			return reply.code(404).view('error.eta', { title: 'Not found', login: req.login,
 				error: { message: `instance ${id} does not exist`, detail: null, hint: null } });
-		const { rows: [g] } = await query(req,
-			'SELECT procflow.flow_graph($1, instance => $2) AS dot', [instance.flow, id]);
+		const { rows: [g] } = await asOwner(req, instance.owner, (client) =>
+			client.query('SELECT procflow.flow_graph($1, instance => $2) AS dot', [instance.flow, id]));
 		// a task may be skipped only when its activity allows it
 		const { rows: activities } = await query(req,
 			`SELECT a.id, a.name, a.kind, a.status, a.outcome, a.assignee, a."group", a.due_at,
@@ -452,11 +485,11 @@ export async function build(options) {
 			                jsonb_object_keys(CASE jsonb_typeof(v.definition->'activities'->t.name->'next')
 			                                  WHEN 'object' THEN v.definition->'activities'->t.name->'next'
 			                                  ELSE '{}' END) o
-			          WHERE v.flow = t.flow AND o NOT IN ('timeout', 'skipped')) AS outcomes,
+			          WHERE v.flow = t.flow AND v.owner = i.owner AND o NOT IN ('timeout', 'skipped')) AS outcomes,
 			        (SELECT coalesce((v.definition->'activities'->t.name->>'allow_skip')::boolean, false)
 			           FROM procflow.flow_versions v
 			           JOIN procflow.instances i ON i.id = t.instance AND v.version = i.version
-			          WHERE v.flow = t.flow) AS allow_skip
+			          WHERE v.flow = t.flow AND v.owner = i.owner) AS allow_skip
 			   FROM g, procflow.taskbox(current_user, g.groups) t`);
 		return rows;
 	};

@@ -108,14 +108,14 @@ test('the admin deactivates and activates a process from the grid', async () => 
 
 test("a flow's details show its triggers, versions and a picture naming every activity", async () => {
 	const page = await pageAs(admin);
-	await page.goto(`${url}/processes/invoice_flow`);
+	await page.goto(`${url}/processes/web_admin/invoice_flow`);
 	const names = (await sql(`SELECT jsonb_object_keys(definition->'activities') AS name
 	                            FROM procflow.flow_versions WHERE flow = 'invoice_flow'`)).map((r) => r.name);
 	const text = await page.locator('#picture svg').textContent();
 	for (const name of names)
 		assert.ok(text.includes(name), `the picture names ${name}`);
 	assert.equal(await page.locator('#versions tbody tr').count(), 1);
-	await page.goto(`${url}/processes/audit_invoice`);
+	await page.goto(`${url}/processes/web_admin/audit_invoice`);
 	assert.match(await page.locator('#triggers').textContent(), /update\s*status\s*yes/);
 	await page.context().close();
 });
@@ -193,7 +193,7 @@ test('a stranger sees nothing, and a forged request gets a readable refusal', as
 
 test("a form posted from another site's page is refused", async () => {
 	const page = await pageAs(admin);
-	const response = await page.request.post(`${url}/processes/audit_invoice/disable`,
+	const response = await page.request.post(`${url}/processes/web_admin/audit_invoice/disable`,
 		{ headers: { Origin: 'http://elsewhere.example' }, maxRedirects: 0 });
 	assert.equal(response.status(), 403);
 	assert.deepEqual(await sql("SELECT enabled FROM procflow.processes WHERE name = 'audit_invoice'"),
@@ -358,7 +358,7 @@ test('pages allow no inline script, no framing, no storing; confirmations still 
 		dialog.dismiss();
 	});
 	await adminPage.getByRole('row', { name: /audit_invoice/ }).getByRole('button', { name: 'Deactivate' }).click();
-	assert.equal(asked, 'Deactivate process audit_invoice?');
+	assert.equal(asked, 'Deactivate process audit_invoice of web_admin?');
 	assert.deepEqual(await sql(`SELECT enabled FROM procflow.processes WHERE name = 'audit_invoice'`),
 		[{ enabled: true }], 'declining the confirmation sends nothing');
 	await adminPage.context().close();
@@ -366,7 +366,7 @@ test('pages allow no inline script, no framing, no storing; confirmations still 
 
 test('a form post from no page is refused, and a form sends back only to this site', async () => {
 	const auth = `Basic ${Buffer.from(`${admin.username}:${admin.password}`).toString('base64')}`;
-	const post = (headers, body) => fetch(`${url}/processes/audit_invoice/enable`, {
+	const post = (headers, body) => fetch(`${url}/processes/web_admin/audit_invoice/enable`, {
 		method: 'POST', redirect: 'manual', body,
 		headers: { Authorization: auth, 'Content-Type': 'application/x-www-form-urlencoded', ...headers },
 	});
@@ -374,6 +374,45 @@ test('a form post from no page is refused, and a form sends back only to this si
 	for (const evil of ['/\\evil.example/', '//evil.example/', '/\t/evil.example/', 'https://evil.example/'])
 		assert.equal((await post({ Origin: url }, `back=${encodeURIComponent(evil)}`)).headers.get('location'),
 			'/processes', `back=${JSON.stringify(evil)} goes to this site`);
-	assert.equal((await post({ Origin: url }, 'back=%2Fprocesses%2Faudit_invoice')).headers.get('location'),
-		'/processes/audit_invoice', 'a path of this site is followed');
+	assert.equal((await post({ Origin: url }, 'back=%2Fprocesses%2Fweb_admin%2Faudit_invoice')).headers.get('location'),
+		'/processes/web_admin/audit_invoice', 'a path of this site is followed');
+});
+
+test('processes are named by owner and name: two owners\' processes of one name', async () => {
+	await sql(`CREATE ROLE web_other;
+	           GRANT web_other TO web_admin;
+	           GRANT CREATE ON SCHEMA public TO web_other`);
+	const client = await db.connect();
+	try {
+		await client.query('SET ROLE web_other');
+		await client.query('CREATE TABLE other_invoice (id int PRIMARY KEY)');
+		await client.query(`SELECT procflow.create_process('audit_invoice', 'other_invoice', 'SELECT 1')`);
+		await client.query(`SELECT procflow.create_flow('invoice_flow', 'other_invoice', $1::jsonb)`,
+			[JSON.stringify({ start: 'e', activities: { e: { kind: 'end' } } })]);
+		await client.query('RESET ROLE');
+		const page = await pageAs(admin);
+		await page.goto(`${url}/processes?q=audit_invoice`);
+		const other = page.getByRole('row', { name: /audit_invoice.*web_other/ });
+		await other.getByRole('button', { name: 'Deactivate' }).click();
+		await page.waitForURL(/\/processes/);
+		assert.deepEqual(await sql(`SELECT owner_name, enabled FROM procflow.processes
+		                             WHERE name = 'audit_invoice' ORDER BY owner_name`),
+		[{ owner_name: 'web_admin', enabled: true }, { owner_name: 'web_other', enabled: false }],
+		'the other owner\'s process was deactivated, not the admin\'s');
+		// both flows' pages draw their own picture; no "ambiguous"
+		for (const [owner, activity] of [['web_admin', 'review'], ['web_other', 'e']]) {
+			const response = await page.goto(`${url}/processes/${owner}/invoice_flow`);
+			assert.equal(response.status(), 200);
+			assert.ok((await page.locator('#picture svg').textContent()).includes(activity));
+		}
+		await page.context().close();
+	} finally {
+		await client.query('RESET ROLE');
+		await client.query(`SET ROLE web_other`);
+		await client.query(`SELECT procflow.drop_process(name) FROM procflow.processes WHERE owner_name = 'web_other'`);
+		await client.query('DROP TABLE other_invoice');
+		await client.query('RESET ROLE');
+		client.release();
+		await sql(`REVOKE CREATE ON SCHEMA public FROM web_other; DROP ROLE web_other`);
+	}
 });
