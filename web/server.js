@@ -22,7 +22,7 @@ import formbody from '@fastify/formbody';
 import view from '@fastify/view';
 import { Eta } from 'eta';
 import pg from 'pg';
-import { instance as vizInstance } from '@viz-js/viz';
+import { Worker } from 'node:worker_threads';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -189,6 +189,72 @@ async function query(req, sql, params = []) {
 	}
 }
 
+// The largest picture drawn (DOT text), and the longest a drawing may take.
+const PICTURE_MAX_BYTES = 200000;
+const PICTURE_MAX_MS = 5000;
+
+/*
+ * Flow pictures, drawn one after another in a worker thread
+ * (picture_worker.js) with a size and a time limit: a picture too big or too
+ * slow to draw is described instead, and the thread that took too long is
+ * ended and replaced.  The server's own thread never draws.
+ */
+class Pictures {
+	constructor() {
+		this.next = 1;
+		this.waiting = new Map();
+		this.queue = Promise.resolve();
+		this.start();
+	}
+
+	start() {
+		this.worker = new Worker(path.join(here, 'picture_worker.js'));
+		this.worker.unref();
+		this.worker.on('message', ({ id, svg, error }) => {
+			const done = this.waiting.get(id);
+			if (done)
+				done(svg ? { svg } : { error });
+		});
+		this.worker.on('error', () => this.restart());
+	}
+
+	restart() {
+		for (const done of this.waiting.values())
+			done({ error: 'the drawing failed' });
+		this.worker.terminate().catch(() => {});
+		this.start();
+	}
+
+	// The picture as HTML: the SVG, or a sentence saying why there is none.
+	draw(dot) {
+		const missing = (why) => `<p class="muted" id="picture-missing">${why}</p>`;
+		if (dot.length > PICTURE_MAX_BYTES)
+			return Promise.resolve(missing(`This flow is too large to draw here (${dot.length} bytes of Graphviz; ` +
+				`the page draws up to ${PICTURE_MAX_BYTES}). procflow.flow_graph() gives it for dot.`));
+		const drawing = this.queue.then(() => new Promise((resolve) => {
+			const id = this.next++;
+			const timer = setTimeout(() => {
+				this.waiting.delete(id);
+				resolve(missing(`Drawing this flow took longer than ${PICTURE_MAX_MS / 1000} s; ` +
+					'procflow.flow_graph() gives it for dot.'));
+				this.restart();
+			}, PICTURE_MAX_MS);
+			this.waiting.set(id, (result) => {
+				clearTimeout(timer);
+				this.waiting.delete(id);
+				resolve(result.svg || missing('The picture could not be drawn.'));
+			});
+			this.worker.postMessage({ id, dot });
+		}));
+		this.queue = drawing.catch(() => {});
+		return drawing;
+	}
+
+	close() {
+		return this.worker.terminate();
+	}
+}
+
 /*
  * A path of this site, or null: a browser reads "//host", "/\\host" and
  * control characters as another site's address.
@@ -254,7 +320,7 @@ const STATIC = new Map(['page.js', 'taskbox.js'].map((name) =>
 export async function build(options) {
 	const app = Fastify({ logger: false });
 	const logins = new Logins(options.pg);
-	const viz = await vizInstance();
+	const pictures = new Pictures();
 	const eta = new Eta({ views: path.join(here, 'views'), cache: true });
 
 	app.register(formbody);
@@ -289,7 +355,10 @@ export async function build(options) {
 		if (host !== req.headers.host)
 			reply.code(403).send('This form was posted from another site, or from no page at all.');
 	});
-	app.addHook('onClose', async () => logins.close());
+	app.addHook('onClose', async () => {
+		await logins.close();
+		await pictures.close();
+	});
 
 	// Every error a person sees: PostgreSQL's message, detail and hint.
 	app.setErrorHandler(async (err, req, reply) => {
@@ -322,11 +391,6 @@ export async function build(options) {
 		d ? d.toISOString().slice(0, seconds ? 19 : 16).replace('T', ' ') : '';
 	const render = (reply, template, req, data) =>
 		reply.view(template, { login: req.login, when, ...data });
-	// Graphviz's SVG without its XML prolog and doctype, to sit in the page.
-	const svg = (dot) => {
-		const text = viz.renderString(dot, { format: 'svg' });
-		return text.slice(text.indexOf('<svg'));
-	};
 
 	app.get('/', async (req, reply) => reply.redirect('/processes'));
 	app.get('/static/:name', async (req, reply) => {
@@ -385,7 +449,7 @@ export async function build(options) {
 		if (process.kind === 'flow') {
 			const { rows: [g] } = await asOwner(req, owner, (client) =>
 				client.query('SELECT procflow.flow_graph($1) AS dot', [name]));
-			picture = svg(g.dot);
+			picture = await pictures.draw(g.dot);
 			({ rows: versions } = await query(req,
 				`SELECT version, current, created_at FROM procflow.flow_versions
 				  WHERE flow = $1 AND owner = $2 ORDER BY version DESC`, [name, owner]));
@@ -431,7 +495,7 @@ export async function build(options) {
 			                                AND v.version = i.version
 			  WHERE a.instance = $1 ORDER BY a.id`, [id]);
 		return render(reply, 'instance.eta', req, { title: `Instance ${id}`, instance,
-			picture: svg(g.dot), activities });
+			picture: await pictures.draw(g.dot), activities });
 	});
 
 	app.post('/instances/:id(^\\d+$)/:action(^suspend|resume|terminate$)', async (req, reply) => {

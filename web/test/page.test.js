@@ -416,3 +416,35 @@ test('processes are named by owner and name: two owners\' processes of one name'
 		await sql(`REVOKE CREATE ON SCHEMA public FROM web_other; DROP ROLE web_other`);
 	}
 });
+
+test('a flow too large to draw is described, not drawn on the server\'s thread', async () => {
+	const activities = {};
+	const name = (i) => `step_${i}_${'x'.repeat(60)}`;
+	for (let i = 0; i < 999; i++)
+		activities[name(i)] = { kind: 'automatic', action: 'SELECT 1', next: i < 998 ? name(i + 1) : 'done' };
+	activities.done = { kind: 'end' };
+	const client = await db.connect();
+	try {
+		await client.query('SET ROLE web_admin');
+		await client.query(`SELECT procflow.create_flow('huge_flow', 'invoice', $1::jsonb)`,
+			[JSON.stringify({ start: name(0), activities })]);
+		await client.query('RESET ROLE');
+		const page = await pageAs(admin);
+		const [picturePage, taskbox] = await Promise.all([
+			page.request.get(`${url}/processes/web_admin/huge_flow`),
+			page.request.get(`${url}/taskbox`),
+		]);
+		assert.equal(taskbox.status(), 200);
+		assert.equal(picturePage.status(), 200);
+		assert.match(await picturePage.text(), /id="picture-missing">This flow is too large to draw here/);
+		// a flow of ordinary size is still drawn
+		await page.goto(`${url}/processes/web_admin/invoice_flow`);
+		assert.ok((await page.locator('#picture svg').textContent()).includes('review'));
+		await page.context().close();
+	} finally {
+		await client.query('SET ROLE web_admin');
+		await client.query(`SELECT procflow.drop_process('huge_flow')`);
+		await client.query('RESET ROLE');
+		client.release();
+	}
+});
