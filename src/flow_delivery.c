@@ -422,6 +422,13 @@ wait_order(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The id of the event a job delivers: its own, or the one it was kept from. */
+static int64
+event_id_of(const ClaimedJob *job)
+{
+	return job->event_id != 0 ? job->event_id : job->id;
+}
+
 /* Does the listener listen for this event of this instance's version? */
 static bool
 listener_hears(Listener *listener, Step *s, Delivery *d)
@@ -455,7 +462,7 @@ waits_to_close(Step *s, Delivery *d, Listener *listeners, int nlisteners, WaitTo
 		if (act->kind == FLOW_CONDITIONAL_START || !listener_hears(&listeners[l], s, d))
 			continue;
 		nwaiting = flow_store_waiting(s->instance.id, act->name, job->xid, job->cid,
-									  job->event_id != 0 ? job->event_id : job->id,
+									  event_id_of(job),
 									  job->source_instance, &waiting);
 		for (int w = 0; w < nwaiting; w++)
 		{
@@ -497,7 +504,7 @@ deliver_to_instance(ProcessInfo *flow, Delivery *d, FlowInstance *instance,
 	step_begin(&s, flow, instance, job->id, job->attempts + 1);
 	s.event = d->doc;
 	/* a chain of steps starts at the event: the waits it begins take later ones */
-	s.clock = job->event_id != 0 ? job->event_id : job->id;
+	s.clock = event_id_of(job);
 
 	nwaits = waits_to_close(&s, d, listeners, nlisteners, &waits);
 	for (int w = 0; w < nwaits && !s.ended; w++)
@@ -575,7 +582,7 @@ keep_for_instance(Delivery *d, ProcessInfo *flow, int64 instance_id, int64 activ
 	kept.xid = job->xid;
 	kept.event_table = job->event_table;
 	kept.cid = job->cid;
-	kept.event_id = job->event_id != 0 ? job->event_id : job->id;
+	kept.event_id = event_id_of(job);
 	kept.source_instance = job->source_instance;
 	kept.run_at = GetCurrentTimestamp();
 	/* when the event came (its transaction began), not when it was kept */

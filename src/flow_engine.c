@@ -613,6 +613,13 @@ queue_activity_job(Step *s, int64 activity_id, const char *event, TimestampTz ru
 
 static void enter_activity(Step *s, int target, const char *from);
 
+/* Has an instance with this status ended (completed or terminated)? */
+static bool
+has_ended(const char *status)
+{
+	return strcmp(status, "completed") == 0 || strcmp(status, "terminated") == 0;
+}
+
 /*
  * Follow the links of activity "act" that its outcome takes (all of them
  * for a plain or split "next"; those of the outcome for an object "next").
@@ -1126,8 +1133,7 @@ enter_subflow(Step *s, int index, FlowActivity *act)
 		flow_store_note_run(id, "failed", error);
 		return;
 	}
-	if (!flow_store_child(s->instance.id, id, &status, &vars) ||
-		(strcmp(status, "completed") != 0 && strcmp(status, "terminated") != 0))
+	if (!flow_store_child(s->instance.id, id, &status, &vars) || !has_ended(status))
 		return;
 	if (!count_spin(s, "subflow", act->name, &error))
 	{
@@ -1237,8 +1243,7 @@ step_end(Step *s)
 		flow_store_set_spins(s->instance.id, s->spins);
 	/* the chain goes on while a step it queued, or an event kept, waits */
 	if (s->clock != 0 &&
-		(strcmp(s->instance.status, "completed") == 0 ||
-		 strcmp(s->instance.status, "terminated") == 0 ||
+		(has_ended(s->instance.status) ||
 		 (!s->queued_step && !flow_store_chain_goes_on(s->instance.id, s->job_id))))
 		s->clock = 0;
 	if (s->clock != s->instance.clock)
@@ -1404,7 +1409,7 @@ close_subflow(Step *s, FlowActivityRow *row, int index)
 		s->made_live = true;
 		return;
 	}
-	if (strcmp(status, "completed") != 0 && strcmp(status, "terminated") != 0)
+	if (!has_ended(status))
 	{
 		s->made_live = true;	/* the child has not ended: nothing to do */
 		return;
