@@ -16,7 +16,7 @@ OBJS = \
 	src/rotation.o \
 	src/cron.o \
 	src/scheduler.o \
-	src/executor.o \
+	src/executor_worker.o \
 	src/launcher.o \
 	src/process_api.o \
 	src/flow_definition.o \
@@ -29,6 +29,8 @@ OBJS = \
 	src/task_api.o \
 	src/task_form.o \
 	src/json_doc.o \
+	src/settings.o \
+	src/capture_triggers.o \
 	src/job_api.o \
 	src/api.o \
 	src/entity.o \

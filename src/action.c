@@ -42,7 +42,7 @@
 
 #include "action.h"
 #include "entity.h"
-#include "procflow.h"
+#include "settings.h"
 
 /* One running action. */
 typedef struct RunningAction

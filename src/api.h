@@ -34,8 +34,6 @@ extern int	api_interval_sign(Interval *value);
 extern void api_check_delay(Interval *delay);
 extern void api_lookup_process(const char *name, OwnedProcess *process, bool lock);
 extern void api_find_process(const char *name, OwnedProcess *process);
-extern void api_sync_capture_trigger(Oid entity);
-extern void api_sync_wait_triggers(ArrayType *tables);
 extern void api_require_flow_catalog(void);
 
 #endif							/* PROCFLOW_API_H */

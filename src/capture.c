@@ -45,12 +45,11 @@
 
 #include "action.h"
 #include "cache.h"
-#include "capture.h"
 #include "collect.h"
 #include "entity.h"
 #include "flow_engine.h"
 #include "job_state.h"
-#include "procflow.h"
+#include "settings.h"
 #include "queue.h"
 #include "stored_row.h"
 #include "truncate.h"

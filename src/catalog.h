@@ -15,7 +15,7 @@
 #include "fmgr.h"
 
 #include "identity.h"
-#include "procflow.h"
+#include "settings.h"
 
 /*
  * The versions of procflow's tables that this library works with.  Between

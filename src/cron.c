@@ -46,7 +46,7 @@
 #include "utils/timestamp.h"
 
 #include "cron.h"
-#include "procflow.h"
+#include "settings.h"
 
 PG_FUNCTION_INFO_V1(procflow_cron_next);
 

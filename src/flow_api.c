@@ -22,6 +22,7 @@
 #include "utils/jsonb.h"
 
 #include "api.h"
+#include "capture_triggers.h"
 #include "catalog.h"
 #include "flow_definition.h"
 #include "flow_graph.h"
@@ -107,7 +108,7 @@ procflow_alter_flow(PG_FUNCTION_ARGS)
 				 4, argtypes, args, waits_on ? NULL : "   n", SPI_OK_SELECT);
 	version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 										  1, &isnull));
-	api_sync_wait_triggers(waits_on);
+	capture_triggers_sync_waits(waits_on);
 	SPI_finish();
 	PG_RETURN_INT32(version);
 }

@@ -59,7 +59,7 @@
 #include "flow_store.h"
 #include "identity.h"
 #include "job_deadline.h"
-#include "procflow.h"
+#include "settings.h"
 #include "queue.h"
 #include "stored_row.h"
 #include "task_form.h"

@@ -34,9 +34,9 @@
 #include "utils/varlena.h"
 #include "utils/wait_event.h"
 
-#include "executor.h"
+#include "executor_worker.h"
 #include "launcher.h"
-#include "procflow.h"
+#include "settings.h"
 #include "shmem.h"
 
 /* An executor that lived shorter than this counts as failing to start. */

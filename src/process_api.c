@@ -36,6 +36,7 @@
 
 #include "action.h"
 #include "api.h"
+#include "capture_triggers.h"
 #include "batch.h"
 #include "cron.h"
 #include "catalog.h"
@@ -257,7 +258,7 @@ recheck_flow(const char *name, int32 process_id, Oid entity, Oid owner)
 					 " WHERE p.id = $1 AND v.process_id = p.id AND v.version = p.version",
 					 2, argtypes2, args2, waits_on ? NULL : " n", SPI_OK_UPDATE);
 	}
-	api_sync_wait_triggers(waits_on);
+	capture_triggers_sync_waits(waits_on);
 }
 
 /*
@@ -432,7 +433,7 @@ process_api_define(FunctionCallInfo fcinfo, bool alter, bool flow)
 					 13, argtypes, args, nulls, SPI_OK_UPDATE);
 	}
 
-	api_sync_wait_triggers(waits_on);
+	capture_triggers_sync_waits(waits_on);
 	SPI_finish();
 }
 
@@ -612,7 +613,7 @@ procflow_add_trigger(PG_FUNCTION_ARGS)
 	trigger_id = insert_trigger("INSERT INTO procflow.trigger (process_id, event, fields, queued, delay, priority)"
 								" VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
 								6, argtypes, args, nulls);
-	api_sync_capture_trigger(process.entity);
+	capture_triggers_sync(process.entity);
 
 	SPI_finish();
 	PG_RETURN_INT64(trigger_id);
@@ -667,7 +668,7 @@ procflow_drop_trigger(PG_FUNCTION_ARGS)
 		catalog_exec("UPDATE procflow.process SET updated_at = now() WHERE id = $1",
 					 1, argtypes2, args2, NULL, SPI_OK_UPDATE);
 	}
-	api_sync_capture_trigger(entity);
+	capture_triggers_sync(entity);
 
 	SPI_finish();
 	PG_RETURN_VOID();
@@ -752,8 +753,8 @@ procflow_drop_process(PG_FUNCTION_ARGS)
 				 1, argtypes, args, NULL, SPI_OK_DELETE);
 	catalog_exec("DELETE FROM procflow.process WHERE id = $1",
 				 1, argtypes, args, NULL, SPI_OK_DELETE);
-	api_sync_capture_trigger(process.entity);
-	api_sync_wait_triggers(waits_on);
+	capture_triggers_sync(process.entity);
+	capture_triggers_sync_waits(waits_on);
 
 	SPI_finish();
 	PG_RETURN_VOID();

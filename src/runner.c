@@ -53,7 +53,7 @@
 #include "inflight.h"
 #include "job_deadline.h"
 #include "job_state.h"
-#include "procflow.h"
+#include "settings.h"
 #include "queue.h"
 #include "runner.h"
 #include "scheduler.h"

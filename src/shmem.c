@@ -28,7 +28,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 
-#include "procflow.h"
+#include "settings.h"
 #include "shmem.h"
 
 #define NO_WAKEUP	PG_INT64_MAX

@@ -14,7 +14,7 @@
 
 #include "datatype/timestamp.h"
 
-#include "procflow.h"
+#include "settings.h"
 
 /* The rotation of procflow.job's partitions in one database (rotation.c). */
 typedef struct QueueRotation

@@ -19,7 +19,7 @@
  * ALTER ROLE ... RENAME renames the role in procflow's catalog of this
  * database at once (the owner of a process is kept by OID and by name, the
  * name for restores); other databases follow when their executors next
- * look (executor.c).
+ * look (executor_worker.c).
  *
  * Copyright (c) 2026, procflow developers
  *

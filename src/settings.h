@@ -1,14 +1,14 @@
 /*-------------------------------------------------------------------------
  *
- * procflow.h
- *	  Settings and limits shared by all of procflow's source files.
+ * settings.h
+ *	  Settings (GUCs) and limits shared by all of procflow's source files.
  *
  * Copyright (c) 2026, procflow developers
  *
  *-------------------------------------------------------------------------
  */
-#ifndef PROCFLOW_H
-#define PROCFLOW_H
+#ifndef PROCFLOW_SETTINGS_H
+#define PROCFLOW_SETTINGS_H
 
 /* Upper bounds of the shared state, fixed at server start. */
 #define PROCFLOW_MAX_DATABASES	32
@@ -34,7 +34,7 @@ procflow_order_key(int32 execution_order, int32 priority)
 	return (int64) (((uint64) (int64) execution_order << 32) | inverted);
 }
 
-/* GUC variables (see procflow.c for their meaning). */
+/* GUC variables (see settings.c for their meaning). */
 extern char *procflow_database;
 extern int	procflow_workers;
 extern int	procflow_batch_size;
@@ -47,4 +47,6 @@ extern int	procflow_max_timeout;
 extern bool procflow_role_turns;
 extern char *procflow_timezone;
 
-#endif							/* PROCFLOW_H */
+extern void settings_define(void);
+
+#endif							/* PROCFLOW_SETTINGS_H */

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * executor.c
+ * executor_worker.c
  *	  The executor background worker.
  *
  * The launcher starts procflow.workers executors for each database in
@@ -44,10 +44,10 @@
 #include "utils/wait_event.h"
 
 #include "catalog.h"
-#include "executor.h"
+#include "executor_worker.h"
 #include "flow_store.h"
 #include "inflight.h"
-#include "procflow.h"
+#include "settings.h"
 #include "queue.h"
 #include "rotation.h"
 #include "runner.h"

@@ -1,14 +1,14 @@
 /*-------------------------------------------------------------------------
  *
- * executor.h
+ * executor_worker.h
  *	  The executor background worker: runs one database's due jobs.
  *
  * Copyright (c) 2026, procflow developers
  *
  *-------------------------------------------------------------------------
  */
-#ifndef PROCFLOW_EXECUTOR_H
-#define PROCFLOW_EXECUTOR_H
+#ifndef PROCFLOW_EXECUTOR_WORKER_H
+#define PROCFLOW_EXECUTOR_WORKER_H
 
 #include "fmgr.h"
 
@@ -17,4 +17,4 @@
 
 extern PGDLLEXPORT void procflow_executor_main(Datum main_arg);
 
-#endif							/* PROCFLOW_EXECUTOR_H */
+#endif							/* PROCFLOW_EXECUTOR_WORKER_H */
