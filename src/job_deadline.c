@@ -11,7 +11,12 @@
  * disarmed when it ends; an action's own timeout (its process's, or its
  * activity's) narrows it while the action runs, never beyond the job's
  * deadline.  When it fires, the job fails with "canceling statement due to
- * statement timeout", as any error, and is retried.
+ * statement timeout", as any error, and is retried.  SQL can catch that
+ * cancel and go on (an EXCEPTION WHEN query_canceled block in a loop): a
+ * job still running OVERRUN_GRACE_MS after its deadline ends its executor,
+ * as pg_terminate_backend would, with an error no SQL can catch; the
+ * launcher starts the executor again, and the job, noted as running
+ * (inflight.c), counts that as a failed attempt.
  *
  * Only executors use it: in a session, procflow.run_jobs() keeps the
  * session's own statement_timeout.
@@ -22,13 +27,30 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
+#include "storage/latch.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 
 #include "job_deadline.h"
 
+/* How long past its deadline a job that ignores the cancel may run. */
+#define OVERRUN_GRACE_MS 1000
+
 /* When the running job's time is up; 0 when it has no limit. */
 static TimestampTz deadline = 0;
+
+/* The timeout that ends an executor whose job overran its deadline. */
+static TimeoutId overrun_timeout = MAX_TIMEOUTS;
+
+/* The job ignored its cancel: end the executor, as a termination does. */
+static void
+overrun_handler(void)
+{
+	ProcDiePending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
 
 /*
  * A job starts: its time runs until max_ms (procflow.max_timeout) have
@@ -40,8 +62,12 @@ job_deadline_begin(int max_ms)
 	deadline = 0;
 	if (max_ms > 0)
 	{
+		if (overrun_timeout == MAX_TIMEOUTS)
+			overrun_timeout = RegisterTimeout(USER_TIMEOUT, overrun_handler);
 		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), max_ms);
 		enable_timeout_at(STATEMENT_TIMEOUT, deadline);
+		enable_timeout_at(overrun_timeout,
+						  TimestampTzPlusMilliseconds(deadline, OVERRUN_GRACE_MS));
 	}
 }
 
@@ -78,4 +104,6 @@ job_deadline_end(void)
 {
 	deadline = 0;
 	disable_timeout(STATEMENT_TIMEOUT, false);
+	if (overrun_timeout != MAX_TIMEOUTS)
+		disable_timeout(overrun_timeout, false);
 }

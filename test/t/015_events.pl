@@ -165,6 +165,34 @@ like($node->safe_psql('postgres', q{SELECT error FROM procflow.job_history WHERE
 	qr/statement timeout/, 'a lock wait longer than max_timeout fails the job');
 $holder->query_safe('ROLLBACK');
 $holder->quit;
+
+# a job whose SQL catches the cancel and goes on (for an hour) ends its
+# executor a moment after its deadline; the executor starts again, and the
+# job counts that as a failed attempt
+$node->safe_psql('postgres', q{
+SET ROLE slowpoke;
+CREATE FUNCTION stubborn() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	LOOP
+		BEGIN
+			PERFORM pg_sleep(0.2);
+		EXCEPTION WHEN query_canceled THEN NULL;
+		END;
+		EXIT WHEN clock_timestamp() - statement_timestamp() > interval '1 hour';
+	END LOOP;
+	RETURN true;
+END $$;
+SELECT procflow.create_process('stubborn', 'slow_item', 'SELECT stubborn()', max_attempts => 1);
+RESET ROLE;
+});
+$node->safe_psql('postgres', q{SELECT procflow.run_process('stubborn', '{"id": 1}')});
+wait_until($node, q{SELECT count(*) = 1 FROM procflow.job_history WHERE process = 'stubborn' AND status = 'failed'},
+	'a job that catches its cancel held its executor past max_timeout');
+wait_until($node, q{SELECT count(*) = 2 FROM pg_stat_activity WHERE backend_type = 'procflow executor'},
+	'the executor ended for the job that overran did not start again');
+$node->safe_psql('postgres', q{SELECT procflow.run_process('touch', '{"id": 2}')});
+wait_until($node, q{SELECT count(*) = 1 FROM procflow.job_history WHERE process = 'touch' AND status = 'succeeded'},
+	'the executors did not go on with other jobs');
 $node->append_conf('postgresql.conf', "procflow.max_timeout = 0\n");
 $node->reload;
 
