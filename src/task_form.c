@@ -93,10 +93,33 @@ parse_typed(void *arg)
 }
 
 /*
+ * Does a time end with its offset from UTC ("Z", "+01", "-05:30",
+ * "+0530")?
+ */
+static bool
+ends_with_offset(const char *text)
+{
+	size_t		len = strlen(text);
+	const char *sign;
+
+	if (len > 0 && (text[len - 1] == 'Z' || text[len - 1] == 'z'))
+		return true;
+	sign = strpbrk(text + Min(len, 11), "+-");
+	if (sign == NULL || strpbrk(sign + 1, "+-") != NULL)
+		return false;
+	for (const char *c = sign + 1; *c; c++)
+		if (!isdigit((unsigned char) *c) && !(*c == ':' && c == sign + 3))
+			return false;
+	len = strlen(sign + 1);
+	return len == 2 || len == 4 || (len == 5 && sign[3] == ':');
+}
+
+/*
  * Does the text read as a value of the type (a date, a timestamptz),
- * written year first as ISO 8601 has it ("2026-12-31", "2026-12-31T17:00Z"),
- * so that it reads the same whatever the session's DateStyle, and is no
- * special word ("today", "infinity")?
+ * written as ISO 8601 has it, year first ("2026-12-31"), and a
+ * timestamptz with its time and its offset ("2026-12-31T17:00Z"), so that
+ * it reads as the same value whatever the session's DateStyle and
+ * TimeZone, and is no special word ("today", "infinity")?
  */
 static bool
 parses_as(Oid type, const char *text)
@@ -108,6 +131,9 @@ parses_as(Oid type, const char *text)
 		if (i == 4 || i == 7 ? text[i] != '-' : !isdigit((unsigned char) text[i]))
 			return false;
 	if (type == DATEOID && text[10] != '\0')
+		return false;
+	if (type == TIMESTAMPTZOID &&
+		((text[10] != 'T' && text[10] != ' ') || !ends_with_offset(text)))
 		return false;
 	edata = subxact_run(parse_typed, NULL, &p, true);
 	if (edata == NULL)
@@ -420,7 +446,8 @@ task_form_check_vars(Jsonb *form, Jsonb *vars, int64 task)
 		if (!value_fits(type, has_options ? &options : NULL, &values[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("field \"%s\" of task " INT64_FORMAT " takes a %s%s", keys[i], task,
+					 errmsg("field \"%s\" of task " INT64_FORMAT " takes %s %s%s", keys[i], task,
+							type == FIELD_INTEGER ? "an" : "a",
 							field_types[type].name, type == FIELD_CHOICE ? " among its options" : ""),
 					 type == FIELD_DATE ? errhint("A date is written as \"2026-12-31\".") :
 					 type == FIELD_TIMESTAMPTZ ? errhint("A timestamptz is written as \"2026-12-31T17:00:00Z\".") : 0));

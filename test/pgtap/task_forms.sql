@@ -4,7 +4,7 @@
 -- complete_task's vars checked against it (unknown field, wrong type,
 -- missing required field), refused without writing anything.
 BEGIN;
-SELECT plan(44);
+SELECT plan(46);
 
 CREATE ROLE form_owner;
 GRANT CREATE ON SCHEMA public TO form_owner;
@@ -125,6 +125,10 @@ SELECT throws_ok('SELECT procflow.complete_task(' || :t1 || $$, 'approve', '{"ap
     '22P02', NULL, 'a timestamptz that is a number');
 SELECT throws_ok('SELECT procflow.complete_task(' || :t1 || $$, 'approve', '{"approved_amount": 100, "call_at": "now", "channel": "mail"}')$$,
     '22P02', NULL, 'a timestamptz that is a special word');
+SELECT throws_ok('SELECT procflow.complete_task(' || :t1 || $$, 'approve', '{"approved_amount": 100, "call_at": "2026-01-02T10:00:00", "channel": "mail"}')$$,
+    '22P02', NULL, 'a timestamptz without its offset from UTC (read in the completer''s TimeZone)');
+SELECT throws_ok('SELECT procflow.complete_task(' || :t1 || $$, 'approve', '{"approved_amount": 100, "call_at": "2026-01-02 10:00 Pacific/Kiritimati", "channel": "mail"}')$$,
+    '22P02', NULL, 'a timestamptz with a zone name instead of an offset');
 SELECT throws_ok('SELECT procflow.complete_task(' || :t1 || $$, 'approve', '{"approved_amount": 100, "items": 1e30, "channel": "mail"}')$$,
     '22P02', NULL, 'an integer that no bigint holds');
 SELECT throws_ok('SELECT procflow.complete_task(' || :t1 || $$, 'approve', '{"approved_amount": 100, "channel": "fax"}')$$,
