@@ -141,8 +141,9 @@ primary_key_columns(Oid relid)
 
 /*
  * The table whose names an ALTER TABLE may change the meaning of: the
- * table renamed, or one of whose columns is renamed, dropped or given
- * another type, or one of whose constraints is dropped; InvalidOid for any
+ * table renamed or moved to another schema, or one of whose columns is
+ * renamed, dropped or given another type, or one of whose constraints is
+ * dropped; InvalidOid for any
  * other command (adding a column or a key, as a restore does, changes no
  * name a version uses).
  */
@@ -157,6 +158,14 @@ renaming_table(Node *parsetree)
 
 		if ((stmt->renameType == OBJECT_COLUMN || stmt->renameType == OBJECT_TABLE) &&
 			stmt->relation != NULL)
+			return RangeVarGetRelid(stmt->relation, NoLock, true);
+		return InvalidOid;
+	}
+	if (IsA(parsetree, AlterObjectSchemaStmt))
+	{
+		AlterObjectSchemaStmt *stmt = (AlterObjectSchemaStmt *) parsetree;
+
+		if (stmt->objectType == OBJECT_TABLE && stmt->relation != NULL)
 			return RangeVarGetRelid(stmt->relation, NoLock, true);
 		return InvalidOid;
 	}

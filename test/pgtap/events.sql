@@ -5,7 +5,7 @@
 -- ALTER TABLE, TRUNCATE, alter_process and drop_process while live
 -- instances need what they would change.
 BEGIN;
-SELECT plan(39);
+SELECT plan(40);
 
 CREATE TABLE acct (id numeric PRIMARY KEY, status text, note text, spare text);
 CREATE TABLE pay (id int PRIMARY KEY, acct_id numeric, amount int);
@@ -148,6 +148,9 @@ SELECT throws_ok($$ALTER TABLE acct DROP COLUMN status$$, '2BP01', NULL,
                  'dropping it too');
 SELECT throws_ok($$ALTER TABLE pay RENAME TO payment$$, '2BP01', NULL,
                  'renaming a table a live version''s wait names too');
+CREATE SCHEMA elsewhere;
+SELECT throws_ok($$ALTER TABLE pay SET SCHEMA elsewhere$$, '2BP01', NULL,
+                 'moving it to another schema too');
 SELECT throws_ok($$ALTER TABLE pay RENAME COLUMN acct_id TO account$$, '2BP01', NULL,
                  'renaming a column its key uses too');
 SELECT lives_ok($$ALTER TABLE acct RENAME COLUMN spare TO extra$$,
