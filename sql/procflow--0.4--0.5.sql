@@ -171,9 +171,25 @@ CREATE INDEX activity_task_flow_idx ON procflow.activity (process_id)
 	WHERE kind = 'human' AND status IN ('ready', 'open');
 
 /*
+ * The outcomes a person may complete a task with: the keys of its
+ * activity's "next" (none where "next" is plain), but "timeout" and
+ * "skipped", which only the timer and skip_activity close it with.
+ */
+CREATE FUNCTION procflow.task_outcomes(activity jsonb) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN ARRAY(SELECT o
+			   FROM pg_catalog.jsonb_object_keys(CASE pg_catalog.jsonb_typeof(activity->'next')
+												 WHEN 'object' THEN activity->'next'
+												 ELSE '{}' END) o
+			  WHERE o NOT IN ('timeout', 'skipped')
+			  ORDER BY o);
+
+/*
  * The tasks a role may see: those of the flows whose owner it has the
  * privileges of, and, of any flow, those assigned to a role it has the
  * privileges of, or ready and unassigned for a group that is such a role.
+ * With each, what a person needs to work it: the flow's label, the
+ * outcomes to complete it with, whether it may be skipped.
  */
 CREATE OR REPLACE VIEW procflow.tasks WITH (security_barrier) AS
 SELECT a.id AS activity,
@@ -187,10 +203,14 @@ SELECT a.id AS activity,
 	   a.due_at,
 	   a.created_at,
 	   procflow.key_to_jsonb(p.entity, i.key) AS key,
-	   a.form
+	   a.form,
+	   p.label AS flow_label,
+	   procflow.task_outcomes(v.definition->'activities'->a.name) AS outcomes,
+	   coalesce((v.definition->'activities'->a.name->>'allow_skip')::boolean, false) AS allow_skip
   FROM procflow.activity a
   JOIN procflow.instance i ON i.id = a.instance_id
   JOIN procflow.process p ON p.id = i.process_id
+  JOIN procflow.flow_version v ON v.process_id = i.process_id AND v.version = i.version
  WHERE a.kind = 'human' AND a.status IN ('ready', 'open')
    AND a.process_id = ANY (ARRAY(SELECT f.id FROM procflow.process f
 								  WHERE pg_catalog.pg_has_role(f.owner, 'USAGE')))
@@ -206,10 +226,14 @@ SELECT a.id,
 	   a.due_at,
 	   a.created_at,
 	   procflow.key_to_jsonb(p.entity, i.key),
-	   a.form
+	   a.form,
+	   p.label,
+	   procflow.task_outcomes(v.definition->'activities'->a.name),
+	   coalesce((v.definition->'activities'->a.name->>'allow_skip')::boolean, false)
   FROM procflow.activity a
   JOIN procflow.instance i ON i.id = a.instance_id
   JOIN procflow.process p ON p.id = i.process_id
+  JOIN procflow.flow_version v ON v.process_id = i.process_id AND v.version = i.version
  WHERE a.kind = 'human' AND a.status IN ('ready', 'open')
    AND (a.assignee = ANY (ARRAY(SELECT r.rolname::text FROM pg_catalog.pg_roles r
 								 WHERE pg_catalog.pg_has_role(r.oid, 'USAGE')))

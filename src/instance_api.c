@@ -2,7 +2,8 @@
  *
  * instance_api.c
  *	  SQL functions on instances of flows and their activities: launch,
- *	  suspend, resume, terminate, retry_activity and skip_activity.
+ *	  suspend, resume, terminate and retry_activity (skip_activity, which
+ *	  a task's worker may call too, is task_api.c's).
  *
  * A role acts on the instances of the flows whose owner it has the
  * privileges of (itself, or a role it is a member of), as the views show
@@ -40,7 +41,6 @@ PG_FUNCTION_INFO_V1(procflow_suspend);
 PG_FUNCTION_INFO_V1(procflow_resume);
 PG_FUNCTION_INFO_V1(procflow_terminate);
 PG_FUNCTION_INFO_V1(procflow_retry_activity);
-PG_FUNCTION_INFO_V1(procflow_skip_activity);
 
 /* The id an instance or task function takes first: not NULL. */
 int64
@@ -292,45 +292,6 @@ procflow_retry_activity(PG_FUNCTION_ARGS)
 				 errmsg("cannot retry activity " INT64_FORMAT ": it is %s", id, activity.status),
 				 errhint("Failed automatic activities, and waits whose timeout failed, are retried.")));
 	flow_engine_retry(flow, &instance, &activity);
-	cache_unpin();
-	SPI_finish();
-	PG_RETURN_VOID();
-}
-
-/*
- * procflow.skip_activity(activity): close a ready or failed automatic
- * activity, or a waiting or failed wait, and go on as if it had closed.
- */
-Datum
-procflow_skip_activity(PG_FUNCTION_ARGS)
-{
-	int64		id = instance_api_id_arg(fcinfo, "activity");
-	FlowInstance instance;
-	FlowActivityRow activity;
-	ProcessInfo *flow;
-	bool		skippable;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	flow = instance_api_lock_activity(id, false, &instance, &activity, "skip");
-	if (strcmp(activity.kind, "automatic") == 0)
-		skippable = strcmp(activity.status, "ready") == 0 ||
-			strcmp(activity.status, "failed") == 0;
-	else if (strcmp(activity.kind, "wait") == 0)
-		skippable = strcmp(activity.status, "waiting") == 0 ||
-			strcmp(activity.status, "failed") == 0;
-	else if (strcmp(activity.kind, "human") == 0)
-		skippable = strcmp(activity.status, "scheduled") == 0 ||
-			strcmp(activity.status, "ready") == 0 || strcmp(activity.status, "open") == 0;
-	else
-		skippable = false;
-	if (!skippable)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot skip activity " INT64_FORMAT ": it is a %s %s activity", id,
-						activity.status, activity.kind),
-				 errhint("Automatic activities, waits and tasks that are live can be skipped (tasks when their activity allows it).")));
-	flow_engine_skip(flow, &instance, &activity, GetUserNameFromId(GetUserId(), false));
 	cache_unpin();
 	SPI_finish();
 	PG_RETURN_VOID();

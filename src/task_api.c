@@ -2,7 +2,8 @@
  *
  * task_api.c
  *	  SQL functions of tasks (the human activities of instances): taskbox,
- *	  claim_task, release_task, assign_task and complete_task.
+ *	  claim_task, release_task, assign_task and complete_task; and
+ *	  skip_activity, of any activity, which a task's worker may call too.
  *
  * A task is "ready" (anyone it is for may take it; it may already be
  * assigned to someone), "open" (claimed: its assignee works on it), or, with
@@ -43,6 +44,7 @@ PG_FUNCTION_INFO_V1(procflow_claim_task);
 PG_FUNCTION_INFO_V1(procflow_release_task);
 PG_FUNCTION_INFO_V1(procflow_assign_task);
 PG_FUNCTION_INFO_V1(procflow_complete_task);
+PG_FUNCTION_INFO_V1(procflow_skip_activity);
 
 static SPIPlanPtr whom_plan = NULL;
 static SPIPlanPtr taskbox_plan = NULL;
@@ -127,7 +129,10 @@ procflow_taskbox(PG_FUNCTION_ARGS)
 	catalog_keep_plan(&taskbox_plan,
 					  "SELECT a.id, a.instance_id, p.name, a.name, a.status, a.assignee,"
 					  "       a.\"group\", a.instructions, a.due_at, a.created_at,"
-					  "       procflow.key_to_jsonb(p.entity, i.key), a.form"
+					  "       procflow.key_to_jsonb(p.entity, i.key), a.form, p.label,"
+					  "       procflow.task_outcomes(v.definition->'activities'->a.name),"
+					  "       coalesce((v.definition->'activities'->a.name->>'allow_skip')::boolean,"
+					  "                false)"
 					  "  FROM ("
 					  TASKS_OF("unnest($3) f(id), unnest($1) w(name)",
 							   "x.status IN ('ready', 'open') AND x.assignee = w.name"
@@ -151,6 +156,8 @@ procflow_taskbox(PG_FUNCTION_ARGS)
 					  ") a"
 					  "  JOIN procflow.instance i ON i.id = a.instance_id"
 					  "  JOIN procflow.process p ON p.id = i.process_id"
+					  "  JOIN procflow.flow_version v ON v.process_id = i.process_id"
+					  "                              AND v.version = i.version"
 					  " ORDER BY a.due_at NULLS LAST, p.execution_order, a.created_at, a.id",
 					  5, argtypes);
 	if (SPI_execute_plan(taskbox_plan, args, NULL, true, 0) != SPI_OK_SELECT)
@@ -159,8 +166,8 @@ procflow_taskbox(PG_FUNCTION_ARGS)
 
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		Datum		values[12];
-		bool		nulls[12];
+		Datum		values[15];
+		bool		nulls[15];
 
 		heap_deform_tuple(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
@@ -194,11 +201,12 @@ worker_task(FlowActivityRow *task)
 /*
  * The task with this id, locked with its instance; an active instance's.
  * The caller has the privileges of the flow's owner (*as_owner), or, where
- * "workers" allows, the task is its to work as a worker.
+ * "workers" allows, the task is its to work as a worker.  Unless
+ * "tasks_only", the activity may be of any kind for the owner's roles.
  */
 static ProcessInfo *
-lock_task(int64 id, bool workers, FlowInstance *instance, FlowActivityRow *task,
-		  const char *action, bool *as_owner)
+lock_task(int64 id, bool workers, bool tasks_only, FlowInstance *instance,
+		  FlowActivityRow *task, const char *action, bool *as_owner)
 {
 	FlowActivityRow seen;
 	Oid			owner;
@@ -212,13 +220,15 @@ lock_task(int64 id, bool workers, FlowInstance *instance, FlowActivityRow *task,
 	if (has_privs_of_role(GetUserId(), owner))
 	{
 		/* an activity's kind never changes: told before any state */
-		if (strcmp(seen.kind, "human") != 0)
+		if (tasks_only && strcmp(seen.kind, "human") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 					 errmsg("activity " INT64_FORMAT " is not a task", id),
 					 errdetail("It is a %s activity; tasks are the human activities.", seen.kind)));
 		return instance_api_lock_activity(id, false, instance, task, action);
 	}
+	if (!tasks_only && strcmp(seen.kind, "human") != 0)
+		return instance_api_lock_activity(id, false, instance, task, action);
 	if (!workers)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -291,7 +301,7 @@ procflow_claim_task(PG_FUNCTION_ARGS)
 	FlowActivityRow task;
 	bool		as_owner;
 
-	(void) lock_task(id, true, &instance, &task, "claim", &as_owner);
+	(void) lock_task(id, true, true, &instance, &task, "claim", &as_owner);
 	if (!as_owner && strcmp(assignee, GetUserNameFromId(GetUserId(), false)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -338,7 +348,7 @@ procflow_release_task(PG_FUNCTION_ARGS)
 	FlowActivityRow task;
 	bool		as_owner;
 
-	(void) lock_task(id, true, &instance, &task, "release", &as_owner);
+	(void) lock_task(id, true, true, &instance, &task, "release", &as_owner);
 	if (!as_owner)
 		require_claimant(&task, "release");
 	require_task_status(&task, "open", task.assignee ? "ready" : NULL, "release");
@@ -363,7 +373,7 @@ procflow_assign_task(PG_FUNCTION_ARGS)
 	FlowActivityRow task;
 	bool		as_owner;
 
-	(void) lock_task(id, false, &instance, &task, "assign", &as_owner);
+	(void) lock_task(id, false, true, &instance, &task, "assign", &as_owner);
 	require_task_status(&task, "ready", NULL, "assign");
 	flow_store_set_task(id, "ready", assignee);
 	flow_engine_notify_task(id);
@@ -395,7 +405,7 @@ procflow_complete_task(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("vars must be a JSON object")));
 	id = task_arg(fcinfo);
-	flow = lock_task(id, true, &instance, &task, "complete", &as_owner);
+	flow = lock_task(id, true, true, &instance, &task, "complete", &as_owner);
 	require_task_status(&task, "ready", "open", "complete");
 	if (!as_owner && (strcmp(task.status, "open") == 0 || !worker_task(&task)))
 		require_claimant(&task, "complete");
@@ -410,6 +420,53 @@ procflow_complete_task(PG_FUNCTION_ARGS)
 	if (as_owner && task.assignee != NULL && !OidIsValid(get_role_oid(task.assignee, true)))
 		closed_by = task.assignee;
 	flow_engine_complete_task(flow, &instance, &task, outcome, vars, closed_by);
+	cache_unpin();
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * procflow.skip_activity(activity): close a ready or failed automatic
+ * activity, a waiting or failed wait, or a live task whose activity allows
+ * it, and go on as if it had closed.  A task's worker skips it as it would
+ * complete it: a ready task that is its to work, or the open task it
+ * claimed.
+ */
+Datum
+procflow_skip_activity(PG_FUNCTION_ARGS)
+{
+	int64		id = task_arg(fcinfo);
+	FlowInstance instance;
+	FlowActivityRow activity;
+	ProcessInfo *flow;
+	bool		as_owner;
+	bool		skippable;
+
+	flow = lock_task(id, true, false, &instance, &activity, "skip", &as_owner);
+	if (!as_owner)
+	{
+		require_task_status(&activity, "ready", "open", "skip");
+		if (strcmp(activity.status, "open") == 0)
+			require_claimant(&activity, "skip");
+	}
+	if (strcmp(activity.kind, "automatic") == 0)
+		skippable = strcmp(activity.status, "ready") == 0 ||
+			strcmp(activity.status, "failed") == 0;
+	else if (strcmp(activity.kind, "wait") == 0)
+		skippable = strcmp(activity.status, "waiting") == 0 ||
+			strcmp(activity.status, "failed") == 0;
+	else if (strcmp(activity.kind, "human") == 0)
+		skippable = strcmp(activity.status, "scheduled") == 0 ||
+			strcmp(activity.status, "ready") == 0 || strcmp(activity.status, "open") == 0;
+	else
+		skippable = false;
+	if (!skippable)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot skip activity " INT64_FORMAT ": it is a %s %s activity", id,
+						activity.status, activity.kind),
+				 errhint("Automatic activities, waits and tasks that are live can be skipped (tasks when their activity allows it).")));
+	flow_engine_skip(flow, &instance, &activity, GetUserNameFromId(GetUserId(), false));
 	cache_unpin();
 	SPI_finish();
 	PG_RETURN_VOID();

@@ -4,7 +4,7 @@
 -- may complete or release an open task, and whose name closed_by records.
 -- Steps run with procflow.run_jobs() in this transaction.
 BEGIN;
-SELECT plan(50);
+SELECT plan(57);
 
 CREATE ROLE wk_owner;
 CREATE ROLE wk_app;
@@ -27,7 +27,7 @@ SELECT procflow.create_flow('wk_review', 'wk_expense', $${
     "review": {"kind": "human", "group": {"sql": "CASE WHEN ($1).id = 6 THEN NULL ELSE 'wk_clerks' END"},
                "assignee": {"sql": "CASE ($1).id WHEN 4 THEN 'wk_bob' WHEN 5 THEN 'frank' END"},
                "instructions": "Check it", "allow_skip": true,
-               "next": {"approve": "done", "reject": "done"}},
+               "next": {"approve": "done", "reject": "done", "skipped": "done"}},
     "done": {"kind": "end"}}}$$) > 0 AS created;
 SELECT count(procflow.launch('wk_review', to_jsonb(id))) FROM wk_expense;
 SELECT procflow.run_jobs();
@@ -56,6 +56,13 @@ SELECT results_eq($$SELECT flow, (key->>'id')::int FROM procflow.taskbox() ORDER
 SELECT results_eq($$SELECT flow, name, status, "group", instructions FROM procflow.tasks WHERE (key->>'id')::int = 1 AND flow = 'wk_review'$$,
     $$VALUES ('wk_review'::text, 'review'::text, 'ready'::text, 'wk_clerks'::text, 'Check it'::text)$$,
     'the tasks view shows the task''s fields and its key');
+SELECT results_eq($$SELECT flow_label, outcomes, allow_skip FROM procflow.tasks WHERE (key->>'id')::int = 1 AND flow = 'wk_review'$$,
+    $$VALUES (NULL::text, '{approve,reject}'::text[], true)$$,
+    'and what it needs to work it: the flow''s label (none given here), the outcomes to complete it with, whether it may skip it');
+SELECT results_eq($$SELECT flow, flow_label, outcomes, allow_skip FROM procflow.taskbox() WHERE (key->>'id')::int = 1 ORDER BY 1$$,
+    $$VALUES ('wk_elsewhere'::text, NULL::text, '{}'::text[], false),
+             ('wk_review', NULL, '{approve,reject}', true)$$,
+    'so does the taskbox (a plain next: no outcome to choose)');
 SELECT is((SELECT count(*) FROM procflow.tasks), 4::bigint, 'and only the tasks the worker may work');
 SELECT is((SELECT count(*) FROM procflow.instances), 0::bigint, 'no instances of the owner');
 SELECT is((SELECT count(*) FROM procflow.activities), 0::bigint, 'no activities');
@@ -65,8 +72,8 @@ SELECT throws_ok($$SELECT procflow.suspend((SELECT instance FROM procflow.tasks 
     '42501', NULL, 'no admin function on the instance');
 SELECT throws_ok('SELECT procflow.assign_task(' || (SELECT activity FROM t WHERE row_id = 1) || ', ''wk_alice'')',
     '42501', NULL, 'assign_task is the owner''s');
-SELECT throws_ok('SELECT procflow.skip_activity(' || (SELECT activity FROM t WHERE row_id = 1) || ')',
-    '42501', NULL, 'skip_activity is the owner''s');
+SELECT throws_ok('SELECT procflow.skip_activity(' || (SELECT activity FROM t WHERE row_id = 4) || ')',
+    '42501', NULL, 'a worker skips only a task that is its to work');
 SELECT throws_ok('SELECT procflow.claim_task(' || (SELECT activity FROM t WHERE row_id = 1) || ', ''wk_bob'')',
     '42501', NULL, 'a worker claims a task for itself only');
 SELECT throws_ok('SELECT procflow.claim_task(' || (SELECT activity FROM t WHERE row_id = 4) || ')',
@@ -91,6 +98,8 @@ SELECT throws_ok('SELECT procflow.release_task(' || (SELECT activity FROM t WHER
     '42501', NULL, 'and released only by its claimant');
 SELECT throws_ok('SELECT procflow.claim_task(' || (SELECT activity FROM t WHERE row_id = 1) || ')',
     '42501', NULL, 'nor claimed by another');
+SELECT throws_ok('SELECT procflow.skip_activity(' || (SELECT activity FROM t WHERE row_id = 1) || ')',
+    '42501', NULL, 'nor skipped by another');
 SELECT lives_ok('SELECT procflow.complete_task(' || (SELECT activity FROM t WHERE row_id = 4) || ', ''reject'', ''{"why": "late"}'')',
     'a worker completes the ready task assigned to it without claiming it');
 SELECT lives_ok('SELECT procflow.complete_task(' || (SELECT activity FROM t WHERE row_id = 2) || ', ''approve'')',
@@ -187,8 +196,25 @@ SELECT results_eq('SELECT status, assignee FROM procflow.tasks WHERE activity = 
     $$VALUES ('open'::text, 'wk_alice'::text)$$, 'for itself');
 RESET ROLE;
 
+-- a worker skips the task it claimed, where its activity allows it
+SET ROLE wk_bob;
+SELECT throws_ok('SELECT procflow.skip_activity(' || (SELECT activity FROM t WHERE row_id = 6) || ')',
+    '42501', NULL, 'a task claimed by another is not skipped by a worker');
+RESET ROLE;
+SET ROLE wk_alice;
+SELECT lives_ok('SELECT procflow.skip_activity(' || (SELECT activity FROM t WHERE row_id = 6) || ')',
+    'its claimant skips it');
+RESET ROLE;
+SET ROLE wk_owner;
+SELECT results_eq($$SELECT a.status, a.closed_by, i.status FROM procflow.activities a JOIN procflow.instances i ON i.id = a.instance
+                     WHERE a.name = 'review' AND (i.key->>'id')::int = 6$$,
+    $$VALUES ('skipped'::text, 'wk_alice'::text, 'completed'::text)$$, 'skipped by the worker, recorded as it');
+RESET ROLE;
+
 -- the other owner's task, worked by the same group
 SET ROLE wk_bob;
+SELECT throws_ok($$SELECT procflow.skip_activity((SELECT activity FROM procflow.tasks WHERE flow = 'wk_elsewhere'))$$,
+    '55000', NULL, 'a task whose activity does not allow it is not skipped');
 SELECT lives_ok($$SELECT procflow.complete_task((SELECT activity FROM procflow.tasks WHERE flow = 'wk_elsewhere'))$$,
     'a worker completes another owner''s task of its group');
 RESET ROLE;
