@@ -1,12 +1,12 @@
 -- The page's tests: roles and processes of a small back office.
 --   web_admin   owns the processes and flows (logs in as their admin)
---   web_worker  a member of web_admin (it serves the taskbox) and of the
---               group role finance
+--   web_worker  a member of the group role finance only: it works the
+--               tasks of that group, with no right on web_admin's flows
 --   web_stranger  a role of its own: sees nothing of web_admin's
 CREATE EXTENSION procflow;
 CREATE ROLE web_admin LOGIN PASSWORD 'admin-pw';
 CREATE ROLE finance NOLOGIN;
-CREATE ROLE web_worker LOGIN PASSWORD 'worker-pw' IN ROLE web_admin, finance;
+CREATE ROLE web_worker LOGIN PASSWORD 'worker-pw' IN ROLE finance;
 CREATE ROLE web_stranger LOGIN PASSWORD 'stranger-pw';
 GRANT CREATE ON SCHEMA public TO web_admin;
 
@@ -22,7 +22,12 @@ SELECT procflow.create_flow('invoice_flow', 'invoice', $${
   "activities": {
     "review":  {"kind": "human", "group": "finance",
                 "instructions": {"sql": "'Review invoice ' || ($1).id || ' of ' || ($1).amount"},
-                "due": "1 day", "next": {"approve": "book", "reject": "rejected"}},
+                "due": "1 day", "next": {"approve": "book", "reject": "rejected"},
+                "form": {"fields": {
+                  "approved_amount": {"type": "number", "label": "Approved amount", "default": {"sql": "($1).amount"}},
+                  "pay_on": {"type": "date", "label": "Pay on"},
+                  "note": {"type": "text", "label": "Note"},
+                  "urgent": {"type": "boolean", "label": "Urgent"}}}},
     "book":    {"kind": "automatic", "action": "UPDATE invoice SET status = 'booked' WHERE id = ($1).id",
                 "next": "paid"},
     "paid":    {"kind": "wait", "on": {"event": "update", "fields": ["status"], "condition": "($1).status = 'paid'"},

@@ -4,75 +4,14 @@
 //
 // Copyright (c) 2026, procflow developers
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 
-import { chromium } from 'playwright-core';
-import pg from 'pg';
-
 import { build } from '../server.js';
+import { url, shots, admin, worker, stranger, db, useBrowser, pageAs, sql, until, launch } from './helpers.js';
 
-const url = process.env.WEB_URL;
-const shots = process.env.SCREENSHOTS;
-const admin = { username: 'web_admin', password: 'admin-pw' };
-const worker = { username: 'web_worker', password: 'worker-pw' };
-const stranger = { username: 'web_stranger', password: 'stranger-pw' };
-
-// The database, as its superuser: to launch instances and check results.
-const db = new pg.Pool();
-let browser;
-
-before(async () => {
-	browser = await chromium.launch({
-		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-		args: ['--no-sandbox'],
-	});
-	fs.mkdirSync(shots, { recursive: true });
-});
-
-after(async () => {
-	await browser.close();
-	await db.end();
-});
-
-async function pageAs(credentials, viewport = { width: 1280, height: 900 }) {
-	const context = await browser.newContext({ httpCredentials: credentials, viewport });
-	const page = await context.newPage();
-	page.on('dialog', (dialog) => dialog.accept());	// every confirmation: yes
-	return page;
-}
-
-async function sql(text, params = []) {
-	return (await db.query(text, params)).rows;
-}
-
-// Poll a query until it returns true, or fail after a deadline.
-async function until(text, params, what, seconds = 20) {
-	const deadline = Date.now() + seconds * 1000;
-	while (Date.now() < deadline) {
-		const [row] = await sql(text, params);
-		if (row && Object.values(row)[0] === true)
-			return;
-		await new Promise((resolve) => setTimeout(resolve, 50));
-	}
-	assert.fail(`timed out: ${what}`);
-}
-
-// Launch an instance of invoice_flow for an invoice, as its owner.
-async function launch(key) {
-	const client = await db.connect();
-	try {
-		await client.query('SET ROLE web_admin');
-		const { rows } = await client.query("SELECT procflow.launch('invoice_flow', $1::jsonb) AS id",
-			[String(key)]);
-		return rows[0].id;
-	} finally {
-		await client.query('RESET ROLE');
-		client.release();
-	}
-}
+useBrowser();
 
 test('a bad password is refused, and the page asks to log in', async () => {
 	const page = await pageAs({ username: 'web_admin', password: 'wrong' });
@@ -130,7 +69,6 @@ test('a task appears in the taskbox without a reload; completing it moves the in
 	const task = page.locator('.task');
 	await task.waitFor({ timeout: 10000 });
 	assert.match(await task.locator('.what').textContent(), /Review invoice 1 of 100/);
-	await page.screenshot({ path: path.join(shots, 'taskbox.png') });
 	await task.getByRole('button', { name: 'Claim' }).click();
 	await page.waitForURL(`${url}/taskbox`);
 	assert.equal(await page.locator('.task .status').textContent(), 'open');
@@ -206,7 +144,10 @@ test('the pages fit a narrow window', async () => {
 	for (const p of ['/processes', '/instances', '/jobs', '/stats', '/taskbox']) {
 		await page.goto(`${url}${p}`);
 		const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-		assert.ok(overflow <= 1, `${p} fits: ${overflow}px too wide`);
+		const wide = await page.evaluate(() => [...document.querySelectorAll('body *')]
+			.filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.scroll'))
+			.map((e) => e.tagName + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '')).slice(0, 5));
+		assert.ok(overflow <= 1, `${p} fits: ${overflow}px too wide (${wide.join(' ')})`);
 	}
 	await page.context().close();
 });
@@ -227,7 +168,7 @@ test('a taskbox whose listening connection dies says so, listens again, and the 
 	await page.locator('body[data-live="yes"]').waitFor();
 	const [{ count }] = await sql(
 		`SELECT count(pg_terminate_backend(pid))::int AS count FROM pg_stat_activity
-		  WHERE usename = 'web_worker' AND query LIKE 'SELECT activity::text FROM procflow.taskbox%'`);
+		  WHERE application_name = 'procflow web listener' AND query = 'LISTEN procflow_task'`);
 	assert.equal(count, 1, 'the listening connection was found and terminated');
 	await page.locator('body[data-live="no"]').waitFor();
 	assert.match(await page.locator('#live-state').textContent(), /reconnecting/);
@@ -247,7 +188,7 @@ test('the event stream passes on only task ids the login may see', async () => {
 	await page.locator('body[data-live="yes"]').waitFor();
 	await page.evaluate(() => {
 		window.got = [];
-		events.addEventListener('task', (e) => window.got.push(e.data));
+		events.addEventListener('tasks', (e) => window.got.push(e.data));
 	});
 	// anyone may NOTIFY on the channel: none of these is a task id
 	await sql(`SELECT pg_notify('procflow_task', $1)`, ['1\ndata: 2']);

@@ -1,0 +1,107 @@
+// The page's long lists: a page at a time, in keyset order (the sort
+// column and the row's id, both ways), with a total that is exact up to
+// EXACT_UP_TO rows and PostgreSQL's estimate above.  Filters are SQL
+// conditions with parameters; the sort column is one the list names, so
+// no text of a request ever becomes SQL.
+//
+// Copyright (c) 2026, procflow developers
+
+import { query } from './requests.js';
+
+export const PAGE_SIZE = 50;
+const EXACT_UP_TO = 10000;
+
+/* A cursor in a link: the sort value and id of a row, as URL-safe text. */
+const encode = (value, id) => Buffer.from(JSON.stringify([value, id])).toString('base64url');
+
+function decode(text) {
+	try {
+		const [value, id] = JSON.parse(Buffer.from(String(text), 'base64url').toString());
+		return /^[0-9]{1,19}$/.test(String(id)) ? { value, id: String(id) } : null;
+	} catch {
+		return null;
+	}
+}
+
+/*
+ * One page of a list.  spec: { from (a view), id (its id column), columns
+ * (name -> { sql: a non-null expression to sort by, type }), select (the
+ * select list), sort and dir (the default order) }; where and params: the
+ * filters.  The request's query may give sort, dir, and after or before
+ * (a cursor).
+ */
+export async function listPage(req, spec, where, params) {
+	const q = req.query;
+	const sort = Object.hasOwn(spec.columns, q.sort) ? q.sort : spec.sort;
+	const dir = q.dir === 'asc' || q.dir === 'desc' ? q.dir : spec.dir;
+	const col = spec.columns[sort];
+	const after = q.after ? decode(q.after) : null;
+	const before = !after && q.before ? decode(q.before) : null;
+	const cursor = after || before;
+	const backwards = before !== null;
+	// read forwards in dir, or backwards from "before" and turn the page round
+	const ascending = (dir === 'asc') !== backwards;
+	const conds = [...where];
+	const args = [...params];
+	if (cursor) {
+		args.push(cursor.value, cursor.id);
+		conds.push(`(${col.sql}, ${spec.id}) ${ascending ? '>' : '<'} ($${args.length - 1}::${col.type}, $${args.length}::bigint)`);
+	}
+	const order = ascending ? 'ASC' : 'DESC';
+	const whereSql = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
+	const { rows } = await query(req,
+		`SELECT ${spec.select}, (${col.sql})::text AS sort_value_
+		   FROM ${spec.from} ${whereSql}
+		  ORDER BY ${col.sql} ${order}, ${spec.id} ${order}
+		  LIMIT ${PAGE_SIZE + 1}`, args);
+	const more = rows.length > PAGE_SIZE;
+	if (more)
+		rows.pop();
+	if (backwards)
+		rows.reverse();
+	const first = rows[0];
+	const last = rows[rows.length - 1];
+	const link = (extra) => {
+		const p = new URLSearchParams();
+		for (const [k, v] of Object.entries(q))
+			if (!['after', 'before', 'sort', 'dir'].includes(k) && typeof v === 'string' && v !== '')
+				p.set(k, v);
+		p.set('sort', sort);
+		p.set('dir', dir);
+		for (const [k, v] of Object.entries(extra))
+			p.set(k, v);
+		return `?${p}`;
+	};
+	const idOf = (row) => row[spec.idName || 'id'];
+	const hasNext = backwards ? cursor !== null : more;
+	const hasPrev = backwards ? more : cursor !== null;
+	return {
+		rows,
+		sort,
+		dir,
+		next: hasNext && last ? link({ after: encode(last.sort_value_, idOf(last)) }) : null,
+		prev: hasPrev && first ? link({ before: encode(first.sort_value_, idOf(first)) }) : null,
+		first: cursor ? link({}) : null,
+		// the link that sorts by a column: the other way when it is the sort already
+		sortLink: (name) => {
+			const p = new URLSearchParams(link({}).slice(1));
+			p.set('sort', name);
+			p.set('dir', name === sort && dir === 'asc' ? 'desc' : 'asc');
+			return `?${p}`;
+		},
+		ariaSort: (name) => (name === sort ? (dir === 'asc' ? 'ascending' : 'descending') : null),
+		total: await total(req, spec.from, where, params),
+	};
+}
+
+/* How many rows the filters give: exact up to EXACT_UP_TO, else an estimate. */
+async function total(req, from, where, params) {
+	const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
+	const { rows: [counted] } = await query(req,
+		`SELECT count(*)::int AS n FROM (SELECT 1 FROM ${from} ${whereSql} LIMIT ${EXACT_UP_TO + 1}) s`, params);
+	if (counted.n <= EXACT_UP_TO)
+		return { n: counted.n, exact: true };
+	const { rows: [plan] } = await query(req, `EXPLAIN (FORMAT JSON) SELECT 1 FROM ${from} ${whereSql}`, params);
+	const estimate = plan['QUERY PLAN'][0].Plan['Plan Rows'];
+	return { n: Math.max(estimate, EXACT_UP_TO + 1), exact: false };
+}

@@ -1,0 +1,152 @@
+// Instances of flows: the list (paged, sorted either way by any column,
+// filtered by flow, status, start date and key), bulk suspend, resume and
+// terminate, and an instance's page: its picture, the history of its
+// activities, and the actions on it and on its activities.
+//
+// Copyright (c) 2026, procflow developers
+
+import { query, asOwner, back } from '../lib/requests.js';
+import { listPage } from '../lib/lists.js';
+import { selectedIds, actOnEach, BULK_MAX } from '../lib/bulk.js';
+import { tell, told, withNotice } from '../lib/notices.js';
+
+const STATUSES = ['active', 'suspended', 'completed', 'terminated'];
+
+// The instances list: what it reads, and the columns it sorts by.
+const LIST = {
+	from: 'procflow.instances',
+	id: 'id',
+	select: 'id, flow, owner, version, key::text AS key, status, started_at, finished_at',
+	columns: {
+		id: { sql: 'id', type: 'bigint' },
+		flow: { sql: 'flow', type: 'text' },
+		version: { sql: 'version', type: 'int' },
+		key: { sql: "coalesce(key::text, '')", type: 'text' },
+		status: { sql: 'status', type: 'text' },
+		started_at: { sql: 'started_at', type: 'timestamptz' },
+		finished_at: { sql: "coalesce(finished_at, 'infinity')", type: 'timestamptz' },
+	},
+	sort: 'id',
+	dir: 'desc',
+};
+
+/*
+ * The filters of the list as SQL conditions: flow ("owner/name", or a name
+ * of any owner), status, started on or after "from" and before the day
+ * after "to", and "q": a value of the key (any of its columns), or a key
+ * as JSON.
+ */
+function filters(q) {
+	const where = [];
+	const params = [];
+	const f = {
+		flow: typeof q.flow === 'string' ? q.flow : '',
+		status: STATUSES.includes(q.status) ? q.status : '',
+		from: /^\d{4}-\d{2}-\d{2}$/.test(q.from) ? q.from : '',
+		to: /^\d{4}-\d{2}-\d{2}$/.test(q.to) ? q.to : '',
+		q: typeof q.q === 'string' ? q.q.trim() : '',
+	};
+	const add = (cond, ...values) => {
+		for (const v of values)
+			params.push(v);
+		where.push(cond.replace(/\$(\d)/g, (_, n) => `$${params.length - values.length + Number(n)}`));
+	};
+	if (f.flow) {
+		const slash = f.flow.indexOf('/');
+		if (slash > 0)
+			add('owner = $1 AND flow = $2', f.flow.slice(0, slash), f.flow.slice(slash + 1));
+		else
+			add('flow = $1', f.flow);
+	}
+	if (f.status)
+		add('status = $1', f.status);
+	if (f.from)
+		add('started_at >= $1::date', f.from);
+	if (f.to)
+		add("started_at < $1::date + 1", f.to);
+	if (f.q) {
+		let asJson = null;
+		try {
+			asJson = JSON.parse(f.q);
+		} catch {
+			asJson = null;
+		}
+		if (asJson !== null && typeof asJson === 'object')
+			add('key @> $1::jsonb', JSON.stringify(asJson));
+		else
+			add('(key = to_jsonb($1::text) OR EXISTS (SELECT 1 FROM jsonb_each_text(CASE jsonb_typeof(key) WHEN \'object\' THEN key END) e WHERE e.value = $1))', f.q);
+	}
+	return { where, params, f };
+}
+
+const ACTIONS = { suspend: 'Suspended', resume: 'Resumed', terminate: 'Terminated' };
+
+export default async function instanceRoutes(app, { pictures, render }) {
+	app.get('/instances', async (req, reply) => {
+		const { where, params, f } = filters(req.query);
+		const list = await listPage(req, LIST, where, params);
+		const { rows: flows } = await query(req,
+			`SELECT owner_name, name FROM procflow.processes WHERE kind = 'flow' ORDER BY name, owner_name`);
+		return render(reply, 'instances.eta', req, { title: 'Instances', list, flows, f, statuses: STATUSES,
+			notice: told(req.login, req.query.notice), bulkMax: BULK_MAX, here: req.url });
+	});
+
+	// The selected instances, or all that match the list's filters (up to BULK_MAX).
+	app.post('/instances/bulk', async (req, reply) => {
+		const body = req.body || {};
+		const fn = Object.hasOwn(ACTIONS, body.action) ? body.action : null;
+		if (!fn)
+			return reply.code(400).send('No such action.');
+		let ids = selectedIds(body);
+		if (body.all === 'yes') {
+			const { where, params } = filters(body);
+			const { rows } = await query(req,
+				`SELECT id FROM procflow.instances ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+				  ORDER BY id LIMIT ${BULK_MAX}`, params);
+			ids = rows.map((r) => r.id);
+		}
+		const text = await actOnEach(req, fn, ids, ACTIONS[fn], 'instance');
+		return reply.redirect(withNotice(back(req, '/instances'), tell(req.login, text)), 303);
+	});
+
+	// An instance: its picture with where it went and where it is, its history, vars.
+	app.get('/instances/:id(^\\d+$)', async (req, reply) => {
+		const id = req.params.id;
+		const { rows: [instance] } = await query(req,
+			`SELECT id, flow, version, key::text AS key, status, vars, parent, started_at,
+			        updated_at, finished_at, owner
+			   FROM procflow.instances WHERE id = $1`, [id]);
+		if (!instance)
+			return reply.code(404).view('error.eta', { title: 'Not found', login: req.login, admin: true,
+				error: { message: `instance ${id} does not exist`, detail: null, hint: null } });
+		const { rows: [g] } = await asOwner(req, instance.owner, (client) =>
+			client.query('SELECT procflow.flow_graph($1, instance => $2) AS dot', [instance.flow, id]));
+		// a task may be skipped only when its activity allows it
+		const { rows: activities } = await query(req,
+			`SELECT a.id, a.name, a.kind, a.status, a.outcome, a.assignee, a."group", a.due_at,
+			        a.error, a.attempts, a.created_at, a.closed_at, a.closed_by,
+			        extract(epoch FROM a.closed_at - a.created_at) AS seconds,
+			        a.kind <> 'human'
+			        OR coalesce((v.definition->'activities'->a.name->>'allow_skip')::boolean, false)
+			          AS skippable
+			   FROM procflow.activities a
+			   JOIN procflow.instances i ON i.id = a.instance
+			   JOIN procflow.flow_versions v ON v.flow = i.flow AND v.owner = i.owner
+			                                AND v.version = i.version
+			  WHERE a.instance = $1 ORDER BY a.id`, [id]);
+		return render(reply, 'instance.eta', req, { title: `Instance ${id}`, instance,
+			picture: await pictures.draw(g.dot), activities, notice: told(req.login, req.query.notice) });
+	});
+
+	app.post('/instances/:id(^\\d+$)/:action(^suspend|resume|terminate$)', async (req, reply) => {
+		await query(req, `SELECT procflow.${req.params.action}($1)`, [req.params.id]);
+		return reply.redirect(back(req, `/instances/${req.params.id}`), 303);
+	});
+
+	app.post('/activities/:id(^\\d+$)/:action(^retry|skip$)', async (req, reply) => {
+		const fn = req.params.action === 'retry' ? 'retry_activity' : 'skip_activity';
+		await query(req, `SELECT procflow.${fn}($1)`, [req.params.id]);
+		const text = `${req.params.action === 'retry' ? 'Retried' : 'Skipped'} activity ${req.params.id}.`;
+		return reply.redirect(withNotice(back(req, '/instances'), tell(req.login, text)), 303);
+	});
+}

@@ -1,0 +1,152 @@
+// Jobs and incidents.  Jobs: the pending and retrying ones and the history
+// of finished ones (each paged, sorted either way, filtered by process and
+// status), with run-now, retry and cancel, also in bulk.  Incidents: what
+// failed and waits for a person: failed activities of flows, and failed
+// jobs of light processes that were not run again since, each with its
+// error, attempts and when; what is retried or skipped leaves the list.
+//
+// Copyright (c) 2026, procflow developers
+
+import { query, back } from '../lib/requests.js';
+import { listPage } from '../lib/lists.js';
+import { selectedIds, actOnEach } from '../lib/bulk.js';
+import { tell, told, withNotice } from '../lib/notices.js';
+
+const PENDING = {
+	from: 'procflow.jobs',
+	id: 'id',
+	select: 'id, process, event, key::text AS key, run_at, attempts, state, last_error',
+	columns: {
+		id: { sql: 'id', type: 'bigint' },
+		process: { sql: 'process', type: 'text' },
+		event: { sql: 'event', type: 'text' },
+		run_at: { sql: 'run_at', type: 'timestamptz' },
+		attempts: { sql: 'attempts', type: 'int' },
+		state: { sql: 'state', type: 'text' },
+	},
+	sort: 'run_at',
+	dir: 'asc',
+};
+
+const HISTORY = {
+	from: 'procflow.job_history',
+	id: 'id',
+	select: 'id, process, event, key::text AS key, attempts, finished_at, status, error, error_code, error_detail',
+	columns: {
+		id: { sql: 'id', type: 'bigint' },
+		process: { sql: 'process', type: 'text' },
+		event: { sql: 'event', type: 'text' },
+		attempts: { sql: 'attempts', type: 'int' },
+		finished_at: { sql: 'finished_at', type: 'timestamptz' },
+		status: { sql: 'status', type: 'text' },
+	},
+	sort: 'finished_at',
+	dir: 'desc',
+};
+
+// Failed activities of flows.
+const FAILED_ACTIVITIES = {
+	from: `(SELECT a.id, a.instance, a.flow, a.name, a.kind, a.error, a.attempts, a.created_at,
+	               i.key::text AS key
+	          FROM procflow.activities a JOIN procflow.instances i ON i.id = a.instance
+	         WHERE a.status = 'failed') f`,
+	id: 'id',
+	select: 'id, instance, flow, name, kind, error, attempts, created_at, key',
+	columns: {
+		id: { sql: 'id', type: 'bigint' },
+		flow: { sql: 'flow', type: 'text' },
+		name: { sql: 'name', type: 'text' },
+		attempts: { sql: 'attempts', type: 'int' },
+		created_at: { sql: 'created_at', type: 'timestamptz' },
+	},
+	sort: 'id',
+	dir: 'desc',
+};
+
+// Failed jobs of light processes that no later job of the same process and row followed.
+const FAILED_JOBS = {
+	from: `(SELECT h.id, h.process, h.event, h.key::text AS key, h.attempts, h.finished_at,
+	               h.error, h.error_code, h.error_detail
+	          FROM procflow.job_history h
+	         WHERE h.status = 'failed' AND h.event NOT IN ('step', 'timer')
+	           AND NOT EXISTS (SELECT 1 FROM procflow.jobs j
+	                            WHERE j.process = h.process AND j.key IS NOT DISTINCT FROM h.key
+	                              AND j.created_at >= h.finished_at)
+	           AND NOT EXISTS (SELECT 1 FROM procflow.job_history l
+	                            WHERE l.process = h.process AND l.key IS NOT DISTINCT FROM h.key
+	                              AND l.created_at >= h.finished_at AND l.id <> h.id)) f`,
+	id: 'id',
+	select: 'id, process, event, key, attempts, finished_at, error, error_code, error_detail',
+	columns: {
+		id: { sql: 'id', type: 'bigint' },
+		process: { sql: 'process', type: 'text' },
+		attempts: { sql: 'attempts', type: 'int' },
+		finished_at: { sql: 'finished_at', type: 'timestamptz' },
+	},
+	sort: 'finished_at',
+	dir: 'desc',
+};
+
+/* Filters of the job lists: by process name, and the history by status. */
+function jobFilters(q, statuses) {
+	const where = [];
+	const params = [];
+	const f = { process: typeof q.process === 'string' ? q.process.trim() : '',
+		status: statuses.includes(q.status) ? q.status : '' };
+	if (f.process) {
+		params.push(f.process);
+		where.push(`process = $${params.length}`);
+	}
+	if (f.status) {
+		params.push(f.status);
+		where.push(`status = $${params.length}`);
+	}
+	return { where, params, f };
+}
+
+const JOB_ACTIONS = { retry: ['retry_job', 'Queued again'], cancel: ['cancel_job', 'Cancelled'] };
+const ACTIVITY_ACTIONS = { retry: ['retry_activity', 'Retried'], skip: ['skip_activity', 'Skipped'] };
+
+export default async function jobRoutes(app, { render }) {
+	app.get('/jobs', async (req, reply) => {
+		const which = req.query.list === 'history' ? 'history' : 'pending';
+		const statuses = which === 'history' ? ['succeeded', 'failed', 'cancelled', 'skipped'] : [];
+		const { where, params, f } = jobFilters(req.query, statuses);
+		const list = await listPage(req, which === 'history' ? HISTORY : PENDING, where, params);
+		return render(reply, 'jobs.eta', req, { title: 'Jobs', which, list, f, statuses,
+			notice: told(req.login, req.query.notice), here: req.url });
+	});
+
+	app.post('/jobs/:id(^\\d+$)/:action(^retry|cancel$)', async (req, reply) => {
+		const [fn, word] = JOB_ACTIONS[req.params.action];
+		const text = await actOnEach(req, fn, [req.params.id], word, 'job');
+		return reply.redirect(withNotice(back(req, '/jobs'), tell(req.login, text)), 303);
+	});
+
+	app.post('/jobs/bulk', async (req, reply) => {
+		const action = Object.hasOwn(JOB_ACTIONS, req.body && req.body.action) ? req.body.action : null;
+		if (!action)
+			return reply.code(400).send('No such action.');
+		const [fn, word] = JOB_ACTIONS[action];
+		const text = await actOnEach(req, fn, selectedIds(req.body), word, 'job');
+		return reply.redirect(withNotice(back(req, '/jobs'), tell(req.login, text)), 303);
+	});
+
+	app.get('/incidents', async (req, reply) => {
+		const which = req.query.list === 'jobs' ? 'jobs' : 'activities';
+		const list = await listPage(req, which === 'jobs' ? FAILED_JOBS : FAILED_ACTIVITIES, [], []);
+		return render(reply, 'incidents.eta', req, { title: 'Incidents', which, list,
+			notice: told(req.login, req.query.notice), here: req.url });
+	});
+
+	app.post('/incidents/bulk', async (req, reply) => {
+		const body = req.body || {};
+		const actions = body.list === 'jobs' ? { retry: JOB_ACTIONS.retry } : ACTIVITY_ACTIONS;
+		const action = Object.hasOwn(actions, body.action) ? body.action : null;
+		if (!action)
+			return reply.code(400).send('No such action.');
+		const [fn, word] = actions[action];
+		const text = await actOnEach(req, fn, selectedIds(body), word, body.list === 'jobs' ? 'job' : 'activity');
+		return reply.redirect(withNotice(back(req, '/incidents'), tell(req.login, text)), 303);
+	});
+}

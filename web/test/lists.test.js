@@ -1,0 +1,139 @@
+// The admin's lists in headless Chromium: paged with a total, sorted either
+// way by a column (aria-sort says which), filtered; bulk actions on the
+// selected rows with a confirmation and a notice of what they did;
+// incidents that leave the list once skipped; times in the browser's time
+// zone, labelled; buttons named with their row.
+//
+// Copyright (c) 2026, procflow developers
+
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { url, admin, useBrowser, pageAs, sql, until, asAdmin } from './helpers.js';
+
+useBrowser();
+
+before(async () => {
+	// a flow whose instances wait (and stay active), and one whose step fails
+	await asAdmin(`SELECT procflow.create_flow('waiting_flow', NULL, $1::jsonb, label => 'Waiting')`,
+		[JSON.stringify({ start: 'rest', activities: {
+			rest: { kind: 'wait', timeout: '1 day', next: 'done' }, done: { kind: 'end' } } })]);
+	await asAdmin(`SELECT procflow.create_flow('failing_flow', NULL, $1::jsonb, max_attempts => 1)`,
+		[JSON.stringify({ start: 'divide', activities: {
+			divide: { kind: 'automatic', action: 'SELECT 1 / 0', next: 'done' }, done: { kind: 'end' } } })]);
+	await asAdmin(`SELECT count(procflow.launch('waiting_flow')) FROM generate_series(1, 120)`);
+});
+
+test('instances are paged with a total, sorted either way, and filtered', async () => {
+	const page = await pageAs(admin);
+	await page.goto(`${url}/instances?flow=web_admin/waiting_flow`);
+	assert.match(await page.locator('.pager .total').first().textContent(), /^120 instances$/);
+	const ids = async () => (await page.locator('#instances tbody tr').evaluateAll(
+		(rows) => rows.map((r) => Number(r.dataset.instance))));
+	const first = await ids();
+	assert.equal(first.length, 50);
+	assert.deepEqual(first, [...first].sort((a, b) => b - a), 'newest first');
+	assert.equal(await page.locator('th[aria-sort]').getAttribute('aria-sort'), 'descending');
+	await page.getByRole('link', { name: 'Next' }).first().click();
+	const second = await ids();
+	assert.equal(second.length, 50);
+	assert.ok(Math.max(...second) < Math.min(...first), 'the next page goes on where the first ended');
+	await page.getByRole('link', { name: 'Next' }).first().click();
+	assert.equal((await ids()).length, 20);
+	await page.getByRole('link', { name: 'Previous' }).first().click();
+	assert.deepEqual(await ids(), second, 'and back');
+	// sort by id the other way
+	await page.getByRole('link', { name: /^Id/ }).click();
+	assert.equal(await page.locator('th[aria-sort]').getAttribute('aria-sort'), 'ascending');
+	const ascending = await ids();
+	assert.deepEqual(ascending, [...ascending].sort((a, b) => a - b));
+	assert.ok(ascending[0] < first[49]);
+	// filters: status, and a key
+	await page.goto(`${url}/instances?flow=web_admin/waiting_flow&status=completed`);
+	assert.match(await page.locator('.pager .total').first().textContent(), /^0 instances$/);
+	await page.goto(`${url}/instances?q=${encodeURIComponent('{"id": 3}')}`);
+	for (const key of await page.locator('#instances tbody td:nth-child(5)').allTextContents())
+		assert.equal(key, '{"id": 3}');
+	await page.context().close();
+});
+
+test('a bulk action asks first, acts on the selected rows, and says what it did', async () => {
+	const page = await pageAs(admin);
+	const questions = [];
+	page.removeAllListeners('dialog');
+	page.on('dialog', (dialog) => {
+		questions.push(dialog.message());
+		dialog.accept();
+	});
+	await page.goto(`${url}/instances?flow=web_admin/waiting_flow&status=active`);
+	const rows = page.locator('#instances tbody tr');
+	const chosen = [];
+	for (let i = 0; i < 3; i++) {
+		chosen.push(await rows.nth(i).getAttribute('data-instance'));
+		await rows.nth(i).getByRole('checkbox').check();
+	}
+	await page.getByRole('button', { name: 'Suspend selected' }).click();
+	await page.waitForURL(/notice=/);
+	assert.match(questions[0], /^Suspend the selected instances/);
+	assert.equal(await page.locator('.notice').textContent(), 'Suspended 3 instances.');
+	assert.deepEqual(await sql(`SELECT DISTINCT status FROM procflow.instances WHERE id = ANY ($1)`, [chosen]),
+		[{ status: 'suspended' }]);
+	// every instance that matches a filter
+	await page.goto(`${url}/instances?flow=web_admin/waiting_flow&status=suspended`);
+	await page.getByLabel(/every instance that matches/).check();
+	await page.getByRole('button', { name: 'Resume selected' }).click();
+	await page.waitForURL(/notice=/);
+	assert.equal(await page.locator('.notice').textContent(), 'Resumed 3 instances.');
+	assert.deepEqual(await sql(`SELECT count(*)::int AS n FROM procflow.instances
+	                             WHERE flow = 'waiting_flow' AND status = 'suspended'`), [{ n: 0 }]);
+	// declining the confirmation sends nothing
+	page.removeAllListeners('dialog');
+	page.on('dialog', (dialog) => dialog.dismiss());
+	await page.goto(`${url}/instances?flow=web_admin/waiting_flow&status=active`);
+	await page.locator('#instances tbody tr').first().getByRole('checkbox').check();
+	await page.getByRole('button', { name: 'Terminate selected' }).click();
+	assert.deepEqual(await sql(`SELECT count(*)::int AS n FROM procflow.instances
+	                             WHERE flow = 'waiting_flow' AND status = 'terminated'`), [{ n: 0 }]);
+	await page.context().close();
+});
+
+test('an incident shows its error, and leaves the list once skipped', async () => {
+	const [{ id }] = await asAdmin(`SELECT procflow.launch('failing_flow') AS id`);
+	await until(`SELECT status = 'failed' FROM procflow.activities WHERE instance = $1`, [id], 'the step failed');
+	const page = await pageAs(admin);
+	await page.goto(`${url}/incidents`);
+	const row = page.locator(`#incidents tr:has(a[href="/instances/${id}"])`);
+	assert.match(await row.locator('.error-text').textContent(), /division by zero/);
+	await row.getByRole('checkbox').check();
+	await page.getByRole('button', { name: 'Skip selected' }).click();
+	await page.waitForURL(/notice=/);
+	assert.equal(await page.locator('.notice').textContent(), 'Skipped 1 activity.');
+	assert.equal(await page.locator(`#incidents a[href="/instances/${id}"]`).count(), 0);
+	await until(`SELECT status = 'completed' FROM procflow.instances WHERE id = $1`, [id], 'the instance went on');
+	await page.context().close();
+});
+
+test('times are shown in the browser\'s time zone and say which', async () => {
+	const context = await (await pageAs(admin)).context();
+	await context.close();
+	const page = await pageAs(admin, undefined, 'America/Sao_Paulo');
+	await page.goto(`${url}/instances?flow=web_admin/waiting_flow`);
+	assert.equal(await page.locator('[data-zone-label]').textContent(), 'America/Sao_Paulo');
+	const time = page.locator('#instances time').first();
+	const utc = new Date(await time.getAttribute('datetime'));
+	const local = new Date(utc.getTime() - 180 * 60000).toISOString().slice(0, 19).replace('T', ' ');
+	assert.equal(await time.textContent(), local);
+	await page.context().close();
+});
+
+test('buttons are named with their row, and the lists fit a narrow window', async () => {
+	const page = await pageAs(admin, { width: 390, height: 800 });
+	await page.goto(`${url}/processes`);
+	assert.equal(await page.getByRole('button', { name: 'Deactivate audit_invoice of web_admin' }).count(), 1);
+	for (const p of ['/instances', '/incidents', '/jobs', '/jobs?list=history']) {
+		await page.goto(`${url}${p}`);
+		const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+		assert.ok(overflow <= 1, `${p} fits: ${overflow}px too wide`);
+	}
+	await page.context().close();
+});
