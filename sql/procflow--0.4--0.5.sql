@@ -241,3 +241,36 @@ SELECT a.id,
 			AND a."group" = ANY (ARRAY(SELECT r.rolname::text FROM pg_catalog.pg_roles r
 										WHERE pg_catalog.pg_has_role(r.oid, 'USAGE')))))
    AND NOT pg_catalog.pg_has_role(p.owner, 'USAGE');
+
+/*
+ * The failed and cancelled jobs that retry_job queued again, and the job it
+ * queued: job_history.retried_as tells them, so that a list of what failed
+ * and waits for a person (the page's incidents) leaves them out.  Rows go
+ * when their history row is pruned.  Failed history rows have an index of
+ * their own: they are few among many.
+ */
+CREATE TABLE procflow.retried_job (
+	id			bigint PRIMARY KEY,	-- the failed or cancelled job, in procflow.finished_job
+	retried_as	bigint NOT NULL		-- the job retry_job queued
+);
+REVOKE ALL ON procflow.retried_job FROM PUBLIC;
+CREATE INDEX finished_job_failed_idx ON procflow.finished_job (id) WHERE status = 'failed';
+
+CREATE OR REPLACE VIEW procflow.job_history WITH (security_barrier) AS
+SELECT j.id,
+	   p.name AS process,
+	   j.event,
+	   coalesce(j.event_table, p.entity) AS entity,
+	   procflow.key_to_jsonb(coalesce(j.event_table, p.entity), j.key) AS key,
+	   j.attempts,
+	   j.created_at,
+	   j.started_at,
+	   j.finished_at,
+	   j.status,
+	   j.error_message AS error,
+	   j.error_code,
+	   j.error_detail,
+	   (SELECT r.retried_as FROM procflow.retried_job r WHERE r.id = j.id) AS retried_as
+  FROM procflow.finished_job j
+  JOIN procflow.process p ON p.id = j.process_id
+ WHERE pg_catalog.pg_has_role(p.owner, 'USAGE');

@@ -193,6 +193,14 @@ procflow_retry_job(PG_FUNCTION_ARGS)
 					 2, insert_argtypes, insert_args, NULL, SPI_OK_INSERT_RETURNING);
 		result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 											 SPI_tuptable->tupdesc, 1, &isnull));
+		/* the old job now says which job it was queued again as */
+		if (catalog_oids()->level == CATALOG_CURRENT)
+		{
+			insert_args[1] = Int64GetDatum(result);
+			catalog_exec("INSERT INTO procflow.retried_job (id, retried_as) VALUES ($1, $2)"
+						 " ON CONFLICT (id) DO UPDATE SET retried_as = excluded.retried_as",
+						 2, insert_argtypes, insert_args, NULL, SPI_OK_INSERT);
+		}
 	}
 	else
 		ereport(ERROR,

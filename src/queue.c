@@ -107,6 +107,7 @@ static SPIPlanPtr retry_plan = NULL;
 static SPIPlanPtr next_due_plan[2];
 static SPIPlanPtr next_due_other_plan = NULL;
 static SPIPlanPtr prune_plan = NULL;
+static SPIPlanPtr prune_retried_plan = NULL;
 
 PG_FUNCTION_INFO_V1(procflow_jobs_inserted);
 
@@ -945,13 +946,15 @@ queue_next_due(void)
 
 /*
  * Delete finished jobs older than the retention, but not those of an
- * unfinished batch: they tell how far it got.  Returns how many.
+ * unfinished batch: they tell how far it got; and what retry_job noted of
+ * them.  Returns how many jobs.
  */
 uint64
 queue_prune(int retention_seconds)
 {
 	Datum		args[1];
 	int			ret;
+	uint64		pruned;
 
 	{
 		Oid			argtypes[1] = {INT4OID};
@@ -966,5 +969,15 @@ queue_prune(int retention_seconds)
 	ret = SPI_execute_plan(prune_plan, args, NULL, false, 0);
 	if (ret != SPI_OK_DELETE)
 		elog(ERROR, "pruning job history failed: %s", SPI_result_code_string(ret));
-	return SPI_processed;
+	pruned = SPI_processed;
+	if (pruned > 0 && catalog_oids()->level == CATALOG_CURRENT)
+	{
+		catalog_keep_plan(&prune_retried_plan, "DELETE FROM procflow.retried_job r"
+						  " WHERE NOT EXISTS (SELECT 1 FROM procflow.finished_job j"
+						  "                    WHERE j.id = r.id)",
+						  0, NULL);
+		if (SPI_execute_plan(prune_retried_plan, NULL, NULL, false, 0) != SPI_OK_DELETE)
+			elog(ERROR, "pruning retried jobs failed");
+	}
+	return pruned;
 }

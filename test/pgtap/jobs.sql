@@ -1,6 +1,6 @@
 -- run_process, retry_job, cancel_job, run_jobs: good and bad.
 BEGIN;
-SELECT plan(25);
+SELECT plan(29);
 
 CREATE TABLE item (sku text, wh int, PRIMARY KEY (sku, wh));
 CREATE TABLE log (sku text);
@@ -43,6 +43,17 @@ SET ROLE pgtap_other;
 SELECT throws_ok($$SELECT procflow.cancel_job(id) FROM procflow.job WHERE status = 'pending'$$, '42501', NULL, 'cancel: procflow.job is not readable');
 RESET ROLE;
 SELECT lives_ok($$SELECT procflow.cancel_job(id) FROM procflow.jobs$$, 'cancel the delayed job');
+
+-- a job queued again: its history row names the new job
+SELECT is((SELECT retried_as FROM procflow.job_history WHERE status = 'cancelled'), NULL::bigint,
+    'a cancelled job not queued again has no retried_as');
+SELECT procflow.retry_job(id) AS again FROM procflow.job_history WHERE status = 'cancelled' \gset
+SELECT is((SELECT retried_as FROM procflow.job_history WHERE status = 'cancelled'), :again::bigint,
+    'retried_as: the job retry_job queued');
+SELECT procflow.retry_job(id) AS later FROM procflow.job_history WHERE status = 'cancelled' \gset
+SELECT is((SELECT retried_as FROM procflow.job_history WHERE status = 'cancelled'), :later::bigint,
+    'queued again once more: the latest');
+SELECT is((SELECT count(*) FROM procflow.jobs WHERE id IN (:again, :later)), 2::bigint, 'both are pending');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -2,8 +2,9 @@
 // of finished ones (each paged, sorted either way, filtered by process and
 // status), with run-now, retry and cancel, also in bulk.  Incidents: what
 // failed and waits for a person: failed activities of flows, and failed
-// jobs of light processes that were not run again since, each with its
-// error, attempts and when; what is retried or skipped leaves the list.
+// jobs of light processes that were not queued again, each with its error
+// (and detail), the SQL that failed, attempts and when; what is retried or
+// skipped leaves the list.
 //
 // Copyright (c) 2026, procflow developers
 
@@ -47,11 +48,15 @@ const HISTORY = {
 // Failed activities of flows.
 const FAILED_ACTIVITIES = {
 	from: `(SELECT a.id, a.instance, a.flow, a.name, a.kind, a.error, a.attempts, a.created_at,
-	               i.key::text AS key
+	               i.key::text AS key,
+	               (SELECT coalesce(d->>'action', d->'on'->>'condition', d->>'key')
+	                  FROM procflow.flow_versions v,
+	                       LATERAL (SELECT v.definition->'activities'->a.name AS d) x
+	                 WHERE v.flow = i.flow AND v.owner = i.owner AND v.version = i.version) AS sql
 	          FROM procflow.activities a JOIN procflow.instances i ON i.id = a.instance
 	         WHERE a.status = 'failed') f`,
 	id: 'id',
-	select: 'id, instance, flow, name, kind, error, attempts, created_at, key',
+	select: 'id, instance, flow, name, kind, error, attempts, created_at, key, sql',
 	columns: {
 		id: { sql: 'id', type: 'bigint' },
 		flow: { sql: 'flow', type: 'text' },
@@ -63,20 +68,17 @@ const FAILED_ACTIVITIES = {
 	dir: 'desc',
 };
 
-// Failed jobs of light processes that no later job of the same process and row followed.
+// Failed jobs of light processes that were not queued again (retry_job).
 const FAILED_JOBS = {
 	from: `(SELECT h.id, h.process, h.event, h.key::text AS key, h.attempts, h.finished_at,
 	               h.error, h.error_code, h.error_detail
 	          FROM procflow.job_history h
 	         WHERE h.status = 'failed' AND h.event NOT IN ('step', 'timer')
-	           AND NOT EXISTS (SELECT 1 FROM procflow.jobs j
-	                            WHERE j.process = h.process AND j.key IS NOT DISTINCT FROM h.key
-	                              AND j.created_at >= h.finished_at)
-	           AND NOT EXISTS (SELECT 1 FROM procflow.job_history l
-	                            WHERE l.process = h.process AND l.key IS NOT DISTINCT FROM h.key
-	                              AND l.created_at >= h.finished_at AND l.id <> h.id)) f`,
+	           AND h.retried_as IS NULL) f`,
 	id: 'id',
-	select: 'id, process, event, key, attempts, finished_at, error, error_code, error_detail',
+	select: `id, process, event, key, attempts, finished_at, error, error_code, error_detail,
+	         (SELECT p.action FROM procflow.processes p WHERE p.name = f.process
+	           ORDER BY p.owner_name = current_user DESC LIMIT 1) AS sql`,
 	columns: {
 		id: { sql: 'id', type: 'bigint' },
 		process: { sql: 'process', type: 'text' },
