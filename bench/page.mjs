@@ -28,6 +28,18 @@ const DB = 'page_bench';
 async function setUp() {
 	const admin = new pg.Client({ database: 'postgres' });
 	await admin.connect();
+	// the rows of an earlier run of this size are used again
+	if ((await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DB])).rows.length) {
+		const old = new pg.Client({ database: DB });
+		await old.connect();
+		const { rows } = await old.query(`SELECT obj_description('public.pb_invoice'::regclass) = $1 AS same`,
+			[`size ${SIZE}`]).catch(() => ({ rows: [] }));
+		await old.end();
+		if (rows.length && rows[0].same) {
+			await admin.end();
+			return 0;
+		}
+	}
 	await admin.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
 	await admin.query(`CREATE DATABASE ${DB}`);
 	await admin.query(`DO $$ BEGIN
@@ -82,6 +94,7 @@ async function setUp() {
 	         CASE WHEN g % 1000 = 0 THEN '22012' END, CASE WHEN g % 1000 = 0 THEN 'division by zero' END
 	    FROM generate_series(1, ${SIZE}) g;`);
 	await db.query('VACUUM ANALYZE procflow.instance, procflow.activity, procflow.finished_job');
+	await db.query(`COMMENT ON TABLE pb_invoice IS 'size ${SIZE}'`);
 	const loaded = (Date.now() - t0) / 1000;
 	await db.end();
 	return loaded;
@@ -149,7 +162,7 @@ async function main() {
 	await app.close();
 	console.log(`Page timings: ${SIZE.toLocaleString('en')} instances (${(SIZE / 10).toLocaleString('en')} active with an open task), ` +
 		`${SIZE.toLocaleString('en')} job history rows, ${Math.ceil(SIZE / 1000)} failed activities; ` +
-		`rows loaded in ${loaded.toFixed(0)} s; each page asked ${REPEAT} times after one warm-up, on loopback.\n`);
+		`${loaded ? `rows loaded in ${loaded.toFixed(0)} s` : 'rows of an earlier run'}; each page asked ${REPEAT} times after one warm-up, on loopback.\n`);
 	console.log('| page | address | median ms | slowest ms |');
 	console.log('|---|---|---|---|');
 	for (const [what, where, median, slowest] of results)

@@ -274,3 +274,40 @@ SELECT j.id,
   FROM procflow.finished_job j
   JOIN procflow.process p ON p.id = j.process_id
  WHERE pg_catalog.pg_has_role(p.owner, 'USAGE');
+
+/*
+ * Changes of an instance's vars by a person (update_vars), kept as the
+ * instance's history: who merged what, when, and what the vars were.
+ */
+CREATE TABLE procflow.vars_change (
+	id			bigserial PRIMARY KEY,
+	instance_id	bigint NOT NULL REFERENCES procflow.instance (id) ON DELETE CASCADE,
+	changed_at	timestamptz NOT NULL DEFAULT now(),
+	changed_by	text NOT NULL,
+	vars		jsonb NOT NULL,	-- what was merged into the vars
+	before		jsonb NOT NULL	-- the vars before
+);
+CREATE INDEX vars_change_instance_id_idx ON procflow.vars_change (instance_id);
+REVOKE ALL ON procflow.vars_change FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('procflow.vars_change', '');
+SELECT pg_catalog.pg_extension_config_dump('procflow.vars_change_id_seq', '');
+
+CREATE VIEW procflow.vars_changes WITH (security_barrier) AS
+SELECT c.id,
+	   c.instance_id AS instance,
+	   c.changed_at,
+	   c.changed_by,
+	   c.vars,
+	   c.before
+  FROM procflow.vars_change c
+  JOIN procflow.instance i ON i.id = c.instance_id
+  JOIN procflow.process p ON p.id = i.process_id
+ WHERE pg_catalog.pg_has_role(p.owner, 'USAGE');
+GRANT SELECT ON procflow.vars_changes TO PUBLIC;
+
+CREATE FUNCTION procflow.update_vars(instance bigint, vars jsonb) RETURNS void
+LANGUAGE C CALLED ON NULL INPUT VOLATILE
+AS 'MODULE_PATHNAME', 'procflow_update_vars';
+
+-- failed activities: few among many, listed as incidents
+CREATE INDEX activity_failed_idx ON procflow.activity (id) WHERE status = 'failed';

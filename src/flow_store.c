@@ -311,6 +311,22 @@ flow_store_merge_vars(int64 instance_id, Jsonb *vars)
 }
 
 /*
+ * Keep a person's change of an instance's vars: who merged what, and the
+ * vars before it.
+ */
+void
+flow_store_note_vars_change(int64 instance_id, Jsonb *vars, const char *by)
+{
+	Oid			argtypes[3] = {INT8OID, JSONBOID, TEXTOID};
+	Datum		args[3] = {Int64GetDatum(instance_id), JsonbPGetDatum(vars),
+	CStringGetTextDatum(by)};
+
+	catalog_exec("INSERT INTO procflow.vars_change (instance_id, changed_by, vars, before)"
+				 " SELECT id, $3, $2, vars FROM procflow.instance WHERE id = $1",
+				 3, argtypes, args, NULL, SPI_OK_INSERT);
+}
+
+/*
  * Has the instance an activity that is not over: scheduled, ready, open,
  * waiting, or failed (which waits for retry_activity or skip_activity)?
  */

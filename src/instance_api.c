@@ -2,8 +2,8 @@
  *
  * instance_api.c
  *	  SQL functions on instances of flows and their activities: launch,
- *	  suspend, resume, terminate and retry_activity (skip_activity, which
- *	  a task's worker may call too, is task_api.c's).
+ *	  suspend, resume, terminate, retry_activity and update_vars
+ *	  (skip_activity, which a task's worker may call too, is task_api.c's).
  *
  * A role acts on the instances of the flows whose owner it has the
  * privileges of (itself, or a role it is a member of), as the views show
@@ -41,6 +41,7 @@ PG_FUNCTION_INFO_V1(procflow_suspend);
 PG_FUNCTION_INFO_V1(procflow_resume);
 PG_FUNCTION_INFO_V1(procflow_terminate);
 PG_FUNCTION_INFO_V1(procflow_retry_activity);
+PG_FUNCTION_INFO_V1(procflow_update_vars);
 
 /* The id an instance or task function takes first: not NULL. */
 int64
@@ -292,6 +293,39 @@ procflow_retry_activity(PG_FUNCTION_ARGS)
 				 errmsg("cannot retry activity " INT64_FORMAT ": it is %s", id, activity.status),
 				 errhint("Failed automatic activities, and waits whose timeout failed, are retried.")));
 	flow_engine_retry(flow, &instance, &activity);
+	cache_unpin();
+	SPI_finish();
+	PG_RETURN_VOID();
+}
+
+/*
+ * procflow.update_vars(instance, vars): merge vars into a live instance's,
+ * as complete_task does, for a person who corrects them; the change, with
+ * who made it and the vars before, is kept (procflow.vars_changes).
+ */
+Datum
+procflow_update_vars(PG_FUNCTION_ARGS)
+{
+	int64		id = instance_api_id_arg(fcinfo, "instance");
+	Jsonb	   *vars;
+	FlowInstance instance;
+
+	api_require_arg(fcinfo, 1, "vars");
+	vars = PG_GETARG_JSONB_P(1);
+	if (JB_ROOT_IS_SCALAR(vars) || !JB_ROOT_IS_OBJECT(vars))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("vars must be a JSON object")));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	(void) instance_api_lock(id, &instance);
+	if (strcmp(instance.status, "active") != 0 && strcmp(instance.status, "suspended") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot change the vars of instance " INT64_FORMAT ": it is %s", id,
+						instance.status)));
+	flow_store_note_vars_change(id, vars, GetUserNameFromId(GetUserId(), false));
+	flow_store_merge_vars(id, vars);
 	cache_unpin();
 	SPI_finish();
 	PG_RETURN_VOID();

@@ -172,7 +172,8 @@ export async function build(options) {
 			return reply.view('error.eta', { title: 'Database unavailable', login: req.login || null, admin: Boolean(req.pool && req.pool.admin), when,
 				error: { message: 'The database cannot be reached.', detail: null, hint: 'Try again in a moment.' } });
 		}
-		const status = err.code === '42501' ? 403 : isSqlState(err.code) ? 400 : 500;
+		const status = err.code === '42501' ? 403 : isSqlState(err.code) ? 400
+			: err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
 		reply.code(status);
 		return reply.view('error.eta', { title: 'Refused', login: req.login || null, admin: Boolean(req.pool && req.pool.admin), when,
 			back: referrer(req), error: { message: err.message, detail: err.detail || null, hint: err.hint || null,

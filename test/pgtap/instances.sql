@@ -4,7 +4,7 @@
 -- act on an instance (its flow's owner, a member of it) and those that may
 -- not.  Steps run with procflow.run_jobs() in this transaction.
 BEGIN;
-SELECT plan(64);
+SELECT plan(75);
 
 CREATE ROLE pgtap_inst_owner;
 CREATE ROLE pgtap_inst_member;
@@ -177,8 +177,32 @@ SELECT is((SELECT who FROM who), 'pgtap_inst_owner', 'a step runs as the flow''s
 SELECT is((SELECT count(*) FROM procflow.instances WHERE flow = 'whoami' AND status = 'completed'), 1::bigint,
     'and the instance completes');
 
+-- a person corrects an instance's vars: merged, and kept in its history
+SELECT throws_ok($$SELECT procflow.update_vars(NULL, '{}')$$, '22004', NULL, 'update_vars: NULL instance');
+SELECT throws_ok('SELECT procflow.update_vars(' || :timer_id || ', NULL)', '22004', NULL, 'update_vars: NULL vars');
+SELECT throws_ok('SELECT procflow.update_vars(' || :timer_id || ', ''[1]'')', '22023', NULL, 'update_vars: not an object');
+SELECT throws_ok($$SELECT procflow.update_vars(-1, '{}')$$, '42704', NULL, 'update_vars: no such instance');
+SET ROLE pgtap_inst_stranger;
+SELECT throws_ok('SELECT procflow.update_vars(' || :timer_id || ', ''{"x": 1}'')', '42501', NULL,
+    'update_vars: another owner''s instance');
+SELECT is((SELECT count(*) FROM procflow.vars_changes), 0::bigint, 'a stranger sees no changes');
+RESET ROLE;
+SET ROLE pgtap_inst_member;
+SELECT lives_ok('SELECT procflow.update_vars(' || :timer_id || ', ''{"x": 1, "y": {"z": 2}}'')',
+    'a member of the owner changes a suspended instance''s vars');
+SELECT lives_ok('SELECT procflow.update_vars(' || :timer_id || ', ''{"x": 3}'')', 'and again');
+SELECT is((SELECT vars FROM procflow.instances WHERE id = :timer_id), '{"x": 3, "y": {"z": 2}}'::jsonb,
+    'merged as complete_task merges: its keys win');
+SELECT results_eq('SELECT changed_by, vars, before FROM procflow.vars_changes WHERE instance = ' || :timer_id || ' ORDER BY id',
+    $$VALUES ('pgtap_inst_member'::text, '{"x": 1, "y": {"z": 2}}'::jsonb, '{}'::jsonb),
+             ('pgtap_inst_member', '{"x": 3}', '{"x": 1, "y": {"z": 2}}')$$,
+    'each change kept: who, what, the vars before');
+RESET ROLE;
+
 -- terminate cancels every live activity and removes the pending jobs
 SELECT lives_ok('SELECT procflow.terminate(' || :timer_id || ')', 'terminate a suspended instance');
+SELECT throws_ok('SELECT procflow.update_vars(' || :timer_id || ', ''{"x": 4}'')', '55000', NULL,
+    'the vars of an instance that ended stay');
 SELECT results_eq('SELECT status FROM procflow.activities WHERE instance = ' || :timer_id,
     $$VALUES ('cancelled'::text)$$, 'its wait is cancelled');
 SELECT is((SELECT count(*) FROM procflow.jobs WHERE process = 'timer_only'), 0::bigint, 'its timer is gone');

@@ -49,11 +49,22 @@ export async function listPage(req, spec, where, params) {
 	}
 	const order = ascending ? 'ASC' : 'DESC';
 	const whereSql = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
-	const { rows } = await query(req,
-		`SELECT ${spec.select}, (${col.sql})::text AS sort_value_
+	/*
+	 * First the page's ids, reading only the columns the order and the
+	 * filters need (a view's other columns, such as a key made from the
+	 * row's text, are not computed for every row sorted); then its rows.
+	 */
+	const { rows: page } = await query(req,
+		`SELECT ${spec.id} AS id_, (${col.sql})::text AS sort_value_
 		   FROM ${spec.from} ${whereSql}
 		  ORDER BY ${col.sql} ${order}, ${spec.id} ${order}
 		  LIMIT ${PAGE_SIZE + 1}`, args);
+	const { rows: full } = page.length ? await query(req,
+		`SELECT ${spec.select}, ${spec.id} AS id_ FROM ${spec.from} WHERE ${spec.id} = ANY ($1::bigint[])`,
+		[page.map((r) => r.id_)]) : { rows: [] };
+	const byId = new Map(full.map((r) => [String(r.id_), r]));
+	const rows = page.filter((r) => byId.has(String(r.id_)))
+		.map((r) => ({ ...byId.get(String(r.id_)), sort_value_: r.sort_value_ }));
 	const more = rows.length > PAGE_SIZE;
 	if (more)
 		rows.pop();
@@ -72,7 +83,7 @@ export async function listPage(req, spec, where, params) {
 			p.set(k, v);
 		return `?${p}`;
 	};
-	const idOf = (row) => row[spec.idName || 'id'];
+	const idOf = (row) => row.id_;
 	const hasNext = backwards ? cursor !== null : more;
 	const hasPrev = backwards ? more : cursor !== null;
 	return {

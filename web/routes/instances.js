@@ -5,7 +5,7 @@
 //
 // Copyright (c) 2026, procflow developers
 
-import { query, asOwner, back } from '../lib/requests.js';
+import { query, asOwner, back, httpError } from '../lib/requests.js';
 import { listPage } from '../lib/lists.js';
 import { selectedIds, actOnEach, BULK_MAX } from '../lib/bulk.js';
 import { tell, told, withNotice } from '../lib/notices.js';
@@ -134,8 +134,27 @@ export default async function instanceRoutes(app, { pictures, render }) {
 			   JOIN procflow.flow_versions v ON v.flow = i.flow AND v.owner = i.owner
 			                                AND v.version = i.version
 			  WHERE a.instance = $1 ORDER BY a.id`, [id]);
+		const { rows: changes } = await query(req,
+			`SELECT changed_at, changed_by, vars::text AS vars, before::text AS before
+			   FROM procflow.vars_changes WHERE instance = $1 ORDER BY id`, [id]);
 		return render(reply, 'instance.eta', req, { title: `Instance ${id}`, instance,
-			picture: await pictures.draw(g.dot), activities, notice: told(req.login, req.query.notice) });
+			picture: await pictures.draw(g.dot), activities, changes,
+			notice: told(req.login, req.query.notice) });
+	});
+
+	// Merge vars a person typed (a JSON object) into the instance's: kept in its history.
+	app.post('/instances/:id(^\\d+$)/vars', async (req, reply) => {
+		const text = req.body && typeof req.body.vars === 'string' ? req.body.vars : '';
+		let vars;
+		try {
+			vars = JSON.parse(text);
+		} catch (err) {
+			throw Object.assign(httpError(400, 'The vars are not JSON.', 'Write a JSON object, such as {"approved": true}.'),
+				{ detail: err.message });
+		}
+		await query(req, 'SELECT procflow.update_vars($1, $2)', [req.params.id, JSON.stringify(vars)]);
+		const text2 = `Changed the vars of instance ${req.params.id}.`;
+		return reply.redirect(withNotice(`/instances/${req.params.id}`, tell(req.login, text2)), 303);
 	});
 
 	app.post('/instances/:id(^\\d+$)/:action(^suspend|resume|terminate$)', async (req, reply) => {

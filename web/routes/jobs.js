@@ -47,13 +47,17 @@ const HISTORY = {
 
 // Failed activities of flows.
 const FAILED_ACTIVITIES = {
+	// each instance read by its id (the views are security barriers: a join
+	// would read every instance)
 	from: `(SELECT a.id, a.instance, a.flow, a.name, a.kind, a.error, a.attempts, a.created_at,
-	               i.key::text AS key,
+	               (SELECT i.key::text FROM procflow.instances i WHERE i.id = a.instance) AS key,
 	               (SELECT coalesce(d->>'action', d->'on'->>'condition', d->>'key')
-	                  FROM procflow.flow_versions v,
+	                  FROM procflow.instances i
+	                  JOIN procflow.flow_versions v ON v.flow = i.flow AND v.owner = i.owner
+	                                               AND v.version = i.version,
 	                       LATERAL (SELECT v.definition->'activities'->a.name AS d) x
-	                 WHERE v.flow = i.flow AND v.owner = i.owner AND v.version = i.version) AS sql
-	          FROM procflow.activities a JOIN procflow.instances i ON i.id = a.instance
+	                 WHERE i.id = a.instance) AS sql
+	          FROM procflow.activities a
 	         WHERE a.status = 'failed') f`,
 	id: 'id',
 	select: 'id, instance, flow, name, kind, error, attempts, created_at, key, sql',

@@ -137,3 +137,20 @@ test('buttons are named with their row, and the lists fit a narrow window', asyn
 	}
 	await page.context().close();
 });
+
+test('the owner changes an instance\'s vars from its page; the change is kept in its history', async () => {
+	const [{ id }] = await asAdmin(`SELECT procflow.launch('waiting_flow', vars => '{"a": 1}') AS id`);
+	const page = await pageAs(admin);
+	await page.goto(`${url}/instances/${id}`);
+	await page.getByLabel(/Change vars/).fill('{"b": "<i>two</i>"}');
+	await page.getByRole('button', { name: 'Change vars' }).click();
+	await page.waitForURL(/notice=/);
+	assert.equal(await page.locator('.notice').textContent(), `Changed the vars of instance ${id}.`);
+	assert.deepEqual(JSON.parse(await page.locator('#vars').textContent()), { a: 1, b: '<i>two</i>' });
+	assert.deepEqual(await page.locator('#vars-changes tbody td:nth-child(2)').allTextContents(), ['web_admin']);
+	assert.equal(await page.locator('#vars-changes i').count(), 0, 'what was typed is shown as text');
+	const bad = await page.request.post(`${url}/instances/${id}/vars`, { form: { vars: '{oops' }, headers: { Origin: url } });
+	assert.equal(bad.status(), 400);
+	assert.match(await bad.text(), /The vars are not JSON/);
+	await page.context().close();
+});
