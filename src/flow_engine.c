@@ -1589,7 +1589,8 @@ flow_engine_complete_task(ProcessInfo *flow, FlowInstance *instance,
 
 		if (o == NULL)
 			plain = true;
-		else if (strcmp(o, "timeout") != 0)
+		/* the timer's and skip_activity's outcomes: not a person's */
+		else if (strcmp(o, "timeout") != 0 && strcmp(o, "skipped") != 0)
 		{
 			if (outcome != NULL && strcmp(o, outcome) == 0)
 				known = true;

@@ -112,7 +112,11 @@ SELECT procflow.create_flow('welcome_call', 'customer', $${
   "start": "call",
   "activities": {
     "call": {"kind": "human", "group": "support", "instructions": {"sql": "'Call ' || ($1).name"},
-             "due": "1 day", "next": {"reached": "done", "no_answer": "done"}},
+             "due": "1 day", "next": {"reached": "done", "no_answer": "done"},
+             "form": {"fields": {
+               "note": {"type": "text", "label": "What the customer said"},
+               "call_back": {"type": "date", "label": "Call back on"},
+               "plan": {"type": "choice", "label": "Plan", "options": ["basic", "pro"], "default": "basic"}}}},
     "done": {"kind": "end"}
   }}$$, label => 'Welcome call') AS version;
 SELECT procflow.launch('welcome_call', '1') AS ann_call;

@@ -4,7 +4,7 @@
 -- may complete or release an open task, and whose name closed_by records.
 -- Steps run with procflow.run_jobs() in this transaction.
 BEGIN;
-SELECT plan(57);
+SELECT plan(58);
 
 CREATE ROLE wk_owner;
 CREATE ROLE wk_app;
@@ -102,6 +102,8 @@ SELECT throws_ok('SELECT procflow.skip_activity(' || (SELECT activity FROM t WHE
     '42501', NULL, 'nor skipped by another');
 SELECT lives_ok('SELECT procflow.complete_task(' || (SELECT activity FROM t WHERE row_id = 4) || ', ''reject'', ''{"why": "late"}'')',
     'a worker completes the ready task assigned to it without claiming it');
+SELECT throws_ok('SELECT procflow.complete_task(' || (SELECT activity FROM t WHERE row_id = 2) || ', ''skipped'')',
+    '22023', NULL, 'completing is not skipping: "skipped" is skip_activity''s outcome');
 SELECT lives_ok('SELECT procflow.complete_task(' || (SELECT activity FROM t WHERE row_id = 2) || ', ''approve'')',
     'and a ready task of its group');
 SELECT is((SELECT count(*) FROM procflow.tasks WHERE activity IN (SELECT activity FROM t WHERE row_id IN (2, 4))), 0::bigint,

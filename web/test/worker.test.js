@@ -55,11 +55,12 @@ test("the worker's view: its taskbox only, a task with its form, completed after
 	await page.getByLabel('Pay on').fill('2027-01-15');
 	await page.getByLabel('Note').fill('<b>ok</b> "quoted"');
 	await page.getByLabel('Urgent').check();
+	await page.getByLabel('Account').selectOption('assets');
 	await page.screenshot({ path: path.join(shots, 'taskbox.png') });
 	await page.locator('.task').getByRole('button', { name: /^Approve/ }).click();
 	await page.waitForURL(`${url}/taskbox`);
 	assert.deepEqual(questions, ['Complete the task “Review invoice 7 of 700” as Approve?']);
-	await until(`SELECT vars = '{"approved_amount": 650.5, "pay_on": "2027-01-15", "note": "<b>ok</b> \\"quoted\\"", "urgent": true}'
+	await until(`SELECT vars = '{"approved_amount": 650.5, "pay_on": "2027-01-15", "note": "<b>ok</b> \\"quoted\\"", "urgent": true, "account": "assets"}'
 	               FROM procflow.instances WHERE id = $1`, [id], 'the form\'s values in the instance\'s vars');
 	assert.deepEqual(await sql(`SELECT outcome, closed_by FROM procflow.activities WHERE instance = $1 AND name = 'review'`, [id]),
 		[{ outcome: 'approve', closed_by: 'web_worker' }]);
