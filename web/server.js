@@ -100,7 +100,9 @@ async function isAdmin(req) {
 
 /* A time as the pages show it: UTC in the HTML, the browser's zone once page.js runs. */
 function when(d, seconds) {
-	if (!d)
+	if (d === Infinity || d === -Infinity)
+		return d > 0 ? 'infinity' : '-infinity';
+	if (!(d instanceof Date) || Number.isNaN(d.getTime()))
 		return '';
 	const iso = d.toISOString();
 	return `<time datetime="${iso}"${seconds ? ' data-seconds="1"' : ''}>` +

@@ -4,7 +4,7 @@
 //
 // Copyright (c) 2026, procflow developers
 
-import { query } from './requests.js';
+import { query, isSqlState, connectionLost } from './requests.js';
 
 // The most rows one bulk action acts on.
 export const BULK_MAX = 10000;
@@ -28,7 +28,8 @@ export async function actOnEach(req, fn, ids, doneWord, what) {
 			await query(req, `SELECT procflow.${fn}($1)`, [id]);
 			done++;
 		} catch (err) {
-			if (!err.code || !/^[0-9A-Z]{5}$/.test(err.code))
+			// a refusal is counted; a lost connection ends the action
+			if (!isSqlState(err.code) || connectionLost(err))
 				throw err;
 			refused++;
 			why = why || err.message;

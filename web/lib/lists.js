@@ -62,12 +62,13 @@ export async function listPage(req, spec, where, params) {
 	const { rows: full } = page.length ? await query(req,
 		`SELECT ${spec.select}, ${spec.id} AS id_ FROM ${spec.from} WHERE ${spec.id} = ANY ($1::bigint[])`,
 		[page.map((r) => r.id_)]) : { rows: [] };
+	const more = page.length > PAGE_SIZE;
+	if (more)
+		page.pop();
+	// a row gone between the two reads is left out
 	const byId = new Map(full.map((r) => [String(r.id_), r]));
 	const rows = page.filter((r) => byId.has(String(r.id_)))
 		.map((r) => ({ ...byId.get(String(r.id_)), sort_value_: r.sort_value_ }));
-	const more = rows.length > PAGE_SIZE;
-	if (more)
-		rows.pop();
 	if (backwards)
 		rows.reverse();
 	const first = rows[0];
@@ -75,7 +76,7 @@ export async function listPage(req, spec, where, params) {
 	const link = (extra) => {
 		const p = new URLSearchParams();
 		for (const [k, v] of Object.entries(q))
-			if (!['after', 'before', 'sort', 'dir'].includes(k) && typeof v === 'string' && v !== '')
+			if (!['after', 'before', 'sort', 'dir', 'notice'].includes(k) && typeof v === 'string' && v !== '')
 				p.set(k, v);
 		p.set('sort', sort);
 		p.set('dir', dir);

@@ -143,9 +143,9 @@ export class TaskStream {
 		let rows;
 		try {
 			({ rows } = await pool.query(
-				`SELECT id::text FROM unnest($1::bigint[]) id
-				  WHERE EXISTS (SELECT 1 FROM procflow.tasks t WHERE t.activity = id)
-				     OR EXISTS (SELECT 1 FROM procflow.activities a WHERE a.id = id)`, [ids]));
+				`SELECT u.id::text AS id FROM unnest($1::bigint[]) AS u(id)
+				  WHERE EXISTS (SELECT 1 FROM procflow.tasks t WHERE t.activity = u.id)
+				     OR EXISTS (SELECT 1 FROM procflow.activities a WHERE a.id = u.id)`, [ids]));
 		} catch {
 			for (const stream of [...(this.streams.get(pool) || [])])
 				stream.end();

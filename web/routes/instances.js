@@ -117,7 +117,7 @@ export default async function instanceRoutes(app, { pictures, render }) {
 			        updated_at, finished_at, owner
 			   FROM procflow.instances WHERE id = $1`, [id]);
 		if (!instance)
-			return reply.code(404).view('error.eta', { title: 'Not found', login: req.login, admin: true,
+			return reply.code(404).view('error.eta', { title: 'Not found', login: req.login, admin: Boolean(req.pool.admin),
 				error: { message: `instance ${id} does not exist`, detail: null, hint: null } });
 		const { rows: [g] } = await asOwner(req, instance.owner, (client) =>
 			client.query('SELECT procflow.flow_graph($1, instance => $2) AS dot', [instance.flow, id]));

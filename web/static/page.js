@@ -9,7 +9,10 @@ document.addEventListener('submit', (event) => {
 	const form = event.target;
 	const question = form.dataset.confirm;
 	const choice = event.submitter && event.submitter.dataset.choice;
-	if (question && !window.confirm(question.replace('{choice}', choice || 'done'))) {
+	// the last {choice} is the page's own (a task's text comes before it)
+	const at = question ? question.lastIndexOf('{choice}') : -1;
+	const asked = at < 0 ? question : question.slice(0, at) + (choice || 'done') + question.slice(at + 8);
+	if (question && !window.confirm(asked)) {
 		event.preventDefault();
 		return;
 	}
