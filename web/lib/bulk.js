@@ -16,28 +16,32 @@ export function selectedIds(body) {
 }
 
 /*
- * Call procflow.<fn>(id) for each id; a sentence saying how many were
- * done, and how many refused and why (the first refusal's message).
+ * Call procflow.<fn>(id, ...extra) for each id: how many were done, how
+ * many refused, and the first refusal's message.
  */
-export async function actOnEach(req, fn, ids, doneWord, what) {
-	let done = 0;
-	let refused = 0;
-	let why = null;
+export async function actOnEach(req, fn, ids, extra = []) {
+	const result = { done: 0, refused: 0, why: null };
+	const args = extra.map((_, i) => `, $${i + 2}`).join('');
 	for (const id of ids) {
 		try {
-			await query(req, `SELECT procflow.${fn}($1)`, [id]);
-			done++;
+			await query(req, `SELECT procflow.${fn}($1${args})`, [id, ...extra]);
+			result.done++;
 		} catch (err) {
 			// a refusal is counted; a lost connection ends the action
 			if (!isSqlState(err.code) || connectionLost(err))
 				throw err;
-			refused++;
-			why = why || err.message;
+			result.refused++;
+			result.why = result.why || err.message;
 		}
 	}
+	return result;
+}
+
+/* A sentence saying what a bulk action did: "Suspended 3 instances. 1 refused: ..." */
+export function summary(result, doneWord, what, tail = '') {
 	const plural = what.endsWith('y') ? `${what.slice(0, -1)}ies` : `${what}s`;
-	let text = `${doneWord} ${done} ${done === 1 ? what : plural}.`;
-	if (refused)
-		text += ` ${refused} refused: ${why}${refused > 1 ? ' (the first of them)' : ''}.`;
+	let text = `${doneWord} ${result.done} ${result.done === 1 ? what : plural}${tail}.`;
+	if (result.refused)
+		text += ` ${result.refused} refused: ${result.why}${result.refused > 1 ? ' (the first of them)' : ''}.`;
 	return text;
 }

@@ -117,3 +117,41 @@ async function total(req, from, where, params) {
 	const estimate = plan['QUERY PLAN'][0].Plan['Plan Rows'];
 	return { n: Math.max(estimate, EXACT_UP_TO + 1), exact: false };
 }
+
+/*
+ * Filters as SQL conditions with their parameters: add(cond, ...values)
+ * takes a condition whose $1, $2 ... are its own values.
+ */
+export function conditions() {
+	const where = [];
+	const params = [];
+	return {
+		where,
+		params,
+		add(cond, ...values) {
+			const base = params.length;
+			params.push(...values);
+			where.push(cond.replace(/\$(\d)/g, (_, n) => `$${base + Number(n)}`));
+		},
+	};
+}
+
+/* A day as the filters take it (YYYY-MM-DD), or ''. */
+export const day = (v) => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) ? v : '');
+
+/*
+ * Add the condition that a jsonb key column matches what a person typed:
+ * a key as JSON (contained in the key), or a value of any of its columns.
+ */
+export function addKeyMatch(conds, column, text) {
+	let asJson = null;
+	try {
+		asJson = JSON.parse(text);
+	} catch {
+		asJson = null;
+	}
+	if (asJson !== null && typeof asJson === 'object')
+		conds.add(`${column} @> $1::jsonb`, JSON.stringify(asJson));
+	else
+		conds.add(`(${column} = to_jsonb($1::text) OR EXISTS (SELECT 1 FROM jsonb_each_text(CASE jsonb_typeof(${column}) WHEN 'object' THEN ${column} END) e WHERE e.value = $1))`, text);
+}

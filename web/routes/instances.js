@@ -6,8 +6,8 @@
 // Copyright (c) 2026, procflow developers
 
 import { query, asOwner, back, httpError } from '../lib/requests.js';
-import { listPage } from '../lib/lists.js';
-import { selectedIds, actOnEach, BULK_MAX } from '../lib/bulk.js';
+import { listPage, conditions, day, addKeyMatch } from '../lib/lists.js';
+import { selectedIds, actOnEach, summary, BULK_MAX } from '../lib/bulk.js';
 import { tell, told, withNotice } from '../lib/notices.js';
 
 const STATUSES = ['active', 'suspended', 'completed', 'terminated'];
@@ -37,46 +37,30 @@ const LIST = {
  * as JSON.
  */
 function filters(q) {
-	const where = [];
-	const params = [];
+	const conds = conditions();
 	const f = {
 		flow: typeof q.flow === 'string' ? q.flow : '',
 		status: STATUSES.includes(q.status) ? q.status : '',
-		from: /^\d{4}-\d{2}-\d{2}$/.test(q.from) ? q.from : '',
-		to: /^\d{4}-\d{2}-\d{2}$/.test(q.to) ? q.to : '',
+		from: day(q.from),
+		to: day(q.to),
 		q: typeof q.q === 'string' ? q.q.trim() : '',
-	};
-	const add = (cond, ...values) => {
-		for (const v of values)
-			params.push(v);
-		where.push(cond.replace(/\$(\d)/g, (_, n) => `$${params.length - values.length + Number(n)}`));
 	};
 	if (f.flow) {
 		const slash = f.flow.indexOf('/');
 		if (slash > 0)
-			add('owner = $1 AND flow = $2', f.flow.slice(0, slash), f.flow.slice(slash + 1));
+			conds.add('owner = $1 AND flow = $2', f.flow.slice(0, slash), f.flow.slice(slash + 1));
 		else
-			add('flow = $1', f.flow);
+			conds.add('flow = $1', f.flow);
 	}
 	if (f.status)
-		add('status = $1', f.status);
+		conds.add('status = $1', f.status);
 	if (f.from)
-		add('started_at >= $1::date', f.from);
+		conds.add('started_at >= $1::date', f.from);
 	if (f.to)
-		add("started_at < $1::date + 1", f.to);
-	if (f.q) {
-		let asJson = null;
-		try {
-			asJson = JSON.parse(f.q);
-		} catch {
-			asJson = null;
-		}
-		if (asJson !== null && typeof asJson === 'object')
-			add('key @> $1::jsonb', JSON.stringify(asJson));
-		else
-			add('(key = to_jsonb($1::text) OR EXISTS (SELECT 1 FROM jsonb_each_text(CASE jsonb_typeof(key) WHEN \'object\' THEN key END) e WHERE e.value = $1))', f.q);
-	}
-	return { where, params, f };
+		conds.add('started_at < $1::date + 1', f.to);
+	if (f.q)
+		addKeyMatch(conds, 'key', f.q);
+	return { where: conds.where, params: conds.params, f };
 }
 
 const ACTIONS = { suspend: 'Suspended', resume: 'Resumed', terminate: 'Terminated' };
@@ -105,7 +89,7 @@ export default async function instanceRoutes(app, { pictures, render }) {
 				  ORDER BY id LIMIT ${BULK_MAX}`, params);
 			ids = rows.map((r) => r.id);
 		}
-		const text = await actOnEach(req, fn, ids, ACTIONS[fn], 'instance');
+		const text = summary(await actOnEach(req, fn, ids), ACTIONS[fn], 'instance');
 		return reply.redirect(withNotice(back(req, '/instances'), tell(req.login, text)), 303);
 	});
 

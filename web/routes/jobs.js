@@ -9,8 +9,8 @@
 // Copyright (c) 2026, procflow developers
 
 import { query, back } from '../lib/requests.js';
-import { listPage } from '../lib/lists.js';
-import { selectedIds, actOnEach } from '../lib/bulk.js';
+import { listPage, conditions, day } from '../lib/lists.js';
+import { selectedIds, actOnEach, summary, BULK_MAX } from '../lib/bulk.js';
 import { tell, told, withNotice } from '../lib/notices.js';
 
 const PENDING = {
@@ -93,39 +93,44 @@ const FAILED_JOBS = {
 	dir: 'desc',
 };
 
-/* Filters of the job lists: by process name, and the history by status. */
-function jobFilters(q, statuses) {
-	const where = [];
-	const params = [];
+/*
+ * Filters of the job lists: by process name, by when they are due (pending
+ * jobs) or finished (the history), on or after "from" and before the day
+ * after "to", and the history by status.
+ */
+function jobFilters(q, which) {
+	const conds = conditions();
+	const statuses = which === 'history' ? HISTORY_STATUSES : [];
+	const time = which === 'history' ? 'finished_at' : 'run_at';
 	const f = { process: typeof q.process === 'string' ? q.process.trim() : '',
-		status: statuses.includes(q.status) ? q.status : '' };
-	if (f.process) {
-		params.push(f.process);
-		where.push(`process = $${params.length}`);
-	}
-	if (f.status) {
-		params.push(f.status);
-		where.push(`status = $${params.length}`);
-	}
-	return { where, params, f };
+		status: statuses.includes(q.status) ? q.status : '', from: day(q.from), to: day(q.to) };
+	if (f.process)
+		conds.add('process = $1', f.process);
+	if (f.status)
+		conds.add('status = $1', f.status);
+	if (f.from)
+		conds.add(`${time} >= $1::date`, f.from);
+	if (f.to)
+		conds.add(`${time} < $1::date + 1`, f.to);
+	return { where: conds.where, params: conds.params, f, statuses };
 }
 
+const HISTORY_STATUSES = ['succeeded', 'failed', 'cancelled', 'skipped'];
 const JOB_ACTIONS = { retry: ['retry_job', 'Queued again'], cancel: ['cancel_job', 'Cancelled'] };
 const ACTIVITY_ACTIONS = { retry: ['retry_activity', 'Retried'], skip: ['skip_activity', 'Skipped'] };
 
 export default async function jobRoutes(app, { render }) {
 	app.get('/jobs', async (req, reply) => {
 		const which = req.query.list === 'history' ? 'history' : 'pending';
-		const statuses = which === 'history' ? ['succeeded', 'failed', 'cancelled', 'skipped'] : [];
-		const { where, params, f } = jobFilters(req.query, statuses);
+		const { where, params, f, statuses } = jobFilters(req.query, which);
 		const list = await listPage(req, which === 'history' ? HISTORY : PENDING, where, params);
 		return render(reply, 'jobs.eta', req, { title: 'Jobs', which, list, f, statuses,
-			notice: told(req.login, req.query.notice), here: req.url });
+			notice: told(req.login, req.query.notice), here: req.url, bulkMax: BULK_MAX });
 	});
 
 	app.post('/jobs/:id(^\\d+$)/:action(^retry|cancel$)', async (req, reply) => {
 		const [fn, word] = JOB_ACTIONS[req.params.action];
-		const text = await actOnEach(req, fn, [req.params.id], word, 'job');
+		const text = summary(await actOnEach(req, fn, [req.params.id]), word, 'job');
 		return reply.redirect(withNotice(back(req, '/jobs'), tell(req.login, text)), 303);
 	});
 
@@ -134,7 +139,17 @@ export default async function jobRoutes(app, { render }) {
 		if (!action)
 			return reply.code(400).send('No such action.');
 		const [fn, word] = JOB_ACTIONS[action];
-		const text = await actOnEach(req, fn, selectedIds(req.body), word, 'job');
+		let ids = selectedIds(req.body);
+		if (req.body.all === 'yes') {
+			const which = req.body.list === 'history' ? 'history' : 'pending';
+			const { where, params } = jobFilters(req.body, which);
+			const { rows } = await query(req,
+				`SELECT id FROM ${which === 'history' ? 'procflow.job_history' : 'procflow.jobs'}
+				  ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+				  ORDER BY id LIMIT ${BULK_MAX}`, params);
+			ids = rows.map((r) => r.id);
+		}
+		const text = summary(await actOnEach(req, fn, ids), word, 'job');
 		return reply.redirect(withNotice(back(req, '/jobs'), tell(req.login, text)), 303);
 	});
 
@@ -152,7 +167,7 @@ export default async function jobRoutes(app, { render }) {
 		if (!action)
 			return reply.code(400).send('No such action.');
 		const [fn, word] = actions[action];
-		const text = await actOnEach(req, fn, selectedIds(body), word, body.list === 'jobs' ? 'job' : 'activity');
+		const text = summary(await actOnEach(req, fn, selectedIds(body)), word, body.list === 'jobs' ? 'job' : 'activity');
 		return reply.redirect(withNotice(back(req, '/incidents'), tell(req.login, text)), 303);
 	});
 }

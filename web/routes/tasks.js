@@ -6,12 +6,69 @@
 // Copyright (c) 2026, procflow developers
 
 import { query, back } from '../lib/requests.js';
+import { listPage, conditions, day, addKeyMatch } from '../lib/lists.js';
+import { selectedIds, actOnEach, summary, BULK_MAX } from '../lib/bulk.js';
+import { tell, told, withNotice } from '../lib/notices.js';
 import { isTaskId } from '../lib/task_stream.js';
 import { taskLink } from '../lib/task_links.js';
 import { formVars } from '../lib/task_forms.js';
 
 // The most tasks a taskbox page lists.
 const PAGE_SIZE = 50;
+
+// The list of every task the login may see (procflow.tasks), for admins.
+const TASKS = {
+	from: 'procflow.tasks',
+	id: 'activity',
+	select: `activity, instance, flow, name, status, assignee, "group", due_at, created_at,
+	         key::text AS key, due_at < now() AS overdue`,
+	columns: {
+		activity: { sql: 'activity', type: 'bigint' },
+		flow: { sql: 'flow', type: 'text' },
+		name: { sql: 'name', type: 'text' },
+		status: { sql: 'status', type: 'text' },
+		assignee: { sql: "coalesce(assignee, '')", type: 'text' },
+		group: { sql: 'coalesce("group", \'\')', type: 'text' },
+		due_at: { sql: "coalesce(due_at, 'infinity')", type: 'timestamptz' },
+		created_at: { sql: 'created_at', type: 'timestamptz' },
+	},
+	sort: 'created_at',
+	dir: 'desc',
+};
+
+/*
+ * Filters of the tasks list: flow, status, assignee or group (a name, or
+ * "-" for none), due on or after "from" and before the day after "to",
+ * overdue, and a key.
+ */
+function taskFilters(q) {
+	const conds = conditions();
+	const text = (v) => (typeof v === 'string' ? v.trim() : '');
+	const f = { flow: text(q.flow), status: ['ready', 'open'].includes(q.status) ? q.status : '',
+		assignee: text(q.assignee), group: text(q.group), from: day(q.from), to: day(q.to),
+		overdue: q.overdue === 'yes' ? 'yes' : '', q: text(q.q) };
+	if (f.flow)
+		conds.add('flow = $1', f.flow);
+	if (f.status)
+		conds.add('status = $1', f.status);
+	for (const col of ['assignee', 'group']) {
+		if (f[col] === '-')
+			conds.add(`"${col}" IS NULL`);
+		else if (f[col])
+			conds.add(`"${col}" = $1`, f[col]);
+	}
+	if (f.from)
+		conds.add('due_at >= $1::date', f.from);
+	if (f.to)
+		conds.add('due_at < $1::date + 1', f.to);
+	if (f.overdue)
+		conds.add('due_at < now()');
+	if (f.q)
+		addKeyMatch(conds, 'key', f.q);
+	return { where: conds.where, params: conds.params, f };
+}
+
+const TASK_ACTIONS = { release: ['release_task', 'Released'], skip: ['skip_activity', 'Skipped'] };
 
 export default async function taskRoutes(app, { stream, links, render }) {
 	/*
@@ -71,6 +128,38 @@ export default async function taskRoutes(app, { stream, links, render }) {
 			}
 		}
 		return reply.redirect(back(req, '/taskbox'), 303);
+	});
+
+	// Every task the login may see, as a list with filters, for admins.
+	app.get('/tasks', async (req, reply) => {
+		const { where, params, f } = taskFilters(req.query);
+		const list = await listPage(req, TASKS, where, params);
+		return render(reply, 'task_list.eta', req, { title: 'Tasks', list, f,
+			notice: told(req.login, req.query.notice), here: req.url, bulkMax: BULK_MAX });
+	});
+
+	// Assign, release or skip the selected tasks, or all that match the filters.
+	app.post('/tasks/bulk', async (req, reply) => {
+		const body = req.body || {};
+		let ids = selectedIds(body);
+		if (body.all === 'yes') {
+			const { where, params } = taskFilters(body);
+			const { rows } = await query(req,
+				`SELECT activity FROM procflow.tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+				  ORDER BY activity LIMIT ${BULK_MAX}`, params);
+			ids = rows.map((r) => r.activity);
+		}
+		let text;
+		if (body.action === 'assign') {
+			const assignee = typeof body.assignee_to === 'string' ? body.assignee_to.trim() : '';
+			text = summary(await actOnEach(req, 'assign_task', ids, [assignee || null]), 'Assigned', 'task',
+				` to ${assignee}`);
+		} else if (Object.hasOwn(TASK_ACTIONS, body.action)) {
+			const [fn, word] = TASK_ACTIONS[body.action];
+			text = summary(await actOnEach(req, fn, ids), word, 'task');
+		} else
+			return reply.code(400).send('No such action.');
+		return reply.redirect(withNotice(back(req, '/tasks'), tell(req.login, text)), 303);
 	});
 
 	// The owner's side: give a ready task to someone.

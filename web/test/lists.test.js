@@ -130,7 +130,7 @@ test('buttons are named with their row, and the lists fit a narrow window', asyn
 	const page = await pageAs(admin, { width: 390, height: 800 });
 	await page.goto(`${url}/processes`);
 	assert.equal(await page.getByRole('button', { name: 'Deactivate audit_invoice of web_admin' }).count(), 1);
-	for (const p of ['/instances', '/incidents', '/jobs', '/jobs?list=history']) {
+	for (const p of ['/instances', '/tasks', '/incidents', '/jobs', '/jobs?list=history']) {
 		await page.goto(`${url}${p}`);
 		const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
 		assert.ok(overflow <= 1, `${p} fits: ${overflow}px too wide`);
@@ -152,5 +152,55 @@ test('the owner changes an instance\'s vars from its page; the change is kept in
 	const bad = await page.request.post(`${url}/instances/${id}/vars`, { form: { vars: '{oops' }, headers: { Origin: url } });
 	assert.equal(bad.status(), 400);
 	assert.match(await bad.text(), /The vars are not JSON/);
+	await page.context().close();
+});
+
+test('the tasks list: filtered, sorted, and assigned in bulk', async () => {
+	const ids = [];
+	for (const key of [11, 12, 13])
+		ids.push((await asAdmin("SELECT procflow.launch('invoice_flow', $1::jsonb) AS id", [String(key)]))[0].id);
+	await until(`SELECT count(*) = 3 FROM procflow.activities WHERE instance = ANY ($1) AND status = 'ready'`, [ids],
+		'three tasks');
+	const page = await pageAs(admin);
+	await page.goto(`${url}/tasks?flow=invoice_flow&sort=activity&dir=asc`);
+	assert.match(await page.locator('.pager .total').first().textContent(), /^3 tasks$/);
+	const shown = await page.locator('#task-list tbody tr').evaluateAll((rows) => rows.map((r) => Number(r.dataset.task)));
+	assert.deepEqual(shown, [...shown].sort((a, b) => a - b));
+	assert.equal(await page.locator('th[aria-sort]').getAttribute('aria-sort'), 'ascending');
+	// every task that matches a key, assigned
+	await page.goto(`${url}/tasks?flow=invoice_flow&q=12`);
+	assert.match(await page.locator('.pager .total').first().textContent(), /^1 task$/);
+	await page.getByLabel('Assign to').fill('web_worker');
+	await page.getByLabel(/every task that matches/).check();
+	await page.getByRole('button', { name: 'Assign selected' }).click();
+	await page.waitForURL(/notice=/);
+	assert.equal(await page.locator('.notice').textContent(), 'Assigned 1 task to web_worker.');
+	assert.deepEqual(await sql(`SELECT (i.key->>'id')::int AS invoice, a.assignee FROM procflow.activities a
+	                              JOIN procflow.instances i ON i.id = a.instance
+	                             WHERE a.instance = ANY ($1) ORDER BY 1`, [ids]),
+	[{ invoice: 11, assignee: null }, { invoice: 12, assignee: 'web_worker' }, { invoice: 13, assignee: null }]);
+	await page.context().close();
+	for (const id of ids)
+		await asAdmin(`SELECT procflow.complete_task(a.id, 'reject') FROM procflow.activities a
+		                WHERE a.instance = $1 AND a.status IN ('ready', 'open')`, [id]);
+});
+
+test('jobs are filtered by when they finished, and acted on in bulk', async () => {
+	await asAdmin(`SELECT procflow.run_process('audit_invoice', '{"id": 1}', delay => '1 hour')`);
+	await asAdmin(`SELECT procflow.run_process('audit_invoice', '{"id": 2}', delay => '1 hour')`);
+	const page = await pageAs(admin);
+	const today = new Date().toISOString().slice(0, 10);
+	await page.goto(`${url}/jobs?process=audit_invoice&from=${today}`);
+	assert.match(await page.locator('.pager .total').first().textContent(), /^2 jobs$/);
+	await page.goto(`${url}/jobs?process=audit_invoice&from=2000-01-01&to=2000-01-02`);
+	assert.match(await page.locator('.pager .total').first().textContent(), /^0 jobs$/);
+	await page.goto(`${url}/jobs?process=audit_invoice`);
+	await page.getByLabel(/every job that matches/).check();
+	await page.getByRole('button', { name: 'Cancel selected' }).click();
+	await page.waitForURL(/notice=/);
+	assert.equal(await page.locator('.notice').textContent(), 'Cancelled 2 jobs.');
+	assert.deepEqual(await sql(`SELECT count(*)::int AS n FROM procflow.jobs WHERE process = 'audit_invoice'`), [{ n: 0 }]);
+	await page.goto(`${url}/jobs?list=history&process=audit_invoice&status=cancelled&from=${today}`);
+	assert.match(await page.locator('.pager .total').first().textContent(), /^2 jobs$/);
 	await page.context().close();
 });
