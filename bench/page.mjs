@@ -148,7 +148,7 @@ async function main() {
 		['an instance', owner, `/instances/${SIZE}`],
 		['taskbox of the owner (no tasks of its own)', owner, '/taskbox'],
 		[`taskbox of a worker (${SIZE / 10} tasks of its group)`, clerk, '/taskbox'],
-		['taskbox of a worker, a later page', clerk, '/taskbox?offset=1000'],
+		['taskbox of a worker, a later page', clerk, `/taskbox?after=${SIZE / 2}`],
 	];
 	const results = [];
 	for (const [what, who, where] of pages) {

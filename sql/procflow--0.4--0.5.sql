@@ -311,3 +311,14 @@ AS 'MODULE_PATHNAME', 'procflow_update_vars';
 
 -- failed activities: few among many, listed as incidents
 CREATE INDEX activity_failed_idx ON procflow.activity (id) WHERE status = 'failed';
+
+/*
+ * The taskbox a page at a time: at most page_size tasks, after a given one
+ * in the taskbox's order.  Without them, every task, as before.
+ */
+DROP FUNCTION procflow.taskbox(text, text[]);
+CREATE FUNCTION procflow.taskbox(assignee text DEFAULT current_user, groups text[] DEFAULT '{}',
+								 page_size int DEFAULT NULL, after bigint DEFAULT NULL)
+RETURNS SETOF procflow.tasks
+LANGUAGE C STABLE CALLED ON NULL INPUT
+AS 'MODULE_PATHNAME', 'procflow_taskbox';

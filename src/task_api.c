@@ -50,10 +50,12 @@ static SPIPlanPtr whom_plan = NULL;
 static SPIPlanPtr taskbox_plan = NULL;
 
 /*
- * procflow.taskbox(assignee, groups): the tasks of procflow.tasks that are
- * for this person: ready and open ones assigned to them, and ready
- * unassigned ones of one of their groups or of no group, by due date
- * (tasks without one last), execution order and creation.  For the
+ * procflow.taskbox(assignee, groups, page_size, after): the tasks of
+ * procflow.tasks that are for this person: ready and open ones assigned to
+ * them, and ready unassigned ones of one of their groups or of no group,
+ * by due date (tasks without one last), execution order and creation; at
+ * most page_size of them (all when NULL), after the task "after" in that
+ * order (from the first when NULL).  For the
  * caller itself (the default), as a worker too: the tasks assigned to a
  * role it has the privileges of, and the unassigned ones of a group that
  * is such a role.  Each branch reads only the tasks the caller may see
@@ -67,13 +69,32 @@ procflow_taskbox(PG_FUNCTION_ARGS)
 	Oid			whom_types[3] = {OIDOID, TEXTOID, TEXTARRAYOID};
 	Datum		whom_args[3];
 	char		whom_nulls[3] = {' ', ' ', ' '};
-	Oid			argtypes[5] = {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-	TEXTARRAYOID};
-	Datum		args[5];
+	Oid			argtypes[7] = {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID, INT4OID, INT8OID};
+	Datum		args[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	bool		isnull;
+	Datum		page_size = (Datum) 0;
+	Datum		after = (Datum) 0;
+	bool		paged = false;
+	bool		has_after = false;
 	PrivilegedScope scope;
 
 	api_require_flow_catalog();
+	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
+	{
+		if (PG_GETARG_INT32(2) < 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("page_size must be at least 1")));
+		page_size = PG_GETARG_DATUM(2);
+		paged = true;
+	}
+	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
+	{
+		after = PG_GETARG_DATUM(3);
+		has_after = true;
+	}
 	InitMaterializedSRF(fcinfo, 0);
 	whom_args[0] = ObjectIdGetDatum(GetUserId());
 	whom_args[1] = PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0);
@@ -116,16 +137,28 @@ procflow_taskbox(PG_FUNCTION_ARGS)
 		elog(ERROR, "reading whose taskbox it is failed");
 	for (int i = 0; i < 5; i++)
 		args[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
+	/* a page: its size and the task it starts after (a catalog of 0.4 has neither) */
+	args[5] = page_size;
+	nulls[5] = paged ? ' ' : 'n';
+	args[6] = after;
+	nulls[6] = has_after ? ' ' : 'n';
 
 	/*
 	 * $1 assignees, $2 groups, $3 the caller's flows, $4 and $5 the
-	 * assignees and groups that are the caller's roles.  Each part looks up
+	 * assignees and groups that are the caller's roles; $6 the most rows
+	 * (NULL: all), $7 the task the page starts after.  Each part looks up
 	 * the tasks of one name (and one flow) in an index: a subquery the
 	 * planner keeps (OFFSET 0) rather than joining whole indexes by hash.
+	 * The tasks are ordered and cut to the page by their own columns and
+	 * their flow's execution order; only the page's tasks are then read
+	 * with their instance, key and definition.
 	 */
 #define TASKS_OF(names, cond) \
 	"SELECT t.* FROM " names ", LATERAL (" \
 	"  SELECT * FROM procflow.activity x WHERE x.kind = 'human' AND " cond " OFFSET 0) t"
+#define TASK_ORDER(a, p) \
+	"COALESCE(" a ".due_at, 'infinity'::timestamptz), " p ".execution_order, " \
+	a ".created_at, " a ".id"
 	catalog_keep_plan(&taskbox_plan,
 					  "SELECT a.id, a.instance_id, p.name, a.name, a.status, a.assignee,"
 					  "       a.\"group\", a.instructions, a.due_at, a.created_at,"
@@ -134,6 +167,7 @@ procflow_taskbox(PG_FUNCTION_ARGS)
 					  "       coalesce((v.definition->'activities'->a.name->>'allow_skip')::boolean,"
 					  "                false)"
 					  "  FROM ("
+					  "   SELECT a.* FROM ("
 					  TASKS_OF("unnest($3) f(id), unnest($1) w(name)",
 							   "x.status IN ('ready', 'open') AND x.assignee = w.name"
 							   " AND x.process_id = f.id")
@@ -153,14 +187,23 @@ procflow_taskbox(PG_FUNCTION_ARGS)
 					  TASKS_OF("unnest($3) f(id)",
 							   "x.status = 'ready' AND x.assignee IS NULL"
 							   " AND x.\"group\" IS NULL AND x.process_id = f.id")
-					  ") a"
+					  "   ) a"
+					  "   JOIN procflow.process p ON p.id = a.process_id"
+					  "   WHERE $7::bigint IS NULL"
+					  "      OR (" TASK_ORDER("a", "p") ") > (SELECT " TASK_ORDER("s", "sp")
+					  "            FROM procflow.activity s"
+					  "            JOIN procflow.process sp ON sp.id = s.process_id"
+					  "           WHERE s.id = $7)"
+					  "   ORDER BY " TASK_ORDER("a", "p")
+					  "   LIMIT $6"
+					  "  ) a"
 					  "  JOIN procflow.instance i ON i.id = a.instance_id"
 					  "  JOIN procflow.process p ON p.id = i.process_id"
 					  "  JOIN procflow.flow_version v ON v.process_id = i.process_id"
 					  "                              AND v.version = i.version"
-					  " ORDER BY a.due_at NULLS LAST, p.execution_order, a.created_at, a.id",
-					  5, argtypes);
-	if (SPI_execute_plan(taskbox_plan, args, NULL, true, 0) != SPI_OK_SELECT)
+					  " ORDER BY " TASK_ORDER("a", "p"),
+					  7, argtypes);
+	if (SPI_execute_plan(taskbox_plan, args, nulls, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading the taskbox failed");
 	catalog_leave_privileged(&scope);
 

@@ -4,7 +4,7 @@
 -- may complete or release an open task, and whose name closed_by records.
 -- Steps run with procflow.run_jobs() in this transaction.
 BEGIN;
-SELECT plan(58);
+SELECT plan(63);
 
 CREATE ROLE wk_owner;
 CREATE ROLE wk_app;
@@ -64,6 +64,14 @@ SELECT results_eq($$SELECT flow, flow_label, outcomes, allow_skip FROM procflow.
              ('wk_review', NULL, '{approve,reject}', true)$$,
     'so does the taskbox (a plain next: no outcome to choose)');
 SELECT is((SELECT count(*) FROM procflow.tasks), 4::bigint, 'and only the tasks the worker may work');
+SELECT results_eq($$SELECT activity FROM procflow.taskbox(page_size => 2)$$,
+    $$SELECT activity FROM procflow.taskbox() LIMIT 2$$, 'taskbox(page_size): the first tasks, in the taskbox''s order');
+SELECT results_eq($$SELECT activity FROM procflow.taskbox(page_size => 2, after => (SELECT activity FROM procflow.taskbox(page_size => 2) OFFSET 1))$$,
+    $$SELECT activity FROM procflow.taskbox() OFFSET 2 LIMIT 2$$, 'after: the next page');
+SELECT is((SELECT count(*) FROM procflow.taskbox(page_size => 2, after => (SELECT activity FROM procflow.taskbox() OFFSET 3))),
+    0::bigint, 'after the last task: none');
+SELECT throws_ok($$SELECT * FROM procflow.taskbox(page_size => 0)$$, '22023', NULL, 'a page of no tasks is refused');
+SELECT is((SELECT count(*) FROM procflow.taskbox(after => -1)), 0::bigint, 'after no task: none');
 SELECT is((SELECT count(*) FROM procflow.instances), 0::bigint, 'no instances of the owner');
 SELECT is((SELECT count(*) FROM procflow.activities), 0::bigint, 'no activities');
 SELECT is((SELECT count(*) FROM procflow.jobs), 0::bigint, 'no jobs');

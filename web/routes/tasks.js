@@ -13,8 +13,9 @@ import { isTaskId } from '../lib/task_stream.js';
 import { taskLink } from '../lib/task_links.js';
 import { formVars } from '../lib/task_forms.js';
 
-// The most tasks a taskbox page lists.
+// The most tasks a taskbox page lists, and the most it counts.
 const PAGE_SIZE = 50;
+const TOTAL_MAX = 1000;
 
 // The list of every task the login may see (procflow.tasks), for admins.
 const TASKS = {
@@ -76,32 +77,68 @@ export default async function taskRoutes(app, { stream, links, render }) {
 	 * those of its groups, and as a worker those of its roles), a page of
 	 * it, or only the tasks of these ids.
 	 */
-	const taskbox = async (req, ids, offset) => {
-		const { rows } = await query(req,
-			`SELECT t.activity, t.instance, t.flow, coalesce(t.flow_label, t.flow) AS flow_label,
-			        t.name, t.status, t.assignee, t."group", t.instructions, t.due_at,
-			        t.due_at < now() AS overdue, t.key, t.form, t.outcomes, t.allow_skip,
-			        t.assignee = current_user AS mine, count(*) OVER () AS total
-			   FROM procflow.taskbox() t
-			  WHERE $1::bigint[] IS NULL OR t.activity = ANY ($1)
-			  LIMIT $2 OFFSET $3`, [ids, ids ? null : PAGE_SIZE, ids ? 0 : offset]);
+	const columns = `t.activity, t.instance, t.flow, coalesce(t.flow_label, t.flow) AS flow_label,
+	        t.name, t.status, t.assignee, t."group", t.instructions, t.due_at,
+	        t.due_at < now() AS overdue, t.key, t.form, t.outcomes, t.allow_skip,
+	        t.assignee = current_user AS mine`;
+
+	/* The tasks as the page shows them: noted as shown, with their links. */
+	const shown = (req, rows) => {
 		stream.shown(req.pool, rows.map((t) => t.activity));
 		for (const t of rows)
 			t.link = taskLink(links, t.flow, t.key);
 		return rows;
 	};
 
-	app.get('/taskbox', async (req, reply) => {
-		const offset = Math.max(0, Number.parseInt(req.query.offset, 10) || 0);
-		if (req.query.part === 'tasks') {
-			const ids = typeof req.query.ids === 'string' && req.query.ids !== ''
-				? req.query.ids.split(',').filter(isTaskId) : null;
-			const tasks = await taskbox(req, ids, offset);
-			return render(reply, 'tasks.eta', req, { tasks, offset, pageSize: PAGE_SIZE, partial: ids !== null });
+	/*
+	 * A page of the login's taskbox (procflow.taskbox() for current_user:
+	 * its tasks, those of its groups, and as a worker those of its roles),
+	 * after a task; and how many it holds, up to TOTAL_MAX.
+	 */
+	const taskboxPage = async (req, after) => {
+		const { rows } = await query(req,
+			`SELECT ${columns} FROM procflow.taskbox(page_size => $1, after => $2) t`,
+			[PAGE_SIZE + 1, after]);
+		const more = rows.length > PAGE_SIZE;
+		if (more)
+			rows.pop();
+		let total = rows.length;
+		if (more || after) {
+			const { rows: [c] } = await query(req,
+				'SELECT count(*)::int AS n FROM procflow.taskbox(page_size => $1) t', [TOTAL_MAX + 1]);
+			total = c.n;
 		}
-		const tasks = await taskbox(req, null, offset);
-		return render(reply, 'taskbox.eta', req, { title: 'Taskbox', tasks, offset, pageSize: PAGE_SIZE,
-			partial: false });
+		return { tasks: shown(req, rows), more, total: { n: Math.min(total, TOTAL_MAX), more: total > TOTAL_MAX } };
+	};
+
+	/*
+	 * These tasks, where they are in the login's taskbox now: taskbox()'s
+	 * rule for current_user (assigned to one of its roles, or ready,
+	 * unassigned, and of one of its groups or of no group: tasks of no
+	 * group are in procflow.tasks only for the flows' owners), read by id
+	 * from the tasks view rather than by reading the whole taskbox.
+	 */
+	const taskboxTasks = async (req, ids) => {
+		const { rows } = await query(req,
+			`WITH mine AS (SELECT array_agg(r.rolname::text) AS names FROM pg_catalog.pg_roles r
+			                WHERE pg_catalog.pg_has_role(r.oid, 'USAGE'))
+			 SELECT ${columns} FROM procflow.tasks t, mine
+			  WHERE t.activity = ANY ($1::bigint[])
+			    AND (t.assignee = ANY (mine.names)
+			         OR (t.assignee IS NULL AND t.status = 'ready'
+			             AND (t."group" IS NULL OR t."group" = ANY (mine.names))))`, [ids]);
+		return shown(req, rows);
+	};
+
+	app.get('/taskbox', async (req, reply) => {
+		const after = typeof req.query.after === 'string' && isTaskId(req.query.after) ? req.query.after : null;
+		if (req.query.part === 'tasks' && typeof req.query.ids === 'string') {
+			const ids = req.query.ids.split(',').filter(isTaskId).slice(0, 1000);
+			return render(reply, 'tasks.eta', req, { tasks: await taskboxTasks(req, ids), partial: true });
+		}
+		const page = await taskboxPage(req, after);
+		const data = { ...page, after, partial: false, title: 'Taskbox' };
+		return render(reply, req.query.part === 'tasks' ? 'tasks.eta' : 'taskbox.eta', req, data);
 	});
 
 	app.post('/tasks/:id(^\\d+$)/:action(^claim|release|complete|skip$)', async (req, reply) => {

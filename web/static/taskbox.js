@@ -66,7 +66,7 @@ document.addEventListener('input', (event) => {
 });
 
 async function readAll() {
-	const fresh = await read(`offset=${encodeURIComponent(list.dataset.offset || '0')}`);
+	const fresh = await read(`after=${encodeURIComponent(list.dataset.after || '')}`);
 	if (fresh) {
 		for (const task of fresh.querySelectorAll('.task'))
 			carry(list.querySelector(`.task[data-task="${task.dataset.task}"]`), task);

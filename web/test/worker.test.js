@@ -167,3 +167,22 @@ test('streams dropped before the server listens leave no connection behind', asy
 	assert.equal((await page.goto(`${url}/taskbox`)).status(), 200, 'and the login gets its pages');
 	await page.context().close();
 });
+
+test('a taskbox of many tasks is paged, with its total', async () => {
+	await clearTasks();
+	await asAdmin(`SELECT count(procflow.launch('invoice_flow', to_jsonb(g))) FROM generate_series(1, 20) g, generate_series(1, 3) r WHERE (g - 1) * 3 + r <= 55`);
+	await until(`SELECT count(*) = 55 FROM procflow.tasks WHERE flow = 'invoice_flow'`, [], '55 tasks');
+	const page = await pageAs(worker);
+	await page.goto(`${url}/taskbox`);
+	await page.locator('body[data-live="yes"]').waitFor();
+	assert.equal(await page.locator('.task').count(), 50);
+	assert.equal(await page.locator('.pager .total').textContent(), '55 tasks');
+	const first = await page.locator('.task').evaluateAll((tasks) => tasks.map((t) => t.dataset.task));
+	await page.getByRole('link', { name: 'Next' }).click();
+	await page.locator('body[data-live="yes"]').waitFor();
+	const second = await page.locator('.task').evaluateAll((tasks) => tasks.map((t) => t.dataset.task));
+	assert.equal(second.length, 5);
+	assert.ok(second.every((id) => !first.includes(id)), 'the next page goes on where the first ended');
+	await page.context().close();
+	await clearTasks();
+});
