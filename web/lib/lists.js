@@ -152,6 +152,10 @@ export function addKeyMatch(conds, column, text) {
 	}
 	if (asJson !== null && typeof asJson === 'object')
 		conds.add(`${column} @> $1::jsonb`, JSON.stringify(asJson));
-	else
-		conds.add(`(${column} = to_jsonb($1::text) OR EXISTS (SELECT 1 FROM jsonb_each_text(CASE jsonb_typeof(${column}) WHEN 'object' THEN ${column} END) e WHERE e.value = $1))`, text);
+	else {
+		// the value as text, and as a number where it reads as one
+		const n = Number(text);
+		const vars = { s: text, n: text.trim() !== '' && Number.isFinite(n) ? n : text };
+		conds.add(`jsonb_path_exists(${column}, '$.* ? (@ == $s || @ == $n)', $1::jsonb)`, JSON.stringify(vars));
+	}
 }

@@ -21,7 +21,7 @@ const LIST = {
 		id: { sql: 'id', type: 'bigint' },
 		flow: { sql: 'flow', type: 'text' },
 		version: { sql: 'version', type: 'int' },
-		key: { sql: "coalesce(key::text, '')", type: 'text' },
+		key: { sql: "coalesce(key, 'null'::jsonb)", type: 'jsonb' },
 		status: { sql: 'status', type: 'text' },
 		started_at: { sql: 'started_at', type: 'timestamptz' },
 		finished_at: { sql: "coalesce(finished_at, 'infinity')", type: 'timestamptz' },
