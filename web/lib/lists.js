@@ -102,7 +102,8 @@ export async function listPage(req, spec, where, params) {
 			return `?${p}`;
 		},
 		ariaSort: (name) => (name === sort ? (dir === 'asc' ? 'ascending' : 'descending') : null),
-		total: await total(req, spec.from, where, params),
+		// a first page that is not full is the whole list
+		total: !cursor && !more ? { n: rows.length, exact: true } : await total(req, spec.from, where, params),
 	};
 }
 
