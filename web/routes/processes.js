@@ -85,18 +85,16 @@ export default async function processRoutes(app, { pictures, render }) {
 			const { rows: [g] } = await asOwner(req, owner, (client) =>
 				client.query('SELECT procflow.flow_graph($1) AS dot', [name]));
 			// how many of its activities are live, and failed, at each step
-			// (by the flow's name alone where the login sees one flow of that
-			// name: the views are security barriers, and a join would read
-			// every instance)
+			// (of the unfinished instances, where such activities are: read
+			// from the index of live instances)
 			const { rows: counts } = await query(req,
 				`SELECT a.name,
 				        count(*) FILTER (WHERE a.status IN ('ready', 'open', 'scheduled', 'waiting')) AS live,
 				        count(*) FILTER (WHERE a.status = 'failed') AS failed
 				   FROM procflow.activities a
-				  WHERE a.flow = $1 AND a.status IN ('ready', 'open', 'scheduled', 'waiting', 'failed')
-				    AND ((SELECT count(*) FROM procflow.processes p WHERE p.name = $1 AND p.kind = 'flow') = 1
-				         OR a.instance IN (SELECT i.id FROM procflow.instances i
-				                            WHERE i.flow = $1 AND i.owner = $2))
+				  WHERE a.instance IN (SELECT i.id FROM procflow.instances i
+				                        WHERE i.flow = $1 AND i.owner = $2 AND i.finished_at IS NULL)
+				    AND a.status IN ('ready', 'open', 'scheduled', 'waiting', 'failed')
 				  GROUP BY a.name`, [name, owner]);
 			picture = await pictures.draw(withCounts(g.dot, counts));
 			({ rows: versions } = await query(req,

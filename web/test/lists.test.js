@@ -101,6 +101,10 @@ test('an incident shows its error, and leaves the list once skipped', async () =
 	const [{ id }] = await asAdmin(`SELECT procflow.launch('failing_flow') AS id`);
 	await until(`SELECT status = 'failed' FROM procflow.activities WHERE instance = $1`, [id], 'the step failed');
 	const page = await pageAs(admin);
+	await page.goto(`${url}/processes/web_admin/failing_flow`);
+	assert.match(await page.locator('#picture svg').textContent(), /1 failed/, 'the picture counts the failed step');
+	await page.goto(`${url}/processes/web_admin/waiting_flow`);
+	assert.match(await page.locator('#picture svg').textContent(), /\d+ live/, 'and the live waits');
 	await page.goto(`${url}/incidents`);
 	const row = page.locator(`#incidents tr:has(a[href="/instances/${id}"])`);
 	assert.match(await row.locator('.error-text').textContent(), /division by zero/);
