@@ -9,7 +9,7 @@
 // Copyright (c) 2026, procflow developers
 
 import { query, back } from '../lib/requests.js';
-import { listPage, conditions, day } from '../lib/lists.js';
+import { listPage, conditions, day, addKeyMatch } from '../lib/lists.js';
 import { selectedIds, actOnEach, summary, BULK_MAX } from '../lib/bulk.js';
 import { tell, told, withNotice } from '../lib/notices.js';
 
@@ -96,14 +96,15 @@ const FAILED_JOBS = {
 /*
  * Filters of the job lists: by process name, by when they are due (pending
  * jobs) or finished (the history), on or after "from" and before the day
- * after "to", and the history by status.
+ * after "to", by key, and the history by status.
  */
 function jobFilters(q, which) {
 	const conds = conditions();
 	const statuses = which === 'history' ? HISTORY_STATUSES : [];
 	const time = which === 'history' ? 'finished_at' : 'run_at';
 	const f = { process: typeof q.process === 'string' ? q.process.trim() : '',
-		status: statuses.includes(q.status) ? q.status : '', from: day(q.from), to: day(q.to) };
+		status: statuses.includes(q.status) ? q.status : '', from: day(q.from), to: day(q.to),
+		q: typeof q.q === 'string' ? q.q.trim() : '' };
 	if (f.process)
 		conds.add('process = $1', f.process);
 	if (f.status)
@@ -112,6 +113,8 @@ function jobFilters(q, which) {
 		conds.add(`${time} >= $1::date`, f.from);
 	if (f.to)
 		conds.add(`${time} < $1::date + 1`, f.to);
+	if (f.q)
+		addKeyMatch(conds, 'key', f.q);
 	return { where: conds.where, params: conds.params, f, statuses };
 }
 

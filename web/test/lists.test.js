@@ -196,6 +196,8 @@ test('jobs are filtered by when they finished, and acted on in bulk', async () =
 	const today = new Date().toISOString().slice(0, 10);
 	await page.goto(`${url}/jobs?process=audit_invoice&from=${today}`);
 	assert.match(await page.locator('.pager .total').first().textContent(), /^2 jobs$/);
+	await page.goto(`${url}/jobs?process=audit_invoice&q=2`);
+	assert.match(await page.locator('.pager .total').first().textContent(), /^1 job$/, 'by key');
 	await page.goto(`${url}/jobs?process=audit_invoice&from=2000-01-01&to=2000-01-02`);
 	assert.match(await page.locator('.pager .total').first().textContent(), /^0 jobs$/);
 	await page.goto(`${url}/jobs?process=audit_invoice`);
