@@ -8,6 +8,9 @@
 
 import { query, asOwner, back } from '../lib/requests.js';
 
+// The processes a page of the grid shows.
+const GRID_PAGE = 100;
+
 // Columns the processes grid may be sorted by.
 const GRID_SORTS = ['name', 'label', 'related_entity', 'execution_order', 'enabled',
 	'created_at', 'kind', 'version', 'owner_name'];
@@ -39,13 +42,20 @@ export default async function processRoutes(app, { pictures, render }) {
 		const sort = GRID_SORTS.includes(req.query.sort) ? req.query.sort : 'execution_order';
 		const dir = req.query.dir === 'desc' ? 'DESC' : 'ASC';
 		const filter = typeof req.query.q === 'string' ? req.query.q : '';
+		const offset = Math.max(0, Number.parseInt(req.query.offset, 10) || 0);
+		// processes are few: a page by its offset, with the exact total
 		const { rows } = await query(req,
 			`SELECT name, label, related_entity::text AS related_entity, execution_order, enabled,
-			        created_at, kind, version, owner_name
+			        created_at, kind, version, owner_name, count(*) OVER () AS total
 			   FROM procflow.processes
 			  WHERE $1 = '' OR name ILIKE '%' || $1 || '%' OR label ILIKE '%' || $1 || '%'
-			  ORDER BY ${sort} ${dir}, name ${dir}, owner_name ${dir}`, [filter]);
-		return render(reply, 'processes.eta', req, { title: 'Processes', rows, sort, dir: dir.toLowerCase(), filter });
+			  ORDER BY ${sort} ${dir} NULLS LAST, name ${dir}, owner_name ${dir}
+			  LIMIT ${GRID_PAGE} OFFSET $2`, [filter, offset]);
+		const total = rows.length ? Number(rows[0].total) : 0;
+		const at = (o) => `/processes?${new URLSearchParams({ q: filter, sort, dir: dir.toLowerCase(), offset: String(o) })}`;
+		return render(reply, 'processes.eta', req, { title: 'Processes', rows, sort, dir: dir.toLowerCase(), filter,
+			total, offset, prev: offset > 0 ? at(Math.max(0, offset - GRID_PAGE)) : null,
+			next: offset + rows.length < total ? at(offset + GRID_PAGE) : null });
 	});
 
 	// Activate or deactivate, as the process's owner.
