@@ -193,7 +193,9 @@ procflow_taskbox(PG_FUNCTION_ARGS)
 					  "      OR (" TASK_ORDER("a", "p") ") > (SELECT " TASK_ORDER("s", "sp")
 					  "            FROM procflow.activity s"
 					  "            JOIN procflow.process sp ON sp.id = s.process_id"
-					  "           WHERE s.id = $7)"
+					  "           WHERE s.id = $7 AND s.kind = 'human'"
+					  "             AND (s.process_id = ANY ($3) OR s.assignee = ANY ($4)"
+					  "                  OR (s.assignee IS NULL AND s.\"group\" = ANY ($5))))"
 					  "   ORDER BY " TASK_ORDER("a", "p")
 					  "   LIMIT $6"
 					  "  ) a"
