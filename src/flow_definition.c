@@ -648,7 +648,9 @@ read_time_value(FlowActivity *act, const char *key, FlowValue *value, ReadPlace 
  * The "next" of a task: one outcome (a name or an array), or an object
  * whose keys are its outcomes, named as the application wants; "timeout"
  * is the outcome of its timeout, and an object must give it when the task
- * has one.
+ * has one; "skipped" that of skip_activity, and an object must give it
+ * when the task allows skipping.  An object gives at least one outcome a
+ * person completes the task with.
  */
 static void
 read_task_next(FlowDefinition *def, FlowActivity *act, bool has_timeout, ReadPlace *place)
@@ -658,6 +660,8 @@ read_task_next(FlowDefinition *def, FlowActivity *act, bool has_timeout, ReadPla
 	JsonbValue *values;
 	int			n;
 	bool		timeout_given = false;
+	bool		skipped_given = false;
+	bool		person_given = false;
 
 	place->key = "next";
 	if (!json_doc_member(act->doc, "next", &next))
@@ -691,6 +695,10 @@ read_task_next(FlowDefinition *def, FlowActivity *act, bool has_timeout, ReadPla
 						 errdetail("It has no \"timeout\".")));
 			timeout_given = true;
 		}
+		else if (strcmp(keys[i], "skipped") == 0)
+			skipped_given = true;
+		else
+			person_given = true;
 		add_targets(def, act, keys[i], NULL, &values[i], place);
 	}
 	if (has_timeout && !timeout_given)
@@ -698,6 +706,19 @@ read_task_next(FlowDefinition *def, FlowActivity *act, bool has_timeout, ReadPla
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("key \"next\" of activity \"%s\" has no activity for the outcome \"timeout\"",
 						act->name)));
+	/* "timeout" and "skipped" are the timer's and skip_activity's */
+	if (!person_given)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key \"next\" of activity \"%s\" has no outcome a person can complete it with",
+						act->name),
+				 errhint("Give an outcome besides \"timeout\" and \"skipped\", or a plain \"next\".")));
+	if (act->allow_skip && !skipped_given)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("activity \"%s\" allows skipping but its \"next\" has no outcome \"skipped\"",
+						act->name),
+				 errhint("Add \"skipped\" to \"next\", naming the activity a skipped task goes to.")));
 	place->key = NULL;
 }
 

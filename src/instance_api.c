@@ -324,8 +324,12 @@ procflow_update_vars(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot change the vars of instance " INT64_FORMAT ": it is %s", id,
 						instance.status)));
-	flow_store_note_vars_change(id, vars, GetUserNameFromId(GetUserId(), false));
-	flow_store_merge_vars(id, vars);
+	/* an empty object changes nothing, and is not kept */
+	if (JB_ROOT_COUNT(vars) > 0)
+	{
+		flow_store_note_vars_change(id, vars, GetUserNameFromId(GetUserId(), false));
+		flow_store_merge_vars(id, vars);
+	}
 	cache_unpin();
 	SPI_finish();
 	PG_RETURN_VOID();

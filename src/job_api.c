@@ -191,6 +191,11 @@ procflow_retry_job(PG_FUNCTION_ARGS)
 					 "        old_row, changed, depth, excluded, owner, now()"
 					 "   FROM procflow.finished_job WHERE id = $1 RETURNING id",
 					 2, insert_argtypes, insert_args, NULL, SPI_OK_INSERT_RETURNING);
+		/* pruned since it was found */
+		if (SPI_processed != 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("job " INT64_FORMAT " does not exist", job_id)));
 		result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 											 SPI_tuptable->tupdesc, 1, &isnull));
 		/* the old job now says which job it was queued again as */

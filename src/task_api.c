@@ -48,6 +48,7 @@ PG_FUNCTION_INFO_V1(procflow_skip_activity);
 
 static SPIPlanPtr whom_plan = NULL;
 static SPIPlanPtr taskbox_plan = NULL;
+static SPIPlanPtr after_plan = NULL;
 
 /*
  * procflow.taskbox(assignee, groups, page_size, after): the tasks of
@@ -137,6 +138,30 @@ procflow_taskbox(PG_FUNCTION_ARGS)
 		elog(ERROR, "reading whose taskbox it is failed");
 	for (int i = 0; i < 5; i++)
 		args[i] = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
+	/*
+	 * The task a page starts after: one the caller may see, of its flows or
+	 * of its roles (whatever its state now: a task claimed or completed
+	 * since the page before was read still marks its place).
+	 */
+	if (has_after)
+	{
+		Oid			after_types[4] = {INT8OID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+		Datum		after_args[4] = {after, args[2], args[3], args[4]};
+
+		catalog_keep_plan(&after_plan,
+						  "SELECT 1 FROM procflow.activity s"
+						  " WHERE s.id = $1 AND s.kind = 'human'"
+						  "   AND (s.process_id = ANY ($2) OR s.assignee = ANY ($3)"
+						  "        OR s.\"group\" = ANY ($4))",
+						  4, after_types);
+		if (SPI_execute_plan(after_plan, after_args, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "reading the task a taskbox page starts after failed");
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("task " INT64_FORMAT " is not one of this taskbox's", DatumGetInt64(after)),
+					 errhint("Start from the first page: leave \"after\" out.")));
+	}
 	/* a page: its size and the task it starts after (a catalog of 0.4 has neither) */
 	args[5] = page_size;
 	nulls[5] = paged ? ' ' : 'n';
@@ -193,9 +218,7 @@ procflow_taskbox(PG_FUNCTION_ARGS)
 					  "      OR (" TASK_ORDER("a", "p") ") > (SELECT " TASK_ORDER("s", "sp")
 					  "            FROM procflow.activity s"
 					  "            JOIN procflow.process sp ON sp.id = s.process_id"
-					  "           WHERE s.id = $7 AND s.kind = 'human'"
-					  "             AND (s.process_id = ANY ($3) OR s.assignee = ANY ($4)"
-					  "                  OR (s.assignee IS NULL AND s.\"group\" = ANY ($5))))"
+					  "           WHERE s.id = $7)"
 					  "   ORDER BY " TASK_ORDER("a", "p")
 					  "   LIMIT $6"
 					  "  ) a"

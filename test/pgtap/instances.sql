@@ -4,7 +4,7 @@
 -- act on an instance (its flow's owner, a member of it) and those that may
 -- not.  Steps run with procflow.run_jobs() in this transaction.
 BEGIN;
-SELECT plan(75);
+SELECT plan(76);
 
 CREATE ROLE pgtap_inst_owner;
 CREATE ROLE pgtap_inst_member;
@@ -191,6 +191,7 @@ SET ROLE pgtap_inst_member;
 SELECT lives_ok('SELECT procflow.update_vars(' || :timer_id || ', ''{"x": 1, "y": {"z": 2}}'')',
     'a member of the owner changes a suspended instance''s vars');
 SELECT lives_ok('SELECT procflow.update_vars(' || :timer_id || ', ''{"x": 3}'')', 'and again');
+SELECT lives_ok('SELECT procflow.update_vars(' || :timer_id || ', ''{}'')', 'an empty change: nothing to keep');
 SELECT is((SELECT vars FROM procflow.instances WHERE id = :timer_id), '{"x": 3, "y": {"z": 2}}'::jsonb,
     'merged as complete_task merges: its keys win');
 SELECT results_eq('SELECT changed_by, vars, before FROM procflow.vars_changes WHERE instance = ' || :timer_id || ' ORDER BY id',

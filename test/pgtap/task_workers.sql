@@ -4,7 +4,7 @@
 -- may complete or release an open task, and whose name closed_by records.
 -- Steps run with procflow.run_jobs() in this transaction.
 BEGIN;
-SELECT plan(64);
+SELECT plan(65);
 
 CREATE ROLE wk_owner;
 CREATE ROLE wk_app;
@@ -71,9 +71,11 @@ SELECT results_eq($$SELECT activity FROM procflow.taskbox(page_size => 2, after 
 SELECT is((SELECT count(*) FROM procflow.taskbox(page_size => 2, after => (SELECT activity FROM procflow.taskbox() OFFSET 3))),
     0::bigint, 'after the last task: none');
 SELECT throws_ok($$SELECT * FROM procflow.taskbox(page_size => 0)$$, '22023', NULL, 'a page of no tasks is refused');
-SELECT is((SELECT count(*) FROM procflow.taskbox(after => -1)), 0::bigint, 'after no task: none');
-SELECT is((SELECT count(*) FROM procflow.taskbox(after => (SELECT activity FROM t WHERE row_id = 5))), 0::bigint,
-    'after a task the worker may not see: none (its place in the order is not told)');
+SELECT throws_ok($$SELECT * FROM procflow.taskbox(after => -1)$$, '22023', NULL, 'after no task: refused');
+SELECT throws_ok('SELECT * FROM procflow.taskbox(after => ' || (SELECT activity FROM t WHERE row_id = 6) || ')',
+    '22023', NULL, 'after a task the worker may not see: refused (its place in the order is not told)');
+SELECT lives_ok('SELECT * FROM procflow.taskbox(after => ' || (SELECT activity FROM t WHERE row_id = 4) || ')',
+    'after a task of its group that is another''s now: it still marks its place');
 SELECT is((SELECT count(*) FROM procflow.instances), 0::bigint, 'no instances of the owner');
 SELECT is((SELECT count(*) FROM procflow.activities), 0::bigint, 'no activities');
 SELECT is((SELECT count(*) FROM procflow.jobs), 0::bigint, 'no jobs');

@@ -4,7 +4,7 @@
 -- task (the flow's owner, a member of it) and those that may not.  Steps
 -- run with procflow.run_jobs() in this transaction.
 BEGIN;
-SELECT plan(69);
+SELECT plan(72);
 
 CREATE ROLE pgtap_task_owner;
 CREATE ROLE pgtap_task_member;
@@ -61,6 +61,13 @@ SELECT throws_ok($$SELECT procflow.create_flow('x', 'expense', bad('{activities,
     'key "next" of activity "review" has no activity for the outcome "timeout"', 'a task with a timeout needs its outcome');
 SELECT throws_ok($$SELECT procflow.create_flow('x', 'expense', bad('{activities,review,next}', '{}'))$$, '22023', NULL,
     'a task with no outcome');
+SELECT throws_ok($$SELECT procflow.create_flow('x', 'expense', bad('{activities,review,next}', '{"approve": "done", "timeout": "done"}'))$$, '22023',
+    'activity "review" allows skipping but its "next" has no outcome "skipped"', 'a task that allows skipping needs the outcome "skipped"');
+SELECT throws_ok($$SELECT procflow.create_flow('x', 'expense', bad('{activities,review,next}', '{"timeout": "done", "skipped": "done"}'))$$, '22023',
+    'key "next" of activity "review" has no outcome a person can complete it with', 'a task needs an outcome a person can complete it with');
+SELECT lives_ok($$SELECT procflow.create_flow('x', 'expense', bad('{activities,review,allow_skip}', 'false'))$$,
+    'without allow_skip, "skipped" may stay (skip_activity is refused)');
+SELECT procflow.drop_process('x');
 
 -- conditional starts and subflows
 SELECT throws_ok($$SELECT procflow.create_flow('x', 'expense', bad('{activities,c}', '{"kind": "conditional_start", "next": "done"}'))$$,

@@ -96,9 +96,17 @@ export default async function taskRoutes(app, { stream, links, render }) {
 	 * after a task; and how many it holds, up to TOTAL_MAX.
 	 */
 	const taskboxPage = async (req, after) => {
-		const { rows } = await query(req,
-			`SELECT ${columns} FROM procflow.taskbox(page_size => $1, after => $2) t`,
-			[PAGE_SIZE + 1, after]);
+		let rows;
+		try {
+			({ rows } = await query(req,
+				`SELECT ${columns} FROM procflow.taskbox(page_size => $1, after => $2) t`,
+				[PAGE_SIZE + 1, after]));
+		} catch (err) {
+			// a task that is no longer the login's to page after: the first page
+			if (err.code !== '22023' || after === null)
+				throw err;
+			return taskboxPage(req, null);
+		}
 		const more = rows.length > PAGE_SIZE;
 		if (more)
 			rows.pop();
