@@ -18,6 +18,7 @@ export const stranger = { username: 'web_stranger', password: 'stranger-pw' };
 
 // The database, as its superuser: to launch instances and check results.
 export const db = new pg.Pool();
+db.on('error', () => {});	// an idle connection a restart ended: the next query opens another
 let browser;
 
 /* Start the browser (each test file calls it once). */

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { execSync } from 'node:child_process';
 
 import { build } from '../server.js';
 import { url, shots, admin, worker, stranger, db, useBrowser, pageAs, sql, until, launch } from './helpers.js';
@@ -410,5 +411,37 @@ test('a flow too large to draw is described, not drawn on the server\'s thread',
 		await client.query(`SELECT procflow.drop_process('huge_flow')`);
 		await client.query('RESET ROLE');
 		client.release();
+	}
+});
+
+test('a taskbox lives through a restart of the database, and so does every login', async () => {
+	const page = await pageAs(worker);
+	await page.goto(`${url}/taskbox`);
+	await page.locator('body[data-live="yes"]').waitFor();
+	const admins = await pageAs(admin);
+	assert.equal((await admins.goto(`${url}/processes`)).status(), 200);
+	execSync(process.env.PG_RESTART, { stdio: 'ignore' });
+	await page.locator('body[data-live="no"]').waitFor();
+	await page.locator('body[data-live="yes"]').waitFor({ timeout: 20000 });
+	assert.equal((await admins.goto(`${url}/processes`)).status(), 200, 'the admin\'s pool reconnects');
+	const before = await page.locator('.task').count();
+	await launch(9);
+	await page.waitForFunction((n) => document.querySelectorAll('.task').length > n, before);
+	await admins.context().close();
+	await page.context().close();
+});
+
+test('idle_session_timeout ends the listening connection: the taskbox says so and listens again', async () => {
+	await sql(`ALTER ROLE web_worker SET idle_session_timeout = '1s'`);
+	try {
+		const page = await pageAs(worker);
+		await page.goto(`${url}/taskbox`);
+		await page.locator('body[data-live="yes"]').waitFor();
+		await page.locator('body[data-live="no"]').waitFor({ timeout: 10000 });
+		await page.locator('body[data-live="yes"]').waitFor({ timeout: 20000 });
+		assert.equal((await page.request.get(`${url}/taskbox`)).status(), 200, 'the server still answers');
+		await page.context().close();
+	} finally {
+		await sql('ALTER ROLE web_worker RESET idle_session_timeout');
 	}
 });
