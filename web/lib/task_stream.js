@@ -18,6 +18,8 @@ import pg from 'pg';
 
 // How long changes are gathered before the taskboxes are told of them.
 const DEBOUNCE_MS = 100;
+// How often the listening connection runs a statement.
+const PING_MS = 20000;
 // The most task ids remembered per login as shown to it.
 const SHOWN_MAX = 100000;
 const TASK_ID = /^[1-9][0-9]{0,18}$/;
@@ -88,6 +90,9 @@ export class TaskStream {
 			throw err;
 		}
 		client.user = pool.options.user;
+		// a statement now and then: an idle_session_timeout of minutes
+		// does not end the listening connection
+		client.keepalive = setInterval(() => client.query('SELECT 1').catch(() => {}), PING_MS);
 		this.client = client;
 		// every stream that wanted it ended while it connected
 		if (this.streams.size === 0)
@@ -95,6 +100,7 @@ export class TaskStream {
 	}
 
 	close(client) {
+		clearInterval(client.keepalive);
 		if (this.client === client)
 			this.client = null;
 		client.removeAllListeners('notification');

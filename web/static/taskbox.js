@@ -39,24 +39,20 @@ function noteEmpty() {
 }
 
 /*
- * What a person typed into a task's form stays when the task is read
- * again: its fields' values are carried into the fresh copy.
+ * A task read again takes the place of the one shown; but while a person
+ * works on its form (typed into it, or has a field focused), the form
+ * itself moves into the fresh copy, with what they typed, and keeps the
+ * focus: only the rest of the task (status, assignee, buttons) is new.
  */
-function carry(shown, fresh) {
-	if (!shown || shown.dataset.dirty !== 'yes')
-		return fresh;
-	for (const input of shown.querySelectorAll('input[name], select[name]')) {
-		const twin = fresh.querySelector(`[name="${CSS.escape(input.name)}"]`);
-		if (!twin)
-			continue;
-		if (input.type === 'checkbox')
-			twin.checked = input.checked;
-		else
-			twin.value = input.value;
-		twin.dataset.local = input.dataset.local || '';
-	}
+function keepForm(shown, fresh) {
+	const form = shown.querySelector('form.complete');
+	const target = fresh.querySelector('form.complete');
+	if (!form || !target || (shown.dataset.dirty !== 'yes' && !shown.contains(document.activeElement)))
+		return null;
+	const focused = form.contains(document.activeElement) ? document.activeElement : null;
+	target.replaceWith(form);
 	fresh.dataset.dirty = 'yes';
-	return fresh;
+	return focused;
 }
 
 document.addEventListener('input', (event) => {
@@ -67,12 +63,16 @@ document.addEventListener('input', (event) => {
 
 async function readAll() {
 	const fresh = await read(`after=${encodeURIComponent(list.dataset.after || '')}`);
-	if (fresh) {
-		for (const task of fresh.querySelectorAll('.task'))
-			carry(list.querySelector(`.task[data-task="${task.dataset.task}"]`), task);
-		list.replaceChildren(fresh);
-		noteEmpty();
+	if (!fresh)
+		return;
+	let focused = null;
+	for (const task of fresh.querySelectorAll('.task')) {
+		const shown = list.querySelector(`.task[data-task="${task.dataset.task}"]`);
+		focused = (shown && keepForm(shown, task)) || focused;
 	}
+	list.replaceChildren(fresh);
+	focused?.focus();
+	noteEmpty();
 }
 
 async function readSome(ids) {
@@ -82,8 +82,11 @@ async function readSome(ids) {
 	for (const id of ids) {
 		const now = fresh.querySelector(`.task[data-task="${id}"]`);
 		const shown = list.querySelector(`.task[data-task="${id}"]`);
-		if (shown && now)
-			shown.replaceWith(carry(shown, now));
+		if (shown && now) {
+			const focused = keepForm(shown, now);
+			shown.replaceWith(now);
+			focused?.focus();
+		}
 		else if (shown)
 			shown.remove();
 		else if (now) {

@@ -186,3 +186,20 @@ test('a taskbox of many tasks is paged, with its total', async () => {
 	await page.context().close();
 	await clearTasks();
 });
+
+test('what a person types stays, and keeps its focus, when the task changes under it', async () => {
+	await clearTasks();
+	await launch(3);
+	const page = await pageAs(worker);
+	await page.goto(`${url}/taskbox`);
+	await page.locator('body[data-live="yes"]').waitFor();
+	await page.getByLabel('Note').fill('halfway through a sentence');
+	const [{ id: task }] = await openTasks();
+	await asAdmin(`SELECT procflow.assign_task($1, 'web_worker')`, [task]);
+	// the task is read again: its assignee shows, the form is as the person left it
+	await page.locator('.task .muted', { hasText: 'web_worker' }).waitFor();
+	assert.equal(await page.getByLabel('Note').inputValue(), 'halfway through a sentence');
+	assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.name), 'f.note');
+	await page.context().close();
+	await clearTasks();
+});
