@@ -31,6 +31,7 @@ import { query, isSqlState, connectionLost, referrer } from './lib/requests.js';
 import processRoutes from './routes/processes.js';
 import instanceRoutes from './routes/instances.js';
 import jobRoutes from './routes/jobs.js';
+import incidentRoutes from './routes/incidents.js';
 import statsRoutes from './routes/stats.js';
 import taskRoutes from './routes/tasks.js';
 
@@ -197,6 +198,7 @@ export async function build(options) {
 	await app.register(processRoutes, shared);
 	await app.register(instanceRoutes, shared);
 	await app.register(jobRoutes, shared);
+	await app.register(incidentRoutes, shared);
 	await app.register(statsRoutes, shared);
 	await app.register(taskRoutes, shared);
 	return app;

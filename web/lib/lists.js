@@ -160,3 +160,50 @@ export function addKeyMatch(conds, column, text) {
 		conds.add(`jsonb_path_exists(${column}, '$.* ? (@ == $s || @ == $n)', $1::jsonb)`, JSON.stringify(vars));
 	}
 }
+
+/*
+ * One page of a short list (processes, statistics), by its offset, with
+ * the exact total: spec { from, select, columns (names it may be sorted
+ * by, each a column of "from"), sort, dir, tie (columns that make the
+ * order total) }.
+ */
+export async function offsetPage(req, spec, where, params, size = 100) {
+	const q = req.query;
+	const sort = spec.columns.includes(q.sort) ? q.sort : spec.sort;
+	const dir = q.dir === 'asc' || q.dir === 'desc' ? q.dir : spec.dir;
+	const offset = Math.max(0, Number.parseInt(q.offset, 10) || 0);
+	const order = dir === 'asc' ? 'ASC' : 'DESC';
+	const { rows } = await query(req,
+		`SELECT ${spec.select}, count(*) OVER () AS total_
+		   FROM ${spec.from} ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+		  ORDER BY ${sort} ${order} NULLS LAST, ${spec.tie.map((c) => `${c} ${order}`).join(', ')}
+		  LIMIT ${size} OFFSET ${offset}`, params);
+	const n = rows.length ? Number(rows[0].total_) : 0;
+	const link = (extra) => {
+		const p = new URLSearchParams();
+		for (const [k, v] of Object.entries(q))
+			if (!['offset', 'sort', 'dir', 'notice'].includes(k) && typeof v === 'string' && v !== '')
+				p.set(k, v);
+		p.set('sort', sort);
+		p.set('dir', dir);
+		for (const [k, v] of Object.entries(extra))
+			p.set(k, v);
+		return `?${p}`;
+	};
+	return {
+		rows,
+		sort,
+		dir,
+		total: { n, exact: true },
+		first: null,
+		prev: offset > 0 ? link({ offset: String(Math.max(0, offset - size)) }) : null,
+		next: offset + rows.length < n ? link({ offset: String(offset + size) }) : null,
+		sortLink: (name) => {
+			const p = new URLSearchParams(link({}).slice(1));
+			p.set('sort', name);
+			p.set('dir', name === sort && dir === 'asc' ? 'desc' : 'asc');
+			return `?${p}`;
+		},
+		ariaSort: (name) => (name === sort ? (dir === 'asc' ? 'ascending' : 'descending') : null),
+	};
+}

@@ -7,13 +7,19 @@
 // Copyright (c) 2026, procflow developers
 
 import { query, asOwner, back } from '../lib/requests.js';
+import { offsetPage, conditions } from '../lib/lists.js';
 
-// The processes a page of the grid shows.
-const GRID_PAGE = 100;
-
-// Columns the processes grid may be sorted by.
-const GRID_SORTS = ['name', 'label', 'related_entity', 'execution_order', 'enabled',
-	'created_at', 'kind', 'version', 'owner_name'];
+// The grid: what it reads, and the columns it may be sorted by.
+const GRID = {
+	from: 'procflow.processes',
+	select: `name, label, related_entity::text AS related_entity, execution_order, enabled,
+	         created_at, kind, version, owner_name`,
+	columns: ['name', 'label', 'related_entity', 'execution_order', 'enabled', 'created_at', 'kind',
+		'version', 'owner_name'],
+	sort: 'execution_order',
+	dir: 'asc',
+	tie: ['name', 'owner_name'],
+};
 
 /* A DOT name, quoted as flow_graph() quotes it. */
 const dotName = (name) => `"${name.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
@@ -39,23 +45,12 @@ function withCounts(dot, counts) {
 export default async function processRoutes(app, { pictures, render }) {
 	// The grid of processes, as Oro's System > Processes, plus kind and version.
 	app.get('/processes', async (req, reply) => {
-		const sort = GRID_SORTS.includes(req.query.sort) ? req.query.sort : 'execution_order';
-		const dir = req.query.dir === 'desc' ? 'DESC' : 'ASC';
 		const filter = typeof req.query.q === 'string' ? req.query.q : '';
-		const offset = Math.max(0, Number.parseInt(req.query.offset, 10) || 0);
-		// processes are few: a page by its offset, with the exact total
-		const { rows } = await query(req,
-			`SELECT name, label, related_entity::text AS related_entity, execution_order, enabled,
-			        created_at, kind, version, owner_name, count(*) OVER () AS total
-			   FROM procflow.processes
-			  WHERE $1 = '' OR name ILIKE '%' || $1 || '%' OR label ILIKE '%' || $1 || '%'
-			  ORDER BY ${sort} ${dir} NULLS LAST, name ${dir}, owner_name ${dir}
-			  LIMIT ${GRID_PAGE} OFFSET $2`, [filter, offset]);
-		const total = rows.length ? Number(rows[0].total) : 0;
-		const at = (o) => `/processes?${new URLSearchParams({ q: filter, sort, dir: dir.toLowerCase(), offset: String(o) })}`;
-		return render(reply, 'processes.eta', req, { title: 'Processes', rows, sort, dir: dir.toLowerCase(), filter,
-			total, offset, prev: offset > 0 ? at(Math.max(0, offset - GRID_PAGE)) : null,
-			next: offset + rows.length < total ? at(offset + GRID_PAGE) : null });
+		const conds = conditions();
+		if (filter)
+			conds.add("(name ILIKE '%' || $1 || '%' OR label ILIKE '%' || $1 || '%')", filter);
+		const list = await offsetPage(req, GRID, conds.where, conds.params);
+		return render(reply, 'processes.eta', req, { title: 'Processes', list, filter });
 	});
 
 	// Activate or deactivate, as the process's owner.

@@ -130,11 +130,25 @@ test('times are shown in the browser\'s time zone and say which', async () => {
 	await page.context().close();
 });
 
+test('the processes grid and the statistics sort either way, with their totals', async () => {
+	const page = await pageAs(admin);
+	await page.goto(`${url}/processes?sort=name&dir=desc`);
+	const names = await page.locator('#processes tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.process));
+	assert.deepEqual(names, [...names].sort().reverse());
+	assert.equal(await page.locator('th[aria-sort]').getAttribute('aria-sort'), 'descending');
+	assert.match(await page.locator('.pager .total').first().textContent(), new RegExp(`^${names.length} process`));
+	await page.goto(`${url}/stats?sort=runs&dir=desc`);
+	const runs = await page.locator('#stats tbody tr td:nth-child(4)').allTextContents();
+	assert.deepEqual(runs.map(Number), runs.map(Number).sort((a, b) => b - a));
+	assert.equal(await page.locator('#stats th[aria-sort]').getAttribute('aria-sort'), 'descending');
+	await page.context().close();
+});
+
 test('buttons are named with their row, and the lists fit a narrow window', async () => {
 	const page = await pageAs(admin, { width: 390, height: 800 });
 	await page.goto(`${url}/processes`);
 	assert.equal(await page.getByRole('button', { name: 'Deactivate audit_invoice of web_admin' }).count(), 1);
-	for (const p of ['/instances', '/tasks', '/incidents', '/jobs', '/jobs?list=history']) {
+	for (const p of ['/instances', '/tasks', '/incidents', '/jobs', '/jobs?list=history', '/stats']) {
 		await page.goto(`${url}${p}`);
 		const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
 		assert.ok(overflow <= 1, `${p} fits: ${overflow}px too wide`);
