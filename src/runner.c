@@ -36,6 +36,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -65,6 +66,8 @@
 
 /* A round takes no new job after this long; a job this long is slow. */
 #define ROUND_MS			50
+/* subtransaction ids left for the job a round would start next */
+#define SUBXID_ROOM			8
 
 /*
  * Read the job's rows as the entity table's owner: the old row, and for
@@ -345,6 +348,22 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 }
 
 /*
+ * Does a round stop taking jobs: has it run ROUND_MS, or filled (but for
+ * SUBXID_ROOM entries) this backend's cache of subtransaction ids?  Each
+ * job runs in a subtransaction, which gets an id of its own when it
+ * writes; past PGPROC_MAX_CACHED_SUBXIDS of them the cache overflows, and
+ * every other session's snapshot has to look the executor's
+ * subtransactions up in pg_subtrans until the round commits.
+ */
+static bool
+round_is_over(TimestampTz round_start)
+{
+	return TimestampDifferenceExceeds(round_start, GetCurrentTimestamp(), ROUND_MS) ||
+		MyProc->subxidStatus.overflowed ||
+		MyProc->subxidStatus.count >= PGPROC_MAX_CACHED_SUBXIDS - SUBXID_ROOM;
+}
+
+/*
  * Run the next items of a claimed batch, at most max_items, and write the
  * job row of each as soon as it is taken: its run's outcome, or a pending
  * job when it waits for an older job of its row (or for an item of its row
@@ -380,8 +399,7 @@ run_batch_items(Batch *batch, int max_items, bool in_executor, int *ran)
 		bool		wait = waits[i];
 		NewJob		row;
 
-		if (taken > 0 && TimestampDifferenceExceeds(round_start, GetCurrentTimestamp(),
-													ROUND_MS))
+		if (taken > 0 && round_is_over(round_start))
 			break;
 		for (int h = 0; h < nheld && !wait; h++)
 			wait = held[h] == hash;
@@ -439,8 +457,7 @@ run_claimed(ClaimedJob *jobs, int njobs, bool in_executor, JobOutcome *outcomes)
 
 	for (int i = 0; i < njobs; i++)
 	{
-		if (nrun > 0 && TimestampDifferenceExceeds(round_start, GetCurrentTimestamp(),
-												   ROUND_MS))
+		if (nrun > 0 && round_is_over(round_start))
 			break;
 		if (!jobs[i].locked && !queue_lock_claimed(&jobs[i]))
 			continue;

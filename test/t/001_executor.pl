@@ -36,6 +36,13 @@ $node->safe_psql('postgres',
 wait_until($node, "SELECT count(*) = 200 FROM procflow.job_history WHERE status = 'succeeded'",
 	"queued jobs did not run");
 is($node->safe_psql('postgres', 'SELECT count(*) FROM welcome'), '200', 'every queued job ran once');
+# each job ran in a subtransaction of its round, and a round took no more
+# of them than the backend's cache of 64 subtransaction ids holds (past it,
+# every session's snapshot reads pg_subtrans): its history rows share the
+# round's transaction id
+cmp_ok($node->safe_psql('postgres', q{
+	SELECT max(n) FROM (SELECT count(*) AS n FROM procflow.finished_job GROUP BY xmin::text) s}),
+	'<=', 56, 'a round runs at most 56 jobs: its subtransactions stay in the cache');
 
 # a delayed job does not run early, and runs on time
 $node->safe_psql('postgres', q{
