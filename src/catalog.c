@@ -214,6 +214,28 @@ catalog_exec(const char *sql, int nargs, Oid *argtypes, Datum *args,
 }
 
 /*
+ * Like catalog_exec, with the statement prepared once and kept in *plan
+ * (see catalog_keep_plan): for the functions called once per row, such as
+ * cancel_job over a list of jobs.
+ */
+int
+catalog_exec_kept(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
+				  Datum *args, const char *nulls, int expected)
+{
+	PrivilegedScope scope;
+	int			ret;
+
+	catalog_enter_privileged(&scope);
+	catalog_keep_plan(plan, sql, nargs, argtypes);
+	ret = SPI_execute_plan(*plan, args, nulls, false, 0);
+	catalog_leave_privileged(&scope);
+	if (ret != expected)
+		elog(ERROR, "procflow catalog statement failed: %s: %s",
+			 SPI_result_code_string(ret), sql);
+	return ret;
+}
+
+/*
  * Prepare a statement on procflow's tables once and keep it for the life of
  * the backend, in *plan.  It is to be run as the extension owner, see
  * catalog_enter_privileged.

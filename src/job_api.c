@@ -37,6 +37,14 @@ PG_FUNCTION_INFO_V1(procflow_retry_job);
 PG_FUNCTION_INFO_V1(procflow_cancel_job);
 PG_FUNCTION_INFO_V1(procflow_run_jobs);
 PG_FUNCTION_INFO_V1(procflow_key_to_jsonb);
+
+/* The statements cancel_job and retry_job run for each job, prepared once. */
+static SPIPlanPtr find_pending_plan = NULL;
+static SPIPlanPtr find_finished_plan = NULL;
+static SPIPlanPtr cancel_plan = NULL;
+static SPIPlanPtr due_now_plan = NULL;
+static SPIPlanPtr requeue_plan = NULL;
+static SPIPlanPtr retried_plan = NULL;
 PG_FUNCTION_INFO_V1(procflow_check_installation);
 
 /*
@@ -117,17 +125,19 @@ find_job(int64 job_id)
 	catalog_enter_privileged(&scope);
 	batch_materialize_job(job_id);
 	catalog_leave_privileged(&scope);
-	catalog_exec("SELECT 'pending', p.owner::oid, j.event"
-				 "  FROM procflow.job j JOIN procflow.process p ON p.id = j.process_id"
-				 " WHERE j.id = $1 FOR UPDATE OF j",
-				 1, argtypes, args, NULL, SPI_OK_SELECT);
+	catalog_exec_kept(&find_pending_plan,
+					  "SELECT 'pending', p.owner::oid, j.event"
+					  "  FROM procflow.job j JOIN procflow.process p ON p.id = j.process_id"
+					  " WHERE j.id = $1 FOR UPDATE OF j",
+					  1, argtypes, args, NULL, SPI_OK_SELECT);
 	/* not pending (any more: an executor may just have finished it) */
 	if (SPI_processed == 0)
-		catalog_exec("SELECT j.status, p.owner::oid, j.event"
-					 "  FROM procflow.finished_job j"
-					 "  JOIN procflow.process p ON p.id = j.process_id"
-					 " WHERE j.id = $1",
-					 1, argtypes, args, NULL, SPI_OK_SELECT);
+		catalog_exec_kept(&find_finished_plan,
+						  "SELECT j.status, p.owner::oid, j.event"
+						  "  FROM procflow.finished_job j"
+						  "  JOIN procflow.process p ON p.id = j.process_id"
+						  " WHERE j.id = $1",
+						  1, argtypes, args, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 1 &&
 		has_privs_of_role(GetUserId(),
 						  DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
@@ -176,8 +186,8 @@ procflow_retry_job(PG_FUNCTION_ARGS)
 
 	if (strcmp(status, "pending") == 0)
 	{
-		catalog_exec("UPDATE procflow.job SET run_at = now() WHERE id = $1",
-					 1, argtypes, args, NULL, SPI_OK_UPDATE);
+		catalog_exec_kept(&due_now_plan, "UPDATE procflow.job SET run_at = now() WHERE id = $1",
+						  1, argtypes, args, NULL, SPI_OK_UPDATE);
 		result = job_id;
 	}
 	else if (strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0)
@@ -185,12 +195,13 @@ procflow_retry_job(PG_FUNCTION_ARGS)
 		Oid			insert_argtypes[2] = {INT8OID, INT8OID};
 		Datum		insert_args[2] = {args[0], Int64GetDatum(queue_allocate_ids(1))};
 
-		catalog_exec("INSERT INTO procflow.job (id, process_id, trigger_id, event, ord,"
-					 "  row_hash, key, old_row, changed, depth, excluded, owner, run_at)"
-					 " SELECT $2, process_id, trigger_id, event, ord, row_hash, key,"
-					 "        old_row, changed, depth, excluded, owner, now()"
-					 "   FROM procflow.finished_job WHERE id = $1 RETURNING id",
-					 2, insert_argtypes, insert_args, NULL, SPI_OK_INSERT_RETURNING);
+		catalog_exec_kept(&requeue_plan,
+						  "INSERT INTO procflow.job (id, process_id, trigger_id, event, ord,"
+						  "  row_hash, key, old_row, changed, depth, excluded, owner, run_at)"
+						  " SELECT $2, process_id, trigger_id, event, ord, row_hash, key,"
+						  "        old_row, changed, depth, excluded, owner, now()"
+						  "   FROM procflow.finished_job WHERE id = $1 RETURNING id",
+						  2, insert_argtypes, insert_args, NULL, SPI_OK_INSERT_RETURNING);
 		/* pruned since it was found */
 		if (SPI_processed != 1)
 			ereport(ERROR,
@@ -202,9 +213,10 @@ procflow_retry_job(PG_FUNCTION_ARGS)
 		if (catalog_oids()->level == CATALOG_CURRENT)
 		{
 			insert_args[1] = Int64GetDatum(result);
-			catalog_exec("INSERT INTO procflow.retried_job (id, retried_as) VALUES ($1, $2)"
-						 " ON CONFLICT (id) DO UPDATE SET retried_as = excluded.retried_as",
-						 2, insert_argtypes, insert_args, NULL, SPI_OK_INSERT);
+			catalog_exec_kept(&retried_plan,
+							  "INSERT INTO procflow.retried_job (id, retried_as) VALUES ($1, $2)"
+							  " ON CONFLICT (id) DO UPDATE SET retried_as = excluded.retried_as",
+							  2, insert_argtypes, insert_args, NULL, SPI_OK_INSERT);
 		}
 	}
 	else
@@ -242,8 +254,8 @@ procflow_cancel_job(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("job " INT64_FORMAT " is not pending: it has %s", job_id, status)));
-	catalog_exec("DELETE FROM procflow.job WHERE id = $1 RETURNING *",
-				 1, argtypes, args, NULL, SPI_OK_DELETE_RETURNING);
+	catalog_exec_kept(&cancel_plan, "DELETE FROM procflow.job WHERE id = $1 RETURNING *",
+					  1, argtypes, args, NULL, SPI_OK_DELETE_RETURNING);
 	queue_cancel_deleted(SPI_tuptable, SPI_processed,
 						 psprintf("cancelled by %s",
 								  GetUserNameFromId(GetSessionUserId(), false)));
