@@ -37,6 +37,7 @@ PG_FUNCTION_INFO_V1(procflow_retry_job);
 PG_FUNCTION_INFO_V1(procflow_cancel_job);
 PG_FUNCTION_INFO_V1(procflow_run_jobs);
 PG_FUNCTION_INFO_V1(procflow_key_to_jsonb);
+PG_FUNCTION_INFO_V1(procflow_check_installation);
 
 /* The statements cancel_job and retry_job run for each job, prepared once. */
 static SPIPlanPtr find_pending_plan = NULL;
@@ -45,7 +46,6 @@ static SPIPlanPtr cancel_plan = NULL;
 static SPIPlanPtr due_now_plan = NULL;
 static SPIPlanPtr requeue_plan = NULL;
 static SPIPlanPtr retried_plan = NULL;
-PG_FUNCTION_INFO_V1(procflow_check_installation);
 
 /*
  * procflow.run_process(name, key, delay): queue a run of the process for
