@@ -184,6 +184,11 @@ RETURN ARRAY(SELECT o
 			  WHERE o NOT IN ('timeout', 'skipped')
 			  ORDER BY o);
 
+/* May a person skip the task of this activity ("allow_skip")? */
+CREATE FUNCTION procflow.task_allow_skip(activity jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN coalesce((activity->>'allow_skip')::boolean, false);
+
 /*
  * The tasks a role may see: those of the flows whose owner it has the
  * privileges of, and, of any flow, those assigned to a role it has the
@@ -206,7 +211,7 @@ SELECT a.id AS activity,
 	   a.form,
 	   p.label AS flow_label,
 	   procflow.task_outcomes(v.definition->'activities'->a.name) AS outcomes,
-	   coalesce((v.definition->'activities'->a.name->>'allow_skip')::boolean, false) AS allow_skip
+	   procflow.task_allow_skip(v.definition->'activities'->a.name) AS allow_skip
   FROM procflow.activity a
   JOIN procflow.instance i ON i.id = a.instance_id
   JOIN procflow.process p ON p.id = i.process_id
@@ -229,7 +234,7 @@ SELECT a.id,
 	   a.form,
 	   p.label,
 	   procflow.task_outcomes(v.definition->'activities'->a.name),
-	   coalesce((v.definition->'activities'->a.name->>'allow_skip')::boolean, false)
+	   procflow.task_allow_skip(v.definition->'activities'->a.name)
   FROM procflow.activity a
   JOIN procflow.instance i ON i.id = a.instance_id
   JOIN procflow.process p ON p.id = i.process_id

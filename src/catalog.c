@@ -215,8 +215,9 @@ catalog_exec(const char *sql, int nargs, Oid *argtypes, Datum *args,
 
 /*
  * Like catalog_exec, with the statement prepared once and kept in *plan
- * (see catalog_keep_plan): for the functions called once per row, such as
- * cancel_job over a list of jobs.
+ * (see catalog_keep_plan), and so planned without sequential scans (see
+ * catalog_prefer_indexes): for the statements of the flow engine, and of
+ * functions called once per row, such as cancel_job over a list of jobs.
  */
 int
 catalog_exec_kept(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
@@ -226,6 +227,7 @@ catalog_exec_kept(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 	int			ret;
 
 	catalog_enter_privileged(&scope);
+	catalog_prefer_indexes();
 	catalog_keep_plan(plan, sql, nargs, argtypes);
 	ret = SPI_execute_plan(*plan, args, nulls, false, 0);
 	catalog_leave_privileged(&scope);

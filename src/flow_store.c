@@ -98,17 +98,7 @@ static void
 store_exec(int which, const char *sql, int nargs, Oid *argtypes, Datum *args,
 		   const char *nulls, int expected)
 {
-	PrivilegedScope scope;
-	int			ret;
-
-	catalog_enter_privileged(&scope);
-	catalog_prefer_indexes();
-	catalog_keep_plan(&plans[which], sql, nargs, argtypes);
-	ret = SPI_execute_plan(plans[which], args, nulls, false, 0);
-	catalog_leave_privileged(&scope);
-	if (ret != expected)
-		elog(ERROR, "procflow flow statement failed: %s: %s",
-			 SPI_result_code_string(ret), sql);
+	(void) catalog_exec_kept(&plans[which], sql, nargs, argtypes, args, nulls, expected);
 }
 
 /* Column "col" (from 1) of the first result row, or *isnull. */

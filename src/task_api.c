@@ -189,8 +189,7 @@ procflow_taskbox(PG_FUNCTION_ARGS)
 					  "       a.\"group\", a.instructions, a.due_at, a.created_at,"
 					  "       procflow.key_to_jsonb(p.entity, i.key), a.form, p.label,"
 					  "       procflow.task_outcomes(v.definition->'activities'->a.name),"
-					  "       coalesce((v.definition->'activities'->a.name->>'allow_skip')::boolean,"
-					  "                false)"
+					  "       procflow.task_allow_skip(v.definition->'activities'->a.name)"
 					  "  FROM ("
 					  "   SELECT a.* FROM ("
 					  TASKS_OF("unnest($3) f(id), unnest($1) w(name)",

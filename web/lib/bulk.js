@@ -4,7 +4,7 @@
 //
 // Copyright (c) 2026, procflow developers
 
-import { query, isSqlState, connectionLost } from './requests.js';
+import { query, isSqlState, connectionLost, isRowId } from './requests.js';
 
 // The most rows one bulk action acts on.
 export const BULK_MAX = 10000;
@@ -12,7 +12,7 @@ export const BULK_MAX = 10000;
 /* The ids a bulk form selected: its checked rows. */
 export function selectedIds(body) {
 	const ids = body && body.id !== undefined ? [].concat(body.id) : [];
-	return ids.filter((id) => /^[1-9][0-9]{0,18}$/.test(id)).slice(0, BULK_MAX);
+	return ids.filter(isRowId).slice(0, BULK_MAX);
 }
 
 /*

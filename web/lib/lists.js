@@ -6,7 +6,7 @@
 //
 // Copyright (c) 2026, procflow developers
 
-import { query } from './requests.js';
+import { query, isRowId } from './requests.js';
 
 export const PAGE_SIZE = 50;
 const EXACT_UP_TO = 10000;
@@ -17,7 +17,7 @@ const encode = (value, id) => Buffer.from(JSON.stringify([value, id])).toString(
 function decode(text) {
 	try {
 		const [value, id] = JSON.parse(Buffer.from(String(text), 'base64url').toString());
-		return /^[0-9]{1,19}$/.test(String(id)) ? { value, id: String(id) } : null;
+		return isRowId(String(id)) ? { value, id: String(id) } : null;
 	} catch {
 		return null;
 	}
@@ -73,10 +73,35 @@ export async function listPage(req, spec, where, params) {
 		rows.reverse();
 	const first = rows[0];
 	const last = rows[rows.length - 1];
+	const { link, sortLink, ariaSort } = ordering(q, sort, dir, ['after', 'before']);
+	const hasNext = backwards ? cursor !== null : more;
+	const hasPrev = backwards ? more : cursor !== null;
+	return {
+		rows,
+		sort,
+		dir,
+		next: hasNext && last ? link({ after: encode(last.sort_value_, last.id_) }) : null,
+		prev: hasPrev && first ? link({ before: encode(first.sort_value_, first.id_) }) : null,
+		first: cursor ? link({}) : null,
+		sortLink,
+		ariaSort,
+		// a first page that is not full is the whole list
+		total: !cursor && !more ? { n: rows.length, exact: true } : await total(req, spec.from, where, params),
+	};
+}
+
+/*
+ * The links of a list in its order: link(extra) keeps the request's
+ * filters and the order (not the keys in "position", which place a page,
+ * nor a notice);
+ * sortLink(name) sorts by a column, the other way when it is the sort
+ * already; ariaSort(name) says how a column sorts the list, if it does.
+ */
+function ordering(q, sort, dir, position) {
 	const link = (extra) => {
 		const p = new URLSearchParams();
 		for (const [k, v] of Object.entries(q))
-			if (!['after', 'before', 'sort', 'dir', 'notice'].includes(k) && typeof v === 'string' && v !== '')
+			if (![...position, 'sort', 'dir', 'notice'].includes(k) && typeof v === 'string' && v !== '')
 				p.set(k, v);
 		p.set('sort', sort);
 		p.set('dir', dir);
@@ -84,27 +109,14 @@ export async function listPage(req, spec, where, params) {
 			p.set(k, v);
 		return `?${p}`;
 	};
-	const idOf = (row) => row.id_;
-	const hasNext = backwards ? cursor !== null : more;
-	const hasPrev = backwards ? more : cursor !== null;
-	return {
-		rows,
-		sort,
-		dir,
-		next: hasNext && last ? link({ after: encode(last.sort_value_, idOf(last)) }) : null,
-		prev: hasPrev && first ? link({ before: encode(first.sort_value_, idOf(first)) }) : null,
-		first: cursor ? link({}) : null,
-		// the link that sorts by a column: the other way when it is the sort already
-		sortLink: (name) => {
-			const p = new URLSearchParams(link({}).slice(1));
-			p.set('sort', name);
-			p.set('dir', name === sort && dir === 'asc' ? 'desc' : 'asc');
-			return `?${p}`;
-		},
-		ariaSort: (name) => (name === sort ? (dir === 'asc' ? 'ascending' : 'descending') : null),
-		// a first page that is not full is the whole list
-		total: !cursor && !more ? { n: rows.length, exact: true } : await total(req, spec.from, where, params),
+	const sortLink = (name) => {
+		const p = new URLSearchParams(link({}).slice(1));
+		p.set('sort', name);
+		p.set('dir', name === sort && dir === 'asc' ? 'desc' : 'asc');
+		return `?${p}`;
 	};
+	const ariaSort = (name) => (name === sort ? (dir === 'asc' ? 'ascending' : 'descending') : null);
+	return { link, sortLink, ariaSort };
 }
 
 /* How many rows the filters give: exact up to EXACT_UP_TO, else an estimate. */
@@ -179,17 +191,7 @@ export async function offsetPage(req, spec, where, params, size = 100) {
 		  ORDER BY ${sort} ${order} NULLS LAST, ${spec.tie.map((c) => `${c} ${order}`).join(', ')}
 		  LIMIT ${size} OFFSET ${offset}`, params);
 	const n = rows.length ? Number(rows[0].total_) : 0;
-	const link = (extra) => {
-		const p = new URLSearchParams();
-		for (const [k, v] of Object.entries(q))
-			if (!['offset', 'sort', 'dir', 'notice'].includes(k) && typeof v === 'string' && v !== '')
-				p.set(k, v);
-		p.set('sort', sort);
-		p.set('dir', dir);
-		for (const [k, v] of Object.entries(extra))
-			p.set(k, v);
-		return `?${p}`;
-	};
+	const { link, sortLink, ariaSort } = ordering(q, sort, dir, ['offset']);
 	return {
 		rows,
 		sort,
@@ -198,12 +200,7 @@ export async function offsetPage(req, spec, where, params, size = 100) {
 		first: null,
 		prev: offset > 0 ? link({ offset: String(Math.max(0, offset - size)) }) : null,
 		next: offset + rows.length < n ? link({ offset: String(offset + size) }) : null,
-		sortLink: (name) => {
-			const p = new URLSearchParams(link({}).slice(1));
-			p.set('sort', name);
-			p.set('dir', name === sort && dir === 'asc' ? 'desc' : 'asc');
-			return `?${p}`;
-		},
-		ariaSort: (name) => (name === sort ? (dir === 'asc' ? 'ascending' : 'descending') : null),
+		sortLink,
+		ariaSort,
 	};
 }

@@ -16,6 +16,10 @@ export const isSqlState = (code) => typeof code === 'string' && /^[0-9A-Z]{5}$/.
 export const connectionLost = (err) =>
 	CONNECTION_LOST.has(err.code) || /Connection terminated/.test(err.message);
 
+/* Is a text the id of a row: a positive bigint in its plain decimal form? */
+export const isRowId = (text) =>
+	typeof text === 'string' && /^[1-9][0-9]{0,18}$/.test(text) && BigInt(text) <= 9223372036854775807n;
+
 /* An error a person sees with an HTTP status of its own. */
 export function httpError(status, message, hint) {
 	const err = new Error(message);

@@ -16,17 +16,14 @@
 
 import pg from 'pg';
 
+import { isRowId } from './requests.js';
+
 // How long changes are gathered before the taskboxes are told of them.
 const DEBOUNCE_MS = 100;
 // How often the listening connection runs a statement.
 const PING_MS = 20000;
 // The most task ids remembered per login as shown to it.
 const SHOWN_MAX = 100000;
-const TASK_ID = /^[1-9][0-9]{0,18}$/;
-const BIGINT_MAX = 9223372036854775807n;
-
-/* Is a payload a task id: a positive bigint in its plain decimal form? */
-export const isTaskId = (text) => TASK_ID.test(text) && BigInt(text) <= BIGINT_MAX;
 
 export class TaskStream {
 	constructor(pgSettings) {
@@ -130,7 +127,7 @@ export class TaskStream {
 	}
 
 	notified(payload) {
-		if (!isTaskId(payload))
+		if (!isRowId(payload))	// a task id, nothing else
 			return;
 		this.pending.add(payload);
 		if (!this.timer)

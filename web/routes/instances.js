@@ -111,8 +111,7 @@ export default async function instanceRoutes(app, { pictures, render }) {
 			        a.error, a.attempts, a.created_at, a.closed_at, a.closed_by,
 			        extract(epoch FROM a.closed_at - a.created_at) AS seconds,
 			        a.kind <> 'human'
-			        OR coalesce((v.definition->'activities'->a.name->>'allow_skip')::boolean, false)
-			          AS skippable
+			        OR procflow.task_allow_skip(v.definition->'activities'->a.name) AS skippable
 			   FROM procflow.activities a
 			   JOIN procflow.instances i ON i.id = a.instance
 			   JOIN procflow.flow_versions v ON v.flow = i.flow AND v.owner = i.owner

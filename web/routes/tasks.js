@@ -5,16 +5,14 @@
 //
 // Copyright (c) 2026, procflow developers
 
-import { query, back } from '../lib/requests.js';
-import { listPage, conditions, day, addKeyMatch } from '../lib/lists.js';
+import { query, back, isRowId } from '../lib/requests.js';
+import { listPage, conditions, day, addKeyMatch, PAGE_SIZE } from '../lib/lists.js';
 import { selectedIds, actOnEach, summary, BULK_MAX } from '../lib/bulk.js';
 import { tell, told, withNotice } from '../lib/notices.js';
-import { isTaskId } from '../lib/task_stream.js';
 import { taskLink } from '../lib/task_links.js';
 import { formVars } from '../lib/task_forms.js';
 
-// The most tasks a taskbox page lists, and the most it counts.
-const PAGE_SIZE = 50;
+// The most tasks a taskbox page counts (a page lists PAGE_SIZE, as the lists do).
 const TOTAL_MAX = 1000;
 
 // The list of every task the login may see (procflow.tasks), for admins.
@@ -139,9 +137,9 @@ export default async function taskRoutes(app, { stream, links, render }) {
 	};
 
 	app.get('/taskbox', async (req, reply) => {
-		const after = typeof req.query.after === 'string' && isTaskId(req.query.after) ? req.query.after : null;
+		const after = typeof req.query.after === 'string' && isRowId(req.query.after) ? req.query.after : null;
 		if (req.query.part === 'tasks' && typeof req.query.ids === 'string') {
-			const ids = req.query.ids.split(',').filter(isTaskId).slice(0, 1000);
+			const ids = req.query.ids.split(',').filter(isRowId).slice(0, 1000);
 			return render(reply, 'tasks.eta', req, { tasks: await taskboxTasks(req, ids), partial: true });
 		}
 		const page = await taskboxPage(req, after);

@@ -60,17 +60,20 @@ export async function until(text, params, what, seconds = 20) {
 	assert.fail(`timed out: ${what}`);
 }
 
-// Run a statement as web_admin, the owner of the test's flows.
-export async function asAdmin(text, params = []) {
+// Run a statement as a role.
+export async function asRole(role, text, params = []) {
 	const client = await db.connect();
 	try {
-		await client.query('SET ROLE web_admin');
+		await client.query('SELECT set_config($1, $2, false)', ['role', role]);
 		return (await client.query(text, params)).rows;
 	} finally {
 		await client.query('RESET ROLE');
 		client.release();
 	}
 }
+
+// Run a statement as web_admin, the owner of the test's flows.
+export const asAdmin = (text, params = []) => asRole('web_admin', text, params);
 
 // Launch an instance of invoice_flow for an invoice, as its owner.
 export async function launch(key) {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { execSync } from 'node:child_process';
 
 import { build } from '../server.js';
-import { url, shots, admin, worker, stranger, db, useBrowser, pageAs, sql, until, launch } from './helpers.js';
+import { url, shots, admin, worker, stranger, db, useBrowser, pageAs, sql, until, launch, asRole, asAdmin } from './helpers.js';
 
 useBrowser();
 
@@ -185,16 +185,7 @@ test('a taskbox whose listening connection dies says so, listens again, and the 
 
 test('the event stream passes on only task ids the login may see', async () => {
 	// the stranger owns a flow of its own, with a task for itself: it sees activities
-	const asStranger = async (text, params = []) => {
-		const client = await db.connect();
-		try {
-			await client.query('SET ROLE web_stranger');
-			return (await client.query(text, params)).rows;
-		} finally {
-			await client.query('RESET ROLE');
-			client.release();
-		}
-	};
+	const asStranger = (text, params = []) => asRole('web_stranger', text, params);
 	await asStranger(`SELECT procflow.create_flow('stranger_flow', NULL, $1::jsonb)`,
 		[JSON.stringify({ start: 'look', activities: { look: { kind: 'human', assignee: 'web_stranger', next: 'done' },
 			done: { kind: 'end' } } })]);
@@ -220,14 +211,7 @@ test('the event stream passes on only task ids the login may see', async () => {
 	assert.ok((await page.evaluate(() => window.got)).every((ids) => !ids.split(',').includes(task)),
 		'another owner\'s task is not told of, though the stranger sees activities of its own');
 	// once the admin's task is the stranger's, it is told of
-	const client = await db.connect();
-	try {
-		await client.query('SET ROLE web_admin');
-		await client.query(`SELECT procflow.assign_task($1, 'web_stranger')`, [task]);
-	} finally {
-		await client.query('RESET ROLE');
-		client.release();
-	}
+	await asAdmin(`SELECT procflow.assign_task($1, 'web_stranger')`, [task]);
 	await page.waitForFunction((t) => window.got.some((ids) => ids.split(',').includes(t)), task);
 	for (const ids of await page.evaluate(() => window.got))
 		assert.match(ids, /^[0-9]+(,[0-9]+)*$/, 'only task ids');
