@@ -33,6 +33,7 @@
 #include "catalog.h"
 #include "flow_store.h"
 #include "queue.h"
+#include "wakeup.h"
 
 /* The statements, each prepared on first use. */
 enum
@@ -1085,6 +1086,8 @@ flow_store_wait_for(int64 instance_id, Oid table)
 /*
  * The events kept for an instance while it had a failed wait (not due,
  * see FLOW_EVENT_PARKED) are due now: its wait is retried or skipped.
+ * Made due by an update (no insert wakes the executors), so the executors
+ * are told at commit, as for any job due now.
  */
 void
 flow_store_unpark_events(int64 instance_id)
@@ -1096,4 +1099,6 @@ flow_store_unpark_events(int64 instance_id)
 			   "UPDATE procflow.job SET run_at = pg_catalog.now()"
 			   " WHERE instance_id = $1 AND xid IS NOT NULL AND run_at = 'infinity'",
 			   1, argtypes, args, NULL, SPI_OK_UPDATE);
+	if (SPI_processed > 0)
+		wakeup_note_due(GetCurrentTimestamp());
 }

@@ -10,6 +10,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 use ProcflowTest;
 
 # Part 1 and 2: a three-step automatic flow under crashes.  Each step
@@ -129,6 +130,45 @@ $node->start;
 wait_until($node, q{SELECT count(*) = 30000 FROM procflow.instances WHERE flow = 'three' AND status = 'completed'},
 	'the 30,000 instances completed after the restart');
 check_exactly_once(30000, 'immediate shutdown');
+
+# A failed wait's kept events are due once the wait is skipped, and the
+# executors, sleeping up to procflow.max_sleep (a minute here), are told:
+# they take them at once.
+$node->safe_psql('postgres', q{
+CREATE TABLE divisor (d int);
+INSERT INTO divisor VALUES (0);
+CREATE TABLE parked (id int PRIMARY KEY, s text);
+INSERT INTO parked VALUES (1, 'a');
+SELECT procflow.create_flow('parking', 'parked', $${"start": "w", "activities": {
+  "w": {"kind": "wait", "on": {"event": "update", "condition": "($1).s = 'go' AND (SELECT 1 / d FROM divisor) > 0"},
+        "next": "w2"},
+  "w2": {"kind": "wait", "on": {"event": "update", "condition": "($1).s = 'second'"}, "next": "e"},
+  "e": {"kind": "end"}}}$$, max_attempts => 1);
+SELECT procflow.launch('parking', '1');
+});
+wait_until($node, q{SELECT count(*) = 1 FROM procflow.activities WHERE name = 'w' AND status = 'waiting'},
+	'the wait began');
+$node->safe_psql('postgres', q{UPDATE parked SET s = 'go'});
+wait_until($node, q{SELECT count(*) = 1 FROM procflow.activities WHERE name = 'w' AND status = 'failed'},
+	'the wait failed on its condition');
+$node->safe_psql('postgres', q{UPDATE parked SET s = 'x'});
+$node->safe_psql('postgres', q{UPDATE parked SET s = 'y'});
+wait_until($node, q{SELECT count(*) = 2 FROM procflow.jobs WHERE process = 'parking' AND run_at = 'infinity'},
+	'the next events are kept behind the failed wait');
+wait_until($node, q{SELECT count(*) = 2 FROM pg_stat_activity
+                     WHERE backend_type = 'procflow executor' AND state = 'idle' AND wait_event = 'Extension'},
+	'the executors sleep, nothing being due');
+$node->safe_psql('postgres', q{
+SELECT procflow.skip_activity(id) FROM procflow.activities WHERE name = 'w' AND status = 'failed'});
+my $deadline = time() + 20;
+my $left = '';
+while (time() < $deadline)
+{
+	$left = $node->safe_psql('postgres', q{SELECT count(*) FROM procflow.jobs WHERE process = 'parking'});
+	last if $left eq '0';
+	usleep(100_000);
+}
+is($left, '0', 'the kept events ran at once after the skip, not after max_sleep');
 $node->stop;
 
 # 3. A standby promoted with waits pending: instances of "short" wait for
