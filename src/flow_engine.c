@@ -36,9 +36,9 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "commands/async.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/async.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
@@ -48,6 +48,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/regproc.h"
 #include "utils/timestamp.h"
 
 #include "action.h"
@@ -232,7 +233,8 @@ flow_version_load(ProcessInfo *flow, int32 version)
 
 	catalog_enter_privileged(&scope);
 	catalog_keep_plan(&version_plan,
-					  "SELECT definition, search_path FROM procflow.flow_version"
+					  "SELECT definition, search_path, waits_on::pg_catalog.oid[]"
+					  "  FROM procflow.flow_version"
 					  " WHERE process_id = $1 AND version = $2",
 					  2, argtypes);
 	if (SPI_execute_plan(version_plan, args, NULL, true, 1) != SPI_OK_SELECT)
@@ -262,6 +264,22 @@ flow_version_load(ProcessInfo *flow, int32 version)
 																	 SPI_tuptable->tupdesc, 2),
 													 cxt);
 	fv->def = flow_read(fv->doc, flow->name);
+	fv->waits_on = NULL;
+	fv->nwaits_on = 0;
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+		Datum	   *elems;
+		bool	   *nulls;
+
+		if (!isnull)
+		{
+			deconstruct_array(DatumGetArrayTypeP(d), OIDOID, sizeof(Oid), true, TYPALIGN_INT,
+							  &elems, &nulls, &fv->nwaits_on);
+			fv->waits_on = palloc(sizeof(Oid) * Max(fv->nwaits_on, 1));
+			for (int i = 0; i < fv->nwaits_on; i++)
+				fv->waits_on[i] = DatumGetObjectId(elems[i]);
+		}
+	}
 	new_plans(fv);
 	fv->prepared = false;
 	MemoryContextSwitchTo(old);
@@ -276,6 +294,40 @@ keep(SPIPlanPtr plan)
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
 	return plan;
+}
+
+/*
+ * The table a wait of the version listens to: the one its name resolved to
+ * when the version was checked (one of waits_on), not whatever the name
+ * resolves to now.  A table of the same name created since earlier on the
+ * version's search_path would otherwise take the wait over, and the events
+ * of the table it waits for would find no wait.
+ */
+static Oid
+wait_table(FlowVersion *fv, const FlowWaitOn *on, Oid entity)
+{
+	Oid			table = flow_on_table(on, entity);
+	List	   *names;
+	char	   *relname;
+
+	if (on->entity == NULL || fv->nwaits_on == 0)
+		return table;
+	for (int i = 0; i < fv->nwaits_on; i++)
+		if (fv->waits_on[i] == table)
+			return table;
+	names = stringToQualifiedNameList(on->entity);
+	relname = strVal(llast(names));
+	for (int i = 0; i < fv->nwaits_on; i++)
+	{
+		char	   *name = get_rel_name(fv->waits_on[i]);
+
+		if (name != NULL && strcmp(name, relname) == 0 &&
+			(list_length(names) == 1 ||
+			 get_rel_namespace(fv->waits_on[i]) ==
+			 get_namespace_oid(strVal(linitial(names)), true)))
+			return fv->waits_on[i];
+	}
+	return table;
 }
 
 /*
@@ -306,8 +358,8 @@ flow_version_prepare(ProcessInfo *flow, FlowVersion *fv)
 											   fv->rowtype, &type));
 		if (act->on != NULL)
 		{
-			Oid			table = flow_on_table(act->on,
-											  flow->entity ? flow->entity->relid : InvalidOid);
+			Oid			table = wait_table(fv, act->on,
+										   flow->entity ? flow->entity->relid : InvalidOid);
 			Oid			onrowtype = act->on->entity ? get_rel_type_id(table) : fv->rowtype;
 
 			fv->listens = true;

@@ -62,6 +62,8 @@ typedef struct FlowVersion
 								 * computed defaults */
 	SPIPlanPtr (*value_plans)[HUMAN_VALUES];	/* a task's values given as SQL */
 	Oid		   *wait_entity;	/* a wait for an event: its table */
+	Oid		   *waits_on;		/* the tables its waits were checked with */
+	int			nwaits_on;
 	int64	   *timeout_ms;		/* an automatic activity's statement timeout */
 	bool		listens;		/* a wait or conditional start waits for events */
 	bool		prepared;

@@ -169,6 +169,33 @@ while (time() < $deadline)
 	usleep(100_000);
 }
 is($left, '0', 'the kept events ran at once after the skip, not after max_sleep');
+
+# A table of the same name created later earlier on a version's
+# search_path does not take its wait over: the wait keeps listening to the
+# table it was checked with, also in executors started since.
+$node->safe_psql('postgres', q{
+CREATE TABLE ord (id int PRIMARY KEY);
+CREATE TABLE pay (pid int PRIMARY KEY, ord_id int, ok boolean);
+INSERT INTO ord VALUES (1);
+SELECT procflow.create_flow('ordering', 'ord', $${"start": "w", "activities": {
+  "w": {"kind": "wait", "on": {"event": "create", "entity": "pay", "key": "($1).ord_id", "condition": "($1).ok"},
+        "next": "e"},
+  "e": {"kind": "end"}}}$$);
+SELECT procflow.launch('ordering', '1');
+});
+wait_until($node, q{SELECT count(*) = 1 FROM procflow.activities a JOIN procflow.instances i ON i.id = a.instance
+                     WHERE i.flow = 'ordering' AND a.status = 'waiting'}, 'the wait for a payment began');
+$node->safe_psql('postgres', q{
+CREATE SCHEMA postgres;
+CREATE TABLE postgres.pay (LIKE public.pay INCLUDING ALL);
+SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'procflow executor';
+});
+wait_until($node, $executors, 'new executors');
+$node->safe_psql('postgres', q{INSERT INTO public.pay VALUES (1, 1, true)});
+wait_until($node, q{SELECT status = 'completed' FROM procflow.instances WHERE flow = 'ordering'},
+	'the payment closed the wait, though another table "pay" now comes first on the search_path');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM procflow.job_history WHERE process = 'ordering' AND status = 'skipped'}),
+	'0', 'no event was skipped for want of a wait');
 $node->stop;
 
 # 3. A standby promoted with waits pending: instances of "short" wait for
