@@ -27,12 +27,14 @@
 ALTER TABLE procflow.job
 	ADD COLUMN new_row text,
 	ADD COLUMN event_id bigint,
-	ADD COLUMN source_instance bigint;
+	ADD COLUMN source_instance bigint,
+	ADD COLUMN error_context text;
 UPDATE procflow.job SET event_id = id WHERE instance_id IS NOT NULL AND xid IS NOT NULL;
 ALTER TABLE procflow.finished_job
 	ADD COLUMN new_row text,
 	ADD COLUMN event_id bigint,
-	ADD COLUMN source_instance bigint;
+	ADD COLUMN source_instance bigint,
+	ADD COLUMN error_context text;
 ALTER TABLE procflow.job_batch
 	ADD COLUMN new_rows text[],
 	ADD COLUMN source_instance bigint;
@@ -248,6 +250,70 @@ SELECT a.id,
    AND NOT pg_catalog.pg_has_role(p.owner, 'USAGE');
 
 /*
+ * An instance's key as procflow stores it, beside the key as jsonb: its
+ * columns' values as text, in the order of the key's columns.  A list of
+ * a million instances finds a key's instances through the index on it
+ * (key_values @> ARRAY['10000']), and sorts by it without making a jsonb
+ * key of every row.
+ */
+CREATE INDEX instance_key_values_idx ON procflow.instance USING gin (key);
+
+CREATE OR REPLACE VIEW procflow.instances WITH (security_barrier) AS
+SELECT i.id,
+	   p.name AS flow,
+	   i.version,
+	   p.entity,
+	   procflow.key_to_jsonb(p.entity, i.key) AS key,
+	   i.status,
+	   i.vars,
+	   i.parent,
+	   i.started_at,
+	   i.updated_at,
+	   i.finished_at,
+	   p.owner_name AS owner,
+	   i.key AS key_values
+  FROM procflow.instance i
+  JOIN procflow.process p ON p.id = i.process_id
+ WHERE pg_catalog.pg_has_role(p.owner, 'USAGE');
+
+/*
+ * A failed run keeps what PostgreSQL reported: the error's context (the
+ * statement, or the PL/pgSQL line, it failed at) on the job's row and in
+ * its history, and on an activity its SQLSTATE, detail and context beside
+ * the message ("error") it had.
+ */
+ALTER TABLE procflow.activity
+	ADD COLUMN error_code text,
+	ADD COLUMN error_detail text,
+	ADD COLUMN error_context text;
+
+CREATE OR REPLACE VIEW procflow.activities WITH (security_barrier) AS
+SELECT a.id,
+	   a.instance_id AS instance,
+	   p.name AS flow,
+	   a.name,
+	   a.kind,
+	   a.status,
+	   a.outcome,
+	   a.assignee,
+	   a."group",
+	   a.instructions,
+	   a.due_at,
+	   a.run_at,
+	   a.created_at,
+	   a.closed_at,
+	   a.closed_by,
+	   a.attempts,
+	   a.error,
+	   a.error_code,
+	   a.error_detail,
+	   a.error_context
+  FROM procflow.activity a
+  JOIN procflow.instance i ON i.id = a.instance_id
+  JOIN procflow.process p ON p.id = i.process_id
+ WHERE pg_catalog.pg_has_role(p.owner, 'USAGE');
+
+/*
  * The failed and cancelled jobs that retry_job queued again, and the job it
  * queued: job_history.retried_as tells them, so that a list of what failed
  * and waits for a person (the page's incidents) leaves them out.  Rows go
@@ -275,6 +341,7 @@ SELECT j.id,
 	   j.error_message AS error,
 	   j.error_code,
 	   j.error_detail,
+	   j.error_context,
 	   (SELECT r.retried_as FROM procflow.retried_job r WHERE r.id = j.id) AS retried_as
   FROM procflow.finished_job j
   JOIN procflow.process p ON p.id = j.process_id

@@ -305,7 +305,7 @@ write_list(ProcessJobs *l)
 		{
 			first->status = "cancelled";
 			first->finished_at = GetCurrentTimestamp();
-			first->error_message = l->cancelled[start] < 0 ?
+			first->error.message = l->cancelled[start] < 0 ?
 				"cancelled when the process was disabled" : "the entity row was deleted";
 			(void) queue_insert(first);
 			start++;

@@ -122,7 +122,7 @@ static SPIPlanPtr listening_plan = NULL;
  * retried and noted nowhere else.
  */
 void
-flow_delivery_note_failure(const ClaimedJob *job, bool final, const char *message)
+flow_delivery_note_failure(const ClaimedJob *job, bool final, const RunError *error)
 {
 	int64		activity = job->activity_id != 0 ? job->activity_id : failing_activity;
 
@@ -134,7 +134,7 @@ flow_delivery_note_failure(const ClaimedJob *job, bool final, const char *messag
 	if (activity == 0)
 		return;
 	flow_store_note_event_activity(job->id, activity);
-	flow_store_note_run(activity, final ? "failed" : NULL, message);
+	flow_store_note_run(activity, final ? "failed" : NULL, error);
 }
 
 /*

@@ -18,6 +18,6 @@
 extern const char *flow_delivery_run(ProcessInfo *flow, ClaimedJob *job, bool in_executor,
 									 const char **note);
 extern void flow_delivery_note_failure(const ClaimedJob *job, bool final,
-									   const char *message);
+									   const RunError *error);
 
 #endif							/* PROCFLOW_FLOW_DELIVERY_H */

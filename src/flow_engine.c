@@ -1182,14 +1182,14 @@ enter_subflow(Step *s, int index, FlowActivity *act)
 	s->made_live = true;
 	if (!launch_child(s, index, act, id, false, &error))
 	{
-		flow_store_note_run(id, "failed", error);
+		flow_store_fail(id, error);
 		return;
 	}
 	if (!flow_store_child(s->instance.id, id, &status, &vars) || !has_ended(status))
 		return;
 	if (!count_spin(s, "subflow", act->name, &error))
 	{
-		flow_store_note_run(id, "failed", error);
+		flow_store_fail(id, error);
 		return;
 	}
 	/* it closed an activity it began: step_end looks whether any is live */
@@ -1520,7 +1520,7 @@ flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const 
 
 		if (!count_spin(&s, "wait", row.name, &error))
 		{
-			flow_store_note_run(row.id, "failed", error);
+			flow_store_fail(row.id, error);
 			s.made_live = true;
 			step_end(&s);
 			return "succeeded";
@@ -1552,9 +1552,9 @@ flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const 
  * timer again.
  */
 void
-flow_engine_note_failure(const ClaimedJob *job, bool final, const char *message)
+flow_engine_note_failure(const ClaimedJob *job, bool final, const RunError *error)
 {
-	flow_store_note_run(job->activity_id, final ? "failed" : NULL, message);
+	flow_store_note_run(job->activity_id, final ? "failed" : NULL, error);
 }
 
 /*

@@ -33,7 +33,8 @@ extern int64 flow_engine_launch(ProcessInfo *flow, Datum key, Jsonb *vars, int64
 								int64 parent_activity);
 extern const char *flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor,
 									   const char **note);
-extern void flow_engine_note_failure(const ClaimedJob *job, bool final, const char *message);
+extern void flow_engine_note_failure(const ClaimedJob *job, bool final,
+									 const RunError *error);
 extern void flow_engine_terminate(FlowInstance *instance, int64 except_job, bool tell_parent);
 extern void flow_engine_set_suspended(FlowInstance *instance, bool suspend);
 extern void flow_engine_terminate_flow(int32 process_id);

@@ -469,27 +469,42 @@ flow_store_close_activity(int64 id, const char *status, const char *outcome,
  * keeps its status (NULL) while the job is to be retried.
  */
 void
-flow_store_note_run(int64 id, const char *status, const char *error)
+flow_store_note_run(int64 id, const char *status, const RunError *error)
 {
-	Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
-	Datum		args[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Oid			argtypes[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	const char *texts[5] = {status, error->message, error->code, error->detail,
+	error->context};
+	Datum		args[6];
+	char		nulls[6];
 
 	args[0] = Int64GetDatum(id);
-	args[1] = status ? CStringGetTextDatum(status) : (Datum) 0;
-	nulls[1] = status ? ' ' : 'n';
-	args[2] = error ? CStringGetTextDatum(error) : (Datum) 0;
-	nulls[2] = error ? ' ' : 'n';
+	nulls[0] = ' ';
+	for (int i = 0; i < 5; i++)
+	{
+		args[i + 1] = texts[i] ? CStringGetTextDatum(texts[i]) : (Datum) 0;
+		nulls[i + 1] = texts[i] ? ' ' : 'n';
+	}
+
 	/*
 	 * Outside the job's rolled-back step, so without the instance's lock: an
 	 * activity that a function holds (terminate cancels it) is left to it.
 	 */
 	store_exec(NOTE_RUN,
 			   "UPDATE procflow.activity"
-			   "   SET status = coalesce($2, status), error = $3, attempts = attempts + 1"
+			   "   SET status = coalesce($2, status), attempts = attempts + 1,"
+			   "       error = $3, error_code = $4, error_detail = $5, error_context = $6"
 			   " WHERE id = (SELECT id FROM procflow.activity WHERE id = $1"
 			   "              FOR UPDATE SKIP LOCKED)",
-			   3, argtypes, args, nulls, SPI_OK_UPDATE);
+			   6, argtypes, args, nulls, SPI_OK_UPDATE);
+}
+
+/* Fail an activity with an error of procflow's own: a message alone. */
+void
+flow_store_fail(int64 id, const char *message)
+{
+	RunError	error = {NULL, message, NULL, NULL};
+
+	flow_store_note_run(id, "failed", &error);
 }
 
 /*

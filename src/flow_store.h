@@ -15,6 +15,8 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "run_error.h"
+
 /* An instance row. */
 typedef struct FlowInstance
 {
@@ -117,7 +119,8 @@ extern int64 flow_store_insert_activity(const FlowInstance *instance,
 										const NewActivity *activity);
 extern void flow_store_close_activity(int64 id, const char *status, const char *outcome,
 									  const char *closed_by, bool ran);
-extern void flow_store_note_run(int64 id, const char *status, const char *error);
+extern void flow_store_note_run(int64 id, const char *status, const RunError *error);
+extern void flow_store_fail(int64 id, const char *message);
 extern void flow_store_reopen(int64 id, const char *status, bool due_now);
 extern void flow_store_set_task(int64 id, const char *status, const char *assignee);
 extern bool flow_store_child(int64 instance_id, int64 activity_id, char **status,

@@ -81,6 +81,7 @@ enum
 	JOB_NEW_ROW,
 	JOB_EVENT_ID,
 	JOB_SOURCE_INSTANCE,
+	JOB_ERROR_CONTEXT,
 	JOB_NATTS
 };
 
@@ -103,7 +104,7 @@ static SPIPlanPtr claim_plan[2];
 static SPIPlanPtr claim_locking_plan[2];
 static SPIPlanPtr owners_plan = NULL;
 static SPIPlanPtr finish_plan = NULL;
-static SPIPlanPtr retry_plan = NULL;
+static SPIPlanPtr retry_plan[2];
 static SPIPlanPtr next_due_plan[2];
 static SPIPlanPtr next_due_other_plan = NULL;
 static SPIPlanPtr prune_plan = NULL;
@@ -192,6 +193,20 @@ set_column(Datum *values, bool *nulls, int col, Datum value, bool isnull)
 	nulls[col] = isnull;
 }
 
+/* Set the error columns of a job row. */
+static void
+set_error_columns(Datum *values, bool *nulls, const RunError *error)
+{
+	const char *texts[4] = {error->code, error->message, error->detail, error->context};
+	const int	cols[4] = {JOB_ERROR_CODE, JOB_ERROR_MESSAGE, JOB_ERROR_DETAIL,
+	JOB_ERROR_CONTEXT};
+
+	for (int i = 0; i < 4; i++)
+		set_column(values, nulls, cols[i],
+				   texts[i] != NULL ? CStringGetTextDatum(texts[i]) : (Datum) 0,
+				   texts[i] == NULL);
+}
+
 /*
  * Insert a row of procflow.job's columns (values, nulls: JOB_NATTS long)
  * into procflow.finished_job, which has no partition column.
@@ -220,7 +235,6 @@ queue_insert(const NewJob *job)
 	bool		nulls[JOB_NATTS];
 	int64		id = job->id != 0 ? job->id : queue_allocate_ids(1);
 	const char *status = job->status != NULL ? job->status : "pending";
-	const char *texts[3] = {job->error_code, job->error_message, job->error_detail};
 
 	set_column(values, nulls, JOB_ID, Int64GetDatum(id), false);
 	set_column(values, nulls, JOB_PROCESS_ID, Int32GetDatum(job->process_id), false);
@@ -261,10 +275,7 @@ queue_insert(const NewJob *job)
 			   job->started_at == 0);
 	set_column(values, nulls, JOB_FINISHED_AT, TimestampTzGetDatum(job->finished_at),
 			   job->finished_at == 0);
-	for (int i = 0; i < 3; i++)
-		set_column(values, nulls, JOB_ERROR_CODE + i,
-				   texts[i] != NULL ? CStringGetTextDatum(texts[i]) : (Datum) 0,
-				   texts[i] == NULL);
+	set_error_columns(values, nulls, &job->error);
 
 	if (strcmp(status, "pending") == 0)
 	{
@@ -322,9 +333,7 @@ queue_set_outcome(NewJob *job, const JobOutcome *outcome)
 	job->finished_at = outcome->finished_at;
 	if (outcome->retry_at != 0)
 		job->run_at = outcome->retry_at;
-	job->error_code = outcome->error_code;
-	job->error_message = outcome->message;
-	job->error_detail = outcome->detail;
+	job->error = outcome->error;
 }
 
 /*
@@ -723,14 +732,10 @@ queue_finish_deleted(SPITupleTable *deleted, uint64 n, const JobOutcome *all,
 	for (uint64 r = 0; r < n; r++)
 	{
 		const JobOutcome *o = all;
-		const char *texts[3];
 
 		heap_deform_tuple(deleted->vals[r], desc, values, nulls);
 		if (o == NULL)
 			o = &outcomes[DatumGetInt32(values[job_natts()]) - 1];
-		texts[0] = o->error_code;
-		texts[1] = o->message;
-		texts[2] = o->detail;
 
 		set_column(values, nulls, JOB_STATUS, job_word(o->status), false);
 		if (o->started_at != 0)
@@ -741,10 +746,7 @@ queue_finish_deleted(SPITupleTable *deleted, uint64 n, const JobOutcome *all,
 		}
 		set_column(values, nulls, JOB_FINISHED_AT, TimestampTzGetDatum(o->finished_at),
 				   false);
-		for (int i = 0; i < 3; i++)
-			set_column(values, nulls, JOB_ERROR_CODE + i,
-					   texts[i] != NULL ? CStringGetTextDatum(texts[i]) : (Datum) 0,
-					   texts[i] == NULL);
+		set_error_columns(values, nulls, &o->error);
 		insert_finished(values, nulls);
 	}
 }
@@ -763,7 +765,7 @@ queue_cancel_deleted(SPITupleTable *deleted, uint64 n, const char *reason)
 	memset(&outcome, 0, sizeof(outcome));
 	outcome.status = "cancelled";
 	outcome.finished_at = GetCurrentTimestamp();
-	outcome.message = reason;
+	outcome.error.message = reason;
 	queue_finish_deleted(deleted, n, &outcome, NULL);
 	if (n > 0)
 		wakeup_note_due(outcome.finished_at);
@@ -784,15 +786,15 @@ queue_record_outcomes(const JobOutcome *outcomes, int n)
 	JobOutcome *finished = palloc(sizeof(JobOutcome) * Max(n, 1));
 	Datum	   *finished_ids = palloc(sizeof(Datum) * Max(n, 1));
 	int			nfinished = 0;
-	Datum	   *values[7];
-	bool	   *isnull[7];
+	Datum	   *values[8];
+	bool	   *isnull[8];
 	int			nretried = 0;
-	Oid			elemtypes[7] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-	TEXTOID, TEXTOID, TEXTOID, INT4OID};
+	Oid			elemtypes[8] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID,
+	TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	int			ret;
 
 	catalog_prefer_indexes();
-	for (int c = 0; c < 7; c++)
+	for (int c = 0; c < 8; c++)
 	{
 		values[c] = palloc(sizeof(Datum) * Max(n, 1));
 		isnull[c] = palloc0(sizeof(bool) * Max(n, 1));
@@ -800,7 +802,8 @@ queue_record_outcomes(const JobOutcome *outcomes, int n)
 	for (int i = 0; i < n; i++)
 	{
 		const JobOutcome *o = &outcomes[i];
-		const char *texts[3] = {o->error_code, o->message, o->detail};
+		const char *texts[4] = {o->error.code, o->error.message, o->error.detail,
+		o->error.context};
 		int			r = nretried;
 
 		if (strcmp(o->status, "pending") != 0)
@@ -812,12 +815,12 @@ queue_record_outcomes(const JobOutcome *outcomes, int n)
 		values[0][r] = Int64GetDatum(o->id);
 		values[1][r] = TimestampTzGetDatum(o->started_at);
 		values[2][r] = TimestampTzGetDatum(o->retry_at);
-		values[6][r] = Int32GetDatum(o->held ? 0 : 1);
-		for (int t = 0; t < 3; t++)
+		values[3][r] = Int32GetDatum(o->held ? 0 : 1);
+		for (int t = 0; t < 4; t++)
 		{
-			isnull[3 + t][r] = texts[t] == NULL;
+			isnull[4 + t][r] = texts[t] == NULL;
 			if (texts[t] != NULL)
-				values[3 + t][r] = CStringGetTextDatum(texts[t]);
+				values[4 + t][r] = CStringGetTextDatum(texts[t]);
 		}
 		nretried++;
 	}
@@ -844,27 +847,36 @@ queue_record_outcomes(const JobOutcome *outcomes, int n)
 
 	if (nretried > 0)
 	{
-		Oid			argtypes[7] = {INT8ARRAYOID, TIMESTAMPTZARRAYOID,
-			TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
-		INT4ARRAYOID};
-		Datum		args[7];
+		Oid			argtypes[8] = {INT8ARRAYOID, TIMESTAMPTZARRAYOID,
+			TIMESTAMPTZARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+		TEXTARRAYOID, TEXTARRAYOID};
+		Datum		args[8];
+		bool		current = catalog_oids()->level == CATALOG_CURRENT;
 
-		/* a held run keeps the error and start of the last attempt */
-		catalog_keep_plan(&retry_plan,
-						  "UPDATE procflow.job j"
-						  "   SET attempts = j.attempts + o.counts,"
-						  "       started_at = CASE o.counts WHEN 1 THEN o.started_at ELSE j.started_at END,"
-						  "       run_at = o.retry_at,"
-						  "       error_code = CASE o.counts WHEN 1 THEN o.error_code ELSE j.error_code END,"
-						  "       error_message = CASE o.counts WHEN 1 THEN o.message ELSE j.error_message END,"
-						  "       error_detail = CASE o.counts WHEN 1 THEN o.detail ELSE j.error_detail END"
-						  "  FROM unnest($1, $2, $3, $4, $5, $6, $7)"
-						  "       AS o(id, started_at, retry_at, error_code, message, detail, counts)"
-						  " WHERE j.id = o.id",
-						  7, argtypes);
-		for (int c = 0; c < 7; c++)
+		/*
+		 * A held run keeps the error and start of the last attempt.  A
+		 * catalog not updated to 0.5 has no error_context (and passes none).
+		 */
+		if (retry_plan[current] == NULL)
+			catalog_keep_plan(&retry_plan[current],
+							  psprintf("UPDATE procflow.job j"
+									   "   SET attempts = j.attempts + o.counts,"
+									   "       started_at = CASE o.counts WHEN 1 THEN o.started_at ELSE j.started_at END,"
+									   "       run_at = o.retry_at,"
+									   "       error_code = CASE o.counts WHEN 1 THEN o.code ELSE j.error_code END,"
+									   "       error_message = CASE o.counts WHEN 1 THEN o.message ELSE j.error_message END,"
+									   "       error_detail = CASE o.counts WHEN 1 THEN o.detail ELSE j.error_detail END"
+									   "%s"
+									   "  FROM unnest($1, $2, $3, $4, $5, $6, $7%s)"
+									   "       AS o(id, started_at, retry_at, counts, code, message, detail%s)"
+									   " WHERE j.id = o.id",
+									   current ? ", error_context = CASE o.counts WHEN 1 THEN o.context ELSE j.error_context END" : "",
+									   current ? ", $8" : "",
+									   current ? ", context" : ""),
+							  current ? 8 : 7, argtypes);
+		for (int c = 0; c < 8; c++)
 			args[c] = queue_array(values[c], isnull[c], nretried, elemtypes[c]);
-		ret = SPI_execute_plan(retry_plan, args, NULL, false, 0);
+		ret = SPI_execute_plan(retry_plan[current], args, NULL, false, 0);
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "recording the retry of %d jobs failed: %s", nretried,
 				 SPI_result_code_string(ret));

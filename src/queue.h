@@ -17,6 +17,8 @@
 #include "utils/elog.h"
 #include "utils/timestamp.h"
 
+#include "run_error.h"
+
 /*
  * A job row to insert: a pending job, or (with status set) the finished
  * run of a batch item, which is its history row.  The rows of
@@ -58,9 +60,7 @@ typedef struct NewJob
 	int32		attempts;
 	TimestampTz started_at;
 	TimestampTz finished_at;
-	const char *error_code;
-	const char *error_message;
-	const char *error_detail;
+	RunError	error;			/* of the run, or why it did not run */
 } NewJob;
 
 /* A job claimed for running. */
@@ -103,9 +103,8 @@ typedef struct JobOutcome
 	TimestampTz started_at;
 	TimestampTz finished_at;	/* 0 when pending again */
 	TimestampTz retry_at;		/* when pending again */
-	const char *error_code;		/* SQLSTATE of a failure, or NULL */
-	const char *message;		/* the error, or why the job was skipped */
-	const char *detail;
+	RunError	error;			/* of a failure, or why the job was skipped
+								 * (message alone) */
 } JobOutcome;
 
 extern void queue_xact_event(XactEvent event);

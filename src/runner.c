@@ -152,12 +152,12 @@ run_action(ProcessInfo *p, ClaimedJob *job, bool in_executor, const char **note)
  * job.
  */
 static void
-note_flow_failure(const ClaimedJob *job, bool final, const char *message)
+note_flow_failure(const ClaimedJob *job, bool final, const RunError *error)
 {
 	if (job->xid != 0)
-		flow_delivery_note_failure(job, final, message);
+		flow_delivery_note_failure(job, final, error);
 	else if (job->activity_id != 0)
-		flow_engine_note_failure(job, final, message);
+		flow_engine_note_failure(job, final, error);
 }
 
 /* Delay before retry number "attempts": procflow.retry_delay, doubling. */
@@ -201,8 +201,8 @@ process_basics(int32 process_id, char **name, int *max_attempts)
  * logged as well.
  */
 static void
-failure_outcome(int32 process_id, int64 job_id, int attempts, const char *sqlstate,
-				const char *message, const char *detail, JobOutcome *outcome)
+failure_outcome(int32 process_id, int64 job_id, int attempts, const RunError *error,
+				JobOutcome *outcome)
 {
 	int			attempt = attempts + 1;
 	char	   *name = "?";
@@ -210,16 +210,17 @@ failure_outcome(int32 process_id, int64 job_id, int attempts, const char *sqlsta
 	bool		exists = process_basics(process_id, &name, &max_attempts);
 	bool		final = !exists || attempt >= max_attempts;
 
-	outcome->error_code = pstrdup(sqlstate);
-	outcome->message = pstrdup(message ? message : "");
-	outcome->detail = detail ? pstrdup(detail) : NULL;
+	outcome->error.code = pstrdup(error->code);
+	outcome->error.message = pstrdup(error->message ? error->message : "");
+	outcome->error.detail = error->detail ? pstrdup(error->detail) : NULL;
+	outcome->error.context = error->context ? pstrdup(error->context) : NULL;
 	if (final)
 	{
 		outcome->status = "failed";
 		outcome->finished_at = GetCurrentTimestamp();
 		ereport(LOG,
 				(errmsg("job " INT64_FORMAT " of process \"%s\" failed for good at attempt %d: %s",
-						job_id, name, attempt, outcome->message)));
+						job_id, name, attempt, outcome->error.message)));
 	}
 	else
 	{
@@ -228,7 +229,7 @@ failure_outcome(int32 process_id, int64 job_id, int attempts, const char *sqlsta
 														retry_delay_ms(attempt));
 		ereport(LOG,
 				(errmsg("job " INT64_FORMAT " of process \"%s\" failed at attempt %d of %d: %s",
-						job_id, name, attempt, max_attempts, outcome->message)));
+						job_id, name, attempt, max_attempts, outcome->error.message)));
 	}
 }
 
@@ -266,12 +267,14 @@ run_job_work(void *arg)
 							   psprintf("procflow job " INT64_FORMAT " (process %s, %s)",
 										job->id, p->name, job->event));
 	if (job->xid != 0)
-		r->outcome->status = flow_delivery_run(p, job, r->in_executor, &r->outcome->message);
+		r->outcome->status = flow_delivery_run(p, job, r->in_executor,
+											   &r->outcome->error.message);
 	else if (job->activity_id != 0)
 		r->outcome->status = flow_engine_run_job(p, job, r->in_executor,
-												 &r->outcome->message);
+												 &r->outcome->error.message);
 	else
-		r->outcome->status = run_action(p, job, r->in_executor, &r->outcome->message);
+		r->outcome->status = run_action(p, job, r->in_executor,
+										&r->outcome->error.message);
 	job_state_close_portals(r->state);
 	PopActiveSnapshot();
 	if (r->in_executor)
@@ -338,10 +341,11 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 		outcome->finished_at = GetCurrentTimestamp();
 	else
 	{
-		failure_outcome(job->process_id, job->id, job->attempts,
-						unpack_sql_state(edata->sqlerrcode), edata->message, edata->detail,
-						outcome);
-		note_flow_failure(job, strcmp(outcome->status, "failed") == 0, outcome->message);
+		RunError	error = {unpack_sql_state(edata->sqlerrcode), edata->message,
+		edata->detail, edata->context};
+
+		failure_outcome(job->process_id, job->id, job->attempts, &error, outcome);
+		note_flow_failure(job, strcmp(outcome->status, "failed") == 0, &outcome->error);
 		FreeErrorData(edata);
 	}
 	cache_unpin();
@@ -640,6 +644,9 @@ runner_count_crashed(int64 job_id)
 	PrivilegedScope scope;
 	JobOutcome	outcome;
 	ClaimedJob	job;
+	RunError	crash = {unpack_sql_state(ERRCODE_CRASH_SHUTDOWN),
+		"the server process running this job terminated abnormally",
+	"The job may have crashed it; it counts as a failed attempt.", NULL};
 	int32		process_id;
 	int32		attempts;
 	bool		isnull;
@@ -675,11 +682,8 @@ runner_count_crashed(int64 job_id)
 		job.instance_id = isnull ? 0 : DatumGetInt64(d);
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull);
 		job.xid = isnull ? 0 : DatumGetUInt64(d);
-		failure_outcome(process_id, job_id, attempts, unpack_sql_state(ERRCODE_CRASH_SHUTDOWN),
-						"the server process running this job terminated abnormally",
-						"The job may have crashed it; it counts as a failed attempt.",
-						&outcome);
-		note_flow_failure(&job, strcmp(outcome.status, "failed") == 0, outcome.message);
+		failure_outcome(process_id, job_id, attempts, &crash, &outcome);
+		note_flow_failure(&job, strcmp(outcome.status, "failed") == 0, &outcome.error);
 		catalog_enter_privileged(&scope);
 		queue_record_outcomes(&outcome, 1);
 		catalog_leave_privileged(&scope);

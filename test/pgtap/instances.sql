@@ -4,7 +4,7 @@
 -- act on an instance (its flow's owner, a member of it) and those that may
 -- not.  Steps run with procflow.run_jobs() in this transaction.
 BEGIN;
-SELECT plan(76);
+SELECT plan(77);
 
 CREATE ROLE pgtap_inst_owner;
 CREATE ROLE pgtap_inst_member;
@@ -84,6 +84,9 @@ SELECT throws_ok($$SELECT procflow.retry_job((SELECT id FROM procflow.jobs WHERE
 SELECT is(procflow.run_jobs(), 1, 'the step ran');
 SELECT results_eq($$SELECT status, attempts, error FROM procflow.activities WHERE name = 'check'$$,
     $$VALUES ('failed'::text, 1, 'division by zero'::text)$$, 'and failed, with its error');
+SELECT results_eq($$SELECT error_code, error_detail, error_context FROM procflow.activities WHERE name = 'check'$$,
+    $$VALUES ('22012'::text, NULL::text, 'SQL statement "SELECT 1 / CASE WHEN fail THEN 0 ELSE 1 END FROM flag"'::text)$$,
+    'its SQLSTATE and context: the statement that failed');
 SELECT is((SELECT status FROM procflow.instances WHERE id = (SELECT id FROM ids WHERE name = 'first')), 'active',
     'the instance stays active');
 SELECT is((SELECT status FROM procflow.job_history WHERE event = 'step'), 'failed', 'the step job failed');

@@ -62,7 +62,7 @@ SELECT procflow.create_process('detailed', NULL,
     max_attempts => 1);
 SELECT procflow.run_process('detailed') > 0 AS queued;
 SELECT procflow.run_jobs();
-SELECT status, attempts, error_code, error, error_detail FROM procflow.job_history WHERE process = 'detailed';
+SELECT status, attempts, error_code, error, error_detail, error_context FROM procflow.job_history WHERE process = 'detailed';
 
 -- recursion: an action that fires its own process stops at procflow.max_depth
 CREATE TABLE counter (id int PRIMARY KEY, n int);

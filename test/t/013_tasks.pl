@@ -86,8 +86,11 @@ sub wait_for
 	my $deadline = time() + $seconds;
 	while (time() <= $deadline)
 	{
-		my ($rc, $out) = $node->psql('postgres', $query);
-		return pass($what) if $rc == 0 && $out eq 't';
+		# across a crash restart psql may die of a broken pipe: not yet
+		my ($rc, $out) = eval { $node->psql('postgres', $query) };
+
+		die $@ if $@ && $@ !~ /Broken pipe/;
+		return pass($what) if defined $rc && $rc == 0 && $out eq 't';
 		usleep(100_000);
 	}
 	diag("activities:\n" . $node->safe_psql('postgres', q{

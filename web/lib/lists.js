@@ -155,8 +155,11 @@ export const day = (v) => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v
 /*
  * Add the condition that a jsonb key column matches what a person typed:
  * a key as JSON (contained in the key), or a value of any of its columns.
+ * With "values", a text[] column of the key's values as procflow stores
+ * them (instances.key_values, which has an index), a value is looked up
+ * there, as its text.
  */
-export function addKeyMatch(conds, column, text) {
+export function addKeyMatch(conds, column, text, values = null) {
 	let asJson = null;
 	try {
 		asJson = JSON.parse(text);
@@ -165,6 +168,8 @@ export function addKeyMatch(conds, column, text) {
 	}
 	if (asJson !== null && typeof asJson === 'object')
 		conds.add(`${column} @> $1::jsonb`, JSON.stringify(asJson));
+	else if (values)
+		conds.add(`${values} @> ARRAY[$1::text]`, text);
 	else {
 		// the value as text, and as a number where it reads as one
 		const n = Number(text);

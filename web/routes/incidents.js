@@ -1,7 +1,8 @@
 // Incidents: what failed and waits for a person.  Failed activities of
 // flows, and failed jobs of light processes that were not queued again
-// (job_history.retried_as), each with its error (and detail), the SQL
-// that failed, attempts and when; retry or skip them, also in bulk, and
+// (job_history.retried_as), each with its error (SQLSTATE, detail, and
+// the context: the statement or PL/pgSQL line it failed at), the SQL of
+// the action, attempts and when; retry or skip them, also in bulk, and
 // they leave the list.
 //
 // Copyright (c) 2026, procflow developers
@@ -15,7 +16,8 @@ import { tell, told, withNotice } from '../lib/notices.js';
 const FAILED_ACTIVITIES = {
 	// each instance read by its id (the views are security barriers: a join
 	// would read every instance)
-	from: `(SELECT a.id, a.instance, a.flow, a.name, a.kind, a.error, a.attempts, a.created_at,
+	from: `(SELECT a.id, a.instance, a.flow, a.name, a.kind, a.error, a.error_code,
+	               a.error_detail, a.error_context, a.attempts, a.created_at,
 	               (SELECT i.key::text FROM procflow.instances i WHERE i.id = a.instance) AS key,
 	               (SELECT coalesce(d->>'action', d->'on'->>'condition', d->>'key')
 	                  FROM procflow.instances i
@@ -26,7 +28,8 @@ const FAILED_ACTIVITIES = {
 	          FROM procflow.activities a
 	         WHERE a.status = 'failed') f`,
 	id: 'id',
-	select: 'id, instance, flow, name, kind, error, attempts, created_at, key, sql',
+	select: `id, instance, flow, name, kind, error, error_code, error_detail, error_context,
+	         attempts, created_at, key, sql`,
 	columns: {
 		id: { sql: 'id', type: 'bigint' },
 		flow: { sql: 'flow', type: 'text' },
@@ -41,12 +44,13 @@ const FAILED_ACTIVITIES = {
 // Failed jobs of light processes that were not queued again (retry_job).
 const FAILED_JOBS = {
 	from: `(SELECT h.id, h.process, h.event, h.key::text AS key, h.attempts, h.finished_at,
-	               h.error, h.error_code, h.error_detail
+	               h.error, h.error_code, h.error_detail, h.error_context
 	          FROM procflow.job_history h
 	         WHERE h.status = 'failed' AND h.event NOT IN ('step', 'timer')
 	           AND h.retried_as IS NULL) f`,
 	id: 'id',
 	select: `id, process, event, key, attempts, finished_at, error, error_code, error_detail,
+	         error_context,
 	         (SELECT p.action FROM procflow.processes p WHERE p.name = f.process
 	           ORDER BY p.owner_name = current_user DESC LIMIT 1) AS sql`,
 	columns: {

@@ -21,7 +21,8 @@ const LIST = {
 		id: { sql: 'id', type: 'bigint' },
 		flow: { sql: 'flow', type: 'text' },
 		version: { sql: 'version', type: 'int' },
-		key: { sql: "coalesce(key, 'null'::jsonb)", type: 'jsonb' },
+		// as procflow stores it: its columns' values as text, in byte order
+		key: { sql: `coalesce(key_values, '{}') COLLATE "C"`, type: 'text[]' },
 		status: { sql: 'status', type: 'text' },
 		started_at: { sql: 'started_at', type: 'timestamptz' },
 		finished_at: { sql: "coalesce(finished_at, 'infinity')", type: 'timestamptz' },
@@ -59,7 +60,7 @@ function filters(q) {
 	if (f.to)
 		conds.add('started_at < $1::date + 1', f.to);
 	if (f.q)
-		addKeyMatch(conds, 'key', f.q);
+		addKeyMatch(conds, 'key', f.q, 'key_values');
 	return { where: conds.where, params: conds.params, f };
 }
 
@@ -108,7 +109,8 @@ export default async function instanceRoutes(app, { pictures, render }) {
 		// a task may be skipped only when its activity allows it
 		const { rows: activities } = await query(req,
 			`SELECT a.id, a.name, a.kind, a.status, a.outcome, a.assignee, a."group", a.due_at,
-			        a.error, a.attempts, a.created_at, a.closed_at, a.closed_by,
+			        a.error, a.error_code, a.error_detail, a.error_context,
+			        a.attempts, a.created_at, a.closed_at, a.closed_by,
 			        extract(epoch FROM a.closed_at - a.created_at) AS seconds,
 			        a.kind <> 'human'
 			        OR procflow.task_allow_skip(v.definition->'activities'->a.name) AS skippable

@@ -57,6 +57,31 @@ test('instances are paged with a total, sorted either way, and filtered', async 
 	await page.context().close();
 });
 
+test('instances sort by key in its text\'s byte order, page by page, and are found by a key value', async () => {
+	await asAdmin(`CREATE TABLE ticket (code text PRIMARY KEY)`);
+	await asAdmin(`INSERT INTO ticket SELECT 't' || g FROM generate_series(1, 60) g`);
+	await asAdmin(`SELECT procflow.create_flow('ticket_flow', 'ticket', $1::jsonb)`,
+		[JSON.stringify({ start: 'rest', activities: {
+			rest: { kind: 'wait', timeout: '1 day', next: 'done' }, done: { kind: 'end' } } })]);
+	await asAdmin(`SELECT count(procflow.launch('ticket_flow', jsonb_build_object('code', code))) FROM ticket`);
+	const page = await pageAs(admin);
+	const keys = async () => (await page.locator('#instances tbody td:nth-child(5)').allTextContents())
+		.map((k) => JSON.parse(k).code);
+	const codes = Array.from({ length: 60 }, (_, i) => `t${i + 1}`).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+	await page.goto(`${url}/instances?flow=web_admin/ticket_flow&sort=key&dir=asc`);
+	assert.equal(await page.locator('th[aria-sort]').getAttribute('aria-sort'), 'ascending');
+	assert.deepEqual(await keys(), codes.slice(0, 50), 't1, t10, t11, ...: byte order');
+	await page.getByRole('link', { name: 'Next' }).first().click();
+	assert.deepEqual(await keys(), codes.slice(50), 'the next page goes on after the last key');
+	await page.goto(`${url}/instances?flow=web_admin/ticket_flow&sort=key&dir=desc`);
+	assert.deepEqual(await keys(), [...codes].reverse().slice(0, 50), 'and the other way');
+	// a value of the key, as its text
+	await page.goto(`${url}/instances?q=t7`);
+	assert.deepEqual(await keys(), ['t7']);
+	assert.match(await page.locator('.pager .total').first().textContent(), /^1 instance$/);
+	await page.context().close();
+});
+
 test('a bulk action asks first, acts on the selected rows, and says what it did', async () => {
 	const page = await pageAs(admin);
 	const questions = [];
@@ -108,6 +133,9 @@ test('an incident shows its error, and leaves the list once skipped', async () =
 	await page.goto(`${url}/incidents`);
 	const row = page.locator(`#incidents tr:has(a[href="/instances/${id}"])`);
 	assert.match(await row.locator('.error-text').textContent(), /division by zero/);
+	// the context PostgreSQL gave: the statement the action failed at
+	await row.locator('.error-context summary').click();
+	assert.match(await row.locator('.error-context pre').textContent(), /^SQL statement "/);
 	await row.getByRole('checkbox').check();
 	await page.getByRole('button', { name: 'Skip selected' }).click();
 	await page.waitForURL(/notice=/);
