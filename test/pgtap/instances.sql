@@ -4,7 +4,7 @@
 -- act on an instance (its flow's owner, a member of it) and those that may
 -- not.  Steps run with procflow.run_jobs() in this transaction.
 BEGIN;
-SELECT plan(77);
+SELECT plan(80);
 
 CREATE ROLE pgtap_inst_owner;
 CREATE ROLE pgtap_inst_member;
@@ -87,6 +87,12 @@ SELECT results_eq($$SELECT status, attempts, error FROM procflow.activities WHER
 SELECT results_eq($$SELECT error_code, error_detail, error_context FROM procflow.activities WHERE name = 'check'$$,
     $$VALUES ('22012'::text, NULL::text, 'SQL statement "SELECT 1 / CASE WHEN fail THEN 0 ELSE 1 END FROM flag"'::text)$$,
     'its SQLSTATE and context: the statement that failed');
+SELECT results_eq($$SELECT activity, live, failed FROM procflow.activity_counts
+                     WHERE flow = 'review' AND owner = 'pgtap_inst_owner' ORDER BY activity$$,
+    $$VALUES ('check'::text, 0::bigint, 1::bigint)$$,
+    'activity_counts: the failed activity of the unfinished instance');
+SELECT results_eq($$SELECT activity, live, failed FROM procflow.activity_counts WHERE flow = 'timer_only'$$,
+    $$VALUES ('w'::text, 1::bigint, 0::bigint)$$, 'and a live one');
 SELECT is((SELECT status FROM procflow.instances WHERE id = (SELECT id FROM ids WHERE name = 'first')), 'active',
     'the instance stays active');
 SELECT is((SELECT status FROM procflow.job_history WHERE event = 'step'), 'failed', 'the step job failed');
@@ -147,6 +153,7 @@ RESET ROLE;
 SET ROLE pgtap_inst_stranger;
 SELECT is((SELECT count(*) FROM procflow.instances), 0::bigint, 'a stranger sees no instance');
 SELECT is((SELECT count(*) FROM procflow.activities), 0::bigint, 'nor activity');
+SELECT is((SELECT count(*) FROM procflow.activity_counts), 0::bigint, 'nor counts of activities');
 SELECT throws_ok($$SELECT procflow.launch('review', '2')$$, '42704', NULL, 'and cannot launch the flow');
 RESET ROLE;
 SELECT id AS timer_id FROM ids WHERE name = 'timer' \gset

@@ -90,17 +90,9 @@ export default async function processRoutes(app, { pictures, render }) {
 			const { rows: [g] } = await asOwner(req, owner, (client) =>
 				client.query('SELECT procflow.flow_graph($1) AS dot', [name]));
 			// how many of its activities are live, and failed, at each step
-			// (of the unfinished instances, where such activities are: read
-			// from the index of live instances)
 			const { rows: counts } = await query(req,
-				`SELECT a.name,
-				        count(*) FILTER (WHERE a.status IN ('ready', 'open', 'scheduled', 'waiting')) AS live,
-				        count(*) FILTER (WHERE a.status = 'failed') AS failed
-				   FROM procflow.activities a
-				  WHERE a.instance IN (SELECT i.id FROM procflow.instances i
-				                        WHERE i.flow = $1 AND i.owner = $2 AND i.finished_at IS NULL)
-				    AND a.status IN ('ready', 'open', 'scheduled', 'waiting', 'failed')
-				  GROUP BY a.name`, [name, owner]);
+				`SELECT activity AS name, live, failed FROM procflow.activity_counts
+				  WHERE flow = $1 AND owner = $2`, [name, owner]);
 			picture = await pictures.draw(withCounts(g.dot, counts));
 			({ rows: versions } = await query(req,
 				`SELECT version, current, created_at, definition FROM procflow.flow_versions
