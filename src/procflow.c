@@ -22,6 +22,7 @@
 #include "settings.h"
 #include "launcher.h"
 #include "queue.h"
+#include "rotation.h"
 #include "collect.h"
 #include "shmem.h"
 #include "action.h"
@@ -39,13 +40,15 @@ static void procflow_xact_callback(XactEvent event, void *arg);
 /*
  * Transaction end, in the order the layers need: the collected jobs are
  * written (collect.c) before the queue closes the relations it inserted
- * into (queue.c); at commit the executors are woken (wakeup.c).
+ * into (queue.c); at commit the jobs cancelled are counted (rotation.c)
+ * and the executors are woken (wakeup.c).
  */
 static void
 procflow_xact_callback(XactEvent event, void *arg)
 {
 	collect_xact_event(event);
 	queue_xact_event(event);
+	rotation_xact_event(event);
 	wakeup_xact_event(event);
 }
 

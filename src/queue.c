@@ -736,6 +736,8 @@ queue_finish_deleted(SPITupleTable *deleted, uint64 n, const JobOutcome *all,
 		heap_deform_tuple(deleted->vals[r], desc, values, nulls);
 		if (o == NULL)
 			o = &outcomes[DatumGetInt32(values[job_natts()]) - 1];
+		else
+			rotation_note_cancelled(DatumGetInt32(values[JOB_PARTITION]));
 
 		set_column(values, nulls, JOB_STATUS, job_word(o->status), false);
 		if (o->started_at != 0)

@@ -38,6 +38,19 @@
  * short pause now and then.  Autovacuum, whose lock would make every such
  * wait time out, is off on the rotating partitions: they need no vacuum.
  *
+ * Cancelling jobs (cancel_job, disable_process with cancel_pending, a
+ * deleted entity row, an ended instance) deletes their rows wherever they
+ * are, not in the order they would have run: a million cancelled at once
+ * stay in front of every claim in the partition's index until it is
+ * emptied, and a partition that still holds jobs is not.  Transactions
+ * count the jobs they cancel in each partition (in shared memory, at
+ * commit; rows of a rolled-back subtransaction are counted too, which
+ * costs at most a rewrite too many), and an executor rewrites a partition
+ * in which at least REWRITE_AFTER_CANCELLED jobs were cancelled, and at
+ * least half as many as it has rows (ROWS_PER_PAGE), at once: as VACUUM FULL
+ * does, keeping what a snapshot may still see, under the lock TRUNCATE
+ * takes.  Its jobs stay where they are, in a partition without the dead.
+ *
  * The partition that takes new jobs lives in shared memory (shmem.c).  A
  * backend that read it just before a rotation puts its jobs into a partition
  * that is no longer current; a later round empties that one again, so
@@ -51,6 +64,7 @@
 
 #include "access/table.h"
 #include "access/transam.h"
+#include "commands/cluster.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
@@ -82,6 +96,14 @@
 #define MAX_BACKOFF_MS		8000
 /* A transaction idle this long no longer holds back a truncation. */
 #define IDLE_GRACE_MS		10000
+/* A partition is rewritten once this many of its jobs were cancelled ... */
+#define REWRITE_AFTER_CANCELLED 10000
+/* ... and at least half its rows, counting this many job rows a page. */
+#define ROWS_PER_PAGE		70
+
+/* Jobs this transaction cancelled in each partition. */
+static int64 cancelled_here[JOB_PARTITIONS];
+static bool cancelled_any = false;
 
 /* The number of the partition a new pending job due at run_at goes to. */
 int
@@ -90,6 +112,39 @@ rotation_partition_for(TimestampTz run_at)
 	if (run_at > TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ROTATE_AFTER_MS))
 		return JOB_HELD_PARTITION;
 	return shmem_current_partition(MyDatabaseId);
+}
+
+/* A job of "partition" was cancelled: its row is dead in the claim path. */
+void
+rotation_note_cancelled(int partition)
+{
+	if (partition >= 0 && partition < JOB_PARTITIONS)
+	{
+		cancelled_here[partition]++;
+		cancelled_any = true;
+	}
+}
+
+/* Transaction end: at commit, count the cancelled jobs for the executors. */
+void
+rotation_xact_event(XactEvent event)
+{
+	if (!cancelled_any)
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			shmem_note_cancelled(MyDatabaseId, cancelled_here);
+			/* FALLTHROUGH */
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			memset(cancelled_here, 0, sizeof(cancelled_here));
+			cancelled_any = false;
+			break;
+		default:
+			break;
+	}
 }
 
 /* Size of a partition in pages; it stays locked against DDL until commit. */
@@ -300,6 +355,42 @@ compact_partition(const CatalogOids *c, int partition, QueueRotation *r,
 }
 
 /*
+ * Rewrite the partitions in which many jobs were cancelled (see above), if
+ * their lock can be had; a partition whose lock cannot is tried again in
+ * the next round.  The count is forgotten once rewritten, whether or not a
+ * snapshot kept the rows, so that an old snapshot does not make every round
+ * rewrite it.
+ */
+static void
+rewrite_cancelled(const CatalogOids *c, int slot, QueueRotation *r, TimestampTz now)
+{
+	int64		cancelled[JOB_PARTITIONS];
+
+	shmem_get_cancelled(slot, cancelled);
+	for (int p = 0; p < JOB_PARTITIONS; p++)
+	{
+		Oid			relid = c->job_partitions[p];
+		ClusterParams params = {0};
+
+		if (cancelled[p] < REWRITE_AFTER_CANCELLED)
+			continue;
+		if (cancelled[p] * 2 < (int64) partition_pages(relid) * ROWS_PER_PAGE)
+		{
+			/* most of its rows are not cancelled ones: rotation empties it */
+			shmem_forget_cancelled(slot, p, cancelled[p]);
+			continue;
+		}
+		if (!lock_partition(relid, r, now))
+			continue;
+		ereport(DEBUG1,
+				(errmsg("rewriting procflow.job_%d: " INT64_FORMAT " jobs cancelled in it",
+						p, cancelled[p])));
+		cluster_rel(relid, InvalidOid, &params);
+		shmem_forget_cancelled(slot, p, cancelled[p]);
+	}
+}
+
+/*
  * Has the horizon below which dead rows of the queue can be removed stood
  * still for ROTATE_AFTER_MS?  Then an old snapshot (or a standby's feedback,
  * a prepared transaction, a replication slot) keeps the rows of finished
@@ -368,5 +459,6 @@ rotation_maintain(int slot)
 		r.current = next;
 		r.since[next] = now;
 	}
+	rewrite_cancelled(c, slot, &r, now);
 	shmem_set_rotation(slot, &r);
 }

@@ -42,6 +42,9 @@ typedef struct DatabaseSlot
 	int			executor_procno[PROCFLOW_MAX_WORKERS];	/* -1 when none */
 	pg_atomic_uint64 next_wakeup;	/* TimestampTz; NO_WAKEUP when none */
 	QueueRotation rotation;
+	int64		cancelled[JOB_PARTITIONS];	/* jobs cancelled in each
+											 * partition since it was last
+											 * rewritten (rotation.c) */
 } DatabaseSlot;
 
 typedef struct ProcflowShared
@@ -112,6 +115,7 @@ shmem_startup(void)
 				s->executor_procno[w] = -1;
 			pg_atomic_init_u64(&s->next_wakeup, NO_WAKEUP);
 			memset(&s->rotation, 0, sizeof(QueueRotation));
+			memset(s->cancelled, 0, sizeof(s->cancelled));
 		}
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -145,6 +149,7 @@ shmem_assign_slot(int slot, const char *dbname)
 	s->dboid = InvalidOid;
 	strlcpy(s->dbname, dbname, NAMEDATALEN);
 	memset(&s->rotation, 0, sizeof(QueueRotation));
+	memset(s->cancelled, 0, sizeof(s->cancelled));
 	SpinLockRelease(&shared->mutex);
 	pg_atomic_write_u64(&s->next_wakeup, NO_WAKEUP);
 }
@@ -256,6 +261,49 @@ shmem_set_rotation(int slot, const QueueRotation *rotation)
 {
 	SpinLockAcquire(&shared->mutex);
 	shared->slots[slot].rotation = *rotation;
+	SpinLockRelease(&shared->mutex);
+}
+
+/*
+ * A transaction of database "dboid" that cancelled jobs committed: add how
+ * many it removed from each partition (counts, JOB_PARTITIONS long).
+ */
+void
+shmem_note_cancelled(Oid dboid, const int64 *counts)
+{
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	for (int i = 0; i < PROCFLOW_MAX_DATABASES; i++)
+	{
+		DatabaseSlot *s = &shared->slots[i];
+
+		if (s->in_use && s->dboid == dboid)
+		{
+			for (int p = 0; p < JOB_PARTITIONS; p++)
+				s->cancelled[p] += counts[p];
+			break;
+		}
+	}
+	SpinLockRelease(&shared->mutex);
+}
+
+/* How many jobs were cancelled in each partition of the executor's database. */
+void
+shmem_get_cancelled(int slot, int64 *counts)
+{
+	SpinLockAcquire(&shared->mutex);
+	memcpy(counts, shared->slots[slot].cancelled, sizeof(int64) * JOB_PARTITIONS);
+	SpinLockRelease(&shared->mutex);
+}
+
+/* A partition was rewritten: forget the n cancelled jobs it no longer holds. */
+void
+shmem_forget_cancelled(int slot, int partition, int64 n)
+{
+	SpinLockAcquire(&shared->mutex);
+	shared->slots[slot].cancelled[partition] =
+		Max(shared->slots[slot].cancelled[partition] - n, 0);
 	SpinLockRelease(&shared->mutex);
 }
 

@@ -31,7 +31,7 @@ sub partition_of
 {
 	my ($process) = @_;
 	return $node->safe_psql('postgres', qq{
-SELECT j.tableoid::regclass FROM procflow.job j
+SELECT DISTINCT j.tableoid::regclass FROM procflow.job j
   JOIN procflow.process p ON p.id = j.process_id WHERE p.name = '$process'});
 }
 
@@ -148,6 +148,37 @@ $reader->quit;
 ok( flow_until(join(' OR ',
 			map { "pg_relation_filenode('procflow.job_$_') <> $held{$_}" } 1 .. 3)),
 	'a partition is truncated once the reader is gone');
+
+# a mass cancel: 20,000 pending jobs cancelled at once stay in front of
+# every claim in their partition's index; the partition is rewritten at
+# once (as VACUUM FULL does), and the jobs still pending in it stay there
+# and run once
+$node->safe_psql('postgres', q{
+SELECT procflow.create_process('mass', NULL, 'INSERT INTO sink VALUES (-3)');
+SELECT procflow.create_process('kept', NULL, 'INSERT INTO sink VALUES (-4)');
+BEGIN;
+SELECT count(procflow.run_process('mass')) FROM generate_series(1, 20000);
+SELECT count(procflow.run_process('kept')) FROM generate_series(1, 10);
+SELECT procflow.disable_process('mass');
+SELECT procflow.disable_process('kept');
+COMMIT;
+});
+my $mass = partition_of('kept');
+like($mass, qr/^procflow\.job_[123]$/, 'the jobs are queued in a rotating partition');
+($n) = $mass =~ /(\d)$/;
+$before = filenode($n);
+$node->safe_psql('postgres', "SELECT procflow.disable_process('mass', cancel_pending => true)");
+ok( flow_until(
+		"pg_relation_filenode('procflow.job_$n') <> $before AND (SELECT count(*) FROM procflow.job_$n j JOIN procflow.process p ON p.id = j.process_id WHERE p.name = 'kept') = 10"
+	),
+	"job_$n is rewritten after the cancel, the jobs pending in it kept");
+is($node->safe_psql('postgres', q{
+SELECT count(*) FROM procflow.finished_job j JOIN procflow.process p ON p.id = j.process_id
+ WHERE p.name = 'mass' AND j.status = 'cancelled'}),
+	'20000', 'the cancelled jobs are in the history');
+$node->safe_psql('postgres', "SELECT procflow.enable_process('kept')");
+wait_until($node, 'SELECT count(*) = 10 FROM sink WHERE src_id = -4',
+	'the jobs kept in the rewritten partition did not run');
 
 # nothing lost, nothing twice
 wait_until($node, "SELECT count(*) = $sent FROM sink WHERE src_id > 0",
