@@ -354,12 +354,22 @@ compact_partition(const CatalogOids *c, int partition, QueueRotation *r,
 	r->empty_since[partition] = 0;
 }
 
+/* Rewrite the partition (*arg) as VACUUM FULL does; its lock is held. */
+static void
+rewrite_partition(void *arg)
+{
+	ClusterParams params = {0};
+
+	cluster_rel(*(Oid *) arg, InvalidOid, &params);
+}
+
 /*
  * Rewrite the partitions in which many jobs were cancelled (see above), if
  * their lock can be had; a partition whose lock cannot is tried again in
  * the next round.  The count is forgotten once rewritten, whether or not a
  * snapshot kept the rows, so that an old snapshot does not make every round
- * rewrite it.
+ * rewrite it; a rewrite that fails is logged and forgotten too, rather than
+ * failing every round.
  */
 static void
 rewrite_cancelled(const CatalogOids *c, int slot, QueueRotation *r, TimestampTz now)
@@ -370,7 +380,7 @@ rewrite_cancelled(const CatalogOids *c, int slot, QueueRotation *r, TimestampTz 
 	for (int p = 0; p < JOB_PARTITIONS; p++)
 	{
 		Oid			relid = c->job_partitions[p];
-		ClusterParams params = {0};
+		ErrorData  *edata;
 
 		if (cancelled[p] < REWRITE_AFTER_CANCELLED)
 			continue;
@@ -385,7 +395,14 @@ rewrite_cancelled(const CatalogOids *c, int slot, QueueRotation *r, TimestampTz 
 		ereport(DEBUG1,
 				(errmsg("rewriting procflow.job_%d: " INT64_FORMAT " jobs cancelled in it",
 						p, cancelled[p])));
-		cluster_rel(relid, InvalidOid, &params);
+		edata = subxact_run(rewrite_partition, NULL, &relid, false);
+		if (edata != NULL)
+		{
+			ereport(WARNING,
+					(errmsg("could not rewrite procflow.job_%d after " INT64_FORMAT " jobs were cancelled in it: %s",
+							p, cancelled[p], edata->message)));
+			FreeErrorData(edata);
+		}
 		shmem_forget_cancelled(slot, p, cancelled[p]);
 	}
 }
