@@ -124,7 +124,10 @@ async function main() {
 	const next = async (who, where) => {
 		const { text } = await ask(base, who, where);
 		const m = text.match(/href="([^"]*)" rel="next"/);
-		return m ? where.split('?')[0] + m[1].replace(/&amp;/g, '&') : null;
+		if (!m)
+			throw new Error(`${where} has no next page`);
+		const href = m[1].replace(/&amp;/g, '&');
+		return href.startsWith('/') ? href : where.split('?')[0] + href;
 	};
 	const pages = [
 		['processes grid', owner, '/processes'],
@@ -148,7 +151,7 @@ async function main() {
 		['an instance', owner, `/instances/${SIZE}`],
 		['taskbox of the owner (no tasks of its own)', owner, '/taskbox'],
 		[`taskbox of a worker (${SIZE / 10} tasks of its group)`, clerk, '/taskbox'],
-		['taskbox of a worker, a later page', clerk, `/taskbox?after=${SIZE / 2}`],
+		['taskbox of a worker, its next page', clerk, await next(clerk, '/taskbox')],
 	];
 	const results = [];
 	for (const [what, who, where] of pages) {
