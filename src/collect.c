@@ -8,8 +8,12 @@
  * writes them when the statement ends.  A run of at least BATCH_MIN_ITEMS
  * consecutive jobs of one trigger (a bulk INSERT, UPDATE or DELETE) becomes
  * one batch row (batch.c) with a range of job ids; shorter runs become job
- * rows.  Either way the ids follow the order in which the jobs were
- * collected, so a row's jobs keep their creation order.
+ * rows.  A process with several rules on a table collects their jobs row
+ * by row (a flow that launches on create and waits for creates: launch,
+ * event, launch, event, ...); before they are written, each rule's jobs
+ * are brought together (see group_by_rule), so that runs form.  Either
+ * way a row's jobs get ids in the order they were collected, and so do a
+ * rule's jobs and a flow's events.
  *
  * Deleting a row cancels the pending create and update jobs of its row.
  * Those still collected are marked cancelled at once (they are written as
@@ -42,6 +46,7 @@
 #include "storage/lmgr.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
+#include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -57,6 +62,9 @@
 
 /* Longest list kept in memory; a longer one is written as it grows. */
 #define COLLECT_MAX_JOBS	65536
+
+/* Most rules of one process whose jobs a stretch brings together. */
+#define GROUP_MAX_RULES		16
 
 /* The jobs collected for one process, in collection order. */
 typedef struct ProcessJobs
@@ -280,6 +288,133 @@ queue_lock_process(ProcessJobs *l)
 }
 
 /*
+ * The rule a collected job came from, for group_by_rule: its trigger, or
+ * for a flow's events for waits all of them as one (they keep their order
+ * among themselves, whatever their table or kind).
+ */
+static inline int64
+rule_of(const NewJob *job)
+{
+	return job->xid != 0 ? -1 : job->trigger_id;
+}
+
+/*
+ * Copy the jobs (and their cancelled marks) of l from "start" to "end" to
+ * the arrays jobs and cancelled from *out on, a rule's jobs after another's,
+ * the rules in the order they first come, each in its own order.  A stretch
+ * with more than GROUP_MAX_RULES rules is copied as it is.
+ */
+static void
+copy_grouped(ProcessJobs *l, int start, int end, NewJob *jobs, int *cancelled, int *out)
+{
+	int64		rules[GROUP_MAX_RULES];
+	int			nrules = 0;
+
+	for (int i = start; i < end && nrules <= GROUP_MAX_RULES; i++)
+	{
+		int			r = 0;
+
+		while (r < nrules && rules[r] != rule_of(&l->jobs[i]))
+			r++;
+		if (r == nrules && nrules++ < GROUP_MAX_RULES)
+			rules[r] = rule_of(&l->jobs[i]);
+	}
+	if (nrules > GROUP_MAX_RULES)
+	{
+		nrules = 1;
+		rules[0] = PG_INT64_MIN;	/* matches nothing: all as they are */
+	}
+	for (int r = 0; r < nrules; r++)
+		for (int i = start; i < end; i++)
+			if (rules[0] == PG_INT64_MIN || rule_of(&l->jobs[i]) == rules[r])
+			{
+				jobs[*out] = l->jobs[i];
+				cancelled[*out] = l->cancelled[i];
+				(*out)++;
+			}
+}
+
+/* A row's latest rule in a stretch (group_by_rule). */
+typedef struct RowRule
+{
+	int64		row_hash;		/* the key */
+	int			rank;			/* the highest rank of a rule it had a job of */
+} RowRule;
+
+/*
+ * Bring each rule's collected jobs of a process together, so that a bulk
+ * statement's jobs form batches even when several rules of the process
+ * take each row.  The rules of a stretch are ranked in the order they
+ * first come, and its jobs copied rule after rule; a stretch ends before a
+ * job of a row that already had one of a later rule, so a row's jobs keep
+ * the order they were collected in, as do each rule's jobs and a flow's
+ * events (delivered in the order they were queued).
+ */
+static void
+group_by_rule(ProcessJobs *l)
+{
+	HASHCTL		ctl;
+	HTAB	   *rows = NULL;
+	NewJob	   *jobs;
+	int		   *cancelled;
+	int64		rules[GROUP_MAX_RULES];
+	int			nrules = 0;
+	int			start = 0;
+	int			out = 0;
+	bool		mixed = false;
+
+	for (int i = 1; i < l->njobs && !mixed; i++)
+		mixed = rule_of(&l->jobs[i]) != rule_of(&l->jobs[0]);
+	if (!mixed)
+		return;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(RowRule);
+	ctl.hcxt = CurrentMemoryContext;
+	jobs = MemoryContextAlloc(memory(), sizeof(NewJob) * l->njobs);
+	cancelled = MemoryContextAlloc(memory(), sizeof(int) * l->njobs);
+	for (int i = 0; i < l->njobs; i++)
+	{
+		const NewJob *job = &l->jobs[i];
+		int			rank = 0;
+		RowRule    *row;
+		bool		found;
+
+		if (rows == NULL)
+			rows = hash_create("procflow rows of collected jobs", l->njobs - i, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		while (rank < nrules && rules[rank] != rule_of(job))
+			rank++;
+		if (rank == nrules && nrules < GROUP_MAX_RULES)
+			rules[nrules++] = rule_of(job);
+		if (!job->has_row)
+			continue;
+		row = hash_search(rows, &job->row_hash, HASH_ENTER, &found);
+		if (found && row->rank > rank)
+		{
+			/* the row had a job of a later rule: the stretch ends here */
+			copy_grouped(l, start, i, jobs, cancelled, &out);
+			start = i;
+			hash_destroy(rows);
+			rows = NULL;
+			nrules = 0;
+			i--;				/* and a new one begins with this job */
+			continue;
+		}
+		row->rank = found ? Max(row->rank, rank) : rank;
+	}
+	copy_grouped(l, start, l->njobs, jobs, cancelled, &out);
+	if (rows != NULL)
+		hash_destroy(rows);
+	Assert(out == l->njobs);
+	memcpy(l->jobs, jobs, sizeof(NewJob) * l->njobs);
+	memcpy(l->cancelled, cancelled, sizeof(int) * l->njobs);
+	pfree(jobs);
+	pfree(cancelled);
+}
+
+/*
  * Write one process's jobs: runs of one trigger as batches, the rest as
  * rows; a job cancelled by a delete, or queued for a process that was
  * disabled meanwhile, as its cancelled history row.
@@ -295,6 +430,7 @@ write_list(ProcessJobs *l)
 			if (l->jobs[i].xid == 0 && l->cancelled[i] == 0)
 				l->cancelled[i] = -1;
 	}
+	group_by_rule(l);
 
 	while (start < l->njobs)
 	{

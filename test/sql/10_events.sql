@@ -457,4 +457,42 @@ ROLLBACK;
 RESET statement_timeout;
 SELECT name, status FROM procflow.activities WHERE instance = :slow_instance ORDER BY id;
 
+-- a flow that launches on create and waits for creates and updates of its
+-- table takes each row twice: a bulk insert writes each rule's jobs as one
+-- batch (not a job row per job), and every row's jobs keep their order:
+-- its create event, its launch, then (a later statement in the same
+-- subtransaction) its update event
+CREATE TABLE bulk_item (id int PRIMARY KEY, n int DEFAULT 0);
+SELECT procflow.create_flow('ev_bulk', 'bulk_item', $${"start": "w", "activities": {
+  "w": {"kind": "wait", "on": {"event": "create"}, "next": "u"},
+  "u": {"kind": "wait", "on": {"event": "update"}, "next": "e"},
+  "e": {"kind": "end"}}}$$) > 0 AS created;
+SELECT procflow.add_trigger('ev_bulk', 'create', queued => true) > 0 AS added;
+INSERT INTO bulk_item SELECT g FROM generate_series(1, 100) g;
+SELECT b.trigger_id IS NOT NULL AS launches, cardinality(b.row_hashes) AS items
+  FROM procflow.job_batch b JOIN procflow.process p ON p.id = b.process_id
+ WHERE p.name = 'ev_bulk' ORDER BY b.first_id;
+DO $$
+BEGIN
+  BEGIN
+    INSERT INTO bulk_item SELECT g FROM generate_series(101, 150) g;
+    UPDATE bulk_item SET n = 1 WHERE id > 100;
+  EXCEPTION WHEN division_by_zero THEN NULL;
+  END;
+END $$;
+SELECT procflow.run_jobs() > 0 AS ran;
+WITH j AS (
+  SELECT j.id, j.key, CASE WHEN j.xid IS NULL THEN 'launch' ELSE j.event END AS what
+    FROM procflow.finished_job j JOIN procflow.process p ON p.id = j.process_id
+   WHERE p.name = 'ev_bulk')
+SELECT (SELECT count(DISTINCT key) FROM j) AS rows_,
+       (SELECT count(*) FROM j WHERE what = 'create') AS creates,
+       (SELECT count(*) FROM j WHERE what = 'launch') AS launches,
+       (SELECT count(*) FROM j WHERE what = 'update') AS updates,
+       (SELECT bool_and(c.id < l.id) FROM j c JOIN j l USING (key)
+         WHERE c.what = 'create' AND l.what = 'launch') AS create_before_launch,
+       (SELECT bool_and(l.id < u.id) FROM j l JOIN j u USING (key)
+         WHERE l.what = 'launch' AND u.what = 'update') AS launch_before_update;
+SELECT status, count(*) FROM procflow.instances WHERE flow = 'ev_bulk' GROUP BY status;
+
 RESET search_path;
