@@ -183,6 +183,14 @@ export async function build(options) {
 				code: isSqlState(err.code) ? err.code : null } });
 	});
 
+	// An address of no page: the error page, as every other error shows.
+	app.setNotFoundHandler(async (req, reply) => {
+		reply.code(404);
+		return reply.view('error.eta', { title: 'Not found', login: req.login || null,
+			admin: Boolean(req.pool && req.pool.admin), when,
+			error: { message: 'There is no such page.', detail: null, hint: null } });
+	});
+
 	const render = async (reply, template, req, data) =>
 		reply.view(template, { login: req.login, admin: await isAdmin(req), when, inputValue, ...data });
 
@@ -205,7 +213,13 @@ export async function build(options) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-	const options = settings();
+	let options;
+	try {
+		options = settings();
+	} catch (err) {
+		console.error(`procflow web: ${err.message}`);
+		process.exit(2);
+	}
 	const app = await build(options);
 	await app.listen({ host: options.host, port: options.port });
 	console.log(`procflow web on http://${options.host}:${options.port}/`);

@@ -150,7 +150,15 @@ export function conditions() {
 }
 
 /* A day as the filters take it (YYYY-MM-DD), or ''. */
-export const day = (v) => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) ? v : '');
+export function day(v) {
+	const m = typeof v === 'string' ? /^(\d{4})-(\d{2})-(\d{2})$/.exec(v) : null;
+	if (!m)
+		return '';
+	// a day of the calendar: 2020-02-30 and 2020-13-45 are none
+	const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+	return d.getUTCFullYear() === Number(m[1]) && d.getUTCMonth() === Number(m[2]) - 1 &&
+		d.getUTCDate() === Number(m[3]) ? v : '';
+}
 
 /*
  * Add the condition that a jsonb key column matches what a person typed:

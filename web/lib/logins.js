@@ -89,6 +89,11 @@ export class Logins {
 		const wait = this.throttled(user, address);
 		if (wait)
 			throw httpError(429, 'Too many failed log-ins.', `Try again in ${wait} s.`);
+		// no role logs in with an empty password: a failed log-in, counted
+		if (typeof password !== 'string' || password === '') {
+			this.failed(user, address);
+			return null;
+		}
 		const key = this.key(user, password);
 		let pool = this.pools.get(key);
 		if (pool && Date.now() - pool.checkedAt < RECHECK_MS)

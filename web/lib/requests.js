@@ -63,13 +63,17 @@ export async function asOwner(req, owner, work) {
 
 /*
  * A path of this site, or null: a browser reads "//host", "/\\host" and
- * control characters as another site's address.
+ * control characters as another site's address.  The path is checked
+ * again once its dot segments are resolved ("/.//host" is "//host").
  */
+const LOCAL_PATH = /^\/(?![\/\\])[^\\\s\x00-\x1f]*$/;
+
 export function ownPath(to) {
-	if (typeof to !== 'string' || !/^\/(?![\/\\])[^\\\s\x00-\x1f]*$/.test(to))
+	if (typeof to !== 'string' || !LOCAL_PATH.test(to))
 		return null;
 	const parsed = new URL(to, 'http://self.invalid');
-	return parsed.origin === 'http://self.invalid' ? parsed.pathname + parsed.search : null;
+	const path = parsed.pathname + parsed.search;
+	return parsed.origin === 'http://self.invalid' && LOCAL_PATH.test(path) ? path : null;
 }
 
 /* Where a form sends the browser back to: a path of this site only. */

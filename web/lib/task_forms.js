@@ -26,13 +26,23 @@ function fieldValue(type, text, zoned) {
 /*
  * The vars of a completion from a posted form: fields "f.<name>", and for
  * timestamptz fields the instant the browser read "z.<name>".  An empty
- * field is left out; a boolean not sent (an unticked box) is false.
+ * field is left out; a boolean not sent (an unticked box) is false.  A
+ * field sent more than once, or one the form does not have, is passed on
+ * as it came (a list, a text), for complete_task to refuse: nothing a
+ * person sent is dropped without a word.
  */
 export function formVars(form, body) {
 	const vars = {};
 	const fields = (form && form.fields) || {};
+	for (const key of Object.keys(body))
+		if (key.startsWith('f.') && !Object.hasOwn(fields, key.slice(2)))
+			vars[key.slice(2)] = body[key];
 	for (const [name, field] of Object.entries(fields)) {
 		const text = body[`f.${name}`];
+		if (Array.isArray(text)) {
+			vars[name] = text;
+			continue;
+		}
 		if (field.type === 'boolean') {
 			vars[name] = text !== undefined && fieldValue('boolean', String(text));
 			continue;

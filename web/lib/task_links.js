@@ -3,7 +3,8 @@
 // PROCFLOW_WEB_LINKS, JSON such as {"invoice_flow":
 // "https://erp.example/invoices/{id}"}): each {field} is the value of that
 // field of the instance's key, escaped for a URL.  Only http and https
-// addresses are taken.
+// addresses are taken, with fields in their path, query or fragment only:
+// a key's value never names the host a link goes to.
 //
 // Copyright (c) 2026, procflow developers
 
@@ -21,6 +22,8 @@ export function readLinks(file, text) {
 	for (const [flow, template] of Object.entries(parsed)) {
 		if (typeof template !== 'string' || !/^https?:\/\/[^\s]+$/.test(template))
 			throw new Error(`the link of flow "${flow}" must be an http or https address`);
+		if (/^https?:\/\/[^/?#]*[{}]/.test(template))
+			throw new Error(`the link of flow "${flow}" may have {fields} in its path, query or fragment only, not in its host`);
 		links.set(flow, template);
 	}
 	return links;

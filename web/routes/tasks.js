@@ -164,7 +164,7 @@ export default async function taskRoutes(app, { stream, links, render }) {
 				// the form as the task has it now: its fields give the types
 				const { rows: [task] } = await query(req,
 					'SELECT form FROM procflow.tasks WHERE activity = $1', [id]);
-				const vars = task && task.form ? formVars(task.form, body) : {};
+				const vars = formVars(task && task.form, body);
 				await query(req, 'SELECT procflow.complete_task($1, $2, $3)',
 					[id, typeof body.outcome === 'string' && body.outcome !== '' ? body.outcome : null,
 						JSON.stringify(vars)]);

@@ -51,6 +51,10 @@ test('instances are paged with a total, sorted either way, and filtered', async 
 	// filters: status, and a key
 	await page.goto(`${url}/instances?flow=web_admin/waiting_flow&status=completed`);
 	assert.match(await page.locator('.pager .total').first().textContent(), /^0 instances$/);
+	// a day that is not one of the calendar filters nothing (and is no error)
+	for (const bad of ['to=2020-02-30', 'from=2020-13-45', 'from=notaday'])
+		assert.equal((await page.goto(`${url}/instances?flow=web_admin/waiting_flow&${bad}`)).status(), 200, bad);
+	assert.match(await page.locator('.pager .total').first().textContent(), /^120 instances$/);
 	await page.goto(`${url}/instances?q=${encodeURIComponent('{"id": 3}')}`);
 	for (const key of await page.locator('#instances tbody td:nth-child(5)').allTextContents())
 		assert.equal(key, '{"id": 3}');

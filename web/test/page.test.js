@@ -127,6 +127,10 @@ test('a stranger sees nothing, and a forged request gets a readable refusal', as
 	assert.match(body, /Only roles with the privileges of the flow&#39;s owner act on its instances/);
 	assert.doesNotMatch(body, /at .*\.js:\d+/);
 	assert.deepEqual(await sql('SELECT status FROM procflow.instances WHERE id = $1', [id]), [{ status: 'active' }]);
+	// an address of no page is the error page, not a bare JSON answer
+	const missing = await page.goto(`${url}/no-such-page?<b>x</b>`);
+	assert.equal(missing.status(), 404);
+	assert.match(await page.locator('h1').textContent(), /Not found/);
 	await page.context().close();
 });
 
@@ -259,7 +263,9 @@ test('a changed password, NOLOGIN and a dropped role take effect at once', async
 test('log-in attempts are throttled per name and address', async () => {
 	await sql(`CREATE ROLE web_guessed LOGIN PASSWORD 'right-pw'`);
 	try {
-		for (let i = 0; i < 5; i++)
+		// an empty password is a wrong one (not "database down"), and counts
+		assert.equal((await fetchAs(url, 'web_guessed', '')).status, 401);
+		for (let i = 0; i < 4; i++)
 			assert.equal((await fetchAs(url, 'web_guessed', `guess-${i}`)).status, 401);
 		const refused = await fetchAs(url, 'web_guessed', 'right-pw');
 		assert.equal(refused.status, 429, 'even the right password waits once the name was guessed at');
@@ -320,7 +326,8 @@ test('a form post from no page is refused, and a form sends back only to this si
 		headers: { Authorization: auth, 'Content-Type': 'application/x-www-form-urlencoded', ...headers },
 	});
 	assert.equal((await post({}, 'back=/processes')).status, 403, 'neither Origin nor Referer');
-	for (const evil of ['/\\evil.example/', '//evil.example/', '/\t/evil.example/', 'https://evil.example/'])
+	for (const evil of ['/\\evil.example/', '//evil.example/', '/\t/evil.example/', 'https://evil.example/',
+		'/.//evil.example', '/..//evil.example', '/a/..//evil.example/', '/%2e//evil.example'])
 		assert.equal((await post({ Origin: url }, `back=${encodeURIComponent(evil)}`)).headers.get('location'),
 			'/processes', `back=${JSON.stringify(evil)} goes to this site`);
 	assert.equal((await post({ Origin: url }, 'back=%2Fprocesses%2Fweb_admin%2Faudit_invoice')).headers.get('location'),

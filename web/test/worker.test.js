@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 
 import { url, shots, admin, worker, useBrowser, pageAs, sql, until, launch, asAdmin } from './helpers.js';
+import { readLinks, taskLink } from '../lib/task_links.js';
 
 useBrowser();
 
@@ -78,6 +79,14 @@ test('a value the form refuses is told, and nothing is written', async () => {
 		form: { outcome: 'approve', 'f.approved_amount': 'lots' }, headers: { Origin: url }, maxRedirects: 0 });
 	assert.equal(response.status(), 400);
 	assert.match(await response.text(), /approved_amount/);
+	// a field sent twice, or one the form does not have, is refused too
+	for (const [body, told] of [['outcome=approve&f.note=a&f.note=b', /note/], ['outcome=approve&f.evil=x', /evil/]]) {
+		const refused = await page.request.post(`${url}/tasks/${task}/complete`, {
+			data: body, headers: { Origin: url, 'Content-Type': 'application/x-www-form-urlencoded' },
+			maxRedirects: 0 });
+		assert.equal(refused.status(), 400, body);
+		assert.match(await refused.text(), told, body);
+	}
 	assert.deepEqual(await sql('SELECT vars FROM procflow.instances WHERE id = $1', [id]), [{ vars: {} }]);
 	await page.context().close();
 });
@@ -202,4 +211,14 @@ test('what a person types stays, and keeps its focus, when the task changes unde
 	assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.name), 'f.note');
 	await page.context().close();
 	await clearTasks();
+});
+
+test('a link to the row names it in its path only: a template with a field in its host is refused', () => {
+	for (const template of ['https://erp.example{code}/', 'https://{code}.erp.example/', 'http://erp.example:{port}/'])
+		assert.throws(() => readLinks(null, JSON.stringify({ f: template })), /not in its host/, template);
+	assert.throws(() => readLinks(null, JSON.stringify({ f: 'javascript:alert(1)//{code}' })), /http or https/);
+	const links = readLinks(null, JSON.stringify({ f: 'https://erp.example/t/{code}?from=procflow#{code}' }));
+	assert.equal(taskLink(links, 'f', { code: '../.evil.example/x?y#z' }),
+		'https://erp.example/t/..%2F.evil.example%2Fx%3Fy%23z?from=procflow#..%2F.evil.example%2Fx%3Fy%23z');
+	assert.equal(taskLink(links, 'f', { other: 1 }), null, 'a key without the field gives no link');
 });
