@@ -196,6 +196,7 @@ wait_until($node, q{SELECT status = 'completed' FROM procflow.instances WHERE fl
 	'the payment closed the wait, though another table "pay" now comes first on the search_path');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM procflow.job_history WHERE process = 'ordering' AND status = 'skipped'}),
 	'0', 'no event was skipped for want of a wait');
+engine_rows_hold($node, 'postgres', 'the flow engine');
 $node->stop;
 
 # 3. A standby promoted with waits pending: instances of "short" wait for

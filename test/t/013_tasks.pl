@@ -295,6 +295,7 @@ listen_poll('SELECT 1');
 is(join(',', map { $_->[0] } @heard), join(',', $ta, $ta, $ta, $tb, $tb),
 	'the listener heard each change once: ready, claimed, completed; ready, timed out');
 $listener->quit;
+engine_rows_hold($node, 'postgres', 'tasks across a crash');
 $node->stop;
 
 # 2. A standby promoted with tasks pending.  The primary has 10 instances

@@ -87,6 +87,7 @@ my $det = procflow_node('model_det', '', conf => "procflow.retry_delay = 0\n");
 $det->start;
 $det->safe_psql('postgres', 'CREATE EXTENSION procflow');
 my $ran = run_mode($det, 'det', $det_cases, 1);
+engine_rows_hold($det, 'postgres', 'the model, its jobs run by the test');
 $det->stop;
 
 # 2. executors serve the database; a step that would spin is cut by max_timeout
@@ -101,6 +102,7 @@ wait_until($live, "SELECT count(*) = $workers FROM pg_stat_activity WHERE backen
 	'executors started');
 # other case numbers than the first server's: other flows and sequences
 $ran += run_mode($live, 'live', $live_cases, 100001);
+engine_rows_hold($live, 'postgres', 'the model, run by executors');
 $live->stop;
 
 ok($ran > 0, 'some cases ran');

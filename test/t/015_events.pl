@@ -303,5 +303,6 @@ $node->poll_query_until('old', q{SELECT count(*) = 3 FROM seen})
   or die 'a new instance did not take its event after the update';
 pass('new instances take their events after the update');
 
+engine_rows_hold($node, 'postgres', 'events');
 $node->stop;
 done_testing();
