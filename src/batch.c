@@ -689,7 +689,7 @@ batch_materialize_blocking(void)
 	Datum		args[1] = {TimestampTzGetDatum(GetCurrentTimestamp())};
 
 	catalog_prefer_indexes();
-	catalog_keep_plan(&blocking_plan,
+	catalog_keep_generic_plan(&blocking_plan,
 			  "SELECT b.first_id FROM procflow.job_batch b"
 			  " WHERE b.run_at > $1"
 			  "   AND (EXISTS (SELECT 1 FROM procflow.job j"

@@ -240,14 +240,17 @@ catalog_exec_kept(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 /*
  * Prepare a statement on procflow's tables once and keep it for the life of
  * the backend, in *plan.  It is to be run as the extension owner, see
- * catalog_enter_privileged.
+ * catalog_enter_privileged.  PostgreSQL chooses a custom plan for each
+ * run while it finds the generic one dearer; catalog_keep_generic_plan is
+ * for statements run every round whose plan does not depend on their
+ * parameters' values, which would otherwise be planned again each time.
  */
-SPIPlanPtr
-catalog_keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+static SPIPlanPtr
+keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes, int options)
 {
 	if (*plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, argtypes, options);
 
 		if (p == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
@@ -256,6 +259,18 @@ catalog_keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 		*plan = p;
 	}
 	return *plan;
+}
+
+SPIPlanPtr
+catalog_keep_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	return keep_plan(plan, sql, nargs, argtypes, 0);
+}
+
+SPIPlanPtr
+catalog_keep_generic_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
+{
+	return keep_plan(plan, sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 }
 
 /*

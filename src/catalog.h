@@ -61,6 +61,8 @@ extern void catalog_refresh_owner_names(void);
 extern void catalog_check_own_trigger(FunctionCallInfo fcinfo, const char *function);
 extern SPIPlanPtr catalog_keep_plan(SPIPlanPtr *plan, const char *sql, int nargs,
 									Oid *argtypes);
+extern SPIPlanPtr catalog_keep_generic_plan(SPIPlanPtr *plan, const char *sql, int nargs,
+											Oid *argtypes);
 extern int	catalog_exec_kept(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 							  Datum *args, const char *nulls, int expected);
 extern int	catalog_exec(const char *sql, int nargs, Oid *argtypes, Datum *args,
