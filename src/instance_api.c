@@ -254,11 +254,19 @@ instance_api_lock_activity(int64 id, bool granted, FlowInstance *instance,
 {
 	int64		instance_id = flow_store_activity_instance(id);
 	ProcessInfo *flow;
+	Oid			owner;
 
 	if (instance_id == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("activity " INT64_FORMAT " does not exist", id)));
+	/* refused naming the activity: its instance is none of the caller's business */
+	if (!granted && flow_store_instance_owner(instance_id, &owner) &&
+		!has_privs_of_role(GetUserId(), owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for activity " INT64_FORMAT, id),
+				 errdetail("Only roles with the privileges of the flow's owner act on its activities.")));
 	flow = lock_instance(instance_id, granted, instance);
 	if (!flow_store_read_activity(id, activity))
 		ereport(ERROR,

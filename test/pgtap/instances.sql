@@ -4,7 +4,7 @@
 -- act on an instance (its flow's owner, a member of it) and those that may
 -- not.  Steps run with procflow.run_jobs() in this transaction.
 BEGIN;
-SELECT plan(80);
+SELECT plan(81);
 
 CREATE ROLE pgtap_inst_owner;
 CREATE ROLE pgtap_inst_member;
@@ -157,7 +157,11 @@ SELECT is((SELECT count(*) FROM procflow.activity_counts), 0::bigint, 'nor count
 SELECT throws_ok($$SELECT procflow.launch('review', '2')$$, '42704', NULL, 'and cannot launch the flow');
 RESET ROLE;
 SELECT id AS timer_id FROM ids WHERE name = 'timer' \gset
+SELECT min(id) AS an_activity FROM procflow.activity \gset
 SET ROLE pgtap_inst_stranger;
+SELECT throws_ok('SELECT procflow.retry_activity(' || :an_activity || ')', '42501',
+    'permission denied for activity ' || :an_activity,
+    'retry_activity of another role''s activity: refused naming the activity, not its instance');
 SELECT throws_ok('SELECT procflow.resume(' || :timer_id || ')', '42501', NULL, 'nor resume an instance');
 SELECT throws_ok('SELECT procflow.terminate(' || :timer_id || ')', '42501', NULL, 'nor terminate it');
 SELECT throws_ok('SELECT procflow.flow_graph(''timer_only'', instance => ' || :timer_id || ')', '42704', NULL,
