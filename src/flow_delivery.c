@@ -700,7 +700,7 @@ deliver_to_flow(ProcessInfo *flow, Delivery *d, bool in_executor, const char **n
 	List	   *candidates;
 	ListCell   *lc;
 	bool		held;
-	bool		time_up = false;
+	bool		keep_rest = false;
 	int			took = 0;
 	int			kept = 0;
 
@@ -716,7 +716,15 @@ deliver_to_flow(ProcessInfo *flow, Delivery *d, bool in_executor, const char **n
 		bool		busy;
 		int			r;
 
-		if (time_up)
+		/*
+		 * Once the job's time is up, or (in an executor) its transaction's
+		 * cache of subtransaction ids is full (each instance takes the event
+		 * in a subtransaction of its own), the other instances keep it and
+		 * take it in jobs of their own.
+		 */
+		if (!keep_rest && in_executor && !subxact_cache_has_room())
+			keep_rest = true;
+		if (keep_rest)
 		{
 			keep_for_instance(d, flow, id, 0, false);
 			kept++;
@@ -747,7 +755,7 @@ deliver_to_flow(ProcessInfo *flow, Delivery *d, bool in_executor, const char **n
 		else
 		{
 			kept++;
-			time_up = r == DELIVERY_TIME_UP;
+			keep_rest = r == DELIVERY_TIME_UP;
 		}
 	}
 	*note = key_error;

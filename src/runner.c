@@ -36,7 +36,6 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
-#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -66,8 +65,6 @@
 
 /* A round takes no new job after this long; a job this long is slow. */
 #define ROUND_MS			50
-/* subtransaction ids left for the job a round would start next */
-#define SUBXID_ROOM			8
 
 /*
  * Read the job's rows as the entity table's owner: the old row, and for
@@ -352,19 +349,15 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 }
 
 /*
- * Does a round stop taking jobs: has it run ROUND_MS, or filled (but for
- * SUBXID_ROOM entries) this backend's cache of subtransaction ids?  Each
- * job runs in a subtransaction, which gets an id of its own when it
- * writes; past PGPROC_MAX_CACHED_SUBXIDS of them the cache overflows, and
- * every other session's snapshot has to look the executor's
- * subtransactions up in pg_subtrans until the round commits.
+ * Does a round stop taking jobs: has it run ROUND_MS, or filled this
+ * backend's cache of subtransaction ids (each job runs in a subtransaction,
+ * see subxact_cache_has_room)?
  */
 static bool
 round_is_over(TimestampTz round_start)
 {
 	return TimestampDifferenceExceeds(round_start, GetCurrentTimestamp(), ROUND_MS) ||
-		MyProc->subxidStatus.overflowed ||
-		MyProc->subxidStatus.count >= PGPROC_MAX_CACHED_SUBXIDS - SUBXID_ROOM;
+		!subxact_cache_has_room();
 }
 
 /*

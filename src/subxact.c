@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "storage/proc.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
@@ -62,4 +63,20 @@ subxact_run(SubxactWork work, SubxactWork on_error, void *arg, bool rethrow_canc
 	}
 	PG_END_TRY();
 	return edata;
+}
+
+/*
+ * Has this backend room, SUBXACT_CACHE_ROOM ids kept free, in its cache of
+ * subtransaction ids?  A subtransaction that writes gets an id of its own;
+ * past PGPROC_MAX_CACHED_SUBXIDS of them the cache overflows, and every
+ * other session's snapshot has to look this transaction's subtransactions
+ * up in pg_subtrans until it ends.  Work that runs many pieces in
+ * subtransactions (a round of jobs, an event's delivery to many instances)
+ * stops while there is room, and leaves the rest for a later transaction.
+ */
+bool
+subxact_cache_has_room(void)
+{
+	return !MyProc->subxidStatus.overflowed &&
+		MyProc->subxidStatus.count < PGPROC_MAX_CACHED_SUBXIDS - SUBXACT_CACHE_ROOM;
 }

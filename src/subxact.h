@@ -12,7 +12,11 @@
 
 typedef void (*SubxactWork) (void *arg);
 
+/* Subtransaction ids kept free in the cache for the work started next. */
+#define SUBXACT_CACHE_ROOM	8
+
 extern ErrorData *subxact_run(SubxactWork work, SubxactWork on_error, void *arg,
 							  bool rethrow_cancel);
+extern bool subxact_cache_has_room(void);
 
 #endif							/* PROCFLOW_SUBXACT_H */

@@ -114,6 +114,31 @@ is($taken_early, 0, 'no instance took an event of the transaction that disabled 
 wait_until($node, q{SELECT count(*) = 15 FROM procflow.instances WHERE flow = 'held_flow' AND status = 'completed'},
 	'the kept events were not taken after enable_process');
 
+# one event that 150 instances wait for: each takes it in a subtransaction
+# of its own, so the executor delivers it to as many as its cache of
+# subtransaction ids holds, and the others keep it and take it in jobs of
+# their own; every instance takes it once
+$node->safe_psql('postgres', q{
+INSERT INTO item VALUES (400);
+SELECT procflow.create_flow('crowd', 'item', $${"start": "w", "activities": {
+  "w": {"kind": "wait", "on": {"event": "update", "fields": ["status"]}, "next": "e"},
+  "e": {"kind": "end"}}}$$);
+SELECT count(procflow.launch('crowd', '400')) FROM generate_series(1, 150);
+UPDATE item SET status = 'sent' WHERE id = 400;
+});
+wait_until($node, q{SELECT count(*) = 150 FROM procflow.instances WHERE flow = 'crowd' AND status = 'completed'},
+	'the crowd did not take its event');
+is($node->safe_psql('postgres', q{
+SELECT count(*) FILTER (WHERE j.instance_id IS NULL) = 1
+   AND count(*) FILTER (WHERE j.instance_id IS NOT NULL) BETWEEN 150 - 56 AND 149
+  FROM procflow.finished_job j JOIN procflow.process p ON p.id = j.process_id
+ WHERE p.name = 'crowd' AND j.xid IS NOT NULL}),
+	't', 'the event was delivered to at most 56 instances in its own job, kept for the others');
+is($node->safe_psql('postgres', q{
+SELECT count(*) FROM procflow.activities a JOIN procflow.instances i ON i.id = a.instance
+ WHERE i.flow = 'crowd' AND a.name = 'w' AND a.outcome = 'event'}),
+	'150', 'each instance took it once');
+
 # 2. procflow.max_timeout bounds a wait's condition, a decision, and a lock
 # wait on an entity table, in executors.
 $node->append_conf('postgresql.conf', "procflow.max_timeout = '1s'\n");
