@@ -338,6 +338,7 @@ copy_grouped(ProcessJobs *l, int start, int end, NewJob *jobs, int *cancelled, i
 typedef struct RowRule
 {
 	int64		row_hash;		/* the key */
+	int			stretch;		/* the stretch the rank is of */
 	int			rank;			/* the highest rank of a rule it had a job of */
 } RowRule;
 
@@ -348,17 +349,19 @@ typedef struct RowRule
  * first come, and its jobs copied rule after rule; a stretch ends before a
  * job of a row that already had one of a later rule, so a row's jobs keep
  * the order they were collected in, as do each rule's jobs and a flow's
- * events (delivered in the order they were queued).
+ * events (delivered in the order they were queued).  The jobs' levels are
+ * not moved with them: they are written right after, which needs none.
  */
 static void
 group_by_rule(ProcessJobs *l)
 {
 	HASHCTL		ctl;
-	HTAB	   *rows = NULL;
+	HTAB	   *rows;
 	NewJob	   *jobs;
 	int		   *cancelled;
 	int64		rules[GROUP_MAX_RULES];
 	int			nrules = 0;
+	int			stretch = 0;
 	int			start = 0;
 	int			out = 0;
 	bool		mixed = false;
@@ -372,8 +375,10 @@ group_by_rule(ProcessJobs *l)
 	ctl.keysize = sizeof(int64);
 	ctl.entrysize = sizeof(RowRule);
 	ctl.hcxt = CurrentMemoryContext;
-	jobs = MemoryContextAlloc(memory(), sizeof(NewJob) * l->njobs);
-	cancelled = MemoryContextAlloc(memory(), sizeof(int) * l->njobs);
+	rows = hash_create("procflow rows of collected jobs", l->njobs, &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	jobs = MemoryContextAllocHuge(memory(), sizeof(NewJob) * l->njobs);
+	cancelled = MemoryContextAllocHuge(memory(), sizeof(int) * l->njobs);
 	for (int i = 0; i < l->njobs; i++)
 	{
 		const NewJob *job = &l->jobs[i];
@@ -381,9 +386,6 @@ group_by_rule(ProcessJobs *l)
 		RowRule    *row;
 		bool		found;
 
-		if (rows == NULL)
-			rows = hash_create("procflow rows of collected jobs", l->njobs - i, &ctl,
-							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		while (rank < nrules && rules[rank] != rule_of(job))
 			rank++;
 		if (rank == nrules && nrules < GROUP_MAX_RULES)
@@ -391,22 +393,26 @@ group_by_rule(ProcessJobs *l)
 		if (!job->has_row)
 			continue;
 		row = hash_search(rows, &job->row_hash, HASH_ENTER, &found);
-		if (found && row->rank > rank)
+		if (found && row->stretch == stretch && row->rank > rank)
 		{
 			/* the row had a job of a later rule: the stretch ends here */
 			copy_grouped(l, start, i, jobs, cancelled, &out);
 			start = i;
-			hash_destroy(rows);
-			rows = NULL;
+			stretch++;
 			nrules = 0;
 			i--;				/* and a new one begins with this job */
 			continue;
 		}
-		row->rank = found ? Max(row->rank, rank) : rank;
+		if (!found || row->stretch != stretch)
+		{
+			row->stretch = stretch;
+			row->rank = rank;
+		}
+		else
+			row->rank = Max(row->rank, rank);
 	}
 	copy_grouped(l, start, l->njobs, jobs, cancelled, &out);
-	if (rows != NULL)
-		hash_destroy(rows);
+	hash_destroy(rows);
 	Assert(out == l->njobs);
 	memcpy(l->jobs, jobs, sizeof(NewJob) * l->njobs);
 	memcpy(l->cancelled, cancelled, sizeof(int) * l->njobs);

@@ -487,13 +487,15 @@ flow_store_note_run(int64 id, const char *status, const RunError *error)
 
 	/*
 	 * Outside the job's rolled-back step, so without the instance's lock: an
-	 * activity that a function holds (terminate cancels it) is left to it.
+	 * activity that a function holds (terminate cancels it) is left to it,
+	 * and one that is closed by now stays as it closed.
 	 */
 	store_exec(NOTE_RUN,
 			   "UPDATE procflow.activity"
 			   "   SET status = coalesce($2, status), attempts = attempts + 1,"
 			   "       error = $3, error_code = $4, error_detail = $5, error_context = $6"
 			   " WHERE id = (SELECT id FROM procflow.activity WHERE id = $1"
+			   "               AND status IN ('scheduled', 'ready', 'open', 'waiting', 'failed')"
 			   "              FOR UPDATE SKIP LOCKED)",
 			   6, argtypes, args, nulls, SPI_OK_UPDATE);
 }

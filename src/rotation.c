@@ -46,10 +46,11 @@
  * count the jobs they cancel in each partition (in shared memory, at
  * commit; rows of a rolled-back subtransaction are counted too, which
  * costs at most a rewrite too many), and an executor rewrites a partition
- * in which at least REWRITE_AFTER_CANCELLED jobs were cancelled, and at
- * least half as many as it has rows (ROWS_PER_PAGE), at once: as VACUUM FULL
- * does, keeping what a snapshot may still see, under the lock TRUNCATE
- * takes.  Its jobs stay where they are, in a partition without the dead.
+ * in which at least REWRITE_AFTER_CANCELLED jobs were cancelled, and no
+ * fewer than it still holds (by the statistics' count of live rows), once
+ * no snapshot can see them any more: as VACUUM FULL does, under the lock
+ * TRUNCATE takes.  Its jobs stay where they are, in a partition without
+ * the dead.  A partition that is truncated forgets its cancelled jobs.
  *
  * The partition that takes new jobs lives in shared memory (shmem.c).  A
  * backend that read it just before a rotation puts its jobs into a partition
@@ -67,6 +68,7 @@
 #include "commands/cluster.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "storage/procarray.h"
@@ -96,14 +98,13 @@
 #define MAX_BACKOFF_MS		8000
 /* A transaction idle this long no longer holds back a truncation. */
 #define IDLE_GRACE_MS		10000
-/* A partition is rewritten once this many of its jobs were cancelled ... */
+/* A partition is rewritten once this many of its jobs were cancelled. */
 #define REWRITE_AFTER_CANCELLED 10000
-/* ... and at least half its rows, counting this many job rows a page. */
-#define ROWS_PER_PAGE		70
 
 /* Jobs this transaction cancelled in each partition. */
 static int64 cancelled_here[JOB_PARTITIONS];
 static bool cancelled_any = false;
+static TransactionId cancelling_xid = InvalidTransactionId;
 
 /* The number of the partition a new pending job due at run_at goes to. */
 int
@@ -122,6 +123,8 @@ rotation_note_cancelled(int partition)
 	{
 		cancelled_here[partition]++;
 		cancelled_any = true;
+		/* it deleted the row: it has an id */
+		cancelling_xid = GetTopTransactionId();
 	}
 }
 
@@ -134,13 +137,14 @@ rotation_xact_event(XactEvent event)
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
-			shmem_note_cancelled(MyDatabaseId, cancelled_here);
+			shmem_note_cancelled(MyDatabaseId, cancelled_here, cancelling_xid);
 			/* FALLTHROUGH */
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			memset(cancelled_here, 0, sizeof(cancelled_here));
 			cancelled_any = false;
+			cancelling_xid = InvalidTransactionId;
 			break;
 		default:
 			break;
@@ -316,7 +320,7 @@ older_snapshot_at_work(TimestampTz since)
  * Partitions that are already empty on disk are left alone.
  */
 static void
-compact_partition(const CatalogOids *c, int partition, QueueRotation *r,
+compact_partition(const CatalogOids *c, int slot, int partition, QueueRotation *r,
 				  TimestampTz now)
 {
 	Oid			relid = c->job_partitions[partition];
@@ -352,6 +356,7 @@ compact_partition(const CatalogOids *c, int partition, QueueRotation *r,
 	snprintf(sql, sizeof(sql), "TRUNCATE procflow.job_%d", partition);
 	catalog_exec(sql, 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	r->empty_since[partition] = 0;
+	shmem_forget_cancelled(slot, partition, PG_INT64_MAX);
 }
 
 /* Rewrite the partition (*arg) as VACUUM FULL does; its lock is held. */
@@ -364,33 +369,45 @@ rewrite_partition(void *arg)
 }
 
 /*
- * Rewrite the partitions in which many jobs were cancelled (see above), if
- * their lock can be had; a partition whose lock cannot is tried again in
- * the next round.  The count is forgotten once rewritten, whether or not a
- * snapshot kept the rows, so that an old snapshot does not make every round
- * rewrite it; a rewrite that fails is logged and forgotten too, rather than
- * failing every round.
+ * Rewrite the partitions in which many jobs were cancelled (see above),
+ * once no snapshot can see the cancelled rows and if their lock can be
+ * had, and while it holds more cancelled jobs than live ones; else it is
+ * looked at again in a later round.  The count is forgotten once the
+ * partition is rewritten or empty; a rewrite that fails is logged and
+ * forgotten too, rather than failing every round.
  */
 static void
 rewrite_cancelled(const CatalogOids *c, int slot, QueueRotation *r, TimestampTz now)
 {
 	int64		cancelled[JOB_PARTITIONS];
+	TransactionId xids[JOB_PARTITIONS];
 
-	shmem_get_cancelled(slot, cancelled);
+	shmem_get_cancelled(slot, cancelled, xids);
 	for (int p = 0; p < JOB_PARTITIONS; p++)
 	{
 		Oid			relid = c->job_partitions[p];
+		PgStat_StatTabEntry *stats;
+		Relation	rel;
+		TransactionId horizon;
 		ErrorData  *edata;
 
 		if (cancelled[p] < REWRITE_AFTER_CANCELLED)
 			continue;
-		if (cancelled[p] * 2 < (int64) partition_pages(relid) * ROWS_PER_PAGE)
+		if (partition_pages(relid) == 0)
 		{
-			/* most of its rows are not cancelled ones: rotation empties it */
+			/* emptied meanwhile */
 			shmem_forget_cancelled(slot, p, cancelled[p]);
 			continue;
 		}
-		if (!lock_partition(relid, r, now))
+		/* mostly live jobs (as far as the statistics know yet): not now */
+		stats = pgstat_fetch_stat_tabentry(relid);
+		if (stats != NULL && stats->n_live_tuples > cancelled[p])
+			continue;
+		/* a snapshot that can still see the cancelled rows: later */
+		rel = table_open(relid, AccessShareLock);
+		horizon = GetOldestNonRemovableTransactionId(rel);
+		table_close(rel, NoLock);
+		if (!TransactionIdPrecedes(xids[p], horizon) || !lock_partition(relid, r, now))
 			continue;
 		ereport(DEBUG1,
 				(errmsg("rewriting procflow.job_%d: " INT64_FORMAT " jobs cancelled in it",
@@ -461,7 +478,7 @@ rotation_maintain(int slot)
 	for (int p = JOB_HELD_PARTITION + 1; p < JOB_PARTITIONS; p++)
 		if (p != r.current &&
 			TimestampDifferenceExceeds(r.since[p], now, COMPACT_AFTER_MS))
-			compact_partition(c, p, &r, now);
+			compact_partition(c, slot, p, &r, now);
 
 	held_back = horizon_held_back(c, &r, now);
 	next = r.current + 1 < JOB_PARTITIONS ? r.current + 1 : JOB_HELD_PARTITION + 1;

@@ -20,6 +20,7 @@
  */
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
@@ -45,6 +46,8 @@ typedef struct DatabaseSlot
 	int64		cancelled[JOB_PARTITIONS];	/* jobs cancelled in each
 											 * partition since it was last
 											 * rewritten (rotation.c) */
+	TransactionId cancelled_xid[JOB_PARTITIONS];	/* the latest transaction
+													 * that cancelled them */
 } DatabaseSlot;
 
 typedef struct ProcflowShared
@@ -116,6 +119,7 @@ shmem_startup(void)
 			pg_atomic_init_u64(&s->next_wakeup, NO_WAKEUP);
 			memset(&s->rotation, 0, sizeof(QueueRotation));
 			memset(s->cancelled, 0, sizeof(s->cancelled));
+			memset(s->cancelled_xid, 0, sizeof(s->cancelled_xid));
 		}
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -150,6 +154,7 @@ shmem_assign_slot(int slot, const char *dbname)
 	strlcpy(s->dbname, dbname, NAMEDATALEN);
 	memset(&s->rotation, 0, sizeof(QueueRotation));
 	memset(s->cancelled, 0, sizeof(s->cancelled));
+	memset(s->cancelled_xid, 0, sizeof(s->cancelled_xid));
 	SpinLockRelease(&shared->mutex);
 	pg_atomic_write_u64(&s->next_wakeup, NO_WAKEUP);
 }
@@ -265,11 +270,11 @@ shmem_set_rotation(int slot, const QueueRotation *rotation)
 }
 
 /*
- * A transaction of database "dboid" that cancelled jobs committed: add how
- * many it removed from each partition (counts, JOB_PARTITIONS long).
+ * Transaction xid of database "dboid", which cancelled jobs, committed: add
+ * how many it removed from each partition (counts, JOB_PARTITIONS long).
  */
 void
-shmem_note_cancelled(Oid dboid, const int64 *counts)
+shmem_note_cancelled(Oid dboid, const int64 *counts, TransactionId xid)
 {
 	if (shared == NULL)
 		return;
@@ -281,19 +286,30 @@ shmem_note_cancelled(Oid dboid, const int64 *counts)
 		if (s->in_use && s->dboid == dboid)
 		{
 			for (int p = 0; p < JOB_PARTITIONS; p++)
+			{
+				if (counts[p] == 0)
+					continue;
 				s->cancelled[p] += counts[p];
+				if (!TransactionIdIsValid(s->cancelled_xid[p]) ||
+					TransactionIdFollows(xid, s->cancelled_xid[p]))
+					s->cancelled_xid[p] = xid;
+			}
 			break;
 		}
 	}
 	SpinLockRelease(&shared->mutex);
 }
 
-/* How many jobs were cancelled in each partition of the executor's database. */
+/*
+ * How many jobs were cancelled in each partition of the executor's
+ * database, and the latest transaction that cancelled some there.
+ */
 void
-shmem_get_cancelled(int slot, int64 *counts)
+shmem_get_cancelled(int slot, int64 *counts, TransactionId *xids)
 {
 	SpinLockAcquire(&shared->mutex);
 	memcpy(counts, shared->slots[slot].cancelled, sizeof(int64) * JOB_PARTITIONS);
+	memcpy(xids, shared->slots[slot].cancelled_xid, sizeof(TransactionId) * JOB_PARTITIONS);
 	SpinLockRelease(&shared->mutex);
 }
 

@@ -48,13 +48,13 @@ extern void shmem_prepare_sleep(int slot);
 extern TimestampTz shmem_settle_wakeup(int slot, TimestampTz next_due);
 extern void shmem_get_rotation(int slot, QueueRotation *rotation);
 extern void shmem_set_rotation(int slot, const QueueRotation *rotation);
-extern void shmem_get_cancelled(int slot, int64 *counts);
+extern void shmem_get_cancelled(int slot, int64 *counts, TransactionId *xids);
 extern void shmem_forget_cancelled(int slot, int partition, int64 n);
 
 /* Any backend. */
 extern void shmem_wake_executors(Oid dboid, TimestampTz due);
 extern void shmem_wake_launcher(void);
 extern int	shmem_current_partition(Oid dboid);
-extern void shmem_note_cancelled(Oid dboid, const int64 *counts);
+extern void shmem_note_cancelled(Oid dboid, const int64 *counts, TransactionId xid);
 
 #endif							/* PROCFLOW_SHMEM_H */

@@ -28,11 +28,12 @@ function fieldValue(type, text, zoned) {
  * timestamptz fields the instant the browser read "z.<name>".  An empty
  * field is left out; a boolean not sent (an unticked box) is false.  A
  * field sent more than once, or one the form does not have, is passed on
- * as it came (a list, a text), for complete_task to refuse: nothing a
- * person sent is dropped without a word.
+ * as it came (a list, a text), for complete_task to refuse against the
+ * form: nothing a person sent is dropped without a word.  (A task without
+ * a form takes no fields from the page: see routes/tasks.js.)
  */
 export function formVars(form, body) {
-	const vars = {};
+	const vars = Object.create(null);
 	const fields = (form && form.fields) || {};
 	for (const key of Object.keys(body))
 		if (key.startsWith('f.') && !Object.hasOwn(fields, key.slice(2)))

@@ -5,7 +5,7 @@
 //
 // Copyright (c) 2026, procflow developers
 
-import { query, back, isRowId } from '../lib/requests.js';
+import { query, back, isRowId, httpError } from '../lib/requests.js';
 import { listPage, conditions, day, addKeyMatch, PAGE_SIZE } from '../lib/lists.js';
 import { selectedIds, actOnEach, summary, BULK_MAX } from '../lib/bulk.js';
 import { tell, told, withNotice } from '../lib/notices.js';
@@ -164,6 +164,8 @@ export default async function taskRoutes(app, { stream, links, render }) {
 				// the form as the task has it now: its fields give the types
 				const { rows: [task] } = await query(req,
 					'SELECT form FROM procflow.tasks WHERE activity = $1', [id]);
+				if (task && !task.form && Object.keys(body).some((k) => k.startsWith('f.')))
+					throw httpError(400, 'This task has no form.', 'It is completed without values.');
 				const vars = formVars(task && task.form, body);
 				await query(req, 'SELECT procflow.complete_task($1, $2, $3)',
 					[id, typeof body.outcome === 'string' && body.outcome !== '' ? body.outcome : null,

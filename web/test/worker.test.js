@@ -91,6 +91,24 @@ test('a value the form refuses is told, and nothing is written', async () => {
 	await page.context().close();
 });
 
+test('a task without a form takes no fields from the page', async () => {
+	await asAdmin(`SELECT procflow.create_flow('plain_task_flow', NULL, $1::jsonb)`,
+		[JSON.stringify({ start: 'look', activities: { look: { kind: 'human', assignee: 'web_worker', next: 'done' },
+			done: { kind: 'end' } } })]);
+	const [{ id }] = await asAdmin(`SELECT procflow.launch('plain_task_flow') AS id`);
+	const [{ task }] = await sql(`SELECT activity AS task FROM procflow.tasks WHERE instance = $1`, [id]);
+	const page = await pageAs(worker);
+	const post = (data) => page.request.post(`${url}/tasks/${task}/complete`, {
+		data, headers: { Origin: url, 'Content-Type': 'application/x-www-form-urlencoded' }, maxRedirects: 0 });
+	const refused = await post('f.approved=true');
+	assert.equal(refused.status(), 400);
+	assert.match(await refused.text(), /This task has no form/);
+	assert.equal((await post('back=%2Ftaskbox')).status(), 303, 'completed without fields');
+	assert.deepEqual(await sql('SELECT status, vars FROM procflow.instances WHERE id = $1', [id]),
+		[{ status: 'completed', vars: {} }]);
+	await page.context().close();
+});
+
 test('taskboxes share one listening connection, and read only the tasks that changed', async () => {
 	await clearTasks();
 	const pages = [];
