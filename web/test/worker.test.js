@@ -45,6 +45,12 @@ test("the worker's view: its taskbox only, a task with its form, completed after
 	const task = page.locator('.task');
 	await task.waitFor({ timeout: 10000 });
 	assert.equal(await task.locator('.flow').textContent(), 'Invoice approval', 'the flow\'s label');
+	// the tasks list shows the key, with no link to an instance page the worker may not see
+	const list = await page.context().newPage();
+	await list.goto(`${url}/tasks`);
+	assert.ok(await list.locator('#task-list tbody tr').count() > 0, 'the tasks list shows the task');
+	assert.equal(await list.locator('a[href^="/instances/"]').count(), 0);
+	await list.close();
 	assert.equal(await task.locator('.key').textContent(), 'id 7', 'the row\'s key');
 	assert.equal(await task.locator('a.row-link').getAttribute('href'), 'https://erp.example/invoices/7',
 		'a link to the row in the application');
