@@ -90,23 +90,35 @@ cancel_jobs(Datum ids)
 }
 
 /*
- * Refuse to "what" a table (truncate it, detach a partition of it) whose
- * rows' deletion a live wait waits for: the rows go without being deleted
- * one by one, so the wait would never see its event.  The caller holds an
- * SPI connection.
+ * Refuse to "what" a table (truncate it, detach a partition of it, drop
+ * one of its partitions) whose rows' deletion a live wait waits for: the
+ * rows go without being deleted one by one, so the wait would never see
+ * its event.  The waits of the table's partition ancestors count too (a
+ * partition's rows are theirs).  The caller holds an SPI connection.
  */
 void
 truncate_refuse_if_deletion_awaited(Oid table, const char *what)
 {
-	Oid			argtypes[1] = {OIDOID};
-	Datum		args[1] = {ObjectIdGetDatum(table)};
+	Oid			argtypes[1] = {OIDARRAYOID};
+	Datum		args[1];
+	List	   *tables = list_make1_oid(table);
+	Datum	   *oids;
+	int			n = 0;
+	ListCell   *lc;
 
+	if (get_rel_relispartition(table))
+		tables = list_concat(tables, get_partition_ancestors(table));
+	oids = palloc(sizeof(Datum) * list_length(tables));
+	foreach(lc, tables)
+		oids[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+	args[0] = queue_array(oids, NULL, n, OIDOID);
 	catalog_exec("SELECT p.name, a.name FROM procflow.activity a"
 				 "  JOIN procflow.instance i ON i.id = a.instance_id"
 				 "  JOIN procflow.process p ON p.id = i.process_id"
 				 "  JOIN procflow.flow_version v"
 				 "    ON v.process_id = i.process_id AND v.version = i.version"
-				 " WHERE a.status = 'waiting' AND a.wait_entity = $1::pg_catalog.regclass"
+				 " WHERE a.status = 'waiting'"
+				 "   AND a.wait_entity = ANY ($1::pg_catalog.regclass[])"
 				 "   AND v.definition -> 'activities' -> a.name -> 'on' ->> 'event' = 'delete'"
 				 " LIMIT 1",
 				 1, argtypes, args, NULL, SPI_OK_SELECT);
@@ -176,6 +188,37 @@ truncate_cancel_jobs(Oid entity, bool whole)
 	}
 	if (ngone > 0)
 		cancel_jobs(queue_array(gone, NULL, ngone, INT8OID));
+	SPI_finish();
+}
+
+/*
+ * Before DROP TABLE: a partition of an entity table whose rows' deletion
+ * a live wait waits for is not dropped (its rows would go without being
+ * deleted).  The entity tables themselves are the sql_drop trigger's
+ * (procflow.entity_dropped).
+ */
+void
+truncate_refuse_partition_drop(DropStmt *stmt)
+{
+	PrivilegedScope scope;
+	ListCell   *lc;
+
+	if (stmt->removeType != OBJECT_TABLE || catalog_oids_if_installed() == NULL ||
+		!catalog_oids()->has_flows)
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	foreach(lc, stmt->objects)
+	{
+		Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList((List *) lfirst(lc)),
+											 NoLock, true);
+
+		if (!OidIsValid(relid) || !get_rel_relispartition(relid))
+			continue;
+		catalog_enter_privileged(&scope);
+		truncate_refuse_if_deletion_awaited(relid, "drop table");
+		catalog_leave_privileged(&scope);
+	}
 	SPI_finish();
 }
 

@@ -495,4 +495,23 @@ SELECT (SELECT count(DISTINCT key) FROM j) AS rows_,
          WHERE l.what = 'launch' AND u.what = 'update') AS launch_before_update;
 SELECT status, count(*) FROM procflow.instances WHERE flow = 'ev_bulk' GROUP BY status;
 
+-- a wait for the deletion of a row: no partition of its table, at any
+-- level, goes without deleting its rows (truncated, detached or dropped)
+CREATE TABLE part_item (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE part_item_low PARTITION OF part_item FOR VALUES FROM (0) TO (100) PARTITION BY RANGE (id);
+CREATE TABLE part_item_low_a PARTITION OF part_item_low FOR VALUES FROM (0) TO (50);
+CREATE TABLE part_item_high PARTITION OF part_item FOR VALUES FROM (100) TO (200);
+INSERT INTO part_item VALUES (1), (150);
+SELECT procflow.create_flow('ev_gone', 'part_item', $${"start": "w", "activities": {
+  "w": {"kind": "wait", "on": {"event": "delete"}, "next": "e"}, "e": {"kind": "end"}}}$$) > 0 AS created;
+SELECT procflow.launch('ev_gone', '1') > 0 AS launched;
+DROP TABLE part_item_low_a;
+DROP TABLE part_item_high;
+ALTER TABLE part_item_low DETACH PARTITION part_item_low_a;
+TRUNCATE part_item_low_a;
+DELETE FROM part_item WHERE id = 1;
+SELECT procflow.run_jobs() > 0 AS ran;
+SELECT status FROM procflow.instances WHERE flow = 'ev_gone';
+DROP TABLE part_item_high;
+
 RESET search_path;
