@@ -55,10 +55,12 @@ instance_api_id_arg(FunctionCallInfo fcinfo, const char *argname)
  * Lock the caller's instance and read it, with its flow (pinned in the
  * cache: the caller unpins it).  Unless "granted" (the caller decided the
  * right to, as for a task's worker), the caller must have the privileges
- * of the flow's owner.  The caller holds an SPI connection.
+ * of the flow's owner; a refusal names the activity the caller asked for
+ * ("activity", else 0: the instance), not an instance it may not see.  The
+ * caller holds an SPI connection.
  */
 static ProcessInfo *
-lock_instance(int64 id, bool granted, FlowInstance *instance)
+lock_instance(int64 id, bool granted, int64 activity, FlowInstance *instance)
 {
 	Oid			owner;
 	bool		busy;
@@ -71,6 +73,8 @@ lock_instance(int64 id, bool granted, FlowInstance *instance)
 	if (!granted && !has_privs_of_role(GetUserId(), owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 activity != 0 ?
+				 errmsg("permission denied for activity " INT64_FORMAT, activity) :
 				 errmsg("permission denied for instance " INT64_FORMAT, id),
 				 errdetail("Only roles with the privileges of the flow's owner act on its instances.")));
 	if (action_runs_instance(id))
@@ -94,7 +98,7 @@ lock_instance(int64 id, bool granted, FlowInstance *instance)
 ProcessInfo *
 instance_api_lock(int64 id, FlowInstance *instance)
 {
-	return lock_instance(id, false, instance);
+	return lock_instance(id, false, 0, instance);
 }
 
 /* Refuse to act on an instance whose status is not the one required. */
@@ -254,20 +258,12 @@ instance_api_lock_activity(int64 id, bool granted, FlowInstance *instance,
 {
 	int64		instance_id = flow_store_activity_instance(id);
 	ProcessInfo *flow;
-	Oid			owner;
 
 	if (instance_id == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("activity " INT64_FORMAT " does not exist", id)));
-	/* refused naming the activity: its instance is none of the caller's business */
-	if (!granted && flow_store_instance_owner(instance_id, &owner) &&
-		!has_privs_of_role(GetUserId(), owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for activity " INT64_FORMAT, id),
-				 errdetail("Only roles with the privileges of the flow's owner act on its activities.")));
-	flow = lock_instance(instance_id, granted, instance);
+	flow = lock_instance(instance_id, granted, id, instance);
 	if (!flow_store_read_activity(id, activity))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),

@@ -201,24 +201,28 @@ void
 truncate_refuse_partition_drop(DropStmt *stmt)
 {
 	PrivilegedScope scope;
+	List	   *partitions = NIL;
 	ListCell   *lc;
 
 	if (stmt->removeType != OBJECT_TABLE || catalog_oids_if_installed() == NULL ||
 		!catalog_oids()->has_flows)
 		return;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
 	foreach(lc, stmt->objects)
 	{
 		Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList((List *) lfirst(lc)),
 											 NoLock, true);
 
-		if (!OidIsValid(relid) || !get_rel_relispartition(relid))
-			continue;
-		catalog_enter_privileged(&scope);
-		truncate_refuse_if_deletion_awaited(relid, "drop table");
-		catalog_leave_privileged(&scope);
+		if (OidIsValid(relid) && get_rel_relispartition(relid))
+			partitions = lappend_oid(partitions, relid);
 	}
+	if (partitions == NIL)
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	catalog_enter_privileged(&scope);
+	foreach(lc, partitions)
+		truncate_refuse_if_deletion_awaited(lfirst_oid(lc), "drop table");
+	catalog_leave_privileged(&scope);
 	SPI_finish();
 }
 
