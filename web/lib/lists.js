@@ -25,7 +25,8 @@ function decode(text) {
 
 /*
  * One page of a list.  spec: { from (a view), id (its id column), columns
- * (name -> { sql: a non-null expression to sort by, type }), select (the
+ * (name -> its type, for a column that is never null, or { sql: a
+ * non-null expression to sort by, type }), select (the
  * select list), sort and dir (the default order) }; where and params: the
  * filters.  The request's query may give sort, dir, and after or before
  * (a cursor).
@@ -34,7 +35,8 @@ export async function listPage(req, spec, where, params) {
 	const q = req.query;
 	const sort = Object.hasOwn(spec.columns, q.sort) ? q.sort : spec.sort;
 	const dir = q.dir === 'asc' || q.dir === 'desc' ? q.dir : spec.dir;
-	const col = spec.columns[sort];
+	const named = spec.columns[sort];
+	const col = typeof named === 'string' ? { sql: sort, type: named } : named;
 	const after = q.after ? decode(q.after) : null;
 	const before = !after && q.before ? decode(q.before) : null;
 	const cursor = after || before;

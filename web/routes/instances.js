@@ -18,13 +18,13 @@ const LIST = {
 	id: 'id',
 	select: 'id, flow, owner, version, key::text AS key, status, started_at, finished_at',
 	columns: {
-		id: { sql: 'id', type: 'bigint' },
-		flow: { sql: 'flow', type: 'text' },
-		version: { sql: 'version', type: 'int' },
+		id: 'bigint',
+		flow: 'text',
+		version: 'int',
 		// as procflow stores it: its columns' values as text, in byte order
 		key: { sql: `coalesce(key_values, '{}') COLLATE "C"`, type: 'text[]' },
-		status: { sql: 'status', type: 'text' },
-		started_at: { sql: 'started_at', type: 'timestamptz' },
+		status: 'text',
+		started_at: 'timestamptz',
 		finished_at: { sql: "coalesce(finished_at, 'infinity')", type: 'timestamptz' },
 	},
 	sort: 'id',
