@@ -411,28 +411,6 @@ recheck_versions(Oid relid)
 	}
 }
 
-/*
- * DETACH PARTITION of a table whose rows' deletion a live wait waits for:
- * the partition's rows leave it without a delete (see truncate.c).
- */
-static void
-refuse_detach_awaited(AlterTableStmt *stmt)
-{
-	ListCell   *lc;
-
-	foreach(lc, stmt->cmds)
-	{
-		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
-		Oid			relid;
-
-		if (cmd->subtype != AT_DetachPartition)
-			continue;
-		relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-		if (OidIsValid(relid))
-			truncate_refuse_if_deletion_awaited(relid, "detach a partition of table");
-	}
-}
-
 /* ddl_command_end of ALTER TABLE. */
 Datum
 procflow_table_altered(PG_FUNCTION_ARGS)
@@ -451,8 +429,6 @@ procflow_table_altered(PG_FUNCTION_ARGS)
 	if (IsA(parsetree, RenameStmt) &&
 		((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN)
 		follow_rename((RenameStmt *) parsetree);
-	if (IsA(parsetree, AlterTableStmt) && catalog_oids()->has_flows)
-		refuse_detach_awaited((AlterTableStmt *) parsetree);
 	renamed = renamed_table_xact == MyProc->lxid ? renamed_table : InvalidOid;
 	renamed_table_xact = InvalidLocalTransactionId;
 	if (OidIsValid(renamed) && catalog_oids()->has_flows)

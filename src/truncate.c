@@ -25,6 +25,7 @@
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "nodes/parsenodes.h"
 #include "utils/array.h"
@@ -192,36 +193,61 @@ truncate_cancel_jobs(Oid entity, bool whole)
 }
 
 /*
- * Before DROP TABLE: a partition of an entity table whose rows' deletion
- * a live wait waits for is not dropped (its rows would go without being
+ * Before DROP TABLE or ALTER TABLE ... DETACH PARTITION (also CONCURRENTLY,
+ * whose first transaction commits before the statement ends, and FINALIZE):
+ * a partition of an entity table whose rows' deletion a live wait waits
+ * for is neither dropped nor detached (its rows would go without being
  * deleted).  The entity tables themselves are the sql_drop trigger's
  * (procflow.entity_dropped).
  */
 void
-truncate_refuse_partition_drop(DropStmt *stmt)
+truncate_refuse_partition_loss(Node *stmt)
 {
 	PrivilegedScope scope;
-	List	   *partitions = NIL;
+	List	   *tables = NIL;
 	ListCell   *lc;
+	const char *what = NULL;
 
-	if (stmt->removeType != OBJECT_TABLE || catalog_oids_if_installed() == NULL ||
-		!catalog_oids()->has_flows)
+	/* an extension's script (procflow's own update) is none of this */
+	if (creating_extension)
 		return;
-	foreach(lc, stmt->objects)
+	if (IsA(stmt, DropStmt) && ((DropStmt *) stmt)->removeType == OBJECT_TABLE)
 	{
-		Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList((List *) lfirst(lc)),
-											 NoLock, true);
+		what = "drop table";
+		foreach(lc, ((DropStmt *) stmt)->objects)
+		{
+			Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList((List *) lfirst(lc)),
+												 NoLock, true);
 
-		if (OidIsValid(relid) && get_rel_relispartition(relid))
-			partitions = lappend_oid(partitions, relid);
+			if (OidIsValid(relid) && get_rel_relispartition(relid))
+				tables = lappend_oid(tables, relid);
+		}
 	}
-	if (partitions == NIL)
+	else if (IsA(stmt, AlterTableStmt))
+	{
+		AlterTableStmt *alter = (AlterTableStmt *) stmt;
+
+		what = "detach a partition of table";
+		foreach(lc, alter->cmds)
+		{
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+			Oid			relid;
+
+			if (cmd->subtype != AT_DetachPartition &&
+				cmd->subtype != AT_DetachPartitionFinalize)
+				continue;
+			relid = RangeVarGetRelid(alter->relation, NoLock, true);
+			if (OidIsValid(relid))
+				tables = lappend_oid(tables, relid);
+		}
+	}
+	if (tables == NIL || catalog_oids_if_installed() == NULL || !catalog_oids()->has_flows)
 		return;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	catalog_enter_privileged(&scope);
-	foreach(lc, partitions)
-		truncate_refuse_if_deletion_awaited(lfirst_oid(lc), "drop table");
+	foreach(lc, tables)
+		truncate_refuse_if_deletion_awaited(lfirst_oid(lc), what);
 	catalog_leave_privileged(&scope);
 	SPI_finish();
 }

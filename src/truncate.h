@@ -16,6 +16,6 @@
 extern void truncate_cancel_jobs(Oid entity, bool whole);
 extern void truncate_refuse_if_deletion_awaited(Oid table, const char *what);
 extern void truncate_partitions_done(List *relations);
-extern void truncate_refuse_partition_drop(DropStmt *stmt);
+extern void truncate_refuse_partition_loss(Node *stmt);
 
 #endif							/* PROCFLOW_TRUNCATE_H */

@@ -12,8 +12,9 @@
  * one look).
  *
  * TRUNCATE of a partition of an entity table fires no trigger of the
- * entity; procflow learns of it here (truncate.c), and refuses here to
- * drop a partition whose rows' deletion a wait waits for.
+ * entity; procflow learns of it here (truncate.c), and refuses here, before
+ * the statement runs, to drop or detach a partition whose rows' deletion a
+ * wait waits for.
  *
  * A statement that an action may not run is refused first (action_limits.c).
  *
@@ -52,8 +53,7 @@ procflow_process_utility(PlannedStmt *pstmt, const char *queryString,
 	Node	   *stmt = pstmt->utilityStmt;
 
 	action_limits_check_utility(stmt);
-	if (IsA(stmt, DropStmt))
-		truncate_refuse_partition_drop((DropStmt *) stmt);
+	truncate_refuse_partition_loss(stmt);
 	if (prev_process_utility)
 		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
 							 queryEnv, dest, qc);

@@ -508,6 +508,9 @@ SELECT procflow.launch('ev_gone', '1') > 0 AS launched;
 DROP TABLE part_item_low_a;
 DROP TABLE part_item_high;
 ALTER TABLE part_item_low DETACH PARTITION part_item_low_a;
+-- refused before it runs: a concurrent detach commits its first step at once
+ALTER TABLE part_item DETACH PARTITION part_item_high CONCURRENTLY;
+SELECT count(*) AS still_attached FROM part_item WHERE id = 150;
 TRUNCATE part_item_low_a;
 DELETE FROM part_item WHERE id = 1;
 SELECT procflow.run_jobs() > 0 AS ran;

@@ -187,6 +187,26 @@ test('a taskbox whose listening connection dies says so, listens again, and the 
 	await page.context().close();
 });
 
+test('an event stream open while the listening connection is killed ends, read raw as curl reads it', async () => {
+	const response = await fetch(`${url}/events`, { headers: {
+		Authorization: `Basic ${Buffer.from(`${worker.username}:${worker.password}`).toString('base64')}` } });
+	const reader = response.body.getReader();
+	let text = '';
+	while (!/event: live/.test(text))
+		text += new TextDecoder().decode((await reader.read()).value);
+	// found by its name: its last statement may be the ping's
+	await until(`SELECT count(pg_terminate_backend(pid)) = 1 FROM pg_stat_activity
+	              WHERE application_name = 'procflow web listener'`, [], 'the listener killed');
+	const deadline = Date.now() + 10000;
+	let ended = false;
+	while (!ended && Date.now() < deadline) {
+		const { done } = await Promise.race([reader.read(),
+			new Promise((resolve) => setTimeout(() => resolve({ done: false }), 500))]);
+		ended = done;
+	}
+	assert.ok(ended, 'the stream ended, so that its browser opens it again');
+});
+
 test('the event stream passes on only task ids the login may see', async () => {
 	// the stranger owns a flow of its own, with a task for itself: it sees activities
 	const asStranger = (text, params = []) => asRole('web_stranger', text, params);
