@@ -100,16 +100,6 @@ static bool any_cancelled = false;
 /* [1] for a catalog whose jobs have the columns of events for waits */
 static SPIPlanPtr cancel_plan[2];
 
-static void collect_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-									 SubTransactionId parentSubid, void *arg);
-
-/* Register the subtransaction callback (from _PG_init). */
-void
-collect_init(void)
-{
-	RegisterSubXactCallback(collect_subxact_callback, NULL);
-}
-
 /* The memory everything collected lives in, made on first use. */
 static MemoryContext
 memory(void)
@@ -667,9 +657,8 @@ collect_xact_event(XactEvent event)
  * in it (they are at the end of each list) and undoes its cancellations;
  * one that commits hands all of them to its parent.
  */
-static void
-collect_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						 SubTransactionId parentSubid, void *arg)
+void
+collect_subxact_event(SubXactEvent event)
 {
 	int			level;
 	bool		commit = event == SUBXACT_EVENT_COMMIT_SUB;

@@ -76,19 +76,20 @@ extension_installed(void)
 
 /*
  * Count a failed attempt of the job that the executor before this one
- * (same database and worker number) was running when it died, if any.
+ * (same database and worker number) was running when it died, if any
+ * (see runner_count_crashed for a step chained to a job's run).
  */
 static void
 count_crashed_job(void)
 {
-	int64		job_id = inflight_left_behind(my_worker);
+	InflightNote note;
 
-	if (job_id != 0)
+	if (inflight_left_behind(my_worker, &note))
 	{
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		runner_count_crashed(job_id);
+		runner_count_crashed(&note);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 	}

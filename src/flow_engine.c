@@ -182,6 +182,32 @@ link_index(FlowDefinition *def, int activity, int link)
 }
 
 /*
+ * Can an instance of this definition have several steps queued at once:
+ * has it an activity that is not a decision with two links that one
+ * outcome takes (a split), or a conditional start?
+ */
+static bool
+has_parallel_steps(FlowDefinition *def)
+{
+	for (int i = 0; i < def->nactivities; i++)
+	{
+		FlowActivity *act = &def->activities[i];
+
+		if (act->kind == FLOW_CONDITIONAL_START)
+			return true;
+		if (act->kind == FLOW_DECISION)
+			continue;
+		for (int a = 0; a < act->nlinks; a++)
+			for (int b = a + 1; b < act->nlinks; b++)
+				if ((act->links[a].outcome == NULL && act->links[b].outcome == NULL) ||
+					(act->links[a].outcome != NULL && act->links[b].outcome != NULL &&
+					 strcmp(act->links[a].outcome, act->links[b].outcome) == 0))
+					return true;
+	}
+	return false;
+}
+
+/*
  * The version of a flow, read and parsed (its SQL is prepared when first
  * run, see flow_version_prepare).  A version never changes once written: it is
  * read once per backend, keyed by the catalog too, since process ids come
@@ -264,6 +290,7 @@ flow_version_load(ProcessInfo *flow, int32 version)
 																	 SPI_tuptable->tupdesc, 2),
 													 cxt);
 	fv->def = flow_read(fv->doc, flow->name);
+	fv->parallel = has_parallel_steps(fv->def);
 	fv->waits_on = NULL;
 	fv->nwaits_on = 0;
 	{
@@ -635,12 +662,101 @@ step_due_now(void)
 }
 
 /*
+ * The step chained to a job's run.  An executor may run the next automatic
+ * step that a job's run queues, due at once, in the same transaction right
+ * after it (runner.c), rather than have it wait for a claim: the step is
+ * held here, its job row not written, until the runner takes it.  One that
+ * an aborted subtransaction queued goes with it (flow_engine_subxact_event).
+ */
+typedef struct ChainSlot
+{
+	int64		job_id;			/* the job whose run may hand one over, or 0 */
+	int64		origin;			/* the claimed job that the chain began with */
+	bool		filled;
+	int			level;			/* the transaction nesting level that queued
+								 * it */
+	NewJob		step;
+	char		activity[NAMEDATALEN];
+} ChainSlot;
+
+static ChainSlot chain;
+
+/*
+ * The next step that the run of this job queues may be handed over; the
+ * chain began with the claimed job "origin" (job_id itself, or the job that
+ * the chain of steps before it was chained to).
+ */
+void
+flow_engine_chain_open(int64 job_id, int64 origin)
+{
+	memset(&chain, 0, sizeof(chain));
+	chain.job_id = job_id;
+	chain.origin = origin;
+}
+
+/*
+ * May the step that the step s queues be chained to its run: is the chain
+ * open for its job, and none taken yet, and has the instance no other step
+ * queued (which was queued first, so runs first; only an instance of a
+ * version with a split or a conditional start can have one)?
+ */
+static bool
+may_chain(Step *s)
+{
+	return s->job_id != 0 && chain.job_id == s->job_id && !chain.filled &&
+		(!s->fv->parallel || !flow_store_steps_queued(s->instance.id, chain.origin));
+}
+
+/*
+ * Take the step chained to the run that flow_engine_chain_open named, if
+ * it queued one (and the subtransactions that did committed); its job row
+ * is the caller's to write.  activity gets its activity's name.  Closes the
+ * chain.
+ */
+bool
+flow_engine_chain_take(NewJob *step, char *activity)
+{
+	bool		filled = chain.filled;
+
+	if (filled)
+	{
+		*step = chain.step;
+		strlcpy(activity, chain.activity, NAMEDATALEN);
+	}
+	memset(&chain, 0, sizeof(chain));
+	return filled;
+}
+
+/*
+ * A subtransaction ends: one that aborts drops the chained step queued in
+ * it; one that commits hands it to its parent.
+ */
+void
+flow_engine_subxact_event(SubXactEvent event)
+{
+	int			level;
+
+	if (!chain.filled)
+		return;
+	level = GetCurrentTransactionNestLevel();
+	if (chain.level < level)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		chain.filled = false;
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		chain.level = level - 1;
+}
+
+/*
  * Queue a step or timer job of an activity of the step's instance.  A step
  * of an instance that waits for events, queued when no chain of its steps
- * runs, starts one: its job's place in the queue is the chain's clock.
+ * runs, starts one: its job's place in the queue is the chain's clock.  The
+ * first step that the run of a job whose chain is open queues is handed to
+ * the runner instead of written.
  */
 static void
-queue_activity_job(Step *s, int64 activity_id, const char *event, TimestampTz run_at)
+queue_activity_job(Step *s, int64 activity_id, const char *activity, const char *event,
+				   TimestampTz run_at)
 {
 	int64		id;
 
@@ -654,7 +770,16 @@ queue_activity_job(Step *s, int64 activity_id, const char *event, TimestampTz ru
 	job.instance_id = s->instance.id;
 	job.activity_id = activity_id;
 	job.run_at = run_at;
-	id = queue_insert(&job);
+	if (strcmp(event, "step") == 0 && may_chain(s))
+	{
+		job.id = id = queue_allocate_ids(1);
+		chain.step = job;
+		chain.filled = true;
+		chain.level = GetCurrentTransactionNestLevel();
+		strlcpy(chain.activity, activity, NAMEDATALEN);
+	}
+	else
+		id = queue_insert(&job);
 	if (strcmp(event, "step") == 0)
 	{
 		s->queued_step = true;
@@ -956,7 +1081,7 @@ enter_wait(Step *s, int index, FlowActivity *act)
 	id = flow_store_insert_activity(&s->instance, &a);
 	s->made_live = true;
 	if (timeout != 0)
-		queue_activity_job(s, id, "timer", timeout);
+		queue_activity_job(s, id, act->name, "timer", timeout);
 }
 
 /*
@@ -1041,11 +1166,11 @@ enter_human(Step *s, int index, FlowActivity *act)
 	id = flow_store_insert_activity(&s->instance, &a);
 	s->made_live = true;
 	if (start > now)
-		queue_activity_job(s, id, "timer", start);
+		queue_activity_job(s, id, act->name, "timer", start);
 	else
 		flow_engine_notify_task(id);
 	if (a.timeout_at != 0)
-		queue_activity_job(s, id, "timer", a.timeout_at);
+		queue_activity_job(s, id, act->name, "timer", a.timeout_at);
 }
 
 /*
@@ -1239,7 +1364,7 @@ enter_activity(Step *s, int target, const char *from)
 			a.run_at = GetCurrentTimestamp();
 			id = flow_store_insert_activity(&s->instance, &a);
 			s->made_live = true;
-			queue_activity_job(s, id, "step", step_due_now());
+			queue_activity_job(s, id, act->name, "step", step_due_now());
 			break;
 		case FLOW_WAIT:
 			enter_wait(s, target, act);
@@ -1716,7 +1841,7 @@ flow_engine_retry(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *ac
 	}
 	/* a task is ready again; its timer finds whether its timeout passed */
 	flow_store_reopen(activity->id, subflow || wait ? "waiting" : "ready", true);
-	queue_activity_job(&s, activity->id, automatic || subflow ? "step" : "timer",
+	queue_activity_job(&s, activity->id, activity->name, automatic || subflow ? "step" : "timer",
 					   step_due_now());
 	if (strcmp(activity->kind, "human") == 0)
 		flow_engine_notify_task(activity->id);

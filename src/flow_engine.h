@@ -11,6 +11,8 @@
 #ifndef PROCFLOW_FLOW_ENGINE_H
 #define PROCFLOW_FLOW_ENGINE_H
 
+#include "access/xact.h"
+
 #include "cache.h"
 #include "flow_store.h"
 #include "queue.h"
@@ -46,5 +48,10 @@ extern void flow_engine_skip(ProcessInfo *flow, FlowInstance *instance,
 							 FlowActivityRow *activity, const char *by);
 extern void flow_engine_retry(ProcessInfo *flow, FlowInstance *instance,
 							  FlowActivityRow *activity);
+
+/* Steps chained to a job's run (runner.c) */
+extern void flow_engine_chain_open(int64 job_id, int64 origin);
+extern bool flow_engine_chain_take(NewJob *step, char *activity);
+extern void flow_engine_subxact_event(SubXactEvent event);
 
 #endif							/* PROCFLOW_FLOW_ENGINE_H */

@@ -66,6 +66,8 @@ typedef struct FlowVersion
 	int			nwaits_on;
 	int64	   *timeout_ms;		/* an automatic activity's statement timeout */
 	bool		listens;		/* a wait or conditional start waits for events */
+	bool		parallel;		/* an instance may have several steps queued
+								 * at once (a split, a conditional start) */
 	bool		prepared;
 } FlowVersion;
 

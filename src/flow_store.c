@@ -68,6 +68,7 @@ enum
 	STARTED_BEFORE,
 	SET_CLOCK,
 	CHAIN_GOES_ON,
+	STEPS_QUEUED,
 	QUEUE_END,
 	SET_SPINS,
 	NOTE_EVENT_ACTIVITY,
@@ -1005,6 +1006,21 @@ flow_store_chain_goes_on(int64 instance_id, int64 except_job)
 			   "SELECT EXISTS (SELECT 1 FROM procflow.job"
 			   "                WHERE instance_id = $1 AND id <> $2"
 			   "                  AND (xid IS NOT NULL OR event = 'step'))",
+			   2, argtypes, args, NULL, SPI_OK_SELECT);
+	return DatumGetBool(result_value(1, &isnull));
+}
+
+/* Has an instance steps queued, but the job except_job? */
+bool
+flow_store_steps_queued(int64 instance_id, int64 except_job)
+{
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		args[2] = {Int64GetDatum(instance_id), Int64GetDatum(except_job)};
+	bool		isnull;
+
+	store_exec(STEPS_QUEUED,
+			   "SELECT EXISTS (SELECT 1 FROM procflow.job"
+			   "                WHERE instance_id = $1 AND id <> $2 AND event = 'step')",
 			   2, argtypes, args, NULL, SPI_OK_SELECT);
 	return DatumGetBool(result_value(1, &isnull));
 }

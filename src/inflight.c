@@ -7,7 +7,8 @@
  * out-of-memory kill) rolls back with the executor's transaction, so its
  * failed attempt would never be counted: after the restart an executor
  * claims it again, and the server crashes again, for ever.  So before it
- * runs a job, an executor writes the job's id into a small file of its own
+ * runs a job, an executor writes the job's id (or, for a step chained to a
+ * job's run, that job's id and the step's activity) into a small file of its own
  * (pg_procflow/executor.<database oid>.<worker> under the data directory),
  * and 0 when the job's run is over.  The file is mapped into memory, so
  * that noting a job is a store, not a system call: the kernel keeps the
@@ -37,7 +38,7 @@
 
 #define INFLIGHT_DIR "pg_procflow"
 
-static volatile int64 *inflight_slot = NULL;
+static volatile InflightNote *inflight_slot = NULL;
 
 /* Path of a worker's file in this database. */
 static char *
@@ -63,45 +64,58 @@ inflight_open(int worker)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not open file \"%s\": %m", path)));
-	if (ftruncate(fd, sizeof(int64)) < 0)
+	if (ftruncate(fd, sizeof(InflightNote)) < 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not resize file \"%s\": %m", path)));
-	map = mmap(NULL, sizeof(int64), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	map = mmap(NULL, sizeof(InflightNote), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not map file \"%s\": %m", path)));
 	close(fd);
-	inflight_slot = (volatile int64 *) map;
-	*inflight_slot = 0;
-}
-
-/* This executor starts running the job (0: none any more). */
-void
-inflight_note(int64 job_id)
-{
-	if (inflight_slot != NULL)
-		*inflight_slot = job_id;
+	inflight_slot = (volatile InflightNote *) map;
+	inflight_slot->job_id = 0;
 }
 
 /*
- * The job that a worker of this database was running when it last ended
- * without a clean exit, or 0.
+ * This executor starts running the job (0: none any more); a step chained
+ * to the run of job chained_after names its activity.
  */
-int64
-inflight_left_behind(int worker)
+void
+inflight_note(int64 job_id, int64 chained_after, const char *activity)
+{
+	if (inflight_slot == NULL)
+		return;
+	inflight_slot->chained_after = chained_after;
+	if (chained_after != 0)
+		strlcpy((char *) inflight_slot->activity, activity, NAMEDATALEN);
+	inflight_slot->job_id = job_id;
+}
+
+/*
+ * What a worker of this database was running when it last ended without a
+ * clean exit: false when nothing.  A note shorter than InflightNote (of an
+ * older build) has the job's id alone.
+ */
+bool
+inflight_left_behind(int worker, InflightNote *note)
 {
 	char	   *path = inflight_path(worker);
 	int			fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
-	int64		job_id = 0;
+	ssize_t		n;
 
+	memset(note, 0, sizeof(InflightNote));
 	if (fd < 0)
-		return 0;
-	if (read(fd, &job_id, sizeof(job_id)) != sizeof(job_id))
-		job_id = 0;
+		return false;
+	n = read(fd, note, sizeof(InflightNote));
 	CloseTransientFile(fd);
-	return job_id;
+	if (n < (ssize_t) sizeof(int64))
+		return false;
+	if (n < (ssize_t) sizeof(InflightNote))
+		note->chained_after = 0;
+	note->activity[NAMEDATALEN - 1] = '\0';
+	return note->job_id != 0;
 }
 
 /* The job a worker left behind has been dealt with. */

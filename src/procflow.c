@@ -24,6 +24,7 @@
 #include "queue.h"
 #include "rotation.h"
 #include "collect.h"
+#include "flow_engine.h"
 #include "shmem.h"
 #include "action.h"
 #include "cache.h"
@@ -53,6 +54,18 @@ procflow_xact_callback(XactEvent event, void *arg)
 }
 
 /*
+ * Subtransaction end: the jobs collected in it (collect.c) and the step
+ * chained in it (flow_engine.c) go with an abort, or to its parent.
+ */
+static void
+procflow_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						  SubTransactionId parentSubid, void *arg)
+{
+	collect_subxact_event(event);
+	flow_engine_subxact_event(event);
+}
+
+/*
  * Define the settings, and when preloaded, request shared memory and
  * register the launcher.
  */
@@ -64,8 +77,8 @@ _PG_init(void)
 
 	action_init();
 	cache_init();
-	collect_init();
 	RegisterXactCallback(procflow_xact_callback, NULL);
+	RegisterSubXactCallback(procflow_subxact_callback, NULL);
 	utility_init();
 	action_limits_init();
 

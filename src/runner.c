@@ -25,6 +25,14 @@
  * executors start again, and ends as failed instead of crashing it for
  * ever.
  *
+ * An executor runs the next automatic step that a flow's step or event
+ * queues, due at once, right after it in the same round (a chain, see
+ * run_chain): it does not wait for a claim, and its job row is written
+ * once, with its outcome.  A step chained to a job's run that crashes the
+ * server is noted with that job; the job then runs again without chaining
+ * steps to its run, and the step, queued as a job of its own, has its
+ * crashes counted.
+ *
  * Copyright (c) 2026, procflow developers
  *
  *-------------------------------------------------------------------------
@@ -57,6 +65,7 @@
 #include "queue.h"
 #include "runner.h"
 #include "scheduler.h"
+#include "shmem.h"
 #include "subxact.h"
 #include "stored_row.h"
 
@@ -295,7 +304,8 @@ run_job_failed(void *arg)
  * timeout stops the whole call instead of failing the job.
  */
 static void
-run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
+run_job(ClaimedJob *job, bool in_executor, int64 chained_after, const char *activity,
+		JobOutcome *outcome)
 {
 	ErrorData  *edata;
 	JobState	state;
@@ -305,7 +315,7 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 	outcome->id = job->id;
 	outcome->started_at = GetCurrentTimestamp();
 	if (in_executor)
-		inflight_note(job->id);
+		inflight_note(job->id, chained_after, activity);
 
 	cache_pin();
 	job_state_begin(&state);
@@ -317,7 +327,7 @@ run_job(ClaimedJob *job, bool in_executor, JobOutcome *outcome)
 	{
 		/* also after a failure: session-level locks outlive the rollback */
 		job_state_release_session_locks();
-		inflight_note(0);
+		inflight_note(0, 0, NULL);
 	}
 	if (edata == NULL && strcmp(outcome->status, FLOW_STEP_HELD) == 0)
 	{
@@ -407,7 +417,7 @@ run_batch_items(Batch *batch, int max_items, bool in_executor, int *ran)
 			JobOutcome	outcome;
 
 			queue_claimed_from(&row, &job);
-			run_job(&job, in_executor, &outcome);
+			run_job(&job, in_executor, 0, NULL, &outcome);
 			if (!outcome.held)
 				(*ran)++;
 			taken++;
@@ -442,24 +452,75 @@ run_batch_items(Batch *batch, int max_items, bool in_executor, int *ran)
 }
 
 /*
- * Run due jobs read by queue_claim: each is locked when it starts, and
- * skipped when another executor holds it or it changed meanwhile.  Stops
- * taking jobs after ROUND_MS.  Returns how many ran.
+ * Run the steps chained to the run of job "origin" that just ended
+ * (flow_engine_chain_open): the next automatic step of its instance that
+ * it queued, due at once, runs right after it, in a subtransaction of its
+ * own like any job, then the one that step queued, and so on until none
+ * follows or the round is over; the one left then is queued.  Each step's
+ * job row is written once, with its outcome (a failure's retry, or a held
+ * step's next try, as for any job).  Nobody else can see these steps before
+ * the round commits.  Returns how many ran; *taken counts the held too.
  */
 static int
-run_claimed(ClaimedJob *jobs, int njobs, bool in_executor, JobOutcome *outcomes)
+run_chain(int64 origin, TimestampTz round_start, int *taken)
+{
+	NewJob		step;
+	char		activity[NAMEDATALEN];
+	int			nran = 0;
+
+	while (flow_engine_chain_take(&step, activity))
+	{
+		ClaimedJob	job;
+		JobOutcome	outcome;
+
+		if (round_is_over(round_start))
+		{
+			(void) queue_insert(&step);
+			break;
+		}
+		queue_claimed_from(&step, &job);
+		flow_engine_chain_open(step.id, origin);
+		run_job(&job, true, origin, activity, &outcome);
+		queue_set_outcome(&step, &outcome);
+		(void) queue_insert(&step);
+		(*taken)++;
+		if (!outcome.held)
+			nran++;
+	}
+	return nran;
+}
+
+/*
+ * Run due jobs read by queue_claim: each is locked when it starts, and
+ * skipped when another executor holds it or it changed meanwhile; an
+ * executor runs the steps chained to each (run_chain).  Stops taking jobs
+ * after ROUND_MS.  Returns how many claimed jobs ran, with an outcome each;
+ * *chained_taken and *chained_ran count the chained steps.
+ */
+static int
+run_claimed(ClaimedJob *jobs, int njobs, bool in_executor, JobOutcome *outcomes,
+			int *chained_taken, int *chained_ran)
 {
 	TimestampTz round_start = GetCurrentTimestamp();
 	int			nrun = 0;
 
 	for (int i = 0; i < njobs; i++)
 	{
+		bool		chain;
+
 		if (nrun > 0 && round_is_over(round_start))
 			break;
 		if (!jobs[i].locked && !queue_lock_claimed(&jobs[i]))
 			continue;
-		run_job(&jobs[i], in_executor, &outcomes[nrun]);
+		/* what follows a job due after the round began must not see an earlier now() */
+		chain = in_executor && jobs[i].run_at <= GetCurrentTransactionStartTimestamp() &&
+			!shmem_chain_forbidden(jobs[i].id);
+		if (chain)
+			flow_engine_chain_open(jobs[i].id, jobs[i].id);
+		run_job(&jobs[i], in_executor, 0, NULL, &outcomes[nrun]);
 		nrun++;
+		if (chain)
+			*chained_ran += run_chain(jobs[i].id, round_start, chained_taken);
 	}
 	return nrun;
 }
@@ -478,6 +539,8 @@ run_owner_turn(Oid owner, int max_jobs, Oid as_role, bool in_executor, int *ran)
 	Batch	   *batch;
 	int			njobs;
 	int			nrun;
+	int			chained_taken = 0;
+	int			chained_ran = 0;
 	PrivilegedScope scope;
 
 	catalog_enter_privileged(&scope);
@@ -492,24 +555,26 @@ run_owner_turn(Oid owner, int max_jobs, Oid as_role, bool in_executor, int *ran)
 	batch_release();
 
 	outcomes = palloc(sizeof(JobOutcome) * Max(njobs, 1));
-	nrun = run_claimed(jobs, njobs, in_executor, outcomes);
+	nrun = run_claimed(jobs, njobs, in_executor, outcomes, &chained_taken, &chained_ran);
 	if (nrun == 0 && njobs > 0)
 	{
 		/* others hold all of them: take the first job that nobody holds */
 		catalog_enter_privileged(&scope);
 		jobs = queue_claim(owner, 1, as_role, false, 0, true, &njobs);
 		catalog_leave_privileged(&scope);
-		nrun = run_claimed(jobs, njobs, in_executor, outcomes);
+		nrun = run_claimed(jobs, njobs, in_executor, outcomes, &chained_taken,
+						   &chained_ran);
 	}
 	/* a held job did not run */
 	for (int i = 0; i < nrun; i++)
 		if (!outcomes[i].held)
 			(*ran)++;
+	*ran += chained_ran;
 
 	catalog_enter_privileged(&scope);
 	queue_record_outcomes(outcomes, nrun);
 	catalog_leave_privileged(&scope);
-	return nrun;
+	return nrun + chained_taken;
 }
 
 /* Does (ord, run_at, id) a come before b in the queue's order? */
@@ -625,13 +690,16 @@ runner_run_due(int max_jobs, Oid as_role, bool in_executor, int *ran)
 
 /*
  * An executor starts: the job its predecessor (same database and worker
- * number) noted as running when it ended without a clean exit crashed it,
- * or was running when the server crashed.  If it is still pending, count
- * that as a failed attempt.  Runs in the caller's transaction.
+ * number, "worker") noted as running when it ended without a clean exit
+ * crashed it, or was running when the server crashed.  If it is still
+ * pending, count that as a failed attempt.  A step chained to a job's run
+ * left no row: that job runs again without chaining steps, so that the
+ * step runs as a job of its own.  Runs in the caller's transaction.
  */
 void
-runner_count_crashed(int64 job_id)
+runner_count_crashed(const InflightNote *note)
 {
+	int64		job_id = note->job_id;
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(job_id)};
 	PrivilegedScope scope;
@@ -645,6 +713,15 @@ runner_count_crashed(int64 job_id)
 	bool		isnull;
 	Datum		d;
 
+	if (note->chained_after != 0)
+	{
+		shmem_forbid_chain(note->chained_after);
+		ereport(LOG,
+				(errmsg("the server process running activity \"%s\", chained to the run of job " INT64_FORMAT ", terminated abnormally",
+						note->activity, note->chained_after),
+				 errdetail("That job runs again with the steps it queues as jobs of their own; the activity's job then counts its failed attempts.")));
+		return;
+	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	catalog_enter_privileged(&scope);

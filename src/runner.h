@@ -10,7 +10,9 @@
 #ifndef PROCFLOW_RUNNER_H
 #define PROCFLOW_RUNNER_H
 
+#include "inflight.h"
+
 extern int	runner_run_due(int max_jobs, Oid as_role, bool in_executor, int *ran);
-extern void runner_count_crashed(int64 job_id);
+extern void runner_count_crashed(const InflightNote *note);
 
 #endif							/* PROCFLOW_RUNNER_H */

@@ -48,6 +48,9 @@ typedef struct DatabaseSlot
 											 * rewritten (rotation.c) */
 	TransactionId cancelled_xid[JOB_PARTITIONS];	/* the latest transaction
 													 * that cancelled them */
+	pg_atomic_uint64 unchained[PROCFLOW_MAX_WORKERS];	/* per worker: a job
+														 * whose chained step
+														 * crashed it, or 0 */
 } DatabaseSlot;
 
 typedef struct ProcflowShared
@@ -117,6 +120,8 @@ shmem_startup(void)
 			for (int w = 0; w < PROCFLOW_MAX_WORKERS; w++)
 				s->executor_procno[w] = -1;
 			pg_atomic_init_u64(&s->next_wakeup, NO_WAKEUP);
+			for (int w = 0; w < PROCFLOW_MAX_WORKERS; w++)
+				pg_atomic_init_u64(&s->unchained[w], 0);
 			memset(&s->rotation, 0, sizeof(QueueRotation));
 			memset(s->cancelled, 0, sizeof(s->cancelled));
 			memset(s->cancelled_xid, 0, sizeof(s->cancelled_xid));
@@ -157,6 +162,8 @@ shmem_assign_slot(int slot, const char *dbname)
 	memset(s->cancelled_xid, 0, sizeof(s->cancelled_xid));
 	SpinLockRelease(&shared->mutex);
 	pg_atomic_write_u64(&s->next_wakeup, NO_WAKEUP);
+	for (int w = 0; w < PROCFLOW_MAX_WORKERS; w++)
+		pg_atomic_write_u64(&s->unchained[w], 0);
 }
 
 /* Free a slot whose database is no longer served. */
@@ -214,6 +221,34 @@ shmem_executor_detach(int code, Datum arg)
 	if (s->executor_procno[attached_worker] == MyProc->pgprocno)
 		s->executor_procno[attached_worker] = -1;
 	SpinLockRelease(&shared->mutex);
+}
+
+/*
+ * The calling executor found that a step chained to this job's run crashed
+ * its predecessor: no executor of the database chains steps to that job's
+ * next run (runner.c), so that the step runs, and is counted, as a job of
+ * its own.
+ */
+void
+shmem_forbid_chain(int64 job_id)
+{
+	pg_atomic_write_u64(&shared->slots[attached_slot].unchained[attached_worker],
+						(uint64) job_id);
+}
+
+/* Must this job's run not chain steps (shmem_forbid_chain)? */
+bool
+shmem_chain_forbidden(int64 job_id)
+{
+	DatabaseSlot *s;
+
+	if (attached_slot < 0)
+		return false;
+	s = &shared->slots[attached_slot];
+	for (int w = 0; w < PROCFLOW_MAX_WORKERS; w++)
+		if (pg_atomic_read_u64(&s->unchained[w]) == (uint64) job_id)
+			return true;
+	return false;
 }
 
 /* Record whether the slot's database lacks the extension. */

@@ -50,6 +50,8 @@ extern void shmem_get_rotation(int slot, QueueRotation *rotation);
 extern void shmem_set_rotation(int slot, const QueueRotation *rotation);
 extern void shmem_get_cancelled(int slot, int64 *counts, TransactionId *xids);
 extern void shmem_forget_cancelled(int slot, int partition, int64 n);
+extern void shmem_forbid_chain(int64 job_id);
+extern bool shmem_chain_forbidden(int64 job_id);
 
 /* Any backend. */
 extern void shmem_wake_executors(Oid dboid, TimestampTz due);

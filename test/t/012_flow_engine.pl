@@ -131,6 +131,31 @@ wait_until($node, q{SELECT count(*) = 30000 FROM procflow.instances WHERE flow =
 	'the 30,000 instances completed after the restart');
 check_exactly_once(30000, 'immediate shutdown');
 
+# A step that an executor runs chained to the one before it (in the same
+# transaction, right after it) and that ends the executor's process: the
+# step before it is not blamed and its effect happens once; the chained
+# step then runs as a job of its own, whose deaths count as its failed
+# attempts, until it fails for good.
+$node->safe_psql('postgres', q{
+CREATE TABLE trail (instance bigint, step text);
+SELECT procflow.create_flow('fatal', NULL, $${"start": "a", "activities": {
+  "a": {"kind": "automatic", "action": "INSERT INTO trail VALUES (($3->>'instance')::bigint, 'a')", "next": "b"},
+  "b": {"kind": "automatic", "action": "SELECT pg_terminate_backend(pg_backend_pid())", "next": "e"},
+  "e": {"kind": "end"}}}$$, max_attempts => 2);
+});
+my $fatal = $node->safe_psql('postgres', q{SELECT procflow.launch('fatal')});
+wait_until($node, qq{SELECT count(*) = 1 FROM procflow.activities WHERE instance = $fatal AND name = 'b' AND status = 'failed'},
+	'the chained step that ends its executor did not fail for good');
+is($node->safe_psql('postgres', qq{
+SELECT string_agg(name || ' ' || status || ' ' || attempts || ' ' || coalesce(error_code, '-'), ', ' ORDER BY name)
+  FROM procflow.activities WHERE instance = $fatal}),
+	'a closed 1 -, b failed 2 57P02', 'the step before it closed; the chained step failed after two deaths');
+is($node->safe_psql('postgres', qq{SELECT count(*) FROM trail WHERE instance = $fatal}), '1',
+	'the step before it took effect once');
+ok($node->log_contains(qr/the server process running activity "b", chained to the run of job \d+, terminated abnormally/),
+	'the death of the chained step was noted with its activity');
+wait_until($node, $executors, 'executors back after the chained step');
+
 # A failed wait's kept events are due once the wait is skipped, and the
 # executors, sleeping up to procflow.max_sleep (a minute here), are told:
 # they take them at once.
