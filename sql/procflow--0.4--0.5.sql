@@ -428,3 +428,9 @@ CREATE FUNCTION procflow.taskbox(assignee text DEFAULT current_user, groups text
 RETURNS SETOF procflow.tasks
 LANGUAGE C STABLE CALLED ON NULL INPUT
 AS 'MODULE_PATHNAME', 'procflow_taskbox';
+
+-- executors keep the versions that wait for a table's events (see
+-- flow_delivery.c): a change of a version, however made, is announced
+CREATE TRIGGER flow_version_changed
+	AFTER INSERT OR UPDATE OR DELETE ON procflow.flow_version
+	FOR EACH ROW EXECUTE FUNCTION procflow.definitions_changed();

@@ -265,6 +265,84 @@ listener_key_guarded(Delivery *d, ProcessInfo *flow, FlowVersion *fv, int index,
 	return c.key;
 }
 
+/* The versions of a flow that wait for events of a table (listening_versions). */
+typedef struct ListeningVersions
+{
+	struct
+	{
+		int32		process_id;
+		Oid			relid;
+	}			key;			/* hash key: must be first */
+	int			nversions;
+	int32	   *versions;		/* in order */
+} ListeningVersions;
+
+static HTAB *listening = NULL;
+static MemoryContext listening_cxt = NULL;
+static uint64 listening_generation = 0;
+
+/*
+ * The versions of flow process_id that wait for events of table relid,
+ * read once per generation of the rule cache (a new version, or any change
+ * of a definition, starts a new one, see cache.c): an executor delivers
+ * thousands of events between two changes.
+ */
+static ListeningVersions *
+listening_versions(int32 process_id, Oid relid)
+{
+	Oid			argtypes[2] = {INT4OID, REGCLASSOID};
+	Datum		args[2] = {Int32GetDatum(process_id), ObjectIdGetDatum(relid)};
+	ListeningVersions key;
+	ListeningVersions *lv;
+	PrivilegedScope scope;
+	bool		found;
+
+	if (listening == NULL || listening_generation != cache_generation_number())
+	{
+		HASHCTL		ctl;
+
+		if (listening_cxt == NULL)
+			listening_cxt = AllocSetContextCreate(TopMemoryContext,
+												  "procflow listening versions",
+												  ALLOCSET_SMALL_SIZES);
+		else
+			MemoryContextReset(listening_cxt);
+		ctl.keysize = sizeof(key.key);
+		ctl.entrysize = sizeof(ListeningVersions);
+		ctl.hcxt = listening_cxt;
+		listening = hash_create("procflow listening versions", 16, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		listening_generation = cache_generation_number();
+	}
+	memset(&key, 0, sizeof(key));
+	key.key.process_id = process_id;
+	key.key.relid = relid;
+	lv = hash_search(listening, &key.key, HASH_FIND, NULL);
+	if (lv != NULL)
+		return lv;
+
+	catalog_enter_privileged(&scope);
+	catalog_keep_plan(&listening_plan,
+					  "SELECT version FROM procflow.flow_version"
+					  " WHERE process_id = $1 AND $2 = ANY (waits_on) ORDER BY version",
+					  2, argtypes);
+	if (SPI_execute_plan(listening_plan, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "reading the versions that wait for an event failed");
+	catalog_leave_privileged(&scope);
+
+	lv = hash_search(listening, &key.key, HASH_ENTER, &found);
+	lv->nversions = (int) SPI_processed;
+	lv->versions = MemoryContextAlloc(listening_cxt, sizeof(int32) * Max(lv->nversions, 1));
+	for (int v = 0; v < lv->nversions; v++)
+	{
+		bool		isnull;
+
+		lv->versions[v] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[v],
+													  SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	return lv;
+}
+
 /*
  * The activities that listen for the event, in the versions of the flow
  * that wait for events of its table (only "version", when it is not 0),
@@ -276,41 +354,19 @@ static int
 listeners_of(Delivery *d, ProcessInfo *flow, int32 version, bool guard,
 			 Listener **listeners, char **error)
 {
-	Oid			argtypes[3] = {INT4OID, REGCLASSOID, INT4OID};
-	Datum		args[3];
-	PrivilegedScope scope;
-	int			nversions;
-	int32	   *versions;
+	ListeningVersions *lv = listening_versions(flow->id, d->table->relid);
 	int			n = 0;
 	int			capacity = 4;
 
 	*error = NULL;
-	args[0] = Int32GetDatum(flow->id);
-	args[1] = ObjectIdGetDatum(d->table->relid);
-	args[2] = Int32GetDatum(version);
-	catalog_enter_privileged(&scope);
-	catalog_keep_plan(&listening_plan,
-					  "SELECT version FROM procflow.flow_version"
-					  " WHERE process_id = $1 AND $2 = ANY (waits_on)"
-					  "   AND ($3 = 0 OR version = $3) ORDER BY version",
-					  3, argtypes);
-	if (SPI_execute_plan(listening_plan, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "reading the versions that wait for an event failed");
-	catalog_leave_privileged(&scope);
-	nversions = (int) SPI_processed;
-	versions = palloc(sizeof(int32) * Max(nversions, 1));
-	for (int v = 0; v < nversions; v++)
-	{
-		bool		isnull;
-
-		versions[v] = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[v],
-												  SPI_tuptable->tupdesc, 1, &isnull));
-	}
-
 	*listeners = palloc(sizeof(Listener) * capacity);
-	for (int v = 0; v < nversions; v++)
+	for (int v = 0; v < lv->nversions; v++)
 	{
-		FlowVersion *fv = flow_version_load(flow, versions[v]);
+		FlowVersion *fv;
+
+		if (version != 0 && lv->versions[v] != version)
+			continue;
+		fv = flow_version_load(flow, lv->versions[v]);
 
 		flow_version_prepare(flow, fv);
 		for (int i = 0; i < fv->def->nactivities; i++)
@@ -336,10 +392,10 @@ listeners_of(Delivery *d, ProcessInfo *flow, int32 version, bool guard,
 			{
 				ereport(LOG,
 						(errmsg("the key of activity \"%s\" of version %d of flow \"%s\" failed on event job " INT64_FORMAT ": %s",
-								act->name, versions[v], flow->name, d->job->id, failed)));
+								act->name, fv->key.version, flow->name, d->job->id, failed)));
 				if (*error == NULL)
 					*error = psprintf("the key of activity \"%s\" of version %d failed: %s",
-									  act->name, versions[v], failed);
+									  act->name, fv->key.version, failed);
 			}
 		}
 	}

@@ -1410,9 +1410,8 @@ step_end(Step *s)
 {
 	if (!s->ended && (!s->made_live || s->closed_begun) &&
 		strcmp(s->instance.status, "active") == 0 &&
-		!flow_store_has_live(s->instance.id))
+		flow_store_complete_if_idle(s->instance.id))
 	{
-		flow_store_set_status(s->instance.id, "completed");
 		strlcpy(s->instance.status, "completed", sizeof(s->instance.status));
 		notify_parent(&s->instance);
 	}

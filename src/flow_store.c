@@ -44,7 +44,7 @@ enum
 	LOCK_INSTANCE_EVENT,
 	SET_STATUS,
 	MERGE_VARS,
-	HAS_LIVE,
+	COMPLETE_IF_IDLE,
 	READ_ACTIVITY,
 	INSERT_ACTIVITY,
 	CLOSE_ACTIVITY,
@@ -319,21 +319,27 @@ flow_store_note_vars_change(int64 instance_id, Jsonb *vars, const char *by)
 }
 
 /*
- * Has the instance an activity that is not over: scheduled, ready, open,
- * waiting, or failed (which waits for retry_activity or skip_activity)?
+ * An instance that has no activity that is not over (scheduled, ready,
+ * open, waiting, or failed, which waits for retry_activity or
+ * skip_activity) has completed: mark it so, with its finish time, and
+ * return true.  One statement: a step that ends an instance does not look
+ * first.
  */
 bool
-flow_store_has_live(int64 instance_id)
+flow_store_complete_if_idle(int64 instance_id)
 {
 	Oid			argtypes[1] = {INT8OID};
 	Datum		args[1] = {Int64GetDatum(instance_id)};
-	bool		isnull;
 
-	store_exec(HAS_LIVE,
-			   "SELECT EXISTS (SELECT 1 FROM procflow.activity"
-			   "                WHERE instance_id = $1 AND closed_at IS NULL)",
-			   1, argtypes, args, NULL, SPI_OK_SELECT);
-	return DatumGetBool(result_value(1, &isnull));
+	store_exec(COMPLETE_IF_IDLE,
+			   "UPDATE procflow.instance"
+			   "   SET status = 'completed', updated_at = now(),"
+			   "       finished_at = pg_catalog.clock_timestamp()"
+			   " WHERE id = $1"
+			   "   AND NOT EXISTS (SELECT 1 FROM procflow.activity"
+			   "                    WHERE instance_id = $1 AND closed_at IS NULL)",
+			   1, argtypes, args, NULL, SPI_OK_UPDATE);
+	return SPI_processed == 1;
 }
 
 /* Read an activity; false when there is none. */

@@ -114,7 +114,7 @@ extern bool flow_store_failed_event(int64 instance_id, int64 activity_id);
 extern void flow_store_set_status(int64 instance_id, const char *status);
 extern void flow_store_merge_vars(int64 instance_id, Jsonb *vars);
 extern void flow_store_note_vars_change(int64 instance_id, Jsonb *vars, const char *by);
-extern bool flow_store_has_live(int64 instance_id);
+extern bool flow_store_complete_if_idle(int64 instance_id);
 extern bool flow_store_read_activity(int64 id, FlowActivityRow *row);
 extern int64 flow_store_insert_activity(const FlowInstance *instance,
 										const NewActivity *activity);

@@ -385,7 +385,8 @@ static int
 run_batch_items(Batch *batch, int max_items, bool in_executor, int *ran)
 {
 	int			from = batch->next_item;
-	int			to = Min(batch->items, from + max_items - 1);
+	/* each item runs in a subtransaction: look only at those that can run */
+	int			to = Min(batch->items, from + Min(max_items, Max(subxact_cache_room(), 1)) - 1);
 	int			n = to - from + 1;
 	bool	   *waits = palloc(sizeof(bool) * n);
 	int64	   *held = palloc(sizeof(int64) * n);

@@ -77,6 +77,18 @@ subxact_run(SubxactWork work, SubxactWork on_error, void *arg, bool rethrow_canc
 bool
 subxact_cache_has_room(void)
 {
-	return !MyProc->subxidStatus.overflowed &&
-		MyProc->subxidStatus.count < PGPROC_MAX_CACHED_SUBXIDS - SUBXACT_CACHE_ROOM;
+	return subxact_cache_room() > 0;
+}
+
+/*
+ * How many more subtransactions that write this transaction can run before
+ * subxact_cache_has_room says no: at most as many pieces of work as can
+ * still start in it.
+ */
+int
+subxact_cache_room(void)
+{
+	if (MyProc->subxidStatus.overflowed)
+		return 0;
+	return Max(PGPROC_MAX_CACHED_SUBXIDS - SUBXACT_CACHE_ROOM - MyProc->subxidStatus.count, 0);
 }

@@ -18,5 +18,6 @@ typedef void (*SubxactWork) (void *arg);
 extern ErrorData *subxact_run(SubxactWork work, SubxactWork on_error, void *arg,
 							  bool rethrow_cancel);
 extern bool subxact_cache_has_room(void);
+extern int	subxact_cache_room(void);
 
 #endif							/* PROCFLOW_SUBXACT_H */
