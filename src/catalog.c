@@ -73,6 +73,8 @@ catalog_oids_if_installed(void)
 	oids.job_id_seq = get_relname_relid("job_id_seq", oids.namespace);
 	oids.job_batch = get_relname_relid("job_batch", oids.namespace);
 	oids.finished_job = get_relname_relid("finished_job", oids.namespace);
+	oids.activity = get_relname_relid("activity", oids.namespace);
+	oids.activity_id_seq = get_relname_relid("activity_id_seq", oids.namespace);
 	if (!OidIsValid(oids.process) || !OidIsValid(oids.trigger) ||
 		!OidIsValid(oids.job) || !OidIsValid(oids.job_id_seq) ||
 		!OidIsValid(oids.job_batch) || !OidIsValid(oids.finished_job))
@@ -126,7 +128,8 @@ catalog_invalidate(Oid relid)
 	if (!oids_valid)
 		return;
 	if (relid == InvalidOid || relid == oids.process || relid == oids.trigger ||
-		relid == oids.job || relid == oids.job_batch || relid == oids.finished_job)
+		relid == oids.job || relid == oids.job_batch || relid == oids.finished_job ||
+		relid == oids.activity)
 		oids_valid = false;
 }
 

@@ -40,6 +40,8 @@ typedef struct CatalogOids
 	Oid			finished_job;	/* procflow.finished_job, the history */
 	Oid			job_id_seq;		/* procflow.job_id_seq */
 	Oid			job_batch;		/* procflow.job_batch */
+	Oid			activity;		/* procflow.activity (InvalidOid before 0.4) */
+	Oid			activity_id_seq;	/* procflow.activity_id_seq */
 	Oid			owner;			/* owner of the catalog tables */
 	CatalogLevel level;			/* the version of the tables */
 	bool		has_flows;		/* level is CATALOG_CURRENT: the tables run

@@ -41,7 +41,11 @@ typedef struct InsertTarget
 
 static InsertTarget *targets = NULL;
 
-/* Open relid and its indexes for inserting until transaction end. */
+/*
+ * Open relid and its indexes for inserting until transaction end; natts is
+ * the number of columns the caller forms rows of (-1: it reads them from
+ * direct_insert_desc).
+ */
 static InsertTarget *
 open_target(Oid relid, int natts)
 {
@@ -53,7 +57,7 @@ open_target(Oid relid, int natts)
 	CurrentResourceOwner = TopTransactionResourceOwner;
 	t->relid = relid;
 	t->rel = table_open(relid, RowExclusiveLock);
-	if (RelationGetDescr(t->rel)->natts != natts)
+	if (natts >= 0 && RelationGetDescr(t->rel)->natts != natts)
 		elog(ERROR, "relation \"%s\" has %d columns, expected %d",
 			 RelationGetRelationName(t->rel), RelationGetDescr(t->rel)->natts, natts);
 	t->estate = CreateExecutorState();
@@ -68,6 +72,29 @@ open_target(Oid relid, int natts)
 	return t;
 }
 
+/* The open target of relid, opened now if it is not yet. */
+static InsertTarget *
+target_of(Oid relid, int natts)
+{
+	InsertTarget *t;
+
+	for (t = targets; t != NULL; t = t->next)
+		if (t->relid == relid)
+			return t;
+	return open_target(relid, natts);
+}
+
+/*
+ * The columns of relid as direct_insert takes them, for a caller that
+ * places its values by the columns' names (a table that upgrades changed).
+ * Valid until the end of the transaction.
+ */
+TupleDesc
+direct_insert_desc(Oid relid)
+{
+	return RelationGetDescr(target_of(relid, -1)->rel);
+}
+
 /*
  * Insert one row of natts columns into relid, with its index entries.  The
  * values are copied into the row before this returns.
@@ -75,15 +102,12 @@ open_target(Oid relid, int natts)
 void
 direct_insert(Oid relid, int natts, Datum *values, bool *nulls)
 {
-	InsertTarget *t;
-	TupleTableSlot *slot;
+	InsertTarget *t = target_of(relid, natts);
+	TupleTableSlot *slot = t->slot;
 
-	for (t = targets; t != NULL; t = t->next)
-		if (t->relid == relid)
-			break;
-	if (t == NULL)
-		t = open_target(relid, natts);
-	slot = t->slot;
+	if (RelationGetDescr(t->rel)->natts != natts)
+		elog(ERROR, "relation \"%s\" has %d columns, expected %d",
+			 RelationGetRelationName(t->rel), RelationGetDescr(t->rel)->natts, natts);
 
 	ExecClearTuple(slot);
 	memcpy(slot->tts_values, values, sizeof(Datum) * natts);

@@ -10,9 +10,11 @@
 #ifndef PROCFLOW_DIRECT_INSERT_H
 #define PROCFLOW_DIRECT_INSERT_H
 
+#include "access/tupdesc.h"
 #include "utils/relcache.h"
 
 extern void direct_insert(Oid relid, int natts, Datum *values, bool *nulls);
+extern TupleDesc direct_insert_desc(Oid relid);
 extern void direct_insert_close_all(void);
 extern void direct_insert_forget_all(void);
 

@@ -23,14 +23,17 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/sequence.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/xid8.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 
 #include "catalog.h"
+#include "direct_insert.h"
 #include "flow_store.h"
 #include "queue.h"
 #include "wakeup.h"
@@ -46,7 +49,6 @@ enum
 	MERGE_VARS,
 	COMPLETE_IF_IDLE,
 	READ_ACTIVITY,
-	INSERT_ACTIVITY,
 	CLOSE_ACTIVITY,
 	NOTE_RUN,
 	REOPEN,
@@ -379,67 +381,176 @@ flow_store_read_activity(int64 id, FlowActivityRow *row)
 	return true;
 }
 
-/* Insert an activity of an instance and return its id. */
+/*
+ * The columns of procflow.activity that an insert fills, and where each is
+ * in the table (found by name: the tables of an upgraded installation may
+ * order them otherwise than a new one).
+ */
+typedef enum ActivityColumn
+{
+	AC_ID,
+	AC_INSTANCE_ID,
+	AC_NAME,
+	AC_KIND,
+	AC_STATUS,
+	AC_OUTCOME,
+	AC_RUN_AT,
+	AC_CREATED_AT,
+	AC_CLOSED_AT,
+	AC_ATTEMPTS,
+	AC_ERROR,
+	AC_ASSIGNEE,
+	AC_GROUP,
+	AC_INSTRUCTIONS,
+	AC_DUE_AT,
+	AC_TIMEOUT_AT,
+	AC_BEGAN,
+	AC_BEGAN_XID,
+	AC_BEGAN_CID,
+	AC_WAIT_ENTITY,
+	AC_WAIT_KEY,
+	AC_ARRIVED,
+	AC_BEGAN_AFTER,
+	AC_PROCESS_ID,
+	AC_FORM,
+	AC_COUNT
+} ActivityColumn;
+
+static const char *const activity_column_names[AC_COUNT] = {
+	"id", "instance_id", "name", "kind", "status", "outcome", "run_at", "created_at",
+	"closed_at", "attempts", "error", "assignee", "group", "instructions", "due_at",
+	"timeout_at", "began", "began_xid", "began_cid", "wait_entity", "wait_key", "arrived",
+	"began_after", "process_id", "form"
+};
+
+/*
+ * Where each column of ActivityColumn is in the descriptor of
+ * procflow.activity (0-based); an error if one is missing.
+ */
+static void
+map_activity_columns(TupleDesc desc, int *attno)
+{
+	for (int c = 0; c < AC_COUNT; c++)
+	{
+		attno[c] = -1;
+		for (int i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+
+			if (!att->attisdropped &&
+				strcmp(NameStr(att->attname), activity_column_names[c]) == 0)
+			{
+				attno[c] = i;
+				break;
+			}
+		}
+		if (attno[c] < 0)
+			elog(ERROR, "column \"%s\" of procflow.activity does not exist",
+				 activity_column_names[c]);
+	}
+}
+
+/* A text datum of a C string, or a null. */
+static void
+set_text(Datum *values, bool *nulls, int attno, const char *s)
+{
+	values[attno] = s ? CStringGetTextDatum(s) : (Datum) 0;
+	nulls[attno] = s == NULL;
+}
+
+/* A timestamptz datum, or a null for 0. */
+static void
+set_time(Datum *values, bool *nulls, int attno, TimestampTz t)
+{
+	values[attno] = TimestampTzGetDatum(t);
+	nulls[attno] = t == 0;
+}
+
+/*
+ * Insert an activity of an instance and return its id.  The row is written
+ * with the table AM and the index machinery (direct_insert.c), not with an
+ * INSERT: a step writes several, and a statement's start costs more than
+ * the row.  What the table's definition would do is done here: the id from
+ * its sequence, created_at, the closing time of an activity that is over,
+ * the transaction and command of a wait's snapshot.  Its foreign key holds
+ * (the caller holds the instance's row lock), and its BEFORE INSERT
+ * trigger, which drops a restored snapshot from another cluster, has
+ * nothing to do with a snapshot taken now.  The next statement sees the
+ * row.
+ */
 int64
 flow_store_insert_activity(const FlowInstance *instance, const NewActivity *a)
 {
-	Oid			argtypes[20] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID,
-		PG_SNAPSHOTOID, OIDOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, TEXTOID, INT8OID, INT4OID, TEXTOID};
-	Datum		args[20];
-	char		nulls[20];
-	bool		isnull;
-	const char *texts[3] = {a->assignee, a->group, a->instructions};
+	Oid			relid = catalog_oids()->activity;
+	TupleDesc	desc = direct_insert_desc(relid);
+	int			attno[AC_COUNT];
+	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+	int64		id;
+	bool		over = strcmp(a->status, "closed") == 0 || strcmp(a->status, "skipped") == 0 ||
+		strcmp(a->status, "cancelled") == 0;
 
-	memset(nulls, ' ', sizeof(nulls));
-	args[0] = Int64GetDatum(instance->id);
-	args[1] = CStringGetTextDatum(a->name);
-	args[2] = CStringGetTextDatum(a->kind);
-	args[3] = CStringGetTextDatum(a->status);
-	args[4] = a->outcome ? CStringGetTextDatum(a->outcome) : (Datum) 0;
-	nulls[4] = a->outcome ? ' ' : 'n';
-	args[5] = TimestampTzGetDatum(a->run_at);
-	nulls[5] = a->run_at != 0 ? ' ' : 'n';
-	args[6] = a->began;
-	nulls[6] = a->began != 0 ? ' ' : 'n';
-	args[7] = ObjectIdGetDatum(a->wait_entity);
-	nulls[7] = OidIsValid(a->wait_entity) ? ' ' : 'n';
-	args[8] = a->wait_key;
-	nulls[8] = a->wait_key != 0 ? ' ' : 'n';
-	args[9] = a->arrived ? CStringGetTextDatum(a->arrived) : (Datum) 0;
-	nulls[9] = a->arrived ? ' ' : 'n';
-	for (int i = 0; i < 3; i++)
+	map_activity_columns(desc, attno);
+	for (int i = 0; i < desc->natts; i++)
 	{
-		args[10 + i] = texts[i] ? CStringGetTextDatum(texts[i]) : (Datum) 0;
-		nulls[10 + i] = texts[i] ? ' ' : 'n';
+		values[i] = (Datum) 0;
+		nulls[i] = true;
 	}
-	args[13] = TimestampTzGetDatum(a->due_at);
-	nulls[13] = a->due_at != 0 ? ' ' : 'n';
-	args[14] = TimestampTzGetDatum(a->timeout_at);
-	nulls[14] = a->timeout_at != 0 ? ' ' : 'n';
-	args[15] = Int32GetDatum((int32) GetCurrentCommandId(false));
-	args[16] = a->error ? CStringGetTextDatum(a->error) : (Datum) 0;
-	nulls[16] = a->error ? ' ' : 'n';
-	args[17] = Int64GetDatum(a->began_after);
-	nulls[17] = a->began_after != 0 ? ' ' : 'n';
-	args[18] = Int32GetDatum(instance->process_id);
-	args[19] = a->form ? CStringGetTextDatum(a->form) : (Datum) 0;
-	nulls[19] = a->form ? ' ' : 'n';
-	store_exec(INSERT_ACTIVITY,
-			   "INSERT INTO procflow.activity (instance_id, name, kind, status, outcome,"
-			   "  run_at, closed_at, began, began_xid, began_cid, wait_entity, wait_key,"
-			   "  arrived, assignee, \"group\", instructions, due_at, timeout_at, error,"
-			   "  began_after, process_id, form)"
-			   " VALUES ($1, $2, $3, $4, $5, $6,"
-			   "  CASE WHEN $4 IN ('closed', 'skipped', 'cancelled')"
-			   "       THEN pg_catalog.clock_timestamp() END,"
-			   "  $7, CASE WHEN $7 IS NOT NULL THEN pg_catalog.pg_current_xact_id() END,"
-			   "  CASE WHEN $7 IS NOT NULL THEN $16 END,"
-			   "  $8::pg_catalog.regclass, $9, CASE WHEN $10 IS NOT NULL THEN ARRAY[$10] END,"
-			   "  $11, $12, $13, $14, $15, $17, $18, $19, $20::pg_catalog.jsonb)"
-			   " RETURNING id",
-			   20, argtypes, args, nulls, SPI_OK_INSERT_RETURNING);
-	return DatumGetInt64(result_value(1, &isnull));
+	id = nextval_internal(catalog_oids()->activity_id_seq, false);
+	values[attno[AC_ID]] = Int64GetDatum(id);
+	nulls[attno[AC_ID]] = false;
+	values[attno[AC_INSTANCE_ID]] = Int64GetDatum(instance->id);
+	nulls[attno[AC_INSTANCE_ID]] = false;
+	set_text(values, nulls, attno[AC_NAME], a->name);
+	set_text(values, nulls, attno[AC_KIND], a->kind);
+	set_text(values, nulls, attno[AC_STATUS], a->status);
+	set_text(values, nulls, attno[AC_OUTCOME], a->outcome);
+	set_time(values, nulls, attno[AC_RUN_AT], a->run_at);
+	set_time(values, nulls, attno[AC_CREATED_AT], GetCurrentTransactionStartTimestamp());
+	set_time(values, nulls, attno[AC_CLOSED_AT], over ? GetCurrentTimestamp() : 0);
+	values[attno[AC_ATTEMPTS]] = Int32GetDatum(0);
+	nulls[attno[AC_ATTEMPTS]] = false;
+	set_text(values, nulls, attno[AC_ERROR], a->error);
+	set_text(values, nulls, attno[AC_ASSIGNEE], a->assignee);
+	set_text(values, nulls, attno[AC_GROUP], a->group);
+	set_text(values, nulls, attno[AC_INSTRUCTIONS], a->instructions);
+	set_time(values, nulls, attno[AC_DUE_AT], a->due_at);
+	set_time(values, nulls, attno[AC_TIMEOUT_AT], a->timeout_at);
+	if (a->began != 0)
+	{
+		values[attno[AC_BEGAN]] = a->began;
+		nulls[attno[AC_BEGAN]] = false;
+		values[attno[AC_BEGAN_XID]] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+		nulls[attno[AC_BEGAN_XID]] = false;
+		values[attno[AC_BEGAN_CID]] = Int32GetDatum((int32) GetCurrentCommandId(false));
+		nulls[attno[AC_BEGAN_CID]] = false;
+	}
+	values[attno[AC_WAIT_ENTITY]] = ObjectIdGetDatum(a->wait_entity);
+	nulls[attno[AC_WAIT_ENTITY]] = !OidIsValid(a->wait_entity);
+	values[attno[AC_WAIT_KEY]] = a->wait_key;
+	nulls[attno[AC_WAIT_KEY]] = a->wait_key == 0;
+	if (a->arrived != NULL)
+	{
+		Datum		elem = CStringGetTextDatum(a->arrived);
+
+		values[attno[AC_ARRIVED]] = PointerGetDatum(construct_array(&elem, 1, TEXTOID, -1,
+																	false, TYPALIGN_INT));
+		nulls[attno[AC_ARRIVED]] = false;
+	}
+	values[attno[AC_BEGAN_AFTER]] = Int64GetDatum(a->began_after);
+	nulls[attno[AC_BEGAN_AFTER]] = a->began_after == 0;
+	values[attno[AC_PROCESS_ID]] = Int32GetDatum(instance->process_id);
+	nulls[attno[AC_PROCESS_ID]] = false;
+	if (a->form != NULL)
+	{
+		values[attno[AC_FORM]] = DirectFunctionCall1(jsonb_in, CStringGetDatum(a->form));
+		nulls[attno[AC_FORM]] = false;
+	}
+	direct_insert(relid, desc->natts, values, nulls);
+	CommandCounterIncrement();
+	pfree(values);
+	pfree(nulls);
+	return id;
 }
 
 /*
