@@ -23,7 +23,12 @@ OBJS = \
 	src/flow_graph.o \
 	src/flow_api.o \
 	src/flow_store.o \
-	src/flow_engine.o \
+	src/flow_version.o \
+	src/flow_step.o \
+	src/flow_jobs.o \
+	src/flow_follow.o \
+	src/flow_run.o \
+	src/flow_control.o \
 	src/flow_delivery.o \
 	src/instance_api.o \
 	src/task_api.o \

@@ -58,18 +58,6 @@ typedef struct RunningAction
 
 static List *running = NIL;		/* of RunningAction *, innermost last */
 
-static void action_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-									SubTransactionId parentSubid, void *arg);
-static void action_xact_callback(XactEvent event, void *arg);
-
-/* Register the callbacks that unwind the stack on abort (from _PG_init). */
-void
-action_init(void)
-{
-	RegisterSubXactCallback(action_subxact_callback, NULL);
-	RegisterXactCallback(action_xact_callback, NULL);
-}
-
 /*
  * Become "owner": current user, security-restricted context and the given
  * search_path (NULL: keep it), until action_leave_owner.  Transaction or
@@ -592,17 +580,16 @@ clear_running(int min_nest_level)
 }
 
 /* Subtransaction abort: the actions that ran inside it are gone. */
-static void
-action_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						SubTransactionId parentSubid, void *arg)
+void
+action_subxact_event(SubXactEvent event)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 		clear_running(GetCurrentTransactionNestLevel());
 }
 
 /* Transaction end: nothing runs any more. */
-static void
-action_xact_callback(XactEvent event, void *arg)
+void
+action_xact_event(XactEvent event)
 {
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_COMMIT ||
 		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PARALLEL_COMMIT)

@@ -21,7 +21,8 @@
 /* Saved identity and settings while acting as a process's owner. */
 typedef IdentityScope OwnerScope;
 
-extern void action_init(void);
+extern void action_xact_event(XactEvent event);
+extern void action_subxact_event(SubXactEvent event);
 extern void action_enter_owner(Oid owner, const char *search_path, OwnerScope *scope);
 extern void action_enter_process(ProcessInfo *process, OwnerScope *scope);
 extern void action_enter_process_path(ProcessInfo *process, const char *search_path,

@@ -88,17 +88,15 @@ static int	pins = 0;
 static List *retired = NIL;		/* in TopMemoryContext */
 
 static void cache_relcache_callback(Datum arg, Oid relid);
-static void cache_xact_callback(XactEvent event, void *arg);
 static CacheGeneration *generation(void);
 static void free_generation(CacheGeneration *gen);
 static void free_retired(void);
 
-/* Register the invalidation and transaction callbacks (from _PG_init). */
+/* Register the invalidation callback (from _PG_init). */
 void
 cache_init(void)
 {
 	CacheRegisterRelcacheCallback(cache_relcache_callback, (Datum) 0);
-	RegisterXactCallback(cache_xact_callback, NULL);
 }
 
 /*
@@ -121,8 +119,8 @@ cache_relcache_callback(Datum arg, Oid relid)
 }
 
 /* Transaction end: no code runs with pointers into the cache any more. */
-static void
-cache_xact_callback(XactEvent event, void *arg)
+void
+cache_xact_event(XactEvent event)
 {
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT ||

@@ -13,6 +13,7 @@
 
 #include "access/attnum.h"
 #include "access/tupdesc.h"
+#include "access/xact.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "nodes/bitmapset.h"
@@ -119,6 +120,7 @@ typedef struct RelationRules
 } RelationRules;
 
 extern void cache_init(void);
+extern void cache_xact_event(XactEvent event);
 extern void cache_pin(void);
 extern void cache_unpin(void);
 extern RelationRules *cache_relation_rules(Oid relid);

@@ -14,7 +14,7 @@
  *
  * A flow's trigger launches an instance instead of running an action; a
  * table whose events waits of flows wait for has a rule per flow that
- * queues every event of it for delivery to the waits (flow_engine.c).
+ * queues every event of it for delivery to the waits (flow_delivery.c).
  *
  * Queued rules without a condition are the common case and the hot path:
  * they cost a key extraction and an append to the statement's list of

@@ -14,7 +14,7 @@
  * A wait takes exactly the events its beginning step could not see: those
  * whose transaction committed after the snapshot the wait began with, and
  * those of that step's own transaction at a later command.  The step takes
- * that snapshot once its instance is locked or inserted (flow_engine.c),
+ * that snapshot once its instance is locked or inserted (flow_follow.c),
  * and a delivery never looks at an instance that another transaction holds
  * or is inserting: so no event falls between a wait that is not committed
  * yet and its delivery.

@@ -2,8 +2,21 @@
  *
  * flow_engine_int.h
  *	  What the files of the flow engine share: versions read and prepared
- *	  to run, and the step of one instance.  Private to flow_engine.c and
- *	  flow_delivery.c; the rest of procflow uses flow_engine.h.
+ *	  to run, and the step of one instance.  Private to the engine's files;
+ *	  the rest of procflow uses flow_engine.h.
+ *
+ * The engine is a family of files, each using only those above it here:
+ *
+ *	flow_version.c	versions of flows, read and prepared to run
+ *	flow_step.c		the step of one instance: its context, how it ends
+ *	flow_jobs.c		the step and timer jobs of activities; the step chained
+ *					to the job that runs
+ *	flow_follow.c	following links: entering activities, launching instances
+ *	flow_run.c		running step and timer jobs
+ *	flow_delivery.c delivering events to waits and conditional starts
+ *	flow_control.c	what the functions on instances and activities do
+ *
+ * docs/internals.md follows an event from its row to the next activity.
  *
  * Copyright (c) 2026, procflow developers
  *
@@ -11,6 +24,8 @@
  */
 #ifndef PROCFLOW_FLOW_ENGINE_INT_H
 #define PROCFLOW_FLOW_ENGINE_INT_H
+
+#include "access/xact.h"
 
 #include "cache.h"
 #include "flow_definition.h"
@@ -92,19 +107,53 @@ typedef struct Step
 	Jsonb	   *event;			/* the event a wait is closed by, or NULL */
 } Step;
 
+/*
+ * When a step queued now is due: at its transaction's start, as the events
+ * the transaction writes are, so that the jobs one transaction queues (a
+ * launch's first step and the events of its later statements, the steps
+ * and events of one executor round or run_jobs() call) run in the order
+ * they were queued.
+ */
+static inline TimestampTz
+step_due_now(void)
+{
+	return GetCurrentTransactionStartTimestamp();
+}
+
+/* flow_version.c */
 extern FlowVersion *flow_version_load(ProcessInfo *flow, int32 version);
 extern void flow_version_prepare(ProcessInfo *flow, FlowVersion *fv);
 extern int	flow_activity_index(FlowDefinition *def, const char *name);
+extern int	flow_link_index(FlowDefinition *def, int activity, int link);
 
-extern void step_begin(Step *s, ProcessInfo *flow, FlowInstance *instance, int64 job_id,
-					   int attempt);
-extern void step_end(Step *s);
-extern void step_follow(Step *s, FlowActivity *act, const char *outcome);
-extern Datum step_context(Step *s, const char *activity_name, int64 activity_id);
-extern void step_rest(Step *s);
 extern Datum flow_version_evaluate(ProcessInfo *flow, FlowVersion *fv, SPIPlanPtr plan,
 								   const char *activity_name, Datum *args, char *nulls,
 								   bool *isnull);
+
+/* flow_step.c */
+extern void step_begin(Step *s, ProcessInfo *flow, FlowInstance *instance, int64 job_id,
+					   int attempt);
+extern void step_end(Step *s);
+extern void step_rest(Step *s);
+extern void step_read_row(Step *s);
+extern Datum step_context(Step *s, const char *activity_name, int64 activity_id);
+extern void step_args(Step *s, const char *activity_name, int64 activity_id, Datum *args,
+					  char *nulls);
+extern Datum step_evaluate(Step *s, SPIPlanPtr plan, const char *activity_name, bool *isnull);
+extern bool flow_has_ended(const char *status);
+extern void flow_terminate_listed(List *ids, bool tell_parent);
+
+/* flow_jobs.c */
+extern void flow_queue_activity_job(Step *s, int64 activity_id, const char *activity,
+									const char *event, TimestampTz run_at);
+
+/* flow_follow.c */
+extern void step_follow(Step *s, FlowActivity *act, const char *outcome);
+extern bool flow_count_spin(Step *s, const char *kind, const char *name, char **error);
+extern bool flow_launch_child(Step *s, int index, FlowActivity *act, int64 activity_id,
+							  bool raise, char **error);
+extern void flow_take_child_end(Step *s, FlowActivity *act, int64 activity_id,
+								const char *status, Jsonb *vars);
 
 extern void flow_jsonb_push_pair(JsonbParseState **state, const char *key, const char *value);
 extern void flow_jsonb_push_number(JsonbParseState **state, const char *key, int64 number);

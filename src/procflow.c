@@ -39,10 +39,12 @@ void		_PG_init(void);
 static void procflow_xact_callback(XactEvent event, void *arg);
 
 /*
- * Transaction end, in the order the layers need: the collected jobs are
- * written (collect.c) before the queue closes the relations it inserted
- * into (queue.c); at commit the jobs cancelled are counted (rotation.c)
- * and the executors are woken (wakeup.c).
+ * Transaction end, the one place procflow hears of it, in the order the
+ * layers need: the collected jobs are written (collect.c) before the queue
+ * closes the relations it inserted into (queue.c); at commit the jobs
+ * cancelled are counted (rotation.c) and the executors are woken
+ * (wakeup.c); then the cache's pins are dropped (cache.c) and the stack of
+ * running actions is emptied (action.c).
  */
 static void
 procflow_xact_callback(XactEvent event, void *arg)
@@ -51,11 +53,14 @@ procflow_xact_callback(XactEvent event, void *arg)
 	queue_xact_event(event);
 	rotation_xact_event(event);
 	wakeup_xact_event(event);
+	cache_xact_event(event);
+	action_xact_event(event);
 }
 
 /*
  * Subtransaction end: the jobs collected in it (collect.c) and the step
- * chained in it (flow_engine.c) go with an abort, or to its parent.
+ * chained in it (flow_jobs.c) go with an abort, or to its parent; the
+ * actions that ran in an aborted one are gone (action.c).
  */
 static void
 procflow_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
@@ -63,6 +68,7 @@ procflow_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	collect_subxact_event(event);
 	flow_engine_subxact_event(event);
+	action_subxact_event(event);
 }
 
 /*
@@ -75,7 +81,6 @@ _PG_init(void)
 	settings_define();
 
 
-	action_init();
 	cache_init();
 	RegisterXactCallback(procflow_xact_callback, NULL);
 	RegisterSubXactCallback(procflow_subxact_callback, NULL);

@@ -298,9 +298,11 @@ is($node->safe_psql('upgraded', q{SELECT string_agg(tgname, ',' ORDER BY tgname)
 	'procflow_capture,procflow_capture_flush,procflow_capture_truncate',
 	'the entity table got its TRUNCATE trigger');
 
-# the updated catalog is the one a fresh CREATE EXTENSION makes: relations,
-# columns, defaults, storage options, partitions, indexes, constraints,
-# triggers, views, functions, privileges, comments and configuration tables
+# the updated catalog is the one a fresh CREATE EXTENSION makes (the same
+# base script and updates, run here over tables holding definitions, jobs
+# and history, there over empty ones): relations, columns, defaults,
+# storage options, partitions, indexes, constraints, triggers, views,
+# functions, privileges, comments and configuration tables
 my $catalog = q{
 SELECT string_agg(d, E'\n' ORDER BY d) FROM (
   SELECT format('rel %s %s %s %s %s %s', c.relname, c.relkind, c.relpersistence,
