@@ -73,6 +73,7 @@ catalog_oids_if_installed(void)
 	oids.job_id_seq = get_relname_relid("job_id_seq", oids.namespace);
 	oids.job_batch = get_relname_relid("job_batch", oids.namespace);
 	oids.finished_job = get_relname_relid("finished_job", oids.namespace);
+	oids.instance = get_relname_relid("instance", oids.namespace);
 	oids.activity = get_relname_relid("activity", oids.namespace);
 	oids.activity_id_seq = get_relname_relid("activity_id_seq", oids.namespace);
 	if (!OidIsValid(oids.process) || !OidIsValid(oids.trigger) ||
@@ -129,7 +130,7 @@ catalog_invalidate(Oid relid)
 		return;
 	if (relid == InvalidOid || relid == oids.process || relid == oids.trigger ||
 		relid == oids.job || relid == oids.job_batch || relid == oids.finished_job ||
-		relid == oids.activity)
+		relid == oids.instance || relid == oids.activity)
 		oids_valid = false;
 }
 

@@ -40,6 +40,7 @@ typedef struct CatalogOids
 	Oid			finished_job;	/* procflow.finished_job, the history */
 	Oid			job_id_seq;		/* procflow.job_id_seq */
 	Oid			job_batch;		/* procflow.job_batch */
+	Oid			instance;		/* procflow.instance (InvalidOid before 0.4) */
 	Oid			activity;		/* procflow.activity (InvalidOid before 0.4) */
 	Oid			activity_id_seq;	/* procflow.activity_id_seq */
 	Oid			owner;			/* owner of the catalog tables */

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * direct_insert.c
- *	  Inserting rows into procflow's queue tables without SPI.
+ *	  Inserting rows into procflow's tables, and updating them, without SPI.
  *
  * Queueing a job is on the hot path of every captured row, and an executor
  * writes one history row per run, so these inserts bypass SPI and the
@@ -11,20 +11,29 @@
  * the transaction; it is closed just before commit.  No permission is
  * checked here: callers have checked what the current user may do.
  *
+ * An update (direct_update) finds the row by its primary key and replaces
+ * it as UPDATE would, with new index entries unless it is a HOT update;
+ * when another transaction changed the row meanwhile, it leaves it to the
+ * caller's UPDATE statement, which waits for that one and looks again.
+ *
  * Copyright (c) 2026, procflow developers
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "executor/executor.h"
 #include "nodes/execnodes.h"
+#include "utils/fmgroids.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/resowner.h"
+#include "utils/snapmgr.h"
 
 #include "direct_insert.h"
 
@@ -117,6 +126,70 @@ direct_insert(Oid relid, int natts, Datum *values, bool *nulls)
 	table_tuple_insert(t->rel, slot, GetCurrentCommandId(true), 0, NULL);
 	ExecInsertIndexTuples(t->rri, slot, t->estate, false, false, NULL, NIL);
 	ResetPerTupleExprContext(t->estate);
+}
+
+/*
+ * The row of relid whose primary key (a single int8 column) is id, as a
+ * new snapshot sees it: a copy in the caller's memory context, with its
+ * place in *tid; NULL when there is none.
+ */
+HeapTuple
+direct_fetch(Oid relid, int64 id, ItemPointer tid)
+{
+	InsertTarget *t = target_of(relid, -1);
+	Oid			pkey = RelationGetPrimaryKeyIndex(t->rel);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	HeapTuple	copy = NULL;
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
+	scan = systable_beginscan(t->rel, pkey, true, snapshot, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		copy = heap_copytuple(tup);
+		*tid = tup->t_self;
+	}
+	systable_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	return copy;
+}
+
+/*
+ * Replace the row at tid (read by direct_fetch) of relid with these
+ * values, and make the new version visible to the next command.  False,
+ * with nothing changed, when another transaction updated or deleted the
+ * row since it was read: the caller's UPDATE statement then waits for that
+ * one and looks again.
+ */
+bool
+direct_update(Oid relid, ItemPointer tid, Datum *values, bool *nulls)
+{
+	InsertTarget *t = target_of(relid, -1);
+	TupleTableSlot *slot = t->slot;
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	bool		update_indexes;
+	TM_Result	result;
+
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, values, sizeof(Datum) * slot->tts_tupleDescriptor->natts);
+	memcpy(slot->tts_isnull, nulls, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+	ExecStoreVirtualTuple(slot);
+	result = table_tuple_update(t->rel, tid, slot, GetCurrentCommandId(true), snapshot,
+								InvalidSnapshot, true, &tmfd, &lockmode, &update_indexes);
+	UnregisterSnapshot(snapshot);
+	if (result != TM_Ok)
+		return false;
+	/* not flagged as an update: that hint reads the columns a plan updates */
+	if (update_indexes)
+		ExecInsertIndexTuples(t->rri, slot, t->estate, false, false, NULL, NIL);
+	ResetPerTupleExprContext(t->estate);
+	CommandCounterIncrement();
+	return true;
 }
 
 /* Close what direct_insert opened; called just before commit. */

@@ -320,30 +320,6 @@ flow_store_note_vars_change(int64 instance_id, Jsonb *vars, const char *by)
 				 3, argtypes, args, NULL, SPI_OK_INSERT);
 }
 
-/*
- * An instance that has no activity that is not over (scheduled, ready,
- * open, waiting, or failed, which waits for retry_activity or
- * skip_activity) has completed: mark it so, with its finish time, and
- * return true.  One statement: a step that ends an instance does not look
- * first.
- */
-bool
-flow_store_complete_if_idle(int64 instance_id)
-{
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(instance_id)};
-
-	store_exec(COMPLETE_IF_IDLE,
-			   "UPDATE procflow.instance"
-			   "   SET status = 'completed', updated_at = now(),"
-			   "       finished_at = pg_catalog.clock_timestamp()"
-			   " WHERE id = $1"
-			   "   AND NOT EXISTS (SELECT 1 FROM procflow.activity"
-			   "                    WHERE instance_id = $1 AND closed_at IS NULL)",
-			   1, argtypes, args, NULL, SPI_OK_UPDATE);
-	return SPI_processed == 1;
-}
-
 /* Read an activity; false when there is none. */
 bool
 flow_store_read_activity(int64 id, FlowActivityRow *row)
@@ -397,6 +373,7 @@ typedef enum ActivityColumn
 	AC_RUN_AT,
 	AC_CREATED_AT,
 	AC_CLOSED_AT,
+	AC_CLOSED_BY,
 	AC_ATTEMPTS,
 	AC_ERROR,
 	AC_ASSIGNEE,
@@ -418,36 +395,41 @@ typedef enum ActivityColumn
 
 static const char *const activity_column_names[AC_COUNT] = {
 	"id", "instance_id", "name", "kind", "status", "outcome", "run_at", "created_at",
-	"closed_at", "attempts", "error", "assignee", "group", "instructions", "due_at",
+	"closed_at", "closed_by", "attempts", "error", "assignee", "group", "instructions", "due_at",
 	"timeout_at", "began", "began_xid", "began_cid", "wait_entity", "wait_key", "arrived",
 	"began_after", "process_id", "form"
 };
 
 /*
- * Where each column of ActivityColumn is in the descriptor of
- * procflow.activity (0-based); an error if one is missing.
+ * Where each of n named columns is in a table's descriptor (0-based); an
+ * error if one is missing.
  */
 static void
-map_activity_columns(TupleDesc desc, int *attno)
+map_columns(TupleDesc desc, const char *const *names, int n, int *attno)
 {
-	for (int c = 0; c < AC_COUNT; c++)
+	for (int c = 0; c < n; c++)
 	{
 		attno[c] = -1;
 		for (int i = 0; i < desc->natts; i++)
 		{
 			Form_pg_attribute att = TupleDescAttr(desc, i);
 
-			if (!att->attisdropped &&
-				strcmp(NameStr(att->attname), activity_column_names[c]) == 0)
+			if (!att->attisdropped && strcmp(NameStr(att->attname), names[c]) == 0)
 			{
 				attno[c] = i;
 				break;
 			}
 		}
 		if (attno[c] < 0)
-			elog(ERROR, "column \"%s\" of procflow.activity does not exist",
-				 activity_column_names[c]);
+			elog(ERROR, "column \"%s\" of a table of procflow does not exist", names[c]);
 	}
+}
+
+/* Where each column of ActivityColumn is in procflow.activity. */
+static void
+map_activity_columns(TupleDesc desc, int *attno)
+{
+	map_columns(desc, activity_column_names, AC_COUNT, attno);
 }
 
 /* A text datum of a C string, or a null. */
@@ -556,7 +538,9 @@ flow_store_insert_activity(const FlowInstance *instance, const NewActivity *a)
 /*
  * Close an activity: closed (with its outcome), skipped or cancelled, by
  * "closed_by" (a role's name; NULL when procflow closed it).  "ran": an
- * automatic activity's run closed it, which counts as an attempt.
+ * automatic activity's run closed it, which counts as an attempt.  The row
+ * is replaced directly (direct_update), as the UPDATE statement that is
+ * the way when another transaction changed it meanwhile would.
  */
 void
 flow_store_close_activity(int64 id, const char *status, const char *outcome,
@@ -565,7 +549,31 @@ flow_store_close_activity(int64 id, const char *status, const char *outcome,
 	Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID};
 	Datum		args[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Oid			relid = catalog_oids()->activity;
+	ItemPointerData tid;
+	HeapTuple	old = direct_fetch(relid, id, &tid);
 
+	/* as the UPDATE below would, without a statement's start */
+	if (old != NULL)
+	{
+		TupleDesc	desc = direct_insert_desc(relid);
+		int			attno[AC_COUNT];
+		Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+		bool	   *isnull = palloc(sizeof(bool) * desc->natts);
+
+		map_activity_columns(desc, attno);
+		heap_deform_tuple(old, desc, values, isnull);
+		set_text(values, isnull, attno[AC_STATUS], status);
+		set_text(values, isnull, attno[AC_OUTCOME], outcome);
+		set_text(values, isnull, attno[AC_CLOSED_BY], closed_by);
+		values[attno[AC_ATTEMPTS]] = Int32GetDatum(DatumGetInt32(values[attno[AC_ATTEMPTS]]) +
+												   (ran ? 1 : 0));
+		set_time(values, isnull, attno[AC_CLOSED_AT], GetCurrentTimestamp());
+		if (direct_update(relid, &tid, values, isnull))
+			return;
+	}
+
+	/* another transaction changed it meanwhile: UPDATE waits and looks again */
 	args[0] = Int64GetDatum(id);
 	args[1] = CStringGetTextDatum(status);
 	args[2] = outcome ? CStringGetTextDatum(outcome) : (Datum) 0;
@@ -579,6 +587,106 @@ flow_store_close_activity(int64 id, const char *status, const char *outcome,
 			   "       closed_at = pg_catalog.clock_timestamp()"
 			   " WHERE id = $1",
 			   5, argtypes, args, nulls, SPI_OK_UPDATE);
+}
+
+/* The columns of procflow.instance that completing one changes. */
+typedef enum InstanceColumn
+{
+	IC_STATUS,
+	IC_UPDATED_AT,
+	IC_FINISHED_AT,
+	IC_COUNT
+} InstanceColumn;
+
+static const char *const instance_column_names[IC_COUNT] = {
+	"status", "updated_at", "finished_at"
+};
+
+/*
+ * Has the instance an activity that is not over (scheduled, ready, open,
+ * waiting, or failed, which waits for retry_activity or skip_activity)?
+ * Read through its index on instance_id, with a new snapshot.
+ */
+static bool
+has_live_activity(int64 instance_id)
+{
+	const CatalogOids *c = catalog_oids();
+	Oid			indexid = get_relname_relid("activity_instance_id_idx", c->namespace);
+	TupleDesc	desc = direct_insert_desc(c->activity);
+	int			attno[AC_COUNT];
+	Snapshot	snapshot;
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	bool		live = false;
+
+	if (!OidIsValid(indexid))
+		elog(ERROR, "the index activity_instance_id_idx of procflow.activity is missing");
+	map_activity_columns(desc, attno);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	rel = table_open(c->activity, AccessShareLock);
+	ScanKeyInit(&key, attno[AC_INSTANCE_ID] + 1, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(instance_id));
+	scan = systable_beginscan(rel, indexid, true, snapshot, 1, &key);
+	while (!live && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		bool		isnull;
+
+		(void) heap_getattr(tup, attno[AC_CLOSED_AT] + 1, desc, &isnull);
+		live = isnull;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	UnregisterSnapshot(snapshot);
+	return live;
+}
+
+/*
+ * An instance whose step holds its row lock and that has no activity that
+ * is not over has completed: mark it so, with its finish time, and return
+ * true.  Its activities are read through their index and the row is
+ * replaced directly (direct_update), without a statement's start; the
+ * UPDATE below is the way only if the row changed meanwhile, which the
+ * lock rules out.
+ */
+bool
+flow_store_complete_if_idle(int64 instance_id)
+{
+	Oid			relid = catalog_oids()->instance;
+	ItemPointerData tid;
+	HeapTuple	old;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(instance_id)};
+
+	if (has_live_activity(instance_id))
+		return false;
+	old = direct_fetch(relid, instance_id, &tid);
+	if (old == NULL)
+		return false;
+	{
+		TupleDesc	desc = direct_insert_desc(relid);
+		int			attno[IC_COUNT];
+		Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+		bool	   *isnull = palloc(sizeof(bool) * desc->natts);
+
+		map_columns(desc, instance_column_names, IC_COUNT, attno);
+		heap_deform_tuple(old, desc, values, isnull);
+		set_text(values, isnull, attno[IC_STATUS], "completed");
+		set_time(values, isnull, attno[IC_UPDATED_AT], GetCurrentTransactionStartTimestamp());
+		set_time(values, isnull, attno[IC_FINISHED_AT], GetCurrentTimestamp());
+		if (direct_update(relid, &tid, values, isnull))
+			return true;
+	}
+	store_exec(COMPLETE_IF_IDLE,
+			   "UPDATE procflow.instance"
+			   "   SET status = 'completed', updated_at = now(),"
+			   "       finished_at = pg_catalog.clock_timestamp()"
+			   " WHERE id = $1"
+			   "   AND NOT EXISTS (SELECT 1 FROM procflow.activity"
+			   "                    WHERE instance_id = $1 AND closed_at IS NULL)",
+			   1, argtypes, args, NULL, SPI_OK_UPDATE);
+	return SPI_processed == 1;
 }
 
 /*
