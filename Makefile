@@ -23,6 +23,7 @@ OBJS = \
 	src/flow_graph.o \
 	src/flow_api.o \
 	src/flow_store.o \
+	src/history.o \
 	src/flow_version.o \
 	src/flow_step.o \
 	src/flow_jobs.o \

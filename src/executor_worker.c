@@ -5,12 +5,14 @@
  *
  * The launcher starts procflow.workers executors for each database in
  * procflow.database.  An executor connects to its database as the
- * bootstrap superuser, then loops: claim a batch of due jobs and run them
- * in one transaction (see runner.c) until a claim finds nothing, then sleep
+ * bootstrap superuser, then loops: run rounds, each claiming due jobs and
+ * running them in one transaction (see runner.c), until a round finds
+ * nothing due, then sleep
  * until the earliest future run_at, or until a commit that queued earlier
  * work sets its latch (see shmem.c), or at most procflow.max_sleep.  The
- * first executor of a database also prunes the job history at that pace,
- * and renames the owners of processes whose roles were renamed.
+ * first executor of a database also prunes the history at that pace
+ * (history.c), and renames the owners of processes whose roles were
+ * renamed.
  * While there is work, executors also rotate the queue's partitions every
  * second (see rotation.c).
  *
@@ -45,7 +47,7 @@
 
 #include "catalog.h"
 #include "executor_worker.h"
-#include "flow_store.h"
+#include "history.h"
 #include "inflight.h"
 #include "settings.h"
 #include "queue.h"
@@ -101,7 +103,7 @@ count_crashed_job(void)
  * and batch items taken (0 when nothing was due).
  */
 static int
-run_batch(void)
+run_round(void)
 {
 	int			n;
 	int			ran;
@@ -167,8 +169,7 @@ next_due(bool prune)
 		if (prune)
 		{
 			pgstat_report_activity(STATE_RUNNING, "procflow: pruning job history");
-			queue_prune(procflow_history_retention);
-			(void) flow_store_prune(procflow_history_retention);
+			(void) history_prune(procflow_history_retention);
 			catalog_refresh_owner_names();
 		}
 		pgstat_report_activity(STATE_RUNNING, "procflow: reading the next due time");
@@ -287,7 +288,7 @@ procflow_executor_main(Datum main_arg)
 
 		if (procflow_enabled)
 		{
-			while (run_batch() > 0)
+			while (run_round() > 0)
 			{
 				CHECK_FOR_INTERRUPTS();
 				MemoryContextReset(loop_cxt);

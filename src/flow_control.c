@@ -166,12 +166,7 @@ flow_engine_complete_task(ProcessInfo *flow, FlowInstance *instance,
 				 errhint("Its outcomes are: %s.", outcomes.data)));
 	flow_store_cancel_jobs(instance->id, activity->id, 0, "the task was completed");
 	if (vars != NULL)
-	{
-		flow_store_merge_vars(instance->id, vars);
-		s.instance.vars = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
-															 JsonbPGetDatum(s.instance.vars),
-															 JsonbPGetDatum(vars)));
-	}
+		step_merge_vars(&s, vars);
 	flow_store_close_activity(activity->id, "closed", outcome, by, false);
 	flow_engine_notify_task(activity->id);
 	step_follow(&s, act, outcome);

@@ -597,7 +597,6 @@ read_end(FlowActivity *act, ReadPlace *place)
 	}
 }
 
-/* The kind of an activity; refuses the kinds this version cannot run. */
 /*
  * A value that is a literal string or {"sql": "..."}: a task's assignee,
  * group and instructions.
@@ -807,6 +806,7 @@ read_subflow(FlowDefinition *def, FlowActivity *act, ReadPlace *place)
 	read_next(def, act, outcomes, outcomes, place);
 }
 
+/* The kind of an activity; refuses the kinds this version cannot run. */
 static FlowKind
 read_kind(FlowActivity *act, ReadPlace *place)
 {

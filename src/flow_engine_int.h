@@ -8,9 +8,10 @@
  * The engine is a family of files, each using only those above it here:
  *
  *	flow_version.c	versions of flows, read and prepared to run
- *	flow_step.c		the step of one instance: its context, how it ends
  *	flow_jobs.c		the step and timer jobs of activities; the step chained
  *					to the job that runs
+ *	flow_step.c		the step of one instance: its context, how it ends;
+ *					telling the taskbox
  *	flow_follow.c	following links: entering activities, launching instances
  *	flow_run.c		running step and timer jobs
  *	flow_delivery.c delivering events to waits and conditional starts
@@ -136,6 +137,7 @@ extern void step_begin(Step *s, ProcessInfo *flow, FlowInstance *instance, int64
 extern void step_end(Step *s);
 extern void step_rest(Step *s);
 extern void step_read_row(Step *s);
+extern void step_merge_vars(Step *s, Jsonb *vars);
 extern Datum step_context(Step *s, const char *activity_name, int64 activity_id);
 extern void step_args(Step *s, const char *activity_name, int64 activity_id, Datum *args,
 					  char *nulls);

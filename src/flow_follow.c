@@ -418,11 +418,7 @@ flow_take_child_end(Step *s, FlowActivity *act, int64 activity_id, const char *s
 	(void) pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
 	flow_jsonb_push_doc(&state, act->name, vars);
 	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
-	vars = JsonbValueToJsonb(result);
-	flow_store_merge_vars(s->instance.id, vars);
-	s->instance.vars = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
-														  JsonbPGetDatum(s->instance.vars),
-														  JsonbPGetDatum(vars)));
+	step_merge_vars(s, JsonbValueToJsonb(result));
 	flow_store_close_activity(activity_id, "closed", status, NULL, false);
 	step_follow(s, act, status);
 }

@@ -152,7 +152,7 @@ dot_shape(FlowActivity *act)
  * given literally), the flow a subflow launches; NULL for nothing.
  */
 static const char *
-node_note(FlowActivity *act)
+node_detail(FlowActivity *act)
 {
 	if (act->kind == FLOW_HUMAN && act->group.literal)
 		return psprintf("group %s", act->group.literal);
@@ -220,12 +220,12 @@ flow_graph_dot(FlowDefinition *def, const char *flow, const FlowMark *marks)
 		appendStringInfoString(&buf, "  \"");
 		append_dot_string(&buf, act->name);
 		appendStringInfo(&buf, "\" [shape=%s", dot_shape(act));
-		if (node_note(act) != NULL)
+		if (node_detail(act) != NULL)
 		{
 			appendStringInfoString(&buf, ", label=\"");
 			append_dot_string(&buf, act->name);
 			appendStringInfoString(&buf, "\\n");
-			append_dot_string(&buf, node_note(act));
+			append_dot_string(&buf, node_detail(act));
 			appendStringInfoChar(&buf, '"');
 		}
 		append_dot_style(&buf, act, marks ? marks[order[i]] : FLOW_MARK_NONE);
@@ -325,10 +325,10 @@ flow_graph_mermaid(FlowDefinition *def, const FlowMark *marks)
 		mermaid_brackets(act, &open, &close);
 		appendStringInfo(&buf, "  a%d%s", i + 1, open);
 		append_mermaid_string(&buf, act->name);
-		if (node_note(act) != NULL)
+		if (node_detail(act) != NULL)
 		{
 			appendStringInfoString(&buf, " · ");
-			append_mermaid_string(&buf, node_note(act));
+			append_mermaid_string(&buf, node_detail(act));
 		}
 		appendStringInfo(&buf, "%s\n", close);
 	}

@@ -94,12 +94,7 @@ run_automatic(Step *s, FlowActivityRow *row, int index, bool in_executor)
 	action_leave_owner(&scope);
 
 	if (vars != NULL)
-	{
-		flow_store_merge_vars(s->instance.id, vars);
-		s->instance.vars = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
-															  JsonbPGetDatum(s->instance.vars),
-															  JsonbPGetDatum(vars)));
-	}
+		step_merge_vars(s, vars);
 	flow_store_close_activity(row->id, "closed", NULL, NULL, true);
 	s->have_row = false;		/* the action may have changed it */
 	step_follow(s, act, NULL);

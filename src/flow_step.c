@@ -19,7 +19,9 @@
  * context: flow, version, instance, activity, activity_name, key, vars,
  * attempt and event.  A step ends by completing an instance that has
  * nothing live left, and telling its parent; an instance that ends by
- * termination ends its children with it.
+ * termination ends its children with it.  A task that becomes ready or
+ * changes is announced to the taskbox's listeners here too
+ * (flow_engine_notify_task), for the steps and functions that change it.
  *
  * Copyright (c) 2026, procflow developers
  *
@@ -83,6 +85,19 @@ void
 step_rest(Step *s)
 {
 	s->spins = 0;
+}
+
+/*
+ * Merge a jsonb object into the instance's vars (its keys win), in its row
+ * and in what the step's later SQL sees.
+ */
+void
+step_merge_vars(Step *s, Jsonb *vars)
+{
+	flow_store_merge_vars(s->instance.id, vars);
+	s->instance.vars = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+														  JsonbPGetDatum(s->instance.vars),
+														  JsonbPGetDatum(vars)));
 }
 
 /*

@@ -65,7 +65,6 @@ enum
 	FLOW_BY_NAME,
 	FLOW_ENABLED,
 	LIVE_CHILDREN,
-	PRUNE,
 	WAITING,
 	STARTED_BEFORE,
 	SET_CLOCK,
@@ -1008,27 +1007,6 @@ flow_store_live_children(int64 instance_id)
 			   " WHERE parent = $1 AND finished_at IS NULL ORDER BY id",
 			   1, argtypes, args, NULL, SPI_OK_SELECT);
 	return result_ids();
-}
-
-/*
- * Delete the completed and terminated instances (and so their activities)
- * that finished longer than the retention ago.  Returns how many.
- */
-uint64
-flow_store_prune(int retention_seconds)
-{
-	Oid			argtypes[1] = {INT4OID};
-	Datum		args[1] = {Int32GetDatum(retention_seconds)};
-
-	/* a child whose end its parent has not taken yet stays */
-	store_exec(PRUNE,
-			   "DELETE FROM procflow.instance c"
-			   " WHERE c.finished_at < pg_catalog.now()"
-			   "                       - pg_catalog.make_interval(secs => $1)"
-			   "   AND NOT EXISTS (SELECT 1 FROM procflow.activity a"
-			   "                    WHERE a.id = c.parent_activity AND a.closed_at IS NULL)",
-			   1, argtypes, args, NULL, SPI_OK_DELETE);
-	return SPI_processed;
 }
 
 /*

@@ -138,6 +138,5 @@ extern int64 flow_store_activity_instance(int64 activity_id);
 extern int32 flow_store_instance_flow(int64 instance_id);
 extern int32 flow_store_flow_by_name(const char *name, Oid owner);
 extern List *flow_store_live_instances(int32 process_id);
-extern uint64 flow_store_prune(int retention_seconds);
 
 #endif							/* PROCFLOW_FLOW_STORE_H */

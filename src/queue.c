@@ -107,8 +107,6 @@ static SPIPlanPtr finish_plan = NULL;
 static SPIPlanPtr retry_plan[2];
 static SPIPlanPtr next_due_plan[2];
 static SPIPlanPtr next_due_other_plan = NULL;
-static SPIPlanPtr prune_plan = NULL;
-static SPIPlanPtr prune_retried_plan = NULL;
 
 PG_FUNCTION_INFO_V1(procflow_jobs_inserted);
 
@@ -956,42 +954,4 @@ queue_next_due(void)
 			next = DatumGetTimestampTz(d);
 	}
 	return next;
-}
-
-/*
- * Delete finished jobs older than the retention, but not those of an
- * unfinished batch: they tell how far it got; and what retry_job noted of
- * them.  Returns how many jobs.
- */
-uint64
-queue_prune(int retention_seconds)
-{
-	Datum		args[1];
-	int			ret;
-	uint64		pruned;
-
-	{
-		Oid			argtypes[1] = {INT4OID};
-
-		catalog_keep_plan(&prune_plan, "DELETE FROM procflow.finished_job j"
-							   " WHERE j.finished_at < pg_catalog.now() - pg_catalog.make_interval(secs => $1)"
-							   "   AND NOT EXISTS (SELECT 1 FROM procflow.job_batch b"
-							   "                    WHERE j.id >= b.first_id AND j.id < b.first_id + b.items)",
-							   1, argtypes);
-	}
-	args[0] = Int32GetDatum(retention_seconds);
-	ret = SPI_execute_plan(prune_plan, args, NULL, false, 0);
-	if (ret != SPI_OK_DELETE)
-		elog(ERROR, "pruning job history failed: %s", SPI_result_code_string(ret));
-	pruned = SPI_processed;
-	if (pruned > 0 && catalog_oids()->level == CATALOG_CURRENT)
-	{
-		catalog_keep_plan(&prune_retried_plan, "DELETE FROM procflow.retried_job r"
-						  " WHERE NOT EXISTS (SELECT 1 FROM procflow.finished_job j"
-						  "                    WHERE j.id = r.id)",
-						  0, NULL);
-		if (SPI_execute_plan(prune_retried_plan, NULL, NULL, false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "pruning retried jobs failed");
-	}
-	return pruned;
 }

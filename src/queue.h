@@ -125,6 +125,5 @@ extern bool queue_lock_claimed(ClaimedJob *job);
 extern void queue_record_outcomes(const JobOutcome *outcomes, int n);
 extern void queue_cancel_deleted(SPITupleTable *deleted, uint64 n, const char *reason);
 extern TimestampTz queue_next_due(void);
-extern uint64 queue_prune(int retention_seconds);
 
 #endif							/* PROCFLOW_QUEUE_H */

@@ -22,7 +22,8 @@ const GRID = {
 };
 
 /* A DOT name, quoted as flow_graph() quotes it. */
-const dotName = (name) => `"${name.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+const dotName = (name) => `"${name.replace(/\\/g, '\\\\').replace(/"/g, '\\"')
+	.replace(/\n/g, '\\n').replace(/\r/g, '\\r')}"`;
 
 /*
  * A flow's picture with the number of live and failed activities at each
