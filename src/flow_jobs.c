@@ -82,7 +82,7 @@ static bool
 may_chain(Step *s)
 {
 	return s->job_id != 0 && chain.job_id == s->job_id && !chain.filled &&
-		(!s->fv->parallel || !flow_store_steps_queued(s->instance.id, chain.origin));
+		(!s->fv->parallel || !flow_store_has_queued(s->instance.id, chain.origin, false));
 }
 
 /*

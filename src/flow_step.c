@@ -332,7 +332,7 @@ step_end(Step *s)
 	/* the chain goes on while a step it queued, or an event kept, waits */
 	if (s->clock != 0 &&
 		(flow_has_ended(s->instance.status) ||
-		 (!s->queued_step && !flow_store_chain_goes_on(s->instance.id, s->job_id))))
+		 (!s->queued_step && !flow_store_has_queued(s->instance.id, s->job_id, true))))
 		s->clock = 0;
 	if (s->clock != s->instance.clock)
 		flow_store_set_clock(s->instance.id, s->clock);

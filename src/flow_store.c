@@ -68,8 +68,7 @@ enum
 	WAITING,
 	STARTED_BEFORE,
 	SET_CLOCK,
-	CHAIN_GOES_ON,
-	STEPS_QUEUED,
+	HAS_QUEUED,
 	QUEUE_END,
 	SET_SPINS,
 	NOTE_EVENT_ACTIVITY,
@@ -1195,36 +1194,24 @@ flow_store_set_clock(int64 instance_id, int64 clock)
 }
 
 /*
- * Does a chain of an instance's steps go on: has it pending steps, or
- * events kept for it, but the job except_job?
+ * Has an instance steps queued, or (with "kept") events kept for it, but
+ * the job except_job?  A chain of its steps goes on while it has either
+ * (step_end); a step is chained only while it has no other step queued
+ * (flow_jobs.c).
  */
 bool
-flow_store_chain_goes_on(int64 instance_id, int64 except_job)
+flow_store_has_queued(int64 instance_id, int64 except_job, bool kept)
 {
-	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Datum		args[2] = {Int64GetDatum(instance_id), Int64GetDatum(except_job)};
+	Oid			argtypes[3] = {INT8OID, INT8OID, BOOLOID};
+	Datum		args[3] = {Int64GetDatum(instance_id), Int64GetDatum(except_job),
+	BoolGetDatum(kept)};
 	bool		isnull;
 
-	store_exec(CHAIN_GOES_ON,
+	store_exec(HAS_QUEUED,
 			   "SELECT EXISTS (SELECT 1 FROM procflow.job"
 			   "                WHERE instance_id = $1 AND id <> $2"
-			   "                  AND (xid IS NOT NULL OR event = 'step'))",
-			   2, argtypes, args, NULL, SPI_OK_SELECT);
-	return DatumGetBool(result_value(1, &isnull));
-}
-
-/* Has an instance steps queued, but the job except_job? */
-bool
-flow_store_steps_queued(int64 instance_id, int64 except_job)
-{
-	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Datum		args[2] = {Int64GetDatum(instance_id), Int64GetDatum(except_job)};
-	bool		isnull;
-
-	store_exec(STEPS_QUEUED,
-			   "SELECT EXISTS (SELECT 1 FROM procflow.job"
-			   "                WHERE instance_id = $1 AND id <> $2 AND event = 'step')",
-			   2, argtypes, args, NULL, SPI_OK_SELECT);
+			   "                  AND (event = 'step' OR ($3 AND xid IS NOT NULL)))",
+			   3, argtypes, args, NULL, SPI_OK_SELECT);
 	return DatumGetBool(result_value(1, &isnull));
 }
 

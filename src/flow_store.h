@@ -103,8 +103,7 @@ extern int	flow_store_waiting(int64 instance_id, const char *name, uint64 xid, u
 							   int64 event_id, int64 source, FlowWaiting **waiting);
 extern bool flow_store_started_before(int64 instance_id, uint64 xid, uint32 cid);
 extern void flow_store_set_clock(int64 instance_id, int64 clock);
-extern bool flow_store_chain_goes_on(int64 instance_id, int64 except_job);
-extern bool flow_store_steps_queued(int64 instance_id, int64 except_job);
+extern bool flow_store_has_queued(int64 instance_id, int64 except_job, bool kept);
 extern int64 flow_store_queue_end(void);
 extern void flow_store_set_spins(int64 instance_id, int32 spins);
 extern void flow_store_note_event_activity(int64 job_id, int64 activity_id);
