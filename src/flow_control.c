@@ -48,7 +48,7 @@ flow_engine_set_suspended(FlowInstance *instance, bool suspend)
 	ListCell   *lc;
 
 	check_stack_depth();
-	flow_store_set_status(instance->id, suspend ? "suspended" : "active");
+	flow_store_set_status(instance->id, suspend ? INSTANCE_SUSPENDED : INSTANCE_ACTIVE);
 	children = flow_store_live_children(instance->id);
 	foreach(lc, children)
 	{
@@ -56,7 +56,7 @@ flow_engine_set_suspended(FlowInstance *instance, bool suspend)
 		bool		busy;
 
 		if (flow_store_lock_instance(*(int64 *) lfirst(lc), true, &child, &busy) &&
-			strcmp(child.status, suspend ? "active" : "suspended") == 0)
+			child.status == (suspend ? INSTANCE_ACTIVE : INSTANCE_SUSPENDED))
 			flow_engine_set_suspended(&child, suspend);
 	}
 }
@@ -196,9 +196,9 @@ void
 flow_engine_retry(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *activity)
 {
 	Step		s;
-	bool		automatic = strcmp(activity->kind, "automatic") == 0;
-	bool		subflow = strcmp(activity->kind, "subflow") == 0;
-	bool		wait = strcmp(activity->kind, "wait") == 0;
+	bool		automatic = activity->kind == FLOW_AUTOMATIC;
+	bool		subflow = activity->kind == FLOW_SUBFLOW;
+	bool		wait = activity->kind == FLOW_WAIT;
 
 	memset(&s, 0, sizeof(s));
 	s.flow = flow;
@@ -217,6 +217,6 @@ flow_engine_retry(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *ac
 	flow_store_reopen(activity->id, subflow || wait ? "waiting" : "ready", true);
 	flow_queue_activity_job(&s, activity->id, activity->name, automatic || subflow ? "step" : "timer",
 							step_due_now());
-	if (strcmp(activity->kind, "human") == 0)
+	if (activity->kind == FLOW_HUMAN)
 		flow_engine_notify_task(activity->id);
 }

@@ -571,7 +571,7 @@ deliver_to_instance(ProcessInfo *flow, Delivery *d, FlowInstance *instance,
 
 		/* what closed before in this step (an end that terminates) */
 		if (!flow_store_read_activity(waits[w].activity_id, &row) ||
-			strcmp(row.status, "waiting") != 0)
+			row.status != ACTIVITY_WAITING)
 			continue;
 		failing_activity = waits[w].activity_id;
 		if (!condition_holds(&s, d, act, listener->index, waits[w].activity_id))
@@ -796,14 +796,14 @@ deliver_to_flow(ProcessInfo *flow, Delivery *d, bool in_executor, const char **n
 			continue;
 		}
 		/* a disabled flow's instances take their events when it is enabled */
-		if (!instance.flow_enabled || strcmp(instance.status, "suspended") == 0 ||
+		if (!instance.flow_enabled || instance.status == INSTANCE_SUSPENDED ||
 			instance.clock != 0 || instance.failed_wait || instance.has_kept)
 		{
 			keep_for_instance(d, flow, id, 0, instance.failed_wait);
 			kept++;
 			continue;
 		}
-		if (strcmp(instance.status, "active") != 0)
+		if (instance.status != INSTANCE_ACTIVE)
 			continue;
 		r = deliver_guarded(flow, d, &instance, listeners, nlisteners, in_executor);
 		if (r >= 0)
@@ -847,9 +847,9 @@ deliver_kept(ProcessInfo *flow, Delivery *d, const char **note)
 		*note = "the instance no longer exists";
 		return "skipped";
 	}
-	if (strcmp(instance.status, "suspended") == 0 || !instance.flow_enabled)
+	if (instance.status == INSTANCE_SUSPENDED || !instance.flow_enabled)
 		return FLOW_STEP_HELD;
-	if (strcmp(instance.status, "active") != 0)
+	if (instance.status != INSTANCE_ACTIVE)
 	{
 		*note = "the instance has ended";
 		return "skipped";

@@ -142,7 +142,7 @@ extern Datum step_context(Step *s, const char *activity_name, int64 activity_id)
 extern void step_args(Step *s, const char *activity_name, int64 activity_id, Datum *args,
 					  char *nulls);
 extern Datum step_evaluate(Step *s, SPIPlanPtr plan, const char *activity_name, bool *isnull);
-extern bool flow_has_ended(const char *status);
+extern bool flow_has_ended(InstanceStatus status);
 extern void flow_terminate_listed(List *ids, bool tell_parent);
 
 /* flow_jobs.c */
@@ -155,7 +155,7 @@ extern bool flow_count_spin(Step *s, const char *kind, const char *name, char **
 extern bool flow_launch_child(Step *s, int index, FlowActivity *act, int64 activity_id,
 							  bool raise, char **error);
 extern void flow_take_child_end(Step *s, FlowActivity *act, int64 activity_id,
-								const char *status, Jsonb *vars);
+								InstanceStatus status, Jsonb *vars);
 
 extern void flow_jsonb_push_pair(JsonbParseState **state, const char *key, const char *value);
 extern void flow_jsonb_push_number(JsonbParseState **state, const char *key, int64 number);

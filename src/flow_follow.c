@@ -409,9 +409,10 @@ flow_launch_child(Step *s, int index, FlowActivity *act, int64 activity_id, bool
  * instance's under the activity's name, and the instance goes on.
  */
 void
-flow_take_child_end(Step *s, FlowActivity *act, int64 activity_id, const char *status,
+flow_take_child_end(Step *s, FlowActivity *act, int64 activity_id, InstanceStatus status,
 					Jsonb *vars)
 {
+	const char *outcome = instance_status_name(status);
 	JsonbParseState *state = NULL;
 	JsonbValue *result;
 
@@ -419,8 +420,8 @@ flow_take_child_end(Step *s, FlowActivity *act, int64 activity_id, const char *s
 	flow_jsonb_push_doc(&state, act->name, vars);
 	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	step_merge_vars(s, JsonbValueToJsonb(result));
-	flow_store_close_activity(activity_id, "closed", status, NULL, false);
-	step_follow(s, act, status);
+	flow_store_close_activity(activity_id, "closed", outcome, NULL, false);
+	step_follow(s, act, outcome);
 }
 
 /*
@@ -436,7 +437,7 @@ enter_subflow(Step *s, int index, FlowActivity *act)
 	NewActivity a;
 	int64		id;
 	char	   *error;
-	char	   *status;
+	InstanceStatus status;
 	Jsonb	   *vars;
 
 	memset(&a, 0, sizeof(a));
@@ -559,7 +560,7 @@ flow_engine_launch(ProcessInfo *flow, Datum key, Jsonb *vars, int64 parent,
 	instance.key = key;
 	instance.parent = parent;
 	instance.parent_activity = parent_activity;
-	strlcpy(instance.status, "active", sizeof(instance.status));
+	instance.status = INSTANCE_ACTIVE;
 	instance.vars = vars != NULL ? vars :
 		DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")));
 	step_begin(&s, flow, &instance, 0, 1);

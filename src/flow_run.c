@@ -111,14 +111,14 @@ job_is_due(ClaimedJob *job, FlowActivityRow *row)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
-	if (strcmp(row->kind, "automatic") == 0)
-		return strcmp(row->status, "ready") == 0;
-	if (strcmp(row->kind, "human") == 0)
-		return (strcmp(row->status, "scheduled") == 0 && row->run_at <= now) ||
-			((strcmp(row->status, "scheduled") == 0 || strcmp(row->status, "ready") == 0 ||
-			  strcmp(row->status, "open") == 0) &&
+	if (row->kind == FLOW_AUTOMATIC)
+		return row->status == ACTIVITY_READY;
+	if (row->kind == FLOW_HUMAN)
+		return (row->status == ACTIVITY_SCHEDULED && row->run_at <= now) ||
+			((row->status == ACTIVITY_SCHEDULED || row->status == ACTIVITY_READY ||
+			  row->status == ACTIVITY_OPEN) &&
 			 row->timeout_at != 0 && row->timeout_at <= now);
-	return strcmp(row->status, "waiting") == 0;
+	return row->status == ACTIVITY_WAITING;
 }
 
 /*
@@ -153,7 +153,7 @@ static void
 close_subflow(Step *s, FlowActivityRow *row, int index)
 {
 	FlowActivity *act = &s->fv->def->activities[index];
-	char	   *status;
+	InstanceStatus status;
 	Jsonb	   *vars;
 
 	if (!flow_store_child(s->instance.id, row->id, &status, &vars))
@@ -193,9 +193,9 @@ flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const 
 		*note = "the instance no longer exists";
 		return "skipped";
 	}
-	if (strcmp(instance.status, "suspended") == 0)
+	if (instance.status == INSTANCE_SUSPENDED)
 		return FLOW_STEP_HELD;
-	if (strcmp(instance.status, "active") != 0)
+	if (instance.status != INSTANCE_ACTIVE)
 	{
 		*note = "the instance has ended";
 		return "skipped";
@@ -216,7 +216,7 @@ flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const 
 	 * but a wait's timeout that had passed when it began is a round without
 	 * rest (flow_count_spin).
 	 */
-	if (strcmp(row.kind, "wait") == 0 && row.run_at != 0 && row.run_at <= row.created_at)
+	if (row.kind == FLOW_WAIT && row.run_at != 0 && row.run_at <= row.created_at)
 	{
 		char	   *error;
 
@@ -228,13 +228,13 @@ flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const 
 			return "succeeded";
 		}
 	}
-	else if (strcmp(row.kind, "automatic") != 0)
+	else if (row.kind != FLOW_AUTOMATIC)
 		step_rest(&s);
-	if (strcmp(row.kind, "automatic") == 0)
+	if (row.kind == FLOW_AUTOMATIC)
 		run_automatic(&s, &row, index, in_executor);
-	else if (strcmp(row.kind, "subflow") == 0)
+	else if (row.kind == FLOW_SUBFLOW)
 		close_subflow(&s, &row, index);
-	else if (strcmp(row.kind, "human") == 0)
+	else if (row.kind == FLOW_HUMAN)
 		task_timer(&s, &row, index);
 	else
 	{

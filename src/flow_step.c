@@ -226,9 +226,9 @@ step_evaluate(Step *s, SPIPlanPtr plan, const char *activity_name, bool *isnull)
 
 /* Has an instance with this status ended (completed or terminated)? */
 bool
-flow_has_ended(const char *status)
+flow_has_ended(InstanceStatus status)
 {
-	return strcmp(status, "completed") == 0 || strcmp(status, "terminated") == 0;
+	return status == INSTANCE_COMPLETED || status == INSTANCE_TERMINATED;
 }
 
 /*
@@ -275,7 +275,7 @@ flow_terminate_listed(List *ids, bool tell_parent)
 		bool		busy;
 
 		if (flow_store_lock_instance(*(int64 *) lfirst(lc), true, &instance, &busy) &&
-			(strcmp(instance.status, "active") == 0 || strcmp(instance.status, "suspended") == 0))
+			(instance.status == INSTANCE_ACTIVE || instance.status == INSTANCE_SUSPENDED))
 			flow_engine_terminate(&instance, 0, tell_parent);
 	}
 }
@@ -291,8 +291,8 @@ flow_engine_terminate(FlowInstance *instance, int64 except_job, bool tell_parent
 {
 	check_stack_depth();
 	flow_store_cancel_live(instance->id, except_job);
-	flow_store_set_status(instance->id, "terminated");
-	strlcpy(instance->status, "terminated", sizeof(instance->status));
+	flow_store_set_status(instance->id, INSTANCE_TERMINATED);
+	instance->status = INSTANCE_TERMINATED;
 	flow_terminate_listed(flow_store_live_children(instance->id), false);
 	if (tell_parent)
 		notify_parent(instance);
@@ -321,10 +321,10 @@ void
 step_end(Step *s)
 {
 	if (!s->ended && (!s->made_live || s->closed_begun) &&
-		strcmp(s->instance.status, "active") == 0 &&
+		s->instance.status == INSTANCE_ACTIVE &&
 		flow_store_complete_if_idle(s->instance.id))
 	{
-		strlcpy(s->instance.status, "completed", sizeof(s->instance.status));
+		s->instance.status = INSTANCE_COMPLETED;
 		notify_parent(&s->instance);
 	}
 	if (s->spins != s->instance.spins)

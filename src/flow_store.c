@@ -173,6 +173,74 @@ flow_store_insert_instance(int32 process_id, int32 version, Datum key, Jsonb *va
 	return DatumGetInt64(result_value(1, &isnull));
 }
 
+static const char *const instance_status_names[] = {
+	"active", "suspended", "completed", "terminated"
+};
+
+static const char *const activity_status_names[] = {
+	"scheduled", "ready", "open", "waiting", "closed", "skipped", "cancelled", "failed"
+};
+
+/* An instance's status as procflow.instance spells it. */
+const char *
+instance_status_name(InstanceStatus status)
+{
+	return instance_status_names[status];
+}
+
+/* An activity's status as procflow.activity spells it. */
+const char *
+activity_status_name(ActivityStatus status)
+{
+	return activity_status_names[status];
+}
+
+/*
+ * The index of a word in a list of n names; an error for another word
+ * (only procflow writes these columns).
+ */
+static int
+name_index(const char *const *names, int n, const char *word, const char *what)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(names[i], word) == 0)
+			return i;
+	elog(ERROR, "unknown %s \"%s\"", what, word);
+	return 0;					/* not reached */
+}
+
+/* An instance's status read from its row. */
+static InstanceStatus
+instance_status_of(const char *word)
+{
+	return (InstanceStatus) name_index(instance_status_names,
+									   lengthof(instance_status_names), word,
+									   "instance status");
+}
+
+/* An activity's status read from its row. */
+static ActivityStatus
+activity_status_of(const char *word)
+{
+	return (ActivityStatus) name_index(activity_status_names,
+									   lengthof(activity_status_names), word,
+									   "activity status");
+}
+
+/* An activity's kind read from its row. */
+static FlowKind
+flow_kind_of(const char *word)
+{
+	static const FlowKind kinds[] = {FLOW_AUTOMATIC, FLOW_HUMAN, FLOW_WAIT, FLOW_DECISION,
+	FLOW_JOIN, FLOW_CONDITIONAL_START, FLOW_SUBFLOW, FLOW_END};
+
+	for (int i = 0; i < (int) lengthof(kinds); i++)
+		if (strcmp(flow_kind_name(kinds[i]), word) == 0)
+			return kinds[i];
+	elog(ERROR, "unknown activity kind \"%s\"", word);
+	return FLOW_END;			/* not reached */
+}
+
 /*
  * An instance row, locked: its columns, whether it has a wait that failed
  * on an event, and, for an event's delivery ("event"), whether its flow is
@@ -237,8 +305,7 @@ lock_instance(int64 id, bool wait, bool event, FlowInstance *instance, bool *bus
 	instance->version = DatumGetInt32(result_value(2, &isnull));
 	d = result_value(3, &isnull);
 	instance->key = isnull ? (Datum) 0 : SPI_datumTransfer(d, false, -1);
-	strlcpy(instance->status, TextDatumGetCString(result_value(4, &isnull)),
-			sizeof(instance->status));
+	instance->status = instance_status_of(TextDatumGetCString(result_value(4, &isnull)));
 	instance->vars = DatumGetJsonbPCopy(SPI_datumTransfer(result_value(5, &isnull), false, -1));
 	d = result_value(6, &isnull);
 	instance->parent = isnull ? 0 : DatumGetInt64(d);
@@ -276,10 +343,11 @@ flow_store_lock_for_event(int64 id, FlowInstance *instance, bool *busy)
  * finish time.
  */
 void
-flow_store_set_status(int64 instance_id, const char *status)
+flow_store_set_status(int64 instance_id, InstanceStatus status)
 {
 	Oid			argtypes[2] = {INT8OID, TEXTOID};
-	Datum		args[2] = {Int64GetDatum(instance_id), CStringGetTextDatum(status)};
+	Datum		args[2] = {Int64GetDatum(instance_id),
+	CStringGetTextDatum(instance_status_name(status))};
 
 	store_exec(SET_STATUS,
 			   "UPDATE procflow.instance SET status = $2, updated_at = now(),"
@@ -349,8 +417,8 @@ flow_store_read_activity(int64 id, FlowActivityRow *row)
 	row->id = id;
 	row->instance_id = DatumGetInt64(result_value(1, &isnull));
 	row->name = TextDatumGetCString(result_value(2, &isnull));
-	strlcpy(row->kind, TextDatumGetCString(result_value(3, &isnull)), sizeof(row->kind));
-	strlcpy(row->status, TextDatumGetCString(result_value(4, &isnull)), sizeof(row->status));
+	row->kind = flow_kind_of(TextDatumGetCString(result_value(3, &isnull)));
+	row->status = activity_status_of(TextDatumGetCString(result_value(4, &isnull)));
 	row->attempts = DatumGetInt32(result_value(5, &isnull));
 	return true;
 }
@@ -670,7 +738,7 @@ flow_store_complete_if_idle(int64 instance_id)
 
 		map_columns(desc, instance_column_names, IC_COUNT, attno);
 		heap_deform_tuple(old, desc, values, isnull);
-		set_text(values, isnull, attno[IC_STATUS], "completed");
+		set_text(values, isnull, attno[IC_STATUS], instance_status_name(INSTANCE_COMPLETED));
 		set_time(values, isnull, attno[IC_UPDATED_AT], GetCurrentTransactionStartTimestamp());
 		set_time(values, isnull, attno[IC_FINISHED_AT], GetCurrentTimestamp());
 		if (direct_update(relid, &tid, values, isnull))
@@ -977,7 +1045,7 @@ flow_store_set_task(int64 id, const char *status, const char *assignee)
  * caller's memory context); false when there is none.
  */
 bool
-flow_store_child(int64 instance_id, int64 activity_id, char **status, Jsonb **vars)
+flow_store_child(int64 instance_id, int64 activity_id, InstanceStatus *status, Jsonb **vars)
 {
 	Oid			argtypes[2] = {INT8OID, INT8OID};
 	Datum		args[2] = {Int64GetDatum(instance_id), Int64GetDatum(activity_id)};
@@ -989,7 +1057,7 @@ flow_store_child(int64 instance_id, int64 activity_id, char **status, Jsonb **va
 			   2, argtypes, args, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return false;
-	*status = TextDatumGetCString(result_value(1, &isnull));
+	*status = instance_status_of(TextDatumGetCString(result_value(1, &isnull)));
 	*vars = DatumGetJsonbPCopy(result_value(2, &isnull));
 	return true;
 }

@@ -15,7 +15,30 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "flow_definition.h"
 #include "run_error.h"
+
+/* The statuses of an instance (procflow.instance.status). */
+typedef enum InstanceStatus
+{
+	INSTANCE_ACTIVE,
+	INSTANCE_SUSPENDED,
+	INSTANCE_COMPLETED,
+	INSTANCE_TERMINATED
+} InstanceStatus;
+
+/* The statuses of an activity (procflow.activity.status). */
+typedef enum ActivityStatus
+{
+	ACTIVITY_SCHEDULED,
+	ACTIVITY_READY,
+	ACTIVITY_OPEN,
+	ACTIVITY_WAITING,
+	ACTIVITY_CLOSED,
+	ACTIVITY_SKIPPED,
+	ACTIVITY_CANCELLED,
+	ACTIVITY_FAILED
+} ActivityStatus;
 
 /* An instance row. */
 typedef struct FlowInstance
@@ -24,7 +47,7 @@ typedef struct FlowInstance
 	int32		process_id;
 	int32		version;
 	Datum		key;			/* text[] of the entity row's key, or 0 */
-	char		status[12];
+	InstanceStatus status;
 	Jsonb	   *vars;
 	int64		parent;			/* 0 when none */
 	int64		parent_activity;	/* the parent's subflow activity, or 0 */
@@ -46,8 +69,8 @@ typedef struct FlowActivityRow
 	int64		id;
 	int64		instance_id;
 	char	   *name;
-	char		kind[20];
-	char		status[12];
+	FlowKind	kind;
+	ActivityStatus status;
 	int32		attempts;
 	char	   *assignee;		/* a task's, or NULL */
 	char	   *group;			/* a task's, or NULL */
@@ -88,6 +111,8 @@ typedef struct FlowWaiting
 	bool		after;
 } FlowWaiting;
 
+extern const char *instance_status_name(InstanceStatus status);
+extern const char *activity_status_name(ActivityStatus status);
 extern Datum flow_store_latest_snapshot(void);
 
 /* These need an SPI connection; they act as the extension owner. */
@@ -110,7 +135,7 @@ extern void flow_store_note_event_activity(int64 job_id, int64 activity_id);
 extern int64 flow_store_wait_for(int64 instance_id, Oid table);
 extern void flow_store_unpark_events(int64 instance_id);
 extern bool flow_store_failed_event(int64 instance_id, int64 activity_id);
-extern void flow_store_set_status(int64 instance_id, const char *status);
+extern void flow_store_set_status(int64 instance_id, InstanceStatus status);
 extern void flow_store_merge_vars(int64 instance_id, Jsonb *vars);
 extern void flow_store_note_vars_change(int64 instance_id, Jsonb *vars, const char *by);
 extern bool flow_store_complete_if_idle(int64 instance_id);
@@ -123,7 +148,7 @@ extern void flow_store_note_run(int64 id, const char *status, const RunError *er
 extern void flow_store_fail(int64 id, const char *message);
 extern void flow_store_reopen(int64 id, const char *status, bool due_now);
 extern void flow_store_set_task(int64 id, const char *status, const char *assignee);
-extern bool flow_store_child(int64 instance_id, int64 activity_id, char **status,
+extern bool flow_store_child(int64 instance_id, int64 activity_id, InstanceStatus *status,
 							 Jsonb **vars);
 extern List *flow_store_live_children(int64 instance_id);
 extern int64 flow_store_join_arrive(int64 instance_id, const char *name, const char *from,

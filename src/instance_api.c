@@ -103,13 +103,13 @@ instance_api_lock(int64 id, FlowInstance *instance)
 
 /* Refuse to act on an instance whose status is not the one required. */
 static void
-require_status(FlowInstance *instance, const char *status, const char *action)
+require_status(FlowInstance *instance, InstanceStatus status, const char *action)
 {
-	if (strcmp(instance->status, status) != 0)
+	if (instance->status != status)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot %s instance " INT64_FORMAT ": it is %s", action,
-						instance->id, instance->status)));
+						instance->id, instance_status_name(instance->status))));
 }
 
 /*
@@ -194,7 +194,7 @@ procflow_suspend(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	(void) instance_api_lock(id, &instance);
-	require_status(&instance, "active", "suspend");
+	require_status(&instance, INSTANCE_ACTIVE, "suspend");
 	flow_engine_set_suspended(&instance, true);
 	cache_unpin();
 	SPI_finish();
@@ -214,7 +214,7 @@ procflow_resume(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	(void) instance_api_lock(id, &instance);
-	require_status(&instance, "suspended", "resume");
+	require_status(&instance, INSTANCE_SUSPENDED, "resume");
 	flow_engine_set_suspended(&instance, false);
 	wakeup_note_due(GetCurrentTimestamp());
 	cache_unpin();
@@ -235,11 +235,11 @@ procflow_terminate(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	(void) instance_api_lock(id, &instance);
-	if (strcmp(instance.status, "active") != 0 && strcmp(instance.status, "suspended") != 0)
+	if (instance.status != INSTANCE_ACTIVE && instance.status != INSTANCE_SUSPENDED)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot terminate instance " INT64_FORMAT ": it is %s", id,
-						instance.status)));
+						instance_status_name(instance.status))));
 	flow_engine_terminate(&instance, 0, true);
 	cache_unpin();
 	SPI_finish();
@@ -268,11 +268,11 @@ instance_api_lock_activity(int64 id, bool granted, FlowInstance *instance,
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("activity " INT64_FORMAT " does not exist", id)));
-	if (strcmp(instance->status, "active") != 0)
+	if (instance->status != INSTANCE_ACTIVE)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot %s activity " INT64_FORMAT ": its instance is %s", action, id,
-						instance->status)));
+						instance_status_name(instance->status))));
 	return flow;
 }
 
@@ -291,10 +291,11 @@ procflow_retry_activity(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	flow = instance_api_lock_activity(id, false, &instance, &activity, "retry");
-	if (strcmp(activity.status, "failed") != 0)
+	if (activity.status != ACTIVITY_FAILED)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot retry activity " INT64_FORMAT ": it is %s", id, activity.status),
+				 errmsg("cannot retry activity " INT64_FORMAT ": it is %s", id,
+						activity_status_name(activity.status)),
 				 errhint("Failed automatic activities, and waits whose timeout failed, are retried.")));
 	flow_engine_retry(flow, &instance, &activity);
 	cache_unpin();
@@ -323,11 +324,11 @@ procflow_update_vars(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	(void) instance_api_lock(id, &instance);
-	if (strcmp(instance.status, "active") != 0 && strcmp(instance.status, "suspended") != 0)
+	if (instance.status != INSTANCE_ACTIVE && instance.status != INSTANCE_SUSPENDED)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot change the vars of instance " INT64_FORMAT ": it is %s", id,
-						instance.status)));
+						instance_status_name(instance.status))));
 	/* an empty object changes nothing, and is not kept */
 	if (JB_ROOT_COUNT(vars) > 0)
 	{

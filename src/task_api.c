@@ -262,7 +262,7 @@ worker_task(FlowActivityRow *task)
 {
 	if (task->assignee != NULL)
 		return acts_as(task->assignee);
-	return strcmp(task->status, "ready") == 0 && acts_as(task->group);
+	return task->status == ACTIVITY_READY && acts_as(task->group);
 }
 
 /*
@@ -287,21 +287,22 @@ lock_task(int64 id, bool workers, bool tasks_only, FlowInstance *instance,
 	if (has_privs_of_role(GetUserId(), owner))
 	{
 		/* an activity's kind never changes: told before any state */
-		if (tasks_only && strcmp(seen.kind, "human") != 0)
+		if (tasks_only && seen.kind != FLOW_HUMAN)
 			ereport(ERROR,
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 					 errmsg("activity " INT64_FORMAT " is not a task", id),
-					 errdetail("It is a %s activity; tasks are the human activities.", seen.kind)));
+					 errdetail("It is a %s activity; tasks are the human activities.",
+							   flow_kind_name(seen.kind))));
 		return instance_api_lock_activity(id, false, instance, task, action);
 	}
-	if (!tasks_only && strcmp(seen.kind, "human") != 0)
+	if (!tasks_only && seen.kind != FLOW_HUMAN)
 		return instance_api_lock_activity(id, false, instance, task, action);
 	if (!workers)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to %s task " INT64_FORMAT, action, id),
 				 errdetail("Only roles with the privileges of the flow's owner %s tasks.", action)));
-	if (strcmp(seen.kind, "human") != 0 || !worker_task(&seen))
+	if (seen.kind != FLOW_HUMAN || !worker_task(&seen))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to %s task " INT64_FORMAT, action, id),
@@ -332,14 +333,14 @@ require_claimant(FlowActivityRow *task, const char *action)
 
 /* Refuse to act on a task that is not in one of the two given statuses. */
 static void
-require_task_status(FlowActivityRow *task, const char *one, const char *other,
+require_task_status(FlowActivityRow *task, ActivityStatus one, ActivityStatus other,
 					const char *action)
 {
-	if (strcmp(task->status, one) != 0 && (other == NULL || strcmp(task->status, other) != 0))
+	if (task->status != one && task->status != other)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot %s task " INT64_FORMAT ": it is %s", action, task->id,
-						task->status)));
+						activity_status_name(task->status))));
 }
 
 /* A task-id argument, and the connection the functions work in. */
@@ -374,20 +375,20 @@ procflow_claim_task(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to claim task " INT64_FORMAT " for \"%s\"", id, assignee),
 				 errdetail("A worker claims a task for itself; roles with the privileges of the flow's owner claim for others.")));
-	if (strcmp(task.status, "open") == 0 && task.assignee != NULL &&
+	if (task.status == ACTIVITY_OPEN && task.assignee != NULL &&
 		strcmp(task.assignee, assignee) == 0)
 	{
 		cache_unpin();
 		SPI_finish();
 		PG_RETURN_VOID();
 	}
-	if (strcmp(task.status, "open") == 0)
+	if (task.status == ACTIVITY_OPEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot claim task " INT64_FORMAT ": \"%s\" holds it", id,
 						task.assignee ? task.assignee : "someone"),
 				 errhint("It can be claimed again once it is released (procflow.release_task).")));
-	require_task_status(&task, "ready", NULL, "claim");
+	require_task_status(&task, ACTIVITY_READY, ACTIVITY_READY, "claim");
 	/* a task assigned to a role is claimed by one of its workers */
 	if (task.assignee != NULL && strcmp(task.assignee, assignee) != 0 &&
 		(as_owner || !acts_as(task.assignee)))
@@ -418,7 +419,8 @@ procflow_release_task(PG_FUNCTION_ARGS)
 	(void) lock_task(id, true, true, &instance, &task, "release", &as_owner);
 	if (!as_owner)
 		require_claimant(&task, "release");
-	require_task_status(&task, "open", task.assignee ? "ready" : NULL, "release");
+	require_task_status(&task, ACTIVITY_OPEN, task.assignee ? ACTIVITY_READY : ACTIVITY_OPEN,
+						"release");
 	flow_store_set_task(id, "ready", NULL);
 	flow_engine_notify_task(id);
 	cache_unpin();
@@ -441,7 +443,7 @@ procflow_assign_task(PG_FUNCTION_ARGS)
 	bool		as_owner;
 
 	(void) lock_task(id, false, true, &instance, &task, "assign", &as_owner);
-	require_task_status(&task, "ready", NULL, "assign");
+	require_task_status(&task, ACTIVITY_READY, ACTIVITY_READY, "assign");
 	flow_store_set_task(id, "ready", assignee);
 	flow_engine_notify_task(id);
 	cache_unpin();
@@ -473,8 +475,8 @@ procflow_complete_task(PG_FUNCTION_ARGS)
 				 errmsg("vars must be a JSON object")));
 	id = task_arg(fcinfo);
 	flow = lock_task(id, true, true, &instance, &task, "complete", &as_owner);
-	require_task_status(&task, "ready", "open", "complete");
-	if (!as_owner && (strcmp(task.status, "open") == 0 || !worker_task(&task)))
+	require_task_status(&task, ACTIVITY_READY, ACTIVITY_OPEN, "complete");
+	if (!as_owner && (task.status == ACTIVITY_OPEN || !worker_task(&task)))
 		require_claimant(&task, "complete");
 	if (task.form != NULL)
 		task_form_check_vars(task.form, vars, id);
@@ -512,26 +514,26 @@ procflow_skip_activity(PG_FUNCTION_ARGS)
 	flow = lock_task(id, true, false, &instance, &activity, "skip", &as_owner);
 	if (!as_owner)
 	{
-		require_task_status(&activity, "ready", "open", "skip");
-		if (strcmp(activity.status, "open") == 0)
+		require_task_status(&activity, ACTIVITY_READY, ACTIVITY_OPEN, "skip");
+		if (activity.status == ACTIVITY_OPEN)
 			require_claimant(&activity, "skip");
 	}
-	if (strcmp(activity.kind, "automatic") == 0)
-		skippable = strcmp(activity.status, "ready") == 0 ||
-			strcmp(activity.status, "failed") == 0;
-	else if (strcmp(activity.kind, "wait") == 0)
-		skippable = strcmp(activity.status, "waiting") == 0 ||
-			strcmp(activity.status, "failed") == 0;
-	else if (strcmp(activity.kind, "human") == 0)
-		skippable = strcmp(activity.status, "scheduled") == 0 ||
-			strcmp(activity.status, "ready") == 0 || strcmp(activity.status, "open") == 0;
+	if (activity.kind == FLOW_AUTOMATIC)
+		skippable = activity.status == ACTIVITY_READY ||
+			activity.status == ACTIVITY_FAILED;
+	else if (activity.kind == FLOW_WAIT)
+		skippable = activity.status == ACTIVITY_WAITING ||
+			activity.status == ACTIVITY_FAILED;
+	else if (activity.kind == FLOW_HUMAN)
+		skippable = activity.status == ACTIVITY_SCHEDULED ||
+			activity.status == ACTIVITY_READY || activity.status == ACTIVITY_OPEN;
 	else
 		skippable = false;
 	if (!skippable)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot skip activity " INT64_FORMAT ": it is a %s %s activity", id,
-						activity.status, activity.kind),
+						activity_status_name(activity.status), flow_kind_name(activity.kind)),
 				 errhint("Automatic activities, waits and tasks that are live can be skipped (tasks when their activity allows it).")));
 	flow_engine_skip(flow, &instance, &activity, GetUserNameFromId(GetUserId(), false));
 	cache_unpin();
