@@ -91,6 +91,23 @@ typedef struct ClaimedJob
 	int64		source_instance;
 } ClaimedJob;
 
+/* What a job is, which says who runs it. */
+typedef enum JobKind
+{
+	JOB_ACTION,					/* a light process's action (runner.c) */
+	JOB_FLOW_STEP,				/* a flow's step or timer (flow_run.c) */
+	JOB_FLOW_EVENT				/* an event for waits (flow_delivery.c) */
+} JobKind;
+
+/* The kind of a claimed job: an event has its transaction's id, a step its activity. */
+static inline JobKind
+claimed_job_kind(const ClaimedJob *job)
+{
+	if (job->xid != 0)
+		return JOB_FLOW_EVENT;
+	return job->activity_id != 0 ? JOB_FLOW_STEP : JOB_ACTION;
+}
+
 /* The outcome of one run of a claimed job. */
 typedef struct JobOutcome
 {

@@ -160,10 +160,17 @@ run_action(ProcessInfo *p, ClaimedJob *job, bool in_executor, const char **note)
 static void
 note_flow_failure(const ClaimedJob *job, bool final, const RunError *error)
 {
-	if (job->xid != 0)
-		flow_delivery_note_failure(job, final, error);
-	else if (job->activity_id != 0)
-		flow_engine_note_failure(job, final, error);
+	switch (claimed_job_kind(job))
+	{
+		case JOB_FLOW_EVENT:
+			flow_delivery_note_failure(job, final, error);
+			break;
+		case JOB_FLOW_STEP:
+			flow_engine_note_failure(job, final, error);
+			break;
+		case JOB_ACTION:
+			break;
+	}
 }
 
 /* Delay before retry number "attempts": procflow.retry_delay, doubling. */
@@ -272,15 +279,21 @@ run_job_work(void *arg)
 		pgstat_report_activity(STATE_RUNNING,
 							   psprintf("procflow job " INT64_FORMAT " (process %s, %s)",
 										job->id, p->name, job->event));
-	if (job->xid != 0)
-		r->outcome->status = flow_delivery_run(p, job, r->in_executor,
-											   &r->outcome->error.message);
-	else if (job->activity_id != 0)
-		r->outcome->status = flow_engine_run_job(p, job, r->in_executor,
-												 &r->outcome->error.message);
-	else
-		r->outcome->status = run_action(p, job, r->in_executor,
-										&r->outcome->error.message);
+	switch (claimed_job_kind(job))
+	{
+		case JOB_FLOW_EVENT:
+			r->outcome->status = flow_delivery_run(p, job, r->in_executor,
+												   &r->outcome->error.message);
+			break;
+		case JOB_FLOW_STEP:
+			r->outcome->status = flow_engine_run_job(p, job, r->in_executor,
+													 &r->outcome->error.message);
+			break;
+		case JOB_ACTION:
+			r->outcome->status = run_action(p, job, r->in_executor,
+											&r->outcome->error.message);
+			break;
+	}
 	job_state_close_portals(r->state);
 	PopActiveSnapshot();
 	if (r->in_executor)
