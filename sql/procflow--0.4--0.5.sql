@@ -341,7 +341,19 @@ SELECT a.id,
 	   a.error,
 	   a.error_code,
 	   a.error_detail,
-	   a.error_context
+	   a.error_context,
+	   -- what the page shows beside them, from the instance's version (read
+	   -- only when asked for): may skip_activity skip it (a task only with
+	   -- allow_skip), and the SQL it runs (its action, a wait's condition, a
+	   -- subflow's key)
+	   (SELECT a.kind <> 'human'
+			   OR procflow.task_allow_skip(v.definition->'activities'->a.name)
+		  FROM procflow.flow_version v
+		 WHERE v.process_id = i.process_id AND v.version = i.version) AS skippable,
+	   (SELECT coalesce(d->>'action', d->'on'->>'condition', d->>'key')
+		  FROM procflow.flow_version v,
+			   LATERAL (SELECT v.definition->'activities'->a.name AS d) x
+		 WHERE v.process_id = i.process_id AND v.version = i.version) AS sql
   FROM procflow.activity a
   JOIN procflow.instance i ON i.id = a.instance_id
   JOIN procflow.process p ON p.id = i.process_id

@@ -19,12 +19,7 @@ const FAILED_ACTIVITIES = {
 	from: `(SELECT a.id, a.instance, a.flow, a.name, a.kind, a.error, a.error_code,
 	               a.error_detail, a.error_context, a.attempts, a.created_at,
 	               (SELECT i.key::text FROM procflow.instances i WHERE i.id = a.instance) AS key,
-	               (SELECT coalesce(d->>'action', d->'on'->>'condition', d->>'key')
-	                  FROM procflow.instances i
-	                  JOIN procflow.flow_versions v ON v.flow = i.flow AND v.owner = i.owner
-	                                               AND v.version = i.version,
-	                       LATERAL (SELECT v.definition->'activities'->a.name AS d) x
-	                 WHERE i.id = a.instance) AS sql
+	               a.sql
 	          FROM procflow.activities a
 	         WHERE a.status = 'failed') f`,
 	id: 'id',

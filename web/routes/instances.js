@@ -106,18 +106,13 @@ export default async function instanceRoutes(app, { pictures, render }) {
 				error: { message: `instance ${id} does not exist`, detail: null, hint: null } });
 		const { rows: [g] } = await asOwner(req, instance.owner, (client) =>
 			client.query('SELECT procflow.flow_graph($1, instance => $2) AS dot', [instance.flow, id]));
-		// a task may be skipped only when its activity allows it
+		// a task may be skipped only when its activity allows it (skippable)
 		const { rows: activities } = await query(req,
 			`SELECT a.id, a.name, a.kind, a.status, a.outcome, a.assignee, a."group", a.due_at,
 			        a.error, a.error_code, a.error_detail, a.error_context,
 			        a.attempts, a.created_at, a.closed_at, a.closed_by,
-			        extract(epoch FROM a.closed_at - a.created_at) AS seconds,
-			        a.kind <> 'human'
-			        OR procflow.task_allow_skip(v.definition->'activities'->a.name) AS skippable
+			        extract(epoch FROM a.closed_at - a.created_at) AS seconds, a.skippable
 			   FROM procflow.activities a
-			   JOIN procflow.instances i ON i.id = a.instance
-			   JOIN procflow.flow_versions v ON v.flow = i.flow AND v.owner = i.owner
-			                                AND v.version = i.version
 			  WHERE a.instance = $1 ORDER BY a.id`, [id]);
 		const { rows: changes } = await query(req,
 			`SELECT changed_at, changed_by, vars::text AS vars, before::text AS before

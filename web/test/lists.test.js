@@ -140,6 +140,9 @@ test('an incident shows its error, and leaves the list once skipped', async () =
 	// the context PostgreSQL gave: the statement the action failed at
 	await row.locator('.error-context summary').click();
 	assert.match(await row.locator('.error-context pre').textContent(), /^SQL statement "/);
+	// and the action that failed, as procflow.activities gives it
+	await row.locator('details:not(.error-context) summary').click();
+	assert.equal(await row.locator('details:not(.error-context) pre').textContent(), 'SELECT 1 / 0');
 	await row.getByRole('checkbox').check();
 	await page.getByRole('button', { name: 'Skip selected' }).click();
 	await page.waitForURL(/notice=/);
