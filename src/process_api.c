@@ -262,6 +262,218 @@ recheck_flow(const char *name, int32 process_id, Oid entity, Oid owner)
 }
 
 /*
+ * A process's definition as create_process, alter_process and create_flow
+ * were given it, checked (process_api_define).
+ */
+typedef struct Definition
+{
+	bool		alter;			/* alter_process: change the caller's process */
+	bool		flow;			/* create_flow */
+	char	   *name;
+	Oid			entity;			/* InvalidOid for none */
+	char	   *action;			/* NULL for a flow (or not given to alter) */
+	Jsonb	   *definition;		/* a flow's document, else NULL */
+	FlowDefinition *flowdef;
+	char	   *label;
+	char	   *condition;
+	Datum		execution_order;
+	bool		enabled_null;
+	Datum		enabled;
+	int32		max_attempts;
+	bool		timeout_null;
+	Datum		timeout;
+	bool		exclude_null;
+	Datum		exclude;
+	OwnedProcess existing;		/* alter: the process as it is */
+	Oid			owner;			/* whose rights the SQL is checked with */
+	ArrayType  *waits_on;		/* a flow's: the tables its waits listen to */
+} Definition;
+
+/* Read the arguments, refusing the bad ones that need no catalog. */
+static void
+read_definition(FunctionCallInfo fcinfo, Definition *d)
+{
+	d->name = api_text_arg(fcinfo, 0, "name", true);
+	d->entity = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
+	if (d->flow)
+	{
+		api_require_arg(fcinfo, 2, "definition");
+		d->definition = PG_GETARG_JSONB_P(2);
+		api_require_flow_catalog();
+	}
+	else
+		d->action = api_text_arg(fcinfo, 2, "action", !d->alter);
+	api_require_arg(fcinfo, 3, "execution_order");
+	d->execution_order = PG_GETARG_DATUM(3);
+	d->label = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	d->condition = api_text_arg(fcinfo, 5, "condition", false);
+	if (!d->alter)
+		api_require_arg(fcinfo, 6, "enabled");
+	d->enabled_null = PG_ARGISNULL(6);
+	d->enabled = d->enabled_null ? (Datum) 0 : PG_GETARG_DATUM(6);
+	api_require_arg(fcinfo, 7, "max_attempts");
+
+	if (strlen(d->name) > MAX_NAME_LENGTH)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("process name is too long"),
+				 errdetail("Names have at most %d bytes.", MAX_NAME_LENGTH)));
+	d->max_attempts = PG_GETARG_INT32(7);
+	if (d->max_attempts < 1 || d->max_attempts > 1000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_attempts must be between 1 and 1000")));
+	d->timeout_null = PG_ARGISNULL(8);
+	d->timeout = d->timeout_null ? (Datum) 0 : PG_GETARG_DATUM(8);
+	if (!d->timeout_null && api_interval_sign(DatumGetIntervalP(d->timeout)) <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout must be positive")));
+	d->exclude_null = PG_ARGISNULL(9);
+	d->exclude = d->exclude_null ? (Datum) 0 : PG_GETARG_DATUM(9);
+	if (!d->exclude_null)
+		check_name_array(DatumGetArrayTypeP(d->exclude), "exclude");
+}
+
+/*
+ * Check the definition against the catalog and the tables, as the owner:
+ * the process to alter, the entity, the exclusions, the SQL.  Needs an SPI
+ * connection.
+ */
+static void
+check_definition(Definition *d)
+{
+	Oid			rowtype = RECORDOID;
+
+	/* another role's process does not exist for the caller, whatever else */
+	if (d->alter)
+	{
+		api_find_process(d->name, &d->existing);
+		if (d->existing.version > 0 && d->action != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("process \"%s\" is a flow, which has no action", d->name),
+					 errhint("Pass NULL as the action; procflow.alter_flow() changes a flow's activities.")));
+		if (d->existing.version == 0 && d->action == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument \"action\" must not be null")));
+	}
+	if (d->flow)
+		d->flowdef = flow_read(d->definition, d->name);
+	/* alter_process by a member of the owner: checked as the owner */
+	d->owner = d->alter ? d->existing.owner : GetUserId();
+	if (OidIsValid(d->entity))
+		rowtype = api_check_entity(d->entity, d->owner);
+	if (d->alter && d->existing.entity != d->entity)
+		check_entity_change(d->name, d->existing.id);
+	if (!d->exclude_null)
+		check_exclude(d->name, d->exclude, d->owner);
+
+	if (d->flow)
+		d->waits_on = flow_check_sql(d->flowdef, d->name, d->entity, d->owner, NULL);
+	else if (d->action != NULL)
+		check_sql(d->name, "action", d->action, rowtype, d->owner);
+	else if (d->existing.entity != d->entity)
+		recheck_flow(d->name, d->existing.id, d->entity, d->owner);
+	if (d->condition != NULL)
+		check_sql(d->name, "condition", d->condition, rowtype, d->owner);
+
+	if (!d->alter)
+	{
+		Oid			name_types[2] = {TEXTOID, OIDOID};
+		Datum		name_args[2] = {CStringGetTextDatum(d->name),
+		ObjectIdGetDatum(GetUserId())};
+
+		/* names are per owner: only the caller's own names are taken */
+		catalog_exec("SELECT 1 FROM procflow.process WHERE name = $1 AND owner = $2",
+					 2, name_types, name_args, NULL, SPI_OK_SELECT);
+		if (SPI_processed > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("process \"%s\" already exists", d->name),
+					 errhint("Choose another name, drop the existing process first, or change it with procflow.alter_process().")));
+	}
+}
+
+/* A text datum of a C string, or a null. */
+static void
+text_param(Datum *args, char *nulls, int i, const char *s)
+{
+	args[i] = s ? CStringGetTextDatum(s) : (Datum) 0;
+	nulls[i] = s ? ' ' : 'n';
+}
+
+/*
+ * Write a checked definition: insert a light process, or a flow with its
+ * first version, or update the caller's process of that name in place.
+ * The statements' parameters are the process's columns, in their order.
+ */
+static void
+write_definition(Definition *d)
+{
+	Oid			argtypes[16] = {TEXTOID, TEXTOID, OIDOID, TEXTOID, TEXTOID, INT4OID,
+		BOOLOID, INT4OID, INTERVALOID, TEXTARRAYOID, OIDOID, NAMEOID, TEXTOID, INT4OID,
+	JSONBOID, REGCLASSARRAYOID};
+	Datum		args[16];
+	char		nulls[16];
+
+	memset(nulls, ' ', sizeof(nulls));
+	text_param(args, nulls, 0, d->name);
+	text_param(args, nulls, 1, d->label);
+	args[2] = ObjectIdGetDatum(d->entity);
+	nulls[2] = OidIsValid(d->entity) ? ' ' : 'n';
+	text_param(args, nulls, 3, d->action);
+	text_param(args, nulls, 4, d->condition);
+	args[5] = d->execution_order;
+	args[6] = d->enabled;
+	nulls[6] = d->enabled_null ? 'n' : ' ';
+	args[7] = Int32GetDatum(d->max_attempts);
+	args[8] = d->timeout;
+	nulls[8] = d->timeout_null ? 'n' : ' ';
+	args[9] = d->exclude;
+	nulls[9] = d->exclude_null ? 'n' : ' ';
+	args[10] = ObjectIdGetDatum(GetUserId());
+	args[11] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
+	args[12] = CStringGetTextDatum(namespace_search_path);
+	args[13] = Int32GetDatum(d->alter ? d->existing.id : 0);
+	args[14] = d->definition ? JsonbPGetDatum(d->definition) : (Datum) 0;
+	nulls[14] = d->definition ? ' ' : 'n';
+	args[15] = PointerGetDatum(d->waits_on);
+	nulls[15] = d->waits_on ? ' ' : 'n';
+	if (!d->alter && !d->flow)
+		catalog_exec("INSERT INTO procflow.process (name, label, entity, action, condition,"
+					 "  execution_order, enabled, max_attempts, timeout, exclude, owner,"
+					 "  owner_name, search_path)"
+					 " VALUES ($1, $2, $3::regclass, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+					 13, argtypes, args, nulls, SPI_OK_INSERT);
+	else if (!d->alter)
+		catalog_exec("WITH p AS ("
+					 "  INSERT INTO procflow.process (name, label, entity, condition,"
+					 "    execution_order, enabled, max_attempts, timeout, exclude, owner,"
+					 "    owner_name, search_path, kind, version)"
+					 "  VALUES ($1, $2, $3::regclass, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+					 "          'flow', 1)"
+					 "  RETURNING id)"
+					 " INSERT INTO procflow.flow_version (process_id, version, definition,"
+					 "                                    search_path, waits_on)"
+					 " SELECT id, 1, $15, $13, $16 FROM p",
+					 16, argtypes, args, nulls, SPI_OK_INSERT);
+	else
+		catalog_exec("UPDATE procflow.process"
+					 "   SET label = $2, entity = $3::regclass, action = $4, condition = $5,"
+					 "       execution_order = $6, enabled = coalesce($7, enabled),"
+					 "       max_attempts = $8, timeout = $9, exclude = $10,"
+					 "       search_path = $13, updated_at = now()"
+					 " WHERE id = $14"
+					 "   AND (label, entity, action, condition, execution_order, enabled,"
+					 "        max_attempts, timeout, exclude, search_path)"
+					 "       IS DISTINCT FROM ($2, $3::regclass, $4, $5, $6, coalesce($7, enabled),"
+					 "                         $8, $9, $10, $13)",
+					 14, argtypes, args, nulls, SPI_OK_UPDATE);
+}
+
+/*
  * Check the arguments of create_process, create_flow or alter_process
  * (which have the same ones, but for a flow's definition in the place of
  * the action; alter_process's enabled may be NULL, to keep it) and write
@@ -272,168 +484,17 @@ recheck_flow(const char *name, int32 process_id, Oid entity, Oid owner)
 void
 process_api_define(FunctionCallInfo fcinfo, bool alter, bool flow)
 {
-	char	   *name = api_text_arg(fcinfo, 0, "name", true);
-	Oid			entity = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
-	char	   *action = NULL;
-	Jsonb	   *definition = NULL;
-	FlowDefinition *flowdef = NULL;
-	char	   *label;
-	char	   *condition;
-	int32		max_attempts;
-	Oid			rowtype = RECORDOID;
-	OwnedProcess existing = {0};
-	Oid			owner;
-	Oid			argtypes[16] = {TEXTOID, TEXTOID, OIDOID, TEXTOID, TEXTOID, INT4OID,
-		BOOLOID, INT4OID, INTERVALOID, TEXTARRAYOID, OIDOID, TEXTOID, INT4OID, NAMEOID,
-	JSONBOID, REGCLASSARRAYOID};
-	Datum		args[16];
-	char		nulls[16];
-	ArrayType  *waits_on = NULL;
+	Definition	d;
 
-	if (flow)
-	{
-		api_require_arg(fcinfo, 2, "definition");
-		definition = PG_GETARG_JSONB_P(2);
-		api_require_flow_catalog();
-	}
-	else
-		action = api_text_arg(fcinfo, 2, "action", !alter);
-	api_require_arg(fcinfo, 3, "execution_order");
-	label = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
-	condition = api_text_arg(fcinfo, 5, "condition", false);
-	if (!alter)
-		api_require_arg(fcinfo, 6, "enabled");
-	api_require_arg(fcinfo, 7, "max_attempts");
-
-	if (strlen(name) > MAX_NAME_LENGTH)
-		ereport(ERROR,
-				(errcode(ERRCODE_NAME_TOO_LONG),
-				 errmsg("process name is too long"),
-				 errdetail("Names have at most %d bytes.", MAX_NAME_LENGTH)));
-	max_attempts = PG_GETARG_INT32(7);
-	if (max_attempts < 1 || max_attempts > 1000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_attempts must be between 1 and 1000")));
-	if (!PG_ARGISNULL(8) && api_interval_sign(PG_GETARG_INTERVAL_P(8)) <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("timeout must be positive")));
-	if (!PG_ARGISNULL(9))
-		check_name_array(PG_GETARG_ARRAYTYPE_P(9), "exclude");
-
+	memset(&d, 0, sizeof(d));
+	d.alter = alter;
+	d.flow = flow;
+	read_definition(fcinfo, &d);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-
-	/* another role's process does not exist for the caller, whatever else */
-	if (alter)
-	{
-		api_find_process(name, &existing);
-		if (existing.version > 0 && action != NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("process \"%s\" is a flow, which has no action", name),
-					 errhint("Pass NULL as the action; procflow.alter_flow() changes a flow's activities.")));
-		if (existing.version == 0 && action == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("argument \"action\" must not be null")));
-	}
-	if (flow)
-		flowdef = flow_read(definition, name);
-	/* alter_process by a member of the owner: checked as the owner */
-	owner = alter ? existing.owner : GetUserId();
-	if (OidIsValid(entity))
-		rowtype = api_check_entity(entity, owner);
-	if (alter && existing.entity != entity)
-		check_entity_change(name, existing.id);
-	if (!PG_ARGISNULL(9))
-		check_exclude(name, PG_GETARG_DATUM(9), alter ? existing.owner : GetUserId());
-
-	if (flow)
-		waits_on = flow_check_sql(flowdef, name, entity, owner, NULL);
-	else if (action != NULL)
-		check_sql(name, "action", action, rowtype, owner);
-	else if (existing.entity != entity)
-		recheck_flow(name, existing.id, entity, owner);
-	if (condition != NULL)
-		check_sql(name, "condition", condition, rowtype, owner);
-
-	args[0] = CStringGetTextDatum(name);
-	if (!alter)
-	{
-		Oid			name_types[2] = {TEXTOID, OIDOID};
-		Datum		name_args[2] = {args[0], ObjectIdGetDatum(GetUserId())};
-
-		/* names are per owner: only the caller's own names are taken */
-		catalog_exec("SELECT 1 FROM procflow.process WHERE name = $1 AND owner = $2",
-					 2, name_types, name_args, NULL, SPI_OK_SELECT);
-		if (SPI_processed > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DUPLICATE_OBJECT),
-					 errmsg("process \"%s\" already exists", name),
-					 errhint("Choose another name, drop the existing process first, or change it with procflow.alter_process().")));
-	}
-
-	memset(nulls, ' ', sizeof(nulls));
-	args[1] = label ? CStringGetTextDatum(label) : (Datum) 0;
-	nulls[1] = label ? ' ' : 'n';
-	args[2] = ObjectIdGetDatum(entity);
-	nulls[2] = OidIsValid(entity) ? ' ' : 'n';
-	args[3] = action ? CStringGetTextDatum(action) : (Datum) 0;
-	nulls[3] = action ? ' ' : 'n';
-	args[4] = condition ? CStringGetTextDatum(condition) : (Datum) 0;
-	nulls[4] = condition ? ' ' : 'n';
-	args[5] = PG_GETARG_DATUM(3);
-	args[6] = PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6);
-	nulls[6] = PG_ARGISNULL(6) ? 'n' : ' ';
-	args[7] = Int32GetDatum(max_attempts);
-	args[8] = PG_ARGISNULL(8) ? (Datum) 0 : PG_GETARG_DATUM(8);
-	nulls[8] = PG_ARGISNULL(8) ? 'n' : ' ';
-	args[9] = PG_ARGISNULL(9) ? (Datum) 0 : PG_GETARG_DATUM(9);
-	nulls[9] = PG_ARGISNULL(9) ? 'n' : ' ';
-	args[10] = ObjectIdGetDatum(GetUserId());
-	args[11] = CStringGetTextDatum(namespace_search_path);
-	args[12] = Int32GetDatum(alter ? existing.id : 0);
-	args[13] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(GetUserId(), false)));
-	args[14] = definition ? JsonbPGetDatum(definition) : (Datum) 0;
-	nulls[14] = definition ? ' ' : 'n';
-	args[15] = PointerGetDatum(waits_on);
-	nulls[15] = waits_on ? ' ' : 'n';
-	if (!alter && !flow)
-		catalog_exec("INSERT INTO procflow.process (name, label, entity, action, condition,"
-					 "  execution_order, enabled, max_attempts, timeout, exclude, owner,"
-					 "  owner_name, search_path)"
-					 " VALUES ($1, $2, $3::regclass, $4, $5, $6, $7, $8, $9, $10, $11, $14, $12)",
-					 14, argtypes, args, nulls, SPI_OK_INSERT);
-	else if (!alter)
-		catalog_exec("WITH p AS ("
-					 "  INSERT INTO procflow.process (name, label, entity, condition,"
-					 "    execution_order, enabled, max_attempts, timeout, exclude, owner,"
-					 "    owner_name, search_path, kind, version)"
-					 "  VALUES ($1, $2, $3::regclass, $5, $6, $7, $8, $9, $10, $11, $14, $12,"
-					 "          'flow', 1)"
-					 "  RETURNING id)"
-					 " INSERT INTO procflow.flow_version (process_id, version, definition,"
-					 "                                    search_path, waits_on)"
-					 " SELECT id, 1, $15, $12, $16 FROM p",
-					 16, argtypes, args, nulls, SPI_OK_INSERT);
-	else
-	{
-		catalog_exec("UPDATE procflow.process"
-					 "   SET label = $2, entity = $3::regclass, action = $4, condition = $5,"
-					 "       execution_order = $6, enabled = coalesce($7, enabled),"
-					 "       max_attempts = $8, timeout = $9, exclude = $10,"
-					 "       search_path = $12, updated_at = now()"
-					 " WHERE id = $13"
-					 "   AND (label, entity, action, condition, execution_order, enabled,"
-					 "        max_attempts, timeout, exclude, search_path)"
-					 "       IS DISTINCT FROM ($2, $3::regclass, $4, $5, $6, coalesce($7, enabled),"
-					 "                         $8, $9, $10, $12)",
-					 13, argtypes, args, nulls, SPI_OK_UPDATE);
-	}
-
-	capture_triggers_sync_waits(waits_on);
+	check_definition(&d);
+	write_definition(&d);
+	capture_triggers_sync_waits(d.waits_on);
 	SPI_finish();
 }
 
