@@ -24,6 +24,7 @@ OBJS = \
 	src/flow_api.o \
 	src/flow_store.o \
 	src/history.o \
+	src/own_triggers.o \
 	src/flow_version.o \
 	src/flow_step.o \
 	src/flow_jobs.o \

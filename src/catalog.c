@@ -31,9 +31,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
-#include "wakeup.h"
 
-PG_FUNCTION_INFO_V1(procflow_definitions_changed);
 
 static CatalogOids oids;
 static bool oids_valid = false;
@@ -275,39 +273,4 @@ SPIPlanPtr
 catalog_keep_generic_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 {
 	return keep_plan(plan, sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
-}
-
-/*
- * Refuse to run as a trigger on anything but procflow's own tables: the
- * trigger functions of procflow's tables announce changes and wake the
- * executors, which a trigger of a role's own must not make every session
- * do.  (EXECUTE is revoked from PUBLIC as well.)
- */
-void
-catalog_check_own_trigger(FunctionCallInfo fcinfo, const char *function)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "%s: not called by trigger manager", function);
-	if (RelationGetNamespace(trigdata->tg_relation) != catalog_oids()->namespace)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("%s fires only on procflow's own tables", function)));
-}
-
-/*
- * Row trigger (and TRUNCATE trigger) on the definition tables: whatever
- * changed a definition (procflow's functions, a restore, a superuser's
- * UPDATE), announce it, and wake the executors at commit: an enabled or
- * restored process can make held jobs runnable.  Announcing once per row
- * costs little: the invalidations of one relation in a command are sent once.
- */
-Datum
-procflow_definitions_changed(PG_FUNCTION_ARGS)
-{
-	catalog_check_own_trigger(fcinfo, "procflow.definitions_changed()");
-	catalog_announce_change();
-	wakeup_note_due(GetCurrentTimestamp());
-	return PointerGetDatum(NULL);
 }

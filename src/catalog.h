@@ -61,7 +61,6 @@ extern void catalog_leave_privileged(PrivilegedScope *scope);
 extern void catalog_prefer_indexes(void);
 extern void catalog_announce_change(void);
 extern void catalog_refresh_owner_names(void);
-extern void catalog_check_own_trigger(FunctionCallInfo fcinfo, const char *function);
 extern SPIPlanPtr catalog_keep_plan(SPIPlanPtr *plan, const char *sql, int nargs,
 									Oid *argtypes);
 extern SPIPlanPtr catalog_keep_generic_plan(SPIPlanPtr *plan, const char *sql, int nargs,

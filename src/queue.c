@@ -108,7 +108,6 @@ static SPIPlanPtr retry_plan[2];
 static SPIPlanPtr next_due_plan[2];
 static SPIPlanPtr next_due_other_plan = NULL;
 
-PG_FUNCTION_INFO_V1(procflow_jobs_inserted);
 
 /*
  * Reserve n consecutive job ids and return the first.  Every id procflow
@@ -332,19 +331,6 @@ queue_set_outcome(NewJob *job, const JobOutcome *outcome)
 	if (outcome->retry_at != 0)
 		job->run_at = outcome->retry_at;
 	job->error = outcome->error;
-}
-
-/*
- * Statement trigger on procflow.job: rows inserted by SQL (a restore of
- * pending jobs, retry_job) were not noted by queue_insert; wake the
- * executors at commit so that they read the queue again.
- */
-Datum
-procflow_jobs_inserted(PG_FUNCTION_ARGS)
-{
-	catalog_check_own_trigger(fcinfo, "procflow.jobs_inserted()");
-	wakeup_note_due(GetCurrentTimestamp());
-	return PointerGetDatum(NULL);
 }
 
 /*
