@@ -514,6 +514,84 @@ target_of(RelationRules *rules, Oid *target_relids, Oid entity)
 	return rules->ntargets++;
 }
 
+/* The relation and its partition ancestors, nearest first, as oid datums. */
+static Datum *
+relation_and_ancestors(Oid relid, int *n)
+{
+	List	   *ancestors = NIL;
+	Datum	   *relids;
+	ListCell   *lc;
+
+	if (get_rel_relispartition(relid))
+		ancestors = get_partition_ancestors(relid);
+	relids = palloc(sizeof(Datum) * (list_length(ancestors) + 1));
+	*n = 0;
+	relids[(*n)++] = ObjectIdGetDatum(relid);
+	foreach(lc, ancestors)
+		relids[(*n)++] = ObjectIdGetDatum(lfirst_oid(lc));
+	return relids;
+}
+
+/*
+ * A rule from a row of read_relation_rules's statement (but its target):
+ * its trigger, event, fields, delay and priority, kept in the generation.
+ */
+static void
+read_rule(CacheGeneration *gen, HeapTuple tup, TupleDesc desc, Oid entity, TriggerRule *rule)
+{
+	bool		isnull;
+	Datum		d;
+
+	rule->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	rule->event = SPI_getvalue(tup, desc, 2)[0];
+	d = SPI_getbinval(tup, desc, 3, &isnull);
+	rule->fields = isnull ? NULL : field_set(entity, d, gen->cxt);
+	rule->queued = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+	d = SPI_getbinval(tup, desc, 5, &isnull);
+	if (isnull)
+		rule->delay = NULL;
+	else
+	{
+		rule->delay = MemoryContextAlloc(gen->cxt, sizeof(Interval));
+		memcpy(rule->delay, DatumGetIntervalP(d), sizeof(Interval));
+	}
+	rule->priority = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+	rule->listen = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+}
+
+/*
+ * Give each target of the rules the processes whose queued jobs a delete
+ * of its rows cancels (cancel_ids: a list of process ids per target), as
+ * an int4[] kept in the generation.
+ */
+static void
+set_cancel_targets(CacheGeneration *gen, RelationRules *rules, List **cancel_ids)
+{
+	rules->targets = MemoryContextAllocZero(gen->cxt,
+											sizeof(EntityRules) * Max(rules->ntargets, 1));
+	rules->cancels = false;
+	for (int t = 0; t < rules->ntargets; t++)
+	{
+		List	   *ids = cancel_ids[t];
+		Datum	   *elems;
+		int			k = 0;
+		ListCell   *lc;
+		MemoryContext old;
+
+		if (ids == NIL)
+			continue;
+		elems = palloc(sizeof(Datum) * list_length(ids));
+		foreach(lc, ids)
+			elems[k++] = Int32GetDatum(lfirst_int(lc));
+		old = MemoryContextSwitchTo(gen->cxt);
+		rules->targets[t].cancel_process_ids =
+			PointerGetDatum(construct_array(elems, k, INT4OID, sizeof(int32), true,
+											TYPALIGN_INT));
+		MemoryContextSwitchTo(old);
+		rules->cancels = true;
+	}
+}
+
 /*
  * Read the triggers of the processes bound to relid or to one of its
  * partition ancestors: the rules of enabled processes, in execution order,
@@ -558,21 +636,13 @@ read_relation_rules(CacheGeneration *gen, Oid relid, RelationRules *rules,
 		" ORDER BY r.execution_order, r.process_id, r.id";
 	Oid			argtypes[1] = {OIDARRAYOID};
 	Datum		args[1];
-	List	   *ancestors = NIL;
-	Datum	   *relids;
-	int			nrelids = 0;
+	int			nrelids;
+	Datum	   *relids = relation_and_ancestors(relid, &nrelids);
 	int			n = 0;
 	List	  **cancel_ids;
 	int32	   *process_ids;
 	Oid		   *target_relids;
-	ListCell   *lc;
 
-	if (get_rel_relispartition(relid))
-		ancestors = get_partition_ancestors(relid);
-	relids = palloc(sizeof(Datum) * (list_length(ancestors) + 1));
-	relids[nrelids++] = ObjectIdGetDatum(relid);
-	foreach(lc, ancestors)
-		relids[nrelids++] = ObjectIdGetDatum(lfirst_oid(lc));
 	target_relids = SPI_palloc(sizeof(Oid) * nrelids);
 	*target_relids_out = target_relids;
 
@@ -595,66 +665,27 @@ read_relation_rules(CacheGeneration *gen, Oid relid, RelationRules *rules,
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
-		TriggerRule *rule = &rules->rules[n];
 		char	   *event = SPI_getvalue(tup, desc, 2);
 		int32		process_id = DatumGetInt32(SPI_getbinval(tup, desc, 7, &isnull));
 		bool		enabled = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
 		bool		queued = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
 		Oid			entity = DatumGetObjectId(SPI_getbinval(tup, desc, 9, &isnull));
 		int			target = target_of(rules, target_relids, entity);
-		Datum		d;
-
 		bool		listen = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
 
+		/* a delete cancels the queued jobs of its row, also a disabled one's */
 		if (queued && event[0] != 'd' && !listen &&
 			!list_member_int(cancel_ids[target], process_id))
 			cancel_ids[target] = lappend_int(cancel_ids[target], process_id);
 		if (!enabled)
 			continue;
-
-		rule->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		rule->target = target;
-		rule->event = event[0];
-		d = SPI_getbinval(tup, desc, 3, &isnull);
-		rule->fields = isnull ? NULL : field_set(entity, d, gen->cxt);
-		rule->queued = queued;
-		d = SPI_getbinval(tup, desc, 5, &isnull);
-		if (isnull)
-			rule->delay = NULL;
-		else
-		{
-			rule->delay = MemoryContextAlloc(gen->cxt, sizeof(Interval));
-			memcpy(rule->delay, DatumGetIntervalP(d), sizeof(Interval));
-		}
-		rule->priority = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
-		rule->listen = listen;
+		read_rule(gen, tup, desc, entity, &rules->rules[n]);
+		rules->rules[n].target = target;
 		process_ids[n] = process_id;
 		n++;
 	}
 	rules->nrules = n;
-
-	rules->targets = MemoryContextAllocZero(gen->cxt,
-											sizeof(EntityRules) * Max(rules->ntargets, 1));
-	rules->cancels = false;
-	for (int t = 0; t < rules->ntargets; t++)
-	{
-		List	   *ids = cancel_ids[t];
-		Datum	   *elems;
-		int			k = 0;
-		MemoryContext old;
-
-		if (ids == NIL)
-			continue;
-		elems = palloc(sizeof(Datum) * list_length(ids));
-		foreach(lc, ids)
-			elems[k++] = Int32GetDatum(lfirst_int(lc));
-		old = MemoryContextSwitchTo(gen->cxt);
-		rules->targets[t].cancel_process_ids =
-			PointerGetDatum(construct_array(elems, k, INT4OID, sizeof(int32), true,
-											TYPALIGN_INT));
-		MemoryContextSwitchTo(old);
-		rules->cancels = true;
-	}
+	set_cancel_targets(gen, rules, cancel_ids);
 	return process_ids;
 }
 
