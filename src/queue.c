@@ -523,26 +523,10 @@ upper_string(const char *value)
 }
 
 /*
- * Read up to max_jobs due jobs of one owner (see queue_owners).  With
- * "lock", lock them, skipping jobs locked by another executor; without,
- * leave each to be locked when it starts (queue_lock_claimed), so that the
- * jobs read but not started yet can be cancelled, and taken by another
- * executor, meanwhile.  With as_role set, only jobs of processes whose
- * owner that role has the privileges of; with below_ord, only jobs whose
- * order key is below ord_bound.  The result is allocated in the caller's
- * memory context.
+ * The claim's statement: the due jobs of one owner, group by group of
+ * execution order, runnable by the rules above (claim_plan_for picks the
+ * variant).
  */
-ClaimedJob *
-queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_bound,
-			bool lock, int *njobs)
-{
-	Datum		args[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
-	ClaimedJob *jobs;
-	int			ret;
-	Oid			argtypes[5] = {INT4OID, OIDOID, TIMESTAMPTZOID, INT8OID, OIDOID};
-	int			flows = catalog_oids()->has_flows ? 1 : 0;
-
 #define FLOW_COLUMNS \
 	", c.instance_id, c.activity_id, c.xid, c.event_table, c.cid, c.new_row, c.event_id," \
 	" c.source_instance"
@@ -559,6 +543,17 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 	locking ") c" \
 	" WHERE g.ord IS NOT NULL AND ($4::int8 IS NULL OR g.ord < $4)" \
 	" LIMIT $1"
+
+/*
+ * The claim's statement, prepared once per variant: locking the jobs it
+ * reads (when others hold the first ones) or not, and with the flows'
+ * columns and rules or, in a database whose flows wait for ALTER
+ * EXTENSION UPDATE, without.
+ */
+static SPIPlanPtr
+claim_plan_for(bool lock, bool flows)
+{
+	Oid			argtypes[5] = {INT4OID, OIDOID, TIMESTAMPTZOID, INT8OID, OIDOID};
 
 	catalog_prefer_indexes();
 	if (lock && flows)
@@ -579,6 +574,85 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 	else
 		catalog_keep_plan(&claim_plan[0], CLAIM_SQL("", "", ENABLED_LIGHT, ROW_ORDER("j"), ""),
 						  5, argtypes);
+	return lock ? claim_locking_plan[flows] : claim_plan[flows];
+}
+
+/* A row of the claim's statement as a claimed job. */
+static void
+claimed_job_from_row(HeapTuple tup, TupleDesc desc, bool flows, bool locked, ClaimedJob *job)
+{
+	bool		isnull;
+	Datum		d;
+	char	   *event;
+
+	job->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+	ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 2, &isnull)),
+					&job->tid);
+	job->locked = locked;
+	job->id = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+	job->process_id = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+	d = SPI_getbinval(tup, desc, 5, &isnull);
+	job->trigger_id = isnull ? 0 : DatumGetInt64(d);
+	event = SPI_getvalue(tup, desc, 6);
+	strlcpy(job->event, event, sizeof(job->event));
+	d = SPI_getbinval(tup, desc, 7, &isnull);
+	job->key = isnull ? 0 : SPI_datumTransfer(d, false, -1);
+	job->old_row = upper_string(SPI_getvalue(tup, desc, 8));
+	d = SPI_getbinval(tup, desc, 9, &isnull);
+	job->changed = isnull ? 0 : SPI_datumTransfer(d, false, -1);
+	job->depth = DatumGetInt32(SPI_getbinval(tup, desc, 10, &isnull));
+	job->attempts = DatumGetInt32(SPI_getbinval(tup, desc, 11, &isnull));
+	d = SPI_getbinval(tup, desc, 12, &isnull);
+	job->excluded = isnull ? 0 : SPI_datumTransfer(d, false, -1);
+	job->ord = DatumGetInt64(SPI_getbinval(tup, desc, 13, &isnull));
+	job->run_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 14, &isnull));
+	job->instance_id = 0;
+	job->activity_id = 0;
+	job->xid = 0;
+	job->event_table = InvalidOid;
+	job->cid = 0;
+	job->new_row = NULL;
+	job->event_id = 0;
+	job->source_instance = 0;
+	if (flows)
+	{
+		d = SPI_getbinval(tup, desc, 15, &isnull);
+		job->instance_id = isnull ? 0 : DatumGetInt64(d);
+		d = SPI_getbinval(tup, desc, 16, &isnull);
+		job->activity_id = isnull ? 0 : DatumGetInt64(d);
+		d = SPI_getbinval(tup, desc, 17, &isnull);
+		job->xid = isnull ? 0 : DatumGetUInt64(d);
+		d = SPI_getbinval(tup, desc, 18, &isnull);
+		job->event_table = isnull ? InvalidOid : DatumGetObjectId(d);
+		d = SPI_getbinval(tup, desc, 19, &isnull);
+		job->cid = isnull ? 0 : (uint32) DatumGetInt32(d);
+		job->new_row = upper_string(SPI_getvalue(tup, desc, 20));
+		d = SPI_getbinval(tup, desc, 21, &isnull);
+		job->event_id = isnull ? 0 : DatumGetInt64(d);
+		d = SPI_getbinval(tup, desc, 22, &isnull);
+		job->source_instance = isnull ? 0 : DatumGetInt64(d);
+	}
+}
+
+/*
+ * Read up to max_jobs due jobs of one owner (see queue_owners).  With
+ * "lock", lock them, skipping jobs locked by another executor; without,
+ * leave each to be locked when it starts (queue_lock_claimed), so that the
+ * jobs read but not started yet can be cancelled, and taken by another
+ * executor, meanwhile.  With as_role set, only jobs of processes whose
+ * owner that role has the privileges of; with below_ord, only jobs whose
+ * order key is below ord_bound.  The result is allocated in the caller's
+ * memory context.
+ */
+ClaimedJob *
+queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_bound,
+			bool lock, int *njobs)
+{
+	Datum		args[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	ClaimedJob *jobs;
+	int			ret;
+	bool		flows = catalog_oids()->has_flows;
 
 	args[0] = Int32GetDatum(max_jobs);
 	args[1] = ObjectIdGetDatum(as_role);
@@ -589,70 +663,15 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 		nulls[1] = 'n';
 	if (!below_ord)
 		nulls[3] = 'n';
-	ret = SPI_execute_plan(lock ? claim_locking_plan[flows] : claim_plan[flows], args, nulls, false,
-						   max_jobs);
+	ret = SPI_execute_plan(claim_plan_for(lock, flows), args, nulls, false, max_jobs);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "claiming jobs failed: %s", SPI_result_code_string(ret));
 
 	*njobs = (int) SPI_processed;
 	jobs = SPI_palloc(sizeof(ClaimedJob) * Max(*njobs, 1));
 	for (int i = 0; i < *njobs; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		ClaimedJob *job = &jobs[i];
-		bool		isnull;
-		Datum		d;
-		char	   *event;
-
-		job->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
-		ItemPointerCopy((ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 2, &isnull)),
-						&job->tid);
-		job->locked = lock;
-		job->id = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-		job->process_id = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
-		d = SPI_getbinval(tup, desc, 5, &isnull);
-		job->trigger_id = isnull ? 0 : DatumGetInt64(d);
-		event = SPI_getvalue(tup, desc, 6);
-		strlcpy(job->event, event, sizeof(job->event));
-		d = SPI_getbinval(tup, desc, 7, &isnull);
-		job->key = isnull ? 0 : SPI_datumTransfer(d, false, -1);
-		job->old_row = upper_string(SPI_getvalue(tup, desc, 8));
-		d = SPI_getbinval(tup, desc, 9, &isnull);
-		job->changed = isnull ? 0 : SPI_datumTransfer(d, false, -1);
-		job->depth = DatumGetInt32(SPI_getbinval(tup, desc, 10, &isnull));
-		job->attempts = DatumGetInt32(SPI_getbinval(tup, desc, 11, &isnull));
-		d = SPI_getbinval(tup, desc, 12, &isnull);
-		job->excluded = isnull ? 0 : SPI_datumTransfer(d, false, -1);
-		job->ord = DatumGetInt64(SPI_getbinval(tup, desc, 13, &isnull));
-		job->run_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 14, &isnull));
-		job->instance_id = 0;
-		job->activity_id = 0;
-		job->xid = 0;
-		job->event_table = InvalidOid;
-		job->cid = 0;
-		job->new_row = NULL;
-		job->event_id = 0;
-		job->source_instance = 0;
-		if (flows)
-		{
-			d = SPI_getbinval(tup, desc, 15, &isnull);
-			job->instance_id = isnull ? 0 : DatumGetInt64(d);
-			d = SPI_getbinval(tup, desc, 16, &isnull);
-			job->activity_id = isnull ? 0 : DatumGetInt64(d);
-			d = SPI_getbinval(tup, desc, 17, &isnull);
-			job->xid = isnull ? 0 : DatumGetUInt64(d);
-			d = SPI_getbinval(tup, desc, 18, &isnull);
-			job->event_table = isnull ? InvalidOid : DatumGetObjectId(d);
-			d = SPI_getbinval(tup, desc, 19, &isnull);
-			job->cid = isnull ? 0 : (uint32) DatumGetInt32(d);
-			job->new_row = upper_string(SPI_getvalue(tup, desc, 20));
-			d = SPI_getbinval(tup, desc, 21, &isnull);
-			job->event_id = isnull ? 0 : DatumGetInt64(d);
-			d = SPI_getbinval(tup, desc, 22, &isnull);
-			job->source_instance = isnull ? 0 : DatumGetInt64(d);
-		}
-	}
+		claimed_job_from_row(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, flows, lock,
+							 &jobs[i]);
 	SPI_freetuptable(SPI_tuptable);
 	return jobs;
 }
