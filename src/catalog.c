@@ -74,6 +74,7 @@ catalog_oids_if_installed(void)
 	oids.instance = get_relname_relid("instance", oids.namespace);
 	oids.activity = get_relname_relid("activity", oids.namespace);
 	oids.activity_id_seq = get_relname_relid("activity_id_seq", oids.namespace);
+	oids.activity_instance_idx = get_relname_relid("activity_instance_id_idx", oids.namespace);
 	if (!OidIsValid(oids.process) || !OidIsValid(oids.trigger) ||
 		!OidIsValid(oids.job) || !OidIsValid(oids.job_id_seq) ||
 		!OidIsValid(oids.job_batch) || !OidIsValid(oids.finished_job))

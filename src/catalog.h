@@ -43,6 +43,7 @@ typedef struct CatalogOids
 	Oid			instance;		/* procflow.instance (InvalidOid before 0.4) */
 	Oid			activity;		/* procflow.activity (InvalidOid before 0.4) */
 	Oid			activity_id_seq;	/* procflow.activity_id_seq */
+	Oid			activity_instance_idx;	/* its index on (instance_id, id) */
 	Oid			owner;			/* owner of the catalog tables */
 	CatalogLevel level;			/* the version of the tables */
 	bool		has_flows;		/* level is CATALOG_CURRENT: the tables run

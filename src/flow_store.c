@@ -25,6 +25,7 @@
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/xid8.h"
@@ -491,11 +492,40 @@ map_columns(TupleDesc desc, const char *const *names, int n, int *attno)
 	}
 }
 
-/* Where each column of ActivityColumn is in procflow.activity. */
-static void
-map_activity_columns(TupleDesc desc, int *attno)
+/*
+ * Where the columns a caller writes are in a table's descriptor, mapped
+ * once per transaction: the relation stays open, with its descriptor, from
+ * the first direct write to commit (direct_insert.c), and a step writes
+ * several rows.
+ */
+typedef struct ColumnMap
 {
-	map_columns(desc, activity_column_names, AC_COUNT, attno);
+	TupleDesc	desc;			/* the descriptor it was mapped for */
+	LocalTransactionId lxid;	/* in this transaction */
+	int			attno[AC_COUNT];
+} ColumnMap;
+
+/* The map of the n named columns in desc, made again when desc is new. */
+static const int *
+column_map(ColumnMap *map, TupleDesc desc, const char *const *names, int n)
+{
+	Assert(n <= AC_COUNT);
+	if (map->desc != desc || map->lxid != MyProc->lxid)
+	{
+		map_columns(desc, names, n, map->attno);
+		map->desc = desc;
+		map->lxid = MyProc->lxid;
+	}
+	return map->attno;
+}
+
+/* Where each column of ActivityColumn is in procflow.activity. */
+static const int *
+activity_columns(TupleDesc desc)
+{
+	static ColumnMap map;
+
+	return column_map(&map, desc, activity_column_names, AC_COUNT);
 }
 
 /* A text datum of a C string, or a null. */
@@ -531,14 +561,13 @@ flow_store_insert_activity(const FlowInstance *instance, const NewActivity *a)
 {
 	Oid			relid = catalog_oids()->activity;
 	TupleDesc	desc = direct_insert_desc(relid);
-	int			attno[AC_COUNT];
+	const int  *attno = activity_columns(desc);
 	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
 	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
 	int64		id;
 	bool		over = strcmp(a->status, "closed") == 0 || strcmp(a->status, "skipped") == 0 ||
 		strcmp(a->status, "cancelled") == 0;
 
-	map_activity_columns(desc, attno);
 	for (int i = 0; i < desc->natts; i++)
 	{
 		values[i] = (Datum) 0;
@@ -623,11 +652,10 @@ flow_store_close_activity(int64 id, const char *status, const char *outcome,
 	if (old != NULL)
 	{
 		TupleDesc	desc = direct_insert_desc(relid);
-		int			attno[AC_COUNT];
+		const int  *attno = activity_columns(desc);
 		Datum	   *values = palloc(sizeof(Datum) * desc->natts);
 		bool	   *isnull = palloc(sizeof(bool) * desc->natts);
 
-		map_activity_columns(desc, attno);
 		heap_deform_tuple(old, desc, values, isnull);
 		set_text(values, isnull, attno[AC_STATUS], status);
 		set_text(values, isnull, attno[AC_OUTCOME], outcome);
@@ -677,9 +705,8 @@ static bool
 has_live_activity(int64 instance_id)
 {
 	const CatalogOids *c = catalog_oids();
-	Oid			indexid = get_relname_relid("activity_instance_id_idx", c->namespace);
 	TupleDesc	desc = direct_insert_desc(c->activity);
-	int			attno[AC_COUNT];
+	const int  *attno = activity_columns(desc);
 	Snapshot	snapshot;
 	Relation	rel;
 	SysScanDesc scan;
@@ -687,14 +714,11 @@ has_live_activity(int64 instance_id)
 	HeapTuple	tup;
 	bool		live = false;
 
-	if (!OidIsValid(indexid))
-		elog(ERROR, "the index activity_instance_id_idx of procflow.activity is missing");
-	map_activity_columns(desc, attno);
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	rel = table_open(c->activity, AccessShareLock);
 	ScanKeyInit(&key, attno[AC_INSTANCE_ID] + 1, BTEqualStrategyNumber, F_INT8EQ,
 				Int64GetDatum(instance_id));
-	scan = systable_beginscan(rel, indexid, true, snapshot, 1, &key);
+	scan = systable_beginscan(rel, c->activity_instance_idx, true, snapshot, 1, &key);
 	while (!live && HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		bool		isnull;
@@ -731,12 +755,12 @@ flow_store_complete_if_idle(int64 instance_id)
 	if (old == NULL)
 		return false;
 	{
+		static ColumnMap map;
 		TupleDesc	desc = direct_insert_desc(relid);
-		int			attno[IC_COUNT];
+		const int  *attno = column_map(&map, desc, instance_column_names, IC_COUNT);
 		Datum	   *values = palloc(sizeof(Datum) * desc->natts);
 		bool	   *isnull = palloc(sizeof(bool) * desc->natts);
 
-		map_columns(desc, instance_column_names, IC_COUNT, attno);
 		heap_deform_tuple(old, desc, values, isnull);
 		set_text(values, isnull, attno[IC_STATUS], instance_status_name(INSTANCE_COMPLETED));
 		set_time(values, isnull, attno[IC_UPDATED_AT], GetCurrentTransactionStartTimestamp());
