@@ -591,6 +591,7 @@ deliver_to_instance(ProcessInfo *flow, Delivery *d, FlowInstance *instance,
 	{
 		FlowActivity *act = &listeners[l].fv->def->activities[listeners[l].index];
 		NewActivity a;
+		char	   *error;
 
 		if (act->kind != FLOW_CONDITIONAL_START || !listener_hears(&listeners[l], &s, d))
 			continue;
@@ -603,10 +604,21 @@ deliver_to_instance(ProcessInfo *flow, Delivery *d, FlowInstance *instance,
 		a.kind = "conditional_start";
 		a.status = "closed";
 		a.outcome = "event";
-		(void) flow_store_insert_activity(instance, &a);
-		step_rest(&s);
-		step_follow(&s, act, NULL);
 		took++;
+		if (job->source_instance != instance->id)
+			step_rest(&s);
+		else if (!flow_count_spin(&s, "conditional start", act->name, &error))
+		{
+			a.error = error;
+			/* its own steps' events: a round without rest, as a wait's */
+			a.status = "failed";
+			a.outcome = NULL;
+			(void) flow_store_insert_activity(instance, &a);
+			s.made_live = true;
+			continue;
+		}
+		(void) flow_store_insert_activity(instance, &a);
+		step_follow(&s, act, NULL);
 	}
 	step_end(&s);
 	return took;

@@ -5,7 +5,7 @@
 -- ALTER TABLE, TRUNCATE, alter_process and drop_process while live
 -- instances need what they would change.
 BEGIN;
-SELECT plan(40);
+SELECT plan(42);
 
 CREATE TABLE acct (id numeric PRIMARY KEY, status text, note text, spare text);
 CREATE TABLE pay (id int PRIMARY KEY, acct_id numeric, amount int);
@@ -196,6 +196,29 @@ SELECT throws_ok($$SELECT procflow.drop_process('child')$$, '2BP01', NULL,
 SELECT procflow.alter_flow('parent', '{"start": "e", "activities": {"e": {"kind": "end"}}}');
 SELECT lives_ok($$SELECT procflow.drop_process('child')$$,
                 'once no version that could still run launches it, it can go');
+
+-- a conditional start fed by its own instance's writes does not spin for
+-- ever: each branch its own step's event starts is a round without rest
+CREATE TABLE selffed (id int PRIMARY KEY, n int NOT NULL DEFAULT 0);
+INSERT INTO selffed VALUES (1);
+SELECT procflow.create_flow('selffed', 'selffed', $${"start": "w", "activities": {
+  "w": {"kind": "wait", "timeout": "1 day", "next": "e"},
+  "cs": {"kind": "conditional_start", "on": {"event": "update"}, "next": "u"},
+  "u": {"kind": "automatic", "action": "UPDATE selffed SET n = n + 1 WHERE id = ($1).id", "next": "e2"},
+  "e2": {"kind": "end"}, "e": {"kind": "end"}}}$$);
+SELECT procflow.launch('selffed', '1');
+UPDATE selffed SET n = 1000;
+DO $$
+BEGIN
+  FOR i IN 1 .. 1000 LOOP
+    EXIT WHEN procflow.run_jobs() = 0;
+  END LOOP;
+END $$;
+SELECT is((SELECT count(*) FROM procflow.jobs WHERE process = 'selffed' AND run_at <= now()), 0::bigint,
+          'the branches its own steps'' events start come to an end');
+SELECT matches((SELECT error FROM procflow.activities WHERE flow = 'selffed' AND name = 'cs' AND status = 'failed'),
+               'conditional start "cs" ended at once 100 times in a row without an event',
+               'the conditional start fails, saying why, after 100 rounds without rest');
 
 SELECT * FROM finish();
 ROLLBACK;
