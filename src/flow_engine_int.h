@@ -39,6 +39,14 @@
  */
 #define FLOW_MAX_SPINS 100
 
+/*
+ * A timeout shorter than this after its activity began rests its instance
+ * no more than a timeout that had already passed: a cycle through a wait
+ * (or a task) that times out a microsecond after it begins would otherwise
+ * run without end, one round of the queue at a time.
+ */
+#define FLOW_MIN_REST_MS 1000
+
 /* The values of a task that may be SQL, in FlowVersion.value_plans. */
 enum
 {

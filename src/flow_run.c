@@ -172,6 +172,26 @@ close_subflow(Step *s, FlowActivityRow *row, int index)
 }
 
 /*
+ * Is this job an activity's timeout that came less than FLOW_MIN_REST_MS
+ * after the activity began: a wait's timer, or a task's once its timeout
+ * has come (a task's timer may also be its start delay)?
+ */
+static bool
+timeout_is_instant(FlowActivityRow *row)
+{
+	TimestampTz at;
+
+	if (row->kind == FLOW_WAIT)
+		at = row->run_at;
+	else if (row->kind == FLOW_HUMAN && row->timeout_at <= GetCurrentTimestamp())
+		at = row->timeout_at;
+	else
+		return false;
+	return at != 0 &&
+		at < TimestampTzPlusMilliseconds(row->created_at, FLOW_MIN_REST_MS);
+}
+
+/*
  * Run an instance's step or timer job, or deliver an event to waits, in
  * the current (sub)transaction as an executor (or run_jobs) does.  Returns the job's status: "succeeded",
  * "skipped" with the reason in *note when there is nothing to do any more,
@@ -213,14 +233,14 @@ flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const 
 			 row.name, instance.version, flow->name);
 	/*
 	 * A timer, or a child's end, comes from outside: the instance rests;
-	 * but a wait's timeout that had passed when it began is a round without
-	 * rest (flow_count_spin).
+	 * but a timeout that had passed, or all but, when its activity began
+	 * is a round without rest (flow_count_spin).
 	 */
-	if (row.kind == FLOW_WAIT && row.run_at != 0 && row.run_at <= row.created_at)
+	if (timeout_is_instant(&row))
 	{
 		char	   *error;
 
-		if (!flow_count_spin(&s, "wait", row.name, &error))
+		if (!flow_count_spin(&s, row.kind == FLOW_HUMAN ? "task" : "wait", row.name, &error))
 		{
 			flow_store_fail(row.id, error);
 			s.made_live = true;

@@ -5,7 +5,7 @@
 -- ALTER TABLE, TRUNCATE, alter_process and drop_process while live
 -- instances need what they would change.
 BEGIN;
-SELECT plan(42);
+SELECT plan(46);
 
 CREATE TABLE acct (id numeric PRIMARY KEY, status text, note text, spare text);
 CREATE TABLE pay (id int PRIMARY KEY, acct_id numeric, amount int);
@@ -219,6 +219,41 @@ SELECT is((SELECT count(*) FROM procflow.jobs WHERE process = 'selffed' AND run_
 SELECT matches((SELECT error FROM procflow.activities WHERE flow = 'selffed' AND name = 'cs' AND status = 'failed'),
                'conditional start "cs" ended at once 100 times in a row without an event',
                'the conditional start fails, saying why, after 100 rounds without rest');
+
+-- a cycle through a wait, or a task, that times out a microsecond after it
+-- begins does not run for ever: a timeout under a second is a round
+-- without rest; a cycle whose timeouts rest a second runs on
+SELECT procflow.create_flow('ticker', 'selffed', $${"start": "w", "activities": {
+  "w": {"kind": "wait", "timeout": "1 microsecond", "next": "d"},
+  "d": {"kind": "decision", "cases": [{"when": "false", "next": "e"}], "else": "w"},
+  "e": {"kind": "end"}}}$$);
+SELECT procflow.create_flow('nagger', 'selffed', $${"start": "t", "activities": {
+  "t": {"kind": "human", "timeout": "1 microsecond", "next": {"done": "e", "timeout": "t"}},
+  "e": {"kind": "end"}}}$$);
+SELECT procflow.create_flow('slow_ticker', 'selffed', $${"start": "w", "activities": {
+  "w": {"kind": "wait", "timeout": "1 second", "next": "d"},
+  "d": {"kind": "decision", "cases": [{"when": "false", "next": "e"}], "else": "w"},
+  "e": {"kind": "end"}}}$$);
+SELECT procflow.launch('ticker', '1');
+SELECT procflow.launch('nagger', '1');
+SELECT procflow.launch('slow_ticker', '1');
+DO $$
+BEGIN
+  FOR i IN 1 .. 1000 LOOP
+    EXIT WHEN procflow.run_jobs() = 0;
+  END LOOP;
+END $$;
+SELECT matches((SELECT error FROM procflow.activities WHERE flow = 'ticker' AND status = 'failed'),
+               'wait "w" ended at once 100 times in a row without an event',
+               'a wait timing out a microsecond after it begins, in a cycle, fails after 100 rounds');
+SELECT matches((SELECT error FROM procflow.activities WHERE flow = 'nagger' AND status = 'failed'),
+               'task "t" ended at once 100 times in a row without an event',
+               'so does a task timing out a microsecond after it begins');
+SELECT is((SELECT count(*) FROM procflow.jobs WHERE process IN ('ticker', 'nagger')), 0::bigint,
+          'neither has a job left');
+SELECT is((SELECT status || '/' || count(*) FROM procflow.activities WHERE flow = 'slow_ticker'
+            GROUP BY status ORDER BY status LIMIT 1), 'waiting/1',
+          'a cycle whose wait rests a second waits for its timer');
 
 SELECT * FROM finish();
 ROLLBACK;
