@@ -373,6 +373,55 @@ CREATE TABLE procflow.retried_job (
 REVOKE ALL ON procflow.retried_job FROM PUBLIC;
 CREATE INDEX finished_job_failed_idx ON procflow.finished_job (id) WHERE status = 'failed';
 
+/*
+ * A flow's jobs (its steps, timers and events) name their instance and
+ * activity, in the queue and in the history.
+ */
+CREATE OR REPLACE VIEW procflow.jobs WITH (security_barrier) AS
+SELECT j.id,
+	   p.name AS process,
+	   j.event,
+	   coalesce(j.event_table, p.entity) AS entity,
+	   procflow.key_to_jsonb(coalesce(j.event_table, p.entity), j.key) AS key,
+	   j.run_at,
+	   j.attempts,
+	   CASE WHEN j.attempts = 0 THEN 'pending' ELSE 'retrying' END AS state,
+	   j.error_message AS last_error,
+	   j.created_at,
+	   j.instance_id AS instance,
+	   j.activity_id AS activity
+  FROM procflow.job j
+  JOIN procflow.process p ON p.id = j.process_id
+ WHERE pg_catalog.pg_has_role(p.owner, 'USAGE')
+UNION ALL
+SELECT b.first_id + k.i - 1,
+	   p.name,
+	   b.event,
+	   coalesce(b.event_table, p.entity),
+	   procflow.key_to_jsonb(coalesce(b.event_table, p.entity),
+							 CASE b.key_columns WHEN 0 THEN ARRAY[k.hash::text]
+												WHEN 1 THEN ARRAY[k.key]
+												ELSE k.key::text[] END),
+	   b.run_at,
+	   0,
+	   'pending',
+	   NULL,
+	   b.created_at,
+	   NULL::bigint,
+	   NULL::bigint
+  FROM procflow.job_batch b
+  JOIN procflow.process p ON p.id = b.process_id
+ CROSS JOIN LATERAL (SELECT coalesce(max(j.id) - b.first_id + 1, 0) AS items
+					   FROM (SELECT id FROM procflow.job
+							  WHERE id >= b.first_id AND id < b.first_id + b.items
+							 UNION ALL
+							 SELECT id FROM procflow.finished_job
+							  WHERE id >= b.first_id AND id < b.first_id + b.items) j) taken
+ CROSS JOIN LATERAL ROWS FROM (pg_catalog.unnest(b.row_hashes), pg_catalog.unnest(b.keys))
+	   WITH ORDINALITY AS k(hash, key, i)
+ WHERE k.i > taken.items
+   AND pg_catalog.pg_has_role(p.owner, 'USAGE');
+
 CREATE OR REPLACE VIEW procflow.job_history WITH (security_barrier) AS
 SELECT j.id,
 	   p.name AS process,
@@ -388,7 +437,9 @@ SELECT j.id,
 	   j.error_code,
 	   j.error_detail,
 	   j.error_context,
-	   (SELECT r.retried_as FROM procflow.retried_job r WHERE r.id = j.id) AS retried_as
+	   (SELECT r.retried_as FROM procflow.retried_job r WHERE r.id = j.id) AS retried_as,
+	   j.instance_id AS instance,
+	   j.activity_id AS activity
   FROM procflow.finished_job j
   JOIN procflow.process p ON p.id = j.process_id
  WHERE pg_catalog.pg_has_role(p.owner, 'USAGE');

@@ -4,7 +4,7 @@
 -- act on an instance (its flow's owner, a member of it) and those that may
 -- not.  Steps run with procflow.run_jobs() in this transaction.
 BEGIN;
-SELECT plan(81);
+SELECT plan(83);
 
 CREATE ROLE pgtap_inst_owner;
 CREATE ROLE pgtap_inst_member;
@@ -96,6 +96,13 @@ SELECT results_eq($$SELECT activity, live, failed FROM procflow.activity_counts 
 SELECT is((SELECT status FROM procflow.instances WHERE id = (SELECT id FROM ids WHERE name = 'first')), 'active',
     'the instance stays active');
 SELECT is((SELECT status FROM procflow.job_history WHERE event = 'step'), 'failed', 'the step job failed');
+SELECT results_eq($$SELECT h.instance, a.name FROM procflow.job_history h
+                     JOIN procflow.activities a ON a.id = h.activity WHERE h.event = 'step'$$,
+    $$SELECT id, 'check'::text FROM ids WHERE name = 'first'$$,
+    'its history row names its instance and activity');
+SELECT is((SELECT count(*) FROM procflow.jobs j JOIN procflow.activities a ON a.id = j.activity
+            WHERE j.event = 'timer' AND a.instance = j.instance AND a.name = 'w'), 1::bigint,
+    'a pending timer names its instance and activity');
 SELECT procflow.flow_graph('review', instance => (SELECT id FROM ids WHERE name = 'first')) ~ '"check" \[[^]]*fillcolor="#fde2e1"'
     AS failed_marked \gset
 SELECT ok(:'failed_marked', 'the picture marks the failed activity');
