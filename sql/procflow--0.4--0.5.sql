@@ -497,3 +497,26 @@ AS 'MODULE_PATHNAME', 'procflow_taskbox';
 CREATE TRIGGER flow_version_changed
 	AFTER INSERT OR UPDATE OR DELETE ON procflow.flow_version
 	FOR EACH ROW EXECUTE FUNCTION procflow.definitions_changed();
+
+/*
+ * The executors serving this database and what each runs: a due job that
+ * waits while every executor is busy with another role's job says why.
+ */
+CREATE FUNCTION procflow.executor_runs(OUT worker int, OUT pid int, OUT job bigint,
+									   OUT process_id int, OUT started_at timestamptz,
+									   OUT deadline timestamptz)
+RETURNS SETOF record
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'procflow_executor_runs';
+
+CREATE VIEW procflow.executors AS
+SELECT e.worker,
+	   e.pid,
+	   CASE WHEN e.started_at IS NULL THEN 'idle' ELSE 'running' END AS state,
+	   e.job,
+	   p.name AS process,
+	   e.started_at,
+	   e.deadline
+  FROM procflow.executor_runs() e
+  LEFT JOIN procflow.process p ON p.id = e.process_id;
+GRANT SELECT ON procflow.executors TO PUBLIC;

@@ -49,6 +49,7 @@
 #include "executor_worker.h"
 #include "history.h"
 #include "inflight.h"
+#include "job_deadline.h"
 #include "settings.h"
 #include "queue.h"
 #include "rotation.h"
@@ -210,6 +211,7 @@ procflow_executor_main(Datum main_arg)
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
+	pqsignal(SIGUSR2, job_deadline_cut_handler);
 	BackgroundWorkerUnblockSignals();
 
 	BackgroundWorkerInitializeConnection(dbname, NULL, 0);

@@ -2,7 +2,8 @@
  *
  * job_api.c
  *	  SQL functions on jobs: run_process, retry_job, cancel_job, run_jobs,
- *	  and the helpers behind the views and the installation check.
+ *	  and the helpers behind the views (job keys, the executors' jobs) and
+ *	  the installation check.
  *
  * Copyright (c) 2026, procflow developers
  *
@@ -13,6 +14,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -38,6 +40,7 @@ PG_FUNCTION_INFO_V1(procflow_cancel_job);
 PG_FUNCTION_INFO_V1(procflow_run_jobs);
 PG_FUNCTION_INFO_V1(procflow_key_to_jsonb);
 PG_FUNCTION_INFO_V1(procflow_check_installation);
+PG_FUNCTION_INFO_V1(procflow_executor_runs);
 
 /* The statements cancel_job and retry_job run for each job, prepared once. */
 static SPIPlanPtr find_pending_plan = NULL;
@@ -339,6 +342,59 @@ procflow_key_to_jsonb(PG_FUNCTION_ARGS)
 	result = entity_key_push_jsonb(&state, cache_entity(relid), PG_GETARG_DATUM(1));
 	cache_unpin();
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(result));
+}
+
+/*
+ * procflow.executor_runs(), behind the procflow.executors view: the
+ * executors serving this database, each with its worker number, pid, and
+ * the job it runs: when it started and when procflow.max_timeout cuts it,
+ * for every role (an executor busy with another role's job is why a due
+ * job waits), and the job's id and process only for a role with the
+ * privileges of the process's owner.
+ */
+Datum
+procflow_executor_runs(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	RunningJob	runs[PROCFLOW_MAX_WORKERS];
+	int			n = shmem_database_running(MyDatabaseId, runs);
+	int			max_ms = shmem_max_timeout();
+
+	InitMaterializedSRF(fcinfo, 0);
+	cache_pin();
+	for (int i = 0; i < n; i++)
+	{
+		RunningJob *r = &runs[i];
+		Datum		values[6] = {0};
+		bool		nulls[6] = {false, false, true, true, true, true};
+
+		values[0] = Int32GetDatum(r->worker + 1);
+		values[1] = Int32GetDatum(r->pid);
+		if (r->job_id != 0)
+		{
+			ProcessInfo *p = cache_process(r->process_id);
+			/* a lowered limit cuts it then (launcher.c); a raised one does not */
+			int			limit = r->max_timeout_ms <= 0 ? max_ms :
+				max_ms <= 0 ? r->max_timeout_ms : Min(r->max_timeout_ms, max_ms);
+
+			if (p != NULL && OidIsValid(p->owner) && has_privs_of_role(GetUserId(), p->owner))
+			{
+				values[2] = Int64GetDatum(r->job_id);
+				values[3] = Int32GetDatum(r->process_id);
+				nulls[2] = nulls[3] = false;
+			}
+			values[4] = TimestampTzGetDatum(r->since);
+			nulls[4] = false;
+			if (limit > 0)
+			{
+				values[5] = TimestampTzGetDatum(TimestampTzPlusMilliseconds(r->since, limit));
+				nulls[5] = false;
+			}
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	cache_unpin();
+	return (Datum) 0;
 }
 
 /*

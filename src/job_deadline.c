@@ -18,6 +18,12 @@
  * launcher starts the executor again, and the job, noted as running
  * (inflight.c), counts that as a failed attempt.
  *
+ * procflow.max_timeout is the value the launcher published (shmem.c), read
+ * as each job starts.  A job that started under a longer one (or none)
+ * before a reload lowered it is the launcher's to cut: it sends SIGUSR2,
+ * and job_deadline_cut_handler cancels the job, or ends the executor when
+ * the job goes on a second after that, as the deadline would have.
+ *
  * Only executors use it: in a session, procflow.run_jobs() keeps the
  * session's own statement_timeout.
  *
@@ -33,6 +39,7 @@
 #include "utils/timestamp.h"
 
 #include "job_deadline.h"
+#include "shmem.h"
 
 /* How long past its deadline a job that ignores the cancel may run. */
 #define OVERRUN_GRACE_MS 1000
@@ -42,6 +49,12 @@ static TimestampTz deadline = 0;
 
 /* The timeout that ends an executor whose job overran its deadline. */
 static TimeoutId overrun_timeout = MAX_TIMEOUTS;
+
+/* The running job, for the signal handler; 0 between jobs. */
+static volatile int64 running_job = 0;
+
+/* Did the launcher cut the running (or last) job? */
+static volatile sig_atomic_t cut_by_launcher = false;
 
 /* The job ignored its cancel: end the executor, as a termination does. */
 static void
@@ -53,18 +66,29 @@ overrun_handler(void)
 }
 
 /*
- * A job starts: its time runs until max_ms (procflow.max_timeout) have
- * passed; 0 for no limit.
+ * A job starts, at "since": its time runs until procflow.max_timeout has
+ * passed (none when 0), and the executor's shared slot says what it runs.
  */
 void
-job_deadline_begin(int max_ms)
+job_deadline_begin(int64 job_id, int32 process_id, TimestampTz since)
 {
+	int			max_ms = shmem_max_timeout();
+
 	deadline = 0;
+	cut_by_launcher = false;
+	running_job = job_id;
+	shmem_note_running(job_id, process_id, since, max_ms);
+	/* published meanwhile: the launcher may have looked before the note */
+	if (shmem_max_timeout() != max_ms)
+	{
+		max_ms = shmem_max_timeout();
+		shmem_note_running(job_id, process_id, since, max_ms);
+	}
 	if (max_ms > 0)
 	{
 		if (overrun_timeout == MAX_TIMEOUTS)
 			overrun_timeout = RegisterTimeout(USER_TIMEOUT, overrun_handler);
-		deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), max_ms);
+		deadline = TimestampTzPlusMilliseconds(since, max_ms);
 		enable_timeout_at(STATEMENT_TIMEOUT, deadline);
 		enable_timeout_at(overrun_timeout,
 						  TimestampTzPlusMilliseconds(deadline, OVERRUN_GRACE_MS));
@@ -102,8 +126,43 @@ job_deadline_widen(void)
 void
 job_deadline_end(void)
 {
+	running_job = 0;
+	shmem_note_running(0, 0, 0, 0);
 	deadline = 0;
 	disable_timeout(STATEMENT_TIMEOUT, false);
 	if (overrun_timeout != MAX_TIMEOUTS)
 		disable_timeout(overrun_timeout, false);
+}
+
+/* Was the job that ran last cut by the launcher (job_deadline_cut_handler)? */
+bool
+job_deadline_was_cut(void)
+{
+	return cut_by_launcher;
+}
+
+/*
+ * SIGUSR2: the launcher cut a job that started before procflow.max_timeout
+ * was lowered and has run past it.  If that job is still the running one,
+ * cancel it as its statement timeout would, or end the executor when the
+ * job went on after the cancel, as its overrun would.
+ */
+void
+job_deadline_cut_handler(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+	int64		job_id = running_job;
+	int			how = job_id != 0 ? shmem_job_cut(job_id) : 0;
+
+	if (how != 0)
+	{
+		cut_by_launcher = true;
+		if (how == 2)
+			ProcDiePending = true;
+		else
+			QueryCancelPending = true;
+		InterruptPending = true;
+	}
+	SetLatch(MyLatch);
+	errno = save_errno;
 }

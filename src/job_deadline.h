@@ -10,9 +10,13 @@
 #ifndef PROCFLOW_JOB_DEADLINE_H
 #define PROCFLOW_JOB_DEADLINE_H
 
-extern void job_deadline_begin(int max_ms);
+#include "datatype/timestamp.h"
+
+extern void job_deadline_begin(int64 job_id, int32 process_id, TimestampTz since);
 extern void job_deadline_narrow(int64 timeout_ms);
 extern void job_deadline_widen(void);
 extern void job_deadline_end(void);
+extern bool job_deadline_was_cut(void);
+extern void job_deadline_cut_handler(SIGNAL_ARGS);
 
 #endif							/* PROCFLOW_JOB_DEADLINE_H */

@@ -14,6 +14,11 @@
  * procflow.max_sleep, or at once when CREATE EXTENSION wakes the launcher.
  * SIGHUP re-reads the list.
  *
+ * It also publishes procflow.max_timeout, which executors read as each
+ * job starts, and cuts the jobs that started under a longer one before a
+ * reload lowered it (watch_job_deadlines): no role holds an executor past
+ * the limit, however long its job began before the limit was set.
+ *
  * Copyright (c) 2026, procflow developers
  *
  *-------------------------------------------------------------------------
@@ -44,12 +49,17 @@
 #define MIN_RESTART_DELAY_MS 1000
 #define MAX_RESTART_DELAY_MS 60000
 
+/* How long a job the launcher cut may go on before its executor ends. */
+#define CUT_GRACE_MS		1000
+
 typedef struct ExecutorState
 {
 	BackgroundWorkerHandle *handle;
 	TimestampTz started_at;
 	TimestampTz restart_at;		/* do not start before */
 	int			restart_delay_ms;
+	int64		cut_job;		/* the job watch_job_deadlines cut last ... */
+	TimestampTz cut_at;			/* ... and when */
 } ExecutorState;
 
 typedef struct LauncherSlot
@@ -278,6 +288,58 @@ tend_executors(bool recheck)
 }
 
 /*
+ * Cut the jobs that started before procflow.max_timeout was lowered (or
+ * set) and have run past it, as their own deadline would have (see
+ * job_deadline.c): cancel each, and end its executor if it goes on
+ * CUT_GRACE_MS after the cancel.  A job that started under the current limit, or
+ * a shorter one, keeps its own deadline.  Returns when to look again, or
+ * DT_NOEND.
+ */
+static TimestampTz
+watch_job_deadlines(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz next = DT_NOEND;
+	RunningJob	runs[PROCFLOW_MAX_WORKERS];
+
+	if (procflow_max_timeout <= 0)
+		return DT_NOEND;
+	for (int s = 0; s < PROCFLOW_MAX_DATABASES; s++)
+	{
+		int			n;
+
+		if (!slots[s].in_use)
+			continue;
+		n = shmem_slot_running(s, runs);
+		for (int i = 0; i < n; i++)
+		{
+			RunningJob *r = &runs[i];
+			ExecutorState *ex = &slots[s].executors[r->worker];
+			TimestampTz deadline;
+
+			if (r->job_id == 0 ||
+				(r->max_timeout_ms > 0 && r->max_timeout_ms <= procflow_max_timeout))
+				continue;
+			deadline = TimestampTzPlusMilliseconds(r->since, procflow_max_timeout);
+			if (now < deadline)
+				next = Min(next, deadline);
+			else if (ex->cut_job != r->job_id)
+			{
+				shmem_cut_job(s, r, false);
+				ex->cut_job = r->job_id;
+				ex->cut_at = now;
+				next = Min(next, TimestampTzPlusMilliseconds(now, CUT_GRACE_MS));
+			}
+			else if (TimestampDifferenceExceeds(ex->cut_at, now, CUT_GRACE_MS))
+				shmem_cut_job(s, r, true);
+			else
+				next = Min(next, TimestampTzPlusMilliseconds(ex->cut_at, CUT_GRACE_MS));
+		}
+	}
+	return next;
+}
+
+/*
  * Main entry point of the launcher.
  */
 void
@@ -296,6 +358,7 @@ procflow_launcher_main(Datum main_arg)
 		shmem_clear_slot(s);
 
 	reconcile_databases();
+	shmem_publish_max_timeout(procflow_max_timeout);
 
 	for (;;)
 	{
@@ -311,10 +374,11 @@ procflow_launcher_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 			reconcile_databases();
+			shmem_publish_max_timeout(procflow_max_timeout);
 		}
 
 		recheck = shmem_take_launcher_recheck();
-		next = tend_executors(recheck);
+		next = Min(tend_executors(recheck), watch_job_deadlines());
 		if (next != DT_NOEND)
 			timeout = Min(timeout,
 						  TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next));

@@ -333,7 +333,7 @@ run_job(ClaimedJob *job, bool in_executor, int64 chained_after, const char *acti
 	cache_pin();
 	job_state_begin(&state);
 	if (in_executor)
-		job_deadline_begin(procflow_max_timeout);
+		job_deadline_begin(job->id, job->process_id, outcome->started_at);
 	edata = subxact_run(run_job_work, run_job_failed, &r, !in_executor);
 
 	if (in_executor)
@@ -363,6 +363,14 @@ run_job(ClaimedJob *job, bool in_executor, int64 chained_after, const char *acti
 	{
 		RunError	error = {unpack_sql_state(edata->sqlerrcode), edata->message,
 		edata->detail, edata->context};
+
+		if (in_executor && job_deadline_was_cut())
+		{
+			/* the launcher's cancel, for a deadline lowered while it ran */
+			error.message = "canceling statement due to statement timeout";
+			error.detail = psprintf("The job ran longer than procflow.max_timeout, lowered to %d ms while it ran.",
+									shmem_max_timeout());
+		}
 
 		failure_outcome(job->process_id, job->id, job->attempts, &error, outcome);
 		note_flow_failure(job, strcmp(outcome->status, "failed") == 0, &outcome->error);

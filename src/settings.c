@@ -25,7 +25,7 @@ int			procflow_history_retention = 7 * 24 * 3600;
 bool		procflow_enabled = true;
 int			procflow_max_depth = 16;
 int			procflow_retry_delay = 1000;
-int			procflow_max_timeout = 0;
+int			procflow_max_timeout = 300000;
 bool		procflow_role_turns = true;
 char	   *procflow_timezone = NULL;
 
@@ -122,9 +122,11 @@ settings_define(void)
 
 	DefineCustomIntVariable("procflow.max_timeout",
 							"Longest time an executor works on one job, whatever its process's timeout.",
-							"Actions, conditions, decisions, keys, a task's values, re-reads of entity rows and lock waits all count. 0 means no limit beyond each process's own timeout.",
+							"Actions, conditions, decisions, keys, a task's values, re-reads of entity rows and lock waits all count. "
+							"A lowered value also cuts the jobs running. 0 means no limit beyond each process's own timeout: "
+							"then one role's long jobs can hold every executor.",
 							&procflow_max_timeout,
-							0, 0, INT_MAX,
+							300000, 0, INT_MAX,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);

@@ -14,11 +14,17 @@
  * The slot also says which partition of procflow.job takes new due jobs
  * (rotation.c); backends of the database read it when they queue a job.
  *
+ * Each executor keeps in its slot the job it runs, for procflow.executors
+ * and for the launcher, which publishes procflow.max_timeout as it read it
+ * last and cuts the jobs that started under a longer one (launcher.c).
+ *
  * Copyright (c) 2026, procflow developers
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <signal.h>
 
 #include "access/transam.h"
 #include "miscadmin.h"
@@ -33,6 +39,27 @@
 #include "shmem.h"
 
 #define NO_WAKEUP	PG_INT64_MAX
+
+/* shared max_timeout before the launcher published one */
+#define NO_MAX_TIMEOUT PG_UINT32_MAX
+
+/*
+ * The job one executor runs, written by that executor as each job starts
+ * and ends with a count of changes that is odd while it writes, so that a
+ * reader sees one job whole (as pgstat's st_changecount does).  cut_job is
+ * the launcher's: it cut that job, and with cut_end set it ends the
+ * executor (job_deadline.c reads both in a signal handler).
+ */
+typedef struct ExecutorRun
+{
+	pg_atomic_uint32 changes;
+	int64		job_id;
+	int32		process_id;
+	TimestampTz since;
+	int			max_timeout_ms;
+	pg_atomic_uint64 cut_job;
+	pg_atomic_uint32 cut_end;
+} ExecutorRun;
 
 typedef struct DatabaseSlot
 {
@@ -51,6 +78,7 @@ typedef struct DatabaseSlot
 	pg_atomic_uint64 unchained[PROCFLOW_MAX_WORKERS];	/* per worker: a job
 														 * whose chained step
 														 * crashed it, or 0 */
+	ExecutorRun runs[PROCFLOW_MAX_WORKERS];
 } DatabaseSlot;
 
 typedef struct ProcflowShared
@@ -58,6 +86,8 @@ typedef struct ProcflowShared
 	slock_t		mutex;			/* protects everything but next_wakeup */
 	int			launcher_procno;	/* -1 when not running */
 	bool		launcher_recheck;	/* look at missing extensions again */
+	pg_atomic_uint32 max_timeout_ms;	/* procflow.max_timeout as the
+										 * launcher read it last */
 	DatabaseSlot slots[PROCFLOW_MAX_DATABASES];
 } ProcflowShared;
 
@@ -71,6 +101,8 @@ static void shmem_request(void);
 static void shmem_startup(void);
 static void shmem_executor_detach(int code, Datum arg);
 static void set_latch_of(int procno);
+static void clear_run(ExecutorRun *run);
+static int	slot_running(DatabaseSlot *s, RunningJob *runs);
 static bool lower_next_wakeup(pg_atomic_uint64 *next, TimestampTz t,
 							  TimestampTz *result);
 
@@ -109,6 +141,7 @@ shmem_startup(void)
 		SpinLockInit(&shared->mutex);
 		shared->launcher_procno = -1;
 		shared->launcher_recheck = false;
+		pg_atomic_init_u32(&shared->max_timeout_ms, NO_MAX_TIMEOUT);
 		for (int i = 0; i < PROCFLOW_MAX_DATABASES; i++)
 		{
 			DatabaseSlot *s = &shared->slots[i];
@@ -121,7 +154,13 @@ shmem_startup(void)
 				s->executor_procno[w] = -1;
 			pg_atomic_init_u64(&s->next_wakeup, NO_WAKEUP);
 			for (int w = 0; w < PROCFLOW_MAX_WORKERS; w++)
+			{
 				pg_atomic_init_u64(&s->unchained[w], 0);
+				pg_atomic_init_u32(&s->runs[w].changes, 0);
+				pg_atomic_init_u64(&s->runs[w].cut_job, 0);
+				pg_atomic_init_u32(&s->runs[w].cut_end, 0);
+				clear_run(&s->runs[w]);
+			}
 			memset(&s->rotation, 0, sizeof(QueueRotation));
 			memset(s->cancelled, 0, sizeof(s->cancelled));
 			memset(s->cancelled_xid, 0, sizeof(s->cancelled_xid));
@@ -163,7 +202,10 @@ shmem_assign_slot(int slot, const char *dbname)
 	SpinLockRelease(&shared->mutex);
 	pg_atomic_write_u64(&s->next_wakeup, NO_WAKEUP);
 	for (int w = 0; w < PROCFLOW_MAX_WORKERS; w++)
+	{
 		pg_atomic_write_u64(&s->unchained[w], 0);
+		clear_run(&s->runs[w]);
+	}
 }
 
 /* Free a slot whose database is no longer served. */
@@ -221,6 +263,64 @@ shmem_executor_detach(int code, Datum arg)
 	if (s->executor_procno[attached_worker] == MyProc->pgprocno)
 		s->executor_procno[attached_worker] = -1;
 	SpinLockRelease(&shared->mutex);
+	clear_run(&s->runs[attached_worker]);
+}
+
+/* An executor's run: none. */
+static void
+clear_run(ExecutorRun *run)
+{
+	pg_atomic_fetch_add_u32(&run->changes, 1);
+	run->job_id = 0;
+	run->process_id = 0;
+	run->since = 0;
+	run->max_timeout_ms = 0;
+	pg_atomic_fetch_add_u32(&run->changes, 1);
+}
+
+/*
+ * The calling executor starts a job (or, with job_id 0, ends one): publish
+ * it.  The counts of changes are atomic operations, each a full barrier.
+ */
+void
+shmem_note_running(int64 job_id, int32 process_id, TimestampTz since, int max_timeout_ms)
+{
+	ExecutorRun *run = &shared->slots[attached_slot].runs[attached_worker];
+
+	pg_atomic_fetch_add_u32(&run->changes, 1);
+	run->job_id = job_id;
+	run->process_id = process_id;
+	run->since = since;
+	run->max_timeout_ms = max_timeout_ms;
+	pg_atomic_fetch_add_u32(&run->changes, 1);
+}
+
+/*
+ * procflow.max_timeout as the launcher read it last: executors use it for
+ * each job, so that a reload applies to the next job they start, not to
+ * their next round; their own setting while no launcher published one.
+ */
+int
+shmem_max_timeout(void)
+{
+	uint32		ms = pg_atomic_read_u32(&shared->max_timeout_ms);
+
+	return ms == NO_MAX_TIMEOUT ? procflow_max_timeout : (int) ms;
+}
+
+/*
+ * Did the launcher cut this running job?  0: no; 1: cancel it; 2: end the
+ * executor.  Called in a signal handler: atomic reads only.
+ */
+int
+shmem_job_cut(int64 job_id)
+{
+	ExecutorRun *run = &shared->slots[attached_slot].runs[attached_worker];
+
+	if (pg_atomic_read_u64(&run->cut_job) != (uint64) job_id)
+		return 0;
+	pg_read_barrier();
+	return pg_atomic_read_u32(&run->cut_end) != 0 ? 2 : 1;
 }
 
 /*
@@ -467,6 +567,111 @@ shmem_wake_launcher(void)
 	SpinLockRelease(&shared->mutex);
 	if (procno >= 0)
 		set_latch_of(procno);
+}
+
+/* Launcher: publish procflow.max_timeout as read (shmem_max_timeout). */
+void
+shmem_publish_max_timeout(int max_timeout_ms)
+{
+	pg_atomic_write_u32(&shared->max_timeout_ms, (uint32) max_timeout_ms);
+	pg_memory_barrier();
+}
+
+/*
+ * The executors of a slot with what each runs, read whole (see
+ * ExecutorRun), in "runs" (PROCFLOW_MAX_WORKERS long); returns how many.
+ */
+static int
+slot_running(DatabaseSlot *s, RunningJob *runs)
+{
+	int			procnos[PROCFLOW_MAX_WORKERS];
+	int			n = 0;
+
+	SpinLockAcquire(&shared->mutex);
+	for (int w = 0; w < PROCFLOW_MAX_WORKERS; w++)
+		procnos[w] = s->in_use ? s->executor_procno[w] : -1;
+	SpinLockRelease(&shared->mutex);
+
+	for (int w = 0; w < PROCFLOW_MAX_WORKERS; w++)
+	{
+		ExecutorRun *run = &s->runs[w];
+		RunningJob *r = &runs[n];
+		uint32		before;
+
+		if (procnos[w] < 0)
+			continue;
+		for (;;)
+		{
+			before = pg_atomic_read_u32(&run->changes);
+			pg_read_barrier();
+			r->job_id = run->job_id;
+			r->process_id = run->process_id;
+			r->since = run->since;
+			r->max_timeout_ms = run->max_timeout_ms;
+			pg_read_barrier();
+			if ((before & 1) == 0 && pg_atomic_read_u32(&run->changes) == before)
+				break;
+			pg_spin_delay();
+		}
+		r->worker = w;
+		r->pid = ProcGlobal->allProcs[procnos[w]].pid;
+		n++;
+	}
+	return n;
+}
+
+/* Launcher: the executors of a slot with their jobs (slot_running). */
+int
+shmem_slot_running(int slot, RunningJob *runs)
+{
+	return slot_running(&shared->slots[slot], runs);
+}
+
+/*
+ * The executors of database "dboid" with their jobs (slot_running); none
+ * when no launcher serves it.
+ */
+int
+shmem_database_running(Oid dboid, RunningJob *runs)
+{
+	if (shared == NULL)
+		return 0;
+	for (int i = 0; i < PROCFLOW_MAX_DATABASES; i++)
+	{
+		DatabaseSlot *s = &shared->slots[i];
+		bool		match;
+
+		SpinLockAcquire(&shared->mutex);
+		match = s->in_use && s->dboid == dboid;
+		SpinLockRelease(&shared->mutex);
+		if (match)
+			return slot_running(s, runs);
+	}
+	return 0;
+}
+
+/*
+ * Launcher: cut the job an executor runs (see RunningJob), or with "end"
+ * end the executor; the executor's signal handler acts only if it still
+ * runs that job (shmem_job_cut).
+ */
+void
+shmem_cut_job(int slot, const RunningJob *run, bool end)
+{
+	DatabaseSlot *s = &shared->slots[slot];
+	ExecutorRun *er = &s->runs[run->worker];
+	int			procno;
+
+	pg_atomic_write_u32(&er->cut_end, end ? 1 : 0);
+	pg_write_barrier();
+	pg_atomic_write_u64(&er->cut_job, (uint64) run->job_id);
+	pg_memory_barrier();
+	SpinLockAcquire(&shared->mutex);
+	procno = s->executor_procno[run->worker];
+	SpinLockRelease(&shared->mutex);
+	/* the same process still: not one that took its place */
+	if (procno >= 0 && ProcGlobal->allProcs[procno].pid == run->pid)
+		kill(run->pid, SIGUSR2);
 }
 
 /* Launcher: was it asked to look again since the last call? */

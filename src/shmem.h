@@ -34,12 +34,29 @@ typedef struct QueueRotation
 extern void shmem_init(void);
 extern bool shmem_available(void);
 
+/*
+ * The job an executor is running, as procflow.executors and the launcher's
+ * watch over procflow.max_timeout see it.
+ */
+typedef struct RunningJob
+{
+	int			worker;			/* 0 .. procflow.workers - 1 */
+	int			pid;
+	int64		job_id;			/* 0 when it runs none */
+	int32		process_id;
+	TimestampTz since;			/* when the job started */
+	int			max_timeout_ms; /* procflow.max_timeout it started under */
+} RunningJob;
+
 /* Launcher side. */
 extern void shmem_set_launcher(bool running);
 extern void shmem_assign_slot(int slot, const char *dbname);
 extern void shmem_clear_slot(int slot);
 extern bool shmem_slot_missing_extension(int slot);
 extern bool shmem_take_launcher_recheck(void);
+extern void shmem_publish_max_timeout(int max_timeout_ms);
+extern int	shmem_slot_running(int slot, RunningJob *runs);
+extern void shmem_cut_job(int slot, const RunningJob *run, bool end);
 
 /* Executor side. */
 extern void shmem_executor_attach(int slot, int worker);
@@ -52,11 +69,16 @@ extern void shmem_get_cancelled(int slot, int64 *counts, TransactionId *xids);
 extern void shmem_forget_cancelled(int slot, int partition, int64 n);
 extern void shmem_forbid_chain(int64 job_id);
 extern bool shmem_chain_forbidden(int64 job_id);
+extern int	shmem_max_timeout(void);
+extern void shmem_note_running(int64 job_id, int32 process_id, TimestampTz since,
+							   int max_timeout_ms);
+extern int	shmem_job_cut(int64 job_id);
 
 /* Any backend. */
 extern void shmem_wake_executors(Oid dboid, TimestampTz due);
 extern void shmem_wake_launcher(void);
 extern int	shmem_current_partition(Oid dboid);
 extern void shmem_note_cancelled(Oid dboid, const int64 *counts, TransactionId xid);
+extern int	shmem_database_running(Oid dboid, RunningJob *runs);
 
 #endif							/* PROCFLOW_SHMEM_H */

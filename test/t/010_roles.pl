@@ -108,10 +108,72 @@ SELECT procflow.create_process('endless', NULL, 'SELECT pg_sleep(600)', max_atte
 SELECT procflow.run_process('endless');
 RESET ROLE;
 });
+wait_until($node, q{SELECT count(*) = 1 FROM procflow.executors
+                     WHERE process = 'endless' AND deadline = started_at + interval '2s'},
+	'procflow.executors did not show the running job with its deadline');
 wait_until($node, "SELECT count(*) = 1 FROM procflow.job_history WHERE process = 'endless'",
 	'the endless job was not stopped');
 is($node->safe_psql('postgres', "SELECT status || ' ' || error_code FROM procflow.job_history WHERE process = 'endless'"),
 	'failed 57014', 'procflow.max_timeout cancels an action whose own timeout is longer');
+
+# with no limit, one role's endless jobs hold both executors: another
+# role's due job waits, and procflow.executors says why (busy since when,
+# with a job it may not see); lowering procflow.max_timeout by a reload
+# cuts the jobs already running, also one that catches its cancel (its
+# executor ends a second later), and the waiting job runs
+$node->append_conf('postgresql.conf', "procflow.max_timeout = 0\n");
+$node->reload;
+$node->safe_psql('postgres', q{
+SET ROLE attacker;
+CREATE FUNCTION stubborn() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	LOOP
+		BEGIN
+			PERFORM pg_sleep(600);
+		EXCEPTION WHEN query_canceled THEN NULL;
+		END;
+	END LOOP;
+END $$;
+SELECT procflow.create_process('holder', NULL, 'SELECT pg_sleep(600)', max_attempts => 1);
+SELECT procflow.create_process('stubborn', NULL, 'SELECT stubborn()', max_attempts => 1);
+SELECT procflow.run_process('holder');
+SELECT procflow.run_process('stubborn');
+RESET ROLE;
+});
+wait_until($node, q{SELECT count(*) = 2 FROM procflow.executors WHERE state = 'running'},
+	'the endless jobs did not start');
+$node->safe_psql('postgres', q{
+SET ROLE victim;
+SELECT procflow.create_process('waiting', NULL, $$INSERT INTO seen VALUES (current_user, 'waited')$$);
+SELECT procflow.run_process('waiting');
+RESET ROLE;
+});
+is($node->safe_psql('postgres', q{
+SET ROLE victim;
+SELECT count(*) || ' ' || count(job) || ' ' || count(started_at) || ' ' || count(deadline)
+  FROM procflow.executors WHERE state = 'running';
+}), '2 0 2 0', 'a role sees both executors busy, since when, without the jobs it may not see, and no deadline');
+is($node->safe_psql('postgres', q{
+SET ROLE attacker;
+SELECT string_agg(process, ',' ORDER BY process) FROM procflow.executors;
+}), 'holder,stubborn', 'the owner of the jobs sees them');
+is($node->safe_psql('postgres', q{SET ROLE victim; SELECT state FROM procflow.jobs WHERE process = 'waiting'}),
+	'pending', "the other role's job waits");
+$node->append_conf('postgresql.conf', "procflow.max_timeout = '1s'\n");
+$node->reload;
+wait_until($node, q{SELECT count(*) = 1 FROM seen WHERE what = 'waited'},
+	'the waiting job did not run after max_timeout was lowered');
+wait_until($node, q{SELECT count(*) = 2 FROM procflow.job_history WHERE process IN ('holder', 'stubborn')},
+	'the endless jobs were not cut');
+is($node->safe_psql('postgres', q{
+SELECT string_agg(process || ' ' || error_code || ' ' || error_detail, '; ' ORDER BY process)
+  FROM procflow.job_history WHERE process IN ('holder', 'stubborn');
+}), 'holder 57014 The job ran longer than procflow.max_timeout, lowered to 1000 ms while it ran.; '
+  . 'stubborn 57P02 The job may have crashed it; it counts as a failed attempt.',
+	'the running jobs were cut: one by its cancel, one that caught it by ending its executor');
+wait_until($node, q{SELECT count(*) = 2 FROM procflow.executors}, 'the ended executor did not start again');
+$node->append_conf('postgresql.conf', "procflow.max_timeout = '2s'\n");
+$node->reload;
 
 # one role floods the queue with short jobs of the smallest execution
 # order; another role's job queued after them does not wait for the flood
