@@ -15,6 +15,8 @@
 #include "utils/array.h"
 #include "datatype/timestamp.h"
 
+#include "cache.h"
+
 /* A process as the functions see it. */
 typedef struct OwnedProcess
 {

@@ -119,6 +119,12 @@ typedef struct RelationRules
 	struct CacheGeneration *generation;
 } RelationRules;
 
+/*
+ * Is a process (a ProcessInfo, or api.h's OwnedProcess) a flow?  A flow
+ * has a current version; a light process has none (0).
+ */
+#define process_is_flow(p) ((p)->version > 0)
+
 extern void cache_init(void);
 extern void cache_xact_event(XactEvent event);
 extern void cache_pin(void);

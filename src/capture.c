@@ -287,7 +287,7 @@ run_as_owner(RowEvent *ev, TriggerRule *rule, bool run_action)
 	action_enter_process(p, &scope);
 	action_push(p, depth, (Datum) 0, 0);
 	holds = action_condition_holds(p, args, nulls);
-	if (holds && run_action && p->version > 0)
+	if (holds && run_action && process_is_flow(p))
 		(void) flow_engine_launch(p, te->key, NULL, 0, 0);
 	else if (holds && run_action)
 		action_execute(p, args, nulls);

@@ -37,7 +37,7 @@ static void
 find_flow(const char *name, OwnedProcess *process, bool lock)
 {
 	api_lookup_process(name, process, lock);
-	if (process->version == 0)
+	if (!process_is_flow(process))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("process \"%s\" is not a flow", name),

@@ -104,7 +104,7 @@ flow_engine_skip(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *act
 				 errdetail("Its \"next\" names no activity for the outcome \"skipped\"."),
 				 errhint("Give the activity a \"skipped\" outcome in a new version of the flow.")));
 	flow_store_cancel_jobs(instance->id, activity->id, 0, "the activity was skipped");
-	flow_store_close_activity(activity->id, "skipped", skipped ? "skipped" : NULL, by, false);
+	flow_store_close_activity(activity->id, ACTIVITY_SKIPPED, skipped ? "skipped" : NULL, by, false);
 	if (act->kind == FLOW_WAIT)
 		flow_store_unpark_events(instance->id);
 	if (act->kind == FLOW_HUMAN)
@@ -167,7 +167,7 @@ flow_engine_complete_task(ProcessInfo *flow, FlowInstance *instance,
 	flow_store_cancel_jobs(instance->id, activity->id, 0, "the task was completed");
 	if (vars != NULL)
 		step_merge_vars(&s, vars);
-	flow_store_close_activity(activity->id, "closed", outcome, by, false);
+	flow_store_close_activity(activity->id, ACTIVITY_CLOSED, outcome, by, false);
 	flow_engine_notify_task(activity->id);
 	step_follow(&s, act, outcome);
 	step_end(&s);
@@ -210,11 +210,11 @@ flow_engine_retry(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *ac
 		flow_store_unpark_events(instance->id);
 	if (wait && (flow_store_failed_event(instance->id, activity->id) || activity->run_at == 0))
 	{
-		flow_store_reopen(activity->id, "waiting", false);
+		flow_store_reopen(activity->id, ACTIVITY_WAITING, false);
 		return;
 	}
 	/* a task is ready again; its timer finds whether its timeout passed */
-	flow_store_reopen(activity->id, subflow || wait ? "waiting" : "ready", true);
+	flow_store_reopen(activity->id, subflow || wait ? ACTIVITY_WAITING : ACTIVITY_READY, true);
 	flow_queue_activity_job(&s, activity->id, activity->name, automatic || subflow ? "step" : "timer",
 							step_due_now());
 	if (activity->kind == FLOW_HUMAN)

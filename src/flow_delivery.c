@@ -134,7 +134,7 @@ flow_delivery_note_failure(const ClaimedJob *job, bool final, const RunError *er
 	if (activity == 0)
 		return;
 	flow_store_note_event_activity(job->id, activity);
-	flow_store_note_run(activity, final ? "failed" : NULL, error);
+	flow_store_note_run(activity, final, error);
 }
 
 /*
@@ -580,7 +580,7 @@ deliver_to_instance(ProcessInfo *flow, Delivery *d, FlowInstance *instance,
 		if (act->timeout != NULL || act->timeout_sql != NULL)
 			flow_store_cancel_jobs(instance->id, waits[w].activity_id, 0,
 								   "the wait closed with its event");
-		flow_store_close_activity(waits[w].activity_id, "closed", "event", NULL, false);
+		flow_store_close_activity(waits[w].activity_id, ACTIVITY_CLOSED, "event", NULL, false);
 		step_rest(&s);
 		step_follow(&s, act, "event");
 		took++;
@@ -601,8 +601,8 @@ deliver_to_instance(ProcessInfo *flow, Delivery *d, FlowInstance *instance,
 		/* a branch of its own begins */
 		memset(&a, 0, sizeof(a));
 		a.name = act->name;
-		a.kind = "conditional_start";
-		a.status = "closed";
+		a.kind = FLOW_CONDITIONAL_START;
+		a.status = ACTIVITY_CLOSED;
 		a.outcome = "event";
 		took++;
 		if (job->source_instance != instance->id)
@@ -611,7 +611,7 @@ deliver_to_instance(ProcessInfo *flow, Delivery *d, FlowInstance *instance,
 		{
 			a.error = error;
 			/* its own steps' events: a round without rest, as a wait's */
-			a.status = "failed";
+			a.status = ACTIVITY_FAILED;
 			a.outcome = NULL;
 			(void) flow_store_insert_activity(instance, &a);
 			s.made_live = true;

@@ -89,8 +89,8 @@ enter_decision(Step *s, int index, FlowActivity *act)
 
 	memset(&a, 0, sizeof(a));
 	a.name = act->name;
-	a.kind = "decision";
-	a.status = "closed";
+	a.kind = FLOW_DECISION;
+	a.status = ACTIVITY_CLOSED;
 	a.outcome = outcome;
 	(void) flow_store_insert_activity(&s->instance, &a);
 
@@ -176,7 +176,7 @@ enter_wait(Step *s, int index, FlowActivity *act)
 
 	memset(&a, 0, sizeof(a));
 	a.name = act->name;
-	a.kind = "wait";
+	a.kind = FLOW_WAIT;
 	if (act->on != NULL)
 	{
 		a.began = flow_store_latest_snapshot();
@@ -190,7 +190,7 @@ enter_wait(Step *s, int index, FlowActivity *act)
 
 		if (!flow_count_spin(s, "wait", act->name, &error))
 		{
-			a.status = "failed";
+			a.status = ACTIVITY_FAILED;
 			a.error = error;
 			(void) flow_store_insert_activity(&s->instance, &a);
 			s->made_live = true;
@@ -198,7 +198,7 @@ enter_wait(Step *s, int index, FlowActivity *act)
 		}
 		/* the row as it is now is seen: the waits after take what comes next */
 		s->clock = flow_store_queue_end();
-		a.status = "closed";
+		a.status = ACTIVITY_CLOSED;
 		a.outcome = "event";
 		(void) flow_store_insert_activity(&s->instance, &a);
 		step_follow(s, act, "event");
@@ -221,7 +221,7 @@ enter_wait(Step *s, int index, FlowActivity *act)
 			timeout = DatumGetTimestampTz(d);
 	}
 	a.run_at = timeout;
-	a.status = "waiting";
+	a.status = ACTIVITY_WAITING;
 	id = flow_store_insert_activity(&s->instance, &a);
 	s->made_live = true;
 	if (timeout != 0)
@@ -285,7 +285,7 @@ enter_human(Step *s, int index, FlowActivity *act)
 
 	memset(&a, 0, sizeof(a));
 	a.name = act->name;
-	a.kind = "human";
+	a.kind = FLOW_HUMAN;
 	a.assignee = task_text(s, index, VALUE_ASSIGNEE, &act->assignee, act->name);
 	a.group = task_text(s, index, VALUE_GROUP, &act->group, act->name);
 	a.instructions = task_text(s, index, VALUE_INSTRUCTIONS, &act->instructions, act->name);
@@ -305,7 +305,7 @@ enter_human(Step *s, int index, FlowActivity *act)
 	}
 	else if (act->form != NULL)
 		a.form = act->form->json;
-	a.status = start > now ? "scheduled" : "ready";
+	a.status = start > now ? ACTIVITY_SCHEDULED : ACTIVITY_READY;
 	a.run_at = start > now ? start : now;
 	id = flow_store_insert_activity(&s->instance, &a);
 	s->made_live = true;
@@ -337,7 +337,7 @@ flow_launch_child(Step *s, int index, FlowActivity *act, int64 activity_id, bool
 
 	child_id = flow_store_flow_by_name(act->subflow, s->flow->owner);
 	child = child_id != 0 ? cache_process(child_id) : NULL;
-	if (child == NULL || child->version == 0)
+	if (child == NULL || !process_is_flow(child))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("subflow \"%s\" names flow \"%s\", which does not exist", act->name,
@@ -420,7 +420,7 @@ flow_take_child_end(Step *s, FlowActivity *act, int64 activity_id, InstanceStatu
 	flow_jsonb_push_doc(&state, act->name, vars);
 	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	step_merge_vars(s, JsonbValueToJsonb(result));
-	flow_store_close_activity(activity_id, "closed", outcome, NULL, false);
+	flow_store_close_activity(activity_id, ACTIVITY_CLOSED, outcome, NULL, false);
 	step_follow(s, act, outcome);
 }
 
@@ -442,8 +442,8 @@ enter_subflow(Step *s, int index, FlowActivity *act)
 
 	memset(&a, 0, sizeof(a));
 	a.name = act->name;
-	a.kind = "subflow";
-	a.status = "waiting";
+	a.kind = FLOW_SUBFLOW;
+	a.status = ACTIVITY_WAITING;
 	id = flow_store_insert_activity(&s->instance, &a);
 	s->made_live = true;
 	if (!flow_launch_child(s, index, act, id, false, &error))
@@ -475,7 +475,7 @@ enter_join(Step *s, FlowActivity *act, const char *from)
 		s->made_live = true;
 		return;
 	}
-	flow_store_close_activity(id, "closed", NULL, NULL, false);
+	flow_store_close_activity(id, ACTIVITY_CLOSED, NULL, NULL, false);
 	s->closed_begun = true;
 	step_follow(s, act, NULL);
 }
@@ -500,8 +500,8 @@ enter_activity(Step *s, int target, const char *from)
 	switch (act->kind)
 	{
 		case FLOW_AUTOMATIC:
-			a.kind = "automatic";
-			a.status = "ready";
+			a.kind = FLOW_AUTOMATIC;
+			a.status = ACTIVITY_READY;
 			a.run_at = GetCurrentTimestamp();
 			id = flow_store_insert_activity(&s->instance, &a);
 			s->made_live = true;
@@ -517,8 +517,8 @@ enter_activity(Step *s, int target, const char *from)
 			enter_join(s, act, from);
 			break;
 		case FLOW_END:
-			a.kind = "end";
-			a.status = "closed";
+			a.kind = FLOW_END;
+			a.status = ACTIVITY_CLOSED;
 			(void) flow_store_insert_activity(&s->instance, &a);
 			if (act->terminate)
 			{

@@ -95,7 +95,7 @@ run_automatic(Step *s, FlowActivityRow *row, int index, bool in_executor)
 
 	if (vars != NULL)
 		step_merge_vars(s, vars);
-	flow_store_close_activity(row->id, "closed", NULL, NULL, true);
+	flow_store_close_activity(row->id, ACTIVITY_CLOSED, NULL, NULL, true);
 	s->have_row = false;		/* the action may have changed it */
 	step_follow(s, act, NULL);
 }
@@ -134,12 +134,12 @@ task_timer(Step *s, FlowActivityRow *row, int index)
 	if (row->timeout_at != 0 && row->timeout_at <= now)
 	{
 		flow_store_cancel_jobs(s->instance.id, row->id, s->job_id, "the task timed out");
-		flow_store_close_activity(row->id, "closed", "timeout", NULL, false);
+		flow_store_close_activity(row->id, ACTIVITY_CLOSED, "timeout", NULL, false);
 		flow_engine_notify_task(row->id);
 		step_follow(s, &s->fv->def->activities[index], "timeout");
 		return;
 	}
-	flow_store_set_task(row->id, "ready", row->assignee);
+	flow_store_set_task(row->id, ACTIVITY_READY, row->assignee);
 	flow_engine_notify_task(row->id);
 	s->made_live = true;
 }
@@ -258,7 +258,7 @@ flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const 
 		task_timer(&s, &row, index);
 	else
 	{
-		flow_store_close_activity(row.id, "closed", "timeout", NULL, false);
+		flow_store_close_activity(row.id, ACTIVITY_CLOSED, "timeout", NULL, false);
 		step_follow(&s, &s.fv->def->activities[index], "timeout");
 	}
 	step_end(&s);
@@ -276,5 +276,5 @@ flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const 
 void
 flow_engine_note_failure(const ClaimedJob *job, bool final, const RunError *error)
 {
-	flow_store_note_run(job->activity_id, final ? "failed" : NULL, error);
+	flow_store_note_run(job->activity_id, final, error);
 }

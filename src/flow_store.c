@@ -565,8 +565,8 @@ flow_store_insert_activity(const FlowInstance *instance, const NewActivity *a)
 	Datum	   *values = palloc(sizeof(Datum) * desc->natts);
 	bool	   *nulls = palloc(sizeof(bool) * desc->natts);
 	int64		id;
-	bool		over = strcmp(a->status, "closed") == 0 || strcmp(a->status, "skipped") == 0 ||
-		strcmp(a->status, "cancelled") == 0;
+	bool		over = a->status == ACTIVITY_CLOSED || a->status == ACTIVITY_SKIPPED ||
+		a->status == ACTIVITY_CANCELLED;
 
 	for (int i = 0; i < desc->natts; i++)
 	{
@@ -579,8 +579,8 @@ flow_store_insert_activity(const FlowInstance *instance, const NewActivity *a)
 	values[attno[AC_INSTANCE_ID]] = Int64GetDatum(instance->id);
 	nulls[attno[AC_INSTANCE_ID]] = false;
 	set_text(values, nulls, attno[AC_NAME], a->name);
-	set_text(values, nulls, attno[AC_KIND], a->kind);
-	set_text(values, nulls, attno[AC_STATUS], a->status);
+	set_text(values, nulls, attno[AC_KIND], flow_kind_name(a->kind));
+	set_text(values, nulls, attno[AC_STATUS], activity_status_name(a->status));
 	set_text(values, nulls, attno[AC_OUTCOME], a->outcome);
 	set_time(values, nulls, attno[AC_RUN_AT], a->run_at);
 	set_time(values, nulls, attno[AC_CREATED_AT], GetCurrentTransactionStartTimestamp());
@@ -638,7 +638,7 @@ flow_store_insert_activity(const FlowInstance *instance, const NewActivity *a)
  * the way when another transaction changed it meanwhile would.
  */
 void
-flow_store_close_activity(int64 id, const char *status, const char *outcome,
+flow_store_close_activity(int64 id, ActivityStatus status, const char *outcome,
 						  const char *closed_by, bool ran)
 {
 	Oid			argtypes[5] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID};
@@ -657,7 +657,7 @@ flow_store_close_activity(int64 id, const char *status, const char *outcome,
 		bool	   *isnull = palloc(sizeof(bool) * desc->natts);
 
 		heap_deform_tuple(old, desc, values, isnull);
-		set_text(values, isnull, attno[AC_STATUS], status);
+		set_text(values, isnull, attno[AC_STATUS], activity_status_name(status));
 		set_text(values, isnull, attno[AC_OUTCOME], outcome);
 		set_text(values, isnull, attno[AC_CLOSED_BY], closed_by);
 		values[attno[AC_ATTEMPTS]] = Int32GetDatum(DatumGetInt32(values[attno[AC_ATTEMPTS]]) +
@@ -669,7 +669,7 @@ flow_store_close_activity(int64 id, const char *status, const char *outcome,
 
 	/* another transaction changed it meanwhile: UPDATE waits and looks again */
 	args[0] = Int64GetDatum(id);
-	args[1] = CStringGetTextDatum(status);
+	args[1] = CStringGetTextDatum(activity_status_name(status));
 	args[2] = outcome ? CStringGetTextDatum(outcome) : (Datum) 0;
 	nulls[2] = outcome ? ' ' : 'n';
 	args[3] = closed_by ? CStringGetTextDatum(closed_by) : (Datum) 0;
@@ -781,14 +781,14 @@ flow_store_complete_if_idle(int64 instance_id)
 
 /*
  * Count a run of an activity's job that did not close it, with the run's
- * error: the activity becomes "status" (failed, when the job is), or
- * keeps its status (NULL) while the job is to be retried.
+ * error: the activity fails when the job did for good, or keeps its status
+ * while the job is to be retried.
  */
 void
-flow_store_note_run(int64 id, const char *status, const RunError *error)
+flow_store_note_run(int64 id, bool failed, const RunError *error)
 {
 	Oid			argtypes[6] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
-	const char *texts[5] = {status, error->message, error->code, error->detail,
+	const char *texts[5] = {failed ? activity_status_name(ACTIVITY_FAILED) : NULL, error->message, error->code, error->detail,
 	error->context};
 	Datum		args[6];
 	char		nulls[6];
@@ -822,7 +822,7 @@ flow_store_fail(int64 id, const char *message)
 {
 	RunError	error = {NULL, message, NULL, NULL};
 
-	flow_store_note_run(id, "failed", &error);
+	flow_store_note_run(id, true, &error);
 }
 
 /*
@@ -830,10 +830,10 @@ flow_store_fail(int64 id, const char *message)
  * a wait waiting; due now when its job runs again (else its times stay).
  */
 void
-flow_store_reopen(int64 id, const char *status, bool due_now)
+flow_store_reopen(int64 id, ActivityStatus status, bool due_now)
 {
 	Oid			argtypes[3] = {INT8OID, TEXTOID, BOOLOID};
-	Datum		args[3] = {Int64GetDatum(id), CStringGetTextDatum(status),
+	Datum		args[3] = {Int64GetDatum(id), CStringGetTextDatum(activity_status_name(status)),
 	BoolGetDatum(due_now)};
 
 	store_exec(REOPEN,
@@ -980,36 +980,39 @@ flow_store_flow_by_name(const char *name, Oid owner)
 	return DatumGetInt32(result_value(1, &isnull));
 }
 
+/*
+ * The bigint a statement selects for one row given by its id, or 0 when
+ * there is no such row.
+ */
+static int64
+id_of_row(int which, const char *sql, int64 id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(id)};
+	bool		isnull;
+
+	store_exec(which, sql, 1, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return 0;
+	return DatumGetInt64(result_value(1, &isnull));
+}
+
 /* The flow (process id) of an instance, or 0 when there is none. */
 int32
 flow_store_instance_flow(int64 instance_id)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(instance_id)};
-	bool		isnull;
-
-	store_exec(INSTANCE_FLOW,
-			   "SELECT process_id FROM procflow.instance WHERE id = $1",
-			   1, argtypes, args, NULL, SPI_OK_SELECT);
-	if (SPI_processed == 0)
-		return 0;
-	return DatumGetInt32(result_value(1, &isnull));
+	return (int32) id_of_row(INSTANCE_FLOW,
+							 "SELECT process_id::bigint FROM procflow.instance WHERE id = $1",
+							 instance_id);
 }
 
 /* The instance of an activity, or 0 when there is no such activity. */
 int64
 flow_store_activity_instance(int64 activity_id)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(activity_id)};
-	bool		isnull;
-
-	store_exec(ACTIVITY_INSTANCE,
-			   "SELECT instance_id FROM procflow.activity WHERE id = $1",
-			   1, argtypes, args, NULL, SPI_OK_SELECT);
-	if (SPI_processed == 0)
-		return 0;
-	return DatumGetInt64(result_value(1, &isnull));
+	return id_of_row(ACTIVITY_INSTANCE,
+					 "SELECT instance_id FROM procflow.activity WHERE id = $1",
+					 activity_id);
 }
 
 /* The ids (int64 *) in the first column of the last statement's rows. */
@@ -1049,14 +1052,14 @@ flow_store_live_instances(int32 process_id)
  * release_task, assign_task, or its start_delay passing.
  */
 void
-flow_store_set_task(int64 id, const char *status, const char *assignee)
+flow_store_set_task(int64 id, ActivityStatus status, const char *assignee)
 {
 	Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
 	Datum		args[3];
 	char		nulls[3] = {' ', ' ', ' '};
 
 	args[0] = Int64GetDatum(id);
-	args[1] = CStringGetTextDatum(status);
+	args[1] = CStringGetTextDatum(activity_status_name(status));
 	args[2] = assignee ? CStringGetTextDatum(assignee) : (Datum) 0;
 	nulls[2] = assignee ? ' ' : 'n';
 	store_exec(SET_TASK,

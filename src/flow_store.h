@@ -84,8 +84,8 @@ typedef struct FlowActivityRow
 typedef struct NewActivity
 {
 	const char *name;
-	const char *kind;
-	const char *status;
+	FlowKind	kind;
+	ActivityStatus status;
 	const char *outcome;		/* NULL when none */
 	TimestampTz run_at;			/* 0 when none */
 	Datum		began;			/* a wait: the pg_snapshot it began in (the
@@ -142,12 +142,12 @@ extern bool flow_store_complete_if_idle(int64 instance_id);
 extern bool flow_store_read_activity(int64 id, FlowActivityRow *row);
 extern int64 flow_store_insert_activity(const FlowInstance *instance,
 										const NewActivity *activity);
-extern void flow_store_close_activity(int64 id, const char *status, const char *outcome,
+extern void flow_store_close_activity(int64 id, ActivityStatus status, const char *outcome,
 									  const char *closed_by, bool ran);
-extern void flow_store_note_run(int64 id, const char *status, const RunError *error);
+extern void flow_store_note_run(int64 id, bool failed, const RunError *error);
 extern void flow_store_fail(int64 id, const char *message);
-extern void flow_store_reopen(int64 id, const char *status, bool due_now);
-extern void flow_store_set_task(int64 id, const char *status, const char *assignee);
+extern void flow_store_reopen(int64 id, ActivityStatus status, bool due_now);
+extern void flow_store_set_task(int64 id, ActivityStatus status, const char *assignee);
 extern bool flow_store_child(int64 instance_id, int64 activity_id, InstanceStatus *status,
 							 Jsonb **vars);
 extern List *flow_store_live_children(int64 instance_id);

@@ -135,7 +135,7 @@ procflow_launch(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	api_require_flow_catalog();
 	api_lookup_process(name, &process, false);
-	if (process.version == 0)
+	if (!process_is_flow(&process))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("process \"%s\" is not a flow", name),

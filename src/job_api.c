@@ -77,7 +77,7 @@ procflow_run_process(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	api_find_process(name, &process);
-	if (process.version > 0)
+	if (process_is_flow(&process))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("process \"%s\" is a flow", name),

@@ -349,12 +349,12 @@ check_definition(Definition *d)
 	if (d->alter)
 	{
 		api_find_process(d->name, &d->existing);
-		if (d->existing.version > 0 && d->action != NULL)
+		if (process_is_flow(&d->existing) && d->action != NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("process \"%s\" is a flow, which has no action", d->name),
 					 errhint("Pass NULL as the action; procflow.alter_flow() changes a flow's activities.")));
-		if (d->existing.version == 0 && d->action == NULL)
+		if (!process_is_flow(&d->existing) && d->action == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("argument \"action\" must not be null")));
@@ -794,7 +794,7 @@ procflow_drop_process(PG_FUNCTION_ARGS)
 								   live, name, live),
 					 errhint("Terminate them first, for example with procflow.disable_process(name, cancel_pending => true).")));
 	}
-	if (process.version > 0)
+	if (process_is_flow(&process))
 		check_not_launched(name, process.id, "drop");
 	catalog_exec("SELECT pg_catalog.array_agg(DISTINCT t)::pg_catalog.regclass[]"
 				 "  FROM procflow.flow_version v, pg_catalog.unnest(v.waits_on) t"
@@ -847,7 +847,7 @@ set_enabled(const char *name, bool enabled, bool cancel_pending)
 					 "   SET next_run_at = procflow.cron_next(cron, pg_catalog.clock_timestamp())"
 					 " WHERE process_id = $1 AND cron IS NOT NULL",
 					 1, argtypes, args, NULL, SPI_OK_UPDATE);
-	if (cancel_pending && process.version > 0)
+	if (cancel_pending && process_is_flow(&process))
 		flow_engine_terminate_flow(process.id);
 	if (cancel_pending)
 	{

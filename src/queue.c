@@ -530,10 +530,13 @@ upper_string(const char *value)
 #define FLOW_COLUMNS \
 	", c.instance_id, c.activity_id, c.xid, c.event_table, c.cid, c.new_row, c.event_id," \
 	" c.source_instance"
+/* The columns of a job row c that claimed_job_from_row reads, before FLOW_COLUMNS. */
+#define JOB_COLUMNS \
+	"c.tableoid, c.ctid, c.id, c.process_id, c.trigger_id, c.event, c.key," \
+	" c.old_row, c.changed, c.depth, c.attempts, c.excluded, c.ord, c.run_at"
 #define CLAIM_SQL(locking, flow_columns, enabled, row_order, instance) \
 	GROUPS_CTE \
-	"SELECT c.tableoid, c.ctid, c.id, c.process_id, c.trigger_id, c.event, c.key," \
-	"       c.old_row, c.changed, c.depth, c.attempts, c.excluded, c.ord, c.run_at" \
+	"SELECT " JOB_COLUMNS \
 	flow_columns \
 	"  FROM grp g, LATERAL (" \
 	"    SELECT j.tableoid, j.ctid, j.* FROM procflow.job j" \
@@ -674,6 +677,36 @@ queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord, int64 ord_boun
 							 &jobs[i]);
 	SPI_freetuptable(SPI_tuptable);
 	return jobs;
+}
+
+/*
+ * Read one pending job by its id, locked, as queue_claim would have claimed
+ * it (an executor that died in it counts its failed attempt, runner.c);
+ * false when it is not pending (a batch's item is not a job row until
+ * batch_materialize_job makes it one).
+ */
+bool
+queue_read_job(int64 job_id, ClaimedJob *job)
+{
+	static SPIPlanPtr plans[2] = {NULL, NULL};
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(job_id)};
+	bool		flows = catalog_oids()->has_flows;
+
+	if (flows)
+		catalog_exec_kept(&plans[1],
+						  "SELECT " JOB_COLUMNS FLOW_COLUMNS
+						  "  FROM procflow.job c WHERE c.id = $1 FOR UPDATE",
+						  1, argtypes, args, NULL, SPI_OK_SELECT);
+	else
+		catalog_exec_kept(&plans[0],
+						  "SELECT " JOB_COLUMNS
+						  "  FROM procflow.job c WHERE c.id = $1 FOR UPDATE",
+						  1, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed != 1)
+		return false;
+	claimed_job_from_row(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, flows, true, job);
+	return true;
 }
 
 /*

@@ -138,6 +138,7 @@ extern Datum queue_array(Datum *values, bool *isnull, int n, Oid elemtype);
 extern int	queue_owners(Oid *owners, int max_owners);
 extern ClaimedJob *queue_claim(Oid owner, int max_jobs, Oid as_role, bool below_ord,
 							   int64 ord_bound, bool lock, int *njobs);
+extern bool queue_read_job(int64 job_id, ClaimedJob *job);
 extern bool queue_lock_claimed(ClaimedJob *job);
 extern void queue_record_outcomes(const JobOutcome *outcomes, int n);
 extern void queue_cancel_deleted(SPITupleTable *deleted, uint64 n, const char *reason);

@@ -140,7 +140,7 @@ run_action(ProcessInfo *p, ClaimedJob *job, bool in_executor, const char **note)
 	{
 		if (in_executor)
 			job_deadline_narrow(p->timeout_ms);
-		if (p->version > 0)
+		if (process_is_flow(p))
 			(void) flow_engine_launch(p, job->key, NULL, 0, 0);
 		else
 			action_execute(p, args, nulls);
@@ -722,18 +722,13 @@ void
 runner_count_crashed(const InflightNote *note)
 {
 	int64		job_id = note->job_id;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(job_id)};
 	PrivilegedScope scope;
 	JobOutcome	outcome;
 	ClaimedJob	job;
 	RunError	crash = {unpack_sql_state(ERRCODE_CRASH_SHUTDOWN),
 		"the server process running this job terminated abnormally",
 	"The job may have crashed it; it counts as a failed attempt.", NULL};
-	int32		process_id;
-	int32		attempts;
-	bool		isnull;
-	Datum		d;
+	bool		pending;
 
 	if (note->chained_after != 0)
 	{
@@ -748,33 +743,14 @@ runner_count_crashed(const InflightNote *note)
 		elog(ERROR, "SPI_connect failed");
 	catalog_enter_privileged(&scope);
 	batch_materialize_job(job_id);
-	catalog_exec(catalog_oids()->has_flows ?
-				 "SELECT process_id, attempts, event, activity_id, instance_id, xid"
-				 "  FROM procflow.job WHERE id = $1 FOR UPDATE" :
-				 "SELECT process_id, attempts, event, NULL::int8, NULL::int8, NULL::xid8"
-				 "  FROM procflow.job WHERE id = $1 FOR UPDATE",
-				 1, argtypes, args, NULL, SPI_OK_SELECT);
+	pending = queue_read_job(job_id, &job);
 	catalog_leave_privileged(&scope);
-	if (SPI_processed == 1)
+	if (pending)
 	{
-		process_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-												 SPI_tuptable->tupdesc, 1, &isnull));
-		attempts = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
-											   SPI_tuptable->tupdesc, 2, &isnull));
 		memset(&outcome, 0, sizeof(outcome));
 		outcome.id = job_id;
 		outcome.started_at = GetCurrentTimestamp();
-		memset(&job, 0, sizeof(job));
-		job.id = job_id;
-		strlcpy(job.event, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3),
-				sizeof(job.event));
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull);
-		job.activity_id = isnull ? 0 : DatumGetInt64(d);
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull);
-		job.instance_id = isnull ? 0 : DatumGetInt64(d);
-		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull);
-		job.xid = isnull ? 0 : DatumGetUInt64(d);
-		failure_outcome(process_id, job_id, attempts, &crash, &outcome);
+		failure_outcome(job.process_id, job_id, job.attempts, &crash, &outcome);
 		note_flow_failure(&job, strcmp(outcome.status, "failed") == 0, &outcome.error);
 		catalog_enter_privileged(&scope);
 		queue_record_outcomes(&outcome, 1);

@@ -397,7 +397,7 @@ procflow_claim_task(PG_FUNCTION_ARGS)
 				 errmsg("cannot claim task " INT64_FORMAT ": it is assigned to \"%s\"", id,
 						task.assignee),
 				 errhint("Release it first (procflow.release_task), or assign it (procflow.assign_task).")));
-	flow_store_set_task(id, "open", assignee);
+	flow_store_set_task(id, ACTIVITY_OPEN, assignee);
 	flow_engine_notify_task(id);
 	cache_unpin();
 	SPI_finish();
@@ -421,7 +421,7 @@ procflow_release_task(PG_FUNCTION_ARGS)
 		require_claimant(&task, "release");
 	require_task_status(&task, ACTIVITY_OPEN, task.assignee ? ACTIVITY_READY : ACTIVITY_OPEN,
 						"release");
-	flow_store_set_task(id, "ready", NULL);
+	flow_store_set_task(id, ACTIVITY_READY, NULL);
 	flow_engine_notify_task(id);
 	cache_unpin();
 	SPI_finish();
@@ -444,7 +444,7 @@ procflow_assign_task(PG_FUNCTION_ARGS)
 
 	(void) lock_task(id, false, true, &instance, &task, "assign", &as_owner);
 	require_task_status(&task, ACTIVITY_READY, ACTIVITY_READY, "assign");
-	flow_store_set_task(id, "ready", assignee);
+	flow_store_set_task(id, ACTIVITY_READY, assignee);
 	flow_engine_notify_task(id);
 	cache_unpin();
 	SPI_finish();
