@@ -7,7 +7,8 @@
 // password (lib/logins.js), so roles, row-level security and procflow's
 // ownership rules apply unchanged.  This file sets up the server: the
 // headers every page gets, the log-in, the refusal of forms posted from
-// elsewhere, the error pages, and the routes (routes/*.js), each a plugin.
+// elsewhere, the error pages, and the routes (routes/*.js), each a plugin
+// whose routes declare the shape of what they take (lib/schemas.js).
 //
 // Copyright (c) 2026, procflow developers
 
@@ -178,6 +179,11 @@ export async function build(options) {
 		const status = err.code === '42501' ? 403 : isSqlState(err.code) ? 400
 			: err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
 		reply.code(status);
+		// a request of a shape the route's schema refuses (lib/schemas.js)
+		if (err.validation)
+			return reply.view('error.eta', { title: 'Refused', login: req.login || null, admin: Boolean(req.pool && req.pool.admin),
+				when, back: referrer(req), error: { message: `This request is not one the page sends: ${err.message}.`,
+					detail: null, hint: 'Use the page\'s links and buttons.' } });
 		return reply.view('error.eta', { title: 'Refused', login: req.login || null, admin: Boolean(req.pool && req.pool.admin), when,
 			back: referrer(req), error: { message: err.message, detail: err.detail || null, hint: err.hint || null,
 				code: isSqlState(err.code) ? err.code : null } });

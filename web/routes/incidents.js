@@ -7,10 +7,11 @@
 //
 // Copyright (c) 2026, procflow developers
 
-import { back } from '../lib/requests.js';
+import { back, httpError } from '../lib/requests.js';
 import { listPage } from '../lib/lists.js';
 import { selectedIds, actOnEach, summary } from '../lib/bulk.js';
 import { tell, told, withNotice } from '../lib/notices.js';
+import { schemas } from '../lib/schemas.js';
 
 // Failed activities of flows.
 const FAILED_ACTIVITIES = {
@@ -62,20 +63,20 @@ const JOB_ACTIONS = { retry: ['retry_job', 'Queued again'] };
 const ACTIVITY_ACTIONS = { retry: ['retry_activity', 'Retried'], skip: ['skip_activity', 'Skipped'] };
 
 export default async function incidentRoutes(app, { render }) {
-	app.get('/incidents', async (req, reply) => {
+	app.get('/incidents', { schema: schemas.incidents }, async (req, reply) => {
 		const which = req.query.list === 'jobs' ? 'jobs' : 'activities';
 		const list = await listPage(req, which === 'jobs' ? FAILED_JOBS : FAILED_ACTIVITIES, [], []);
 		return render(reply, 'incidents.eta', req, { title: 'Incidents', which, list,
 			notice: told(req.login, req.query.notice), here: req.url });
 	});
 
-	app.post('/incidents/bulk', async (req, reply) => {
-		const body = req.body || {};
+	app.post('/incidents/bulk', { schema: schemas.incidentsBulk }, async (req, reply) => {
+		const body = req.body;
 		const actions = body.list === 'jobs' ? JOB_ACTIONS : ACTIVITY_ACTIONS;
-		const action = Object.hasOwn(actions, body.action) ? body.action : null;
-		if (!action)
-			return reply.code(400).send('No such action.');
-		const [fn, word] = actions[action];
+		if (!Object.hasOwn(actions, body.action))
+			throw httpError(400, `A failed job cannot be ${body.action === 'skip' ? 'skipped' : body.action}.`,
+				'Skip the failed activities of flows; retry failed jobs.');
+		const [fn, word] = actions[body.action];
 		const text = summary(await actOnEach(req, fn, selectedIds(body)), word, body.list === 'jobs' ? 'job' : 'activity');
 		return reply.redirect(withNotice(back(req, '/incidents'), tell(req.login, text)), 303);
 	});

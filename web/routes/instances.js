@@ -9,6 +9,7 @@ import { query, asOwner, back, httpError } from '../lib/requests.js';
 import { listPage, conditions, day, addKeyMatch } from '../lib/lists.js';
 import { selectedIds, actOnEach, summary, BULK_MAX } from '../lib/bulk.js';
 import { tell, told, withNotice } from '../lib/notices.js';
+import { schemas } from '../lib/schemas.js';
 
 const STATUSES = ['active', 'suspended', 'completed', 'terminated'];
 
@@ -67,7 +68,7 @@ function filters(q) {
 const ACTIONS = { suspend: 'Suspended', resume: 'Resumed', terminate: 'Terminated' };
 
 export default async function instanceRoutes(app, { pictures, render }) {
-	app.get('/instances', async (req, reply) => {
+	app.get('/instances', { schema: schemas.instances }, async (req, reply) => {
 		const { where, params, f } = filters(req.query);
 		const list = await listPage(req, LIST, where, params);
 		const { rows: flows } = await query(req,
@@ -77,11 +78,9 @@ export default async function instanceRoutes(app, { pictures, render }) {
 	});
 
 	// The selected instances, or all that match the list's filters (up to BULK_MAX).
-	app.post('/instances/bulk', async (req, reply) => {
-		const body = req.body || {};
-		const fn = Object.hasOwn(ACTIONS, body.action) ? body.action : null;
-		if (!fn)
-			return reply.code(400).send('No such action.');
+	app.post('/instances/bulk', { schema: schemas.instancesBulk }, async (req, reply) => {
+		const body = req.body;
+		const fn = body.action;
 		let ids = selectedIds(body);
 		if (body.all === 'yes') {
 			const { where, params } = filters(body);
@@ -95,7 +94,7 @@ export default async function instanceRoutes(app, { pictures, render }) {
 	});
 
 	// An instance: its picture with where it went and where it is, its history, vars.
-	app.get('/instances/:id(^\\d+$)', async (req, reply) => {
+	app.get('/instances/:id(^\\d+$)', { schema: schemas.instance }, async (req, reply) => {
 		const id = req.params.id;
 		const { rows: [instance] } = await query(req,
 			`SELECT id, flow, version, key::text AS key, status, vars, parent, started_at,
@@ -123,7 +122,7 @@ export default async function instanceRoutes(app, { pictures, render }) {
 	});
 
 	// Merge vars a person typed (a JSON object) into the instance's: kept in its history.
-	app.post('/instances/:id(^\\d+$)/vars', async (req, reply) => {
+	app.post('/instances/:id(^\\d+$)/vars', { schema: schemas.instanceVars }, async (req, reply) => {
 		const text = req.body && typeof req.body.vars === 'string' ? req.body.vars : '';
 		let vars;
 		try {
@@ -137,12 +136,12 @@ export default async function instanceRoutes(app, { pictures, render }) {
 		return reply.redirect(withNotice(`/instances/${req.params.id}`, tell(req.login, text2)), 303);
 	});
 
-	app.post('/instances/:id(^\\d+$)/:action(^suspend|resume|terminate$)', async (req, reply) => {
+	app.post('/instances/:id(^\\d+$)/:action(^suspend|resume|terminate$)', { schema: schemas.instanceAction }, async (req, reply) => {
 		await query(req, `SELECT procflow.${req.params.action}($1)`, [req.params.id]);
 		return reply.redirect(back(req, `/instances/${req.params.id}`), 303);
 	});
 
-	app.post('/activities/:id(^\\d+$)/:action(^retry|skip$)', async (req, reply) => {
+	app.post('/activities/:id(^\\d+$)/:action(^retry|skip$)', { schema: schemas.activityAction }, async (req, reply) => {
 		const fn = req.params.action === 'retry' ? 'retry_activity' : 'skip_activity';
 		await query(req, `SELECT procflow.${fn}($1)`, [req.params.id]);
 		const text = `${req.params.action === 'retry' ? 'Retried' : 'Skipped'} activity ${req.params.id}.`;

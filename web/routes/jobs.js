@@ -8,6 +8,7 @@ import { query, back } from '../lib/requests.js';
 import { listPage, conditions, day, addKeyMatch } from '../lib/lists.js';
 import { selectedIds, actOnEach, summary, BULK_MAX } from '../lib/bulk.js';
 import { tell, told, withNotice } from '../lib/notices.js';
+import { schemas } from '../lib/schemas.js';
 
 const PENDING = {
 	from: 'procflow.jobs',
@@ -70,7 +71,7 @@ const HISTORY_STATUSES = ['succeeded', 'failed', 'cancelled', 'skipped'];
 const JOB_ACTIONS = { retry: ['retry_job', 'Queued again'], cancel: ['cancel_job', 'Cancelled'] };
 
 export default async function jobRoutes(app, { render }) {
-	app.get('/jobs', async (req, reply) => {
+	app.get('/jobs', { schema: schemas.jobs }, async (req, reply) => {
 		const which = req.query.list === 'history' ? 'history' : 'pending';
 		const { where, params, f, statuses } = jobFilters(req.query, which);
 		const list = await listPage(req, which === 'history' ? HISTORY : PENDING, where, params);
@@ -78,17 +79,14 @@ export default async function jobRoutes(app, { render }) {
 			notice: told(req.login, req.query.notice), here: req.url, bulkMax: BULK_MAX });
 	});
 
-	app.post('/jobs/:id(^\\d+$)/:action(^retry|cancel$)', async (req, reply) => {
+	app.post('/jobs/:id(^\\d+$)/:action(^retry|cancel$)', { schema: schemas.jobAction }, async (req, reply) => {
 		const [fn, word] = JOB_ACTIONS[req.params.action];
 		const text = summary(await actOnEach(req, fn, [req.params.id]), word, 'job');
 		return reply.redirect(withNotice(back(req, '/jobs'), tell(req.login, text)), 303);
 	});
 
-	app.post('/jobs/bulk', async (req, reply) => {
-		const action = Object.hasOwn(JOB_ACTIONS, req.body && req.body.action) ? req.body.action : null;
-		if (!action)
-			return reply.code(400).send('No such action.');
-		const [fn, word] = JOB_ACTIONS[action];
+	app.post('/jobs/bulk', { schema: schemas.jobsBulk }, async (req, reply) => {
+		const [fn, word] = JOB_ACTIONS[req.body.action];
 		let ids = selectedIds(req.body);
 		if (req.body.all === 'yes') {
 			const which = req.body.list === 'history' ? 'history' : 'pending';

@@ -8,6 +8,7 @@
 
 import { query, asOwner, back } from '../lib/requests.js';
 import { offsetPage, conditions } from '../lib/lists.js';
+import { schemas } from '../lib/schemas.js';
 
 // The grid: what it reads, and the columns it may be sorted by.
 const GRID = {
@@ -45,7 +46,7 @@ function withCounts(dot, counts) {
 
 export default async function processRoutes(app, { pictures, render }) {
 	// The grid of processes, as Oro's System > Processes, plus kind and version.
-	app.get('/processes', async (req, reply) => {
+	app.get('/processes', { schema: schemas.processes }, async (req, reply) => {
 		const filter = typeof req.query.q === 'string' ? req.query.q : '';
 		const conds = conditions();
 		if (filter)
@@ -55,7 +56,7 @@ export default async function processRoutes(app, { pictures, render }) {
 	});
 
 	// Activate or deactivate, as the process's owner.
-	app.post('/processes/:owner/:name/:action(^enable|disable$)', async (req, reply) => {
+	app.post('/processes/:owner/:name/:action(^enable|disable$)', { schema: schemas.processAction }, async (req, reply) => {
 		const fn = req.params.action === 'enable' ? 'enable_process' : 'disable_process';
 		await asOwner(req, req.params.owner, (client) =>
 			client.query(`SELECT procflow.${fn}($1)`, [req.params.name]));
@@ -63,7 +64,7 @@ export default async function processRoutes(app, { pictures, render }) {
 	});
 
 	// A process by name alone (an older link): its page, when one owner's.
-	app.get('/processes/:name', async (req, reply) => {
+	app.get('/processes/:name', { schema: schemas.processByName }, async (req, reply) => {
 		const { rows } = await query(req,
 			'SELECT owner_name FROM procflow.processes WHERE name = $1 ORDER BY owner_name', [req.params.name]);
 		if (rows.length === 1)
@@ -72,7 +73,7 @@ export default async function processRoutes(app, { pictures, render }) {
 	});
 
 	// A process: its settings, triggers, and for a flow its picture and versions.
-	app.get('/processes/:owner/:name', async (req, reply) => {
+	app.get('/processes/:owner/:name', { schema: schemas.process }, async (req, reply) => {
 		const { owner, name } = req.params;
 		const { rows: [process] } = await query(req,
 			`SELECT name, label, related_entity::text AS related_entity, execution_order, enabled,

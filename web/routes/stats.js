@@ -4,6 +4,7 @@
 // Copyright (c) 2026, procflow developers
 
 import { offsetPage } from '../lib/lists.js';
+import { schemas } from '../lib/schemas.js';
 
 const STATS = {
 	from: 'procflow.process_stats',
@@ -15,7 +16,7 @@ const STATS = {
 };
 
 export default async function statsRoutes(app, { render }) {
-	app.get('/stats', async (req, reply) => {
+	app.get('/stats', { schema: schemas.stats }, async (req, reply) => {
 		const list = await offsetPage(req, STATS, [], []);
 		return render(reply, 'stats.eta', req, { title: 'Statistics', list });
 	});

@@ -11,6 +11,7 @@ import { selectedIds, actOnEach, summary, BULK_MAX } from '../lib/bulk.js';
 import { tell, told, withNotice } from '../lib/notices.js';
 import { taskLink } from '../lib/task_links.js';
 import { formVars } from '../lib/task_forms.js';
+import { schemas } from '../lib/schemas.js';
 
 // The most tasks a taskbox page counts (a page lists PAGE_SIZE, as the lists do).
 const TOTAL_MAX = 1000;
@@ -136,7 +137,7 @@ export default async function taskRoutes(app, { stream, links, render }) {
 		return shown(req, rows);
 	};
 
-	app.get('/taskbox', async (req, reply) => {
+	app.get('/taskbox', { schema: schemas.taskbox }, async (req, reply) => {
 		const after = typeof req.query.after === 'string' && isRowId(req.query.after) ? req.query.after : null;
 		if (req.query.part === 'tasks' && typeof req.query.ids === 'string') {
 			const ids = req.query.ids.split(',').filter(isRowId).slice(0, 1000);
@@ -147,7 +148,7 @@ export default async function taskRoutes(app, { stream, links, render }) {
 		return render(reply, req.query.part === 'tasks' ? 'tasks.eta' : 'taskbox.eta', req, data);
 	});
 
-	app.post('/tasks/:id(^\\d+$)/:action(^claim|release|complete|skip$)', async (req, reply) => {
+	app.post('/tasks/:id(^\\d+$)/:action(^claim|release|complete|skip$)', { schema: schemas.taskAction }, async (req, reply) => {
 		const id = req.params.id;
 		const body = req.body || {};
 		switch (req.params.action) {
@@ -176,7 +177,7 @@ export default async function taskRoutes(app, { stream, links, render }) {
 	});
 
 	// Every task the login may see, as a list with filters, for admins.
-	app.get('/tasks', async (req, reply) => {
+	app.get('/tasks', { schema: schemas.tasks }, async (req, reply) => {
 		const { where, params, f } = taskFilters(req.query);
 		const list = await listPage(req, TASKS, where, params);
 		return render(reply, 'task_list.eta', req, { title: 'Tasks', list, f,
@@ -184,7 +185,7 @@ export default async function taskRoutes(app, { stream, links, render }) {
 	});
 
 	// Assign, release or skip the selected tasks, or all that match the filters.
-	app.post('/tasks/bulk', async (req, reply) => {
+	app.post('/tasks/bulk', { schema: schemas.tasksBulk }, async (req, reply) => {
 		const body = req.body || {};
 		let ids = selectedIds(body);
 		if (body.all === 'yes') {
@@ -199,16 +200,15 @@ export default async function taskRoutes(app, { stream, links, render }) {
 			const assignee = typeof body.assignee_to === 'string' ? body.assignee_to.trim() : '';
 			text = summary(await actOnEach(req, 'assign_task', ids, [assignee || null]), 'Assigned', 'task',
 				` to ${assignee}`);
-		} else if (Object.hasOwn(TASK_ACTIONS, body.action)) {
+		} else {
 			const [fn, word] = TASK_ACTIONS[body.action];
 			text = summary(await actOnEach(req, fn, ids), word, 'task');
-		} else
-			return reply.code(400).send('No such action.');
+		}
 		return reply.redirect(withNotice(back(req, '/tasks'), tell(req.login, text)), 303);
 	});
 
 	// The owner's side: give a ready task to someone.
-	app.post('/tasks/:id(^\\d+$)/assign', async (req, reply) => {
+	app.post('/tasks/:id(^\\d+$)/assign', { schema: schemas.taskAssign }, async (req, reply) => {
 		const assignee = req.body && typeof req.body.assignee === 'string' ? req.body.assignee.trim() : '';
 		await query(req, 'SELECT procflow.assign_task($1, $2)', [req.params.id, assignee || null]);
 		return reply.redirect(back(req, '/taskbox'), 303);

@@ -259,3 +259,35 @@ test('jobs are filtered by when they finished, and acted on in bulk', async () =
 	assert.match(await page.locator('.pager .total').first().textContent(), /^2 jobs$/);
 	await page.context().close();
 });
+
+test('a request of a shape no page sends is refused on the error page, naming what is wrong', async () => {
+	const page = await pageAs(admin);
+	const post = (path, data) => page.request.post(`${url}${path}`, {
+		data, headers: { Origin: url, 'Content-Type': 'application/x-www-form-urlencoded' }, maxRedirects: 0 });
+	for (const [path, data, told] of [
+		['/jobs/bulk', 'action=drop&id=1', /body\/action must be equal to one of the allowed values/],
+		['/instances/bulk', 'action=terminate&id=12x', /body\/id must match/],
+		['/tasks/bulk', 'id=1', /body must have required property &#39;action&#39;/],
+	]) {
+		const refused = await post(path, data);
+		assert.equal(refused.status(), 400, path);
+		const body = await refused.text();
+		assert.match(body, /This request is not one the page sends/, path);
+		assert.match(body, told, path);
+		assert.match(body, /<h1>Refused<\/h1>/, path);
+	}
+	const skipJob = await post('/incidents/bulk', 'list=jobs&action=skip&id=1');
+	assert.equal(skipJob.status(), 400);
+	assert.match(await skipJob.text(), /A failed job cannot be skipped/);
+	// a list's selector or filter given twice, or one that is not a choice
+	const twice = await page.goto(`${url}/jobs?list=history&list=pending`);
+	assert.equal(twice.status(), 400);
+	assert.match(await page.locator('main, body').first().textContent(), /querystring\/list must be string/);
+	const other = await page.goto(`${url}/instances?status=lost`);
+	assert.equal(other.status(), 400);
+	// and what the page's own links carry still works: an empty choice is none
+	const empty = await page.goto(`${url}/instances?status=&flow=&q=`);
+	assert.equal(empty.status(), 200);
+	assert.equal(await page.locator('#instances tbody tr').count() > 0, true);
+	await page.context().close();
+});
