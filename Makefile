@@ -20,7 +20,7 @@ OBJS = \
 	src/launcher.o \
 	src/process_api.o \
 	src/flow_definition.o \
-	src/flow_graph.o \
+	src/flow_picture.o \
 	src/flow_api.o \
 	src/flow_store.o \
 	src/history.o \
@@ -47,7 +47,7 @@ OBJS = \
 	src/stored_row.o \
 	src/inflight.o \
 	src/truncate.o \
-	src/utility.o \
+	src/utility_hook.o \
 	src/ddl.o \
 	src/job_state.o \
 	src/action_limits.o \

@@ -109,7 +109,7 @@ action_limits_init(void)
 	object_access_hook = action_object_access;
 }
 
-/* Refuse a utility statement that an action may not run (utility.c). */
+/* Refuse a utility statement that an action may not run (utility_hook.c). */
 void
 action_limits_check_utility(Node *stmt)
 {

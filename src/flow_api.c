@@ -25,7 +25,7 @@
 #include "capture_triggers.h"
 #include "catalog.h"
 #include "flow_definition.h"
-#include "flow_graph.h"
+#include "flow_picture.h"
 #include "process_api.h"
 
 PG_FUNCTION_INFO_V1(procflow_create_flow);

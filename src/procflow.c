@@ -28,7 +28,7 @@
 #include "shmem.h"
 #include "action.h"
 #include "cache.h"
-#include "utility.h"
+#include "utility_hook.h"
 #include "wakeup.h"
 #include "action_limits.h"
 

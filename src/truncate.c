@@ -12,7 +12,7 @@
  * entity table itself fires procflow's AFTER TRUNCATE trigger on it, and
  * cancels all such jobs of its processes.  TRUNCATE of one partition of a
  * partitioned entity table (which fires no trigger of the parent) is seen
- * by procflow's utility hook (utility.c): the jobs of the entity's
+ * by procflow's utility hook (utility_hook.c): the jobs of the entity's
  * processes whose row no longer exists are cancelled.  Jobs an executor is
  * running are left to find their row gone.
  *

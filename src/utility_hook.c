@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * utility.c
+ * utility_hook.c
  *	  The utility statements procflow follows: COMMIT PREPARED, TRUNCATE
  *	  and ALTER ROLE ... RENAME.
  *
@@ -38,7 +38,7 @@
 #include "catalog.h"
 #include "queue.h"
 #include "truncate.h"
-#include "utility.h"
+#include "utility_hook.h"
 #include "wakeup.h"
 
 static ProcessUtility_hook_type prev_process_utility = NULL;

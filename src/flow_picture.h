@@ -1,14 +1,14 @@
 /*-------------------------------------------------------------------------
  *
- * flow_graph.h
+ * flow_picture.h
  *	  The picture of a flow: Graphviz DOT and Mermaid text.
  *
  * Copyright (c) 2026, procflow developers
  *
  *-------------------------------------------------------------------------
  */
-#ifndef PROCFLOW_FLOW_GRAPH_H
-#define PROCFLOW_FLOW_GRAPH_H
+#ifndef PROCFLOW_FLOW_PICTURE_H
+#define PROCFLOW_FLOW_PICTURE_H
 
 #include "flow_definition.h"
 
@@ -24,4 +24,4 @@ typedef enum FlowMark
 extern char *flow_graph_dot(FlowDefinition *def, const char *flow, const FlowMark *marks);
 extern char *flow_graph_mermaid(FlowDefinition *def, const FlowMark *marks);
 
-#endif							/* PROCFLOW_FLOW_GRAPH_H */
+#endif							/* PROCFLOW_FLOW_PICTURE_H */

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * flow_graph.c
+ * flow_picture.c
  *	  Drawing a flow: its activities and links as Graphviz DOT or Mermaid.
  *
  * Both pictures show the same thing: a dot for the start, one node per
@@ -19,7 +19,7 @@
 
 #include "lib/stringinfo.h"
 
-#include "flow_graph.h"
+#include "flow_picture.h"
 
 /*
  * Append text as the inside of a DOT double-quoted string.  Line breaks

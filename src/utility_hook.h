@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * utility.h
+ * utility_hook.h
  *	  The utility statements procflow follows: COMMIT PREPARED, TRUNCATE
  *	  and ALTER ROLE ... RENAME.
  *
@@ -8,9 +8,9 @@
  *
  *-------------------------------------------------------------------------
  */
-#ifndef PROCFLOW_UTILITY_H
-#define PROCFLOW_UTILITY_H
+#ifndef PROCFLOW_UTILITY_HOOK_H
+#define PROCFLOW_UTILITY_HOOK_H
 
 extern void utility_init(void);
 
-#endif							/* PROCFLOW_UTILITY_H */
+#endif							/* PROCFLOW_UTILITY_HOOK_H */
