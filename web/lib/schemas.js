@@ -8,6 +8,9 @@
 //
 // Copyright (c) 2026, procflow developers
 
+import { PROCESS_ACTIONS, INSTANCE_ACTIONS, ACTIVITY_ACTIONS, JOB_ACTIONS, INCIDENT_JOB_ACTIONS, TASK_ACTIONS,
+	TASK_BULK_ACTIONS, words } from './actions.js';
+
 const text = { type: 'string' };
 
 /* One of these words, or nothing (a form's empty choice). */
@@ -43,40 +46,40 @@ const jobFilters = { list: oneOf('pending', 'history'), process: text,
 const taskFilters = { flow: text, status: oneOf('ready', 'open'), assignee: text, group: text,
 	from: text, to: text, overdue: oneOf('yes'), q: text };
 
-const idParams = (...actions) => object(actions.length
+const idParams = (actions) => object(actions
 	? { id: rowId, action: { type: 'string', enum: actions } } : { id: rowId }, ['id']);
 
 export const schemas = {
 	processes: { querystring: object({ ...listQuery, q: text }) },
-	processAction: { params: object({ owner: text, name: text, action: { enum: ['enable', 'disable'] } }),
+	processAction: { params: object({ owner: text, name: text, action: { enum: words(PROCESS_ACTIONS) } }),
 		body: form(backForm) },
 	processByName: { params: object({ name: text }) },
 	process: { params: object({ owner: text, name: text }) },
 
 	instances: { querystring: object({ ...listQuery, ...instanceFilters }) },
 	instancesBulk: { body: form({ ...bulkForm, ...instanceFilters,
-		action: { enum: ['suspend', 'resume', 'terminate'] } }, ['action']) },
+		action: { enum: words(INSTANCE_ACTIONS) } }, ['action']) },
 	instance: { params: idParams(), querystring: object({ notice: text }) },
 	instanceVars: { params: idParams(), body: form({ ...backForm, vars: text }, ['vars']) },
-	instanceAction: { params: idParams('suspend', 'resume', 'terminate'), body: form(backForm) },
-	activityAction: { params: idParams('retry', 'skip'), body: form(backForm) },
+	instanceAction: { params: idParams(words(INSTANCE_ACTIONS)), body: form(backForm) },
+	activityAction: { params: idParams(words(ACTIVITY_ACTIONS)), body: form(backForm) },
 
 	jobs: { querystring: object({ ...listQuery, ...jobFilters }) },
-	jobAction: { params: idParams('retry', 'cancel'), body: form(backForm) },
-	jobsBulk: { body: form({ ...bulkForm, ...jobFilters, action: { enum: ['retry', 'cancel'] } }, ['action']) },
+	jobAction: { params: idParams(words(JOB_ACTIONS)), body: form(backForm) },
+	jobsBulk: { body: form({ ...bulkForm, ...jobFilters, action: { enum: words(JOB_ACTIONS) } }, ['action']) },
 
 	incidents: { querystring: object({ ...listQuery, list: oneOf('activities', 'jobs') }) },
 	incidentsBulk: { body: form({ ...bulkForm, list: oneOf('activities', 'jobs'),
-		action: { enum: ['retry', 'skip'] } }, ['action']) },
+		action: { enum: words(ACTIVITY_ACTIONS, INCIDENT_JOB_ACTIONS) } }, ['action']) },
 
 	stats: { querystring: object(listQuery) },
 
 	taskbox: { querystring: object({ after: text, part: oneOf('tasks'), ids: text }) },
 	// a completion's fields (f.<name>) are the task's form's to check (lib/task_forms.js)
-	taskAction: { params: idParams('claim', 'release', 'complete', 'skip'),
+	taskAction: { params: idParams([...words(TASK_ACTIONS), 'complete']),
 		body: form({ ...backForm, outcome: text }) },
 	tasks: { querystring: object({ ...listQuery, ...taskFilters }) },
 	tasksBulk: { body: form({ ...bulkForm, ...taskFilters, assignee_to: text,
-		action: { enum: ['assign', 'release', 'skip'] } }, ['action']) },
+		action: { enum: ['assign', ...words(TASK_BULK_ACTIONS)] } }, ['action']) },
 	taskAssign: { params: idParams(), body: form({ ...backForm, assignee: text }) },
 };

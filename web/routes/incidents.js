@@ -12,6 +12,7 @@ import { listPage } from '../lib/lists.js';
 import { selectedIds, actOnEach, summary } from '../lib/bulk.js';
 import { tell, told, withNotice } from '../lib/notices.js';
 import { schemas } from '../lib/schemas.js';
+import { ACTIVITY_ACTIONS, INCIDENT_JOB_ACTIONS } from '../lib/actions.js';
 
 // Failed activities of flows.
 const FAILED_ACTIVITIES = {
@@ -59,8 +60,6 @@ const FAILED_JOBS = {
 	dir: 'desc',
 };
 
-const JOB_ACTIONS = { retry: ['retry_job', 'Queued again'] };
-const ACTIVITY_ACTIONS = { retry: ['retry_activity', 'Retried'], skip: ['skip_activity', 'Skipped'] };
 
 export default async function incidentRoutes(app, { render }) {
 	app.get('/incidents', { schema: schemas.incidents }, async (req, reply) => {
@@ -72,9 +71,9 @@ export default async function incidentRoutes(app, { render }) {
 
 	app.post('/incidents/bulk', { schema: schemas.incidentsBulk }, async (req, reply) => {
 		const body = req.body;
-		const actions = body.list === 'jobs' ? JOB_ACTIONS : ACTIVITY_ACTIONS;
+		const actions = body.list === 'jobs' ? INCIDENT_JOB_ACTIONS : ACTIVITY_ACTIONS;
 		if (!Object.hasOwn(actions, body.action))
-			throw httpError(400, `A failed job cannot be ${body.action === 'skip' ? 'skipped' : body.action}.`,
+			throw httpError(400, 'A failed job cannot be skipped.',
 				'Skip the failed activities of flows; retry failed jobs.');
 		const [fn, word] = actions[body.action];
 		const text = summary(await actOnEach(req, fn, selectedIds(body)), word, body.list === 'jobs' ? 'job' : 'activity');

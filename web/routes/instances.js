@@ -10,6 +10,7 @@ import { listPage, conditions, day, addKeyMatch } from '../lib/lists.js';
 import { selectedIds, actOnEach, summary, BULK_MAX } from '../lib/bulk.js';
 import { tell, told, withNotice } from '../lib/notices.js';
 import { schemas } from '../lib/schemas.js';
+import { INSTANCE_ACTIONS, ACTIVITY_ACTIONS, act } from '../lib/actions.js';
 
 const STATUSES = ['active', 'suspended', 'completed', 'terminated'];
 
@@ -65,7 +66,6 @@ function filters(q) {
 	return { where: conds.where, params: conds.params, f };
 }
 
-const ACTIONS = { suspend: 'Suspended', resume: 'Resumed', terminate: 'Terminated' };
 
 export default async function instanceRoutes(app, { pictures, render }) {
 	app.get('/instances', { schema: schemas.instances }, async (req, reply) => {
@@ -80,7 +80,7 @@ export default async function instanceRoutes(app, { pictures, render }) {
 	// The selected instances, or all that match the list's filters (up to BULK_MAX).
 	app.post('/instances/bulk', { schema: schemas.instancesBulk }, async (req, reply) => {
 		const body = req.body;
-		const fn = body.action;
+		const [fn, word] = INSTANCE_ACTIONS[body.action];
 		let ids = selectedIds(body);
 		if (body.all === 'yes') {
 			const { where, params } = filters(body);
@@ -89,7 +89,7 @@ export default async function instanceRoutes(app, { pictures, render }) {
 				  ORDER BY id LIMIT ${BULK_MAX}`, params);
 			ids = rows.map((r) => r.id);
 		}
-		const text = summary(await actOnEach(req, fn, ids), ACTIONS[fn], 'instance');
+		const text = summary(await actOnEach(req, fn, ids), word, 'instance');
 		return reply.redirect(withNotice(back(req, '/instances'), tell(req.login, text)), 303);
 	});
 
@@ -137,14 +137,13 @@ export default async function instanceRoutes(app, { pictures, render }) {
 	});
 
 	app.post('/instances/:id(^\\d+$)/:action(^suspend|resume|terminate$)', { schema: schemas.instanceAction }, async (req, reply) => {
-		await query(req, `SELECT procflow.${req.params.action}($1)`, [req.params.id]);
+		await act(req, INSTANCE_ACTIONS, req.params.action, req.params.id);
 		return reply.redirect(back(req, `/instances/${req.params.id}`), 303);
 	});
 
 	app.post('/activities/:id(^\\d+$)/:action(^retry|skip$)', { schema: schemas.activityAction }, async (req, reply) => {
-		const fn = req.params.action === 'retry' ? 'retry_activity' : 'skip_activity';
-		await query(req, `SELECT procflow.${fn}($1)`, [req.params.id]);
-		const text = `${req.params.action === 'retry' ? 'Retried' : 'Skipped'} activity ${req.params.id}.`;
+		const word = await act(req, ACTIVITY_ACTIONS, req.params.action, req.params.id);
+		const text = `${word} activity ${req.params.id}.`;
 		return reply.redirect(withNotice(back(req, '/instances'), tell(req.login, text)), 303);
 	});
 }

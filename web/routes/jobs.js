@@ -9,6 +9,7 @@ import { listPage, conditions, day, addKeyMatch } from '../lib/lists.js';
 import { selectedIds, actOnEach, summary, BULK_MAX } from '../lib/bulk.js';
 import { tell, told, withNotice } from '../lib/notices.js';
 import { schemas } from '../lib/schemas.js';
+import { JOB_ACTIONS } from '../lib/actions.js';
 
 const PENDING = {
 	from: 'procflow.jobs',
@@ -68,7 +69,6 @@ function jobFilters(q, which) {
 }
 
 const HISTORY_STATUSES = ['succeeded', 'failed', 'cancelled', 'skipped'];
-const JOB_ACTIONS = { retry: ['retry_job', 'Queued again'], cancel: ['cancel_job', 'Cancelled'] };
 
 export default async function jobRoutes(app, { render }) {
 	app.get('/jobs', { schema: schemas.jobs }, async (req, reply) => {

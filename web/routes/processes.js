@@ -9,6 +9,7 @@
 import { query, asOwner, back } from '../lib/requests.js';
 import { offsetPage, conditions } from '../lib/lists.js';
 import { schemas } from '../lib/schemas.js';
+import { PROCESS_ACTIONS } from '../lib/actions.js';
 
 // The grid: what it reads, and the columns it may be sorted by.
 const GRID = {
@@ -57,7 +58,7 @@ export default async function processRoutes(app, { pictures, render }) {
 
 	// Activate or deactivate, as the process's owner.
 	app.post('/processes/:owner/:name/:action(^enable|disable$)', { schema: schemas.processAction }, async (req, reply) => {
-		const fn = req.params.action === 'enable' ? 'enable_process' : 'disable_process';
+		const [fn] = PROCESS_ACTIONS[req.params.action];
 		await asOwner(req, req.params.owner, (client) =>
 			client.query(`SELECT procflow.${fn}($1)`, [req.params.name]));
 		return reply.redirect(back(req, '/processes'), 303);

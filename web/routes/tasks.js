@@ -12,6 +12,7 @@ import { tell, told, withNotice } from '../lib/notices.js';
 import { taskLink } from '../lib/task_links.js';
 import { formVars } from '../lib/task_forms.js';
 import { schemas } from '../lib/schemas.js';
+import { TASK_ACTIONS, TASK_BULK_ACTIONS, act } from '../lib/actions.js';
 
 // The most tasks a taskbox page counts (a page lists PAGE_SIZE, as the lists do).
 const TOTAL_MAX = 1000;
@@ -68,7 +69,6 @@ function taskFilters(q) {
 	return { where: conds.where, params: conds.params, f };
 }
 
-const TASK_ACTIONS = { release: ['release_task', 'Released'], skip: ['skip_activity', 'Skipped'] };
 
 export default async function taskRoutes(app, { stream, links, render }) {
 	/*
@@ -151,27 +151,18 @@ export default async function taskRoutes(app, { stream, links, render }) {
 	app.post('/tasks/:id(^\\d+$)/:action(^claim|release|complete|skip$)', { schema: schemas.taskAction }, async (req, reply) => {
 		const id = req.params.id;
 		const body = req.body || {};
-		switch (req.params.action) {
-			case 'claim':
-				await query(req, 'SELECT procflow.claim_task($1)', [id]);
-				break;
-			case 'release':
-				await query(req, 'SELECT procflow.release_task($1)', [id]);
-				break;
-			case 'skip':
-				await query(req, 'SELECT procflow.skip_activity($1)', [id]);
-				break;
-			default: {
-				// the form as the task has it now: its fields give the types
-				const { rows: [task] } = await query(req,
-					'SELECT form FROM procflow.tasks WHERE activity = $1', [id]);
-				if (task && !task.form && Object.keys(body).some((k) => k.startsWith('f.')))
-					throw httpError(400, 'This task has no form.', 'It is completed without values.');
-				const vars = formVars(task && task.form, body);
-				await query(req, 'SELECT procflow.complete_task($1, $2, $3)',
-					[id, typeof body.outcome === 'string' && body.outcome !== '' ? body.outcome : null,
-						JSON.stringify(vars)]);
-			}
+		if (req.params.action !== 'complete')
+			await act(req, TASK_ACTIONS, req.params.action, id);
+		else {
+			// the form as the task has it now: its fields give the types
+			const { rows: [task] } = await query(req,
+				'SELECT form FROM procflow.tasks WHERE activity = $1', [id]);
+			if (task && !task.form && Object.keys(body).some((k) => k.startsWith('f.')))
+				throw httpError(400, 'This task has no form.', 'It is completed without values.');
+			const vars = formVars(task && task.form, body);
+			await query(req, 'SELECT procflow.complete_task($1, $2, $3)',
+				[id, typeof body.outcome === 'string' && body.outcome !== '' ? body.outcome : null,
+					JSON.stringify(vars)]);
 		}
 		return reply.redirect(back(req, '/taskbox'), 303);
 	});
@@ -201,7 +192,7 @@ export default async function taskRoutes(app, { stream, links, render }) {
 			text = summary(await actOnEach(req, 'assign_task', ids, [assignee || null]), 'Assigned', 'task',
 				` to ${assignee}`);
 		} else {
-			const [fn, word] = TASK_ACTIONS[body.action];
+			const [fn, word] = TASK_BULK_ACTIONS[body.action];
 			text = summary(await actOnEach(req, fn, ids), word, 'task');
 		}
 		return reply.redirect(withNotice(back(req, '/tasks'), tell(req.login, text)), 303);
