@@ -48,6 +48,7 @@ OBJS = \
 	src/inflight.o \
 	src/truncate.o \
 	src/utility_hook.o \
+	src/database_list.o \
 	src/ddl.o \
 	src/job_state.o \
 	src/action_limits.o \

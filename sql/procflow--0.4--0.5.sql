@@ -520,3 +520,10 @@ SELECT e.worker,
   FROM procflow.executor_runs() e
   LEFT JOIN procflow.process p ON p.id = e.process_id;
 GRANT SELECT ON procflow.executors TO PUBLIC;
+
+/*
+ * For tests: run an instance's timers due by a time as if it had come,
+ * with the steps they lead to (docs/testing.md).
+ */
+CREATE FUNCTION procflow.run_timers(instance bigint, until timestamptz) RETURNS integer
+LANGUAGE C AS 'MODULE_PATHNAME', 'procflow_run_timers';

@@ -3,9 +3,11 @@
  * executor_worker.c
  *	  The executor background worker.
  *
- * The launcher starts procflow.workers executors for each database in
- * procflow.database.  An executor connects to its database as the
- * bootstrap superuser, then loops: run rounds, each claiming due jobs and
+ * The launcher starts procflow.workers executors for each database that
+ * has the extension (launcher.c), the first alone while it probes one.  An
+ * executor connects to its database (by OID) as the bootstrap superuser,
+ * and leaves at once, saying nothing, when the extension is not there;
+ * else it loops: run rounds, each claiming due jobs and
  * running them in one transaction (see runner.c), until a round finds
  * nothing due, then sleep
  * until the earliest future run_at, or until a commit that queued earlier
@@ -19,7 +21,9 @@
  * An error outside a job (a job's own errors are handled by the runner)
  * aborts the batch, which is then retried: its jobs' work was rolled back
  * with it.  If the extension is gone from the database, the executor says
- * so once in the log and exits; the launcher tries again later.
+ * so once in the log and exits; the launcher looks again when CREATE
+ * EXTENSION runs there.  It also leaves, between rounds, when a statement
+ * needs its database without other sessions (utility_hook.c).
  *
  * Copyright (c) 2026, procflow developers
  *
@@ -78,16 +82,16 @@ extension_installed(void)
 }
 
 /*
- * Count a failed attempt of the job that the executor before this one
- * (same database and worker number) was running when it died, if any
- * (see runner_count_crashed for a step chained to a job's run).
+ * Count a failed attempt of the job that the executor of this database
+ * and worker number before this one was running when it died, if any (see
+ * runner_count_crashed for a step chained to a job's run).
  */
 static void
-count_crashed_job(void)
+count_crashed_job(int worker)
 {
 	InflightNote note;
 
-	if (inflight_left_behind(my_worker, &note))
+	if (inflight_left_behind(worker, &note))
 	{
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
@@ -96,7 +100,7 @@ count_crashed_job(void)
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 	}
-	inflight_forget(my_worker);
+	inflight_forget(worker);
 }
 
 /*
@@ -200,6 +204,7 @@ sleep_ms(TimestampTz until)
 void
 procflow_executor_main(Datum main_arg)
 {
+	Oid			dboid;
 	char		dbname[NAMEDATALEN];
 	volatile TimestampTz last_prune = 0;
 	sigjmp_buf	local_sigjmp_buf;
@@ -207,14 +212,15 @@ procflow_executor_main(Datum main_arg)
 
 	my_slot = DatumGetInt32(main_arg) / PROCFLOW_MAX_WORKERS;
 	my_worker = DatumGetInt32(main_arg) % PROCFLOW_MAX_WORKERS;
-	strlcpy(dbname, MyBgworkerEntry->bgw_extra, NAMEDATALEN);
+	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	strlcpy(dbname, MyBgworkerEntry->bgw_extra + sizeof(Oid), NAMEDATALEN);
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	pqsignal(SIGUSR2, job_deadline_cut_handler);
 	BackgroundWorkerUnblockSignals();
 
-	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	/* each job reads what committed before it (runner.c): never one snapshot a transaction */
 	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET,
 					PGC_S_OVERRIDE);
@@ -222,17 +228,24 @@ procflow_executor_main(Datum main_arg)
 
 	if (!extension_installed())
 	{
-		if (!shmem_slot_missing_extension(my_slot))
-			ereport(LOG,
-					(errmsg("extension \"procflow\" is not installed in database \"%s\", which procflow.database names",
-							dbname),
-					 errhint("Run CREATE EXTENSION procflow in that database, or remove it from procflow.database.")));
+		/* a probe: the launcher says so when procflow.database names it */
 		shmem_set_missing_extension(my_slot, true);
 		proc_exit(0);
 	}
 	shmem_set_missing_extension(my_slot, false);
-	shmem_executor_attach(my_slot, my_worker);
-	count_crashed_job();
+	/*
+	 * The first executor of a database counts what every executor before it
+	 * left behind (after a crash, the others start only once it has, so
+	 * none of them runs those jobs first); the others, their own.
+	 */
+	if (shmem_executor_attach(my_slot, my_worker))
+	{
+		for (int w = 0; w < PROCFLOW_MAX_WORKERS; w++)
+			count_crashed_job(w);
+	}
+	else
+		count_crashed_job(my_worker);
+	shmem_executor_serving();
 	inflight_open(my_worker);
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "procflow executor loop",
@@ -279,6 +292,13 @@ procflow_executor_main(Datum main_arg)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 
+		if (shmem_slot_leaving(my_slot))
+		{
+			ereport(LOG,
+					(errmsg("procflow executor leaves database \"%s\" for a statement that needs it without other sessions",
+							dbname)));
+			proc_exit(0);
+		}
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;

@@ -107,17 +107,45 @@ flow_kind_name(FlowKind kind)
 	return "?";
 }
 
-/* Error context: the part of the definition being read. */
+/* A name as a step of a JSON Pointer (RFC 6901): "~" and "/" escaped. */
+static void
+append_pointer_step(StringInfo buf, const char *name)
+{
+	appendStringInfoChar(buf, '/');
+	for (const char *c = name; *c; c++)
+	{
+		if (*c == '~')
+			appendStringInfoString(buf, "~0");
+		else if (*c == '/')
+			appendStringInfoString(buf, "~1");
+		else
+			appendStringInfoChar(buf, *c);
+	}
+}
+
+/*
+ * Error context: the part of the definition being read, also as the JSON
+ * Pointer an editor (or docs/flow.schema.json's validator) names it by.
+ */
 static void
 read_error_context(void *arg)
 {
 	ReadPlace  *place = arg;
+	StringInfoData at;
 
+	initStringInfo(&at);
+	if (place->activity)
+	{
+		append_pointer_step(&at, "activities");
+		append_pointer_step(&at, place->activity);
+		if (place->key)
+			append_pointer_step(&at, place->key);
+	}
 	if (place->activity && place->key)
-		errcontext("key \"%s\" of activity \"%s\" of flow \"%s\"",
-				   place->key, place->activity, place->flow);
+		errcontext("key \"%s\" of activity \"%s\" of flow \"%s\", at %s",
+				   place->key, place->activity, place->flow, at.data);
 	else if (place->activity)
-		errcontext("activity \"%s\" of flow \"%s\"", place->activity, place->flow);
+		errcontext("activity \"%s\" of flow \"%s\", at %s", place->activity, place->flow, at.data);
 	else
 		errcontext("definition of flow \"%s\"", place->flow);
 }

@@ -51,6 +51,7 @@ extern void flow_engine_retry(ProcessInfo *flow, FlowInstance *instance,
 
 /* Steps chained to a job's run (runner.c) */
 extern void flow_engine_chain_open(int64 job_id, int64 origin);
+extern void flow_engine_set_clock(TimestampTz as_of);
 extern bool flow_engine_chain_take(NewJob *step, char *activity);
 extern void flow_engine_subxact_event(SubXactEvent event);
 

@@ -206,7 +206,7 @@ enter_wait(Step *s, int index, FlowActivity *act)
 	}
 	if (act->timeout != NULL)
 		timeout = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-														  TimestampTzGetDatum(GetCurrentTimestamp()),
+														  TimestampTzGetDatum(flow_now()),
 														  DirectFunctionCall3(interval_in,
 																			  CStringGetDatum(act->timeout),
 																			  ObjectIdGetDatum(InvalidOid),
@@ -279,7 +279,7 @@ static void
 enter_human(Step *s, int index, FlowActivity *act)
 {
 	NewActivity a;
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = flow_now();
 	TimestampTz start;
 	int64		id;
 

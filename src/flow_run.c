@@ -109,7 +109,7 @@ run_automatic(Step *s, FlowActivityRow *row, int index, bool in_executor)
 static bool
 job_is_due(ClaimedJob *job, FlowActivityRow *row)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = flow_now();
 
 	if (row->kind == FLOW_AUTOMATIC)
 		return row->status == ACTIVITY_READY;
@@ -129,7 +129,7 @@ job_is_due(ClaimedJob *job, FlowActivityRow *row)
 static void
 task_timer(Step *s, FlowActivityRow *row, int index)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = flow_now();
 
 	if (row->timeout_at != 0 && row->timeout_at <= now)
 	{
@@ -183,7 +183,7 @@ timeout_is_instant(FlowActivityRow *row)
 
 	if (row->kind == FLOW_WAIT)
 		at = row->run_at;
-	else if (row->kind == FLOW_HUMAN && row->timeout_at <= GetCurrentTimestamp())
+	else if (row->kind == FLOW_HUMAN && row->timeout_at <= flow_now())
 		at = row->timeout_at;
 	else
 		return false;

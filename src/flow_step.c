@@ -55,6 +55,31 @@
 #include "queue.h"
 #include "settings.h"
 
+/* The engine's time, when procflow.run_timers runs timers before it (0: none). */
+static TimestampTz engine_clock = 0;
+
+/*
+ * procflow.run_timers runs a timer as if its time had come: until it sets
+ * the clock back to 0, the engine takes "now" to be this time, when it is
+ * later than the clock's (flow_now).
+ */
+void
+flow_engine_set_clock(TimestampTz as_of)
+{
+	engine_clock = as_of;
+}
+
+/*
+ * Now, as the engine decides with it: whether a task's times have come, and
+ * from when a wait's or a task's new times count.  It is the clock's, or a
+ * later time procflow.run_timers set.
+ */
+TimestampTz
+flow_now(void)
+{
+	return Max(engine_clock, GetCurrentTimestamp());
+}
+
 /*
  * Begin a step of a locked instance.  Until step_end, the instance is
  * marked as running a step in this session (action.c): whatever SQL the

@@ -70,6 +70,7 @@ enum
 	STARTED_BEFORE,
 	SET_CLOCK,
 	HAS_QUEUED,
+	NEXT_JOB,
 	QUEUE_END,
 	SET_SPINS,
 	NOTE_EVENT_ACTIVITY,
@@ -1308,6 +1309,33 @@ flow_store_has_queued(int64 instance_id, int64 except_job, bool kept)
 			   "                  AND (event = 'step' OR ($3 AND xid IS NOT NULL)))",
 			   3, argtypes, args, NULL, SPI_OK_SELECT);
 	return DatumGetBool(result_value(1, &isnull));
+}
+
+/*
+ * The next job of an instance that procflow.run_timers runs: due now, or a
+ * timer due by "until"; in the order they are due.  False when there is
+ * none; else its id, when it is due, and whether it is a timer.
+ */
+bool
+flow_store_next_job(int64 instance_id, TimestampTz until, int64 *job_id, TimestampTz *run_at,
+					bool *timer)
+{
+	Oid			argtypes[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		args[2] = {Int64GetDatum(instance_id), TimestampTzGetDatum(until)};
+	bool		isnull;
+
+	store_exec(NEXT_JOB,
+			   "SELECT id, run_at, event = 'timer' FROM procflow.job"
+			   " WHERE instance_id = $1"
+			   "   AND run_at <= CASE WHEN event = 'timer' THEN greatest($2, now()) ELSE now() END"
+			   " ORDER BY run_at, id LIMIT 1",
+			   2, argtypes, args, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return false;
+	*job_id = DatumGetInt64(result_value(1, &isnull));
+	*run_at = DatumGetTimestampTz(result_value(2, &isnull));
+	*timer = DatumGetBool(result_value(3, &isnull));
+	return true;
 }
 
 /*

@@ -128,6 +128,8 @@ extern int	flow_store_waiting(int64 instance_id, const char *name, uint64 xid, u
 							   int64 event_id, int64 source, FlowWaiting **waiting);
 extern bool flow_store_started_before(int64 instance_id, uint64 xid, uint32 cid);
 extern void flow_store_set_clock(int64 instance_id, int64 clock);
+extern bool flow_store_next_job(int64 instance_id, TimestampTz until, int64 *job_id,
+								TimestampTz *run_at, bool *timer);
 extern bool flow_store_has_queued(int64 instance_id, int64 except_job, bool kept);
 extern int64 flow_store_queue_end(void);
 extern void flow_store_set_spins(int64 instance_id, int32 spins);

@@ -2,8 +2,9 @@
  *
  * instance_api.c
  *	  SQL functions on instances of flows and their activities: launch,
- *	  suspend, resume, terminate, retry_activity and update_vars
- *	  (skip_activity, which a task's worker may call too, is task_api.c's).
+ *	  suspend, resume, terminate, retry_activity, update_vars, and
+ *	  run_timers for tests (skip_activity, which a task's worker may call
+ *	  too, is task_api.c's).
  *
  * A role acts on the instances of the flows whose owner it has the
  * privileges of (itself, or a role it is a member of), as the views show
@@ -34,6 +35,7 @@
 #include "flow_engine.h"
 #include "flow_store.h"
 #include "instance_api.h"
+#include "runner.h"
 #include "wakeup.h"
 
 PG_FUNCTION_INFO_V1(procflow_launch);
@@ -42,6 +44,10 @@ PG_FUNCTION_INFO_V1(procflow_resume);
 PG_FUNCTION_INFO_V1(procflow_terminate);
 PG_FUNCTION_INFO_V1(procflow_retry_activity);
 PG_FUNCTION_INFO_V1(procflow_update_vars);
+PG_FUNCTION_INFO_V1(procflow_run_timers);
+
+/* The most jobs one call of procflow.run_timers runs. */
+#define RUN_TIMERS_MAX 10000
 
 /* The id an instance or task function takes first: not NULL. */
 int64
@@ -338,4 +344,71 @@ procflow_update_vars(PG_FUNCTION_ARGS)
 	cache_unpin();
 	SPI_finish();
 	PG_RETURN_VOID();
+}
+
+/*
+ * procflow.run_timers(instance, until): for tests, run the instance's
+ * timers (a wait's or a task's timeout, a task's start delay) due by
+ * "until" as if their time had come, one after another in the order they
+ * are due, with the steps each leads to; returns how many jobs ran.  While
+ * a timer runs, and the steps after it, the engine takes the timer's time
+ * as now (flow_engine_set_clock), so a task times out, and the times set
+ * from then count from it: a 30-day escalation and the reminder 7 days
+ * after it both run when "until" is 40 days ahead, the reminder not when it
+ * is 31.  SQL the flow runs still sees the clock's now().  Each timer
+ * run so is recorded in the job history as such.  Only for a role with the
+ * privileges of the flow's owner; an active instance; at most
+ * RUN_TIMERS_MAX jobs a call.
+ */
+Datum
+procflow_run_timers(PG_FUNCTION_ARGS)
+{
+	int64		id = instance_api_id_arg(fcinfo, "instance");
+	TimestampTz until;
+	FlowInstance instance;
+	int			ran = 0;
+
+	api_require_arg(fcinfo, 1, "until");
+	until = PG_GETARG_TIMESTAMPTZ(1);
+	runner_check_session("procflow.run_timers()");
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	(void) instance_api_lock(id, &instance);
+	require_status(&instance, INSTANCE_ACTIVE, "run the timers of");
+	cache_unpin();
+
+	PG_TRY();
+	{
+		int64		job_id;
+		TimestampTz run_at;
+		bool		timer;
+		TimestampTz as_of = 0;
+
+		/* the time only goes forward: a timer's steps run at its time too */
+		while (ran < RUN_TIMERS_MAX &&
+			   flow_store_next_job(id, until, &job_id, &run_at, &timer))
+		{
+			char	   *note = NULL;
+
+			if (timer && run_at > GetCurrentTimestamp())
+			{
+				as_of = Max(as_of, run_at);
+				note = psprintf("run early by procflow.run_timers as if at %s, called by %s",
+								timestamptz_to_str(run_at),
+								GetUserNameFromId(GetUserId(), false));
+			}
+			flow_engine_set_clock(as_of);
+			if (!runner_run_one(job_id, note))
+				break;
+			ran++;
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	PG_FINALLY();
+	{
+		flow_engine_set_clock(0);
+	}
+	PG_END_TRY();
+	SPI_finish();
+	PG_RETURN_INT32(ran);
 }

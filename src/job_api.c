@@ -13,6 +13,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -27,8 +28,8 @@
 #include "batch.h"
 #include "cache.h"
 #include "catalog.h"
+#include "database_list.h"
 #include "entity.h"
-#include "job_state.h"
 #include "queue.h"
 #include "runner.h"
 #include "shmem.h"
@@ -287,23 +288,7 @@ procflow_run_jobs(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_jobs must not be negative")));
-	if (action_current_depth() > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("procflow.run_jobs() cannot be called from the action or condition of a process"),
-				 errdetail("It would run jobs inside the job or event that runs the action.")));
-	/* each job reads what committed before it, as executors do */
-	if (IsolationUsesXactSnapshot())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("procflow.run_jobs() must run at isolation level READ COMMITTED"),
-				 errdetail("Each job reads what committed before it ran, as in an executor.")));
-	if (job_state_has_cursors())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("procflow.run_jobs() does not run jobs while this session has cursors open"),
-				 errdetail("The actions of the jobs, run as their owners, could read them."),
-				 errhint("Close them first (CLOSE ALL).")));
+	runner_check_session("procflow.run_jobs()");
 	(void) catalog_oids();
 
 	while (total < max_jobs)
@@ -398,9 +383,10 @@ procflow_executor_runs(PG_FUNCTION_ARGS)
 }
 
 /*
- * Run by CREATE EXTENSION: warn when the library is not preloaded (queued
- * jobs would never run), and otherwise have the launcher start executors
- * for this database once the extension is committed.
+ * Run by CREATE EXTENSION: warn when the library is not preloaded, or the
+ * database will not be served (database_list.c), since queued jobs would
+ * never run; and have the launcher start executors for this database once
+ * the extension is committed.
  */
 Datum
 procflow_check_installation(PG_FUNCTION_ARGS)
@@ -411,6 +397,18 @@ procflow_check_installation(PG_FUNCTION_ARGS)
 				 errmsg("procflow is not in shared_preload_libraries, so queued and delayed jobs will not run"),
 				 errhint("Add procflow to shared_preload_libraries and restart the server. Immediate processes run without it.")));
 	else
-		wakeup_launcher_at_commit();
+	{
+		const char *hint;
+		const char *why = database_list_why_not_served(MyDatabaseId, &hint);
+
+		if (why != NULL)
+			ereport(WARNING,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("procflow's executors will not serve database \"%s\": its queued and delayed jobs will run only when a session calls procflow.run_jobs()",
+							get_database_name(MyDatabaseId)),
+					 errdetail_internal("%s", why),
+					 errhint("%s", hint)));
+		wakeup_launcher_at_commit(MyDatabaseId);
+	}
 	PG_RETURN_VOID();
 }

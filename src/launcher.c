@@ -5,14 +5,20 @@
  *
  * One launcher per cluster, registered at preload and started once the
  * server accepts writes (so never on a standby, and at promotion on a
- * promoted one).  It gives each database named in procflow.database a
- * shared slot and keeps procflow.workers executors running for it,
- * restarting any that exit.  An executor that dies soon after it started
- * is restarted with a growing delay, so a database that cannot be served
- * (it does not exist, say) costs a log line now and then, not a tight
- * loop.  A database without the extension is tried again after
- * procflow.max_sleep, or at once when CREATE EXTENSION wakes the launcher.
- * SIGHUP re-reads the list.
+ * promoted one).  It serves every database that may be served
+ * (database_list.c: not a template, let by procflow.database) and has the
+ * extension.  Only a session in a database sees its extensions, so a
+ * database it has not seen before gets a shared slot and one executor, a
+ * probe, PROBES_AT_ONCE databases at a time: the probe leaves at once when
+ * the extension is not there, and the database is not looked at again
+ * until CREATE EXTENSION commits there (which wakes the launcher) or a
+ * reload; otherwise the probe stays, and procflow.workers executors run
+ * there, restarted when they exit.  An executor that dies soon after it
+ * started is restarted with a growing delay, so a database that cannot be
+ * served costs a log line now and then, not a tight loop.  The launcher
+ * reads pg_database again each time it wakes: at a reload, after CREATE
+ * DATABASE and CREATE EXTENSION, when an executor starts or exits, and at
+ * least every procflow.max_sleep.
  *
  * It also publishes procflow.max_timeout, which executors read as each
  * job starts, and cuts the jobs that started under a longer one before a
@@ -39,6 +45,7 @@
 #include "utils/varlena.h"
 #include "utils/wait_event.h"
 
+#include "database_list.h"
 #include "executor_worker.h"
 #include "launcher.h"
 #include "settings.h"
@@ -48,6 +55,9 @@
 #define SHORT_LIFE_MS		10000
 #define MIN_RESTART_DELAY_MS 1000
 #define MAX_RESTART_DELAY_MS 60000
+
+/* How many databases may be probed for the extension at a time. */
+#define PROBES_AT_ONCE		2
 
 /* How long a job the launcher cut may go on before its executor ends. */
 #define CUT_GRACE_MS		1000
@@ -65,6 +75,7 @@ typedef struct ExecutorState
 typedef struct LauncherSlot
 {
 	bool		in_use;
+	Oid			dboid;
 	char		dbname[NAMEDATALEN];
 	ExecutorState executors[PROCFLOW_MAX_WORKERS];
 } LauncherSlot;
@@ -143,7 +154,9 @@ start_executor(int s, int w)
 	strcpy(worker.bgw_type, "procflow executor");
 	worker.bgw_main_arg = Int32GetDatum(EXECUTOR_ARG(s, w));
 	worker.bgw_notify_pid = MyProcPid;
-	strlcpy(worker.bgw_extra, slots[s].dbname, BGW_EXTRALEN);
+	/* by OID: a database renamed while its executors pause keeps it */
+	memcpy(worker.bgw_extra, &slots[s].dboid, sizeof(Oid));
+	strlcpy(worker.bgw_extra + sizeof(Oid), slots[s].dbname, BGW_EXTRALEN - sizeof(Oid));
 
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	if (!RegisterDynamicBackgroundWorker(&worker, &ex->handle))
@@ -159,77 +172,171 @@ start_executor(int s, int w)
 }
 
 /*
- * Bring the slots in line with procflow.database: new names get a slot,
- * names no longer listed lose theirs and their executors.
+ * What the launcher knows of a database that may be served (database_list.c):
+ * whether a probe (its first executor) found no extension there, and what
+ * it said of that in the log.
+ */
+typedef struct KnownDatabase
+{
+	Oid			oid;
+	char		name[NAMEDATALEN];
+	bool		listed;			/* procflow.database names it */
+	bool		missing;		/* no extension there: not probed again until
+								 * CREATE EXTENSION runs there, or a reload */
+	bool		reported;		/* its missing extension is in the log */
+	bool		no_slot_reported;	/* that no slot was free is in the log */
+} KnownDatabase;
+
+static KnownDatabase *known = NULL;
+static int	nknown = 0;
+
+/* The known database of this OID, or NULL. */
+static KnownDatabase *
+known_database(Oid oid)
+{
+	for (int i = 0; i < nknown; i++)
+		if (known[i].oid == oid)
+			return &known[i];
+	return NULL;
+}
+
+/* Stop a slot's executors and give the slot up. */
+static void
+release_slot(int s)
+{
+	for (int w = 0; w < PROCFLOW_MAX_WORKERS; w++)
+		stop_executor(&slots[s].executors[w]);
+	slots[s].in_use = false;
+	shmem_clear_slot(s);
+}
+
+/*
+ * Read the databases that may be served again, and keep what is known of
+ * each: those in "fresh" (LAUNCHER_RECHECK_MAX long, nfresh of them; all,
+ * with "all") got the extension, so a probe looks again.
+ */
+static void
+read_databases(const Oid *fresh, int nfresh, bool all)
+{
+	CandidateDatabase *list;
+	int			n = database_list_read(&list);
+	KnownDatabase *now = MemoryContextAllocZero(TopMemoryContext,
+												sizeof(KnownDatabase) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+	{
+		KnownDatabase *was = known_database(list[i].oid);
+		bool		new_extension = all;
+
+		for (int f = 0; f < nfresh; f++)
+			new_extension |= fresh[f] == list[i].oid;
+		if (was != NULL && !new_extension)
+			now[i] = *was;
+		now[i].oid = list[i].oid;
+		strlcpy(now[i].name, list[i].name, NAMEDATALEN);
+		now[i].listed = list[i].listed;
+	}
+	if (known != NULL)
+		pfree(known);
+	known = now;
+	nknown = n;
+	pfree(list);
+}
+
+/*
+ * Bring the slots in line with the databases that may be served: a slot
+ * whose database is gone (dropped, no longer let by procflow.database, a
+ * template now) or whose probe found no extension is given up; databases
+ * that may be served, and are not known to lack the extension, get a slot,
+ * at most PROBES_AT_ONCE of them being probed at a time.
  */
 static void
 reconcile_databases(void)
 {
-	char	   *raw = pstrdup(procflow_database ? procflow_database : "");
-	List	   *names = NIL;
-	ListCell   *lc;
-
-	if (!SplitGUCList(raw, ',', &names))
-	{
-		ereport(LOG,
-				(errmsg("invalid list syntax in procflow.database: \"%s\"",
-						procflow_database)));
-		names = NIL;
-	}
+	int			probing = 0;
 
 	for (int s = 0; s < PROCFLOW_MAX_DATABASES; s++)
 	{
-		bool		listed = false;
+		KnownDatabase *db;
 
 		if (!slots[s].in_use)
 			continue;
-		foreach(lc, names)
-			listed |= strcmp((char *) lfirst(lc), slots[s].dbname) == 0;
-		if (!listed)
+		db = known_database(slots[s].dboid);
+		if (db != NULL && shmem_slot_missing_extension(s))
 		{
-			for (int w = 0; w < PROCFLOW_MAX_WORKERS; w++)
-				stop_executor(&slots[s].executors[w]);
-			slots[s].in_use = false;
-			shmem_clear_slot(s);
+			db->missing = true;
+			if (db->listed && !db->reported)
+				ereport(LOG,
+						(errmsg("extension \"procflow\" is not installed in database \"%s\", which procflow.database names",
+								db->name),
+						 errhint("Run CREATE EXTENSION procflow in that database, or remove it from procflow.database.")));
+			db->reported = true;
 		}
+		if (db == NULL || db->missing)
+			release_slot(s);
+		else if (!shmem_slot_served(s))
+			probing++;
 	}
 
-	foreach(lc, names)
+	for (int i = 0; i < nknown && probing < PROBES_AT_ONCE; i++)
 	{
-		char	   *name = lfirst(lc);
+		KnownDatabase *db = &known[i];
 		int			free_slot = -1;
-		bool		found = false;
+		bool		has_slot = false;
 
-		if (name[0] == '\0')
+		if (db->missing)
 			continue;
 		for (int s = 0; s < PROCFLOW_MAX_DATABASES; s++)
 		{
-			if (slots[s].in_use && strcmp(slots[s].dbname, name) == 0)
-				found = true;
+			if (slots[s].in_use && slots[s].dboid == db->oid)
+				has_slot = true;
 			else if (!slots[s].in_use && free_slot < 0)
 				free_slot = s;
 		}
-		if (found)
+		if (has_slot)
 			continue;
 		if (free_slot < 0)
 		{
-			ereport(LOG,
-					(errmsg("procflow.database names more than %d databases; \"%s\" is not served",
-							PROCFLOW_MAX_DATABASES, name)));
+			if (!db->no_slot_reported)
+				ereport(LOG,
+						(errmsg("procflow serves at most %d databases; database \"%s\" is not served",
+								PROCFLOW_MAX_DATABASES, db->name),
+						 errhint("Name the databases to serve in procflow.database.")));
+			db->no_slot_reported = true;
 			continue;
 		}
 		memset(&slots[free_slot], 0, sizeof(LauncherSlot));
 		slots[free_slot].in_use = true;
-		strlcpy(slots[free_slot].dbname, name, NAMEDATALEN);
-		shmem_assign_slot(free_slot, name);
+		slots[free_slot].dboid = db->oid;
+		strlcpy(slots[free_slot].dbname, db->name, NAMEDATALEN);
+		shmem_assign_slot(free_slot, db->oid, db->name);
+		probing++;
 	}
-	list_free(names);
-	pfree(raw);
+}
+
+/* Say which names in procflow.database are no database that can be served. */
+static void
+report_unknown_names(void)
+{
+	CandidateDatabase *list;
+	int			n = database_list_read(&list);
+	List	   *unknown = database_list_unknown_names(list, n);
+	ListCell   *lc;
+
+	foreach(lc, unknown)
+		ereport(LOG,
+				(errmsg("procflow.database names \"%s\", which is no database procflow can serve",
+						(char *) lfirst(lc)),
+				 errdetail("It does not exist, does not accept connections, or is a template.")));
+	list_free_deep(unknown);
+	pfree(list);
 }
 
 /*
- * Start the executors that should run and do not; returns the time of the
- * earliest delayed restart, or DT_NOEND.  "recheck" (CREATE EXTENSION
+ * Start the executors that should run and do not: procflow.workers of a
+ * database that is served, the first alone of one being probed, none of one
+ * whose executors are paused (shmem_pause_database).  Returns the time of
+ * the earliest delayed start, or DT_NOEND.  "recheck" (CREATE EXTENSION
  * somewhere) starts them at once, whatever their restart delay.
  */
 static TimestampTz
@@ -241,13 +348,22 @@ tend_executors(bool recheck)
 	for (int s = 0; s < PROCFLOW_MAX_DATABASES; s++)
 	{
 		LauncherSlot *slot = &slots[s];
+		TimestampTz paused_until;
+		int			workers;
 
 		if (!slot->in_use)
 			continue;
+		paused_until = shmem_slot_paused_until(s);
+		if (paused_until > now)
+		{
+			next = Min(next, paused_until);
+			continue;
+		}
+		workers = shmem_slot_served(s) ? procflow_workers : Min(procflow_workers, 1);
 		for (int w = 0; w < PROCFLOW_MAX_WORKERS; w++)
 		{
 			ExecutorState *ex = &slot->executors[w];
-			bool		wanted = w < procflow_workers;
+			bool		wanted = w < workers;
 
 			if (executor_alive(ex))
 			{
@@ -261,9 +377,7 @@ tend_executors(bool recheck)
 			/* it exited: how soon may it start again? */
 			if (ex->started_at != 0 && ex->restart_at <= ex->started_at)
 			{
-				if (shmem_slot_missing_extension(s))
-					ex->restart_delay_ms = procflow_max_sleep;
-				else if (!TimestampDifferenceExceeds(ex->started_at, now, SHORT_LIFE_MS))
+				if (!TimestampDifferenceExceeds(ex->started_at, now, SHORT_LIFE_MS))
 					ex->restart_delay_ms = Min(Max(ex->restart_delay_ms * 2,
 												   MIN_RESTART_DELAY_MS),
 											   MAX_RESTART_DELAY_MS);
@@ -357,28 +471,35 @@ procflow_launcher_main(Datum main_arg)
 	for (int s = 0; s < PROCFLOW_MAX_DATABASES; s++)
 		shmem_clear_slot(s);
 
-	reconcile_databases();
 	shmem_publish_max_timeout(procflow_max_timeout);
+	report_unknown_names();
+	read_databases(NULL, 0, true);
 
 	for (;;)
 	{
 		TimestampTz next;
 		long		timeout = procflow_max_sleep;
-		bool		recheck;
+		Oid			fresh[LAUNCHER_RECHECK_MAX];
+		int			nfresh;
+		bool		all = false;
 
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 
 		if (ConfigReloadPending)
 		{
+			/* a reload also has every database probed again */
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
-			reconcile_databases();
 			shmem_publish_max_timeout(procflow_max_timeout);
+			report_unknown_names();
+			all = true;
 		}
 
-		recheck = shmem_take_launcher_recheck();
-		next = Min(tend_executors(recheck), watch_job_deadlines());
+		nfresh = shmem_take_launcher_recheck(fresh, &all);
+		read_databases(fresh, nfresh, all);
+		reconcile_databases();
+		next = Min(tend_executors(nfresh > 0 || all), watch_job_deadlines());
 		if (next != DT_NOEND)
 			timeout = Min(timeout,
 						  TimestampDifferenceMilliseconds(GetCurrentTimestamp(), next));

@@ -758,3 +758,63 @@ runner_count_crashed(const InflightNote *note)
 	}
 	SPI_finish();
 }
+
+/*
+ * Refuse to run jobs in this session where they could not run as in an
+ * executor ("function" names the caller, run_jobs or run_timers): inside a
+ * job's own action, at an isolation level that keeps one snapshot (each job
+ * reads what committed before it), or with cursors open (the jobs' actions,
+ * run as their owners, could read them).
+ */
+void
+runner_check_session(const char *function)
+{
+	if (action_current_depth() > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s cannot be called from the action or condition of a process", function),
+				 errdetail("It would run jobs inside the job or event that runs the action.")));
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s must run at isolation level READ COMMITTED", function),
+				 errdetail("Each job reads what committed before it ran, as in an executor.")));
+	if (job_state_has_cursors())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("%s does not run jobs while this session has cursors open", function),
+				 errdetail("The actions of the jobs, run as their owners, could read them."),
+				 errhint("Close them first (CLOSE ALL).")));
+}
+
+/*
+ * Run one pending job now, in the caller's transaction, as run_jobs() runs
+ * a job (procflow.run_timers), and record its outcome with "note" (or
+ * none) as its history's message when it succeeds.  Returns whether it ran:
+ * false when it is not pending, or was held (its instance busy).
+ */
+bool
+runner_run_one(int64 job_id, const char *note)
+{
+	ClaimedJob	job;
+	JobOutcome	outcome;
+	PrivilegedScope scope;
+	bool		pending;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	catalog_enter_privileged(&scope);
+	pending = queue_read_job(job_id, &job);
+	catalog_leave_privileged(&scope);
+	if (pending)
+	{
+		run_job(&job, false, 0, NULL, &outcome);
+		if (note != NULL && strcmp(outcome.status, "succeeded") == 0)
+			outcome.error.message = pstrdup(note);
+		catalog_enter_privileged(&scope);
+		queue_record_outcomes(&outcome, 1);
+		catalog_leave_privileged(&scope);
+	}
+	SPI_finish();
+	return pending && !outcome.held;
+}

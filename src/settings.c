@@ -48,10 +48,10 @@ void
 settings_define(void)
 {
 	DefineCustomStringVariable("procflow.database",
-							   "Databases whose queued jobs procflow runs (comma-separated).",
-							   "One launcher serves them all; each gets procflow.workers executors.",
+							   "Databases whose queued jobs procflow runs: * for every database with the extension, or a comma-separated list.",
+							   "One launcher serves them all; each gets procflow.workers executors. Empty: none.",
 							   &procflow_database,
-							   "postgres",
+							   "*",
 							   PGC_SIGHUP,
 							   0,
 							   NULL, NULL, NULL);

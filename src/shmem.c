@@ -3,8 +3,8 @@
  * shmem.c
  *	  Shared state and wake-ups.
  *
- * The launcher gives each database in procflow.database a slot.  Executors
- * of that database publish their PGPROC numbers in it, so that a backend
+ * The launcher gives each database it serves, or probes for the extension,
+ * a slot.  Executors of that database publish their PGPROC numbers in it, so that a backend
  * committing new work can set their latches, and keep in "next_wakeup" the
  * earliest time one of them will look at the queue.  A commit whose work is
  * due before that time moves it forward and wakes them; any other commit
@@ -65,8 +65,11 @@ typedef struct DatabaseSlot
 {
 	bool		in_use;
 	bool		missing_extension;	/* executor found no extension there */
-	Oid			dboid;			/* set once an executor has connected */
+	bool		served;			/* an executor found the extension there */
+	Oid			dboid;
 	char		dbname[NAMEDATALEN];
+	TimestampTz paused_until;	/* executors leave, and are not started,
+								 * until then (shmem_pause_database) */
 	int			executor_procno[PROCFLOW_MAX_WORKERS];	/* -1 when none */
 	pg_atomic_uint64 next_wakeup;	/* TimestampTz; NO_WAKEUP when none */
 	QueueRotation rotation;
@@ -85,7 +88,9 @@ typedef struct ProcflowShared
 {
 	slock_t		mutex;			/* protects everything but next_wakeup */
 	int			launcher_procno;	/* -1 when not running */
-	bool		launcher_recheck;	/* look at missing extensions again */
+	int			recheck_count;	/* databases whose extension was created ... */
+	Oid			recheck[LAUNCHER_RECHECK_MAX];	/* ... (launcher_recheck: too many) */
+	bool		launcher_recheck;	/* look at every database again */
 	pg_atomic_uint32 max_timeout_ms;	/* procflow.max_timeout as the
 										 * launcher read it last */
 	DatabaseSlot slots[PROCFLOW_MAX_DATABASES];
@@ -141,6 +146,7 @@ shmem_startup(void)
 		SpinLockInit(&shared->mutex);
 		shared->launcher_procno = -1;
 		shared->launcher_recheck = false;
+		shared->recheck_count = 0;
 		pg_atomic_init_u32(&shared->max_timeout_ms, NO_MAX_TIMEOUT);
 		for (int i = 0; i < PROCFLOW_MAX_DATABASES; i++)
 		{
@@ -148,8 +154,10 @@ shmem_startup(void)
 
 			s->in_use = false;
 			s->missing_extension = false;
+			s->served = false;
 			s->dboid = InvalidOid;
 			s->dbname[0] = '\0';
+			s->paused_until = 0;
 			for (int w = 0; w < PROCFLOW_MAX_WORKERS; w++)
 				s->executor_procno[w] = -1;
 			pg_atomic_init_u64(&s->next_wakeup, NO_WAKEUP);
@@ -185,16 +193,18 @@ shmem_set_launcher(bool running)
 	SpinLockRelease(&shared->mutex);
 }
 
-/* Give a slot to a database by name; its executors fill in the rest. */
+/* Give a slot to a database; its executors fill in the rest. */
 void
-shmem_assign_slot(int slot, const char *dbname)
+shmem_assign_slot(int slot, Oid dboid, const char *dbname)
 {
 	DatabaseSlot *s = &shared->slots[slot];
 
 	SpinLockAcquire(&shared->mutex);
 	s->in_use = true;
 	s->missing_extension = false;
-	s->dboid = InvalidOid;
+	s->served = false;
+	s->dboid = dboid;
+	s->paused_until = 0;
 	strlcpy(s->dbname, dbname, NAMEDATALEN);
 	memset(&s->rotation, 0, sizeof(QueueRotation));
 	memset(s->cancelled, 0, sizeof(s->cancelled));
@@ -217,9 +227,115 @@ shmem_clear_slot(int slot)
 	SpinLockAcquire(&shared->mutex);
 	s->in_use = false;
 	s->missing_extension = false;
+	s->served = false;
 	s->dboid = InvalidOid;
 	s->dbname[0] = '\0';
+	s->paused_until = 0;
 	SpinLockRelease(&shared->mutex);
+}
+
+/* Has an executor of this slot found the extension (it serves it)? */
+bool
+shmem_slot_served(int slot)
+{
+	bool		served;
+
+	SpinLockAcquire(&shared->mutex);
+	served = shared->slots[slot].served;
+	SpinLockRelease(&shared->mutex);
+	return served;
+}
+
+/* Until when are the slot's executors paused (shmem_pause_database); 0: not. */
+TimestampTz
+shmem_slot_paused_until(int slot)
+{
+	TimestampTz until;
+
+	SpinLockAcquire(&shared->mutex);
+	until = shared->slots[slot].paused_until;
+	SpinLockRelease(&shared->mutex);
+	return until;
+}
+
+/* Executor: is it to leave its database (shmem_pause_database)? */
+bool
+shmem_slot_leaving(int slot)
+{
+	return shmem_slot_paused_until(slot) > GetCurrentTimestamp();
+}
+
+/*
+ * A statement that needs database "dboid" without other sessions (DROP
+ * DATABASE, ALTER DATABASE ... RENAME or SET TABLESPACE, CREATE DATABASE
+ * copying it) is about to run: its executors are to leave, and are not
+ * started again for pause_ms or until shmem_resume_database.  Returns the
+ * PIDs of those connected now (in pids, PROCFLOW_MAX_WORKERS long), their
+ * latches set; none when no slot serves that database.
+ */
+int
+shmem_pause_database(Oid dboid, int pause_ms, int *pids)
+{
+	int			procnos[PROCFLOW_MAX_WORKERS];
+	int			n = 0;
+
+	if (shared == NULL)
+		return 0;
+	SpinLockAcquire(&shared->mutex);
+	for (int i = 0; i < PROCFLOW_MAX_DATABASES; i++)
+	{
+		DatabaseSlot *s = &shared->slots[i];
+
+		if (!s->in_use || s->dboid != dboid)
+			continue;
+		s->paused_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), pause_ms);
+		for (int w = 0; w < PROCFLOW_MAX_WORKERS; w++)
+			if (s->executor_procno[w] >= 0)
+				procnos[n++] = s->executor_procno[w];
+	}
+	SpinLockRelease(&shared->mutex);
+	for (int i = 0; i < n; i++)
+	{
+		pids[i] = ProcGlobal->allProcs[procnos[i]].pid;
+		set_latch_of(procnos[i]);
+	}
+	return n;
+}
+
+/* How many executors are connected to database "dboid". */
+int
+shmem_database_executors(Oid dboid)
+{
+	int			n = 0;
+
+	if (shared == NULL)
+		return 0;
+	SpinLockAcquire(&shared->mutex);
+	for (int i = 0; i < PROCFLOW_MAX_DATABASES; i++)
+	{
+		DatabaseSlot *s = &shared->slots[i];
+
+		if (!s->in_use || s->dboid != dboid)
+			continue;
+		for (int w = 0; w < PROCFLOW_MAX_WORKERS; w++)
+			n += s->executor_procno[w] >= 0 ? 1 : 0;
+	}
+	SpinLockRelease(&shared->mutex);
+	return n;
+}
+
+/* The statement shmem_pause_database paused for is over: executors may start. */
+void
+shmem_resume_database(Oid dboid)
+{
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	for (int i = 0; i < PROCFLOW_MAX_DATABASES; i++)
+		if (shared->slots[i].in_use && shared->slots[i].dboid == dboid)
+			shared->slots[i].paused_until = 0;
+	SpinLockRelease(&shared->mutex);
+	shmem_wake_launcher(InvalidOid);
 }
 
 /* Did an executor of this slot report that the extension is missing? */
@@ -236,21 +352,46 @@ shmem_slot_missing_extension(int slot)
 
 /*
  * Register the calling executor in its slot, so that commits can wake it;
- * it is removed again when the process exits.
+ * it is removed again when the process exits.  Returns whether it is the
+ * first executor there (the launcher's probe: no other runs there until
+ * shmem_executor_serving).
  */
-void
+bool
 shmem_executor_attach(int slot, int worker)
 {
 	DatabaseSlot *s = &shared->slots[slot];
+	bool		first;
 
 	SpinLockAcquire(&shared->mutex);
-	s->dboid = MyDatabaseId;
+	first = !s->served;
 	s->executor_procno[worker] = MyProc->pgprocno;
 	SpinLockRelease(&shared->mutex);
 
 	attached_slot = slot;
 	attached_worker = worker;
 	before_shmem_exit(shmem_executor_detach, (Datum) 0);
+	return first;
+}
+
+/*
+ * The calling executor found the extension, and counted what the
+ * executors before it left behind: the slot is served, and the launcher
+ * starts the other executors.
+ */
+void
+shmem_executor_serving(void)
+{
+	DatabaseSlot *s = &shared->slots[attached_slot];
+	bool		first;
+	int			launcher;
+
+	SpinLockAcquire(&shared->mutex);
+	first = !s->served;
+	s->served = true;
+	launcher = shared->launcher_procno;
+	SpinLockRelease(&shared->mutex);
+	if (first && launcher >= 0)
+		set_latch_of(launcher);
 }
 
 /* Exit callback: withdraw the executor's latch from its slot. */
@@ -553,9 +694,13 @@ shmem_wake_executors(Oid dboid, TimestampTz due)
 		set_latch_of(procnos[i]);
 }
 
-/* Ask the launcher to look at its databases again (CREATE EXTENSION). */
+/*
+ * Ask the launcher to look at the cluster's databases again: "dboid" got
+ * the extension (CREATE EXTENSION committed there), or, with InvalidOid, a
+ * database came or went.
+ */
 void
-shmem_wake_launcher(void)
+shmem_wake_launcher(Oid dboid)
 {
 	int			procno;
 
@@ -563,7 +708,13 @@ shmem_wake_launcher(void)
 		return;
 	SpinLockAcquire(&shared->mutex);
 	procno = shared->launcher_procno;
-	shared->launcher_recheck = true;
+	if (OidIsValid(dboid))
+	{
+		if (shared->recheck_count < LAUNCHER_RECHECK_MAX)
+			shared->recheck[shared->recheck_count++] = dboid;
+		else
+			shared->launcher_recheck = true;
+	}
 	SpinLockRelease(&shared->mutex);
 	if (procno >= 0)
 		set_latch_of(procno);
@@ -674,15 +825,22 @@ shmem_cut_job(int slot, const RunningJob *run, bool end)
 		kill(run->pid, SIGUSR2);
 }
 
-/* Launcher: was it asked to look again since the last call? */
-bool
-shmem_take_launcher_recheck(void)
+/*
+ * Launcher: the databases that got the extension since the last call (in
+ * dboids, LAUNCHER_RECHECK_MAX long); with *all set, too many to name: look at
+ * every one.
+ */
+int
+shmem_take_launcher_recheck(Oid *dboids, bool *all)
 {
-	bool		recheck;
+	int			n;
 
 	SpinLockAcquire(&shared->mutex);
-	recheck = shared->launcher_recheck;
+	n = shared->recheck_count;
+	memcpy(dboids, shared->recheck, sizeof(Oid) * n);
+	*all = shared->launcher_recheck;
+	shared->recheck_count = 0;
 	shared->launcher_recheck = false;
 	SpinLockRelease(&shared->mutex);
-	return recheck;
+	return n;
 }

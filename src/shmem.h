@@ -48,19 +48,26 @@ typedef struct RunningJob
 	int			max_timeout_ms; /* procflow.max_timeout it started under */
 } RunningJob;
 
+/* Databases with a new extension the launcher is told of one by one. */
+#define LAUNCHER_RECHECK_MAX 8
+
 /* Launcher side. */
 extern void shmem_set_launcher(bool running);
-extern void shmem_assign_slot(int slot, const char *dbname);
+extern void shmem_assign_slot(int slot, Oid dboid, const char *dbname);
 extern void shmem_clear_slot(int slot);
 extern bool shmem_slot_missing_extension(int slot);
-extern bool shmem_take_launcher_recheck(void);
+extern int	shmem_take_launcher_recheck(Oid *dboids, bool *all);
+extern bool shmem_slot_served(int slot);
+extern TimestampTz shmem_slot_paused_until(int slot);
 extern void shmem_publish_max_timeout(int max_timeout_ms);
 extern int	shmem_slot_running(int slot, RunningJob *runs);
 extern void shmem_cut_job(int slot, const RunningJob *run, bool end);
 
 /* Executor side. */
-extern void shmem_executor_attach(int slot, int worker);
+extern bool shmem_executor_attach(int slot, int worker);
+extern void shmem_executor_serving(void);
 extern void shmem_set_missing_extension(int slot, bool missing);
+extern bool shmem_slot_leaving(int slot);
 extern void shmem_prepare_sleep(int slot);
 extern TimestampTz shmem_settle_wakeup(int slot, TimestampTz next_due);
 extern void shmem_get_rotation(int slot, QueueRotation *rotation);
@@ -76,7 +83,10 @@ extern int	shmem_job_cut(int64 job_id);
 
 /* Any backend. */
 extern void shmem_wake_executors(Oid dboid, TimestampTz due);
-extern void shmem_wake_launcher(void);
+extern void shmem_wake_launcher(Oid dboid);
+extern int	shmem_pause_database(Oid dboid, int pause_ms, int *pids);
+extern int	shmem_database_executors(Oid dboid);
+extern void shmem_resume_database(Oid dboid);
 extern int	shmem_current_partition(Oid dboid);
 extern void shmem_note_cancelled(Oid dboid, const int64 *counts, TransactionId xid);
 extern int	shmem_database_running(Oid dboid, RunningJob *runs);

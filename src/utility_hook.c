@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * utility_hook.c
- *	  The utility statements procflow follows: COMMIT PREPARED, TRUNCATE
- *	  and ALTER ROLE ... RENAME.
+ *	  The utility statements procflow follows: COMMIT PREPARED, TRUNCATE,
+ *	  ALTER ROLE ... RENAME, and those that need a database without other
+ *	  sessions.
  *
  * A transaction that queues jobs wakes the executors when it commits
  * (queue.c).  A prepared transaction commits later, in COMMIT PREPARED,
@@ -23,25 +24,120 @@
  * name for restores); other databases follow when their executors next
  * look (executor_worker.c).
  *
+ * DROP DATABASE, ALTER DATABASE ... RENAME or SET TABLESPACE, and CREATE
+ * DATABASE copying a database, refuse to run while other sessions are
+ * connected to it: the executors of a served database leave it first
+ * (they finish the round they are in; one still there after
+ * LEAVE_WAIT_MS is terminated), and the launcher starts none there until
+ * the statement is over.
+ *
  * Copyright (c) 2026, procflow developers
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include <signal.h>
+
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "storage/latch.h"
 #include "tcop/utility.h"
 #include "utils/timestamp.h"
+#include "utils/wait_event.h"
 
 #include "action_limits.h"
 #include "catalog.h"
-#include "queue.h"
+#include "shmem.h"
 #include "truncate.h"
 #include "utility_hook.h"
 #include "wakeup.h"
 
 static ProcessUtility_hook_type prev_process_utility = NULL;
+
+/* How long executors are given to leave a database, and then to die. */
+#define LEAVE_WAIT_MS	5000
+
+/* How long executors stay away at most if the statement never says it is over. */
+#define LEAVE_PAUSE_MS	60000
+
+/*
+ * The database a statement needs without other sessions, by name: the one
+ * it drops, renames, moves or copies; NULL for any other statement.
+ */
+static const char *
+database_needed_alone(Node *stmt)
+{
+	ListCell   *lc;
+
+	if (IsA(stmt, DropdbStmt))
+		return ((DropdbStmt *) stmt)->dbname;
+	if (IsA(stmt, RenameStmt) && ((RenameStmt *) stmt)->renameType == OBJECT_DATABASE)
+		return ((RenameStmt *) stmt)->subname;
+	if (IsA(stmt, AlterDatabaseStmt))
+	{
+		foreach(lc, ((AlterDatabaseStmt *) stmt)->options)
+			if (strcmp(((DefElem *) lfirst(lc))->defname, "tablespace") == 0)
+				return ((AlterDatabaseStmt *) stmt)->dbname;
+	}
+	if (IsA(stmt, CreatedbStmt))
+	{
+		foreach(lc, ((CreatedbStmt *) stmt)->options)
+		{
+			DefElem    *opt = lfirst(lc);
+
+			if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
+				return defGetString(opt);
+		}
+	}
+	return NULL;
+}
+
+/* Wait up to LEAVE_WAIT_MS for database dboid to have no executor. */
+static bool
+executors_gone(Oid dboid)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), LEAVE_WAIT_MS);
+
+	while (shmem_database_executors(dboid) > 0)
+	{
+		if (GetCurrentTimestamp() >= until)
+			return false;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return true;
+}
+
+/*
+ * Have the executors of database "dboid" leave it, and keep the launcher
+ * from starting them there (shmem_pause_database): they finish their round
+ * and go; one still there after LEAVE_WAIT_MS (a long job) is terminated,
+ * as pg_terminate_backend would (its job counts a failed attempt).
+ * Returns whether the database is served (then shmem_resume_database
+ * lets them back).
+ */
+static bool
+send_executors_away(Oid dboid)
+{
+	int			pids[PROCFLOW_MAX_WORKERS];
+	int			n = shmem_pause_database(dboid, LEAVE_PAUSE_MS, pids);
+
+	if (n == 0)
+		return false;
+	if (!executors_gone(dboid))
+	{
+		for (int i = 0; i < n; i++)
+			(void) kill(pids[i], SIGTERM);
+		(void) executors_gone(dboid);
+	}
+	return true;
+}
 
 /* Run the statement, then do procflow's part of it. */
 static void
@@ -51,15 +147,31 @@ procflow_process_utility(PlannedStmt *pstmt, const char *queryString,
 						 DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *stmt = pstmt->utilityStmt;
+	const char *alone = database_needed_alone(stmt);
+	Oid			paused = alone != NULL ? get_database_oid(alone, true) : InvalidOid;
 
 	action_limits_check_utility(stmt);
 	truncate_refuse_partition_loss(stmt);
-	if (prev_process_utility)
-		prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
-							 queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-								queryEnv, dest, qc);
+	if (OidIsValid(paused) && !send_executors_away(paused))
+		paused = InvalidOid;
+	PG_TRY();
+	{
+		if (prev_process_utility)
+			prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
+								 queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+									queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		if (OidIsValid(paused))
+			shmem_resume_database(paused);
+	}
+	PG_END_TRY();
+	/* a database was created: the launcher looks at it once it is there */
+	if (IsA(stmt, CreatedbStmt))
+		wakeup_launcher_at_commit(InvalidOid);
 
 	if (IsA(stmt, TransactionStmt) &&
 		((TransactionStmt *) stmt)->kind == TRANS_STMT_COMMIT_PREPARED)

@@ -15,7 +15,7 @@
 #include "datatype/timestamp.h"
 
 extern void wakeup_note_due(TimestampTz due);
-extern void wakeup_launcher_at_commit(void);
+extern void wakeup_launcher_at_commit(Oid dboid);
 extern void wakeup_xact_event(XactEvent event);
 
 #endif							/* PROCFLOW_WAKEUP_H */

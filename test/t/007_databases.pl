@@ -1,7 +1,12 @@
 # Several databases: each served database runs its own processes with its
 # own executors; a database without the extension is reported once and
 # skipped until the extension is created; dropping the extension or the
-# database under running executors is survived.
+# database under running executors is survived.  With procflow.database
+# '*', every database that has the extension is found and served, also one
+# created and extended after the start; DROP DATABASE, ALTER DATABASE
+# RENAME and CREATE DATABASE ... TEMPLATE of a served database work without
+# FORCE (its executors leave first); CREATE EXTENSION where nothing will
+# serve the database warns and says why.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -77,6 +82,62 @@ is($node->safe_psql('postgres',
 	   FROM pg_stat_activity WHERE backend_type IN ('procflow executor', 'procflow launcher')"),
 	'db1 procflow executor, - procflow launcher', 'the launcher and db1\'s executor are up');
 ok(!$node->log_contains(qr/server process .* was terminated|terminated by signal/), 'nothing crashed');
+
+# every database that has the extension, found by the launcher
+$node->safe_psql('postgres', "ALTER SYSTEM SET procflow.database = '*'");
+$node->reload;
+$node->safe_psql('postgres', 'CREATE DATABASE later');
+$node->safe_psql('postgres', 'CREATE DATABASE bare');
+$node->safe_psql('later', $setup);
+wait_until($node, "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'procflow executor' AND datname = 'later'",
+	'a database created and extended after the start got no executor');
+$node->safe_psql('later', 'INSERT INTO item VALUES (7)');
+$node->poll_query_until('later', 'SELECT count(*) = 1 FROM done') or die 'later did not run its job';
+is($node->safe_psql('later', "SELECT db || ' ' || item_id FROM done"), 'later 7',
+	'a database created and extended after the start runs its jobs, unnamed');
+wait_until($node, "SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'procflow executor' AND datname = 'bare'",
+	'the probe of a database without the extension stayed');
+ok(!$node->log_contains(qr/not installed in database "bare"/),
+	'a database without the extension that procflow.database does not name is not reported');
+
+# a served database is dropped, renamed, copied, without FORCE: its
+# executors leave first, and come back where it is still there
+$node->safe_psql('postgres', 'ALTER DATABASE later RENAME TO renamed');
+wait_until($node, "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'procflow executor' AND datname = 'renamed'",
+	'the executor did not come back to the renamed database');
+$node->safe_psql('renamed', 'INSERT INTO item VALUES (8)');
+$node->poll_query_until('renamed', 'SELECT count(*) = 2 FROM done') or die 'renamed did not run its job';
+$node->safe_psql('postgres', 'CREATE DATABASE copied TEMPLATE renamed');
+wait_until($node, "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'procflow executor' AND datname = 'copied'",
+	'the copy of a served database got no executor');
+$node->safe_psql('copied', 'INSERT INTO item VALUES (9)');
+$node->poll_query_until('copied', 'SELECT count(*) = 3 FROM done') or die 'the copy did not run its job';
+pass('a served database is renamed and copied; both are served');
+$node->safe_psql('postgres', 'DROP DATABASE renamed');
+$node->safe_psql('postgres', 'DROP DATABASE copied');
+ok($node->log_contains(qr/procflow executor leaves database "copied" for a statement that needs it without other sessions/),
+	'DROP DATABASE without FORCE: the executors left first, and said so');
+wait_until($node, "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'procflow executor'",
+	'the executors of the dropped databases did not go');
+$node->safe_psql('db1', 'INSERT INTO item VALUES (121)');
+$node->poll_query_until('db1', 'SELECT count(*) = 111 FROM done') or die 'db1 stopped after the drops';
+pass('db1 runs on');
+
+# CREATE EXTENSION where no executor will serve the database warns, saying why
+$node->safe_psql('postgres', 'CREATE DATABASE tmpl IS_TEMPLATE true');
+my ($ret, $out, $err) = $node->psql('tmpl', 'CREATE EXTENSION procflow');
+like($err, qr/procflow's executors will not serve database "tmpl".*DETAIL:  It is a template/s,
+	'CREATE EXTENSION in a template warns that it will not be served, and why');
+$node->safe_psql('postgres', "ALTER SYSTEM SET procflow.database = 'db1, db2'");
+$node->reload;
+wait_until($node, "SELECT current_setting('procflow.database') = 'db1, db2'", 'the reload');
+($ret, $out, $err) = $node->psql('bare', 'CREATE EXTENSION procflow');
+like($err, qr/will not serve database "bare".*procflow.database is "db1, db2", which does not name it/s,
+	'so does CREATE EXTENSION in a database procflow.database does not name');
+($ret, $out, $err) = $node->psql('db2', 'CREATE EXTENSION procflow');
+is($err, '', 'and not in one it names');
+wait_until($node, "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'procflow executor' AND datname = 'db2'",
+	'db2 was not served again once its extension was created again');
 
 $node->stop;
 done_testing();
