@@ -35,6 +35,7 @@ import jobRoutes from './routes/jobs.js';
 import incidentRoutes from './routes/incidents.js';
 import statsRoutes from './routes/stats.js';
 import taskRoutes from './routes/tasks.js';
+import metricsRoutes from './routes/metrics.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -208,13 +209,14 @@ export async function build(options) {
 		return reply.type('text/javascript; charset=utf-8').header('Cache-Control', 'no-cache').send(text);
 	});
 
-	const shared = { pictures, stream, links: options.links || new Map(), render };
+	const shared = { pictures, stream, links: options.links || new Map(), render, isAdmin };
 	await app.register(processRoutes, shared);
 	await app.register(instanceRoutes, shared);
 	await app.register(jobRoutes, shared);
 	await app.register(incidentRoutes, shared);
 	await app.register(statsRoutes, shared);
 	await app.register(taskRoutes, shared);
+	await app.register(metricsRoutes, shared);
 	return app;
 }
 
