@@ -32,6 +32,7 @@
 
 #include "database_list.h"
 #include "settings.h"
+#include "shmem.h"
 
 /*
  * The databases that may be served now, in a palloc'd array in the
@@ -177,6 +178,12 @@ database_list_why_not_served(Oid dboid, const char **hint)
 	{
 		why = "procflow.workers is 0.";
 		*hint = "Set procflow.workers above 0, and reload.";
+	}
+	else if (shmem_slots_full_without(dboid))
+	{
+		why = psprintf("procflow serves at most %d databases, and as many are served.",
+					   PROCFLOW_MAX_DATABASES);
+		*hint = "It is served once another database is not (its extension dropped, or procflow.database naming the ones to serve).";
 	}
 	ReleaseSysCache(tup);
 	return why;

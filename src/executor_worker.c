@@ -310,12 +310,15 @@ procflow_executor_main(Datum main_arg)
 
 		if (procflow_enabled)
 		{
-			while (run_round() > 0)
+			/* a statement that needs the database alone waits for no backlog */
+			while (run_round() > 0 && !shmem_slot_leaving(my_slot))
 			{
 				CHECK_FOR_INTERRUPTS();
 				MemoryContextReset(loop_cxt);
 				rotate_queue();
 			}
+			if (shmem_slot_leaving(my_slot))
+				continue;
 		}
 
 		prune = my_worker == 0 &&

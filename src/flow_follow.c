@@ -171,12 +171,14 @@ static void
 enter_wait(Step *s, int index, FlowActivity *act)
 {
 	NewActivity a;
+	TimestampTz now = flow_now();
 	TimestampTz timeout = 0;
 	int64		id;
 
 	memset(&a, 0, sizeof(a));
 	a.name = act->name;
 	a.kind = FLOW_WAIT;
+	a.created_at = now;			/* its timeout counts from then (flow_run.c) */
 	if (act->on != NULL)
 	{
 		a.began = flow_store_latest_snapshot();
@@ -206,7 +208,7 @@ enter_wait(Step *s, int index, FlowActivity *act)
 	}
 	if (act->timeout != NULL)
 		timeout = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-														  TimestampTzGetDatum(flow_now()),
+														  TimestampTzGetDatum(now),
 														  DirectFunctionCall3(interval_in,
 																			  CStringGetDatum(act->timeout),
 																			  ObjectIdGetDatum(InvalidOid),
@@ -286,6 +288,7 @@ enter_human(Step *s, int index, FlowActivity *act)
 	memset(&a, 0, sizeof(a));
 	a.name = act->name;
 	a.kind = FLOW_HUMAN;
+	a.created_at = now;			/* its times count from then (flow_run.c) */
 	a.assignee = task_text(s, index, VALUE_ASSIGNEE, &act->assignee, act->name);
 	a.group = task_text(s, index, VALUE_GROUP, &act->group, act->name);
 	a.instructions = task_text(s, index, VALUE_INSTRUCTIONS, &act->instructions, act->name);

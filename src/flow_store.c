@@ -584,7 +584,8 @@ flow_store_insert_activity(const FlowInstance *instance, const NewActivity *a)
 	set_text(values, nulls, attno[AC_STATUS], activity_status_name(a->status));
 	set_text(values, nulls, attno[AC_OUTCOME], a->outcome);
 	set_time(values, nulls, attno[AC_RUN_AT], a->run_at);
-	set_time(values, nulls, attno[AC_CREATED_AT], GetCurrentTransactionStartTimestamp());
+	set_time(values, nulls, attno[AC_CREATED_AT],
+			 a->created_at != 0 ? a->created_at : GetCurrentTimestamp());
 	set_time(values, nulls, attno[AC_CLOSED_AT], over ? GetCurrentTimestamp() : 0);
 	values[attno[AC_ATTEMPTS]] = Int32GetDatum(0);
 	nulls[attno[AC_ATTEMPTS]] = false;

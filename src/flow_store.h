@@ -88,6 +88,8 @@ typedef struct NewActivity
 	ActivityStatus status;
 	const char *outcome;		/* NULL when none */
 	TimestampTz run_at;			/* 0 when none */
+	TimestampTz created_at;		/* when it began: the time its run_at or
+								 * timeout_at counts from; 0: now */
 	Datum		began;			/* a wait: the pg_snapshot it began in (the
 								 * events it takes committed after it), or 0 */
 	int64		began_after;	/* and its instance's clock, after which it

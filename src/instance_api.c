@@ -366,6 +366,7 @@ procflow_run_timers(PG_FUNCTION_ARGS)
 	int64		id = instance_api_id_arg(fcinfo, "instance");
 	TimestampTz until;
 	FlowInstance instance;
+	ProcessInfo *flow;
 	int			ran = 0;
 
 	api_require_arg(fcinfo, 1, "until");
@@ -373,8 +374,14 @@ procflow_run_timers(PG_FUNCTION_ARGS)
 	runner_check_session("procflow.run_timers()");
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	(void) instance_api_lock(id, &instance);
+	flow = instance_api_lock(id, &instance);
 	require_status(&instance, INSTANCE_ACTIVE, "run the timers of");
+	if (!flow->enabled)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot run the timers of instance " INT64_FORMAT ": flow \"%s\" is disabled",
+						id, flow->name),
+				 errdetail("A disabled flow's jobs are held until it is enabled.")));
 	cache_unpin();
 
 	PG_TRY();

@@ -127,6 +127,9 @@ void
 job_deadline_end(void)
 {
 	running_job = 0;
+	/* a cut that came after the job's last look at interrupts: not the next job's */
+	if (cut_by_launcher)
+		QueryCancelPending = false;
 	shmem_note_running(0, 0, 0, 0);
 	deadline = 0;
 	disable_timeout(STATEMENT_TIMEOUT, false);

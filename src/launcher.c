@@ -68,8 +68,9 @@ typedef struct ExecutorState
 	TimestampTz started_at;
 	TimestampTz restart_at;		/* do not start before */
 	int			restart_delay_ms;
-	int64		cut_job;		/* the job watch_job_deadlines cut last ... */
-	TimestampTz cut_at;			/* ... and when */
+	int64		cut_job;		/* the job watch_job_deadlines cut last, */
+	TimestampTz cut_since;		/* the run of it (when it started), */
+	TimestampTz cut_at;			/* and when */
 } ExecutorState;
 
 typedef struct LauncherSlot
@@ -183,6 +184,9 @@ typedef struct KnownDatabase
 	bool		listed;			/* procflow.database names it */
 	bool		missing;		/* no extension there: not probed again until
 								 * CREATE EXTENSION runs there, or a reload */
+	bool		fresh;			/* in this pass: CREATE EXTENSION ran there (or
+								 * a reload), so a probe that found none may
+								 * have looked just before */
 	bool		reported;		/* its missing extension is in the log */
 	bool		no_slot_reported;	/* that no slot was free is in the log */
 } KnownDatabase;
@@ -232,6 +236,7 @@ read_databases(const Oid *fresh, int nfresh, bool all)
 			new_extension |= fresh[f] == list[i].oid;
 		if (was != NULL && !new_extension)
 			now[i] = *was;
+		now[i].fresh = new_extension;
 		now[i].oid = list[i].oid;
 		strlcpy(now[i].name, list[i].name, NAMEDATALEN);
 		now[i].listed = list[i].listed;
@@ -262,6 +267,12 @@ reconcile_databases(void)
 		if (!slots[s].in_use)
 			continue;
 		db = known_database(slots[s].dboid);
+		if (db != NULL && db->fresh && shmem_slot_missing_extension(s))
+		{
+			/* the probe looked before the extension came: probe again */
+			release_slot(s);
+			continue;
+		}
 		if (db != NULL && shmem_slot_missing_extension(s))
 		{
 			db->missing = true;
@@ -274,8 +285,8 @@ reconcile_databases(void)
 		}
 		if (db == NULL || db->missing)
 			release_slot(s);
-		else if (!shmem_slot_served(s))
-			probing++;
+		else if (!shmem_slot_served(s) && slots[s].executors[0].restart_delay_ms == 0)
+			probing++;			/* a probe failing to connect holds back no other */
 	}
 
 	for (int i = 0; i < nknown && probing < PROBES_AT_ONCE; i++)
@@ -437,10 +448,11 @@ watch_job_deadlines(void)
 			deadline = TimestampTzPlusMilliseconds(r->since, procflow_max_timeout);
 			if (now < deadline)
 				next = Min(next, deadline);
-			else if (ex->cut_job != r->job_id)
+			else if (ex->cut_job != r->job_id || ex->cut_since != r->since)
 			{
 				shmem_cut_job(s, r, false);
 				ex->cut_job = r->job_id;
+				ex->cut_since = r->since;
 				ex->cut_at = now;
 				next = Min(next, TimestampTzPlusMilliseconds(now, CUT_GRACE_MS));
 			}
@@ -468,6 +480,7 @@ procflow_launcher_main(Datum main_arg)
 	memset(slots, 0, sizeof(slots));
 	shmem_set_launcher(true);
 	before_shmem_exit(launcher_detach, (Datum) 0);
+	shmem_end_orphaned_executors(10000);
 	for (int s = 0; s < PROCFLOW_MAX_DATABASES; s++)
 		shmem_clear_slot(s);
 

@@ -34,6 +34,7 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+#include "utils/wait_event.h"
 
 #include "settings.h"
 #include "shmem.h"
@@ -268,19 +269,19 @@ shmem_slot_leaving(int slot)
 /*
  * A statement that needs database "dboid" without other sessions (DROP
  * DATABASE, ALTER DATABASE ... RENAME or SET TABLESPACE, CREATE DATABASE
- * copying it) is about to run: its executors are to leave, and are not
- * started again for pause_ms or until shmem_resume_database.  Returns the
- * PIDs of those connected now (in pids, PROCFLOW_MAX_WORKERS long), their
- * latches set; none when no slot serves that database.
+ * copying it) is about to run: its executors are to leave (their latches
+ * are set), and none is started there for pause_ms or until
+ * shmem_resume_database.  Returns whether the database has a slot.
  */
-int
-shmem_pause_database(Oid dboid, int pause_ms, int *pids)
+bool
+shmem_pause_database(Oid dboid, int pause_ms)
 {
 	int			procnos[PROCFLOW_MAX_WORKERS];
 	int			n = 0;
+	bool		found = false;
 
 	if (shared == NULL)
-		return 0;
+		return false;
 	SpinLockAcquire(&shared->mutex);
 	for (int i = 0; i < PROCFLOW_MAX_DATABASES; i++)
 	{
@@ -288,6 +289,7 @@ shmem_pause_database(Oid dboid, int pause_ms, int *pids)
 
 		if (!s->in_use || s->dboid != dboid)
 			continue;
+		found = true;
 		s->paused_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), pause_ms);
 		for (int w = 0; w < PROCFLOW_MAX_WORKERS; w++)
 			if (s->executor_procno[w] >= 0)
@@ -295,11 +297,66 @@ shmem_pause_database(Oid dboid, int pause_ms, int *pids)
 	}
 	SpinLockRelease(&shared->mutex);
 	for (int i = 0; i < n; i++)
-	{
-		pids[i] = ProcGlobal->allProcs[procnos[i]].pid;
 		set_latch_of(procnos[i]);
+	return found;
+}
+
+/*
+ * Terminate the executors of every database (InvalidOid) or of one;
+ * returns how many were still connected.
+ */
+static int
+terminate_executors(Oid dboid)
+{
+	int			pids[PROCFLOW_MAX_DATABASES * PROCFLOW_MAX_WORKERS];
+	int			n = 0;
+
+	SpinLockAcquire(&shared->mutex);
+	for (int i = 0; i < PROCFLOW_MAX_DATABASES; i++)
+	{
+		DatabaseSlot *s = &shared->slots[i];
+
+		if (!s->in_use || (OidIsValid(dboid) && s->dboid != dboid))
+			continue;
+		for (int w = 0; w < PROCFLOW_MAX_WORKERS; w++)
+			if (s->executor_procno[w] >= 0)
+				pids[n++] = ProcGlobal->allProcs[s->executor_procno[w]].pid;
 	}
+	SpinLockRelease(&shared->mutex);
+	for (int i = 0; i < n; i++)
+		(void) kill(pids[i], SIGTERM);
 	return n;
+}
+
+/*
+ * Launcher, as it starts: executors that a launcher before it started
+ * (it exited, the server did not) are terminated, and waited for up to
+ * wait_ms, so that no database has two sets of executors and no probe
+ * counts a running executor's job as crashed.
+ */
+void
+shmem_end_orphaned_executors(int wait_ms)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+
+	while (terminate_executors(InvalidOid) > 0 && GetCurrentTimestamp() < until)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 50,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * Terminate the executors still connected to database "dboid", as
+ * pg_terminate_backend would: their PIDs are read from their slot just
+ * before they are signalled, as pg_terminate_backend reads one.
+ */
+void
+shmem_terminate_database_executors(Oid dboid)
+{
+	(void) terminate_executors(dboid);
 }
 
 /* How many executors are connected to database "dboid". */
@@ -444,8 +501,11 @@ shmem_note_running(int64 job_id, int32 process_id, TimestampTz since, int max_ti
 int
 shmem_max_timeout(void)
 {
-	uint32		ms = pg_atomic_read_u32(&shared->max_timeout_ms);
+	uint32		ms;
 
+	if (shared == NULL)			/* not preloaded: no launcher, no executors */
+		return procflow_max_timeout;
+	ms = pg_atomic_read_u32(&shared->max_timeout_ms);
 	return ms == NO_MAX_TIMEOUT ? procflow_max_timeout : (int) ms;
 }
 
@@ -695,9 +755,10 @@ shmem_wake_executors(Oid dboid, TimestampTz due)
 }
 
 /*
- * Ask the launcher to look at the cluster's databases again: "dboid" got
- * the extension (CREATE EXTENSION committed there), or, with InvalidOid, a
- * database came or went.
+ * Wake the launcher, which reads the cluster's databases again: "dboid"
+ * got the extension (CREATE EXTENSION committed there), so its probe looks
+ * again; with InvalidOid, a database came or went, and only new ones are
+ * probed.
  */
 void
 shmem_wake_launcher(Oid dboid)
@@ -718,6 +779,24 @@ shmem_wake_launcher(Oid dboid)
 	SpinLockRelease(&shared->mutex);
 	if (procno >= 0)
 		set_latch_of(procno);
+}
+
+/*
+ * Are all PROCFLOW_MAX_DATABASES slots given to other databases than
+ * "dboid", so that it cannot be served now?
+ */
+bool
+shmem_slots_full_without(Oid dboid)
+{
+	bool		full = true;
+
+	if (shared == NULL)
+		return false;
+	SpinLockAcquire(&shared->mutex);
+	for (int i = 0; i < PROCFLOW_MAX_DATABASES && full; i++)
+		full = shared->slots[i].in_use && shared->slots[i].dboid != dboid;
+	SpinLockRelease(&shared->mutex);
+	return full;
 }
 
 /* Launcher: publish procflow.max_timeout as read (shmem_max_timeout). */
@@ -838,7 +917,8 @@ shmem_take_launcher_recheck(Oid *dboids, bool *all)
 	SpinLockAcquire(&shared->mutex);
 	n = shared->recheck_count;
 	memcpy(dboids, shared->recheck, sizeof(Oid) * n);
-	*all = shared->launcher_recheck;
+	if (shared->launcher_recheck)
+		*all = true;			/* the caller may have set it already */
 	shared->recheck_count = 0;
 	shared->launcher_recheck = false;
 	SpinLockRelease(&shared->mutex);

@@ -60,6 +60,7 @@ extern int	shmem_take_launcher_recheck(Oid *dboids, bool *all);
 extern bool shmem_slot_served(int slot);
 extern TimestampTz shmem_slot_paused_until(int slot);
 extern void shmem_publish_max_timeout(int max_timeout_ms);
+extern void shmem_end_orphaned_executors(int wait_ms);
 extern int	shmem_slot_running(int slot, RunningJob *runs);
 extern void shmem_cut_job(int slot, const RunningJob *run, bool end);
 
@@ -84,11 +85,13 @@ extern int	shmem_job_cut(int64 job_id);
 /* Any backend. */
 extern void shmem_wake_executors(Oid dboid, TimestampTz due);
 extern void shmem_wake_launcher(Oid dboid);
-extern int	shmem_pause_database(Oid dboid, int pause_ms, int *pids);
+extern bool shmem_pause_database(Oid dboid, int pause_ms);
+extern void shmem_terminate_database_executors(Oid dboid);
 extern int	shmem_database_executors(Oid dboid);
 extern void shmem_resume_database(Oid dboid);
 extern int	shmem_current_partition(Oid dboid);
 extern void shmem_note_cancelled(Oid dboid, const int64 *counts, TransactionId xid);
 extern int	shmem_database_running(Oid dboid, RunningJob *runs);
+extern bool shmem_slots_full_without(Oid dboid);
 
 #endif							/* PROCFLOW_SHMEM_H */

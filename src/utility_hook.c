@@ -37,8 +37,7 @@
  */
 #include "postgres.h"
 
-#include <signal.h>
-
+#include "access/xact.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "executor/spi.h"
@@ -46,6 +45,7 @@
 #include "nodes/parsenodes.h"
 #include "storage/latch.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
@@ -115,25 +115,38 @@ executors_gone(Oid dboid)
 }
 
 /*
+ * Will PostgreSQL run this statement on database "dboid" for the caller:
+ * its owner (or a superuser), with CREATEDB for a copy, and, but for a
+ * rename, outside a transaction block?  Executors are sent away only for a
+ * statement that will run, so that no role evicts the executors of a
+ * database it does not own with a statement that fails.
+ */
+static bool
+will_run(Node *stmt, Oid dboid)
+{
+	if (!pg_database_ownercheck(dboid, GetUserId()))
+		return false;
+	if (IsA(stmt, CreatedbStmt) && !have_createdb_privilege())
+		return false;
+	return IsA(stmt, RenameStmt) || !IsTransactionBlock();
+}
+
+/*
  * Have the executors of database "dboid" leave it, and keep the launcher
  * from starting them there (shmem_pause_database): they finish their round
  * and go; one still there after LEAVE_WAIT_MS (a long job) is terminated,
  * as pg_terminate_backend would (its job counts a failed attempt).
- * Returns whether the database is served (then shmem_resume_database
- * lets them back).
+ * Returns whether the database has a slot (then shmem_resume_database
+ * lets its executors back).
  */
 static bool
 send_executors_away(Oid dboid)
 {
-	int			pids[PROCFLOW_MAX_WORKERS];
-	int			n = shmem_pause_database(dboid, LEAVE_PAUSE_MS, pids);
-
-	if (n == 0)
+	if (!shmem_pause_database(dboid, LEAVE_PAUSE_MS))
 		return false;
 	if (!executors_gone(dboid))
 	{
-		for (int i = 0; i < n; i++)
-			(void) kill(pids[i], SIGTERM);
+		shmem_terminate_database_executors(dboid);
 		(void) executors_gone(dboid);
 	}
 	return true;
@@ -148,14 +161,15 @@ procflow_process_utility(PlannedStmt *pstmt, const char *queryString,
 {
 	Node	   *stmt = pstmt->utilityStmt;
 	const char *alone = database_needed_alone(stmt);
-	Oid			paused = alone != NULL ? get_database_oid(alone, true) : InvalidOid;
+	Oid			dboid = alone != NULL ? get_database_oid(alone, true) : InvalidOid;
+	volatile bool paused = false;
 
 	action_limits_check_utility(stmt);
 	truncate_refuse_partition_loss(stmt);
-	if (OidIsValid(paused) && !send_executors_away(paused))
-		paused = InvalidOid;
 	PG_TRY();
 	{
+		if (OidIsValid(dboid) && will_run(stmt, dboid))
+			paused = send_executors_away(dboid);
 		if (prev_process_utility)
 			prev_process_utility(pstmt, queryString, readOnlyTree, context, params,
 								 queryEnv, dest, qc);
@@ -163,14 +177,23 @@ procflow_process_utility(PlannedStmt *pstmt, const char *queryString,
 			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
 									queryEnv, dest, qc);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		if (OidIsValid(paused))
-			shmem_resume_database(paused);
+		if (paused)
+			shmem_resume_database(dboid);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	/* a database was created: the launcher looks at it once it is there */
-	if (IsA(stmt, CreatedbStmt))
+	/*
+	 * A dropped database's executors are not to come back: the launcher
+	 * forgets it once the drop commits.  A database created, copied,
+	 * renamed (procflow.database may name it now) or altered (a template
+	 * now, or taking no connections) is looked at once that commits.
+	 */
+	if (paused && !IsA(stmt, DropdbStmt))
+		shmem_resume_database(dboid);
+	if (IsA(stmt, CreatedbStmt) || IsA(stmt, DropdbStmt) || IsA(stmt, AlterDatabaseStmt) ||
+		(IsA(stmt, RenameStmt) && ((RenameStmt *) stmt)->renameType == OBJECT_DATABASE))
 		wakeup_launcher_at_commit(InvalidOid);
 
 	if (IsA(stmt, TransactionStmt) &&

@@ -3,7 +3,7 @@
 -- counting from then; only for the owner's roles, only on an active
 -- instance, recorded in the job history; every bad argument refused.
 BEGIN;
-SELECT plan(20);
+SELECT plan(24);
 
 CREATE ROLE rt_owner NOLOGIN;
 CREATE ROLE rt_other NOLOGIN;
@@ -72,6 +72,32 @@ SELECT throws_ok($$SELECT procflow.run_timers($$ || :inst2 || $$, now() + interv
 CLOSE rt_cursor;
 SELECT is((SELECT status FROM procflow.tasks WHERE instance = :inst2), 'ready', 'nothing of the refused calls ran');
 SELECT is(procflow.run_timers(:inst2, 'infinity'), 4, 'infinity: every timer, as far as they lead');
+
+-- the engine's rules hold as in an executor: a cycle through a timeout
+-- under a second fails after 100 rounds, one of a second runs on
+SET ROLE rt_owner;
+SELECT procflow.create_flow('rt_fast', 'rt_invoice', $${"start": "w", "activities": {
+  "w": {"kind": "wait", "timeout": "999 milliseconds", "next": "d"},
+  "d": {"kind": "decision", "cases": [{"when": "false", "next": "e"}], "else": "w"},
+  "e": {"kind": "end"}}}$$);
+SELECT procflow.create_flow('rt_second', 'rt_invoice', $${"start": "w", "activities": {
+  "w": {"kind": "wait", "timeout": "1 second", "next": "d"},
+  "d": {"kind": "decision", "cases": [{"when": "false", "next": "e"}], "else": "w"},
+  "e": {"kind": "end"}}}$$);
+SELECT procflow.launch('rt_fast', '1') AS fast \gset
+SELECT procflow.launch('rt_second', '1') AS second \gset
+SELECT procflow.run_timers(:fast, now() + interval '1 hour');
+SELECT matches((SELECT error FROM procflow.activities WHERE instance = :fast AND status = 'failed'),
+               'wait "w" ended at once 100 times in a row', 'a 999 ms cycle fails after 100 rounds');
+SELECT is(procflow.run_timers(:second, now() + interval '150.5 seconds'), 150,
+          'a one-second cycle runs on: 150 rounds in 150 seconds');
+SELECT is((SELECT count(*) FROM procflow.activities WHERE instance = :second AND status = 'failed'), 0::bigint,
+          'and none of them failed');
+SELECT procflow.disable_process('rt_second');
+SELECT throws_ok($$SELECT procflow.run_timers($$ || :second || $$, 'infinity')$$, '55000',
+                 'cannot run the timers of instance ' || :second || ': flow "rt_second" is disabled',
+                 'a disabled flow''s jobs are held');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;

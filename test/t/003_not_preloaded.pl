@@ -1,5 +1,6 @@
 # Without shared_preload_libraries, CREATE EXTENSION works and warns that
-# queued jobs will not run; immediate processes still run.
+# queued jobs will not run; immediate processes still run; the views that
+# read shared memory show nothing.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -24,6 +25,8 @@ SELECT procflow.add_trigger('copy', 'create');
 INSERT INTO t VALUES (1);
 });
 is($node->safe_psql('postgres', 'SELECT count(*) FROM log'), '1', 'immediate processes run');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM procflow.executors'), '0',
+	'procflow.executors lists no executor, and the server stays up');
 
 $node->stop;
 done_testing();
