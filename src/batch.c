@@ -279,7 +279,12 @@ load_batch(int64 first_id)
 						  argtypes);
 	else
 		catalog_keep_plan(&load_plan[0], LOAD_SQL(""), 1, argtypes);
-	if (SPI_execute_plan(load_plan[flows], args, NULL, true, 1) != SPI_OK_SELECT ||
+	/*
+	 * Not read-only: a statement snapshot of its own, as the query that found
+	 * (and locked) the batch had; the round's snapshot may be older than a
+	 * batch committed since.
+	 */
+	if (SPI_execute_plan(load_plan[flows], args, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "procflow batch " INT64_FORMAT " is gone", first_id);
 	tup = SPI_tuptable->vals[0];

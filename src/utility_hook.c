@@ -29,7 +29,9 @@
  * connected to it: the executors of a served database leave it first
  * (they finish the round they are in; one still there after
  * LEAVE_WAIT_MS is terminated), and the launcher starts none there until
- * the statement is over.
+ * the statement is over.  So do this database's executors before DROP
+ * EXTENSION procflow, whose locks on procflow's tables would otherwise
+ * meet theirs.
  *
  * Copyright (c) 2026, procflow developers
  *
@@ -40,6 +42,7 @@
 #include "access/xact.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -64,24 +67,41 @@ static ProcessUtility_hook_type prev_process_utility = NULL;
 /* How long executors stay away at most if the statement never says it is over. */
 #define LEAVE_PAUSE_MS	60000
 
+/* Does a DROP statement drop procflow's extension? */
+static bool
+drops_procflow(Node *stmt)
+{
+	ListCell   *lc;
+
+	if (!IsA(stmt, DropStmt) || ((DropStmt *) stmt)->removeType != OBJECT_EXTENSION)
+		return false;
+	foreach(lc, ((DropStmt *) stmt)->objects)
+		if (strcmp(strVal(lfirst(lc)), "procflow") == 0)
+			return true;
+	return false;
+}
+
 /*
- * The database a statement needs without other sessions, by name: the one
- * it drops, renames, moves or copies; NULL for any other statement.
+ * The database whose executors must leave before a statement runs: the one
+ * it drops, renames, moves or copies (which PostgreSQL refuses to do while
+ * other sessions are connected to it), or this one when it drops the
+ * extension (its executors would otherwise hold locks on the tables it
+ * drops, and deadlock with it); InvalidOid for any other statement.
  */
-static const char *
+static Oid
 database_needed_alone(Node *stmt)
 {
 	ListCell   *lc;
 
 	if (IsA(stmt, DropdbStmt))
-		return ((DropdbStmt *) stmt)->dbname;
+		return get_database_oid(((DropdbStmt *) stmt)->dbname, true);
 	if (IsA(stmt, RenameStmt) && ((RenameStmt *) stmt)->renameType == OBJECT_DATABASE)
-		return ((RenameStmt *) stmt)->subname;
+		return get_database_oid(((RenameStmt *) stmt)->subname, true);
 	if (IsA(stmt, AlterDatabaseStmt))
 	{
 		foreach(lc, ((AlterDatabaseStmt *) stmt)->options)
 			if (strcmp(((DefElem *) lfirst(lc))->defname, "tablespace") == 0)
-				return ((AlterDatabaseStmt *) stmt)->dbname;
+				return get_database_oid(((AlterDatabaseStmt *) stmt)->dbname, true);
 	}
 	if (IsA(stmt, CreatedbStmt))
 	{
@@ -90,10 +110,12 @@ database_needed_alone(Node *stmt)
 			DefElem    *opt = lfirst(lc);
 
 			if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
-				return defGetString(opt);
+				return get_database_oid(defGetString(opt), true);
 		}
 	}
-	return NULL;
+	if (drops_procflow(stmt))
+		return MyDatabaseId;
+	return InvalidOid;
 }
 
 /* Wait up to LEAVE_WAIT_MS for database dboid to have no executor. */
@@ -116,14 +138,21 @@ executors_gone(Oid dboid)
 
 /*
  * Will PostgreSQL run this statement on database "dboid" for the caller:
- * its owner (or a superuser), with CREATEDB for a copy, and, but for a
- * rename, outside a transaction block?  Executors are sent away only for a
+ * the extension's owner for DROP EXTENSION; else the database's owner (or
+ * a superuser), with CREATEDB for a copy, and, but for a rename, outside a
+ * transaction block?  Executors are sent away only for a
  * statement that will run, so that no role evicts the executors of a
  * database it does not own with a statement that fails.
  */
 static bool
 will_run(Node *stmt, Oid dboid)
 {
+	if (drops_procflow(stmt))
+	{
+		Oid			ext = get_extension_oid("procflow", true);
+
+		return OidIsValid(ext) && pg_extension_ownercheck(ext, GetUserId());
+	}
 	if (!pg_database_ownercheck(dboid, GetUserId()))
 		return false;
 	if (IsA(stmt, CreatedbStmt) && !have_createdb_privilege())
@@ -160,8 +189,7 @@ procflow_process_utility(PlannedStmt *pstmt, const char *queryString,
 						 DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *stmt = pstmt->utilityStmt;
-	const char *alone = database_needed_alone(stmt);
-	Oid			dboid = alone != NULL ? get_database_oid(alone, true) : InvalidOid;
+	Oid			dboid = database_needed_alone(stmt);
 	volatile bool paused = false;
 
 	action_limits_check_utility(stmt);

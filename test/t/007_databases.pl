@@ -63,8 +63,19 @@ $node->safe_psql('plain', 'INSERT INTO item VALUES (1)');
 $node->poll_query_until('plain', 'SELECT count(*) = 1 FROM done') or die 'plain did not run its job';
 is($node->safe_psql('plain', "SELECT db || ' ' || item_id FROM done"), 'plain 1', 'and it runs its jobs');
 
-# dropping the extension under a running executor: it leaves, the others stay
+# dropping the extension under a running executor: it leaves first (its
+# locks would meet the drop's), the others stay
+$node->safe_psql('db2', q{
+CREATE TABLE busy (id int PRIMARY KEY);
+SELECT procflow.create_process('slow', 'busy', 'SELECT pg_sleep(0.05)');
+SELECT procflow.add_trigger('slow', 'create', queued => true);
+INSERT INTO busy SELECT generate_series(1, 200);
+});
+wait_until($node, "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = 'db2' AND query LIKE 'procflow job % (process slow%'",
+	'the slow jobs did not start');
 $node->safe_psql('db2', 'DROP EXTENSION procflow CASCADE');
+ok($node->log_contains(qr/procflow executor leaves database "db2" for a statement that needs it without other sessions/),
+	'DROP EXTENSION: the executor left first, between two of its jobs');
 wait_until($node, "SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'procflow executor' AND datname = 'db2'",
 	'the executor of db2 left');
 $node->wait_for_log(qr/extension "procflow" (was dropped from|is not installed in) database "db2"/);
