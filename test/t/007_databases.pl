@@ -134,6 +134,22 @@ $node->safe_psql('db1', 'INSERT INTO item VALUES (121)');
 $node->poll_query_until('db1', 'SELECT count(*) = 111 FROM done') or die 'db1 stopped after the drops';
 pass('db1 runs on');
 
+# a launcher that ends (the server does not) is started again, and ends the
+# executors its predecessor started before it starts its own: no database
+# gets two sets of them
+my $old_executor = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'procflow executor' AND datname = 'db1'");
+$node->safe_psql('postgres',
+	"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'procflow launcher'");
+wait_until($node, "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'procflow executor'
+                    AND datname = 'db1' AND pid <> $old_executor",
+	'the new launcher did not replace the executor of db1');
+is($node->safe_psql('postgres',
+	"SELECT count(*) FROM pg_stat_activity WHERE backend_type IN ('procflow executor', 'procflow launcher')"),
+	'2', 'one launcher, and one executor for db1: the old one ended');
+$node->safe_psql('db1', 'INSERT INTO item VALUES (122)');
+$node->poll_query_until('db1', 'SELECT count(*) = 112 FROM done') or die 'db1 stopped after the launcher restarted';
+
 # CREATE EXTENSION where no executor will serve the database warns, saying why
 $node->safe_psql('postgres', 'CREATE DATABASE tmpl IS_TEMPLATE true');
 my ($ret, $out, $err) = $node->psql('tmpl', 'CREATE EXTENSION procflow');
