@@ -375,7 +375,8 @@ CREATE INDEX finished_job_failed_idx ON procflow.finished_job (id) WHERE status 
 
 /*
  * A flow's jobs (its steps, timers and events) name their instance and
- * activity, in the queue and in the history.
+ * activity, in the queue and in the history; every job names its process's
+ * owner (process names are per owner).
  */
 CREATE OR REPLACE VIEW procflow.jobs WITH (security_barrier) AS
 SELECT j.id,
@@ -389,7 +390,8 @@ SELECT j.id,
 	   j.error_message AS last_error,
 	   j.created_at,
 	   j.instance_id AS instance,
-	   j.activity_id AS activity
+	   j.activity_id AS activity,
+	   p.owner_name AS owner
   FROM procflow.job j
   JOIN procflow.process p ON p.id = j.process_id
  WHERE pg_catalog.pg_has_role(p.owner, 'USAGE')
@@ -408,7 +410,8 @@ SELECT b.first_id + k.i - 1,
 	   NULL,
 	   b.created_at,
 	   NULL::bigint,
-	   NULL::bigint
+	   NULL::bigint,
+	   p.owner_name
   FROM procflow.job_batch b
   JOIN procflow.process p ON p.id = b.process_id
  CROSS JOIN LATERAL (SELECT coalesce(max(j.id) - b.first_id + 1, 0) AS items
@@ -439,7 +442,8 @@ SELECT j.id,
 	   j.error_context,
 	   (SELECT r.retried_as FROM procflow.retried_job r WHERE r.id = j.id) AS retried_as,
 	   j.instance_id AS instance,
-	   j.activity_id AS activity
+	   j.activity_id AS activity,
+	   p.owner_name AS owner
   FROM procflow.finished_job j
   JOIN procflow.process p ON p.id = j.process_id
  WHERE pg_catalog.pg_has_role(p.owner, 'USAGE');

@@ -24,14 +24,14 @@ function gauge(registry, name, help, labelNames, rows) {
 
 // What each gauge reads: one statement over procflow's views, its labels, its help.
 const GAUGES = [
-	['procflow_jobs', 'Jobs in the queue, by process and state (pending, retrying).', ['process', 'state'],
-		`SELECT process, state, count(*) AS value FROM procflow.jobs GROUP BY 1, 2`],
+	['procflow_jobs', 'Jobs in the queue, by process and state (pending, retrying).', ['process', 'owner', 'state'],
+		`SELECT process, owner, state, count(*) AS value FROM procflow.jobs GROUP BY 1, 2, 3`],
 	['procflow_jobs_running', 'Jobs an executor runs now, by process.', ['process'],
 		`SELECT process, count(*) AS value FROM procflow.executors
 		  WHERE process IS NOT NULL GROUP BY 1`],
-	['procflow_jobs_failed', 'Failed jobs not queued again, by process (the page\'s incidents).', ['process'],
-		`SELECT process, count(*) AS value FROM procflow.job_history
-		  WHERE status = 'failed' AND retried_as IS NULL GROUP BY 1`],
+	['procflow_jobs_failed', 'Failed jobs not queued again, by process (the page\'s incidents).', ['process', 'owner'],
+		`SELECT process, owner, count(*) AS value FROM procflow.job_history
+		  WHERE status = 'failed' AND retried_as IS NULL GROUP BY 1, 2`],
 	['procflow_runs', 'Runs that finished over the period (hour, day), by process.', ['process', 'owner', 'kind', 'period'],
 		`SELECT process, owner, kind, period, runs AS value FROM procflow.process_stats`],
 	['procflow_failures', 'Runs that failed over the period, by process.', ['process', 'owner', 'kind', 'period'],
