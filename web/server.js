@@ -50,11 +50,13 @@ export function settings(argv = process.argv.slice(2), env = process.env) {
 			'pg-host': { type: 'string', default: env.PGHOST },
 			'pg-port': { type: 'string', default: env.PGPORT },
 			links: { type: 'string', default: env.PROCFLOW_WEB_LINKS_FILE },
+			'allowed-hosts': { type: 'string', default: env.PROCFLOW_WEB_HOSTS },
 		},
 	});
 	return {
 		host: values.host,
 		port: Number(values.port),
+		allowedHosts: allowedHosts(values['allowed-hosts'], values.host, Number(values.port)),
 		pg: {
 			database: values.database,
 			host: values['pg-host'],
@@ -62,6 +64,34 @@ export function settings(argv = process.argv.slice(2), env = process.env) {
 		},
 		links: readLinks(values.links, env.PROCFLOW_WEB_LINKS),
 	};
+}
+
+/*
+ * The names the page answers to, as a browser sends them in Host: those
+ * given (comma-separated, each "name:port" or a name for any port), or the
+ * address it listens on (and "localhost" for a loopback one) with its
+ * port.  A page that answers to any name could be reached from a hostile
+ * site through a name of its own that resolves to this machine (DNS
+ * rebinding).  null: any name (listening on every address, none given).
+ */
+export function allowedHosts(given, host, port) {
+	if (given)
+		return given.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+	if (host === '0.0.0.0' || host === '::')
+		return null;
+	const names = [`${host}:${port}`];
+	if (host === '127.0.0.1' || host === '::1' || host === 'localhost')
+		names.push(`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`);
+	return [...new Set(names)];
+}
+
+/* Does a Host header name one of the allowed names (a bare name allows any port)? */
+function hostAllowed(allowed, header) {
+	if (allowed === null)
+		return true;
+	const h = String(header || '').toLowerCase();
+	const name = h.replace(/:\d+$/, '');
+	return allowed.includes(h) || allowed.includes(name);
 }
 
 // What a browser may do with the pages: scripts of this site only (none
@@ -132,9 +162,16 @@ export async function build(options) {
 			req.login = user;
 		},
 	});
+	// built without settings() (by a test, say): any name
+	const allowed = options.allowedHosts !== undefined ? options.allowedHosts
+		: options.host ? allowedHosts(null, options.host, options.port) : null;
 	app.addHook('onRequest', async (req, reply) => {
 		for (const [name, value] of Object.entries(SECURITY_HEADERS))
 			reply.header(name, value);
+		// before the log-in: a name this page does not answer to is refused
+		if (!hostAllowed(allowed, req.headers.host))
+			return reply.code(421).type('text/plain; charset=utf-8')
+				.send('This server does not answer to that name (see --allowed-hosts).');
 	});
 	app.addHook('onRequest', app.basicAuth);
 	// A form may only be posted from this site's own pages: a browser sends

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { execSync } from 'node:child_process';
+import http from 'node:http';
 
 import { build } from '../server.js';
 import { url, shots, admin, worker, stranger, db, useBrowser, pageAs, sql, until, launch, asRole, asAdmin } from './helpers.js';
@@ -337,6 +338,28 @@ test('pages allow no inline script, no framing, no storing; confirmations still 
 	assert.deepEqual(await sql(`SELECT enabled FROM procflow.processes WHERE name = 'audit_invoice'`),
 		[{ enabled: true }], 'declining the confirmation sends nothing');
 	await adminPage.context().close();
+});
+
+/* A GET of the page with a Host header of our choosing, as a rebound name would send it. */
+function getWithHost(host) {
+	const target = new URL(url);
+	return new Promise((resolve, reject) => {
+		http.get({ hostname: target.hostname, port: target.port, path: '/processes', headers: { Host: host } },
+			(res) => {
+				let body = '';
+				res.on('data', (c) => { body += c; });
+				res.on('end', () => resolve({ status: res.statusCode, body }));
+			}).on('error', reject);
+	});
+}
+
+test('a name the page does not answer to is refused before the log-in (DNS rebinding)', async () => {
+	const port = new URL(url).port;
+	const rebound = await getWithHost(`evil.example:${port}`);
+	assert.equal(rebound.status, 421);
+	assert.match(rebound.body, /does not answer to that name/);
+	assert.equal((await getWithHost(`localhost:${port}`)).status, 401, 'localhost, on the loopback address: asks to log in');
+	assert.equal((await getWithHost(new URL(url).host)).status, 401, 'the address it listens on: asks to log in');
 });
 
 test('a form post from no page is refused, and a form sends back only to this site', async () => {
