@@ -22,12 +22,17 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "nodes/parsenodes.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -193,12 +198,51 @@ truncate_cancel_jobs(Oid entity, bool whole)
 }
 
 /*
+ * The partitions a DROP SCHEMA (with CASCADE) or DROP OWNED would drop
+ * with the schemas or roles it names, appended to "tables".
+ */
+static List *
+partitions_dropped_with(Node *stmt, List *tables)
+{
+	ListCell   *lc;
+	bool		owned = IsA(stmt, DropOwnedStmt);
+	List	   *names = owned ? ((DropOwnedStmt *) stmt)->roles : ((DropStmt *) stmt)->objects;
+
+	foreach(lc, names)
+	{
+		Oid			owner_or_schema = owned ?
+			get_rolespec_oid(lfirst(lc), true) :
+			get_namespace_oid(strVal(lfirst(lc)), true);
+		Relation	rel;
+		TableScanDesc scan;
+		HeapTuple	tup;
+
+		if (!OidIsValid(owner_or_schema))
+			continue;
+		rel = table_open(RelationRelationId, AccessShareLock);
+		scan = table_beginscan_catalog(rel, 0, NULL);
+		while (HeapTupleIsValid(tup = heap_getnext(scan, ForwardScanDirection)))
+		{
+			Form_pg_class c = (Form_pg_class) GETSTRUCT(tup);
+
+			if (c->relispartition &&
+				(owned ? c->relowner : c->relnamespace) == owner_or_schema)
+				tables = lappend_oid(tables, c->oid);
+		}
+		table_endscan(scan);
+		table_close(rel, AccessShareLock);
+	}
+	return tables;
+}
+
+/*
  * Before DROP TABLE or ALTER TABLE ... DETACH PARTITION (also CONCURRENTLY,
- * whose first transaction commits before the statement ends, and FINALIZE):
- * a partition of an entity table whose rows' deletion a live wait waits
- * for is neither dropped nor detached (its rows would go without being
- * deleted).  The entity tables themselves are the sql_drop trigger's
- * (procflow.entity_dropped).
+ * whose first transaction commits before the statement ends, and FINALIZE),
+ * and DROP SCHEMA ... CASCADE or DROP OWNED, which drop the partitions in
+ * the schemas or of the roles they name: a partition of an entity table
+ * whose rows' deletion a live wait waits for is neither dropped nor
+ * detached (its rows would go without being deleted).  The entity tables
+ * themselves are the sql_drop trigger's (procflow.entity_dropped).
  */
 void
 truncate_refuse_partition_loss(Node *stmt)
@@ -222,6 +266,13 @@ truncate_refuse_partition_loss(Node *stmt)
 			if (OidIsValid(relid) && get_rel_relispartition(relid))
 				tables = lappend_oid(tables, relid);
 		}
+	}
+	else if ((IsA(stmt, DropStmt) && ((DropStmt *) stmt)->removeType == OBJECT_SCHEMA &&
+			  ((DropStmt *) stmt)->behavior == DROP_CASCADE) ||
+			 IsA(stmt, DropOwnedStmt))
+	{
+		what = IsA(stmt, DropOwnedStmt) ? "drop owned table" : "drop table in schema";
+		tables = partitions_dropped_with(stmt, NIL);
 	}
 	else if (IsA(stmt, AlterTableStmt))
 	{

@@ -5,7 +5,7 @@
 -- ALTER TABLE, TRUNCATE, alter_process and drop_process while live
 -- instances need what they would change.
 BEGIN;
-SELECT plan(46);
+SELECT plan(48);
 
 CREATE TABLE acct (id numeric PRIMARY KEY, status text, note text, spare text);
 CREATE TABLE pay (id int PRIMARY KEY, acct_id numeric, amount int);
@@ -187,6 +187,17 @@ SELECT procflow.create_flow('parted_gone', 'parted', $${
 SELECT ok(procflow.launch('parted_gone', '1') > 0, 'a wait for the deletion of a partitioned row');
 SELECT throws_ok($$ALTER TABLE parted DETACH PARTITION parted_low$$, '55006', NULL,
                  'detaching its partition is refused');
+-- and so is dropping it with its schema, or with its owner's objects
+CREATE SCHEMA parts;
+CREATE ROLE pgtap_part_owner;
+CREATE TABLE parts.parted_high PARTITION OF parted FOR VALUES FROM (100) TO (200);
+ALTER TABLE parts.parted_high OWNER TO pgtap_part_owner;
+INSERT INTO parted VALUES (150);
+SELECT procflow.launch('parted_gone', '150');
+SELECT throws_ok($$DROP SCHEMA parts CASCADE$$, '55006', NULL,
+                 'DROP SCHEMA ... CASCADE of a partition whose rows'' deletion a wait waits for is refused');
+SELECT throws_ok($$DROP OWNED BY pgtap_part_owner$$, '55006', NULL,
+                 'so is DROP OWNED of its owner');
 
 -- a flow that another launches as a subflow is neither moved nor dropped
 SELECT throws_ok($$SELECT procflow.alter_process('child', 'pay', NULL)$$, '55006', NULL,
