@@ -79,10 +79,7 @@ flow_engine_skip(ProcessInfo *flow, FlowInstance *instance, FlowActivityRow *act
 
 	step_begin(&s, flow, instance, 0, 1);
 	step_rest(&s);
-	index = flow_activity_index(s.fv->def, activity->name);
-	if (index < 0)
-		elog(ERROR, "activity \"%s\" is not in version %d of flow \"%s\"",
-			 activity->name, instance->version, flow->name);
+	index = step_activity_index(&s, activity->name);
 	act = &s.fv->def->activities[index];
 	if (act->kind == FLOW_HUMAN && !act->allow_skip)
 		ereport(ERROR,
@@ -133,10 +130,7 @@ flow_engine_complete_task(ProcessInfo *flow, FlowInstance *instance,
 
 	step_begin(&s, flow, instance, 0, 1);
 	step_rest(&s);
-	index = flow_activity_index(s.fv->def, activity->name);
-	if (index < 0)
-		elog(ERROR, "activity \"%s\" is not in version %d of flow \"%s\"",
-			 activity->name, instance->version, flow->name);
+	index = step_activity_index(&s, activity->name);
 	act = &s.fv->def->activities[index];
 	initStringInfo(&outcomes);
 	for (int l = 0; l < act->nlinks; l++)

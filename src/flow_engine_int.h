@@ -141,6 +141,7 @@ extern Datum flow_version_evaluate(ProcessInfo *flow, FlowVersion *fv, SPIPlanPt
 
 /* flow_step.c */
 extern TimestampTz flow_now(void);
+extern int	step_activity_index(Step *s, const char *name);
 extern void step_begin(Step *s, ProcessInfo *flow, FlowInstance *instance, int64 job_id,
 					   int attempt);
 extern void step_end(Step *s);

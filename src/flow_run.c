@@ -227,10 +227,7 @@ flow_engine_run_job(ProcessInfo *flow, ClaimedJob *job, bool in_executor, const 
 	}
 
 	step_begin(&s, flow, &instance, job->id, job->attempts + 1);
-	index = flow_activity_index(s.fv->def, row.name);
-	if (index < 0)
-		elog(ERROR, "activity \"%s\" is not in version %d of flow \"%s\"",
-			 row.name, instance.version, flow->name);
+	index = step_activity_index(&s, row.name);
 	/*
 	 * A timer, or a child's end, comes from outside: the instance rests;
 	 * but a timeout that had passed, or all but, when its activity began

@@ -81,6 +81,21 @@ flow_now(void)
 }
 
 /*
+ * The index of the step's activity of this name in its version; an error
+ * when there is none (the instance's rows name only its version's).
+ */
+int
+step_activity_index(Step *s, const char *name)
+{
+	int			index = flow_activity_index(s->fv->def, name);
+
+	if (index < 0)
+		elog(ERROR, "activity \"%s\" is not in version %d of flow \"%s\"",
+			 name, s->instance.version, s->flow->name);
+	return index;
+}
+
+/*
  * Begin a step of a locked instance.  Until step_end, the instance is
  * marked as running a step in this session (action.c): whatever SQL the
  * step runs (an action, a decision, a condition, a task's values) cannot

@@ -31,6 +31,7 @@
 #include "database_list.h"
 #include "entity.h"
 #include "queue.h"
+#include "job_deadline.h"
 #include "runner.h"
 #include "shmem.h"
 #include "wakeup.h"
@@ -358,9 +359,7 @@ procflow_executor_runs(PG_FUNCTION_ARGS)
 		if (r->job_id != 0)
 		{
 			ProcessInfo *p = cache_process(r->process_id);
-			/* a lowered limit cuts it then (launcher.c); a raised one does not */
-			int			limit = r->max_timeout_ms <= 0 ? max_ms :
-				max_ms <= 0 ? r->max_timeout_ms : Min(r->max_timeout_ms, max_ms);
+			int			limit = job_deadline_limit_ms(r->max_timeout_ms, max_ms);
 
 			if (p != NULL && OidIsValid(p->owner) && has_privs_of_role(GetUserId(), p->owner))
 			{

@@ -137,6 +137,22 @@ job_deadline_end(void)
 		disable_timeout(overrun_timeout, false);
 }
 
+/*
+ * The limit a running job has, in ms (0: none): the procflow.max_timeout
+ * it started under (its own deadline), or the current one when that is
+ * lower, as the launcher enforces (launcher.c); a raised limit applies to
+ * the jobs that start after it.
+ */
+int
+job_deadline_limit_ms(int started_under_ms, int current_ms)
+{
+	if (started_under_ms <= 0)
+		return Max(current_ms, 0);
+	if (current_ms <= 0)
+		return started_under_ms;
+	return Min(started_under_ms, current_ms);
+}
+
 /* Was the job that ran last cut by the launcher (job_deadline_cut_handler)? */
 bool
 job_deadline_was_cut(void)

@@ -17,6 +17,7 @@ extern void job_deadline_narrow(int64 timeout_ms);
 extern void job_deadline_widen(void);
 extern void job_deadline_end(void);
 extern bool job_deadline_was_cut(void);
+extern int	job_deadline_limit_ms(int started_under_ms, int current_ms);
 extern void job_deadline_cut_handler(SIGNAL_ARGS);
 
 #endif							/* PROCFLOW_JOB_DEADLINE_H */

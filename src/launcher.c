@@ -47,6 +47,7 @@
 
 #include "database_list.h"
 #include "executor_worker.h"
+#include "job_deadline.h"
 #include "launcher.h"
 #include "settings.h"
 #include "shmem.h"
@@ -440,12 +441,13 @@ watch_job_deadlines(void)
 		{
 			RunningJob *r = &runs[i];
 			ExecutorState *ex = &slots[s].executors[r->worker];
+			int			limit = job_deadline_limit_ms(r->max_timeout_ms, procflow_max_timeout);
 			TimestampTz deadline;
 
-			if (r->job_id == 0 ||
-				(r->max_timeout_ms > 0 && r->max_timeout_ms <= procflow_max_timeout))
+			/* none, or the one the executor armed itself */
+			if (r->job_id == 0 || limit == r->max_timeout_ms)
 				continue;
-			deadline = TimestampTzPlusMilliseconds(r->since, procflow_max_timeout);
+			deadline = TimestampTzPlusMilliseconds(r->since, limit);
 			if (now < deadline)
 				next = Min(next, deadline);
 			else if (ex->cut_job != r->job_id || ex->cut_since != r->since)
