@@ -135,6 +135,8 @@ flow_delivery_note_failure(const ClaimedJob *job, bool final, const RunError *er
 		return;
 	flow_store_note_event_activity(job->id, activity);
 	flow_store_note_run(activity, final, error);
+	if (final)
+		flow_store_park_events(job->instance_id, job->id);
 }
 
 /*

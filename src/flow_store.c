@@ -71,6 +71,7 @@ enum
 	SET_CLOCK,
 	HAS_QUEUED,
 	NEXT_JOB,
+	PARK,
 	QUEUE_END,
 	SET_SPINS,
 	NOTE_EVENT_ACTIVITY,
@@ -1428,6 +1429,25 @@ flow_store_wait_for(int64 instance_id, Oid table)
 	if (SPI_processed == 0)
 		return 0;
 	return DatumGetInt64(result_value(1, &isnull));
+}
+
+/*
+ * An instance's wait failed for good on an event: the events kept for the
+ * instance after it are parked at once, not due until the wait is retried
+ * or skipped (see FLOW_EVENT_PARKED), so that the queue does not show as
+ * due an event that waits behind the failed one.
+ */
+void
+flow_store_park_events(int64 instance_id, int64 failed_job)
+{
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		args[2] = {Int64GetDatum(instance_id), Int64GetDatum(failed_job)};
+
+	store_exec(PARK,
+			   "UPDATE procflow.job SET run_at = 'infinity'"
+			   " WHERE instance_id = $1 AND xid IS NOT NULL AND id <> $2"
+			   "   AND run_at <> 'infinity'",
+			   2, argtypes, args, NULL, SPI_OK_UPDATE);
 }
 
 /*

@@ -137,6 +137,7 @@ extern int64 flow_store_queue_end(void);
 extern void flow_store_set_spins(int64 instance_id, int32 spins);
 extern void flow_store_note_event_activity(int64 job_id, int64 activity_id);
 extern int64 flow_store_wait_for(int64 instance_id, Oid table);
+extern void flow_store_park_events(int64 instance_id, int64 failed_job);
 extern void flow_store_unpark_events(int64 instance_id);
 extern bool flow_store_failed_event(int64 instance_id, int64 activity_id);
 extern void flow_store_set_status(int64 instance_id, InstanceStatus status);

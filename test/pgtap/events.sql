@@ -5,7 +5,7 @@
 -- ALTER TABLE, TRUNCATE, alter_process and drop_process while live
 -- instances need what they would change.
 BEGIN;
-SELECT plan(48);
+SELECT plan(50);
 
 CREATE TABLE acct (id numeric PRIMARY KEY, status text, note text, spare text);
 CREATE TABLE pay (id int PRIMARY KEY, acct_id numeric, amount int);
@@ -265,6 +265,27 @@ SELECT is((SELECT count(*) FROM procflow.jobs WHERE process IN ('ticker', 'nagge
 SELECT is((SELECT status || '/' || count(*) FROM procflow.activities WHERE flow = 'slow_ticker'
             GROUP BY status ORDER BY status LIMIT 1), 'waiting/1',
           'a cycle whose wait rests a second waits for its timer');
+
+-- a wait that fails again on its retried event parks the events kept after
+-- it at once: none shows as due while it waits behind the failed one
+CREATE TABLE parkme (id int PRIMARY KEY, s text, d int);
+INSERT INTO parkme VALUES (3, 'x', 1);
+SELECT procflow.create_flow('parkme', 'parkme', $${"start": "w", "activities": {
+  "w": {"kind": "wait", "on": {"event": "update", "condition": "($1).s = 'go' AND 10 / ($1).d > 0"}, "next": "w2"},
+  "w2": {"kind": "wait", "on": {"event": "update", "condition": "($1).s = 'go2'"}, "next": "e"},
+  "e": {"kind": "end"}}}$$, max_attempts => 1);
+SELECT procflow.launch('parkme', '3') AS parked \gset
+UPDATE parkme SET d = 0;
+UPDATE parkme SET s = 'go';
+UPDATE parkme SET s = 'go2';
+UPDATE parkme SET d = 1;
+DO $$ BEGIN FOR i IN 1 .. 100 LOOP EXIT WHEN procflow.run_jobs() = 0; END LOOP; END $$;
+SELECT procflow.retry_activity((SELECT id FROM procflow.activities WHERE instance = :parked AND name = 'w'));
+DO $$ BEGIN FOR i IN 1 .. 100 LOOP EXIT WHEN procflow.run_jobs() = 0; END LOOP; END $$;
+SELECT is((SELECT status FROM procflow.activities WHERE instance = :parked AND name = 'w'), 'failed',
+          'the retried event fails the wait again');
+SELECT is((SELECT count(*) FROM procflow.jobs WHERE instance = :parked AND run_at <> 'infinity'), 0::bigint,
+          'every event kept after it is parked, none shows as due');
 
 SELECT * FROM finish();
 ROLLBACK;
